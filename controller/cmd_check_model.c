@@ -1,0 +1,233 @@
+/*
+ * cmd_check_model.c — `twinctl check-model PLUGIN.so`: what a modeler runs
+ * before anything else.  Loads the plugin, checks its ABI and descriptor
+ * (every problem listed), then exercises it once: create with the default
+ * parameters, init at the start values, outputs, derivatives, event
+ * indicators and each event, or one tick — checking statuses and that
+ * every number that comes back is finite.
+ */
+#include <dlfcn.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "model_lib.h"
+
+typedef struct checker {
+    int failures;
+    const char *name;
+} checker;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: twinctl check-model [OPTIONS] PLUGIN.so\n"
+        "\n"
+        "Load a model plugin, check its ABI version and descriptor, and\n"
+        "exercise it once at its defaults and start values.  Prints one line\n"
+        "per check; exits 0 when all pass, 1 otherwise.\n"
+        "\n"
+        "Options:\n"
+        "  -h, --help   show this help\n");
+}
+
+static void report(checker *ck, int ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void report(checker *ck, int ok, const char *fmt, ...)
+{
+    va_list ap;
+    printf("%s ", ok ? "ok  " : "FAIL");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    ck->failures += !ok;
+}
+
+static void plugin_log(void *ctx, twin_log_level level, const char *message)
+{
+    static const char *const names[] = {"debug", "info", "warning", "error"};
+    printf("     model log (%s): %s\n",
+           (unsigned)level < 4 ? names[level] : "?", message);
+}
+
+static int all_finite(const double *v, size_t n, size_t *bad)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) {
+            *bad = i;
+            return 0;
+        }
+    return 1;
+}
+
+static void check_status(checker *ck, twin_status st, const char *fn)
+{
+    report(ck, st <= TWIN_WARNING, "%s returns %s", fn,
+           st == TWIN_OK ? "OK" : st == TWIN_WARNING ? "WARNING"
+           : st == TWIN_DISCARD ? "DISCARD" : st == TWIN_ERROR ? "ERROR"
+                                                              : "FATAL");
+}
+
+static void check_values(checker *ck, const double *v, size_t n,
+                         const twin_variable *const *vars, const char *what)
+{
+    size_t bad = 0;
+    if (all_finite(v, n, &bad))
+        report(ck, 1, "%s: %zu value%s, all finite", what, n,
+               n == 1 ? "" : "s");
+    else
+        report(ck, 0, "%s: '%s' is %g", what, vars[bad]->name, v[bad]);
+}
+
+/* Exercise the model at its defaults.  x, u, y, dx, g are scratch. */
+static void exercise(checker *ck, const twin_model *m)
+{
+    const twin_model_descriptor *d = m->d;
+    twin_host host = {sizeof host, NULL, plugin_log};
+    twin_instance *inst = NULL;
+    size_t ng = d->n_event_indicators;
+    double *p = calloc(m->n_param + 1, sizeof *p);
+    double *x = calloc(m->n_state + 1, sizeof *x);
+    double *u = calloc(m->n_input + 1, sizeof *u);
+    double *y = calloc(m->n_output + 1, sizeof *y);
+    double *dx = calloc(m->n_state + 1, sizeof *dx);
+    double *g = calloc(ng + 1, sizeof *g);
+    int *crossed = calloc(ng + 1, sizeof *crossed);
+    if (!p || !x || !u || !y || !dx || !g || !crossed) {
+        report(ck, 0, "out of memory");
+        goto exit;
+    }
+    for (size_t i = 0; i < m->n_param; i++)
+        p[i] = m->param[i]->start;
+    for (size_t i = 0; i < m->n_state; i++)
+        x[i] = m->state[i]->start;
+    for (size_t i = 0; i < m->n_input; i++)
+        u[i] = m->input[i]->start;
+
+    twin_status st = d->create(&host, p, &inst);
+    check_status(ck, st, "create at the default parameters");
+    if (st > TWIN_WARNING)
+        goto exit;
+    report(ck, inst != NULL, "create returns an instance");
+    if (inst == NULL)
+        goto exit;
+    if (d->init) {
+        check_status(ck, d->init(inst, 0.0, x, u), "init at the start values");
+        check_values(ck, x, m->n_state, m->state, "states after init");
+    }
+    if (d->kind == TWIN_MODEL_DISCRETE) {
+        check_status(ck, d->tick(inst, 0.0, 1.0, x, u, y), "tick (dt = 1)");
+        check_values(ck, x, m->n_state, m->state, "states after tick");
+        check_values(ck, y, m->n_output, m->output, "outputs after tick");
+        goto destroy;
+    }
+    if (d->outputs) {
+        check_status(ck, d->outputs(inst, 0.0, x, u, y), "outputs");
+        check_values(ck, y, m->n_output, m->output, "outputs");
+    }
+    check_status(ck, d->derivatives(inst, 0.0, x, u, dx), "derivatives");
+    check_values(ck, dx, m->n_state, m->state, "derivatives at the start");
+    if (ng > 0) {
+        check_status(ck, d->event_indicators(inst, 0.0, x, u, g),
+                     "event_indicators");
+        size_t bad = 0;
+        if (all_finite(g, ng, &bad))
+            report(ck, 1, "event indicators: %zu, all finite", ng);
+        else
+            report(ck, 0, "event indicator %zu is %g", bad, g[bad]);
+        for (size_t i = 0; i < ng; i++)
+            for (int dir = 1; dir >= -1; dir -= 2) {
+                memset(crossed, 0, ng * sizeof *crossed);
+                crossed[i] = dir;
+                st = d->event(inst, 0.0, x, u, crossed);
+                char what[96];
+                snprintf(what, sizeof what, "event (indicator %zu %s)", i,
+                         dir > 0 ? "rising" : "falling");
+                check_status(ck, st, what);
+                check_values(ck, x, m->n_state, m->state,
+                             "states after the event");
+            }
+    }
+destroy:
+    d->destroy(inst);
+    report(ck, 1, "destroy");
+exit:
+    free(p);
+    free(x);
+    free(u);
+    free(y);
+    free(dx);
+    free(g);
+    free(crossed);
+}
+
+int cmd_check_model(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    checker ck = {0};
+    twin_errors errs = {0};
+    twin_model *m = NULL;
+    void *handle = NULL;
+    char why[1024];
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
+        }
+        usage(stderr);
+        return 2;
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "twinctl check-model: give exactly one PLUGIN.so\n");
+        usage(stderr);
+        return 2;
+    }
+    const char *path = argv[optind];
+    /* dlopen needs a slash to load a file rather than search the path. */
+    char local[4096];
+    if (strchr(path, '/') == NULL) {
+        snprintf(local, sizeof local, "./%s", path);
+        path = local;
+    }
+    const twin_model_descriptor *d =
+        modlib__load_descriptor(path, &handle, why, sizeof why);
+    report(&ck, d != NULL, "load %s%s%s", path, d ? "" : ": ", d ? "" : why);
+    if (d == NULL)
+        goto exit;
+    report(&ck, 1, "entry point %s found", TWIN_MODEL_ENTRY_SYMBOL);
+    if (modlib__check_descriptor(d, &errs) > 0) {
+        for (size_t i = 0; i < errs.count; i++)
+            report(&ck, 0, "descriptor %s: %s", errs.items[i].path,
+                   errs.items[i].message);
+        goto exit;
+    }
+    report(&ck, 1, "descriptor: model '%s' %s, ABI %u.%u, %zu variables",
+           d->name, d->version, d->abi_major, d->abi_minor, d->n_variables);
+    m = modlib__wrap(d, why, sizeof why);
+    if (m == NULL) {
+        report(&ck, 0, "%s", why);
+        goto exit;
+    }
+    exercise(&ck, m);
+exit:
+    printf("%s: %s (%d problem%s)\n", argv[optind],
+           ck.failures ? "REFUSED" : "ready to use", ck.failures,
+           ck.failures == 1 ? "" : "s");
+    modlib__close(&m);
+    if (handle)
+        dlclose(handle);
+    errors__clear(&errs);
+    return ck.failures ? 1 : 0;
+}

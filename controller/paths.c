@@ -1,0 +1,119 @@
+/*
+ * paths.c — resolving the model, instance and scenario directories and
+ * loading the libraries for the CLI.  See paths.h for the order.
+ */
+#include "paths.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "twin_paths.h"
+
+static int own(twin_paths *p, char *s)
+{
+    if (s == NULL || p->n_owned >= sizeof p->owned / sizeof p->owned[0]) {
+        free(s);
+        return -1;
+    }
+    p->owned[p->n_owned++] = s;
+    return 0;
+}
+
+int paths__add_model_dir(twin_paths *p, const char *dir)
+{
+    if (p->n_model_dirs >= PATHS_MAX_MODEL_DIRS)
+        return -1;
+    p->model_dirs[p->n_model_dirs++] = dir;
+    return 0;
+}
+
+/* Is this the twinctl built in TWIN_BUILD_DIR (not an installed copy)? */
+static int in_build_tree(void)
+{
+    char exe[PATH_MAX], expect[PATH_MAX], real[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return 0;
+    exe[n] = '\0';
+    snprintf(expect, sizeof expect, "%s/controller/twinctl", TWIN_BUILD_DIR);
+    if (realpath(expect, real) == NULL)
+        return 0;
+    return strcmp(real, exe) == 0;
+}
+
+void paths__finish(twin_paths *p)
+{
+    int build = in_build_tree();
+    const char *env = getenv("TWIN_MODEL_PATH");
+    if (env != NULL && *env != '\0') {
+        char *copy = strdup(env);
+        if (own(p, copy) == 0)
+            for (char *save = NULL, *d = strtok_r(copy, ":", &save); d;
+                 d = strtok_r(NULL, ":", &save))
+                paths__add_model_dir(p, d);
+    }
+    paths__add_model_dir(p, build ? TWIN_BUILD_MODEL_DIR
+                                  : TWIN_INSTALL_MODEL_DIR);
+    if (p->instance_dir == NULL)
+        p->instance_dir = getenv("TWIN_INSTANCE_DIR");
+    if (p->scenario_dir == NULL)
+        p->scenario_dir = getenv("TWIN_SCENARIO_DIR");
+    if (p->instance_dir == NULL) {
+        char *d = NULL;
+        if (asprintf(&d, "%s/instance-library",
+                     build ? TWIN_SOURCE_DIR : TWIN_INSTALL_DATA_DIR) > 0 &&
+            own(p, d) == 0)
+            p->instance_dir = d;
+    }
+    if (p->scenario_dir == NULL) {
+        char *d = NULL;
+        if (asprintf(&d, "%s/scenarios",
+                     build ? TWIN_SOURCE_DIR : TWIN_INSTALL_DATA_DIR) > 0 &&
+            own(p, d) == 0)
+            p->scenario_dir = d;
+    }
+}
+
+static void log_stderr(void *ctx, const char *message)
+{
+    if (!*(const int *)ctx)
+        fprintf(stderr, "twinctl: model library: %s\n", message);
+}
+
+int paths__load(const twin_paths *p, model_lib *models,
+                instance_lib *instances, int quiet)
+{
+    for (size_t i = 0; i < p->n_model_dirs; i++)
+        if (modlib__load_dir(models, p->model_dirs[i], log_stderr, &quiet) < 0
+            && !quiet)
+            fprintf(stderr, "twinctl: cannot read model directory %s\n",
+                    p->model_dirs[i]);
+    if (models->count == 0) {
+        fprintf(stderr, "twinctl: no model could be loaded from");
+        for (size_t i = 0; i < p->n_model_dirs; i++)
+            fprintf(stderr, " %s", p->model_dirs[i]);
+        fprintf(stderr, "; give a directory of model plugins with --models "
+                "DIR or TWIN_MODEL_PATH\n");
+        return -1;
+    }
+    if (instances != NULL && p->instance_dir != NULL) {
+        twin_errors errs = {0};
+        if (instlib__load_dir(instances, p->instance_dir, &errs) < 0 && !quiet)
+            fprintf(stderr, "twinctl: cannot read instance library %s\n",
+                    p->instance_dir);
+        if (!quiet)
+            errors__print(&errs, "twinctl: instance library: ", stderr);
+        errors__clear(&errs);
+    }
+    return 0;
+}
+
+void paths__free(twin_paths *p)
+{
+    for (size_t i = 0; i < p->n_owned; i++)
+        free(p->owned[i]);
+    p->n_owned = 0;
+}

@@ -1,0 +1,1209 @@
+/*
+ * scenario.c — composing a scenario document into a runnable description.
+ *
+ * Reads the DESIGN.md scenario format, resolves instances against the
+ * instance and model libraries, and checks everything: types, ranges
+ * against the models' variable metadata, connections (existence,
+ * direction, one driver per input), input profiles, output selection and
+ * algebraic loops.  Every problem is reported with code, JSON Pointer and
+ * sentence; composition goes on after a problem so that one pass names them
+ * all.  Building solver state is sim.c's business.
+ */
+#include "scenario.h"
+
+#include <ctype.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_interp.h>
+
+#include "graph.h"
+
+/* Composition state: the document, the libraries, the problems. */
+typedef struct composer {
+    const json_t *doc;
+    const model_lib *models;
+    const instance_lib *instances;
+    scenario_limits limits;
+    twin_errors *errs;
+    scenario *sc;
+    unsigned char *driven;     /* per instance: bitmap of driven inputs */
+    size_t *driven_off;        /* offset of each instance's bits */
+    int oom;
+} composer;
+
+#define ADD(c, code, path, ...) errors__add((c)->errs, code, path, __VA_ARGS__)
+
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "?";
+}
+
+/* A path built from base + token; never NULL (falls back to base). */
+typedef struct path_buf {
+    char *p;
+} path_buf;
+
+static const char *path_of(path_buf *pb, const char *base, const char *token)
+{
+    free(pb->p);
+    pb->p = errors__path(base, token);
+    return pb->p ? pb->p : base;
+}
+
+static const char *path_ofi(path_buf *pb, const char *base, size_t i)
+{
+    free(pb->p);
+    pb->p = errors__pathi(base, i);
+    return pb->p ? pb->p : base;
+}
+
+/* Read an optional number member.  Returns 1 when present and a number,
+ * 0 when absent, -1 (reported) when present with another type. */
+static int get_number(composer *c, const json_t *obj, const char *key,
+                      const char *path, double *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return 0;
+    if (!json_is_number(v)) {
+        ADD(c, TWIN_E_WRONG_TYPE, path, "'%s' must be a number, not %s", key,
+            type_name(v));
+        return -1;
+    }
+    *out = json_number_value(v);
+    return 1;
+}
+
+static int check_range(composer *c, const twin_variable *v, double value,
+                       const char *path, const char *what)
+{
+    if (!isfinite(value)) {
+        ADD(c, TWIN_E_OUT_OF_RANGE, path, "%s '%s' must be finite", what,
+            v->name);
+        return -1;
+    }
+    if (value < v->min || value > v->max) {
+        ADD(c, TWIN_E_OUT_OF_RANGE, path,
+            "%s '%s' is %g, outside its range [%g, %g]%s%s", what, v->name,
+            value, v->min, v->max, v->unit[0] ? " " : "", v->unit);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- time, pace, solver ------------------------------------------------ */
+
+static void compose_time(composer *c)
+{
+    scenario *sc = c->sc;
+    const json_t *time = json_object_get(c->doc, "time");
+    if (time == NULL) {
+        ADD(c, TWIN_E_MISSING_FIELD, "/time",
+            "a scenario needs \"time\": {\"start\": 0, \"stop\": ..., "
+            "\"dt\": ...}");
+        return;
+    }
+    if (!json_is_object(time)) {
+        ADD(c, TWIN_E_WRONG_TYPE, "/time", "\"time\" must be an object, not %s",
+            type_name(time));
+        return;
+    }
+    sc->start = 0.0;
+    int ok = get_number(c, time, "start", "/time/start", &sc->start) >= 0;
+    int has_stop = get_number(c, time, "stop", "/time/stop", &sc->stop);
+    int has_dt = get_number(c, time, "dt", "/time/dt", &sc->dt);
+    if (has_stop == 0)
+        ADD(c, TWIN_E_MISSING_FIELD, "/time/stop",
+            "\"time\" needs \"stop\", the end time in seconds");
+    if (has_dt == 0)
+        ADD(c, TWIN_E_MISSING_FIELD, "/time/dt",
+            "\"time\" needs \"dt\", the fixed tick length in seconds");
+    if (!ok || has_stop != 1 || has_dt != 1)
+        return;
+    if (!isfinite(sc->start))
+        ADD(c, TWIN_E_OUT_OF_RANGE, "/time/start", "start must be finite");
+    if (!(sc->dt > 0.0) || !isfinite(sc->dt)) {
+        ADD(c, TWIN_E_OUT_OF_RANGE, "/time/dt",
+            "dt must be a positive number of seconds, not %g", sc->dt);
+        return;
+    }
+    if (!(sc->stop > sc->start) || !isfinite(sc->stop)) {
+        ADD(c, TWIN_E_OUT_OF_RANGE, "/time/stop",
+            "stop (%g) must be after start (%g)", sc->stop, sc->start);
+        return;
+    }
+    double ticks = (sc->stop - sc->start) / sc->dt;
+    double whole = nearbyint(ticks);
+    if (fabs(ticks - whole) > 1e-9 * fmax(1.0, ticks)) {
+        ADD(c, TWIN_E_OUT_OF_RANGE, "/time/dt",
+            "stop − start (%g s) is not a whole number of ticks of dt = %g s "
+            "(%.6g ticks); choose a dt that divides it", sc->stop - sc->start,
+            sc->dt, ticks);
+        return;
+    }
+    if (whole > 1e12) {
+        ADD(c, TWIN_E_TOO_LARGE, "/time",
+            "%.0f ticks is more than this controller runs in one scenario",
+            whole);
+        return;
+    }
+    sc->n_ticks = (size_t)whole;
+}
+
+static void compose_pace(composer *c)
+{
+    scenario *sc = c->sc;
+    const json_t *pace = json_object_get(c->doc, "pace");
+    sc->realtime = 0;
+    sc->speed = 1.0;
+    if (pace == NULL)
+        return;
+    if (json_is_string(pace)) {
+        if (strcmp(json_string_value(pace), "batch") != 0)
+            ADD(c, TWIN_E_OUT_OF_RANGE, "/pace",
+                "pace is \"batch\" or {\"realtime\": speed}, not \"%s\"",
+                json_string_value(pace));
+        return;
+    }
+    if (!json_is_object(pace)) {
+        ADD(c, TWIN_E_WRONG_TYPE, "/pace",
+            "pace is \"batch\" or {\"realtime\": speed}, not %s",
+            type_name(pace));
+        return;
+    }
+    int got = get_number(c, pace, "realtime", "/pace/realtime", &sc->speed);
+    if (got == 0)
+        ADD(c, TWIN_E_MISSING_FIELD, "/pace/realtime",
+            "a paced run needs \"realtime\": the speed factor (1.0 = wall "
+            "clock)");
+    else if (got == 1 && !(sc->speed > 0.0 && isfinite(sc->speed)))
+        ADD(c, TWIN_E_OUT_OF_RANGE, "/pace/realtime",
+            "the real-time speed factor must be positive, not %g", sc->speed);
+    else if (got == 1)
+        sc->realtime = 1;
+}
+
+static void compose_solver(composer *c)
+{
+    scenario *sc = c->sc;
+    sc->method = SC_BDF;
+    sc->rtol = 1e-6;
+    sc->atol = 1e-8;
+    const json_t *solver = json_object_get(c->doc, "solver");
+    if (solver == NULL)
+        return;
+    if (!json_is_object(solver)) {
+        ADD(c, TWIN_E_WRONG_TYPE, "/solver",
+            "\"solver\" must be an object, not %s", type_name(solver));
+        return;
+    }
+    const json_t *method = json_object_get(solver, "method");
+    if (method != NULL) {
+        if (!json_is_string(method))
+            ADD(c, TWIN_E_WRONG_TYPE, "/solver/method",
+                "method must be the string \"bdf\" or \"adams\"");
+        else if (strcmp(json_string_value(method), "bdf") == 0)
+            sc->method = SC_BDF;
+        else if (strcmp(json_string_value(method), "adams") == 0)
+            sc->method = SC_ADAMS;
+        else
+            ADD(c, TWIN_E_OUT_OF_RANGE, "/solver/method",
+                "method is \"bdf\" (stiff) or \"adams\" (non-stiff), not "
+                "\"%s\"", json_string_value(method));
+    }
+    if (get_number(c, solver, "rtol", "/solver/rtol", &sc->rtol) == 1 &&
+        !(sc->rtol > 0.0 && sc->rtol < 1.0))
+        ADD(c, TWIN_E_OUT_OF_RANGE, "/solver/rtol",
+            "rtol must be in (0, 1), not %g", sc->rtol);
+    if (get_number(c, solver, "atol", "/solver/atol", &sc->atol) == 1 &&
+        !(sc->atol > 0.0 && isfinite(sc->atol)))
+        ADD(c, TWIN_E_OUT_OF_RANGE, "/solver/atol",
+            "atol must be positive, not %g", sc->atol);
+}
+
+/* ---- instances --------------------------------------------------------- */
+
+static int valid_instance_name(const char *s)
+{
+    if (!(isalpha((unsigned char)*s) || *s == '_'))
+        return 0;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* Apply an object of parameter values; path is where the object is. */
+static void apply_params(composer *c, sc_instance *si, const json_t *params,
+                         const char *path, const char *source)
+{
+    path_buf pb = {0};
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)params, k, v) {
+        const char *p = path_of(&pb, path, k);
+        size_t idx;
+        if (modlib__find_param(si->model, k, &idx) != 0) {
+            ADD(c, TWIN_E_UNKNOWN_VARIABLE, p,
+                "model '%s' has no parameter '%s'%s", si->model->d->name, k,
+                source);
+            continue;
+        }
+        if (!json_is_number(v)) {
+            ADD(c, TWIN_E_WRONG_TYPE, p, "parameter '%s' must be a number, "
+                "not %s%s", k, type_name(v), source);
+            continue;
+        }
+        double x = json_number_value(v);
+        if (check_range(c, si->model->param[idx], x, p, "parameter") == 0)
+            si->params[idx] = x;
+    }
+    free(pb.p);
+}
+
+static void apply_start(composer *c, sc_instance *si, const json_t *start,
+                        const char *path)
+{
+    path_buf pb = {0};
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)start, k, v) {
+        const char *p = path_of(&pb, path, k);
+        twin_var_kind kind;
+        size_t idx;
+        if (modlib__find_signal(si->model, k, &kind, &idx) != 0 ||
+            kind != TWIN_VAR_STATE) {
+            ADD(c, TWIN_E_UNKNOWN_VARIABLE, p,
+                "model '%s' has no state '%s' to give a start value",
+                si->model->d->name, k);
+            continue;
+        }
+        if (!json_is_number(v)) {
+            ADD(c, TWIN_E_WRONG_TYPE, p, "start value of '%s' must be a "
+                "number, not %s", k, type_name(v));
+            continue;
+        }
+        double x = json_number_value(v);
+        if (check_range(c, si->model->state[idx], x, p, "start value of") == 0)
+            si->start[idx] = x;
+    }
+    free(pb.p);
+}
+
+static int instance_arrays(sc_instance *si)
+{
+    const twin_model *m = si->model;
+    si->params = calloc(m->n_param + 1, sizeof(double));
+    si->start = calloc(m->n_state + 1, sizeof(double));
+    si->input_start = calloc(m->n_input + 1, sizeof(double));
+    if (!si->params || !si->start || !si->input_start)
+        return -1;
+    for (size_t i = 0; i < m->n_param; i++)
+        si->params[i] = m->param[i]->start;
+    for (size_t i = 0; i < m->n_state; i++)
+        si->start[i] = m->state[i]->start;
+    for (size_t i = 0; i < m->n_input; i++)
+        si->input_start[i] = m->input[i]->start;
+    return 0;
+}
+
+static void compose_instance(composer *c, const char *name, const json_t *def,
+                             const char *path)
+{
+    scenario *sc = c->sc;
+    path_buf pb = {0};
+    if (!valid_instance_name(name)) {
+        ADD(c, TWIN_E_OUT_OF_RANGE, path,
+            "instance name '%s' must start with a letter and hold only "
+            "letters, digits, _ and -", name);
+        goto exit;
+    }
+    if (!json_is_object(def)) {
+        ADD(c, TWIN_E_WRONG_TYPE, path, "instance '%s' must be an object, "
+            "not %s", name, type_name(def));
+        goto exit;
+    }
+    const json_t *lib_id = json_object_get(def, "instance");
+    const json_t *model = json_object_get(def, "model");
+    const instance_doc *doc = NULL;
+    const char *model_name = NULL;
+    const char *model_path = path_of(&pb, path, "model");
+    char *model_path_copy = strdup(model_path);
+
+    if (lib_id != NULL) {
+        const char *ip = path_of(&pb, path, "instance");
+        if (!json_is_string(lib_id)) {
+            ADD(c, TWIN_E_WRONG_TYPE, ip, "\"instance\" must be the string id "
+                "of an instance-library document");
+        } else if ((doc = instlib__find(c->instances,
+                                        json_string_value(lib_id))) == NULL) {
+            ADD(c, TWIN_E_UNKNOWN_INSTANCE, ip,
+                "there is no instance '%s' in the instance library",
+                json_string_value(lib_id));
+        } else {
+            model_name = doc->model;
+        }
+    }
+    if (model != NULL) {
+        if (!json_is_string(model)) {
+            ADD(c, TWIN_E_WRONG_TYPE, model_path_copy ? model_path_copy : path,
+                "\"model\" must be a model name string, not %s",
+                type_name(model));
+            model_name = NULL;
+            doc = NULL;
+        } else if (doc != NULL &&
+                   strcmp(doc->model, json_string_value(model)) != 0) {
+            ADD(c, TWIN_E_OUT_OF_RANGE, model_path_copy ? model_path_copy : path,
+                "instance '%s' of the library is a '%s', not a '%s'",
+                doc->id, doc->model, json_string_value(model));
+            model_name = NULL;
+        } else {
+            model_name = json_string_value(model);
+        }
+    } else if (lib_id == NULL) {
+        ADD(c, TWIN_E_MISSING_FIELD, model_path_copy ? model_path_copy : path,
+            "instance '%s' needs a \"model\" (with \"params\") or an "
+            "\"instance\" from the instance library", name);
+    }
+    const twin_model *m = NULL;
+    if (model_name != NULL) {
+        m = modlib__find(c->models, model_name);
+        if (m == NULL) {
+            const char *where = model != NULL && model_path_copy
+                                    ? model_path_copy
+                                    : path_of(&pb, path, "instance");
+            ADD(c, TWIN_E_UNKNOWN_MODEL, where,
+                "there is no model '%s' in the model library%s%s%s",
+                model_name, doc ? " (named by instance library document " : "",
+                doc ? doc->path : "", doc ? ")" : "");
+        }
+    }
+    free(model_path_copy);
+    if (m == NULL)
+        goto exit;
+
+    sc_instance *si = &sc->inst[sc->n_inst];
+    memset(si, 0, sizeof *si);
+    si->model = m;
+    si->name = strdup(name);
+    si->library_id = doc ? strdup(doc->id) : NULL;
+    sc->n_inst++;
+    if (si->name == NULL || (doc && si->library_id == NULL) ||
+        instance_arrays(si) != 0) {
+        c->oom = 1;
+        goto exit;
+    }
+    if (doc != NULL) {
+        char source[4200];
+        snprintf(source, sizeof source, " (from instance library %s)",
+                 doc->path);
+        apply_params(c, si, doc->params, path_of(&pb, path, "instance"),
+                     source);
+    }
+    const json_t *params = json_object_get(def, "params");
+    if (params != NULL && !json_is_object(params))
+        ADD(c, TWIN_E_WRONG_TYPE, path_of(&pb, path, "params"),
+            "\"params\" must be an object of numbers, not %s",
+            type_name(params));
+    else if (params != NULL)
+        apply_params(c, si, params, path_of(&pb, path, "params"), "");
+    const json_t *start = json_object_get(def, "start");
+    if (start != NULL && !json_is_object(start))
+        ADD(c, TWIN_E_WRONG_TYPE, path_of(&pb, path, "start"),
+            "\"start\" must be an object of numbers, not %s",
+            type_name(start));
+    else if (start != NULL)
+        apply_start(c, si, start, path_of(&pb, path, "start"));
+exit:
+    free(pb.p);
+}
+
+static void compose_instances(composer *c)
+{
+    scenario *sc = c->sc;
+    const json_t *insts = json_object_get(c->doc, "instances");
+    if (insts == NULL) {
+        ADD(c, TWIN_E_MISSING_FIELD, "/instances",
+            "a scenario needs \"instances\": an object of named model "
+            "instances");
+        return;
+    }
+    if (!json_is_object(insts)) {
+        ADD(c, TWIN_E_WRONG_TYPE, "/instances",
+            "\"instances\" must be an object, not %s", type_name(insts));
+        return;
+    }
+    size_t n = json_object_size(insts);
+    if (n == 0) {
+        ADD(c, TWIN_E_MISSING_FIELD, "/instances",
+            "\"instances\" is empty: there is nothing to simulate");
+        return;
+    }
+    if (c->limits.max_instances && n > c->limits.max_instances) {
+        ADD(c, TWIN_E_TOO_LARGE, "/instances",
+            "%zu instances, more than this controller's limit of %zu", n,
+            c->limits.max_instances);
+        return;
+    }
+    sc->inst = calloc(n, sizeof *sc->inst);
+    if (sc->inst == NULL) {
+        c->oom = 1;
+        return;
+    }
+    path_buf pb = {0};
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)insts, k, v)
+        compose_instance(c, k, v, path_of(&pb, "/instances", k));
+    free(pb.p);
+}
+
+/* ---- signal references ------------------------------------------------- */
+
+static long find_instance(const scenario *sc, const char *name, size_t len)
+{
+    for (size_t i = 0; i < sc->n_inst; i++)
+        if (strlen(sc->inst[i].name) == len &&
+            strncmp(sc->inst[i].name, name, len) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* Is instance name declared in the document (even if it failed)? */
+static int declared(const composer *c, const char *name, size_t len)
+{
+    const json_t *insts = json_object_get(c->doc, "instances");
+    const char *k;
+    json_t *v;
+    if (!json_is_object(insts))
+        return 0;
+    json_object_foreach((json_t *)insts, k, v)
+        if (strlen(k) == len && strncmp(k, name, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Resolve "inst.var".  Returns 0, 1 when silently unresolvable (the
+ * instance itself failed and was reported), or -1 (reported). */
+static int resolve_ref(composer *c, const char *text, const char *path,
+                       sc_ref *out)
+{
+    const char *dot = strchr(text, '.');
+    if (dot == NULL || dot == text || dot[1] == '\0') {
+        ADD(c, TWIN_E_UNKNOWN_VARIABLE, path,
+            "'%s' does not name a variable: write instance.variable, e.g. "
+            "\"tank0.h\"", text);
+        return -1;
+    }
+    long inst = find_instance(c->sc, text, (size_t)(dot - text));
+    if (inst < 0) {
+        if (declared(c, text, (size_t)(dot - text)))
+            return 1;
+        ADD(c, TWIN_E_UNKNOWN_INSTANCE, path,
+            "there is no instance '%.*s' in this scenario", (int)(dot - text),
+            text);
+        return -1;
+    }
+    const twin_model *m = c->sc->inst[inst].model;
+    twin_var_kind kind;
+    size_t idx;
+    if (modlib__find_signal(m, dot + 1, &kind, &idx) != 0) {
+        ADD(c, TWIN_E_UNKNOWN_VARIABLE, path,
+            "model '%s' (instance '%.*s') has no state, input or output "
+            "'%s'", m->d->name, (int)(dot - text), text, dot + 1);
+        return -1;
+    }
+    out->inst = (size_t)inst;
+    out->kind = kind;
+    out->index = idx;
+    return 0;
+}
+
+const char *scenario__ref_name(const scenario *sc, sc_ref r, char *buf,
+                               size_t len)
+{
+    const twin_model *m = sc->inst[r.inst].model;
+    const twin_variable *v = r.kind == TWIN_VAR_STATE ? m->state[r.index]
+                             : r.kind == TWIN_VAR_INPUT ? m->input[r.index]
+                                                        : m->output[r.index];
+    snprintf(buf, len, "%s.%s", sc->inst[r.inst].name, v->name);
+    return buf;
+}
+
+static const twin_variable *ref_var(const scenario *sc, sc_ref r)
+{
+    const twin_model *m = sc->inst[r.inst].model;
+    return r.kind == TWIN_VAR_STATE ? m->state[r.index]
+           : r.kind == TWIN_VAR_INPUT ? m->input[r.index]
+                                      : m->output[r.index];
+}
+
+/* Mark an input as driven; returns 1 when it already was. */
+static int drive(composer *c, sc_ref to)
+{
+    unsigned char *bit = &c->driven[c->driven_off[to.inst] + to.index];
+    int was = *bit;
+    *bit = 1;
+    return was;
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static void compose_connections(composer *c)
+{
+    scenario *sc = c->sc;
+    const json_t *conns = json_object_get(c->doc, "connections");
+    if (conns == NULL)
+        return;
+    if (!json_is_array(conns)) {
+        ADD(c, TWIN_E_WRONG_TYPE, "/connections",
+            "\"connections\" must be an array of {\"from\", \"to\"}, not %s",
+            type_name(conns));
+        return;
+    }
+    size_t n = json_array_size(conns);
+    if (c->limits.max_connections && n > c->limits.max_connections) {
+        ADD(c, TWIN_E_TOO_LARGE, "/connections",
+            "%zu connections, more than this controller's limit of %zu", n,
+            c->limits.max_connections);
+        return;
+    }
+    sc->conn = calloc(n + 1, sizeof *sc->conn);
+    if (sc->conn == NULL) {
+        c->oom = 1;
+        return;
+    }
+    path_buf pb = {0}, pf = {0};
+    for (size_t i = 0; i < n; i++) {
+        const json_t *cj = json_array_get(conns, i);
+        const char *p = path_ofi(&pb, "/connections", i);
+        if (!json_is_object(cj)) {
+            ADD(c, TWIN_E_WRONG_TYPE, p, "a connection is an object "
+                "{\"from\": \"a.out\", \"to\": \"b.in\"}, not %s",
+                type_name(cj));
+            continue;
+        }
+        sc_ref ends[2];
+        int bad = 0;
+        static const char *const keys[2] = {"from", "to"};
+        for (int e = 0; e < 2; e++) {
+            const json_t *s = json_object_get(cj, keys[e]);
+            const char *pe = path_of(&pf, p, keys[e]);
+            if (s == NULL) {
+                ADD(c, TWIN_E_MISSING_FIELD, pe, "the connection needs "
+                    "\"%s\"", keys[e]);
+                bad = 1;
+            } else if (!json_is_string(s)) {
+                ADD(c, TWIN_E_WRONG_TYPE, pe, "\"%s\" must be a string "
+                    "\"instance.variable\", not %s", keys[e], type_name(s));
+                bad = 1;
+            } else if (resolve_ref(c, json_string_value(s), pe, &ends[e]) != 0)
+                bad = 1;
+        }
+        if (bad)
+            continue;
+        char a[300], b[300];
+        scenario__ref_name(sc, ends[0], a, sizeof a);
+        scenario__ref_name(sc, ends[1], b, sizeof b);
+        if (ends[0].kind == TWIN_VAR_INPUT) {
+            ADD(c, TWIN_E_BAD_CONNECTION, path_of(&pf, p, "from"),
+                "'%s' is an input; a connection starts at a state or output",
+                a);
+            continue;
+        }
+        if (ends[1].kind != TWIN_VAR_INPUT) {
+            ADD(c, TWIN_E_BAD_CONNECTION, path_of(&pf, p, "to"),
+                "'%s' is %s, not an input; a connection ends at an input",
+                b, ends[1].kind == TWIN_VAR_STATE ? "a state" : "an output");
+            continue;
+        }
+        if (drive(c, ends[1])) {
+            ADD(c, TWIN_E_BAD_CONNECTION, path_of(&pf, p, "to"),
+                "input '%s' is already driven by another connection; an "
+                "input takes one source", b);
+            continue;
+        }
+        sc->conn[sc->n_conn].from = ends[0];
+        sc->conn[sc->n_conn].to = ends[1];
+        sc->n_conn++;
+    }
+    free(pb.p);
+    free(pf.p);
+}
+
+/* ---- input profiles ---------------------------------------------------- */
+
+static int read_points(composer *c, const json_t *arr, const char *path,
+                       const twin_variable *v, sc_profile *pr,
+                       size_t min_points)
+{
+    path_buf pb = {0};
+    int rc = -1;
+    size_t n = json_array_size(arr);
+    if (!json_is_array(arr) || n < min_points) {
+        ADD(c, json_is_array(arr) ? TWIN_E_OUT_OF_RANGE : TWIN_E_WRONG_TYPE,
+            path, "expected an array of at least %zu [time, value] pairs",
+            min_points);
+        goto exit;
+    }
+    if (c->limits.max_table_points && n > c->limits.max_table_points) {
+        ADD(c, TWIN_E_TOO_LARGE, path, "%zu points, more than the limit of "
+            "%zu", n, c->limits.max_table_points);
+        goto exit;
+    }
+    pr->t = calloc(n, sizeof(double));
+    pr->v = calloc(n, sizeof(double));
+    if (!pr->t || !pr->v) {
+        c->oom = 1;
+        goto exit;
+    }
+    pr->n = n;
+    size_t before = c->errs->count;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *pt = json_array_get(arr, i);
+        const char *p = path_ofi(&pb, path, i);
+        if (!json_is_array(pt) || json_array_size(pt) != 2 ||
+            !json_is_number(json_array_get(pt, 0)) ||
+            !json_is_number(json_array_get(pt, 1))) {
+            ADD(c, TWIN_E_WRONG_TYPE, p, "each point is a pair of numbers "
+                "[time, value]");
+            continue;
+        }
+        pr->t[i] = json_number_value(json_array_get(pt, 0));
+        pr->v[i] = json_number_value(json_array_get(pt, 1));
+        if (!isfinite(pr->t[i]))
+            ADD(c, TWIN_E_OUT_OF_RANGE, p, "time must be finite");
+        else if (i > 0 && !(pr->t[i] > pr->t[i - 1]) &&
+                 c->errs->count == before)
+            ADD(c, TWIN_E_OUT_OF_RANGE, p, "times must increase: %g follows "
+                "%g", pr->t[i], pr->t[i - 1]);
+        check_range(c, v, pr->v[i], p, "input");
+    }
+    rc = c->errs->count == before ? 0 : -1;
+exit:
+    free(pb.p);
+    return rc;
+}
+
+static void compose_profile(composer *c, sc_input *in, const json_t *def,
+                            const char *path)
+{
+    path_buf pb = {0};
+    const twin_variable *v = ref_var(c->sc, in->to);
+    sc_profile *pr = &in->profile;
+    static const char *const kinds[] = {"value", "steps", "table", "live"};
+    int found = -1, count = 0;
+    for (int i = 0; i < 4; i++)
+        if (json_object_get(def, kinds[i]) != NULL) {
+            if (found < 0)
+                found = i;
+            count++;
+        }
+    /* "live" may come with "value" as its first value. */
+    if (count == 2 && json_object_get(def, "live") != NULL &&
+        json_object_get(def, "value") != NULL) {
+        found = 3;
+        count = 1;
+    }
+    if (count != 1) {
+        ADD(c, count ? TWIN_E_OUT_OF_RANGE : TWIN_E_MISSING_FIELD, path,
+            "an input is one of {\"value\": v}, {\"steps\": [[t, v], ...]}, "
+            "{\"table\": [[t, v], ...], \"interp\": \"linear|cubic\"} or "
+            "{\"live\": true}");
+        goto exit;
+    }
+    switch (found) {
+    case 0: {
+        const json_t *val = json_object_get(def, "value");
+        const char *p = path_of(&pb, path, "value");
+        pr->kind = SC_PROFILE_VALUE;
+        if (!json_is_number(val))
+            ADD(c, TWIN_E_WRONG_TYPE, p, "\"value\" must be a number, not %s",
+                type_name(val));
+        else if (check_range(c, v, json_number_value(val), p, "input") == 0)
+            pr->value = json_number_value(val);
+        break;
+    }
+    case 1:
+        pr->kind = SC_PROFILE_STEPS;
+        read_points(c, json_object_get(def, "steps"),
+                    path_of(&pb, path, "steps"), v, pr, 1);
+        break;
+    case 2: {
+        pr->kind = SC_PROFILE_TABLE;
+        const json_t *interp = json_object_get(def, "interp");
+        if (interp != NULL) {
+            const char *ip = path_of(&pb, path, "interp");
+            if (!json_is_string(interp))
+                ADD(c, TWIN_E_WRONG_TYPE, ip,
+                    "\"interp\" must be \"linear\" or \"cubic\"");
+            else if (strcmp(json_string_value(interp), "cubic") == 0)
+                pr->cubic = 1;
+            else if (strcmp(json_string_value(interp), "linear") != 0)
+                ADD(c, TWIN_E_OUT_OF_RANGE, ip, "\"interp\" is \"linear\" or "
+                    "\"cubic\", not \"%s\"", json_string_value(interp));
+        }
+        if (read_points(c, json_object_get(def, "table"),
+                        path_of(&pb, path, "table"), v, pr,
+                        pr->cubic ? 3 : 2) != 0)
+            break;
+        const gsl_interp_type *type = pr->cubic ? gsl_interp_cspline
+                                                : gsl_interp_linear;
+        gsl_interp *gi = gsl_interp_alloc(type, pr->n);
+        gsl_interp_accel *acc = gsl_interp_accel_alloc();
+        pr->interp = gi;
+        pr->accel = acc;
+        if (gi == NULL || acc == NULL ||
+            gsl_interp_init(gi, pr->t, pr->v, pr->n) != GSL_SUCCESS)
+            ADD(c, TWIN_E_INTERNAL, path, "could not set up the interpolation");
+        break;
+    }
+    case 3: {
+        const json_t *live = json_object_get(def, "live");
+        pr->kind = SC_PROFILE_LIVE;
+        pr->value = c->sc->inst[in->to.inst].input_start[in->to.index];
+        if (!json_is_true(live))
+            ADD(c, json_is_boolean(live) ? TWIN_E_OUT_OF_RANGE
+                                         : TWIN_E_WRONG_TYPE,
+                path_of(&pb, path, "live"),
+                "write {\"live\": true} for an input set while running");
+        const json_t *val = json_object_get(def, "value");
+        const char *p = path_of(&pb, path, "value");
+        if (val != NULL && !json_is_number(val))
+            ADD(c, TWIN_E_WRONG_TYPE, p, "\"value\" must be a number");
+        else if (val != NULL &&
+                 check_range(c, v, json_number_value(val), p, "input") == 0)
+            pr->value = json_number_value(val);
+        else if (val == NULL && isnan(pr->value))
+            pr->value = NAN; /* optional input, undriven until set */
+        break;
+    }
+    }
+exit:
+    free(pb.p);
+}
+
+static void compose_inputs(composer *c)
+{
+    scenario *sc = c->sc;
+    const json_t *inputs = json_object_get(c->doc, "inputs");
+    if (inputs == NULL)
+        return;
+    if (!json_is_object(inputs)) {
+        ADD(c, TWIN_E_WRONG_TYPE, "/inputs",
+            "\"inputs\" must be an object keyed by \"instance.input\", not %s",
+            type_name(inputs));
+        return;
+    }
+    sc->inputs = calloc(json_object_size(inputs) + 1, sizeof *sc->inputs);
+    if (sc->inputs == NULL) {
+        c->oom = 1;
+        return;
+    }
+    path_buf pb = {0};
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)inputs, k, v) {
+        const char *p = path_of(&pb, "/inputs", k);
+        sc_ref r;
+        if (resolve_ref(c, k, p, &r) != 0)
+            continue;
+        if (r.kind != TWIN_VAR_INPUT) {
+            ADD(c, TWIN_E_BAD_CONNECTION, p, "'%s' is %s; only inputs take a "
+                "profile", k, r.kind == TWIN_VAR_STATE ? "a state"
+                                                       : "an output");
+            continue;
+        }
+        if (!json_is_object(v)) {
+            ADD(c, TWIN_E_WRONG_TYPE, p, "an input profile is an object, not "
+                "%s", type_name(v));
+            continue;
+        }
+        if (drive(c, r)) {
+            ADD(c, TWIN_E_BAD_CONNECTION, p, "input '%s' is already driven by "
+                "a connection; an input takes one source", k);
+            continue;
+        }
+        sc_input *in = &sc->inputs[sc->n_inputs++];
+        in->to = r;
+        in->name = strdup(k);
+        if (in->name == NULL)
+            c->oom = 1;
+        compose_profile(c, in, v, p);
+    }
+    free(pb.p);
+}
+
+/* ---- outputs ----------------------------------------------------------- */
+
+static int add_column(composer *c, sc_ref r)
+{
+    scenario *sc = c->sc;
+    for (size_t i = 0; i < sc->n_out; i++)
+        if (sc->out[i].inst == r.inst && sc->out[i].kind == r.kind &&
+            sc->out[i].index == r.index)
+            return 0;
+    sc_ref *out = realloc(sc->out, (sc->n_out + 1) * sizeof *out);
+    char **names = out ? realloc(sc->out_name,
+                                 (sc->n_out + 1) * sizeof *names) : NULL;
+    if (out)
+        sc->out = out;
+    if (names)
+        sc->out_name = names;
+    char buf[300];
+    char *name = names ? strdup(scenario__ref_name(sc, r, buf, sizeof buf))
+                       : NULL;
+    if (name == NULL) {
+        c->oom = 1;
+        return -1;
+    }
+    sc->out[sc->n_out] = r;
+    sc->out_name[sc->n_out] = name;
+    sc->n_out++;
+    return 0;
+}
+
+/* Add the signals of every instance matching the pattern "inst.var" (either
+ * side may hold * and ? wildcards), in declaration order.  Returns how
+ * many matched. */
+static size_t select_columns(composer *c, const char *inst_pat,
+                             const char *var_pat)
+{
+    scenario *sc = c->sc;
+    size_t matched = 0;
+    for (size_t i = 0; i < sc->n_inst; i++) {
+        if (fnmatch(inst_pat, sc->inst[i].name, 0) != 0)
+            continue;
+        const twin_model_descriptor *d = sc->inst[i].model->d;
+        size_t idx[4] = {0, 0, 0, 0};
+        for (size_t k = 0; k < d->n_variables; k++) {
+            const twin_variable *v = &d->variables[k];
+            size_t index = idx[v->kind]++;
+            if (v->kind == TWIN_VAR_PARAMETER || fnmatch(var_pat, v->name, 0))
+                continue;
+            sc_ref r = {i, v->kind, index};
+            add_column(c, r);
+            matched++;
+        }
+    }
+    return matched;
+}
+
+static void compose_outputs(composer *c)
+{
+    const json_t *outs = json_object_get(c->doc, "outputs");
+    if (outs == NULL) {
+        select_columns(c, "*", "*");
+        return;
+    }
+    if (!json_is_array(outs)) {
+        ADD(c, TWIN_E_WRONG_TYPE, "/outputs", "\"outputs\" must be an array "
+            "of \"instance.variable\" (wildcards * allowed), not %s",
+            type_name(outs));
+        return;
+    }
+    path_buf pb = {0};
+    for (size_t i = 0; i < json_array_size(outs); i++) {
+        const json_t *o = json_array_get(outs, i);
+        const char *p = path_ofi(&pb, "/outputs", i);
+        if (!json_is_string(o)) {
+            ADD(c, TWIN_E_WRONG_TYPE, p, "an output is a string "
+                "\"instance.variable\", not %s", type_name(o));
+            continue;
+        }
+        const char *text = json_string_value(o);
+        const char *dot = strchr(text, '.');
+        if (dot == NULL || dot == text || dot[1] == '\0') {
+            ADD(c, TWIN_E_UNKNOWN_VARIABLE, p, "'%s' does not name a "
+                "variable: write instance.variable, e.g. \"tank0.h\" or "
+                "\"pump0.*\"", text);
+            continue;
+        }
+        char *inst_pat = strndup(text, (size_t)(dot - text));
+        if (inst_pat == NULL) {
+            c->oom = 1;
+            break;
+        }
+        int wild = strpbrk(text, "*?[") != NULL;
+        if (!wild && find_instance(c->sc, text, (size_t)(dot - text)) < 0) {
+            if (!declared(c, text, (size_t)(dot - text)))
+                ADD(c, TWIN_E_UNKNOWN_INSTANCE, p, "there is no instance "
+                    "'%s' in this scenario", inst_pat);
+        } else if (select_columns(c, inst_pat, dot + 1) == 0) {
+            ADD(c, TWIN_E_UNKNOWN_VARIABLE, p, "'%s' matches no state, input "
+                "or output of this scenario", text);
+        }
+        free(inst_pat);
+    }
+    free(pb.p);
+}
+
+static void compose_every(composer *c)
+{
+    scenario *sc = c->sc;
+    sc->every = 1;
+    const json_t *every = json_object_get(c->doc, "every");
+    if (every == NULL)
+        return;
+    if (!json_is_integer(every))
+        ADD(c, TWIN_E_WRONG_TYPE, "/every", "\"every\" must be a whole number "
+            "of ticks, not %s", type_name(every));
+    else if (json_integer_value(every) < 1)
+        ADD(c, TWIN_E_OUT_OF_RANGE, "/every", "\"every\" must be at least 1");
+    else
+        sc->every = (size_t)json_integer_value(every);
+}
+
+/* ---- algebraic loops --------------------------------------------------- */
+
+static void check_loops(composer *c)
+{
+    scenario *sc = c->sc;
+    size_t n = sc->n_inst;
+    graph_edge *edges = calloc(sc->n_conn + 1, sizeof *edges);
+    unsigned char *include = malloc(n + 1), *pre = malloc(n + 1);
+    size_t *order = malloc((n + 1) * sizeof *order);
+    size_t *cycle = malloc((sc->n_conn + 1) * sizeof *cycle);
+    size_t n_order = 0, n_cycle = 0;
+    if (!edges || !include || !pre || !order || !cycle) {
+        c->oom = 1;
+        goto exit;
+    }
+    memset(include, 1, n);
+    for (size_t i = 0; i < sc->n_conn; i++) {
+        edges[i].from = sc->conn[i].from.inst;
+        edges[i].to = sc->conn[i].to.inst;
+        edges[i].feedthrough =
+            sc->conn[i].from.kind == TWIN_VAR_OUTPUT &&
+            (ref_var(sc, sc->conn[i].from)->flags & TWIN_VAR_FEEDTHROUGH);
+    }
+    int rc = graph__order(n, include, NULL, edges, sc->n_conn, order,
+                          &n_order, pre, cycle, &n_cycle);
+    if (rc == GRAPH_NOMEM) {
+        c->oom = 1;
+    } else if (rc == GRAPH_LOOP) {
+        char text[2048] = "", a[300], b[300];
+        size_t used = 0;
+        for (size_t i = 0; i < n_cycle && used < sizeof text; i++) {
+            const sc_connection *cn = &sc->conn[cycle[i]];
+            used += (size_t)snprintf(text + used, sizeof text - used,
+                                     "%s%s → %s", i ? ", " : "",
+                                     scenario__ref_name(sc, cn->from, a,
+                                                        sizeof a),
+                                     scenario__ref_name(sc, cn->to, b,
+                                                        sizeof b));
+        }
+        /* Point at the connection as it stands in the document. */
+        size_t doc_index = 0;
+        const json_t *conns = json_object_get(c->doc, "connections");
+        char want[300];
+        scenario__ref_name(sc, sc->conn[cycle[0]].to, want, sizeof want);
+        for (size_t i = 0; i < json_array_size(conns); i++) {
+            const json_t *to = json_object_get(json_array_get(conns, i), "to");
+            if (json_is_string(to) && strcmp(json_string_value(to), want) == 0)
+                doc_index = i;
+        }
+        path_buf pb = {0};
+        ADD(c, TWIN_E_ALGEBRAIC_LOOP, path_ofi(&pb, "/connections", doc_index),
+            "algebraic loop: %s; each output here depends on its own input "
+            "at the same instant. Break it with a model that has a state or "
+            "a discrete (tick) model", text);
+        free(pb.p);
+    }
+exit:
+    free(edges);
+    free(include);
+    free(pre);
+    free(order);
+    free(cycle);
+}
+
+static void check_size(composer *c)
+{
+    scenario *sc = c->sc;
+    double rows = (double)sc->n_ticks / (double)sc->every + 1.0;
+    if (c->limits.max_rows > 0 && rows > c->limits.max_rows)
+        ADD(c, TWIN_E_TOO_LARGE, "/time",
+            "%.0f rows (horizon / dt / every) is more than this controller's "
+            "limit of %.0f; shorten the horizon or raise \"every\"", rows,
+            c->limits.max_rows);
+}
+
+/* ---- entry points ------------------------------------------------------ */
+
+scenario *scenario__compose(const json_t *doc, const model_lib *models,
+                            const instance_lib *instances,
+                            const scenario_limits *limits, twin_errors *errs)
+{
+    static const instance_lib no_instances = {0};
+    composer c = {.doc = doc, .models = models,
+                  .instances = instances ? instances : &no_instances,
+                  .errs = errs};
+    if (limits)
+        c.limits = *limits;
+    size_t before = errs->count;
+    if (!json_is_object(doc)) {
+        errors__add(errs, TWIN_E_WRONG_TYPE, "",
+                    "a scenario is a JSON object, not %s", type_name(doc));
+        return NULL;
+    }
+    gsl_set_error_handler_off();
+    c.sc = calloc(1, sizeof *c.sc);
+    if (c.sc == NULL)
+        goto oom;
+    const json_t *name = json_object_get(doc, "name");
+    if (name != NULL && !json_is_string(name))
+        ADD(&c, TWIN_E_WRONG_TYPE, "/name", "\"name\" must be a string");
+    c.sc->name = strdup(json_is_string(name) ? json_string_value(name)
+                                             : "scenario");
+    if (c.sc->name == NULL)
+        goto oom;
+
+    compose_time(&c);
+    compose_pace(&c);
+    compose_solver(&c);
+    compose_instances(&c);
+    if (c.oom)
+        goto oom;
+
+    size_t total_inputs = 0;
+    c.driven_off = calloc(c.sc->n_inst + 1, sizeof *c.driven_off);
+    if (c.driven_off == NULL)
+        goto oom;
+    for (size_t i = 0; i < c.sc->n_inst; i++) {
+        c.driven_off[i] = total_inputs;
+        total_inputs += c.sc->inst[i].model->n_input;
+    }
+    c.driven = calloc(total_inputs + 1, 1);
+    if (c.driven == NULL)
+        goto oom;
+
+    compose_connections(&c);
+    compose_inputs(&c);
+    compose_outputs(&c);
+    compose_every(&c);
+    if (c.oom)
+        goto oom;
+    if (errs->count == before)
+        check_loops(&c);
+    if (errs->count == before)
+        check_size(&c);
+    if (c.oom)
+        goto oom;
+    free(c.driven);
+    free(c.driven_off);
+    if (errs->count > before)
+        scenario__free(&c.sc);
+    return c.sc;
+oom:
+    errors__add(errs, TWIN_E_INTERNAL, "", "out of memory composing the "
+                "scenario");
+    free(c.driven);
+    free(c.driven_off);
+    scenario__free(&c.sc);
+    return NULL;
+}
+
+void scenario__free(scenario **scp)
+{
+    scenario *sc = *scp;
+    if (sc == NULL)
+        return;
+    for (size_t i = 0; i < sc->n_inst; i++) {
+        free(sc->inst[i].name);
+        free(sc->inst[i].library_id);
+        free(sc->inst[i].params);
+        free(sc->inst[i].start);
+        free(sc->inst[i].input_start);
+    }
+    for (size_t i = 0; i < sc->n_inputs; i++) {
+        sc_profile *p = &sc->inputs[i].profile;
+        free(sc->inputs[i].name);
+        free(p->t);
+        free(p->v);
+        if (p->interp)
+            gsl_interp_free(p->interp);
+        if (p->accel)
+            gsl_interp_accel_free(p->accel);
+    }
+    for (size_t i = 0; i < sc->n_out; i++)
+        free(sc->out_name[i]);
+    free(sc->inst);
+    free(sc->conn);
+    free(sc->inputs);
+    free(sc->out);
+    free(sc->out_name);
+    free(sc->name);
+    free(sc);
+    *scp = NULL;
+}
+
+double scenario__profile_at(const sc_profile *p, double t)
+{
+    switch (p->kind) {
+    case SC_PROFILE_VALUE:
+    case SC_PROFILE_LIVE:
+        return p->value;
+    case SC_PROFILE_STEPS: {
+        /* The last step at or before t; before the first, its value too. */
+        size_t lo = 0, hi = p->n;
+        while (hi - lo > 1) {
+            size_t mid = (lo + hi) / 2;
+            if (p->t[mid] <= t)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        return p->v[lo];
+    }
+    case SC_PROFILE_TABLE:
+        if (t <= p->t[0])
+            return p->v[0];
+        if (t >= p->t[p->n - 1])
+            return p->v[p->n - 1];
+        return gsl_interp_eval(p->interp, p->t, p->v, t, p->accel);
+    }
+    return NAN;
+}
+
+json_t *scenario__load(const char *arg, const char *dir, char *why,
+                       size_t why_len)
+{
+    json_error_t jerr;
+    char path[4096];
+    const char *file = arg;
+    FILE *probe = fopen(arg, "r");
+    if (probe != NULL) {
+        fclose(probe);
+    } else if (dir != NULL && strchr(arg, '/') == NULL) {
+        snprintf(path, sizeof path, "%s/%s%s", dir, arg,
+                 strstr(arg, ".json") ? "" : ".json");
+        file = path;
+    }
+    json_t *doc = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+    if (doc == NULL) {
+        if (jerr.line <= 0)
+            snprintf(why, why_len, "cannot read scenario '%s': no such file, "
+                     "and no scenario of that name in %s", arg,
+                     dir ? dir : "the scenario directory");
+        else
+            snprintf(why, why_len, "%s: line %d, column %d: %s", file,
+                     jerr.line, jerr.column, jerr.text);
+    }
+    return doc;
+}

@@ -1,0 +1,120 @@
+/*
+ * scenario.h — composing a runnable scenario from its JSON document.
+ *
+ * scenario__compose() reads a DESIGN.md scenario document, resolves its
+ * instances against the instance library and the model library, applies
+ * parameter overrides and start values, resolves connections, input
+ * profiles and output selection, and checks the whole for every problem at
+ * once (each with code, JSON Pointer and sentence).  The result is a plain
+ * description; the simulation itself (sim.h) builds its solver state from it.
+ */
+#ifndef TWIN_SCENARIO_H
+#define TWIN_SCENARIO_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "errors.h"
+#include "instance_lib.h"
+#include "model_lib.h"
+
+/* A reference to one signal of one instance of the scenario. */
+typedef struct sc_ref {
+    size_t inst;              /* index into scenario.inst */
+    twin_var_kind kind;       /* STATE, INPUT or OUTPUT */
+    size_t index;             /* index within that kind */
+} sc_ref;
+
+typedef enum sc_profile_kind {
+    SC_PROFILE_VALUE,         /* constant */
+    SC_PROFILE_STEPS,         /* piecewise constant: [t, v] in force from t */
+    SC_PROFILE_TABLE,         /* interpolated (linear or cubic), sampled at
+                               * each tick and held over it */
+    SC_PROFILE_LIVE           /* set while running (set requests, input
+                               * topic); holds its last value */
+} sc_profile_kind;
+
+typedef struct sc_profile {
+    sc_profile_kind kind;
+    double value;             /* VALUE, and the first value of LIVE */
+    size_t n;                 /* STEPS, TABLE: points */
+    double *t, *v;
+    int cubic;                /* TABLE: 0 linear, 1 cubic spline */
+    void *interp;             /* gsl_interp *, TABLE only */
+    void *accel;              /* gsl_interp_accel * */
+} sc_profile;
+
+typedef struct sc_input {
+    sc_ref to;                /* an INPUT */
+    char *name;               /* "tank0.valve" */
+    sc_profile profile;
+} sc_input;
+
+typedef struct sc_connection {
+    sc_ref from;              /* a STATE or OUTPUT */
+    sc_ref to;                /* an INPUT */
+} sc_connection;
+
+typedef struct sc_instance {
+    char *name;               /* key in "instances" */
+    char *library_id;         /* the instance-library id, or NULL */
+    const twin_model *model;
+    double *params;           /* model->n_param */
+    double *start;            /* model->n_state: start values */
+    double *input_start;      /* model->n_input: held before anything drives */
+} sc_instance;
+
+typedef enum sc_method { SC_BDF, SC_ADAMS } sc_method;
+
+typedef struct scenario_limits {
+    size_t max_instances;     /* 0: no limit */
+    size_t max_connections;
+    double max_rows;          /* ticks / every, 0: no limit */
+    size_t max_table_points;
+} scenario_limits;
+
+typedef struct scenario {
+    char *name;
+    double start, stop, dt;
+    size_t n_ticks;           /* (stop − start)/dt; rows at k = 0..n_ticks */
+    int realtime;             /* 0: batch */
+    double speed;             /* real-time factor, 1 = wall clock */
+    sc_method method;
+    double rtol, atol;
+    size_t every;             /* emit every n-th tick */
+
+    sc_instance *inst;
+    size_t n_inst;
+    sc_connection *conn;
+    size_t n_conn;
+    sc_input *inputs;
+    size_t n_inputs;
+    sc_ref *out;              /* selected columns after t */
+    char **out_name;          /* "tank0.h" */
+    size_t n_out;
+} scenario;
+
+/* Compose.  Returns NULL and fills errs with every problem when the
+ * document cannot run; errs may also hold problems when it returns NULL
+ * only for want of memory (code internal).  limits may be NULL. */
+scenario *scenario__compose(const json_t *doc, const model_lib *models,
+                            const instance_lib *instances,
+                            const scenario_limits *limits, twin_errors *errs);
+
+void scenario__free(scenario **sc);
+
+/* The value of a profile at time t (a step at t is in force at t). */
+double scenario__profile_at(const sc_profile *p, double t);
+
+/* "tank0.h" for a reference (points into the scenario's own strings where
+ * it can; writes into buf otherwise). */
+const char *scenario__ref_name(const scenario *sc, sc_ref r, char *buf,
+                               size_t len);
+
+/* Read a scenario given as a file path or a name in dir (NAME.json).
+ * Returns a new reference or NULL with a sentence in why. */
+json_t *scenario__load(const char *arg, const char *dir, char *why,
+                       size_t why_len);
+
+#endif

@@ -1,0 +1,923 @@
+/*
+ * sim.c — the fixed-time mixed discrete-continuous loop on CVODE.
+ *
+ * Owns model instances for one run, the evaluation order, the integration
+ * groups and their CVODE integrators, and the tick loop of DESIGN.md:
+ *   1. apply inputs at t_k (profiles, live values);
+ *   2–3. evaluate every model in dependency order: continuous models
+ *      compute outputs, discrete models tick; signals propagate along
+ *      connections as each model is reached;
+ *   4. emit the row for t_k;
+ *   5. integrate each group from t_k to t_{k+1}, stopping exactly there,
+ *      restarting only where an input of the group jumped or an event
+ *      happened, locating state events with CVODE's root finder;
+ *   6. in real-time mode, wait for the absolute deadline of the next tick.
+ *
+ * Continuous models joined by connections form one group integrated over
+ * their concatenated states, their couplings evaluated inside the
+ * right-hand side in dependency order; groups that share no connection
+ * each get their own small integrator, so cost grows linearly with the
+ * number of independent chains.  Discrete outputs are held over the tick.
+ * Composition and its checks are scenario.c's; this file trusts them.
+ */
+#include "sim.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cvode/cvode.h>
+#include <nvector/nvector_serial.h>
+#include <sundials/sundials_context.h>
+#include <sunlinsol/sunlinsol_dense.h>
+#include <sunmatrix/sunmatrix_dense.h>
+
+#include "graph.h"
+#include "pace.h"
+
+typedef struct node node;
+typedef struct group group;
+
+/* One signal copied into an input: u[dst] = src->x[i] or src->y[i]. */
+typedef struct link {
+    size_t dst;
+    const node *src;
+    int from_state;
+    size_t src_index;
+} link;
+
+struct node {
+    sim *owner;
+    const sc_instance *si;
+    const twin_model_descriptor *d;
+    twin_instance *inst;
+    twin_host host;
+    int continuous;
+    double *x;            /* states: into the group's vector, or x_own */
+    double *x_own;        /* discrete states (continuous: NULL) */
+    double *u, *y;
+    link *intra;          /* sources in the same group: copied in the RHS */
+    size_t n_intra;
+    link *held;           /* sources held over the tick: copied at ticks */
+    size_t n_held;
+    int regather;         /* a held source is evaluated after this node */
+    int rhs_outputs;      /* outputs are read inside the RHS */
+    group *grp;
+    size_t x_off, g_off, n_g;
+    int *crossed;
+};
+
+struct group {
+    sim *owner;
+    node **nodes;         /* evaluation order inside the RHS */
+    size_t n_nodes;
+    node **pre;           /* evaluated first where a cycle was broken */
+    size_t n_pre;
+    size_t n_x, n_g;
+    N_Vector y;
+    void *cvode;
+    SUNMatrix A;
+    SUNLinearSolver LS;
+    int *roots;
+    int restart;
+};
+
+typedef struct input_slot {
+    const sc_input *in;
+    node *n;
+    size_t index;
+    int overridden;       /* set by sim__set_input: wins over the profile */
+    double live;
+} input_slot;
+
+struct sim {
+    const scenario *sc;
+    sim_options opt;
+    sim_callbacks cb;
+    SUNContext ctx;
+    node *nodes;
+    size_t n_nodes;
+    node **order;         /* global evaluation order at ticks */
+    size_t n_order;
+    node **pre;
+    size_t n_pre;
+    group *groups;
+    size_t n_groups;
+    input_slot *inputs;
+    double *row;
+    const char **columns;
+    unsigned char *nonfinite_seen;
+    sim_stats st;
+    /* The first failure inside a callback from CVODE or a model. */
+    twin_err_code fail_code;
+    char fail[1024];
+    char solver_msg[512];
+};
+
+/* ---- failures ---------------------------------------------------------- */
+
+static void fail(sim *s, twin_err_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(sim *s, twin_err_code code, const char *fmt, ...)
+{
+    if (s->fail[0] != '\0')
+        return; /* keep the first */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->fail, sizeof s->fail, fmt, ap);
+    va_end(ap);
+    s->fail_code = code;
+}
+
+static const char *status_name(twin_status st)
+{
+    switch (st) {
+    case TWIN_OK: return "OK";
+    case TWIN_WARNING: return "WARNING";
+    case TWIN_DISCARD: return "DISCARD";
+    case TWIN_ERROR: return "ERROR";
+    case TWIN_FATAL: return "FATAL";
+    }
+    return "an unknown status";
+}
+
+/* Map a model status to CVODE's convention: 0 fine, > 0 recoverable (the
+ * solver retries with a smaller step), < 0 fatal.  DISCARD is recoverable
+ * only where the solver can retry (recoverable != 0). */
+static int model_status(node *n, twin_status st, const char *fn, double t,
+                        int recoverable)
+{
+    if (st == TWIN_OK || st == TWIN_WARNING)
+        return 0;
+    if (st == TWIN_DISCARD && recoverable)
+        return 1;
+    fail(n->owner, TWIN_E_SOLVER_FAILURE,
+         "model '%s' (instance '%s') returned %s from %s at t = %.17g",
+         n->d->name, n->si->name, status_name(st), fn, t);
+    return -1;
+}
+
+static void host_log(void *context, twin_log_level level, const char *message)
+{
+    node *n = context;
+    sim *s = n->owner;
+    if (s->cb.event == NULL || message == NULL)
+        return;
+    sim_event ev = {.kind = SIM_EVENT_LOG, .instance = n->si->name,
+                    .level = (int)level, .message = message, .t = NAN};
+    s->cb.event(s->cb.ctx, &ev);
+}
+
+static void solver_error(int code, const char *module, const char *function,
+                         char *msg, void *data)
+{
+    group *g = data;
+    snprintf(g->owner->solver_msg, sizeof g->owner->solver_msg, "%s: %s",
+             function, msg);
+}
+
+/* ---- evaluation -------------------------------------------------------- */
+
+static inline double link_value(const link *l)
+{
+    return l->from_state ? l->src->x[l->src_index] : l->src->y[l->src_index];
+}
+
+static inline void gather_intra(node *n)
+{
+    for (size_t i = 0; i < n->n_intra; i++)
+        n->u[n->intra[i].dst] = link_value(&n->intra[i]);
+}
+
+static inline int same(double a, double b)
+{
+    return a == b || (isnan(a) && isnan(b));
+}
+
+/* Copy held sources; a jump in a continuous model's input restarts its
+ * group's integrator. */
+static void gather_held(node *n)
+{
+    for (size_t i = 0; i < n->n_held; i++) {
+        double v = link_value(&n->held[i]);
+        double *u = &n->u[n->held[i].dst];
+        if (!same(*u, v)) {
+            *u = v;
+            if (n->grp)
+                n->grp->restart = 1;
+        }
+    }
+}
+
+static inline void bind(group *g, double *x)
+{
+    for (size_t i = 0; i < g->n_nodes; i++)
+        g->nodes[i]->x = x + g->nodes[i]->x_off;
+}
+
+static inline int call_outputs(node *n, double t, int recoverable)
+{
+    if (n->d->outputs == NULL)
+        return 0;
+    return model_status(n, n->d->outputs(n->inst, t, n->x, n->u, n->y),
+                        "outputs", t, recoverable);
+}
+
+/* Bind the group to x and bring every input read inside the RHS up to
+ * date at (t, x). */
+static int group_eval(group *g, double t, double *x)
+{
+    bind(g, x);
+    for (size_t i = 0; i < g->n_pre; i++) {
+        int rc = call_outputs(g->pre[i], t, 1);
+        if (rc)
+            return rc;
+    }
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        node *n = g->nodes[i];
+        gather_intra(n);
+        if (n->rhs_outputs) {
+            int rc = call_outputs(n, t, 1);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int group_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *data)
+{
+    group *g = data;
+    double *dx = N_VGetArrayPointer(ydot);
+    int rc = group_eval(g, t, N_VGetArrayPointer(y));
+    for (size_t i = 0; rc == 0 && i < g->n_nodes; i++) {
+        node *n = g->nodes[i];
+        rc = model_status(n, n->d->derivatives(n->inst, t, n->x, n->u,
+                                               dx + n->x_off),
+                          "derivatives", t, 1);
+    }
+    return rc;
+}
+
+static int group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,
+                       void *data)
+{
+    group *g = data;
+    int rc = group_eval(g, t, N_VGetArrayPointer(y));
+    for (size_t i = 0; rc == 0 && i < g->n_nodes; i++) {
+        node *n = g->nodes[i];
+        if (n->n_g == 0)
+            continue;
+        /* Every output is current for indicators that read them. */
+        if (!n->rhs_outputs && (rc = call_outputs(n, t, 0)) != 0)
+            break;
+        rc = model_status(n, n->d->event_indicators(n->inst, t, n->x, n->u,
+                                                     gout + n->g_off),
+                          "event_indicators", t, 0);
+    }
+    return rc < 0 ? -1 : rc;
+}
+
+/* ---- building ---------------------------------------------------------- */
+
+static int add_link(link **arr, size_t *n, link l)
+{
+    link *grown = realloc(*arr, (*n + 1) * sizeof *grown);
+    if (grown == NULL)
+        return -1;
+    grown[*n] = l;
+    *arr = grown;
+    (*n)++;
+    return 0;
+}
+
+static int is_feedthrough(const scenario *sc, sc_ref from)
+{
+    const twin_model *m = sc->inst[from.inst].model;
+    return from.kind == TWIN_VAR_OUTPUT &&
+           (m->output[from.index]->flags & TWIN_VAR_FEEDTHROUGH);
+}
+
+static int build_nodes(sim *s, twin_errors *errs)
+{
+    const scenario *sc = s->sc;
+    s->n_nodes = sc->n_inst;
+    s->nodes = calloc(s->n_nodes, sizeof *s->nodes);
+    if (s->nodes == NULL)
+        return -1;
+    for (size_t i = 0; i < sc->n_inst; i++) {
+        node *n = &s->nodes[i];
+        const twin_model *m = sc->inst[i].model;
+        n->owner = s;
+        n->si = &sc->inst[i];
+        n->d = m->d;
+        n->continuous = m->d->kind == TWIN_MODEL_CONTINUOUS;
+        n->u = calloc(m->n_input + 1, sizeof(double));
+        n->y = calloc(m->n_output + 1, sizeof(double));
+        n->x_own = calloc(m->n_state + 1, sizeof(double));
+        n->n_g = m->d->n_event_indicators;
+        n->crossed = calloc(n->n_g + 1, sizeof(int));
+        if (!n->u || !n->y || !n->x_own || !n->crossed)
+            return -1;
+        memcpy(n->u, sc->inst[i].input_start, m->n_input * sizeof(double));
+        memcpy(n->x_own, sc->inst[i].start, m->n_state * sizeof(double));
+        for (size_t k = 0; k < m->n_output; k++)
+            n->y[k] = m->output[k]->start;
+        n->x = n->x_own;
+        n->host.struct_size = sizeof n->host;
+        n->host.context = n;
+        n->host.log = host_log;
+        twin_status st = m->d->create(&n->host, sc->inst[i].params, &n->inst);
+        if (st > TWIN_WARNING || n->inst == NULL) {
+            errors__add(errs, TWIN_E_SOLVER_FAILURE, "",
+                        "model '%s' refused to create instance '%s' (%s); "
+                        "see its log lines", m->d->name, sc->inst[i].name,
+                        status_name(st));
+            n->inst = NULL;
+            return -2;
+        }
+    }
+    return 0;
+}
+
+/* Order all nodes for ticks, and split the continuous ones into groups. */
+static int build_order(sim *s)
+{
+    const scenario *sc = s->sc;
+    size_t nn = s->n_nodes, ne = sc->n_conn;
+    int rc = -1;
+    graph_edge *edges = calloc(ne + 1, sizeof *edges);
+    unsigned char *all = malloc(nn + 1), *cont = malloc(nn + 1);
+    unsigned char *pre = malloc(nn + 1), *member = malloc(nn + 1);
+    size_t *order = malloc((nn + 1) * sizeof *order);
+    size_t *comp = malloc((nn + 1) * sizeof *comp);
+    size_t *cycle = malloc((ne + 1) * sizeof *cycle);
+    size_t *pos = malloc((nn + 1) * sizeof *pos);
+    size_t n_order, n_cycle;
+    if (!edges || !all || !cont || !pre || !member || !order || !comp ||
+        !cycle || !pos)
+        goto exit;
+    for (size_t e = 0; e < ne; e++) {
+        edges[e].from = sc->conn[e].from.inst;
+        edges[e].to = sc->conn[e].to.inst;
+        edges[e].feedthrough = is_feedthrough(sc, sc->conn[e].from);
+    }
+    for (size_t i = 0; i < nn; i++) {
+        all[i] = 1;
+        cont[i] = (unsigned char)s->nodes[i].continuous;
+    }
+
+    /* Global order: prefer breaking cycles at continuous models, whose
+     * non-feedthrough outputs are right before their inputs are. */
+    if (graph__order(nn, all, cont, edges, ne, order, &n_order, pre, cycle,
+                     &n_cycle) != GRAPH_OK)
+        goto exit;
+    s->order = malloc(nn * sizeof *s->order);
+    s->pre = malloc(nn * sizeof *s->pre);
+    if (!s->order || !s->pre)
+        goto exit;
+    s->n_order = n_order;
+    for (size_t k = 0; k < n_order; k++) {
+        s->order[k] = &s->nodes[order[k]];
+        pos[order[k]] = k;
+    }
+    for (size_t i = 0; i < nn; i++)
+        if (pre[i] && s->nodes[i].continuous)
+            s->pre[s->n_pre++] = &s->nodes[i];
+
+    /* Groups: continuous nodes joined by connections. */
+    s->n_groups = graph__components(nn, cont, edges, ne, comp);
+    if (s->n_groups == (size_t)-1)
+        goto exit;
+    s->groups = calloc(s->n_groups + 1, sizeof *s->groups);
+    if (s->groups == NULL)
+        goto exit;
+    for (size_t gi = 0; gi < s->n_groups; gi++) {
+        group *g = &s->groups[gi];
+        g->owner = s;
+        for (size_t i = 0; i < nn; i++)
+            member[i] = cont[i] && comp[i] == gi;
+        g->nodes = malloc(nn * sizeof *g->nodes);
+        g->pre = malloc(nn * sizeof *g->pre);
+        if (!g->nodes || !g->pre)
+            goto exit;
+        if (graph__order(nn, member, NULL, edges, ne, order, &n_order, pre,
+                         cycle, &n_cycle) != GRAPH_OK)
+            goto exit;
+        for (size_t k = 0; k < n_order; k++) {
+            node *n = &s->nodes[order[k]];
+            g->nodes[g->n_nodes++] = n;
+            n->grp = g;
+            n->x_off = g->n_x;
+            n->g_off = g->n_g;
+            g->n_x += n->si->model->n_state;
+            g->n_g += n->n_g;
+        }
+        for (size_t i = 0; i < nn; i++)
+            if (member[i] && pre[i])
+                g->pre[g->n_pre++] = &s->nodes[i];
+    }
+
+    /* Links: within a group they are read in the RHS; everything else is
+     * held over the tick. */
+    for (size_t e = 0; e < ne; e++) {
+        const sc_connection *c = &sc->conn[e];
+        node *src = &s->nodes[c->from.inst], *dst = &s->nodes[c->to.inst];
+        link l = {c->to.index, src, c->from.kind == TWIN_VAR_STATE,
+                  c->from.index};
+        int intra = src->grp != NULL && src->grp == dst->grp;
+        if (intra && !l.from_state)
+            src->rhs_outputs = 1;
+        if (add_link(intra ? &dst->intra : &dst->held,
+                     intra ? &dst->n_intra : &dst->n_held, l) != 0)
+            goto exit;
+        if (!intra && pos[c->from.inst] > pos[c->to.inst])
+            dst->regather = 1;
+    }
+    for (size_t gi = 0; gi < s->n_groups; gi++)
+        for (size_t i = 0; i < s->groups[gi].n_pre; i++)
+            s->groups[gi].pre[i]->rhs_outputs = 1;
+    rc = 0;
+exit:
+    free(edges);
+    free(all);
+    free(cont);
+    free(pre);
+    free(member);
+    free(order);
+    free(comp);
+    free(cycle);
+    free(pos);
+    return rc;
+}
+
+#define CHECK_CV(call)                                                     \
+    do {                                                                   \
+        int flag_ = (call);                                                \
+        if (flag_ < 0) {                                                   \
+            errors__add(errs, TWIN_E_INTERNAL, "", "%s failed: %s", #call, \
+                        CVodeGetReturnFlagName(flag_));                    \
+            return -1;                                                     \
+        }                                                                  \
+    } while (0)
+
+static int build_solvers(sim *s, twin_errors *errs)
+{
+    const scenario *sc = s->sc;
+    long max_steps = s->opt.max_steps > 0 ? s->opt.max_steps : 5000;
+    for (size_t gi = 0; gi < s->n_groups; gi++) {
+        group *g = &s->groups[gi];
+        g->restart = 1;
+        if (g->n_x == 0)
+            continue; /* outputs only: nothing to integrate */
+        g->y = N_VNew_Serial((sunindextype)g->n_x, s->ctx);
+        g->roots = calloc(g->n_g + 1, sizeof *g->roots);
+        if (g->y == NULL || g->roots == NULL) {
+            errors__add(errs, TWIN_E_INTERNAL, "", "out of memory");
+            return -1;
+        }
+        double *y = N_VGetArrayPointer(g->y);
+        for (size_t i = 0; i < g->n_nodes; i++) {
+            node *n = g->nodes[i];
+            memcpy(y + n->x_off, n->si->start,
+                   n->si->model->n_state * sizeof(double));
+        }
+        bind(g, y);
+        g->cvode = CVodeCreate(sc->method == SC_ADAMS ? CV_ADAMS : CV_BDF,
+                               s->ctx);
+        if (g->cvode == NULL) {
+            errors__add(errs, TWIN_E_INTERNAL, "", "CVodeCreate failed");
+            return -1;
+        }
+        CHECK_CV(CVodeSetErrHandlerFn(g->cvode, solver_error, g));
+        CHECK_CV(CVodeInit(g->cvode, group_rhs, sc->start, g->y));
+        CHECK_CV(CVodeSStolerances(g->cvode, sc->rtol, sc->atol));
+        CHECK_CV(CVodeSetUserData(g->cvode, g));
+        CHECK_CV(CVodeSetMaxNumSteps(g->cvode, max_steps));
+        g->A = SUNDenseMatrix((sunindextype)g->n_x, (sunindextype)g->n_x,
+                              s->ctx);
+        g->LS = g->A ? SUNLinSol_Dense(g->y, g->A, s->ctx) : NULL;
+        if (g->LS == NULL) {
+            errors__add(errs, TWIN_E_INTERNAL, "", "out of memory");
+            return -1;
+        }
+        CHECK_CV(CVodeSetLinearSolver(g->cvode, g->LS, g->A));
+        if (g->n_g > 0)
+            CHECK_CV(CVodeRootInit(g->cvode, (int)g->n_g, group_roots));
+    }
+    return 0;
+}
+
+static int build_io(sim *s)
+{
+    const scenario *sc = s->sc;
+    s->inputs = calloc(sc->n_inputs + 1, sizeof *s->inputs);
+    s->row = calloc(sc->n_out + 1, sizeof *s->row);
+    s->columns = calloc(sc->n_out + 1, sizeof *s->columns);
+    s->nonfinite_seen = calloc(sc->n_out + 1, 1);
+    if (!s->inputs || !s->row || !s->columns || !s->nonfinite_seen)
+        return -1;
+    for (size_t i = 0; i < sc->n_inputs; i++) {
+        s->inputs[i].in = &sc->inputs[i];
+        s->inputs[i].n = &s->nodes[sc->inputs[i].to.inst];
+        s->inputs[i].index = sc->inputs[i].to.index;
+        s->inputs[i].live = sc->inputs[i].profile.value;
+    }
+    s->columns[0] = "t";
+    for (size_t i = 0; i < sc->n_out; i++)
+        s->columns[i + 1] = sc->out_name[i];
+    return 0;
+}
+
+sim *sim__new(const scenario *sc, const sim_options *opt,
+              const sim_callbacks *cb, twin_errors *errs)
+{
+    sim *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        errors__add(errs, TWIN_E_INTERNAL, "", "out of memory");
+        return NULL;
+    }
+    s->sc = sc;
+    s->opt.realtime = -1;
+    if (opt)
+        s->opt = *opt;
+    s->cb = *cb;
+    if (SUNContext_Create(NULL, &s->ctx) != 0) {
+        errors__add(errs, TWIN_E_INTERNAL, "", "SUNContext_Create failed");
+        goto fail;
+    }
+    int rc = build_nodes(s, errs);
+    if (rc == -2)
+        goto fail;
+    if (rc != 0 || build_order(s) != 0 || build_io(s) != 0) {
+        errors__add(errs, TWIN_E_INTERNAL, "", "out of memory building the "
+                    "simulation");
+        goto fail;
+    }
+    if (build_solvers(s, errs) != 0)
+        goto fail;
+    for (size_t gi = 0; gi < s->n_groups; gi++)
+        s->st.n_states += s->groups[gi].n_x;
+    s->st.n_groups = s->n_groups;
+    return s;
+fail:
+    sim__free(&s);
+    return NULL;
+}
+
+void sim__free(sim **sp)
+{
+    sim *s = *sp;
+    if (s == NULL)
+        return;
+    for (size_t gi = 0; gi < s->n_groups; gi++) {
+        group *g = &s->groups[gi];
+        if (g->cvode)
+            CVodeFree(&g->cvode);
+        if (g->LS)
+            SUNLinSolFree(g->LS);
+        if (g->A)
+            SUNMatDestroy(g->A);
+        if (g->y)
+            N_VDestroy(g->y);
+        free(g->roots);
+        free(g->nodes);
+        free(g->pre);
+    }
+    for (size_t i = 0; s->nodes && i < s->n_nodes; i++) {
+        node *n = &s->nodes[i];
+        if (n->inst)
+            n->d->destroy(n->inst);
+        free(n->u);
+        free(n->y);
+        free(n->x_own);
+        free(n->crossed);
+        free(n->intra);
+        free(n->held);
+    }
+    free(s->nodes);
+    free(s->groups);
+    free(s->order);
+    free(s->pre);
+    free(s->inputs);
+    free(s->row);
+    free(s->columns);
+    free(s->nonfinite_seen);
+    if (s->ctx)
+        SUNContext_Free(&s->ctx);
+    free(s);
+    *sp = NULL;
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+static void collect_stats(sim *s, group *g)
+{
+    long v = 0;
+    sim_stats *st = &s->st;
+    if (CVodeGetNumSteps(g->cvode, &v) == CV_SUCCESS)
+        st->steps += (uint64_t)v;
+    if (CVodeGetNumRhsEvals(g->cvode, &v) == CV_SUCCESS)
+        st->rhs_evals += (uint64_t)v;
+    if (CVodeGetNumLinRhsEvals(g->cvode, &v) == CV_SUCCESS)
+        st->rhs_evals += (uint64_t)v;
+    if (CVodeGetNumJacEvals(g->cvode, &v) == CV_SUCCESS)
+        st->jac_evals += (uint64_t)v;
+    if (CVodeGetNumLinSolvSetups(g->cvode, &v) == CV_SUCCESS)
+        st->lin_setups += (uint64_t)v;
+    if (CVodeGetNumNonlinSolvIters(g->cvode, &v) == CV_SUCCESS)
+        st->nonlin_iters += (uint64_t)v;
+    if (CVodeGetNumNonlinSolvConvFails(g->cvode, &v) == CV_SUCCESS)
+        st->nonlin_fails += (uint64_t)v;
+    if (CVodeGetNumErrTestFails(g->cvode, &v) == CV_SUCCESS)
+        st->err_test_fails += (uint64_t)v;
+    if (g->n_g > 0 && CVodeGetNumGEvals(g->cvode, &v) == CV_SUCCESS)
+        st->root_evals += (uint64_t)v;
+}
+
+static int restart(sim *s, group *g, double t)
+{
+    collect_stats(s, g);
+    int flag = CVodeReInit(g->cvode, t, g->y);
+    if (flag < 0) {
+        fail(s, TWIN_E_SOLVER_FAILURE, "CVodeReInit at t = %.17g failed: %s",
+             t, CVodeGetReturnFlagName(flag));
+        return -1;
+    }
+    s->st.restarts++;
+    return 0;
+}
+
+static void describe_group(const group *g, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < g->n_nodes && used + 1 < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s",
+                                 i ? ", " : "", g->nodes[i]->si->name);
+}
+
+/* A state event at t: let each model whose indicator crossed handle it. */
+static int handle_events(sim *s, group *g, double t)
+{
+    if (CVodeGetRootInfo(g->cvode, g->roots) < 0)
+        return -1;
+    double *y = N_VGetArrayPointer(g->y);
+    if (group_eval(g, t, y) != 0)
+        return -1;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        node *n = g->nodes[i];
+        int any = 0;
+        for (size_t k = 0; k < n->n_g; k++) {
+            n->crossed[k] = g->roots[n->g_off + k];
+            any |= n->crossed[k] != 0;
+        }
+        if (!any)
+            continue;
+        if (model_status(n, n->d->event(n->inst, t, n->x, n->u, n->crossed),
+                         "event", t, 0) != 0)
+            return -1;
+        for (size_t k = 0; k < n->n_g; k++) {
+            if (n->crossed[k] == 0)
+                continue;
+            s->st.events++;
+            if (s->cb.event) {
+                sim_event ev = {.kind = SIM_EVENT_STATE, .t = t,
+                                .instance = n->si->name, .indicator = (int)k,
+                                .direction = n->crossed[k],
+                                .message = "state event"};
+                s->cb.event(s->cb.ctx, &ev);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Integrate one group from t to t1, never past t1. */
+static int advance(sim *s, group *g, double t, double t1)
+{
+    if (g->restart) {
+        if (restart(s, g, t) != 0)
+            return -1;
+        g->restart = 0;
+    }
+    for (;;) {
+        int flag = CVodeSetStopTime(g->cvode, t1);
+        double tret = t;
+        if (flag >= 0)
+            flag = CVode(g->cvode, t1, g->y, &tret, CV_NORMAL);
+        if (flag == CV_ROOT_RETURN) {
+            if (handle_events(s, g, tret) != 0 || restart(s, g, tret) != 0)
+                return -1;
+            if (tret >= t1)
+                break;
+            continue;
+        }
+        if (flag >= 0)
+            break;
+        char who[512];
+        describe_group(g, who, sizeof who);
+        if (s->fail[0] == '\0')
+            fail(s, TWIN_E_SOLVER_FAILURE,
+                 "the solver failed between t = %.17g and %.17g (%s) for "
+                 "instances %s%s%s", t, t1, CVodeGetReturnFlagName(flag), who,
+                 s->solver_msg[0] ? ": " : "", s->solver_msg);
+        return -1;
+    }
+    bind(g, N_VGetArrayPointer(g->y));
+    return 0;
+}
+
+/* Steps 1–3 of a tick at time t (k: tick number). */
+static int evaluate(sim *s, double t, int first)
+{
+    const scenario *sc = s->sc;
+    for (size_t i = 0; i < sc->n_inputs; i++) {
+        input_slot *in = &s->inputs[i];
+        double v = in->overridden || in->in->profile.kind == SC_PROFILE_LIVE
+                       ? in->live
+                       : scenario__profile_at(&in->in->profile, t);
+        double *u = &in->n->u[in->index];
+        if (!same(*u, v)) {
+            *u = v;
+            if (in->n->grp)
+                in->n->grp->restart = 1;
+        }
+    }
+    for (size_t i = 0; i < s->n_pre; i++)
+        if (call_outputs(s->pre[i], t, 0) != 0)
+            return -1;
+    if (first) {
+        /* Signals at the start values, then each model's init. */
+        for (size_t k = 0; k < s->n_order; k++) {
+            node *n = s->order[k];
+            gather_held(n);
+            gather_intra(n);
+            if (n->continuous && call_outputs(n, t, 0) != 0)
+                return -1;
+        }
+        for (size_t k = 0; k < s->n_order; k++) {
+            node *n = s->order[k];
+            if (n->d->init != NULL &&
+                model_status(n, n->d->init(n->inst, t, n->x, n->u), "init",
+                             t, 0) != 0)
+                return -1;
+        }
+    }
+    for (size_t k = 0; k < s->n_order; k++) {
+        node *n = s->order[k];
+        gather_held(n);
+        gather_intra(n);
+        int rc = n->continuous
+                     ? call_outputs(n, t, 0)
+                     : model_status(n, n->d->tick(n->inst, t, sc->dt, n->x,
+                                                  n->u, n->y),
+                                    "tick", t, 0);
+        if (rc != 0)
+            return -1;
+    }
+    for (size_t k = 0; k < s->n_order; k++)
+        if (s->order[k]->regather)
+            gather_held(s->order[k]);
+    return 0;
+}
+
+static int emit_row(sim *s, double t)
+{
+    const scenario *sc = s->sc;
+    s->row[0] = t;
+    for (size_t i = 0; i < sc->n_out; i++) {
+        const sc_ref *r = &sc->out[i];
+        const node *n = &s->nodes[r->inst];
+        double v = r->kind == TWIN_VAR_STATE ? n->x[r->index]
+                   : r->kind == TWIN_VAR_INPUT ? n->u[r->index]
+                                               : n->y[r->index];
+        s->row[i + 1] = v;
+        if (!isfinite(v) && !s->nonfinite_seen[i]) {
+            s->nonfinite_seen[i] = 1;
+            if (s->cb.event) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s is %g at t = %.17g (first "
+                         "time for this column)", sc->out_name[i], v, t);
+                sim_event ev = {.kind = SIM_EVENT_NONFINITE, .t = t,
+                                .instance = sc->inst[r->inst].name,
+                                .message = msg};
+                s->cb.event(s->cb.ctx, &ev);
+            }
+        }
+    }
+    s->st.rows++;
+    return s->cb.row(s->cb.ctx, s->row, sc->n_out + 1);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int sim__run(sim *s, sim_stats *stats, twin_errors *errs)
+{
+    const scenario *sc = s->sc;
+    int realtime = s->opt.realtime >= 0 ? s->opt.realtime : sc->realtime;
+    double speed = s->opt.speed > 0 ? s->opt.speed : sc->speed;
+    pace pc = {0};
+    int rc = 0;
+    double wall0 = now_seconds();
+
+    if (s->cb.columns &&
+        s->cb.columns(s->cb.ctx, sc->n_out + 1, s->columns) != 0) {
+        fail(s, TWIN_E_CANCELLED, "the receiver refused the columns");
+        goto done;
+    }
+    if (realtime && pace__init(&pc, sc->dt / speed) != 0) {
+        fail(s, TWIN_E_INTERNAL, "out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k <= sc->n_ticks; k++) {
+        double t = sc->start + (double)k * sc->dt;
+        if (realtime) {
+            int late;
+            double lateness = pace__wait(&pc, k, &late);
+            if (late && s->cb.event) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "tick %zu started %.3f ms after its "
+                         "deadline", k, lateness * 1e3);
+                sim_event ev = {.kind = SIM_EVENT_LATE, .t = t,
+                                .lateness = lateness, .message = msg};
+                s->cb.event(s->cb.ctx, &ev);
+            }
+        }
+        if (s->cb.poll && s->cb.poll(s->cb.ctx, s, t) != 0) {
+            fail(s, TWIN_E_CANCELLED, "cancelled at t = %.17g", t);
+            break;
+        }
+        if (evaluate(s, t, k == 0) != 0)
+            break;
+        if (k % sc->every == 0 && emit_row(s, t) != 0) {
+            fail(s, TWIN_E_CANCELLED, "cancelled by the receiver at t = %.17g",
+                 t);
+            break;
+        }
+        if (k == sc->n_ticks)
+            break;
+        double t1 = sc->start + (double)(k + 1) * sc->dt;
+        int failed = 0;
+        for (size_t gi = 0; gi < s->n_groups && !failed; gi++)
+            if (s->groups[gi].cvode)
+                failed = advance(s, &s->groups[gi], t, t1) != 0;
+        if (failed)
+            break;
+        s->st.ticks++;
+    }
+done:
+    for (size_t gi = 0; gi < s->n_groups; gi++)
+        if (s->groups[gi].cvode)
+            collect_stats(s, &s->groups[gi]);
+    if (realtime) {
+        s->st.late_ticks = pc.late;
+        s->st.missed_ticks = pc.missed;
+        s->st.lateness_p50 = pace__quantile(&pc, 0.50);
+        s->st.lateness_p99 = pace__quantile(&pc, 0.99);
+        s->st.lateness_max = pc.max;
+        pace__free(&pc);
+    }
+    s->st.wall_seconds = now_seconds() - wall0;
+    if (s->fail[0] != '\0') {
+        errors__add(errs, s->fail_code, "", "%s", s->fail);
+        rc = (int)s->fail_code;
+        if (rc == 0)
+            rc = TWIN_E_INTERNAL; /* code 0 is bad_json; never a run's end */
+    }
+    if (stats)
+        *stats = s->st;
+    return rc;
+}
+
+int sim__set_input(sim *s, const char *name, double value)
+{
+    for (size_t i = 0; i < s->sc->n_inputs; i++)
+        if (strcmp(s->sc->inputs[i].name, name) == 0) {
+            s->inputs[i].overridden = 1;
+            s->inputs[i].live = value;
+            return 0;
+        }
+    return -1;
+}
+
+int sim__run_scenario(const scenario *sc, const sim_options *opt,
+                      const sim_callbacks *cb, sim_stats *stats,
+                      twin_errors *errs)
+{
+    sim *s = sim__new(sc, opt, cb, errs);
+    if (s == NULL)
+        return TWIN_E_INTERNAL;
+    int rc = sim__run(s, stats, errs);
+    sim__free(&s);
+    return rc;
+}

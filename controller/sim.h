@@ -1,0 +1,106 @@
+/*
+ * sim.h — the fixed-time mixed discrete-continuous loop on CVODE.
+ *
+ * A sim is built from a composed scenario: model instances created, the
+ * evaluation order fixed, continuous models grouped into independent
+ * integration groups (models joined by connections share one CVODE
+ * integrator; groups that share no connection get their own), then run
+ * tick by tick as DESIGN.md describes.  Rows, events and the end of the
+ * run reach the caller through callbacks; the loop never prints.
+ */
+#ifndef TWIN_SIM_H
+#define TWIN_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+#include "scenario.h"
+
+typedef struct sim sim;
+
+typedef enum sim_event_kind {
+    SIM_EVENT_STATE,      /* a state event located by root finding */
+    SIM_EVENT_LATE,       /* real-time: a tick started after its deadline */
+    SIM_EVENT_NONFINITE,  /* a value in a row was not finite */
+    SIM_EVENT_LOG         /* a model logged a message */
+} sim_event_kind;
+
+typedef struct sim_event {
+    sim_event_kind kind;
+    double t;             /* simulated time */
+    const char *instance; /* NULL when not about one instance */
+    int indicator;        /* STATE: which event indicator */
+    int direction;        /* STATE: +1 rising, −1 falling */
+    double lateness;      /* LATE: seconds after the deadline */
+    int level;            /* LOG: twin_log_level */
+    const char *message;  /* a sentence */
+} sim_event;
+
+typedef struct sim_callbacks {
+    void *ctx;
+    /* Once, before the first row: the column names, "t" first. */
+    int (*columns)(void *ctx, size_t n, const char *const *names);
+    /* Each emitted tick: values[0] is t.  Return non-zero to stop the run
+     * (it ends as cancelled). */
+    int (*row)(void *ctx, const double *values, size_t n);
+    /* Optional. */
+    void (*event)(void *ctx, const sim_event *ev);
+    /* Optional, real-time live inputs: called at the start of each tick
+     * (step 1 of the loop) to apply pending sim__set_input() calls.
+     * Return non-zero to stop the run (cancelled). */
+    int (*poll)(void *ctx, sim *s, double t);
+} sim_callbacks;
+
+typedef struct sim_options {
+    int realtime;          /* -1: as the scenario says, 0 batch, 1 paced */
+    double speed;          /* > 0 overrides the scenario's factor */
+    long max_steps;        /* CVODE steps per tick before failing; 0: 5000 */
+} sim_options;
+
+typedef struct sim_stats {
+    uint64_t ticks;        /* ticks taken */
+    uint64_t rows;         /* rows emitted */
+    uint64_t steps;        /* CVODE internal steps, over all groups */
+    uint64_t rhs_evals;    /* group right-hand-side evaluations */
+    uint64_t jac_evals;
+    uint64_t lin_setups;
+    uint64_t nonlin_iters;
+    uint64_t nonlin_fails;
+    uint64_t err_test_fails;
+    uint64_t root_evals;
+    uint64_t restarts;     /* integrator restarts (input jumps, events) */
+    uint64_t events;       /* state events located */
+    uint64_t late_ticks;   /* real-time: ticks started after deadline */
+    uint64_t missed_ticks; /* real-time: ticks started a whole dt late */
+    double lateness_p50;   /* real-time, seconds */
+    double lateness_p99;
+    double lateness_max;
+    size_t n_groups;       /* integration groups */
+    size_t n_states;       /* continuous states over all groups */
+    double wall_seconds;
+} sim_stats;
+
+/* Build.  Returns NULL with problems in errs (model create failures,
+ * solver set-up). */
+sim *sim__new(const scenario *sc, const sim_options *opt,
+              const sim_callbacks *cb, twin_errors *errs);
+
+/* Run the loop to the end.  Returns 0 when the run finished, or the error
+ * code it ended with (solver_failure, cancelled, ...) with a problem in
+ * errs.  stats are filled either way. */
+int sim__run(sim *s, sim_stats *stats, twin_errors *errs);
+
+/* Set a live input (or any input with a profile) by its scenario name
+ * ("tank0.valve"): in force from the next tick.  Returns 0, or -1 when
+ * there is no such input. */
+int sim__set_input(sim *s, const char *name, double value);
+
+void sim__free(sim **s);
+
+/* Compose and run in one call (CLI, tests, benchmarks). */
+int sim__run_scenario(const scenario *sc, const sim_options *opt,
+                      const sim_callbacks *cb, sim_stats *stats,
+                      twin_errors *errs);
+
+#endif
