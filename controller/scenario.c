@@ -89,6 +89,11 @@ static int get_number(composer *c, const json_t *obj, const char *key,
     return 1;
 }
 
+static int dimensionless(const char *unit)
+{
+    return unit[0] == '\0' || strcmp(unit, "1") == 0;
+}
+
 static int check_range(composer *c, const twin_variable *v, double value,
                        const char *path, const char *what)
 {
@@ -100,7 +105,8 @@ static int check_range(composer *c, const twin_variable *v, double value,
     if (value < v->min || value > v->max) {
         ADD(c, TWIN_E_OUT_OF_RANGE, path,
             "%s '%s' is %g, outside its range [%g, %g]%s%s", what, v->name,
-            value, v->min, v->max, v->unit[0] ? " " : "", v->unit);
+            value, v->min, v->max, dimensionless(v->unit) ? "" : " ",
+            dimensionless(v->unit) ? "" : v->unit);
         return -1;
     }
     return 0;

@@ -1,0 +1,172 @@
+/*
+ * support.c — shared test helpers (see support.h).  Uses the real model
+ * plugins of the build tree: no fakes.
+ */
+#include "support.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static model_lib models;
+static instance_lib instances;
+static int loaded;
+
+static const char *env_or_fail(const char *name)
+{
+    const char *v = getenv(name);
+    if (v == NULL) {
+        fprintf(stderr, "%s is not set: run the tests with meson test\n",
+                name);
+        abort();
+    }
+    return v;
+}
+
+static void log_fail(void *ctx, const char *message)
+{
+    fprintf(stderr, "model library: %s\n", message);
+}
+
+static void load(void)
+{
+    if (loaded)
+        return;
+    loaded = 1;
+    if (modlib__load_dir(&models, env_or_fail("TWIN_TEST_MODEL_DIR"),
+                         log_fail, NULL) < 4) {
+        fprintf(stderr, "the reference models did not load\n");
+        abort();
+    }
+    twin_errors errs = {0};
+    instlib__load_dir(&instances, env_or_fail("TWIN_TEST_INSTANCE_DIR"),
+                      &errs);
+    if (errs.count) {
+        errors__print(&errs, "instance library: ", stderr);
+        abort();
+    }
+}
+
+const model_lib *support__models(void)
+{
+    load();
+    return &models;
+}
+
+const instance_lib *support__instances(void)
+{
+    load();
+    return &instances;
+}
+
+const char *support__scenario_dir(void)
+{
+    return env_or_fail("TWIN_TEST_SCENARIO_DIR");
+}
+
+static scenario *compose_doc(json_t *doc, const char *what)
+{
+    twin_errors errs = {0};
+    scenario *sc = scenario__compose(doc, support__models(),
+                                     support__instances(), NULL, &errs);
+    if (sc == NULL) {
+        fprintf(stderr, "%s rejected:\n", what);
+        errors__print(&errs, "  ", stderr);
+    }
+    errors__clear(&errs);
+    json_decref(doc);
+    assert_non_null(sc);
+    return sc;
+}
+
+scenario *support__compose(const char *json_text)
+{
+    json_error_t jerr;
+    json_t *doc = json_loads(json_text, 0, &jerr);
+    if (doc == NULL)
+        fprintf(stderr, "bad test JSON, line %d: %s\n", jerr.line, jerr.text);
+    assert_non_null(doc);
+    return compose_doc(doc, "test scenario");
+}
+
+scenario *support__compose_named(const char *name)
+{
+    char why[512];
+    json_t *doc = scenario__load(name, support__scenario_dir(), why,
+                                 sizeof why);
+    if (doc == NULL)
+        fprintf(stderr, "%s\n", why);
+    assert_non_null(doc);
+    return compose_doc(doc, name);
+}
+
+static int on_columns(void *ctx, size_t n, const char *const *names)
+{
+    collected *c = ctx;
+    c->n_cols = n;
+    c->names = calloc(n, sizeof *c->names);
+    for (size_t i = 0; i < n; i++)
+        c->names[i] = strdup(names[i]);
+    return 0;
+}
+
+static int on_row(void *ctx, const double *values, size_t n)
+{
+    collected *c = ctx;
+    if (c->n_rows == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 1024;
+        c->rows = realloc(c->rows, c->cap * n * sizeof *c->rows);
+        if (c->rows == NULL)
+            return -1;
+    }
+    memcpy(c->rows + c->n_rows * n, values, n * sizeof *values);
+    c->n_rows++;
+    return 0;
+}
+
+static void on_event(void *ctx, const sim_event *ev)
+{
+    collected *c = ctx;
+    c->events = realloc(c->events, (c->n_events + 1) * sizeof *c->events);
+    c->events[c->n_events] = *ev;
+    c->events[c->n_events].instance = NULL;
+    c->events[c->n_events].message = NULL;
+    c->n_events++;
+}
+
+void support__run(const scenario *sc, collected *out)
+{
+    memset(out, 0, sizeof *out);
+    sim_callbacks cb = {.ctx = out, .columns = on_columns, .row = on_row,
+                        .event = on_event};
+    sim_options opt = {.realtime = 0};
+    out->result = sim__run_scenario(sc, &opt, &cb, &out->stats, &out->errs);
+    if (out->result != 0)
+        errors__print(&out->errs, "run failed: ", stderr);
+}
+
+size_t support__col(const collected *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_cols; i++)
+        if (strcmp(c->names[i], name) == 0)
+            return i;
+    fprintf(stderr, "no column %s\n", name);
+    fail();
+    return 0;
+}
+
+void support__free(collected *c)
+{
+    for (size_t i = 0; i < c->n_cols; i++)
+        free(c->names[i]);
+    free(c->names);
+    free(c->rows);
+    free(c->events);
+    errors__clear(&c->errs);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,54 @@
+/*
+ * support.h — what the tests share: the real model library of the build
+ * tree, composing a scenario from a JSON string, and running it with the
+ * rows and events collected in memory.
+ */
+#ifndef TWIN_TEST_SUPPORT_H
+#define TWIN_TEST_SUPPORT_H
+
+#include <stddef.h>
+
+#include "instance_lib.h"
+#include "model_lib.h"
+#include "scenario.h"
+#include "sim.h"
+
+/* The reference models from <builddir>/models and the instance library of
+ * the source tree (paths come from meson through the environment:
+ * TWIN_TEST_MODEL_DIR, TWIN_TEST_INSTANCE_DIR, TWIN_TEST_SCENARIO_DIR). */
+const model_lib *support__models(void);
+const instance_lib *support__instances(void);
+const char *support__scenario_dir(void);
+
+typedef struct collected {
+    size_t n_cols;
+    char **names;          /* column names, "t" first */
+    double *rows;          /* n_rows × n_cols, row-major */
+    size_t n_rows, cap;
+    sim_event *events;     /* messages and instance names not kept */
+    size_t n_events;
+    sim_stats stats;
+    int result;            /* sim__run's return */
+    twin_errors errs;
+} collected;
+
+/* Compose text (a scenario document) or fail the test, printing every
+ * problem. */
+scenario *support__compose(const char *json_text);
+
+/* Compose a scenario file from the scenario directory by name. */
+scenario *support__compose_named(const char *name);
+
+/* Run in batch mode, collecting everything. */
+void support__run(const scenario *sc, collected *out);
+
+/* Column index by name, or fail the test. */
+size_t support__col(const collected *c, const char *name);
+static inline double support__at(const collected *c, size_t row, size_t col)
+{
+    return c->rows[row * c->n_cols + col];
+}
+
+void support__free(collected *c);
+
+#endif
