@@ -1,0 +1,83 @@
+/*
+ * test_plugin.h — one small continuous model (dx/dt = −x) whose descriptor
+ * each test plugin bends in one way, chosen by the macros set before
+ * including this file:
+ *   ABI_MAJOR, ABI_MINOR   the versions the descriptor claims
+ *   BAD_DESCRIPTOR         duplicate names, min > max, no derivatives
+ *   NO_ENTRY               export nothing at all
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "twin_model.h"
+
+#ifndef ABI_MAJOR
+#define ABI_MAJOR TWIN_MODEL_ABI_MAJOR
+#endif
+#ifndef ABI_MINOR
+#define ABI_MINOR TWIN_MODEL_ABI_MINOR
+#endif
+
+static const twin_variable variables[] = {
+    {"k", "1/s", TWIN_VAR_PARAMETER, 0, 1.0, 0.0, INFINITY, "Rate."},
+    {"x", "1", TWIN_VAR_STATE, 0, 1.0, -INFINITY, INFINITY, "Amount."},
+#ifdef BAD_DESCRIPTOR
+    {"x", "1", TWIN_VAR_OUTPUT, 0, 0.0, 2.0, 1.0, "Clashes and min > max."},
+#endif
+};
+
+struct twin_instance {
+    double k;
+};
+
+static twin_status create(const twin_host *host, const double *p,
+                          twin_instance **out)
+{
+    twin_instance *m = malloc(sizeof *m);
+    if (m == NULL)
+        return TWIN_ERROR;
+    m->k = p[0];
+    *out = m;
+    return TWIN_OK;
+}
+
+static void destroy(twin_instance *m) { free(m); }
+
+static twin_status derivatives(twin_instance *m, double t, const double *x,
+                               const double *u, double *dx)
+{
+    dx[0] = -m->k * x[0];
+    return TWIN_OK;
+}
+
+static const twin_model_descriptor descriptor = {
+    .abi_major = ABI_MAJOR,
+    .abi_minor = ABI_MINOR,
+    .struct_size = sizeof(twin_model_descriptor),
+    .name = PLUGIN_NAME,
+    .version = "0.0.1",
+    .description = "A test plugin.",
+    .kind = TWIN_MODEL_CONTINUOUS,
+    .variables = variables,
+    .n_variables = sizeof variables / sizeof variables[0],
+    .create = create,
+    .destroy = destroy,
+#ifndef BAD_DESCRIPTOR
+    .derivatives = derivatives,
+#endif
+};
+
+#ifndef NO_ENTRY
+TWIN_EXPORT const twin_model_descriptor *twin_model_entry(void)
+{
+    (void)derivatives;
+    return &descriptor;
+}
+#else
+const twin_model_descriptor *not_the_entry(void);
+TWIN_EXPORT const twin_model_descriptor *not_the_entry(void)
+{
+    (void)derivatives;
+    return &descriptor;
+}
+#endif
