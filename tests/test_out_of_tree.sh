@@ -6,7 +6,7 @@
 #
 # 1. copies examples/model-template to a temporary directory;
 # 2. builds heater.so there with its Makefile, finding the plugin header
-#    only through pkg-config, with PKG_CONFIG_PATH=BUILD_DIR/meson-uninstalled
+#    only through pkg-config, with PKG_CONFIG_PATH=BUILD_DIR/models
 #    (meson writes twin-model-uninstalled.pc there, which pkg-config uses
 #    for twin-model);
 # 3. checks with nm that twin_model_entry is the only exported function;
@@ -32,8 +32,8 @@ template="$root/examples/model-template"
 twinctl="$build/controller/twinctl"
 
 [ -d "$template" ] || fail "no template at $template"
-[ -f "$build/meson-uninstalled/twin-model-uninstalled.pc" ] ||
-    fail "no $build/meson-uninstalled/twin-model-uninstalled.pc (is $build a meson build directory of twinctl?)"
+[ -f "$build/models/twin-model-uninstalled.pc" ] ||
+    fail "no $build/models/twin-model-uninstalled.pc (is $build a meson build directory of twinctl?)"
 [ -x "$twinctl" ] || fail "no twinctl at $twinctl (build it first)"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/twin-oot.XXXXXX") || fail "cannot make a temporary directory"
@@ -43,7 +43,7 @@ cp -R "$template/." "$tmp/" || fail "cannot copy $template to $tmp"
 rm -f "$tmp/heater.so" "$tmp/out.csv"
 
 # 2. Build, knowing nothing of the repository but the .pc file.
-PKG_CONFIG_PATH="$build/meson-uninstalled" make -C "$tmp" >"$tmp/make.log" 2>&1 || {
+PKG_CONFIG_PATH="$build/models" make -C "$tmp" >"$tmp/make.log" 2>&1 || {
     cat "$tmp/make.log" >&2
     fail "make in the copied template failed (log above)"
 }

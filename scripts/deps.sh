@@ -1,0 +1,42 @@
+#!/bin/sh
+# deps.sh — install the Debian packages twinctl needs, only those missing.
+# Sourced by scripts/demo and scripts/test; runs apt-get as root (or via
+# sudo when it is there).  Set TWIN_SKIP_DEPS=1 to skip.
+set -eu
+
+twin_packages="gcc libc6-dev make pkg-config meson ninja-build binutils
+ libsundials-dev libpaho-mqtt-dev libjansson-dev libffi-dev libgsl-dev
+ libcmocka-dev mosquitto mosquitto-clients python3"
+
+twin_install_deps() {
+    [ "${TWIN_SKIP_DEPS:-0}" = 1 ] && return 0
+    missing=""
+    for p in $twin_packages $*; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+            grep -q "install ok installed"; then
+            missing="$missing $p"
+        fi
+    done
+    [ -z "$missing" ] && return 0
+    echo "twinctl: installing Debian packages:$missing"
+    if [ "$(id -u)" -eq 0 ]; then
+        sudo=""
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo="sudo"
+    else
+        echo "twinctl: these packages are missing:$missing" >&2
+        echo "twinctl: run this as root, or install them with apt-get" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -q >/dev/null
+    # shellcheck disable=SC2086
+    $sudo apt-get install -y -q --no-install-recommends $missing >/dev/null
+}
+
+twin_build() { # twin_build BUILD_DIR
+    if [ ! -f "$1/build.ninja" ]; then
+        meson setup "$1" >/dev/null
+    fi
+    meson compile -C "$1" >/dev/null
+}
