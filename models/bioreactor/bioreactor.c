@@ -41,9 +41,13 @@ struct twin_instance {
     double mu_max, ks, yxs, ypx, s_feed;
 };
 
+/* Monod.  A trial step of the solver can take s a hair below zero near
+ * depletion; growth stops there (s is clamped at 0) instead of turning
+ * negative or dividing by ks + s ≈ 0.  For s ≥ 0 this is the equation. */
 static double growth(const twin_instance *m, const double *x)
 {
-    return m->mu_max * x[X_S] / (m->ks + x[X_S]);
+    double s = fmax(x[X_S], 0.0);
+    return m->mu_max * s / (m->ks + s);
 }
 
 static twin_status create(const twin_host *host, const double *p,

@@ -12,7 +12,7 @@
  * Build a plugin out of tree with nothing but this header:
  *
  *     cc -shared -fPIC -fvisibility=hidden $(pkg-config --cflags twin-model) \
- *        -o mymodel.so mymodel.c
+ *        -o mymodel.so mymodel.c -lm
  *
  * Versioning: a host accepts a plugin whose abi_major equals its own and
  * whose abi_minor is not newer than its own, and never reads a descriptor
@@ -22,8 +22,9 @@
  * Call order, per instance:
  *     create → init → { outputs | derivatives | event_indicators | event
  *                      | tick }* → destroy
- * destroy is called exactly once for every instance create returned,
- * including after a failed call.
+ * destroy is called exactly once for every instance that create returned
+ * with TWIN_OK or TWIN_WARNING, also when a later call failed.  A create
+ * that failed returned no instance and gets no destroy.
  *
  * Arrays.  Every variable is a double.  Variables are listed in one array;
  * the host passes four arrays, each holding one kind in the order that kind
@@ -69,7 +70,10 @@ extern "C" {
  *   TWIN_WARNING  the result is usable; the model logged why it worries.
  *   TWIN_DISCARD  the inputs were not acceptable (for example a state out of
  *                 its domain during a trial step): the solver retries with a
- *                 smaller step.  Meaningful from derivatives and outputs.
+ *                 smaller step.  Meaningful from derivatives and outputs
+ *                 while the solver integrates; from any other call (init,
+ *                 tick, event, event_indicators, or outputs at a tick) there
+ *                 is nothing to retry and the host treats it as TWIN_ERROR.
  *   TWIN_ERROR    this call failed; the run ends with solver_failure.
  *   TWIN_FATAL    the instance is unusable; the run ends.
  */
