@@ -176,6 +176,8 @@ static void solver_error(int code, const char *module, const char *function,
                          char *msg, void *data)
 {
     group *g = data;
+    if (code >= 0)
+        return; /* a warning (e.g. a root exactly at a restart): harmless */
     snprintf(g->owner->solver_msg, sizeof g->owner->solver_msg, "%s: %s",
              function, msg);
 }
