@@ -4,7 +4,8 @@
 # the other at the same 10 ms period:
 #   cyclictest  the kernel's own wake-up latency (rt-tests), no work at all;
 #   floor_rt    tank-farm-N on plain CVODE, paced (bench/floor_rt.c);
-#   controller  bench_controller --realtime on tank-farm-N at dt = 0.01 s.
+#   controller  bench_controller --realtime on tank-farm-N at dt = 0.01 s
+#               (its --fifo/--mlock go through controller/rt.c).
 # SCHED_FIFO 80 and mlockall are used where this process is allowed them
 # (detected, never assumed); all three get the same.
 #
@@ -41,12 +42,12 @@ if [ ! -x "$floor_rt" ]; then
 fi
 
 # --- what this process may do (tried for real, with floor_rt itself) -------
-ct_opts=() ; fl_opts=() ; ctl_prefix=()
+ct_opts=() ; fl_opts=() ; ctl_opts=()
 if "$floor_rt" --fifo "$prio" 1 "$dt" >/dev/null 2>"$tmp/fifo.err"; then
     fifo=yes
     ct_opts+=(-p "$prio")
     fl_opts+=(--fifo "$prio")
-    if command -v chrt >/dev/null; then ctl_prefix=(chrt -f "$prio"); fi
+    ctl_opts+=(--fifo "$prio")
 else
     fifo="no ($(head -n1 "$tmp/fifo.err"))"
 fi
@@ -54,6 +55,7 @@ if "$floor_rt" --mlock 1 "$dt" >/dev/null 2>"$tmp/mlock.err"; then
     mlock=yes
     ct_opts+=(-m)
     fl_opts+=(--mlock)
+    ctl_opts+=(--mlock)
 else
     mlock="no ($(head -n1 "$tmp/mlock.err"))"
 fi
@@ -121,10 +123,10 @@ if [ ! -x "$bc" ]; then
 else
     python3 "$src/examples/gen_tank_farm.py" "$n" --stop "$secs" --dt "$dt" \
         --realtime 1.0 >"$tmp/scenario.json" || status=1
-    echo "# running: ${ctl_prefix[*]} $bc --realtime <tank-farm-$n.json> ${BENCH_CONTROLLER_ARGS:-}"
+    echo "# running: $bc --realtime ${ctl_opts[*]} ${BENCH_CONTROLLER_ARGS:-} <tank-farm-$n.json>"
     # shellcheck disable=SC2086  # BENCH_CONTROLLER_ARGS is a word list
-    ctl_line=$("${ctl_prefix[@]}" "$bc" --realtime "$tmp/scenario.json" ${BENCH_CONTROLLER_ARGS:-} \
-        2>"$tmp/ctl.err" | grep '^controller-rt ')
+    ctl_line=$("$bc" --realtime "${ctl_opts[@]}" ${BENCH_CONTROLLER_ARGS:-} \
+        "$tmp/scenario.json" 2>"$tmp/ctl.err" | grep '^controller-rt ')
     if [ -z "$ctl_line" ]; then
         echo "rt_bench: bench_controller --realtime printed no controller-rt line:" >&2
         tail -n5 "$tmp/ctl.err" >&2
