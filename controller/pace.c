@@ -68,6 +68,9 @@ int pace__init(pace *p, double period)
 
 double pace__wait(pace *p, uint64_t k, int *late)
 {
+    *late = 0;
+    if (k == 0)
+        return 0.0; /* tick 0's deadline is the start: nothing to wait for */
     struct timespec d = deadline_of(p, k), now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     *late = ts_seconds(&now) > ts_seconds(&d);

@@ -24,7 +24,8 @@ int pace__init(pace *p, double period);
 
 /* Sleep until the deadline of tick k and return the lateness in seconds
  * (wake-up time − deadline, ≥ 0).  *late is set when the deadline had
- * passed before waiting (the previous tick overran). */
+ * passed before waiting (the previous tick overran).  Tick 0 starts the
+ * run: it is neither waited for nor measured. */
 double pace__wait(pace *p, uint64_t k, int *late);
 
 /* The q-quantile (0..1) of the measured lateness, seconds. */
