@@ -10,5 +10,6 @@
 int cmd_run(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_check_model(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

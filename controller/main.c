@@ -18,6 +18,7 @@ static const struct {
                            "variables"},
     {"check-model", cmd_check_model, "load a model plugin, check its "
                                      "descriptor and exercise it"},
+    {"serve", cmd_serve, "run the controller daemon over MQTT"},
 };
 
 static void usage(FILE *f)

@@ -811,7 +811,8 @@ static int emit_row(sim *s, double t)
                          "time for this column)", sc->out_name[i], v, t);
                 sim_event ev = {.kind = SIM_EVENT_NONFINITE, .t = t,
                                 .instance = sc->inst[r->inst].name,
-                                .message = msg};
+                                .message = msg,
+                                .column = sc->out_name[i]};
                 s->cb.event(s->cb.ctx, &ev);
             }
         }

@@ -35,6 +35,7 @@ typedef struct sim_event {
     double lateness;      /* LATE: seconds after the deadline */
     int level;            /* LOG: twin_log_level */
     const char *message;  /* a sentence */
+    const char *column;   /* NONFINITE: the column's name */
 } sim_event;
 
 typedef struct sim_callbacks {

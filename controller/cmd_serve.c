@@ -1,0 +1,117 @@
+/*
+ * cmd_serve.c — `twinctl serve`: the daemon.  Reads the configuration
+ * file, applies the flags over it, and hands over to serve.c.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "serve.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: twinctl serve [OPTIONS]\n"
+        "\n"
+        "Run the controller daemon: take requests over MQTT (contract\n"
+        "twin.request/1), run scenarios in their own processes and publish\n"
+        "their results.  SIGTERM or Ctrl-C stops it cleanly (running runs are\n"
+        "cancelled, queued results delivered); SIGHUP reloads the model and\n"
+        "instance libraries.\n"
+        "\n"
+        "Options (flags override the configuration file):\n"
+        "  -c, --config FILE    JSON configuration (see docs/serve.md)\n"
+        "      --id ID          controller id (default: the host name)\n"
+        "      --broker URL     broker (default tcp://127.0.0.1:1883)\n"
+        "      --prefix P       topic prefix (default twin)\n"
+        "      --group G        pool group for $share/G/P/pool/request "
+        "(default twin)\n"
+        "      --models DIR     load model plugins from DIR (repeatable)\n"
+        "      --instances DIR  instance library\n"
+        "      --scenarios DIR  stored scenarios\n"
+        "      --max-runs N     runs at once (default 2)\n"
+        "  -q, --quiet          log nothing but errors\n"
+        "  -h, --help           show this help\n");
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"id", required_argument, NULL, 'i'},
+        {"broker", required_argument, NULL, 'b'},
+        {"prefix", required_argument, NULL, 'p'},
+        {"group", required_argument, NULL, 'g'},
+        {"models", required_argument, NULL, 'M'},
+        {"instances", required_argument, NULL, 'I'},
+        {"scenarios", required_argument, NULL, 'S'},
+        {"max-runs", required_argument, NULL, 'r'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    twin_config cfg;
+    twin_errors errs = {0};
+    const char *file = NULL;
+    int c, status = 2;
+
+    config__defaults(&cfg);
+    /* The file first, so that flags override it wherever they stand. */
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:qh", longopts, NULL)) != -1)
+        if (c == 'c')
+            file = optarg;
+        else if (c == 'h') {
+            usage(stdout);
+            status = 0;
+            goto exit;
+        } else if (c == '?') {
+            usage(stderr);
+            goto exit;
+        }
+    if (file != NULL && config__load(&cfg, file, &errs) != 0) {
+        fprintf(stderr, "twinctl serve: the configuration has %zu "
+                "problem%s:\n", errs.count, errs.count == 1 ? "" : "s");
+        errors__print(&errs, "  ", stderr);
+        goto exit;
+    }
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'i': cfg.id = optarg; break;
+        case 'b': cfg.broker = optarg; break;
+        case 'p': cfg.prefix = optarg; break;
+        case 'g': cfg.group = optarg; break;
+        case 'M': paths__add_model_dir(&cfg.paths, optarg); break;
+        case 'I': cfg.paths.instance_dir = optarg; break;
+        case 'S': cfg.paths.scenario_dir = optarg; break;
+        case 'r': {
+            long n = atol(optarg);
+            if (n < 1) {
+                fprintf(stderr, "twinctl serve: --max-runs takes a number "
+                        "of at least 1\n");
+                goto exit;
+            }
+            cfg.limits.max_runs = (size_t)n;
+            break;
+        }
+        case 'q': cfg.quiet = 1; break;
+        default: break;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "twinctl serve: unexpected argument '%s'\n",
+                argv[optind]);
+        usage(stderr);
+        goto exit;
+    }
+    paths__finish(&cfg.paths);
+    status = serve__main(&cfg);
+exit:
+    errors__clear(&errs);
+    config__free(&cfg);
+    return status;
+}

@@ -1,0 +1,261 @@
+/*
+ * config.c — reading the daemon's JSON configuration over its defaults.
+ * See config.h for the members; docs/serve.md for the file format.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "request.h"
+
+char *config__keep(twin_config *c, char *s)
+{
+    if (s == NULL || c->n_owned >= sizeof c->owned / sizeof c->owned[0]) {
+        free(s);
+        return NULL;
+    }
+    c->owned[c->n_owned++] = s;
+    return s;
+}
+
+void config__defaults(twin_config *c)
+{
+    memset(c, 0, sizeof *c);
+    char host[256] = "twinctl";
+    gethostname(host, sizeof host - 1);
+    c->id = config__keep(c, strdup(host));
+    c->broker = "tcp://127.0.0.1:1883";
+    c->prefix = "twin";
+    c->group = "twin";
+    c->limits = (twin_limits){
+        .max_runs = 2,
+        .request_bytes = 1u << 20,
+        .run_seconds = 3600.0,
+        .max_instances = 10000,
+        .max_connections = 100000,
+        .max_rows = 1e8,
+        .batch_rows = 500,
+        .batch_delay = 0.020,
+        .buffer_bytes = 256u << 20,
+        .remembered = 10000,
+    };
+    c->allow.requests = REQ_IMPLEMENTED;
+    c->allow.realtime = 1;
+}
+
+typedef struct loader {
+    twin_config *c;
+    twin_errors *errs;
+    const char *file;
+} loader;
+
+static void problem(loader *l, twin_err_code code, const char *ptr,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void problem(loader *l, twin_err_code code, const char *ptr,
+                    const char *fmt, ...)
+{
+    char where[4200], text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    snprintf(where, sizeof where, "%s#%s", l->file, ptr);
+    errors__add(l->errs, code, where, "%s", text);
+}
+
+static void get_string(loader *l, const json_t *obj, const char *key,
+                       const char *ptr, char **out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return;
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        problem(l, TWIN_E_WRONG_TYPE, ptr, "%s must be a non-empty string",
+                key);
+        return;
+    }
+    *out = config__keep(l->c, strdup(json_string_value(v)));
+}
+
+static void get_size(loader *l, const json_t *obj, const char *key,
+                     size_t *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return;
+    if (!json_is_integer(v) || json_integer_value(v) < 1) {
+        problem(l, TWIN_E_WRONG_TYPE, "/limits", "limits.%s must be a "
+                "positive whole number", key);
+        return;
+    }
+    *out = (size_t)json_integer_value(v);
+}
+
+static void get_seconds(loader *l, const json_t *obj, const char *key,
+                        double scale, double *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return;
+    if (!json_is_number(v) || !(json_number_value(v) > 0)) {
+        problem(l, TWIN_E_WRONG_TYPE, "/limits", "limits.%s must be a "
+                "positive number", key);
+        return;
+    }
+    *out = json_number_value(v) * scale;
+}
+
+static void load_paths(loader *l, const json_t *doc)
+{
+    twin_config *c = l->c;
+    const json_t *models = json_object_get(doc, "models");
+    if (json_is_string(models))
+        paths__add_model_dir(&c->paths, config__keep(c,
+                             strdup(json_string_value(models))));
+    else if (json_is_array(models)) {
+        size_t i;
+        const json_t *d;
+        json_array_foreach(models, i, d) {
+            if (!json_is_string(d))
+                problem(l, TWIN_E_WRONG_TYPE, "/models", "%s",
+                        "models is a directory or an array of directories");
+            else
+                paths__add_model_dir(&c->paths, config__keep(c,
+                                     strdup(json_string_value(d))));
+        }
+    } else if (models != NULL)
+        problem(l, TWIN_E_WRONG_TYPE, "/models", "%s",
+                "models is a directory or an array of directories");
+    char *dir = NULL;
+    get_string(l, doc, "instances", "/instances", &dir);
+    if (dir)
+        c->paths.instance_dir = dir;
+    dir = NULL;
+    get_string(l, doc, "scenarios", "/scenarios", &dir);
+    if (dir)
+        c->paths.scenario_dir = dir;
+}
+
+static void load_allow(loader *l, const json_t *allow)
+{
+    twin_config *c = l->c;
+    if (allow == NULL)
+        return;
+    if (!json_is_object(allow)) {
+        problem(l, TWIN_E_WRONG_TYPE, "/allow", "%s",
+                "allow must be an object");
+        return;
+    }
+    const json_t *reqs = json_object_get(allow, "requests");
+    if (reqs != NULL) {
+        c->allow.requests = 0;
+        size_t i;
+        const json_t *r;
+        json_array_foreach(reqs, i, r) {
+            req_type t;
+            if (!json_is_string(r) ||
+                request__type_of(json_string_value(r), &t) != 0)
+                problem(l, TWIN_E_OUT_OF_RANGE, "/allow/requests",
+                        "unknown request type %s",
+                        json_is_string(r) ? json_string_value(r) : "?");
+            else
+                c->allow.requests |= REQ_BIT(t);
+        }
+    }
+    const json_t *rt = json_object_get(allow, "realtime");
+    if (rt != NULL) {
+        if (!json_is_boolean(rt))
+            problem(l, TWIN_E_WRONG_TYPE, "/allow/realtime", "%s",
+                    "allow.realtime is true or false");
+        else
+            c->allow.realtime = json_is_true(rt);
+    }
+    const json_t *models = json_object_get(allow, "models");
+    if (models != NULL) {
+        if (!json_is_array(models)) {
+            problem(l, TWIN_E_WRONG_TYPE, "/allow/models", "%s",
+                    "allow.models is an array of model names");
+            return;
+        }
+        c->allow.models = calloc(json_array_size(models) + 1, sizeof(char *));
+        size_t i;
+        const json_t *m;
+        json_array_foreach(models, i, m)
+            if (json_is_string(m) && c->allow.models)
+                c->allow.models[c->allow.n_models++] =
+                    config__keep(c, strdup(json_string_value(m)));
+    }
+}
+
+int config__load(twin_config *c, const char *file, twin_errors *errs)
+{
+    loader l = {c, errs, file};
+    size_t before = errs->count;
+    json_error_t jerr;
+    json_t *doc = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+    if (doc == NULL) {
+        char where[4200];
+        snprintf(where, sizeof where, "%s", file);
+        errors__add(errs, TWIN_E_BAD_JSON, where, "line %d: %s", jerr.line,
+                    jerr.text);
+        return -1;
+    }
+    if (!json_is_object(doc)) {
+        problem(&l, TWIN_E_WRONG_TYPE, "", "%s",
+                "the configuration is a JSON object");
+        json_decref(doc);
+        return -1;
+    }
+    get_string(&l, doc, "id", "/id", &c->id);
+    get_string(&l, doc, "broker", "/broker", &c->broker);
+    get_string(&l, doc, "prefix", "/prefix", &c->prefix);
+    get_string(&l, doc, "group", "/group", &c->group);
+    load_paths(&l, doc);
+    const json_t *lim = json_object_get(doc, "limits");
+    if (lim != NULL && !json_is_object(lim))
+        problem(&l, TWIN_E_WRONG_TYPE, "/limits", "%s",
+                "limits must be an object");
+    else if (lim != NULL) {
+        twin_limits *t = &c->limits;
+        get_size(&l, lim, "max_runs", &t->max_runs);
+        get_size(&l, lim, "request_bytes", &t->request_bytes);
+        get_seconds(&l, lim, "run_seconds", 1.0, &t->run_seconds);
+        get_size(&l, lim, "max_instances", &t->max_instances);
+        get_size(&l, lim, "max_connections", &t->max_connections);
+        get_seconds(&l, lim, "max_rows", 1.0, &t->max_rows);
+        get_size(&l, lim, "batch_rows", &t->batch_rows);
+        get_seconds(&l, lim, "batch_delay_ms", 1e-3, &t->batch_delay);
+        get_size(&l, lim, "buffer_bytes", &t->buffer_bytes);
+        get_size(&l, lim, "remembered", &t->remembered);
+    }
+    load_allow(&l, json_object_get(doc, "allow"));
+    json_decref(doc);
+    return errs->count == before ? 0 : -1;
+}
+
+int config__model_allowed(const twin_config *c, const char *model)
+{
+    if (c->allow.models == NULL)
+        return 1;
+    for (size_t i = 0; i < c->allow.n_models; i++)
+        if (strcmp(c->allow.models[i], "*") == 0 ||
+            strcmp(c->allow.models[i], model) == 0)
+            return 1;
+    return 0;
+}
+
+void config__free(twin_config *c)
+{
+    free(c->allow.models);
+    c->allow.models = NULL;
+    paths__free(&c->paths);
+    for (size_t i = 0; i < c->n_owned; i++)
+        free(c->owned[i]);
+    c->n_owned = 0;
+}

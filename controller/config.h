@@ -1,0 +1,64 @@
+/*
+ * config.h — the daemon's configuration: who it is, where the broker and
+ * its libraries are, its limits, and what this deployment allows.  Read
+ * from a JSON file (every member optional) and overridden by flags.
+ */
+#ifndef TWIN_CONFIG_H
+#define TWIN_CONFIG_H
+
+#include <stddef.h>
+
+#include "errors.h"
+#include "paths.h"
+
+typedef struct twin_limits {
+    size_t max_runs;          /* runs at once */
+    size_t request_bytes;     /* largest request accepted */
+    double run_seconds;       /* wall-clock limit of one run */
+    size_t max_instances;     /* per scenario */
+    size_t max_connections;
+    double max_rows;          /* rows one run may produce */
+    size_t batch_rows;        /* rows per result message */
+    double batch_delay;       /* s a row may wait for its batch */
+    size_t buffer_bytes;      /* outgoing messages held for the broker */
+    size_t remembered;        /* request ids remembered for retries */
+} twin_limits;
+
+typedef struct twin_allow {
+    unsigned requests;        /* bit per request type (request.h) */
+    int realtime;             /* paced runs */
+    char **models;            /* NULL: every model; else names (may be "*") */
+    size_t n_models;
+} twin_allow;
+
+typedef struct twin_config {
+    char *id;                 /* controller id */
+    char *broker;             /* tcp://host:port */
+    char *prefix;             /* topic prefix */
+    char *group;              /* pool group */
+    twin_paths paths;         /* model, instance and scenario directories */
+    twin_limits limits;
+    twin_allow allow;
+    int quiet;
+    char *owned[64];          /* strings the config owns */
+    size_t n_owned;
+} twin_config;
+
+/* Defaults: id = hostname, tcp://127.0.0.1:1883, prefix and group "twin",
+ * 2 runs at once, 1 MiB requests, 1 h per run, 500 rows or 20 ms per
+ * result message, 256 MiB held for the broker, every request type that
+ * this version implements, real time allowed, every model. */
+void config__defaults(twin_config *c);
+
+/* Read a JSON config file over the defaults.  Every problem goes to errs
+ * (path "<file>#<pointer>").  Returns 0 when there was none. */
+int config__load(twin_config *c, const char *file, twin_errors *errs);
+
+/* Keep a string for the config's lifetime; returns it (NULL on OOM). */
+char *config__keep(twin_config *c, char *s);
+
+int config__model_allowed(const twin_config *c, const char *model);
+
+void config__free(twin_config *c);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * frame.h — the pipe protocol between the daemon and a run's process.
+ *
+ * A frame is a 4-byte length (of what follows, host order: both ends are
+ * the same binary on the same machine), a type byte and the payload.
+ * Child → daemon: columns, rows (raw doubles), events, the end.
+ * Daemon → child: live input values.
+ */
+#ifndef TWIN_FRAME_H
+#define TWIN_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    FRAME_COLUMNS = 'C',   /* JSON array of column names */
+    FRAME_ROW = 'R',       /* n doubles */
+    FRAME_EVENT = 'E',     /* JSON object: an event without contract/run */
+    FRAME_END = 'X',       /* JSON object: status, errors, stats */
+    FRAME_SET = 'S'        /* JSON object: {"name": value, ...} */
+};
+
+#define FRAME_MAX (64u << 20)
+
+/* Buffered writer over a blocking fd. */
+typedef struct frame_writer {
+    int fd;
+    char *buf;
+    size_t len, cap;
+} frame_writer;
+
+int frame__writer_init(frame_writer *w, int fd, size_t cap);
+/* Queue a frame; writes out when the buffer would overflow. */
+int frame__put(frame_writer *w, int type, const void *payload, size_t len);
+int frame__flush(frame_writer *w);
+void frame__writer_free(frame_writer *w);
+
+/* Incremental reader over a non-blocking fd. */
+typedef struct frame_reader {
+    char *buf;
+    size_t len, cap, pos;
+    int eof;
+} frame_reader;
+
+/* Read what is there.  Returns bytes read, 0 at end of file, -1 on error
+ * (EAGAIN included: nothing to read now). */
+long frame__fill(frame_reader *r, int fd);
+
+/* The next complete frame, or 0 when none is complete yet.  *payload
+ * points into the reader's buffer until the next fill. */
+int frame__next(frame_reader *r, const char **payload, size_t *len);
+
+void frame__reader_free(frame_reader *r);
+
+#endif

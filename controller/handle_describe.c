@@ -1,0 +1,77 @@
+/*
+ * handle_describe.c — `describe`: what this controller can do: its models
+ * with every variable, its instance library, its stored scenarios, its
+ * functions (none yet) and what its deployment allows.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve.h"
+#include "twin_paths.h"
+#include "util.h"
+
+static json_t *number_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *model_json(const twin_model *m)
+{
+    const twin_model_descriptor *d = m->d;
+    json_t *vars = json_array();
+    for (size_t i = 0; i < d->n_variables; i++) {
+        const twin_variable *v = &d->variables[i];
+        json_array_append_new(vars, json_pack(
+            "{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:b}", "name", v->name,
+            "kind", modlib__kind_name(v->kind), "unit", v->unit, "start",
+            number_or_null(v->start), "min", number_or_null(v->min), "max",
+            number_or_null(v->max), "description", v->description,
+            "feedthrough", (v->flags & TWIN_VAR_FEEDTHROUGH) != 0));
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "name", d->name,
+                     "version", d->version, "kind",
+                     d->kind == TWIN_MODEL_CONTINUOUS ? "continuous"
+                                                      : "discrete",
+                     "description", d->description, "event_indicators",
+                     (json_int_t)d->n_event_indicators, "variables", vars);
+}
+
+void handle_describe(serve *sv, const reply_to *to, const json_t *req)
+{
+    json_t *models = json_array(), *insts = json_array(),
+           *scens = json_array(), *allowed = json_array();
+    for (size_t i = 0; i < sv->models.count; i++)
+        if (config__model_allowed(&sv->cfg, sv->models.models[i]->d->name))
+            json_array_append_new(models, model_json(sv->models.models[i]));
+    for (size_t i = 0; i < sv->instances.count; i++) {
+        const instance_doc *d = &sv->instances.items[i];
+        json_array_append_new(insts, json_pack(
+            "{s:s, s:s, s:s, s:O, s:O}", "id", d->id, "model", d->model,
+            "description", d->description, "params", d->params, "tags",
+            d->tags));
+    }
+    char **names = NULL;
+    long n = sv->cfg.paths.scenario_dir
+                 ? util__list_dir(sv->cfg.paths.scenario_dir, ".json", &names)
+                 : 0;
+    for (long i = 0; i < n; i++) {
+        names[i][strlen(names[i]) - 5] = '\0';
+        json_array_append_new(scens, json_string(names[i]));
+    }
+    util__free_names(names, n);
+    for (int t = 0; t < REQ__COUNT; t++)
+        if (sv->cfg.allow.requests & REQ_BIT(t))
+            json_array_append_new(allowed,
+                                  json_string(request__type_name(t)));
+    json_t *resp = json_pack(
+        "{s:s, s:{s:s, s:s, s:s, s:i, s:I}, s:o, s:o, s:o, s:[], "
+        "s:{s:o, s:b}}",
+        "status", "ok", "controller_info", "id", sv->cfg.id, "version",
+        TWIN_VERSION, "group", sv->cfg.group, "model_abi",
+        TWIN_MODEL_ABI_MAJOR, "capacity",
+        (json_int_t)sv->cfg.limits.max_runs, "models", models, "instances",
+        insts, "scenarios", scens, "functions", "allowed", "requests",
+        allowed, "realtime", sv->cfg.allow.realtime);
+    serve__respond(sv, to, REQ_DESCRIBE, resp);
+}

@@ -1,0 +1,209 @@
+/*
+ * handle_run.c — `run`: compose the scenario (inline or stored by name),
+ * check it against the libraries and what this deployment allows, and
+ * start it in its own process.  The answer is `accepted` with the result
+ * columns; the run's end is answered later by serve.c.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve.h"
+
+/* Copy composition problems under the request's /scenario member. */
+static void reroot(const twin_errors *from, const char *root,
+                   const char *stored, twin_errors *to)
+{
+    for (size_t i = 0; i < from->count; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s%s", root, from->items[i].path);
+        if (stored)
+            errors__add(to, from->items[i].code, path,
+                        "%s (in stored scenario '%s' at %s)",
+                        from->items[i].message, stored,
+                        from->items[i].path[0] ? from->items[i].path : "/");
+        else
+            errors__add(to, from->items[i].code, path, "%s",
+                        from->items[i].message);
+    }
+}
+
+static json_t *load_scenario(serve *sv, const json_t *member,
+                             const char **stored, twin_errors *errs)
+{
+    if (member == NULL) {
+        errors__add(errs, TWIN_E_MISSING_FIELD, "/scenario",
+                    "a run needs a \"scenario\": a scenario object, or the "
+                    "name of a stored one");
+        return NULL;
+    }
+    if (json_is_object(member))
+        return json_incref((json_t *)member);
+    if (!json_is_string(member)) {
+        errors__add(errs, TWIN_E_WRONG_TYPE, "/scenario",
+                    "\"scenario\" is a scenario object or a stored "
+                    "scenario's name");
+        return NULL;
+    }
+    const char *name = json_string_value(member);
+    if (!request__topic_safe(name) || strchr(name, '/') || name[0] == '.') {
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, "/scenario",
+                    "'%s' is not a scenario name (letters, digits, -, _ "
+                    "and . only)", name);
+        return NULL;
+    }
+    char why[1024], path[4096];
+    snprintf(path, sizeof path, "%s/%s.json",
+             sv->cfg.paths.scenario_dir ? sv->cfg.paths.scenario_dir : ".",
+             name);
+    json_t *doc = scenario__load(path, NULL, why, sizeof why);
+    if (doc == NULL)
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, "/scenario",
+                    "there is no stored scenario '%s' on this controller "
+                    "(describe lists them)", name);
+    *stored = name;
+    return doc;
+}
+
+static void check_deployment(serve *sv, const scenario *sc, twin_errors *errs)
+{
+    if (sc->realtime && !sv->cfg.allow.realtime)
+        errors__add(errs, TWIN_E_NOT_ALLOWED, "/scenario/pace",
+                    "this controller's deployment does not allow real-time "
+                    "runs; use \"pace\": \"batch\"");
+    for (size_t i = 0; i < sc->n_inst; i++) {
+        const char *model = sc->inst[i].model->d->name;
+        if (!config__model_allowed(&sv->cfg, model)) {
+            char *p = errors__path("/scenario/instances", sc->inst[i].name);
+            errors__add(errs, TWIN_E_NOT_ALLOWED, p ? p : "/scenario",
+                        "this controller's deployment does not allow model "
+                        "'%s'", model);
+            free(p);
+        }
+    }
+}
+
+void handle_run(serve *sv, const reply_to *to, const json_t *req)
+{
+    twin_errors errs = {0}, inner = {0};
+    scenario *sc = NULL;
+    run_rec *r = NULL;
+    const char *stored = NULL;
+    char why[1024];
+
+    const json_t *run_id = json_object_get(req, "run");
+    const char *id = to->id;
+    if (run_id != NULL) {
+        if (!json_is_string(run_id) ||
+            !request__topic_safe(json_string_value(run_id)))
+            errors__add(&errs, TWIN_E_WRONG_TYPE, "/run",
+                        "\"run\" must be 1 to 128 letters, digits, -, _, . "
+                        "or : (it becomes a topic level)");
+        else
+            id = json_string_value(run_id);
+    }
+    if (errs.count == 0 && serve__find_run(sv, id) != NULL)
+        errors__add(&errs, TWIN_E_OUT_OF_RANGE, run_id ? "/run" : "/id",
+                    "run id '%s' is already in use on this controller", id);
+    json_t *doc = load_scenario(sv, json_object_get(req, "scenario"),
+                                &stored, &errs);
+    if (doc != NULL) {
+        scenario_limits lim = {
+            .max_instances = sv->cfg.limits.max_instances,
+            .max_connections = sv->cfg.limits.max_connections,
+            .max_rows = sv->cfg.limits.max_rows,
+        };
+        sc = scenario__compose(doc, &sv->models, &sv->instances, &lim,
+                               &inner);
+        reroot(&inner, "/scenario", stored, &errs);
+        if (sc != NULL)
+            check_deployment(sv, sc, &errs);
+    }
+    if (errs.count == 0 && sv->active >= sv->cfg.limits.max_runs)
+        errors__add(&errs, TWIN_E_BUSY, "", "this controller is running %zu "
+                    "runs, its limit; try again later or send it to the "
+                    "pool", sv->active);
+    if (errs.count == 0 && sender__full(sv->out))
+        errors__add(&errs, TWIN_E_BUSY, "", "this controller holds %zu "
+                    "bytes of results the broker has not taken yet; it "
+                    "takes no new run until they are delivered",
+                    sender__queued_bytes(sv->out));
+    if (errs.count > 0) {
+        serve__reject(sv, to, REQ_RUN, &errs);
+        goto exit;
+    }
+
+    r = calloc(1, sizeof *r);
+    if (r == NULL || (r->id = strdup(id)) == NULL ||
+        request__reply_copy(&r->reply, to) != 0)
+        goto oom;
+    r->child.from_child = r->child.to_child = -1;
+    r->columns = json_array();
+    json_array_append_new(r->columns, json_string("t"));
+    for (size_t i = 0; i < sc->n_out; i++)
+        json_array_append_new(r->columns, json_string(sc->out_name[i]));
+    char *result_topic = NULL, *event_topic = NULL;
+    if (asprintf(&result_topic, "%s/%s/result/%s", sv->cfg.prefix,
+                 sv->cfg.id, id) < 0 ||
+        asprintf(&event_topic, "%s/%s/event/%s", sv->cfg.prefix, sv->cfg.id,
+                 id) < 0)
+        goto oom;
+    r->out = sender__run_new(sv->out, id, result_topic, event_topic,
+                             r->columns);
+    free(result_topic);
+    free(event_topic);
+    if (r->out == NULL)
+        goto oom;
+    r->sc = sc;
+    r->doc = doc;
+    sc = NULL;
+    doc = NULL;
+    r->realtime = r->sc->realtime;
+    r->started = serve__now();
+    r->deadline = r->started + sv->cfg.limits.run_seconds;
+    r->last_seq = -1;
+
+    /* Accepted before the first result can be published. */
+    json_t *pace = r->realtime ? json_pack("{s:f}", "realtime", r->sc->speed)
+                               : json_string("batch");
+    serve__respond(sv, to, REQ_RUN, json_pack(
+        "{s:s, s:s, s:O, s:I, s:o}", "status", "accepted", "run", r->id,
+        "columns", r->columns, "rows_expected",
+        (json_int_t)(r->sc->n_ticks / r->sc->every + 1), "pace", pace));
+    if (runner__start(r->sc, &r->child, why, sizeof why) != 0) {
+        r->state = RUN_FAILED;
+        json_t *resp = json_pack("{s:s, s:s, s:I, s:I, s:I, s:{}, s:[{s:s, "
+                                 "s:s, s:s}]}", "status", "failed", "run",
+                                 r->id, "last_seq", (json_int_t)-1, "rows",
+                                 (json_int_t)0, "messages", (json_int_t)0,
+                                 "stats", "errors", "code", "internal",
+                                 "path", "", "message", why);
+        serve__respond(sv, to, REQ_RUN, resp);
+        r->next = sv->runs;
+        sv->runs = r;
+        sender__run_free(&r->out);
+        goto exit;
+    }
+    r->state = RUN_RUNNING;
+    r->next = sv->runs;
+    sv->runs = r;
+    sv->active++;
+    serve__publish_status(sv);
+    goto exit;
+oom:
+    errors__add(&errs, TWIN_E_INTERNAL, "", "out of memory starting the run");
+    serve__reject(sv, to, REQ_RUN, &errs);
+    if (r) {
+        free(r->id);
+        request__reply_free(&r->reply);
+        json_decref(r->columns);
+        sender__run_free(&r->out);
+        free(r);
+    }
+exit:
+    scenario__free(&sc);
+    json_decref(doc);
+    errors__clear(&errs);
+    errors__clear(&inner);
+}

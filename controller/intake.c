@@ -1,0 +1,202 @@
+/*
+ * intake.c — the envelope of every request, checked once before a
+ * handler sees it: size, JSON, contract version, id, type, what this
+ * deployment allows, and retries (an id answered before is answered
+ * again, never processed twice).  Also live inputs on P/C/input/<run>.
+ */
+#include "intake.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void reply_for(serve *sv, const mqtt_event *ev, const char *id,
+                      reply_to *to)
+{
+    memset(to, 0, sizeof *to);
+    to->id = id ? strdup(id) : NULL;
+    if (ev->response_topic && ev->response_topic[0])
+        to->topic = strdup(ev->response_topic);
+    else if (asprintf(&to->topic, "%s/%s", sv->t_response_base,
+                      id ? id : "_invalid") < 0)
+        to->topic = NULL;
+    if (ev->correlation) {
+        to->correlation = malloc(ev->correlation_len + 1);
+        if (to->correlation)
+            memcpy(to->correlation, ev->correlation, ev->correlation_len);
+        to->correlation_len = ev->correlation_len;
+    }
+}
+
+static void check_contract(const json_t *req, twin_errors *errs)
+{
+    const json_t *c = json_object_get(req, "contract");
+    if (c == NULL) {
+        errors__add(errs, TWIN_E_MISSING_FIELD, "/contract",
+                    "a request needs \"contract\": \"twin.request/1\"");
+        return;
+    }
+    if (!json_is_string(c)) {
+        errors__add(errs, TWIN_E_WRONG_TYPE, "/contract",
+                    "\"contract\" must be the string \"twin.request/1\"");
+        return;
+    }
+    const char *s = json_string_value(c);
+    unsigned major;
+    char tail;
+    if (sscanf(s, "twin.request/%u%c", &major, &tail) != 1 || major != 1)
+        errors__add(errs, TWIN_E_BAD_CONTRACT, "/contract",
+                    "this controller speaks twin.request/1, not \"%s\"", s);
+}
+
+static const char *check_id(const json_t *req, twin_errors *errs)
+{
+    const json_t *id = json_object_get(req, "id");
+    if (id == NULL) {
+        errors__add(errs, TWIN_E_MISSING_FIELD, "/id",
+                    "a request needs an \"id\" (answers go to "
+                    "…/response/<id>)");
+        return NULL;
+    }
+    if (!json_is_string(id)) {
+        errors__add(errs, TWIN_E_WRONG_TYPE, "/id",
+                    "\"id\" must be a string");
+        return NULL;
+    }
+    if (!request__topic_safe(json_string_value(id))) {
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, "/id",
+                    "\"id\" must be 1 to 128 letters, digits, -, _, . or : "
+                    "(it becomes a topic level)");
+        return NULL;
+    }
+    return json_string_value(id);
+}
+
+static int check_type(const json_t *req, twin_errors *errs, req_type *type)
+{
+    const json_t *t = json_object_get(req, "type");
+    if (t == NULL) {
+        errors__add(errs, TWIN_E_MISSING_FIELD, "/type",
+                    "a request needs a \"type\": describe, run, steady, "
+                    "call, set, cancel, status or replay");
+        return -1;
+    }
+    if (!json_is_string(t) ||
+        request__type_of(json_string_value(t), type) != 0) {
+        errors__add(errs, json_is_string(t) ? TWIN_E_OUT_OF_RANGE
+                                            : TWIN_E_WRONG_TYPE,
+                    "/type", "\"type\" is one of describe, run, steady, "
+                    "call, set, cancel, status, replay%s%s%s",
+                    json_is_string(t) ? ", not \"" : "",
+                    json_is_string(t) ? json_string_value(t) : "",
+                    json_is_string(t) ? "\"" : "");
+        return -1;
+    }
+    return 0;
+}
+
+static void live_input(serve *sv, const mqtt_event *ev)
+{
+    const char *run_id = strrchr(ev->topic, '/') + 1;
+    run_rec *r = serve__find_run(sv, run_id);
+    twin_errors errs = {0};
+    json_t *msg = json_loadb(ev->payload, ev->len, 0, NULL);
+    const json_t *values = json_object_get(msg, "values");
+    if (r == NULL || r->state != RUN_RUNNING) {
+        fprintf(stderr, "twinctl serve: input for %s, which is not running; "
+                "ignored\n", run_id);
+    } else if (values == NULL) {
+        errors__add(&errs, TWIN_E_MISSING_FIELD, "/values",
+                    "live input is {\"values\": {\"instance.input\": "
+                    "number, ...}}");
+    } else if (serve__check_values(sv, r, values, "/values", &errs) == 0) {
+        runner__set(&r->child, values);
+    }
+    if (errs.count > 0 && r != NULL && r->out != NULL) {
+        /* No one to answer: say it where the run's watchers look. */
+        json_t *e = json_pack("{s:s, s:n, s:s, s:o}", "kind", "log", "t",
+                              "level", "error", "errors",
+                              errors__to_json(&errs));
+        char msgtext[512];
+        snprintf(msgtext, sizeof msgtext, "live input on %s refused: %s",
+                 ev->topic, errs.items[0].message);
+        json_object_set_new(e, "message", json_string(msgtext));
+        sender__event(r->out, e);
+    }
+    errors__clear(&errs);
+    json_decref(msg);
+}
+
+void intake__message(serve *sv, const mqtt_event *ev)
+{
+    if (mqtt__topic_matches(sv->t_input, ev->topic)) {
+        live_input(sv, ev);
+        return;
+    }
+    sv->requests++;
+    twin_errors errs = {0};
+    reply_to to;
+    req_type type = REQ__COUNT;
+    json_t *req = NULL;
+
+    if (ev->len > sv->cfg.limits.request_bytes) {
+        reply_for(sv, ev, NULL, &to);
+        errors__add(&errs, TWIN_E_TOO_LARGE, "",
+                    "the request is %zu bytes, more than this controller's "
+                    "limit of %zu", ev->len, sv->cfg.limits.request_bytes);
+        goto reject;
+    }
+    json_error_t jerr;
+    req = json_loadb(ev->payload, ev->len, JSON_REJECT_DUPLICATES, &jerr);
+    if (req == NULL || !json_is_object(req)) {
+        reply_for(sv, ev, NULL, &to);
+        if (req == NULL)
+            errors__add(&errs, TWIN_E_BAD_JSON, "", "the request is not "
+                        "valid JSON: line %d, column %d: %s", jerr.line,
+                        jerr.column, jerr.text);
+        else
+            errors__add(&errs, TWIN_E_WRONG_TYPE, "",
+                        "a request is a JSON object");
+        goto reject;
+    }
+    const char *id = check_id(req, &errs);
+    reply_for(sv, ev, id, &to);
+    check_contract(req, &errs);
+    int typed = check_type(req, &errs, &type) == 0;
+    if (errs.count > 0)
+        goto reject;
+    if (intake__answer_again(sv, &to))
+        goto exit;
+    if (typed && !(sv->cfg.allow.requests & REQ_BIT(type))) {
+        if (!(REQ_IMPLEMENTED & REQ_BIT(type)))
+            errors__add(&errs, TWIN_E_NOT_ALLOWED, "/type",
+                        "'%s' requests are not available in this version of "
+                        "twinctl", request__type_name(type));
+        else
+            errors__add(&errs, TWIN_E_NOT_ALLOWED, "/type",
+                        "this controller's deployment does not allow '%s' "
+                        "requests", request__type_name(type));
+        goto reject;
+    }
+    if (sv->stopping) {
+        errors__add(&errs, TWIN_E_BUSY, "", "this controller is stopping; "
+                    "send the request to another");
+        goto reject;
+    }
+    switch (type) {
+    case REQ_DESCRIBE: handle_describe(sv, &to, req); break;
+    case REQ_RUN: handle_run(sv, &to, req); break;
+    case REQ_SET: handle_set(sv, &to, req); break;
+    case REQ_CANCEL: handle_cancel(sv, &to, req); break;
+    case REQ_STATUS: handle_status(sv, &to, req); break;
+    default: break; /* not allowed above */
+    }
+    goto exit;
+reject:
+    if (to.topic != NULL)
+        serve__reject(sv, &to, (int)type, &errs);
+exit:
+    errors__clear(&errs);
+    request__reply_free(&to);
+    json_decref(req);
+}

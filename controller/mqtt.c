@@ -1,0 +1,506 @@
+/*
+ * mqtt.c — paho MQTTAsync (MQTT v5) behind a queue of events.
+ *
+ * Owns the paho client, its callbacks (which run on paho's threads and do
+ * nothing but copy onto the queue and wake the owner), re-subscription
+ * after every connect, the v5 response-topic and correlation-data
+ * properties, and TCP_NODELAY.  What the events mean is the owner's
+ * business (serve.c, cmd_submit.c, ...).
+ */
+#include "mqtt.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <MQTTAsync.h>
+
+typedef struct node {
+    mqtt_event *ev;
+    struct node *next;
+} node;
+
+struct mqtt_client {
+    MQTTAsync h;
+    int efd;
+    pthread_mutex_t lock;
+    node *head, *tail;
+    char **subs;             /* guarded by lock */
+    size_t n_subs;
+    atomic_int connected;
+    atomic_size_t in_flight;
+    char *url;
+    char *will_topic, *will_payload;
+    int will_retained;
+    int keepalive, connect_timeout;
+};
+
+/* One publish's context for its success/failure callback. */
+typedef struct pub_ctx {
+    mqtt_client *c;
+    uint64_t tag;
+} pub_ctx;
+
+static void push(mqtt_client *c, mqtt_event *ev)
+{
+    node *n = malloc(sizeof *n);
+    if (n == NULL) {
+        mqtt__event_free(ev); /* nothing better to do on a paho thread */
+        return;
+    }
+    n->ev = ev;
+    n->next = NULL;
+    pthread_mutex_lock(&c->lock);
+    if (c->tail)
+        c->tail->next = n;
+    else
+        c->head = n;
+    c->tail = n;
+    pthread_mutex_unlock(&c->lock);
+    uint64_t one = 1;
+    ssize_t w = write(c->efd, &one, sizeof one);
+    (void)w; /* a full eventfd counter still wakes the owner */
+}
+
+static void push_simple(mqtt_client *c, mqtt_event_kind kind, uint64_t tag,
+                        const char *text)
+{
+    mqtt_event *ev = calloc(1, sizeof *ev);
+    if (ev == NULL)
+        return;
+    ev->kind = kind;
+    ev->tag = tag;
+    ev->text = text ? strdup(text) : NULL;
+    push(c, ev);
+}
+
+void mqtt__event_free(mqtt_event *e)
+{
+    if (e == NULL)
+        return;
+    free(e->text);
+    free(e->topic);
+    free(e->payload);
+    free(e->response_topic);
+    free(e->correlation);
+    free(e);
+}
+
+/* Nagle's algorithm holds a small publish until the previous one is
+ * acknowledged, and delayed ACKs hold that ACK for up to 40 ms: a request
+ * answered in microseconds would arrive tens of milliseconds late.  paho
+ * 1.3 has no option for TCP_NODELAY and does not expose its socket, so
+ * after each connect set it on this process's TCP sockets (setting it on
+ * a socket that has it already, or on another TCP connection of the same
+ * process, does no harm). */
+static void set_nodelay_all(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        int fd = atoi(de->d_name);
+        if (fd <= 2)
+            continue;
+        int type = 0;
+        socklen_t len = sizeof type;
+        struct sockaddr_storage ss;
+        socklen_t slen = sizeof ss;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+            type != SOCK_STREAM ||
+            getsockname(fd, (struct sockaddr *)&ss, &slen) != 0 ||
+            (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+            continue;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    closedir(d);
+}
+
+/* ---- callbacks (paho's threads) ----------------------------------------- */
+
+static void on_lost(void *context, char *cause)
+{
+    mqtt_client *c = context;
+    atomic_store(&c->connected, 0);
+    push_simple(c, MQTT_EV_LOST, 0, cause ? cause : "connection lost");
+}
+
+static char *property_string(MQTTProperties *props, enum MQTTPropertyCodes id,
+                             size_t *len)
+{
+    MQTTProperty *p = MQTTProperties_getProperty(props, id);
+    if (p == NULL)
+        return NULL;
+    char *s = malloc((size_t)p->value.data.len + 1);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, p->value.data.data, (size_t)p->value.data.len);
+    s[p->value.data.len] = '\0';
+    if (len)
+        *len = (size_t)p->value.data.len;
+    return s;
+}
+
+static int on_message(void *context, char *topic, int topic_len,
+                      MQTTAsync_message *m)
+{
+    mqtt_client *c = context;
+    mqtt_event *ev = calloc(1, sizeof *ev);
+    if (ev != NULL) {
+        size_t tl = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+        ev->kind = MQTT_EV_MESSAGE;
+        ev->topic = strndup(topic, tl);
+        ev->payload = malloc((size_t)m->payloadlen + 1);
+        if (ev->payload) {
+            memcpy(ev->payload, m->payload, (size_t)m->payloadlen);
+            ev->payload[m->payloadlen] = '\0';
+        }
+        ev->len = (size_t)m->payloadlen;
+        ev->retained = m->retained;
+        ev->response_topic = property_string(
+            &m->properties, MQTTPROPERTY_CODE_RESPONSE_TOPIC, NULL);
+        ev->correlation = property_string(
+            &m->properties, MQTTPROPERTY_CODE_CORRELATION_DATA,
+            &ev->correlation_len);
+        if (ev->topic == NULL || ev->payload == NULL) {
+            mqtt__event_free(ev);
+            ev = NULL;
+        }
+    }
+    if (ev)
+        push(c, ev);
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+static void on_subscribed(void *context, MQTTAsync_successData5 *r)
+{
+    mqtt_client *c = context;
+    atomic_store(&c->connected, 1);
+    push_simple(c, MQTT_EV_CONNECTED, 0, NULL);
+}
+
+static void on_subscribe_failed(void *context, MQTTAsync_failureData5 *r)
+{
+    mqtt_client *c = context;
+    char text[256];
+    snprintf(text, sizeof text, "subscribing failed: %s (reason %d)",
+             r && r->message ? r->message : "no message",
+             r ? (int)r->reasonCode : -1);
+    push_simple(c, MQTT_EV_LOST, 0, text);
+}
+
+static void subscribe_all(mqtt_client *c)
+{
+    MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+    opts.onSuccess5 = on_subscribed;
+    opts.onFailure5 = on_subscribe_failed;
+    opts.context = c;
+    pthread_mutex_lock(&c->lock);
+    size_t n = c->n_subs;
+    int *qos = calloc(n + 1, sizeof *qos);
+    for (size_t i = 0; qos && i < n; i++)
+        qos[i] = 1;
+    int rc = n == 0 || qos == NULL
+                 ? -1
+                 : MQTTAsync_subscribeMany(c->h, (int)n, c->subs, qos, &opts);
+    pthread_mutex_unlock(&c->lock);
+    free(qos);
+    if (n == 0) {
+        atomic_store(&c->connected, 1);
+        push_simple(c, MQTT_EV_CONNECTED, 0, NULL);
+    } else if (rc != MQTTASYNC_SUCCESS) {
+        push_simple(c, MQTT_EV_LOST, 0, "could not subscribe");
+    }
+}
+
+static void on_connected(void *context, char *cause)
+{
+    mqtt_client *c = context;
+    set_nodelay_all();
+    subscribe_all(c);
+}
+
+static void on_connect_failed(void *context, MQTTAsync_failureData5 *r)
+{
+    mqtt_client *c = context;
+    char text[512];
+    snprintf(text, sizeof text, "cannot connect to %s: %s", c->url,
+             r && r->message ? r->message
+                             : "no answer (is the broker running there?)");
+    push_simple(c, MQTT_EV_CONNECT_FAILED, 0, text);
+}
+
+static void on_published(void *context, MQTTAsync_successData5 *r)
+{
+    pub_ctx *p = context;
+    atomic_fetch_sub(&p->c->in_flight, 1);
+    push_simple(p->c, MQTT_EV_PUBACK, p->tag, NULL);
+    free(p);
+}
+
+static void on_publish_failed(void *context, MQTTAsync_failureData5 *r)
+{
+    pub_ctx *p = context;
+    atomic_fetch_sub(&p->c->in_flight, 1);
+    push_simple(p->c, MQTT_EV_PUBFAIL, p->tag,
+                r && r->message ? r->message : "publish failed");
+    free(p);
+}
+
+/* ---- owner's side -------------------------------------------------------- */
+
+static int connect_now(mqtt_client *c)
+{
+    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
+    MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+    co.keepAliveInterval = c->keepalive;
+    co.cleanstart = 1;
+    co.automaticReconnect = 1;
+    co.minRetryInterval = 1;
+    co.maxRetryInterval = 4;
+    co.connectTimeout = c->connect_timeout;
+    co.onFailure5 = on_connect_failed;
+    co.context = c;
+    if (c->will_topic) {
+        will.topicName = c->will_topic;
+        will.message = c->will_payload;
+        will.retained = c->will_retained;
+        will.qos = 1;
+        co.will = &will;
+    }
+    return MQTTAsync_connect(c->h, &co) == MQTTASYNC_SUCCESS ? 0 : -1;
+}
+
+mqtt_client *mqtt__start(const mqtt_options *o, char *why, size_t why_len)
+{
+    mqtt_client *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        snprintf(why, why_len, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    c->url = strdup(o->url);
+    c->keepalive = o->keepalive > 0 ? o->keepalive : 30;
+    c->connect_timeout = o->connect_timeout > 0 ? o->connect_timeout : 5;
+    c->will_retained = o->will_retained;
+    if (o->will_topic) {
+        c->will_topic = strdup(o->will_topic);
+        c->will_payload = strdup(o->will_payload ? o->will_payload : "");
+    }
+    for (size_t i = 0; i < o->n_subscriptions; i++)
+        mqtt__subscribe(c, o->subscriptions[i]);
+    if (c->efd < 0 || c->url == NULL) {
+        snprintf(why, why_len, "cannot set up the MQTT client: %s",
+                 strerror(errno));
+        goto fail;
+    }
+    MQTTAsync_createOptions cr = MQTTAsync_createOptions_initializer5;
+    cr.sendWhileDisconnected = 0; /* we keep what was not acknowledged */
+    int rc = MQTTAsync_createWithOptions(&c->h, o->url, o->client_id,
+                                         MQTTCLIENT_PERSISTENCE_NONE, NULL,
+                                         &cr);
+    if (rc != MQTTASYNC_SUCCESS) {
+        snprintf(why, why_len, "cannot create an MQTT client for '%s': %s "
+                 "(the URL looks like tcp://host:port)", o->url,
+                 MQTTAsync_strerror(rc));
+        goto fail;
+    }
+    if (MQTTAsync_setCallbacks(c->h, c, on_lost, on_message, NULL) !=
+            MQTTASYNC_SUCCESS ||
+        MQTTAsync_setConnected(c->h, c, on_connected) != MQTTASYNC_SUCCESS ||
+        connect_now(c) != 0) {
+        snprintf(why, why_len, "cannot start connecting to %s", o->url);
+        goto fail;
+    }
+    return c;
+fail:
+    mqtt__stop(&c, 0);
+    return NULL;
+}
+
+int mqtt__reconnect(mqtt_client *c)
+{
+    return connect_now(c);
+}
+
+int mqtt__wake_fd(const mqtt_client *c)
+{
+    return c->efd;
+}
+
+mqtt_event *mqtt__next(mqtt_client *c)
+{
+    uint64_t count;
+    pthread_mutex_lock(&c->lock);
+    node *n = c->head;
+    if (n) {
+        c->head = n->next;
+        if (c->head == NULL)
+            c->tail = NULL;
+    } else {
+        ssize_t r = read(c->efd, &count, sizeof count); /* drained: rearm */
+        (void)r;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (n == NULL)
+        return NULL;
+    mqtt_event *ev = n->ev;
+    free(n);
+    return ev;
+}
+
+static int add_property(MQTTProperties *props, enum MQTTPropertyCodes id,
+                        const void *data, size_t len)
+{
+    MQTTProperty p;
+    memset(&p, 0, sizeof p);
+    p.identifier = id;
+    p.value.data.data = (char *)data;
+    p.value.data.len = (int)len;
+    return MQTTProperties_add(props, &p);
+}
+
+int mqtt__publish(mqtt_client *c, const mqtt_publish *p)
+{
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+    pub_ctx *ctx = NULL;
+    int rc = -1;
+    m.payload = (void *)p->payload;
+    m.payloadlen = (int)p->len;
+    m.qos = p->qos;
+    m.retained = p->retained;
+    if (p->response_topic &&
+        add_property(&m.properties, MQTTPROPERTY_CODE_RESPONSE_TOPIC,
+                     p->response_topic, strlen(p->response_topic)) != 0)
+        goto exit;
+    if (p->correlation &&
+        add_property(&m.properties, MQTTPROPERTY_CODE_CORRELATION_DATA,
+                     p->correlation, p->correlation_len) != 0)
+        goto exit;
+    if (p->qos > 0) {
+        ctx = malloc(sizeof *ctx);
+        if (ctx == NULL)
+            goto exit;
+        ctx->c = c;
+        ctx->tag = p->tag;
+        opts.onSuccess5 = on_published;
+        opts.onFailure5 = on_publish_failed;
+        opts.context = ctx;
+        atomic_fetch_add(&c->in_flight, 1);
+    }
+    if (MQTTAsync_sendMessage(c->h, p->topic, &m, &opts) != MQTTASYNC_SUCCESS) {
+        if (ctx) {
+            atomic_fetch_sub(&c->in_flight, 1);
+            free(ctx);
+        }
+        goto exit;
+    }
+    rc = 0;
+exit:
+    MQTTProperties_free(&m.properties);
+    return rc;
+}
+
+int mqtt__subscribe(mqtt_client *c, const char *topic)
+{
+    char *copy = strdup(topic);
+    if (copy == NULL)
+        return -1;
+    pthread_mutex_lock(&c->lock);
+    char **subs = realloc(c->subs, (c->n_subs + 1) * sizeof *subs);
+    if (subs == NULL) {
+        pthread_mutex_unlock(&c->lock);
+        free(copy);
+        return -1;
+    }
+    c->subs = subs;
+    c->subs[c->n_subs++] = copy;
+    pthread_mutex_unlock(&c->lock);
+    if (c->h && atomic_load(&c->connected)) {
+        MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+        return MQTTAsync_subscribe(c->h, topic, 1, &opts) ==
+                       MQTTASYNC_SUCCESS
+                   ? 0
+                   : -1;
+    }
+    return 0;
+}
+
+int mqtt__is_connected(const mqtt_client *c)
+{
+    return atomic_load(&((mqtt_client *)c)->connected);
+}
+
+size_t mqtt__in_flight(const mqtt_client *c)
+{
+    return atomic_load(&((mqtt_client *)c)->in_flight);
+}
+
+void mqtt__stop(mqtt_client **cp, int timeout_ms)
+{
+    mqtt_client *c = *cp;
+    if (c == NULL)
+        return;
+    if (c->h) {
+        if (MQTTAsync_isConnected(c->h)) {
+            MQTTAsync_disconnectOptions d =
+                MQTTAsync_disconnectOptions_initializer5;
+            d.timeout = timeout_ms;
+            MQTTAsync_disconnect(c->h, &d);
+            /* Let paho finish the DISCONNECT before destroying. */
+            for (int waited = 0;
+                 MQTTAsync_isConnected(c->h) && waited < timeout_ms + 100;
+                 waited += 10)
+                usleep(10000);
+        }
+        MQTTAsync_destroy(&c->h);
+    }
+    mqtt_event *ev;
+    while ((ev = mqtt__next(c)) != NULL)
+        mqtt__event_free(ev);
+    for (size_t i = 0; i < c->n_subs; i++)
+        free(c->subs[i]);
+    free(c->subs);
+    if (c->efd >= 0)
+        close(c->efd);
+    free(c->url);
+    free(c->will_topic);
+    free(c->will_payload);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+    *cp = NULL;
+}
+
+int mqtt__topic_matches(const char *filter, const char *topic)
+{
+    while (*filter) {
+        if (*filter == '#')
+            return 1;
+        if (*filter == '+') {
+            while (*topic && *topic != '/')
+                topic++;
+            filter++;
+            continue;
+        }
+        if (*filter != *topic)
+            return 0;
+        filter++;
+        topic++;
+    }
+    return *topic == '\0';
+}

@@ -1,0 +1,51 @@
+/*
+ * request.h — the request types of contract v1 and the context a handler
+ * answers through.  One handler per type, each in handle_<type>.c; the
+ * envelope (contract, id, type, size, allowed functionality, retries) is
+ * checked once in request.c before any handler runs.
+ */
+#ifndef TWIN_REQUEST_H
+#define TWIN_REQUEST_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "errors.h"
+
+typedef enum req_type {
+    REQ_DESCRIBE,
+    REQ_RUN,
+    REQ_STEADY,
+    REQ_CALL,
+    REQ_SET,
+    REQ_CANCEL,
+    REQ_STATUS,
+    REQ_REPLAY,
+    REQ__COUNT
+} req_type;
+
+#define REQ_BIT(t) (1u << (t))
+/* What this version implements: steady, call and replay come later. */
+#define REQ_IMPLEMENTED                                                    \
+    (REQ_BIT(REQ_DESCRIBE) | REQ_BIT(REQ_RUN) | REQ_BIT(REQ_SET) |         \
+     REQ_BIT(REQ_CANCEL) | REQ_BIT(REQ_STATUS))
+
+const char *request__type_name(req_type t);
+int request__type_of(const char *name, req_type *t);
+
+/* Where the answers to one request go. */
+typedef struct reply_to {
+    char *id;                 /* the request id, NULL when unreadable */
+    char *topic;              /* response topic */
+    void *correlation;        /* v5 correlation data to echo, or NULL */
+    size_t correlation_len;
+} reply_to;
+
+void request__reply_free(reply_to *r);
+int request__reply_copy(reply_to *dst, const reply_to *src);
+
+/* Is s usable as one topic level (ids, run ids)? */
+int request__topic_safe(const char *s);
+
+#endif

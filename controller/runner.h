@@ -1,0 +1,37 @@
+/*
+ * runner.h — one run in its own process.
+ *
+ * The daemon composes and checks a scenario, then forks: the child runs
+ * the simulation loop and streams frames (frame.h) back through a pipe —
+ * columns, rows, events, and an end frame with the outcome and solver
+ * statistics — and reads live input values from a second pipe.  A model
+ * that crashes, hangs or exits takes only its own process with it.  The
+ * child never touches the daemon's MQTT client (it inherits its memory,
+ * not its threads) and closes every descriptor but its two pipes.
+ */
+#ifndef TWIN_RUNNER_H
+#define TWIN_RUNNER_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+#include "scenario.h"
+#include "sim.h"
+
+typedef struct run_child {
+    pid_t pid;
+    int from_child;   /* frames from the run (non-blocking) */
+    int to_child;     /* live inputs to the run (non-blocking) */
+} run_child;
+
+/* Fork the run.  Returns 0, or -1 with a sentence in why. */
+int runner__start(const scenario *sc, run_child *out, char *why,
+                  size_t why_len);
+
+/* Send live input values ({"name": value, ...}).  Returns 0 or -1. */
+int runner__set(const run_child *rc, const json_t *values);
+
+/* JSON for solver statistics, as in finished responses. */
+json_t *runner__stats_json(const sim_stats *st, int realtime);
+
+#endif

@@ -1,0 +1,417 @@
+/*
+ * sender.c — batching, numbering, checking and publishing results, and
+ * keeping every message until the broker acknowledged it.  See sender.h.
+ *
+ * The outgoing queue is one FIFO of messages in publish order.  A message
+ * is QUEUED (waiting for the connection or the window) or IN_FLIGHT with
+ * the tag of its latest publish; an acknowledgement removes it.  When the
+ * connection drops, every in-flight message becomes QUEUED again and is
+ * published again, in order, after the reconnect.
+ */
+#include "sender.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csv.h"
+
+typedef struct out_msg {
+    struct out_msg *next;
+    uint64_t tag;          /* 0 while QUEUED */
+    char *topic;
+    char *payload;
+    size_t len;
+    void *correlation;
+    size_t correlation_len;
+    int retained;
+} out_msg;
+
+struct sender_run {
+    sender *s;
+    char *run_id;
+    char *result_topic, *event_topic;
+    char *prefix;          /* {"contract":"twin.result/1","run":"…","seq": */
+    char *columns;         /* ,"columns":[…],"rows":[ */
+    size_t n_cols;
+    int64_t seq;           /* next seq */
+    uint64_t rows;         /* rows handed in */
+    char *buf;             /* rows of the open batch, comma-separated */
+    size_t len, cap;
+    size_t batch;          /* rows in the open batch */
+    double first_at;       /* when the open batch got its first row */
+    sender_run *next_run;
+};
+
+struct sender {
+    mqtt_client *mq;
+    sender_limits lim;
+    out_msg *head, *tail;
+    out_msg *next_send;    /* first QUEUED message, or NULL */
+    size_t count, bytes, in_flight;
+    uint64_t next_tag;
+    sender_run *runs;
+};
+
+sender *sender__new(mqtt_client *mq, const sender_limits *lim)
+{
+    sender *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->mq = mq;
+    s->lim = *lim;
+    if (s->lim.batch_rows == 0)
+        s->lim.batch_rows = 500;
+    if (s->lim.window == 0)
+        s->lim.window = 4096;
+    s->next_tag = 1;
+    return s;
+}
+
+static void msg_free(out_msg *m)
+{
+    free(m->topic);
+    free(m->payload);
+    free(m->correlation);
+    free(m);
+}
+
+void sender__free(sender **sp)
+{
+    sender *s = *sp;
+    if (s == NULL)
+        return;
+    while (s->head) {
+        out_msg *m = s->head;
+        s->head = m->next;
+        msg_free(m);
+    }
+    while (s->runs) {
+        sender_run *r = s->runs;
+        sender__run_free(&r);
+    }
+    free(s);
+    *sp = NULL;
+}
+
+/* Take ownership of payload. */
+static int enqueue(sender *s, const char *topic, char *payload, size_t len,
+                   int retained, const void *corr, size_t corr_len)
+{
+    out_msg *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        free(payload);
+        return -1;
+    }
+    m->topic = strdup(topic);
+    m->payload = payload;
+    m->len = len;
+    m->retained = retained;
+    if (corr) {
+        m->correlation = malloc(corr_len ? corr_len : 1);
+        if (m->correlation)
+            memcpy(m->correlation, corr, corr_len);
+        m->correlation_len = corr_len;
+    }
+    if (m->topic == NULL || (corr && m->correlation == NULL)) {
+        msg_free(m);
+        return -1;
+    }
+    if (s->tail)
+        s->tail->next = m;
+    else
+        s->head = m;
+    s->tail = m;
+    if (s->next_send == NULL)
+        s->next_send = m;
+    s->count++;
+    s->bytes += len + strlen(topic) + sizeof *m;
+    sender__pump(s);
+    return 0;
+}
+
+int sender__publish(sender *s, const char *topic, const char *payload,
+                    size_t len, int retained, const void *correlation,
+                    size_t correlation_len)
+{
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, payload, len);
+    copy[len] = '\0';
+    return enqueue(s, topic, copy, len, retained, correlation,
+                   correlation_len);
+}
+
+int sender__publish_json(sender *s, const char *topic, const json_t *obj,
+                         int retained, const void *correlation,
+                         size_t correlation_len)
+{
+    char *text = json_dumps(obj, JSON_COMPACT);
+    if (text == NULL)
+        return -1;
+    return enqueue(s, topic, text, strlen(text), retained, correlation,
+                   correlation_len);
+}
+
+void sender__pump(sender *s)
+{
+    while (s->next_send && s->in_flight < s->lim.window &&
+           mqtt__is_connected(s->mq)) {
+        out_msg *m = s->next_send;
+        mqtt_publish p = {.topic = m->topic, .payload = m->payload,
+                          .len = m->len, .qos = 1, .retained = m->retained,
+                          .correlation = m->correlation,
+                          .correlation_len = m->correlation_len,
+                          .tag = s->next_tag};
+        if (mqtt__publish(s->mq, &p) != 0)
+            break; /* paho refused: try again on the next pump */
+        m->tag = s->next_tag++;
+        s->in_flight++;
+        s->next_send = m->next;
+    }
+}
+
+static void requeue_all(sender *s)
+{
+    for (out_msg *m = s->head; m; m = m->next)
+        m->tag = 0;
+    s->in_flight = 0;
+    s->next_send = s->head;
+}
+
+static void acked(sender *s, uint64_t tag)
+{
+    out_msg *prev = NULL, *m = s->head;
+    while (m && m->tag != tag) {
+        if (m == s->next_send)
+            return; /* a tag from before a requeue: already sent again */
+        prev = m;
+        m = m->next;
+    }
+    if (m == NULL || tag == 0)
+        return;
+    if (prev)
+        prev->next = m->next;
+    else
+        s->head = m->next;
+    if (s->tail == m)
+        s->tail = prev;
+    s->count--;
+    s->bytes -= m->len + strlen(m->topic) + sizeof *m;
+    s->in_flight--;
+    msg_free(m);
+}
+
+void sender__on_mqtt(sender *s, const mqtt_event *ev)
+{
+    switch (ev->kind) {
+    case MQTT_EV_PUBACK:
+        acked(s, ev->tag);
+        break;
+    case MQTT_EV_PUBFAIL:
+    case MQTT_EV_LOST:
+        /* Everything not acknowledged goes again, in order. */
+        requeue_all(s);
+        break;
+    case MQTT_EV_CONNECTED:
+        requeue_all(s);
+        break;
+    default:
+        return;
+    }
+    sender__pump(s);
+}
+
+int sender__full(const sender *s)
+{
+    return s->bytes >= s->lim.buffer_bytes;
+}
+
+size_t sender__queued(const sender *s)
+{
+    return s->count;
+}
+
+size_t sender__queued_bytes(const sender *s)
+{
+    return s->bytes;
+}
+
+/* ---- result streams ------------------------------------------------------ */
+
+sender_run *sender__run_new(sender *s, const char *run_id,
+                            const char *result_topic, const char *event_topic,
+                            const json_t *columns)
+{
+    sender_run *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    json_t *id = json_string(run_id);
+    char *id_text = id ? json_dumps(id, JSON_ENCODE_ANY) : NULL;
+    char *cols = json_dumps(columns, JSON_COMPACT);
+    json_decref(id);
+    r->s = s;
+    r->n_cols = json_array_size(columns);
+    r->run_id = strdup(run_id);
+    r->result_topic = strdup(result_topic);
+    r->event_topic = strdup(event_topic);
+    if (id_text && cols &&
+        asprintf(&r->prefix, "{\"contract\":\"twin.result/1\",\"run\":%s,"
+                 "\"seq\":", id_text) < 0)
+        r->prefix = NULL;
+    if (cols && asprintf(&r->columns, ",\"columns\":%s,\"rows\":[", cols) < 0)
+        r->columns = NULL;
+    free(id_text);
+    free(cols);
+    if (!r->run_id || !r->result_topic || !r->event_topic || !r->prefix ||
+        !r->columns) {
+        sender__run_free(&r);
+        return NULL;
+    }
+    r->next_run = s->runs;
+    s->runs = r;
+    return r;
+}
+
+static int reserve(sender_run *r, size_t more)
+{
+    if (r->len + more <= r->cap)
+        return 0;
+    size_t cap = r->cap ? r->cap : 4096;
+    while (cap < r->len + more)
+        cap *= 2;
+    char *buf = realloc(r->buf, cap);
+    if (buf == NULL)
+        return -1;
+    r->buf = buf;
+    r->cap = cap;
+    return 0;
+}
+
+static void flush(sender_run *r)
+{
+    if (r->batch == 0)
+        return;
+    char seq[32];
+    int seq_len = snprintf(seq, sizeof seq, "%lld", (long long)r->seq);
+    size_t plen = strlen(r->prefix), clen = strlen(r->columns);
+    size_t len = plen + (size_t)seq_len + clen + r->len + 2;
+    char *msg = malloc(len + 1);
+    if (msg == NULL)
+        return; /* kept: the next flush tries again */
+    char *w = msg;
+    memcpy(w, r->prefix, plen);
+    w += plen;
+    memcpy(w, seq, (size_t)seq_len);
+    w += seq_len;
+    memcpy(w, r->columns, clen);
+    w += clen;
+    memcpy(w, r->buf, r->len);
+    w += r->len;
+    *w++ = ']';
+    *w++ = '}';
+    *w = '\0';
+    if (enqueue(r->s, r->result_topic, msg, len, 0, NULL, 0) != 0)
+        return;
+    r->seq++;
+    r->len = 0;
+    r->batch = 0;
+}
+
+int sender__row(sender_run *r, const double *values, size_t n, double now)
+{
+    /* The check before sending: a row is exactly as wide as the columns. */
+    if (n != r->n_cols)
+        return -1;
+    if (reserve(r, n * 26 + 4) != 0)
+        return -1;
+    char *w = r->buf + r->len;
+    if (r->batch > 0)
+        *w++ = ',';
+    *w++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            *w++ = ',';
+        if (isfinite(values[i])) {
+            w += csv__number(w, 26, values[i]);
+        } else {
+            memcpy(w, "null", 4);
+            w += 4;
+        }
+    }
+    *w++ = ']';
+    r->len = (size_t)(w - r->buf);
+    if (r->batch++ == 0)
+        r->first_at = now;
+    r->rows++;
+    /* The first row of a run leaves at once: a receiver sees it started. */
+    if (r->batch >= r->s->lim.batch_rows || r->rows == 1)
+        flush(r);
+    return 0;
+}
+
+int sender__event(sender_run *r, json_t *event)
+{
+    json_t *msg = json_pack("{s:s, s:s}", "contract", "twin.event/1", "run",
+                            r->run_id);
+    json_object_update(msg, event);
+    json_decref(event);
+    int rc = sender__publish_json(r->s, r->event_topic, msg, 0, NULL, 0);
+    json_decref(msg);
+    return rc;
+}
+
+void sender__flush_due(sender *s, double now)
+{
+    for (sender_run *r = s->runs; r; r = r->next_run)
+        if (r->batch > 0 && now - r->first_at >= s->lim.batch_delay)
+            flush(r);
+}
+
+double sender__next_due(const sender *s)
+{
+    double due = INFINITY;
+    for (const sender_run *r = s->runs; r; r = r->next_run)
+        if (r->batch > 0 && r->first_at + s->lim.batch_delay < due)
+            due = r->first_at + s->lim.batch_delay;
+    return due;
+}
+
+void sender__run_flush(sender_run *r)
+{
+    flush(r);
+}
+
+int64_t sender__run_last_seq(const sender_run *r)
+{
+    return r->seq - 1;
+}
+
+uint64_t sender__run_rows(const sender_run *r)
+{
+    return r->rows;
+}
+
+void sender__run_free(sender_run **rp)
+{
+    sender_run *r = *rp;
+    if (r == NULL)
+        return;
+    if (r->s) {
+        sender_run **link = &r->s->runs;
+        while (*link && *link != r)
+            link = &(*link)->next_run;
+        if (*link)
+            *link = r->next_run;
+    }
+    free(r->run_id);
+    free(r->result_topic);
+    free(r->event_topic);
+    free(r->prefix);
+    free(r->columns);
+    free(r->buf);
+    free(r);
+    *rp = NULL;
+}

@@ -1,0 +1,85 @@
+/*
+ * sender.h — the central data sender: the one component that publishes
+ * what runs produce.
+ *
+ * Runs hand it rows and events; it batches rows into twin.result/1
+ * messages (bounded by rows and by time), numbers them without gaps per
+ * run, writes non-finite values as null, checks each message before it
+ * leaves, and publishes every message with QoS 1.  A message stays in the
+ * sender's memory until the broker acknowledged it: while the broker is
+ * away, messages wait, and after a reconnect everything unacknowledged is
+ * sent again in order (a receiver drops duplicates by seq).  Memory is
+ * bounded: past buffer_bytes the sender reports itself full, and the
+ * daemon stops reading the runs' pipes (the runs wait; nothing is
+ * dropped) and refuses new runs with `busy`.
+ */
+#ifndef TWIN_SENDER_H
+#define TWIN_SENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "mqtt.h"
+
+typedef struct sender sender;
+typedef struct sender_run sender_run;
+
+typedef struct sender_limits {
+    size_t batch_rows;     /* rows per result message */
+    double batch_delay;    /* s the first row of a batch may wait */
+    size_t buffer_bytes;   /* past this the sender is full */
+    size_t window;         /* messages in flight at most */
+} sender_limits;
+
+sender *sender__new(mqtt_client *mq, const sender_limits *lim);
+void sender__free(sender **s);
+
+/* Queue one message for the broker (QoS 1, copied).  correlation may be
+ * NULL.  Returns 0, or -1 when out of memory. */
+int sender__publish(sender *s, const char *topic, const char *payload,
+                    size_t len, int retained, const void *correlation,
+                    size_t correlation_len);
+
+/* The same for a JSON object (compact). */
+int sender__publish_json(sender *s, const char *topic, const json_t *obj,
+                         int retained, const void *correlation,
+                         size_t correlation_len);
+
+/* Hand PUBACK, PUBFAIL, CONNECTED and LOST events to the sender. */
+void sender__on_mqtt(sender *s, const mqtt_event *ev);
+
+/* Publish what waits, as far as the connection and window allow. */
+void sender__pump(sender *s);
+
+int sender__full(const sender *s);
+size_t sender__queued(const sender *s);      /* not yet acknowledged */
+size_t sender__queued_bytes(const sender *s);
+
+/* A run's result stream.  columns is a JSON array of names. */
+sender_run *sender__run_new(sender *s, const char *run_id,
+                            const char *result_topic, const char *event_topic,
+                            const json_t *columns);
+
+/* Add a row (n values, n must match the columns).  now: monotonic s. */
+int sender__row(sender_run *r, const double *values, size_t n, double now);
+
+/* Publish an event of this run (contract and run are added). */
+int sender__event(sender_run *r, json_t *event);
+
+/* Send every batch whose first row has waited batch_delay. */
+void sender__flush_due(sender *s, double now);
+
+/* The monotonic time of the next due batch, or INFINITY. */
+double sender__next_due(const sender *s);
+
+/* Send what the run still holds.  After this, last_seq and rows are
+ * final. */
+void sender__run_flush(sender_run *r);
+int64_t sender__run_last_seq(const sender_run *r); /* −1: none */
+uint64_t sender__run_rows(const sender_run *r);
+
+void sender__run_free(sender_run **r);
+
+#endif

@@ -1,0 +1,670 @@
+/*
+ * serve.c — the daemon: its main loop, the runs' lifecycle, responses and
+ * their memory for retries, and the retained status.
+ *
+ * One thread does everything.  It sleeps in poll() on the MQTT event fd,
+ * a signalfd and the pipes of running runs, and wakes for the sender's
+ * next batch deadline and the runs' time limits.  Request intake (the
+ * envelope) is intake.c; each request type is handle_<type>.c; publishing
+ * is the sender's.
+ */
+#include "serve.h"
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "intake.h"
+#include "twin_paths.h"
+#include "util.h"
+
+#define KEEP_ENDED_RUNS 256
+#define CANCEL_GRACE 2.0   /* s a cancelled run gets to stop by itself */
+#define DRAIN_SECONDS 5.0  /* s to deliver what is queued when stopping */
+
+double serve__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void say(const serve *sv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void say(const serve *sv, const char *fmt, ...)
+{
+    if (sv->cfg.quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "twinctl serve: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ---- remembered answers -------------------------------------------------- */
+
+static size_t hash(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static memo *memo_find(serve *sv, const char *id)
+{
+    for (memo *m = sv->buckets[hash(id) % sv->n_buckets]; m;
+         m = m->next_in_bucket)
+        if (strcmp(m->id, id) == 0)
+            return m;
+    return NULL;
+}
+
+static void memo_evict_oldest(serve *sv)
+{
+    memo *m = sv->oldest;
+    if (m == NULL)
+        return;
+    sv->oldest = m->newer;
+    if (sv->newest == m)
+        sv->newest = NULL;
+    memo **link = &sv->buckets[hash(m->id) % sv->n_buckets];
+    while (*link != m)
+        link = &(*link)->next_in_bucket;
+    *link = m->next_in_bucket;
+    free(m->id);
+    free(m->response);
+    request__reply_free(&m->reply);
+    free(m);
+    sv->n_memo--;
+}
+
+static void memo_put(serve *sv, const reply_to *to, const char *response)
+{
+    if (to->id == NULL)
+        return;
+    memo *m = memo_find(sv, to->id);
+    if (m == NULL) {
+        if (sv->n_memo >= sv->cfg.limits.remembered)
+            memo_evict_oldest(sv);
+        m = calloc(1, sizeof *m);
+        if (m == NULL || (m->id = strdup(to->id)) == NULL) {
+            free(m);
+            return;
+        }
+        size_t b = hash(to->id) % sv->n_buckets;
+        m->next_in_bucket = sv->buckets[b];
+        sv->buckets[b] = m;
+        if (sv->newest)
+            sv->newest->newer = m;
+        else
+            sv->oldest = m;
+        sv->newest = m;
+        sv->n_memo++;
+    }
+    free(m->response);
+    m->response = strdup(response);
+}
+
+int intake__answer_again(serve *sv, const reply_to *to)
+{
+    memo *m = to->id ? memo_find(sv, to->id) : NULL;
+    if (m == NULL || m->response == NULL)
+        return 0;
+    sender__publish(sv->out, to->topic, m->response, strlen(m->response), 0,
+                    to->correlation, to->correlation_len);
+    return 1;
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+void serve__respond(serve *sv, const reply_to *to, req_type type,
+                    json_t *resp)
+{
+    /* The envelope first, for people reading the messages. */
+    json_t *msg = json_pack("{s:s, s:o}", "contract", "twin.response/1",
+                            "id", to->id ? json_string(to->id) : json_null());
+    if ((unsigned)type < REQ__COUNT)
+        json_object_set_new(msg, "type",
+                            json_string(request__type_name(type)));
+    json_object_set_new(msg, "controller", json_string(sv->cfg.id));
+    json_object_update(msg, resp);
+    json_decref(resp);
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    if (text == NULL)
+        return;
+    sender__publish(sv->out, to->topic, text, strlen(text), 0,
+                    to->correlation, to->correlation_len);
+    memo_put(sv, to, text);
+    free(text);
+}
+
+void serve__reject(serve *sv, const reply_to *to, int type,
+                   const twin_errors *errs)
+{
+    sv->rejected++;
+    json_t *resp = json_pack("{s:s, s:o}", "status", "rejected", "errors",
+                             errors__to_json(errs));
+    serve__respond(sv, to, (req_type)type, resp);
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+json_t *serve__status_json(serve *sv, const char *state)
+{
+    json_t *models = json_array(), *runs = json_array();
+    for (size_t i = 0; i < sv->models.count; i++)
+        json_array_append_new(models,
+                              json_string(sv->models.models[i]->d->name));
+    for (run_rec *r = sv->runs; r; r = r->next)
+        if (r->state == RUN_RUNNING)
+            json_array_append_new(runs, json_string(r->id));
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    char **names = NULL;
+    long n_scen = sv->cfg.paths.scenario_dir
+                      ? util__list_dir(sv->cfg.paths.scenario_dir, ".json",
+                                       &names)
+                      : 0;
+    util__free_names(names, n_scen);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, "
+                     "s:I, s:f, s:I}",
+                     "contract", "twin.status/1", "controller", sv->cfg.id,
+                     "state", state, "version", TWIN_VERSION, "group",
+                     sv->cfg.group, "capacity",
+                     (json_int_t)sv->cfg.limits.max_runs, "load",
+                     (json_int_t)sv->active, "runs", runs, "models", models,
+                     "instances", (json_int_t)sv->instances.count,
+                     "scenarios", (json_int_t)(n_scen > 0 ? n_scen : 0),
+                     "time",
+                     (double)now.tv_sec + 1e-9 * (double)now.tv_nsec,
+                     "queued", (json_int_t)sender__queued(sv->out));
+}
+
+void serve__publish_status(serve *sv)
+{
+    json_t *st = serve__status_json(sv, sv->stopping ? "offline" : "online");
+    sender__publish_json(sv->out, sv->t_status, st, 1, NULL, 0);
+    json_decref(st);
+}
+
+/* ---- runs ---------------------------------------------------------------- */
+
+run_rec *serve__find_run(serve *sv, const char *id)
+{
+    for (run_rec *r = sv->runs; r; r = r->next)
+        if (strcmp(r->id, id) == 0)
+            return r;
+    return NULL;
+}
+
+static void run_free(run_rec *r)
+{
+    free(r->id);
+    request__reply_free(&r->reply);
+    scenario__free(&r->sc);
+    json_decref(r->doc);
+    json_decref(r->columns);
+    json_decref(r->end);
+    frame__reader_free(&r->rd);
+    sender__run_free(&r->out);
+    if (r->child.from_child >= 0)
+        close(r->child.from_child);
+    if (r->child.to_child >= 0)
+        close(r->child.to_child);
+    free(r);
+}
+
+/* Forget the oldest ended runs beyond KEEP_ENDED_RUNS. */
+static void prune_runs(serve *sv)
+{
+    size_t ended = 0;
+    for (run_rec **link = &sv->runs; *link;) {
+        run_rec *r = *link;
+        if (r->state != RUN_RUNNING && ++ended > KEEP_ENDED_RUNS) {
+            *link = r->next;
+            run_free(r);
+        } else {
+            link = &r->next;
+        }
+    }
+}
+
+static void run_event(serve *sv, run_rec *r, const char *text, size_t len)
+{
+    json_t *ev = json_loadb(text, len, 0, NULL);
+    if (ev != NULL)
+        sender__event(r->out, ev);
+}
+
+/* Read and dispatch what a run sent.  Returns 1 at end of file. */
+static int run_read(serve *sv, run_rec *r, double now)
+{
+    size_t budget = 4u << 20; /* bytes per wake-up, so no run starves */
+    long got = 0;
+    while (budget > 0 && !sender__full(sv->out) &&
+           (got = frame__fill(&r->rd, r->child.from_child)) > 0) {
+        budget = (size_t)got >= budget ? 0 : budget - (size_t)got;
+        const char *p;
+        size_t len;
+        int type;
+        while ((type = frame__next(&r->rd, &p, &len)) > 0) {
+            switch (type) {
+            case FRAME_ROW:
+                if (sender__row(r->out, (const double *)(const void *)p,
+                                len / sizeof(double), now) != 0)
+                    say(sv, "run %s: a row of %zu values does not match "
+                        "its %zu columns; dropped as corrupt", r->id,
+                        len / sizeof(double), json_array_size(r->columns));
+                break;
+            case FRAME_EVENT:
+                run_event(sv, r, p, len);
+                break;
+            case FRAME_END:
+                json_decref(r->end);
+                r->end = json_loadb(p, len, 0, NULL);
+                break;
+            default: /* columns: known since composition */
+                break;
+            }
+        }
+        if (type < 0) {
+            say(sv, "run %s: garbled data from the run process", r->id);
+            kill(r->child.pid, SIGKILL);
+            return 1;
+        }
+    }
+    return got == 0;
+}
+
+static json_t *error_list(twin_err_code code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static json_t *error_list(twin_err_code code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return json_pack("[{s:s, s:s, s:s}]", "code", errors__code_name(code),
+                     "path", "", "message", msg);
+}
+
+/* The run's process is gone and its pipe drained: say how it ended. */
+static void run_end(serve *sv, run_rec *r)
+{
+    sender__run_flush(r->out);
+    r->last_seq = sender__run_last_seq(r->out);
+    r->rows = sender__run_rows(r->out);
+    const char *status = "failed";
+    json_t *errors = NULL, *stats = NULL;
+    const char *end_status = json_string_value(json_object_get(r->end,
+                                                               "status"));
+    if (end_status != NULL) {
+        status = end_status;
+        errors = json_incref(json_object_get(r->end, "errors"));
+        stats = json_incref(json_object_get(r->end, "stats"));
+    } else if (r->end_reason == TWIN_E_TIMEOUT) {
+        errors = error_list(TWIN_E_TIMEOUT, "the run passed this "
+                            "controller's limit of %g s of wall-clock time "
+                            "and was stopped", sv->cfg.limits.run_seconds);
+    } else if (r->end_reason == TWIN_E_CANCELLED) {
+        status = "cancelled";
+        errors = error_list(TWIN_E_CANCELLED, "cancelled; the run did not "
+                            "stop by itself within %g s and was killed",
+                            CANCEL_GRACE);
+    } else if (WIFSIGNALED(r->wait_status)) {
+        errors = error_list(TWIN_E_MODEL_CRASHED, "the run process died of "
+                            "signal %d (%s), in a model or the solver; the "
+                            "%llu rows before it were sent",
+                            WTERMSIG(r->wait_status),
+                            strsignal(WTERMSIG(r->wait_status)),
+                            (unsigned long long)r->rows);
+    } else {
+        errors = error_list(TWIN_E_MODEL_CRASHED, "the run process exited "
+                            "with status %d before it finished (a model "
+                            "called exit?); the %llu rows before it were "
+                            "sent", WEXITSTATUS(r->wait_status),
+                            (unsigned long long)r->rows);
+    }
+    r->state = strcmp(status, "finished") == 0    ? RUN_FINISHED
+               : strcmp(status, "cancelled") == 0 ? RUN_CANCELLED
+                                                  : RUN_FAILED;
+    json_t *resp = json_pack("{s:s, s:s, s:I, s:I, s:I}", "status", status,
+                             "run", r->id, "last_seq",
+                             (json_int_t)r->last_seq, "rows",
+                             (json_int_t)r->rows, "messages",
+                             (json_int_t)(r->last_seq + 1));
+    json_object_set_new(resp, "stats", stats ? stats : json_object());
+    if (r->state != RUN_FINISHED)
+        json_object_set_new(resp, "errors", errors ? errors : json_array());
+    else
+        json_decref(errors);
+    serve__respond(sv, &r->reply, REQ_RUN, resp);
+    say(sv, "run %s %s: %llu rows in %lld messages, %.3f s", r->id, status,
+        (unsigned long long)r->rows, (long long)(r->last_seq + 1),
+        serve__now() - r->started);
+    close(r->child.from_child);
+    close(r->child.to_child);
+    r->child.from_child = r->child.to_child = -1;
+    sender__run_free(&r->out);
+    sv->active--;
+    serve__publish_status(sv);
+    prune_runs(sv);
+}
+
+static void reap(serve *sv)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        for (run_rec *r = sv->runs; r; r = r->next)
+            if (r->state == RUN_RUNNING && r->child.pid == pid) {
+                r->reaped = 1;
+                r->wait_status = status;
+            }
+}
+
+static void check_time_limits(serve *sv, double now)
+{
+    for (run_rec *r = sv->runs; r; r = r->next) {
+        if (r->state != RUN_RUNNING || r->reaped)
+            continue;
+        if (now >= r->deadline && r->end_reason == 0) {
+            r->end_reason = TWIN_E_TIMEOUT;
+            kill(r->child.pid, SIGKILL);
+        } else if (r->kill_at > 0 && now >= r->kill_at) {
+            r->kill_at = 0;
+            kill(r->child.pid, SIGKILL);
+        }
+    }
+}
+
+static double next_deadline(serve *sv)
+{
+    double due = sender__next_due(sv->out);
+    for (run_rec *r = sv->runs; r; r = r->next)
+        if (r->state == RUN_RUNNING) {
+            if (r->deadline < due)
+                due = r->deadline;
+            if (r->kill_at > 0 && r->kill_at < due)
+                due = r->kill_at;
+        }
+    return due;
+}
+
+void serve__cancel_run(serve *sv, run_rec *r)
+{
+    if (r->state != RUN_RUNNING || r->kill_at > 0)
+        return;
+    r->kill_at = serve__now() + CANCEL_GRACE;
+    if (r->end_reason == 0)
+        r->end_reason = TWIN_E_CANCELLED;
+    kill(r->child.pid, SIGTERM);
+}
+
+/* ---- libraries ----------------------------------------------------------- */
+
+static int load_libraries(serve *sv)
+{
+    model_lib models = {0};
+    instance_lib instances = {0};
+    if (paths__load(&sv->cfg.paths, &models, &instances, sv->cfg.quiet) != 0)
+        return -1;
+    instlib__free(&sv->instances);
+    modlib__free(&sv->models);
+    sv->models = models;
+    sv->instances = instances;
+    say(sv, "libraries: %zu models, %zu instances", sv->models.count,
+        sv->instances.count);
+    return 0;
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static void on_mqtt(serve *sv, mqtt_event *ev, double *reconnect_at)
+{
+    switch (ev->kind) {
+    case MQTT_EV_CONNECTED:
+        say(sv, "connected to %s as '%s', listening on %s and %s",
+            sv->cfg.broker, sv->cfg.id, sv->t_request, sv->t_pool);
+        sender__on_mqtt(sv->out, ev);
+        serve__publish_status(sv);
+        break;
+    case MQTT_EV_LOST:
+        say(sv, "lost the broker (%s); reconnecting, keeping %zu "
+            "unacknowledged messages", ev->text ? ev->text : "?",
+            sender__queued(sv->out));
+        sender__on_mqtt(sv->out, ev);
+        break;
+    case MQTT_EV_CONNECT_FAILED:
+        say(sv, "%s; trying again", ev->text ? ev->text : "cannot connect");
+        *reconnect_at = serve__now() + 1.0;
+        break;
+    case MQTT_EV_MESSAGE:
+        intake__message(sv, ev);
+        break;
+    case MQTT_EV_PUBACK:
+    case MQTT_EV_PUBFAIL:
+        sender__on_mqtt(sv->out, ev);
+        break;
+    }
+}
+
+static int setup(serve *sv)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sv->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sv->sigfd < 0)
+        return -1;
+    const char *p = sv->cfg.prefix, *id = sv->cfg.id;
+    if (asprintf(&sv->t_request, "%s/%s/request", p, id) < 0 ||
+        asprintf(&sv->t_pool, "$share/%s/%s/pool/request", sv->cfg.group,
+                 p) < 0 ||
+        asprintf(&sv->t_input, "%s/%s/input/+", p, id) < 0 ||
+        asprintf(&sv->t_status, "%s/%s/status", p, id) < 0 ||
+        asprintf(&sv->t_response_base, "%s/%s/response", p, id) < 0)
+        return -1;
+    sv->n_buckets = 4096;
+    sv->buckets = calloc(sv->n_buckets, sizeof *sv->buckets);
+    return sv->buckets ? 0 : -1;
+}
+
+int serve__main(twin_config *cfg)
+{
+    serve sv_storage = {.cfg = *cfg, .sigfd = -1};
+    serve *sv = &sv_storage;
+    int status = 1;
+    char why[1024];
+    struct pollfd *pfd = NULL;
+    run_rec **polled = NULL;
+    mqtt_event *ev;
+
+    sv->started = serve__now();
+    if (!request__topic_safe(sv->cfg.id)) {
+        fprintf(stderr, "twinctl serve: controller id '%s' cannot stand in "
+                "a topic: use letters, digits, -, _, . and : only\n",
+                sv->cfg.id);
+        return 2;
+    }
+    if (setup(sv) != 0) {
+        fprintf(stderr, "twinctl serve: cannot set up: %s\n",
+                strerror(errno));
+        goto exit;
+    }
+    if (load_libraries(sv) != 0)
+        goto exit;
+
+    json_t *offline = json_pack("{s:s, s:s, s:s}", "contract",
+                                "twin.status/1", "controller", sv->cfg.id,
+                                "state", "offline");
+    char *will = json_dumps(offline, JSON_COMPACT);
+    json_decref(offline);
+    const char *subs[] = {sv->t_request, sv->t_pool, sv->t_input};
+    mqtt_options mo = {.url = sv->cfg.broker, .client_id = sv->cfg.id,
+                       .will_topic = sv->t_status, .will_payload = will,
+                       .will_retained = 1, .subscriptions = subs,
+                       .n_subscriptions = 3};
+    sv->mq = mqtt__start(&mo, why, sizeof why);
+    free(will);
+    if (sv->mq == NULL) {
+        fprintf(stderr, "twinctl serve: %s\n", why);
+        goto exit;
+    }
+    sender_limits sl = {.batch_rows = sv->cfg.limits.batch_rows,
+                        .batch_delay = sv->cfg.limits.batch_delay,
+                        .buffer_bytes = sv->cfg.limits.buffer_bytes};
+    sv->out = sender__new(sv->mq, &sl);
+    if (sv->out == NULL)
+        goto exit;
+
+    double reconnect_at = 0, stop_deadline = INFINITY;
+    for (;;) {
+        double now = serve__now();
+        if (sv->stopping && sv->active == 0 &&
+            (sender__queued(sv->out) == 0 || now > stop_deadline))
+            break;
+        /* What to watch. */
+        size_t n = 2, cap = 2 + sv->active;
+        free(pfd);
+        free(polled);
+        pfd = calloc(cap, sizeof *pfd);
+        polled = calloc(cap, sizeof *polled);
+        if (pfd == NULL || polled == NULL)
+            goto exit;
+        pfd[0] = (struct pollfd){.fd = mqtt__wake_fd(sv->mq),
+                                 .events = POLLIN};
+        pfd[1] = (struct pollfd){.fd = sv->sigfd, .events = POLLIN};
+        int full = sender__full(sv->out);
+        for (run_rec *r = sv->runs; r && n < cap; r = r->next)
+            if (r->state == RUN_RUNNING && !r->rd.eof && !full) {
+                polled[n] = r;
+                pfd[n++] = (struct pollfd){.fd = r->child.from_child,
+                                           .events = POLLIN};
+            }
+        double due = next_deadline(sv);
+        if (reconnect_at > 0 && reconnect_at < due)
+            due = reconnect_at;
+        double wait = fmin(due - now, 1.0);
+        int timeout = wait <= 0 ? 0 : (int)ceil(wait * 1000.0);
+        if (poll(pfd, n, timeout) < 0 && errno != EINTR)
+            goto exit;
+        now = serve__now();
+
+        if (pfd[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(sv->sigfd, &si, sizeof si) == sizeof si) {
+                if (si.ssi_signo == SIGCHLD) {
+                    reap(sv);
+                } else if (si.ssi_signo == SIGHUP) {
+                    sv->reload_pending = 1;
+                } else if (!sv->stopping) {
+                    say(sv, "stopping: cancelling %zu run%s, then "
+                        "delivering what is queued", sv->active,
+                        sv->active == 1 ? "" : "s");
+                    sv->stopping = 1;
+                    stop_deadline = now + DRAIN_SECONDS + CANCEL_GRACE;
+                    for (run_rec *r = sv->runs; r; r = r->next)
+                        serve__cancel_run(sv, r);
+                }
+            }
+        }
+        while ((ev = mqtt__next(sv->mq)) != NULL) {
+            on_mqtt(sv, ev, &reconnect_at);
+            mqtt__event_free(ev);
+        }
+        if (reconnect_at > 0 && now >= reconnect_at) {
+            reconnect_at = 0;
+            mqtt__reconnect(sv->mq);
+        }
+        for (size_t i = 2; i < n; i++)
+            if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+                run_read(sv, polled[i], now);
+        reap(sv);
+        for (run_rec *r = sv->runs; r; r = r->next)
+            if (r->state == RUN_RUNNING && r->reaped) {
+                /* Drain what is left, then end it. */
+                if (!r->rd.eof && !sender__full(sv->out))
+                    run_read(sv, r, now);
+                if (r->rd.eof || r->child.from_child < 0)
+                    run_end(sv, r);
+            }
+        check_time_limits(sv, now);
+        sender__flush_due(sv->out, now);
+        sender__pump(sv->out);
+        if (sv->reload_pending && sv->active == 0) {
+            sv->reload_pending = 0;
+            say(sv, "SIGHUP: reloading the libraries");
+            if (load_libraries(sv) != 0)
+                say(sv, "reload failed; keeping the libraries as they were");
+            serve__publish_status(sv);
+        }
+    }
+    /* Stopped cleanly: say so (the will is only for an unclean end). */
+    serve__publish_status(sv);
+    for (double until = serve__now() + 2.0;
+         sender__queued(sv->out) > 0 && serve__now() < until;) {
+        struct pollfd one = {.fd = mqtt__wake_fd(sv->mq), .events = POLLIN};
+        poll(&one, 1, 50);
+        while ((ev = mqtt__next(sv->mq)) != NULL) {
+            if (ev->kind == MQTT_EV_PUBACK || ev->kind == MQTT_EV_PUBFAIL)
+                sender__on_mqtt(sv->out, ev);
+            mqtt__event_free(ev);
+        }
+    }
+    if (sender__queued(sv->out) > 0)
+        say(sv, "stopping with %zu messages the broker never acknowledged",
+            sender__queued(sv->out));
+    status = 0;
+    say(sv, "stopped after %llu requests (%llu rejected)",
+        (unsigned long long)sv->requests, (unsigned long long)sv->rejected);
+exit:
+    free(pfd);
+    free(polled);
+    while (sv->runs) {
+        run_rec *r = sv->runs;
+        sv->runs = r->next;
+        if (r->state == RUN_RUNNING) {
+            kill(r->child.pid, SIGKILL);
+            waitpid(r->child.pid, NULL, 0);
+        }
+        run_free(r);
+    }
+    while (sv->oldest)
+        memo_evict_oldest(sv);
+    free(sv->buckets);
+    sender__free(&sv->out);
+    mqtt__stop(&sv->mq, 1000);
+    instlib__free(&sv->instances);
+    modlib__free(&sv->models);
+    if (sv->sigfd >= 0)
+        close(sv->sigfd);
+    free(sv->t_request);
+    free(sv->t_pool);
+    free(sv->t_input);
+    free(sv->t_status);
+    free(sv->t_response_base);
+    *cfg = sv->cfg;
+    return status;
+}

@@ -1,0 +1,118 @@
+/*
+ * serve.h — the daemon's state, shared by the main loop (serve.c), the
+ * envelope check (intake.c) and the request handlers (handle_*.c).
+ *
+ * One thread runs everything: it waits in poll() on the MQTT event fd,
+ * the runs' pipes and a signalfd, and on the sender's next batch deadline.
+ */
+#ifndef TWIN_SERVE_H
+#define TWIN_SERVE_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "frame.h"
+#include "instance_lib.h"
+#include "model_lib.h"
+#include "mqtt.h"
+#include "request.h"
+#include "runner.h"
+#include "scenario.h"
+#include "sender.h"
+
+typedef enum run_state {
+    RUN_RUNNING,
+    RUN_FINISHED,
+    RUN_FAILED,
+    RUN_CANCELLED
+} run_state;
+
+typedef struct run_rec {
+    struct run_rec *next;
+    char *id;
+    reply_to reply;          /* where this run's responses go */
+    json_t *doc;             /* the scenario document */
+    scenario *sc;
+    int realtime;
+    run_child child;
+    frame_reader rd;
+    json_t *columns;
+    sender_run *out;
+    run_state state;
+    double started, deadline;  /* monotonic s */
+    double kill_at;          /* after a cancel: SIGKILL if still there */
+    int end_reason;          /* TWIN_E_TIMEOUT / CANCELLED when we ended it */
+    json_t *end;             /* the child's end frame, when it came */
+    int reaped;              /* waitpid collected the child */
+    int wait_status;
+    uint64_t rows;           /* final counts, once ended */
+    int64_t last_seq;
+} run_rec;
+
+/* Answers already given, by request id (retries are answered again). */
+typedef struct memo {
+    char *id;
+    reply_to reply;
+    char *response;          /* the last response sent */
+    struct memo *next_in_bucket;
+    struct memo *newer;      /* FIFO for eviction */
+} memo;
+
+typedef struct serve {
+    twin_config cfg;
+    mqtt_client *mq;
+    sender *out;
+    model_lib models;
+    instance_lib instances;
+    run_rec *runs;           /* running and recently ended */
+    size_t active;
+    memo **buckets;
+    size_t n_buckets, n_memo;
+    memo *oldest, *newest;
+    char *t_request, *t_pool, *t_input, *t_status, *t_response_base;
+    int sigfd;
+    int stopping;
+    int reload_pending;
+    double started;
+    uint64_t requests, rejected;
+} serve;
+
+/* Run the daemon until SIGTERM/SIGINT.  Returns the exit status. */
+int serve__main(twin_config *cfg);
+
+/* ---- for the handlers ---------------------------------------------------- */
+
+/* Send a response (adds contract, id, type, controller) and remember it
+ * for retries.  Takes the reference. */
+void serve__respond(serve *sv, const reply_to *to, req_type type,
+                    json_t *resp);
+
+/* Reject with every problem in errs. */
+void serve__reject(serve *sv, const reply_to *to, int type,
+                   const twin_errors *errs);
+
+run_rec *serve__find_run(serve *sv, const char *id);
+
+/* Ask a running run to stop (SIGTERM; SIGKILL after a grace period); it
+ * then ends as cancelled with the rows it made so far. */
+void serve__cancel_run(serve *sv, run_rec *r);
+
+/* The retained status message. */
+json_t *serve__status_json(serve *sv, const char *state);
+void serve__publish_status(serve *sv);
+
+double serve__now(void);
+
+/* Request handlers: req is the parsed request. */
+void handle_describe(serve *sv, const reply_to *to, const json_t *req);
+void handle_run(serve *sv, const reply_to *to, const json_t *req);
+void handle_set(serve *sv, const reply_to *to, const json_t *req);
+void handle_cancel(serve *sv, const reply_to *to, const json_t *req);
+void handle_status(serve *sv, const reply_to *to, const json_t *req);
+
+/* Check live values for a run: {"name": number, ...} under path. */
+int serve__check_values(serve *sv, run_rec *r, const json_t *values,
+                        const char *path, twin_errors *errs);
+
+#endif
