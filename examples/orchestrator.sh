@@ -60,7 +60,6 @@ hostport=${broker#*://}
 host=${hostport%:*} port=${hostport##*:}
 [ "$host" = "$hostport" ] && port=1883
 pub() { mosquitto_pub -h "$host" -p "$port" -V mqttv5 -q 1 "$@"; }
-sub() { mosquitto_sub -h "$host" -p "$port" -V mqttv5 -q 1 "$@"; }
 
 # The request id, and so the run id: unique per orchestrator (a UUID).
 id=orch-$(cat /proc/sys/kernel/random/uuid 2>/dev/null || echo "$(date +%s)-$$")
@@ -75,7 +74,8 @@ nap() { sleep 0.1 2>/dev/null || sleep 1; }
 now() { date +%s; }
 
 # 1. Subscribe first, in the background, one line "topic payload" per message.
-sub -v -W $((timeout + 60)) -t "$own/#" \
+mosquitto_sub -h "$host" -p "$port" -V mqttv5 -q 1 -v -W $((timeout + 60)) \
+    -t "$own/#" \
     -t "$prefix/$c/result/$id" -t "$prefix/$c/event/$id" \
     >"$tmp/msgs" 2>"$tmp/sub.err" &
 subpid=$!

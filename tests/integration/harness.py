@@ -593,13 +593,16 @@ class Controller:
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self.extra_args = list(extra_args)
+        # A twinctl run from its build tree loads BUILD/models by itself;
+        # `models` adds directories to that.
         self.config = {
             "id": cid, "broker": broker.url, "prefix": prefix, "group": group,
-            "models": models or [os.path.join(self.build, "models")],
             "instances": instances or os.path.join(SOURCE_DIR,
                                                    "instance-library"),
             "scenarios": scenarios or os.path.join(SOURCE_DIR, "scenarios"),
         }
+        if models:
+            self.config["models"] = list(models)
         if limits:
             self.config["limits"] = limits
         if allow:

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""The example orchestrators against a real mosquitto and two real
+`twinctl serve`: each runs scenarios/tank-overflow.json on one controller
+and on the pool, and its CSV must equal, number by number, what
+`twinctl run scenarios/tank-overflow.json -o ref.csv` writes.  A stored
+scenario that does not exist must make them exit 1.
+
+    test_orchestrators.py [BUILD_DIR]       (else $TWIN_BUILD_DIR, else build/)
+
+Ends with a line `N passed, N failed`; exits non-zero on a failure.
+"""
+import csv
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+SRC = harness.SOURCE_DIR
+SCENARIO = os.path.join(SRC, "scenarios", "tank-overflow.json")
+ORCH_PY = [sys.executable, os.path.join(SRC, "examples", "orchestrator.py")]
+ORCH_SH = ["sh", os.path.join(SRC, "examples", "orchestrator.sh")]
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        raise AssertionError("%s is empty" % path)
+    return rows[0], [[float(v) for v in r] for r in rows[1:]]
+
+
+def same_number(a, b):
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def compare_csv(got_path, ref_path):
+    head, rows = read_csv(got_path)
+    rhead, rrows = read_csv(ref_path)
+    if head != rhead:
+        raise AssertionError("columns %s, expected %s" % (head, rhead))
+    if len(rows) != len(rrows):
+        raise AssertionError("%d rows, expected %d" % (len(rows), len(rrows)))
+    for i, (r, rr) in enumerate(zip(rows, rrows)):
+        if len(r) != len(rr) or not all(map(same_number, r, rr)):
+            raise AssertionError("row %d is %s, expected %s" % (i + 1, r, rr))
+
+
+def leftover_subscribers(port):
+    """mosquitto_sub processes still connected to our broker's port (an
+    orchestrator must not leave its subscriber behind); killed by pid."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"mosquitto_sub") and \
+                str(port).encode() in argv:
+            found.append(int(pid))
+            try:
+                os.kill(int(pid), 15)
+            except OSError:
+                pass
+    return found
+
+
+def orchestrate(cmd, broker, target, scenario, out, want_rc):
+    args = cmd + ["--broker", broker.url, "-o", out, "--timeout", "60"]
+    args += ["--pool"] if target == "pool" else ["--controller", target]
+    p = subprocess.run(args + [scenario], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=90)
+    left = leftover_subscribers(broker.port)
+    if left:
+        raise AssertionError("%s left mosquitto_sub running: pids %s"
+                             % (args[1], left))
+    if p.returncode != want_rc:
+        raise AssertionError("%s exited %d, expected %d; stderr:\n%s"
+                             % (" ".join(args[:2]), p.returncode, want_rc,
+                                p.stderr[-3000:]))
+    return p
+
+
+def main():
+    build = harness.build_dir()
+    tests = harness.Tests()
+    work = tempfile.mkdtemp(prefix="twin-orch-")
+    ref = os.path.join(work, "ref.csv")
+
+    def reference():
+        p = subprocess.run([harness.twinctl(build), "run", SCENARIO, "-o",
+                            ref], capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError("twinctl run exited %d:\n%s"
+                                 % (p.returncode, p.stderr))
+    if not tests.check("reference: twinctl run tank-overflow", reference):
+        return tests.summary()
+
+    try:
+        with harness.Broker() as broker, \
+                harness.Controller(broker, "ctl-1", build=build), \
+                harness.Controller(broker, "ctl-2", build=build):
+            for name, cmd in (("orchestrator.py", ORCH_PY),
+                              ("orchestrator.sh", ORCH_SH)):
+                for target in ("ctl-1", "ctl-2", "pool"):
+                    out = os.path.join(work, "%s-%s.csv" % (name, target))
+
+                    def run_and_compare():
+                        orchestrate(cmd, broker, target, SCENARIO, out, 0)
+                        compare_csv(out, ref)
+                    tests.check("%s on %s: CSV equals twinctl run's"
+                                % (name, target), run_and_compare)
+                tests.check("%s exits 1 on a rejected run" % name,
+                            orchestrate, cmd, broker, "pool",
+                            "no-such-scenario",
+                            os.path.join(work, "rejected.csv"), 1)
+
+            def harness_client():
+                with harness.Client(broker) as client:
+                    accepted, final, columns, rows, _ = client.run_scenario(
+                        "tank-overflow", pool=True, timeout=60)
+                if accepted is None or final["status"] != "finished":
+                    raise AssertionError("run ended %r" % final)
+                head, rrows = read_csv(ref)
+                if columns != head or len(rows) != len(rrows) or not all(
+                        same_number(float("nan" if v is None else v), w)
+                        for r, rr in zip(rows, rrows) for v, w in zip(r, rr)):
+                    raise AssertionError("harness client rows differ")
+            tests.check("harness client on the pool: rows equal", harness_client)
+    except Exception as e:      # the broker or a controller misbehaved
+        tests.failed += 1
+        print("FAIL set-up or tear-down: %s: %s" % (type(e).__name__, e))
+    return tests.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
