@@ -5,6 +5,7 @@
 #include "request.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,4 +67,84 @@ int request__topic_safe(const char *s)
         if (!(isalnum((unsigned char)*s) || strchr("-_.:", *s)))
             return 0;
     return 1;
+}
+
+/* ---- the envelope ---- */
+
+static void check_contract(const json_t *req, twin_errors *errs)
+{
+    const json_t *c = json_object_get(req, "contract");
+    if (c == NULL) {
+        errors__add(errs, TWIN_E_MISSING_FIELD, "/contract",
+                    "a request needs \"contract\": \"twin.request/1\"");
+        return;
+    }
+    if (!json_is_string(c)) {
+        errors__add(errs, TWIN_E_WRONG_TYPE, "/contract",
+                    "\"contract\" must be the string \"twin.request/1\"");
+        return;
+    }
+    const char *s = json_string_value(c);
+    unsigned major;
+    char tail;
+    if (sscanf(s, "twin.request/%u%c", &major, &tail) != 1 || major != 1)
+        errors__add(errs, TWIN_E_BAD_CONTRACT, "/contract",
+                    "this controller speaks twin.request/1, not \"%s\"", s);
+}
+
+static const char *check_id(const json_t *req, twin_errors *errs)
+{
+    const json_t *id = json_object_get(req, "id");
+    if (id == NULL) {
+        errors__add(errs, TWIN_E_MISSING_FIELD, "/id",
+                    "a request needs an \"id\" (answers go to "
+                    "…/response/<id>)");
+        return NULL;
+    }
+    if (!json_is_string(id)) {
+        errors__add(errs, TWIN_E_WRONG_TYPE, "/id",
+                    "\"id\" must be a string");
+        return NULL;
+    }
+    if (!request__topic_safe(json_string_value(id))) {
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, "/id",
+                    "\"id\" must be 1 to 128 letters, digits, -, _, . or : "
+                    "(it becomes a topic level)");
+        return NULL;
+    }
+    return json_string_value(id);
+}
+
+static int check_type(const json_t *req, twin_errors *errs, req_type *type)
+{
+    const json_t *t = json_object_get(req, "type");
+    if (t == NULL) {
+        errors__add(errs, TWIN_E_MISSING_FIELD, "/type",
+                    "a request needs a \"type\": describe, run, steady, "
+                    "call, set, cancel, status or replay");
+        return -1;
+    }
+    if (!json_is_string(t) ||
+        request__type_of(json_string_value(t), type) != 0) {
+        errors__add(errs, json_is_string(t) ? TWIN_E_OUT_OF_RANGE
+                                            : TWIN_E_WRONG_TYPE,
+                    "/type", "\"type\" is one of describe, run, steady, "
+                    "call, set, cancel, status, replay%s%s%s",
+                    json_is_string(t) ? ", not \"" : "",
+                    json_is_string(t) ? json_string_value(t) : "",
+                    json_is_string(t) ? "\"" : "");
+        return -1;
+    }
+    return 0;
+}
+
+int request__check_envelope(const json_t *req, twin_errors *errs,
+                            const char **id, req_type *type)
+{
+    size_t before = errs->count;
+    *id = check_id(req, errs);
+    check_contract(req, errs);
+    if (check_type(req, errs, type) != 0)
+        *type = REQ__COUNT;
+    return errs->count == before ? 0 : -1;
 }

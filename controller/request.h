@@ -45,6 +45,13 @@ typedef struct reply_to {
 void request__reply_free(reply_to *r);
 int request__reply_copy(reply_to *dst, const reply_to *src);
 
+/* Check the envelope of a request object: contract (twin.request/1),
+ * id (a string usable as a topic level), type.  Every problem goes to
+ * errs.  *id is the id when it is usable (else NULL), *type the type
+ * (else REQ__COUNT).  Returns 0 when there was no problem. */
+int request__check_envelope(const json_t *req, twin_errors *errs,
+                            const char **id, req_type *type);
+
 /* Is s usable as one topic level (ids, run ids)? */
 int request__topic_safe(const char *s);
 

@@ -1,0 +1,240 @@
+/*
+ * test_sender.c — the central data sender against a fake MQTT client at
+ * its module boundary: batching by rows and by time, seq without gaps,
+ * null for non-finite values, the width check, holding everything while
+ * the broker is away and sending it again in order, the memory bound.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fake_mqtt.h"
+#include "sender.h"
+
+typedef struct fixture {
+    mqtt_client *mq;
+    sender *s;
+    sender_run *r;
+    json_t *cols;
+} fixture;
+
+static int setup_with(void **state, size_t rows, double delay, size_t bytes)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->mq = fake_mqtt__new();
+    fake_mqtt__set_connected(f->mq, 1);
+    sender_limits lim = {.batch_rows = rows, .batch_delay = delay,
+                         .buffer_bytes = bytes, .window = 100};
+    f->s = sender__new(f->mq, &lim);
+    f->cols = json_pack("[s, s, s]", "t", "a.x", "a.y");
+    f->r = sender__run_new(f->s, "run-1", "twin/c/result/run-1",
+                           "twin/c/event/run-1", f->cols);
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, 3, 0.02, 1u << 20);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    sender__run_free(&f->r);
+    sender__free(&f->s);
+    fake_mqtt__free(f->mq);
+    json_decref(f->cols);
+    free(f);
+    return 0;
+}
+
+static void row(fixture *f, double t, double now)
+{
+    double v[3] = {t, 10 * t, 0.1 * t};
+    assert_int_equal(sender__row(f->r, v, 3, now), 0);
+}
+
+/* Parse published message i as a result; check its envelope. */
+static json_t *result(fixture *f, size_t i, json_int_t seq)
+{
+    const fake_pub *p = fake_mqtt__get(f->mq, i);
+    assert_non_null(p);
+    assert_string_equal(p->topic, "twin/c/result/run-1");
+    json_t *m = json_loads(p->payload, 0, NULL);
+    assert_non_null(m);
+    assert_string_equal(json_string_value(json_object_get(m, "contract")),
+                        "twin.result/1");
+    assert_string_equal(json_string_value(json_object_get(m, "run")),
+                        "run-1");
+    assert_int_equal(json_integer_value(json_object_get(m, "seq")), seq);
+    assert_true(json_equal(json_object_get(m, "columns"), f->cols));
+    return m;
+}
+
+static void test_sender__batches_by_rows(void **state)
+{
+    fixture *f = *state;
+    for (int k = 0; k < 7; k++)
+        row(f, k, 0.0);
+    /* The first row goes alone, then batches of 3. */
+    assert_int_equal(fake_mqtt__count(f->mq), 3);
+    static const size_t sizes[] = {1, 3, 3};
+    double t = 0;
+    for (size_t i = 0; i < 3; i++) {
+        json_t *m = result(f, i, (json_int_t)i);
+        json_t *rows = json_object_get(m, "rows");
+        assert_int_equal(json_array_size(rows), sizes[i]);
+        for (size_t k = 0; k < sizes[i]; k++, t++) {
+            json_t *rw = json_array_get(rows, k);
+            assert_float_equal(json_number_value(json_array_get(rw, 0)), t, 0);
+            assert_float_equal(json_number_value(json_array_get(rw, 1)),
+                               10 * t, 0);
+            /* 0.1·t written to round-trip exactly */
+            assert_true(json_number_value(json_array_get(rw, 2)) == 0.1 * t);
+        }
+        json_decref(m);
+    }
+    assert_int_equal(sender__run_last_seq(f->r), 2);
+    assert_int_equal(sender__run_rows(f->r), 7);
+}
+
+static void test_sender__batches_by_time(void **state)
+{
+    fixture *f = *state;
+    row(f, 0, 10.0);
+    row(f, 1, 10.0);
+    assert_int_equal(fake_mqtt__count(f->mq), 1);
+    assert_float_equal(sender__next_due(f->s), 10.02, 1e-12);
+    sender__flush_due(f->s, 10.01);
+    assert_int_equal(fake_mqtt__count(f->mq), 1);
+    sender__flush_due(f->s, 10.03);
+    assert_int_equal(fake_mqtt__count(f->mq), 2);
+    json_decref(result(f, 1, 1));
+    assert_true(isinf(sender__next_due(f->s)));
+    /* The end of a run flushes what is left. */
+    row(f, 2, 11.0);
+    sender__run_flush(f->r);
+    assert_int_equal(fake_mqtt__count(f->mq), 3);
+    assert_int_equal(sender__run_last_seq(f->r), 2);
+}
+
+static void test_sender__nonfinite_and_width(void **state)
+{
+    fixture *f = *state;
+    double v[3] = {0, NAN, INFINITY};
+    assert_int_equal(sender__row(f->r, v, 3, 0), 0);
+    json_t *m = result(f, 0, 0);
+    json_t *rw = json_array_get(json_object_get(m, "rows"), 0);
+    assert_true(json_is_null(json_array_get(rw, 1)));
+    assert_true(json_is_null(json_array_get(rw, 2)));
+    json_decref(m);
+    assert_int_equal(sender__row(f->r, v, 2, 0), -1); /* too narrow */
+    assert_int_equal(sender__run_rows(f->r), 1);
+}
+
+static void test_sender__holds_while_away(void **state)
+{
+    fixture *f = *state;
+    fake_mqtt__set_connected(f->mq, 0);
+    for (int k = 0; k < 7; k++)
+        row(f, k, 0.0);
+    assert_int_equal(fake_mqtt__count(f->mq), 0);
+    assert_int_equal(sender__queued(f->s), 3);
+    /* Connected: everything goes, in order. */
+    fake_mqtt__set_connected(f->mq, 1);
+    mqtt_event up = fake_mqtt__event(MQTT_EV_CONNECTED, 0);
+    sender__on_mqtt(f->s, &up);
+    assert_int_equal(fake_mqtt__count(f->mq), 3);
+    for (size_t i = 0; i < 3; i++)
+        json_decref(result(f, i, (json_int_t)i));
+    /* The broker acknowledges the first; the connection drops. */
+    mqtt_event ack = fake_mqtt__event(MQTT_EV_PUBACK,
+                                      fake_mqtt__get(f->mq, 0)->tag);
+    sender__on_mqtt(f->s, &ack);
+    assert_int_equal(sender__queued(f->s), 2);
+    fake_mqtt__set_connected(f->mq, 0);
+    mqtt_event lost = fake_mqtt__event(MQTT_EV_LOST, 0);
+    sender__on_mqtt(f->s, &lost);
+    fake_mqtt__clear(f->mq);
+    /* Back: the two unacknowledged go again, same seq, in order. */
+    fake_mqtt__set_connected(f->mq, 1);
+    sender__on_mqtt(f->s, &up);
+    assert_int_equal(fake_mqtt__count(f->mq), 2);
+    json_decref(result(f, 0, 1));
+    json_decref(result(f, 1, 2));
+    /* A late ack of a tag from before the drop changes nothing. */
+    mqtt_event stale = fake_mqtt__event(MQTT_EV_PUBACK, 2);
+    sender__on_mqtt(f->s, &stale);
+    assert_int_equal(sender__queued(f->s), 2);
+    for (size_t i = 0; i < 2; i++) {
+        mqtt_event a = fake_mqtt__event(MQTT_EV_PUBACK,
+                                        fake_mqtt__get(f->mq, i)->tag);
+        sender__on_mqtt(f->s, &a);
+    }
+    assert_int_equal(sender__queued(f->s), 0);
+    assert_int_equal(sender__queued_bytes(f->s), 0);
+}
+
+static void test_sender__bounded(void **state)
+{
+    fixture *f;
+    setup_with(state, 1, 0.02, 2000);
+    f = *state;
+    fake_mqtt__set_connected(f->mq, 0);
+    int k = 0;
+    while (!sender__full(f->s) && k < 1000)
+        row(f, k++, 0.0);
+    assert_true(sender__full(f->s));
+    assert_true(k > 3 && k < 100);
+    /* Full means "stop feeding me", never "dropped": all are kept. */
+    assert_int_equal(sender__queued(f->s), (size_t)k);
+    fake_mqtt__set_connected(f->mq, 1);
+    mqtt_event up = fake_mqtt__event(MQTT_EV_CONNECTED, 0);
+    sender__on_mqtt(f->s, &up);
+    for (size_t i = 0; i < fake_mqtt__count(f->mq); i++) {
+        mqtt_event a = fake_mqtt__event(MQTT_EV_PUBACK,
+                                        fake_mqtt__get(f->mq, i)->tag);
+        sender__on_mqtt(f->s, &a);
+    }
+    assert_false(sender__full(f->s));
+    teardown(state);
+}
+
+static void test_sender__events(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(sender__event(f->r, json_pack("{s:s, s:f}", "kind",
+                                                   "state", "t", 1.5)), 0);
+    const fake_pub *p = fake_mqtt__get(f->mq, 0);
+    assert_string_equal(p->topic, "twin/c/event/run-1");
+    json_t *m = json_loads(p->payload, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(m, "contract")),
+                        "twin.event/1");
+    assert_string_equal(json_string_value(json_object_get(m, "run")),
+                        "run-1");
+    assert_string_equal(json_string_value(json_object_get(m, "kind")),
+                        "state");
+    json_decref(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sender__batches_by_rows, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sender__batches_by_time, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sender__nonfinite_and_width,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sender__holds_while_away, setup,
+                                        teardown),
+        cmocka_unit_test(test_sender__bounded),
+        cmocka_unit_test_setup_teardown(test_sender__events, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("sender", tests, NULL, NULL);
+}
