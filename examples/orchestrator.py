@@ -20,7 +20,10 @@ import sys
 import time
 import uuid
 
-import paho.mqtt.client as mqtt
+try:
+    import paho.mqtt.client as mqtt
+except ImportError:
+    sys.exit("orchestrator: needs paho-mqtt (Debian: python3-paho-mqtt)")
 
 FINAL = ("finished", "failed", "cancelled", "rejected")
 

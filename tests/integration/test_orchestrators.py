@@ -16,6 +16,17 @@ import subprocess
 import sys
 import tempfile
 
+try:
+    import paho.mqtt.client  # noqa: F401
+except ImportError:
+    # Debian's python3-paho-mqtt is for Debian's python3; another python3
+    # earlier in PATH (pyenv, a venv) does not see it.
+    if os.path.exists("/usr/bin/python3") and \
+            os.path.realpath(sys.executable) != os.path.realpath(
+                "/usr/bin/python3"):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    sys.exit("test_orchestrators: needs paho-mqtt (Debian: python3-paho-mqtt)")
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
