@@ -273,6 +273,11 @@ class Request:
                 self.controller = c
         return got
 
+    def received(self):
+        """Every response to this request received so far (no waiting)."""
+        return [m.payload for m in self.client.messages(self._is_response,
+                                                        self.first_index)]
+
     def response(self, timeout=10.0):
         return self.responses(1, timeout)[0].payload
 
