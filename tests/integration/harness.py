@@ -15,7 +15,6 @@ command-line argument; the source tree is the one holding this file.
 
 import json
 import os
-import queue
 import shutil
 import signal
 import socket
