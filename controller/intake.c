@@ -28,6 +28,54 @@ static void reply_for(serve *sv, const mqtt_event *ev, const char *id,
     }
 }
 
+/* The "id" of a request too large to parse: scan the first 64 KiB of the
+ * top-level object for it, so the rejection reaches the orchestrator
+ * waiting on …/response/<id>.  Returns a malloc'd id or NULL. */
+static char *scan_id(const char *p, size_t len)
+{
+    int depth = 0, in_str = 0, esc = 0, want_value = 0;
+    const char *str = NULL;
+    if (len > 65536)
+        len = 65536;
+    for (size_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (in_str) {
+            if (esc)
+                esc = 0;
+            else if (c == '\\')
+                esc = 1;
+            else if (c == '"') {
+                in_str = 0;
+                size_t n = (size_t)(p + i - str);
+                if (want_value == 2) {
+                    char *id = strndup(str, n);
+                    if (id && request__topic_safe(id))
+                        return id;
+                    free(id);
+                    return NULL;
+                }
+                want_value = depth == 1 && n == 2 && memcmp(str, "id", 2) == 0;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+            str = p + i + 1;
+        } else if (c == ':' && want_value == 1) {
+            want_value = 2;
+        } else if (c == '{' || c == '[') {
+            depth++;
+            want_value = 0;
+        } else if (c == '}' || c == ']') {
+            depth--;
+            want_value = 0;
+        } else if (c == ',') {
+            want_value = 0;
+        }
+    }
+    return NULL;
+}
+
 static void live_input(serve *sv, const mqtt_event *ev)
 {
     const char *run_id = strrchr(ev->topic, '/') + 1;
@@ -73,7 +121,9 @@ void intake__message(serve *sv, const mqtt_event *ev)
     json_t *req = NULL;
 
     if (ev->len > sv->cfg.limits.request_bytes) {
-        reply_for(sv, ev, NULL, &to);
+        char *id = scan_id(ev->payload, ev->len);
+        reply_for(sv, ev, id, &to);
+        free(id);
         errors__add(&errs, TWIN_E_TOO_LARGE, "",
                     "the request is %zu bytes, more than this controller's "
                     "limit of %zu", ev->len, sv->cfg.limits.request_bytes);
