@@ -22,8 +22,19 @@ static int own(twin_paths *p, char *s)
     return 0;
 }
 
+static int same_dir(const char *a, const char *b)
+{
+    char ra[PATH_MAX], rb[PATH_MAX];
+    if (strcmp(a, b) == 0)
+        return 1;
+    return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
+}
+
 int paths__add_model_dir(twin_paths *p, const char *dir)
 {
+    for (size_t i = 0; i < p->n_model_dirs; i++)
+        if (same_dir(p->model_dirs[i], dir))
+            return 0; /* once is enough */
     if (p->n_model_dirs >= PATHS_MAX_MODEL_DIRS)
         return -1;
     p->model_dirs[p->n_model_dirs++] = dir;
