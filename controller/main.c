@@ -19,6 +19,9 @@ static const struct {
     {"check-model", cmd_check_model, "load a model plugin, check its "
                                      "descriptor and exercise it"},
     {"serve", cmd_serve, "run the controller daemon over MQTT"},
+    {"submit", cmd_submit, "send a request to a controller and collect "
+                           "the run's rows as CSV"},
+    {"status", cmd_status, "list the controllers under a prefix"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,1122 @@
+/*
+ * cmd_submit.c — `twinctl submit`: the orchestrator's side of the wire
+ * contract, for operators and tests.
+ *
+ * Owns one exchange: build the request (a request document as it is, a
+ * scenario wrapped as a run, or a stored scenario's name), subscribe to
+ * its responses and — for a run — to its results and events before
+ * publishing it, follow the responses, put the result messages back in
+ * seq order (dropping duplicates) and write their rows as CSV, and send
+ * the `set` requests asked for with --set when the run's results reach
+ * their time.  Talking to the broker is mqtt.c's; number formatting is
+ * csv.c's; what the messages mean is docs/contract.md.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cmd.h"
+#include "csv.h"
+#include "mqtt.h"
+#include "request.h"
+
+#define DEFAULT_BROKER "tcp://127.0.0.1:1883"
+#define ROWS_GRACE 5.0 /* s to wait for missing results after the end */
+
+/* One --set NAME=VALUE@T. */
+typedef struct set_req {
+    const char *name;      /* instance.input, in argv */
+    double value;
+    double at;             /* simulated time; -INFINITY: at once */
+    char *id;              /* this set request's id */
+    char *filter;          /* P/+/response/<id> */
+    int sent, answered, ok;
+} set_req;
+
+/* A result message that came before its turn. */
+typedef struct held {
+    json_t *msg;
+    char *controller;
+} held;
+
+typedef struct submit {
+    /* what was asked */
+    const char *broker, *prefix, *controller, *output;
+    double timeout;
+    int quiet;
+    set_req *sets;
+    size_t n_sets;
+
+    /* the request */
+    json_t *req;
+    const char *id, *run;  /* borrowed from req */
+    int is_run;
+    char *payload;
+    char *t_request;
+    char *f_response, *f_result, *f_event;
+    int published, acked;
+
+    /* the exchange */
+    mqtt_client *mq;
+    double started, deadline;
+    double last_message;   /* when the last message of this run came */
+    int lost_connection;
+    char *cid;             /* the controller that accepted */
+    json_t *columns;
+    size_t n_cols;
+    double *row;
+    long long rows_expected;
+    json_t *final;         /* finished, failed or cancelled */
+    long long last_seq;
+    int answered_before;   /* the final response came without accepted */
+    int done, status;
+
+    /* the results */
+    FILE *out;
+    held *held;
+    size_t held_cap;
+    long long next_seq;    /* the next seq to write */
+    unsigned long long rows, duplicates;
+    int bad_results;
+    double t_reached;      /* the largest t seen in the results */
+
+    /* progress on a terminal */
+    int progress;
+    double next_draw;
+    int drawn;
+} submit;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: twinctl submit [OPTIONS] FILE\n"
+        "       twinctl submit [OPTIONS] --name SCENARIO\n"
+        "\n"
+        "Send one request to a twinctl controller over MQTT and follow it.\n"
+        "FILE is a request document (\"contract\": \"twin.request/1\"), sent\n"
+        "as it is (an \"id\" is added when it has none), or a scenario, sent\n"
+        "as a run of it; '-' reads standard input.  --name runs a scenario\n"
+        "stored on the controller.\n"
+        "\n"
+        "For a run, every response is printed on stderr as one line of JSON,\n"
+        "events as lines on stderr, and the result rows, in seq order and\n"
+        "without duplicates, as CSV to -o (numbers exactly as sent, as\n"
+        "twinctl run writes them; a null is written as nan).  For other\n"
+        "requests (describe, status, set, cancel) the response is printed\n"
+        "on stdout, indented.\n"
+        "\n"
+        "Options:\n"
+        "      --broker URL     broker (default $TWIN_BROKER, else\n"
+        "                       " DEFAULT_BROKER ")\n"
+        "      --prefix P       topic prefix (default twin)\n"
+        "      --controller ID  send to P/ID/request\n"
+        "      --pool           send to P/pool/request: any controller of the\n"
+        "                       pool takes it (the default)\n"
+        "      --name SCENARIO  run the stored scenario SCENARIO\n"
+        "      --id ID          the request id (default: the document's, else\n"
+        "                       a new UUID)\n"
+        "  -o, --output FILE    write the run's rows as CSV to FILE ('-':\n"
+        "                       stdout; default: rows are checked, not "
+        "written)\n"
+        "      --timeout S      seconds for the whole exchange (default 600)\n"
+        "      --set NAME=VALUE[@T]\n"
+        "                       once the run is accepted and its results\n"
+        "                       reach simulated time T, send a set request\n"
+        "                       for input NAME (repeatable; for live runs)\n"
+        "  -q, --quiet          print only errors\n"
+        "  -h, --help           show this help\n"
+        "\n"
+        "Exit status: 0 the run finished and every row arrived (other\n"
+        "requests: ok); 1 rejected, failed, cancelled, timed out, rows\n"
+        "missing, a set refused, or no broker; 2 bad usage or an unreadable\n"
+        "FILE.\n");
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Clear the progress line before anything else goes to stderr. */
+static void submit__unprogress(submit *s)
+{
+    if (s->drawn) {
+        fprintf(stderr, "\r%70s\r", "");
+        s->drawn = 0;
+    }
+}
+
+static void say(submit *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void say(submit *s, const char *fmt, ...)
+{
+    va_list ap;
+    submit__unprogress(s);
+    va_start(ap, fmt);
+    fprintf(stderr, "twinctl submit: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* A random (version 4) UUID: unique without coordination, and a valid
+ * topic level. */
+static int submit__uuid(char out[37])
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+        return -1;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+             b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+    return 0;
+}
+
+/* NAME=VALUE or NAME=VALUE@T. */
+static int submit__parse_set(const char *arg, set_req *set)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL || eq == arg)
+        return -1;
+    char *end;
+    set->value = strtod(eq + 1, &end);
+    if (end == eq + 1 || !isfinite(set->value))
+        return -1;
+    set->at = -INFINITY;
+    if (*end == '@') {
+        const char *t = end + 1;
+        set->at = strtod(t, &end);
+        if (end == t || !isfinite(set->at))
+            return -1;
+    }
+    if (*end != '\0')
+        return -1;
+    set->name = arg;       /* cut at '=' when the request is built */
+    return 0;
+}
+
+/* ---- the request ---------------------------------------------------------- */
+
+/* Read FILE ('-': stdin) and make the request of it, or of --name.
+ * Returns 0, or 2 with the reason printed. */
+static int submit__build(submit *s, const char *file, const char *name,
+                         const char *id)
+{
+    json_t *doc = NULL;
+    json_error_t jerr;
+    char uuid[37];
+    int status = 2;
+
+    if (name != NULL) {
+        if (!request__topic_safe(name)) {
+            say(s, "'%s' is not a scenario name (letters, digits, -, _ and "
+                ". only)", name);
+            goto exit;
+        }
+        s->req = json_pack("{s:s, s:s, s:s}", "contract", "twin.request/1",
+                           "type", "run", "scenario", name);
+    } else {
+        doc = strcmp(file, "-") == 0
+                  ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr)
+                  : json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+        if (doc == NULL) {
+            if (jerr.line < 0 || jerr.position == 0)
+                say(s, "cannot read %s: %s", file, jerr.text);
+            else
+                say(s, "%s is not JSON: line %d, column %d: %s", file,
+                    jerr.line, jerr.column, jerr.text);
+            goto exit;
+        }
+        if (!json_is_object(doc)) {
+            say(s, "%s holds no JSON object: give a request document or a "
+                "scenario", file);
+            goto exit;
+        }
+        if (json_object_get(doc, "contract") != NULL) {
+            s->req = json_incref(doc);
+        } else {
+            s->req = json_pack("{s:s, s:s, s:O}", "contract",
+                               "twin.request/1", "type", "run", "scenario",
+                               doc);
+        }
+    }
+    if (s->req == NULL) {
+        say(s, "out of memory");
+        goto exit;
+    }
+    const json_t *have = json_object_get(s->req, "id");
+    if (id == NULL && have == NULL) {
+        if (submit__uuid(uuid) != 0) {
+            say(s, "cannot make a request id (getrandom failed); give --id");
+            status = 1;
+            goto exit;
+        }
+        id = uuid;
+    }
+    if (id != NULL)
+        json_object_set_new(s->req, "id", json_string(id));
+    have = json_object_get(s->req, "id");
+    if (!json_is_string(have) ||
+        !request__topic_safe(json_string_value(have))) {
+        say(s, "the request id must be a string of 1 to 128 letters, "
+            "digits, -, _, . or : (it becomes a topic level); give --id");
+        goto exit;
+    }
+    s->id = json_string_value(have);
+    const json_t *type = json_object_get(s->req, "type");
+    s->is_run = json_is_string(type) &&
+                strcmp(json_string_value(type), "run") == 0;
+    s->run = s->id;
+    const json_t *run = json_object_get(s->req, "run");
+    if (s->is_run && json_is_string(run)) {
+        if (!request__topic_safe(json_string_value(run))) {
+            say(s, "the request's \"run\" must be 1 to 128 letters, digits, "
+                "-, _, . or : (it becomes a topic level)");
+            goto exit;
+        }
+        s->run = json_string_value(run);
+    }
+    s->payload = json_dumps(s->req, JSON_COMPACT);
+    if (s->payload == NULL) {
+        say(s, "out of memory");
+        status = 1;
+        goto exit;
+    }
+    status = 0;
+exit:
+    json_decref(doc);
+    return status;
+}
+
+/* Topics and filters; every subscription made before the request goes
+ * out, so nothing the controller sends is missed. */
+static int submit__topics(submit *s)
+{
+    const char *p = s->prefix;
+    if (s->controller
+            ? asprintf(&s->t_request, "%s/%s/request", p, s->controller) < 0
+            : asprintf(&s->t_request, "%s/pool/request", p) < 0)
+        return -1;
+    if (asprintf(&s->f_response, "%s/+/response/%s", p, s->id) < 0)
+        return -1;
+    if (s->is_run &&
+        (asprintf(&s->f_result, "%s/+/result/%s", p, s->run) < 0 ||
+         asprintf(&s->f_event, "%s/+/event/%s", p, s->run) < 0))
+        return -1;
+    for (size_t i = 0; i < s->n_sets; i++) {
+        set_req *st = &s->sets[i];
+        if (asprintf(&st->id, "%s.set%zu", s->id, i + 1) < 0)
+            return -1;
+        if (!request__topic_safe(st->id)) {
+            say(s, "the request id is too long to number its --set "
+                "requests (%s); give a shorter --id", st->id);
+            return -1;
+        }
+        if (asprintf(&st->filter, "%s/+/response/%s", p, st->id) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void submit__publish_request(submit *s)
+{
+    mqtt_publish pub = {.topic = s->t_request, .payload = s->payload,
+                        .len = strlen(s->payload), .qos = 1, .tag = 1};
+    if (mqtt__publish(s->mq, &pub) == 0)
+        s->published = 1;
+}
+
+/* The topic level after the prefix: the controller's id.  Returns a
+ * pointer into topic and its length. */
+static const char *submit__topic_controller(const submit *s,
+                                            const char *topic, size_t *len)
+{
+    const char *c = topic + strlen(s->prefix) + 1;
+    const char *slash = strchr(c, '/');
+    *len = slash ? (size_t)(slash - c) : strlen(c);
+    return c;
+}
+
+static int submit__from_cid(const submit *s, const char *topic)
+{
+    size_t len;
+    const char *c = submit__topic_controller(s, topic, &len);
+    return s->cid == NULL ||
+           (strlen(s->cid) == len && strncmp(s->cid, c, len) == 0);
+}
+
+/* ---- results -------------------------------------------------------------- */
+
+static void submit__draw(submit *s, double now)
+{
+    if (!s->progress || now < s->next_draw)
+        return;
+    s->next_draw = now + 0.5;
+    if (s->rows_expected > 0)
+        fprintf(stderr, "\rtwinctl submit: t = %.6g s, %llu of %lld rows "
+                "(%3.0f%%)", s->t_reached, s->rows, s->rows_expected,
+                100.0 * (double)s->rows / (double)s->rows_expected);
+    else
+        fprintf(stderr, "\rtwinctl submit: t = %.6g s, %llu rows",
+                s->t_reached, s->rows);
+    s->drawn = 1;
+}
+
+/* Once the columns are known: the row buffer, and the CSV header.
+ * Returns 0, or -1 when out of memory. */
+static int submit__header(submit *s)
+{
+    if (s->row != NULL || s->n_cols == 0)
+        return 0;
+    const char **names = calloc(s->n_cols, sizeof *names);
+    s->row = calloc(s->n_cols, sizeof *s->row);
+    if (names == NULL || s->row == NULL) {
+        free(names);
+        return -1;
+    }
+    for (size_t i = 0; i < s->n_cols; i++) {
+        const char *n = json_string_value(json_array_get(s->columns, i));
+        names[i] = n ? n : "?";
+    }
+    if (s->out)
+        csv__header(s->out, s->n_cols, names);
+    free(names);
+    return 0;
+}
+
+/* Check one result message against the accepted columns and write its
+ * rows.  Returns 0, or -1 when it is malformed (said once). */
+static int submit__write_result(submit *s, json_t *msg, long long seq)
+{
+    const json_t *cols = json_object_get(msg, "columns");
+    const json_t *rows = json_object_get(msg, "rows");
+    if (!json_is_array(rows)) {
+        say(s, "result seq %lld of run %s has no \"rows\" array; its rows "
+            "are lost", seq, s->run);
+        return -1;
+    }
+    if (s->columns == NULL && json_is_array(cols) &&
+        json_array_size(cols) > 0) {
+        /* No accepted response seen (a retried id): the message says. */
+        s->columns = json_incref((json_t *)cols);
+        s->n_cols = json_array_size(cols);
+    }
+    if (submit__header(s) != 0) {
+        say(s, "out of memory writing the rows");
+        return -1;
+    }
+    if (cols != NULL && !json_equal(cols, s->columns)) {
+        say(s, "result seq %lld of run %s has other columns than the run "
+            "was accepted with; its rows are left out", seq, s->run);
+        return -1;
+    }
+    size_t i;
+    const json_t *r;
+    json_array_foreach(rows, i, r) {
+        if (json_array_size(r) != s->n_cols) {
+            say(s, "result seq %lld of run %s: row %zu has %zu values for "
+                "%zu columns; left out", seq, s->run, i, json_array_size(r),
+                s->n_cols);
+            return -1;
+        }
+        for (size_t k = 0; k < s->n_cols; k++) {
+            const json_t *v = json_array_get(r, k);
+            if (json_is_number(v)) {
+                s->row[k] = json_number_value(v);
+            } else if (json_is_null(v)) {
+                s->row[k] = NAN; /* not finite; the event says which */
+            } else {
+                say(s, "result seq %lld of run %s: row %zu, column %zu is "
+                    "neither a number nor null; left out", seq, s->run, i,
+                    k);
+                return -1;
+            }
+        }
+        if (s->out && csv__row(s->out, s->row, s->n_cols) != 0) {
+            say(s, "writing the rows to %s failed: %m", s->output);
+            return -1;
+        }
+        s->rows++;
+        if (s->row[0] > s->t_reached)
+            s->t_reached = s->row[0];
+    }
+    return 0;
+}
+
+/* Write the held messages that are next in seq order. */
+static void submit__flush_held(submit *s)
+{
+    if (s->cid == NULL && s->columns == NULL)
+        return; /* not accepted yet: the header is not known */
+    while ((size_t)s->next_seq < s->held_cap &&
+           s->held[s->next_seq].msg != NULL) {
+        held *h = &s->held[s->next_seq];
+        if (submit__write_result(s, h->msg, s->next_seq) != 0)
+            s->bad_results++;
+        json_decref(h->msg);
+        free(h->controller);
+        h->msg = NULL;
+        h->controller = NULL;
+        s->next_seq++;
+    }
+}
+
+static void submit__on_result(submit *s, const mqtt_event *ev)
+{
+    json_t *msg = json_loadb(ev->payload, ev->len, JSON_DECODE_INT_AS_REAL,
+                             NULL);
+    const json_t *seqv = json_object_get(msg, "seq");
+    double seqd = json_number_value(seqv);
+    if (!json_is_number(seqv) || seqd < 0 || seqd != floor(seqd) ||
+        seqd > 1e15) {
+        say(s, "a message on %s is not a twin.result/1 with a seq; "
+            "ignored", ev->topic);
+        json_decref(msg);
+        return;
+    }
+    long long seq = (long long)seqd;
+    size_t len;
+    const char *c = submit__topic_controller(s, ev->topic, &len);
+    if (seq < s->next_seq ||
+        ((size_t)seq < s->held_cap && s->held[seq].msg != NULL)) {
+        s->duplicates++;
+        json_decref(msg);
+        return;
+    }
+    if ((size_t)seq >= s->held_cap) {
+        size_t cap = s->held_cap ? s->held_cap : 256;
+        while (cap <= (size_t)seq)
+            cap *= 2;
+        held *h = realloc(s->held, cap * sizeof *h);
+        if (h == NULL) {
+            say(s, "out of memory holding result seq %lld", seq);
+            s->bad_results++;
+            json_decref(msg);
+            return;
+        }
+        memset(h + s->held_cap, 0, (cap - s->held_cap) * sizeof *h);
+        s->held = h;
+        s->held_cap = cap;
+    }
+    s->held[seq].msg = msg;
+    s->held[seq].controller = strndup(c, len);
+    submit__flush_held(s);
+}
+
+/* Once the controller is known, forget what others sent on these topics
+ * (a run id reused elsewhere under the same prefix). */
+static void submit__drop_foreign(submit *s)
+{
+    for (size_t i = (size_t)s->next_seq; i < s->held_cap; i++)
+        if (s->held[i].msg != NULL &&
+            strcmp(s->held[i].controller, s->cid) != 0) {
+            json_decref(s->held[i].msg);
+            free(s->held[i].controller);
+            s->held[i].msg = NULL;
+            s->held[i].controller = NULL;
+        }
+}
+
+static int submit__rows_complete(const submit *s)
+{
+    return s->final != NULL && s->next_seq > s->last_seq;
+}
+
+/* "3, 7-9" for the seqs from next_seq to last_seq that never came. */
+static void submit__say_missing(submit *s)
+{
+    char list[512] = "";
+    size_t used = 0;
+    long long missing = 0;
+    for (long long q = s->next_seq; q <= s->last_seq; q++) {
+        if ((size_t)q < s->held_cap && s->held[q].msg != NULL)
+            continue;
+        long long end = q;
+        while (end + 1 <= s->last_seq &&
+               !((size_t)(end + 1) < s->held_cap &&
+                 s->held[end + 1].msg != NULL))
+            end++;
+        missing += end - q + 1;
+        if (used < sizeof list - 40) {
+            int n = end > q ? snprintf(list + used, sizeof list - used,
+                                       "%s%lld-%lld", used ? ", " : "", q,
+                                       end)
+                            : snprintf(list + used, sizeof list - used,
+                                       "%s%lld", used ? ", " : "", q);
+            used += (size_t)n;
+        } else if (list[used - 1] != '.') {
+            used += (size_t)snprintf(list + used, sizeof list - used,
+                                     ", ...");
+        }
+        q = end;
+    }
+    char holds[96] = "";
+    if (s->out && s->next_seq > 0)
+        snprintf(holds, sizeof holds, "; the CSV holds the rows of seq 0 "
+                 "to %lld", s->next_seq - 1);
+    else if (s->out)
+        snprintf(holds, sizeof holds, "; the CSV holds no rows");
+    say(s, "%lld of the %lld result messages of run %s never arrived: seq "
+        "%s%s%s", missing, s->last_seq + 1, s->run, list,
+        s->lost_connection ? " (the connection to the broker was lost "
+                             "during the run)" : "", holds);
+}
+
+/* ---- responses and events ------------------------------------------------- */
+
+static void submit__say_errors(submit *s, const json_t *resp)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(resp, "errors"), i, e) {
+        const char *path = json_string_value(json_object_get(e, "path"));
+        submit__unprogress(s);
+        fprintf(stderr, "  %s: %s [%s]\n", path && path[0] ? path : "/",
+                json_string_value(json_object_get(e, "message")),
+                json_string_value(json_object_get(e, "code")));
+    }
+}
+
+static void submit__on_run_response(submit *s, json_t *resp,
+                                    const char *status)
+{
+    const char *cid = json_string_value(json_object_get(resp, "controller"));
+    if (strcmp(status, "accepted") == 0) {
+        if (s->cid != NULL)
+            return; /* answered again */
+        s->cid = strdup(cid ? cid : "?");
+        s->columns = json_incref(json_object_get(resp, "columns"));
+        s->n_cols = json_array_size(s->columns);
+        s->rows_expected = (long long)json_integer_value(
+            json_object_get(resp, "rows_expected"));
+        if (s->n_cols == 0) {
+            say(s, "the accepted response names no columns");
+            s->bad_results++;
+        }
+        /* Results are taken from P/+/result/<run>, subscribed before the
+         * request went out; only this controller's count from now on. */
+        submit__drop_foreign(s);
+        if (submit__header(s) != 0) {
+            say(s, "out of memory");
+            s->bad_results++;
+        }
+        submit__flush_held(s);
+        return;
+    }
+    if (strcmp(status, "rejected") == 0) {
+        json_t *errs = json_object_get(resp, "errors");
+        size_t n = json_array_size(errs);
+        say(s, "run %s rejected by %s, %zu problem%s:", s->run,
+            cid ? cid : "?", n, n == 1 ? "" : "s");
+        submit__say_errors(s, resp);
+        s->status = 1;
+        s->done = 1;
+        return;
+    }
+    if (strcmp(status, "finished") == 0 || strcmp(status, "failed") == 0 ||
+        strcmp(status, "cancelled") == 0) {
+        if (s->final != NULL)
+            return;
+        s->final = json_incref(resp);
+        s->last_seq = (long long)json_integer_value(
+            json_object_get(resp, "last_seq"));
+        if (s->cid == NULL) {
+            /* The controller knew this id: its accepted response and the
+             * results went out when it was first sent. */
+            s->answered_before = 1;
+            s->cid = strdup(cid ? cid : "?");
+            submit__drop_foreign(s);
+            submit__flush_held(s);
+        }
+        if (strcmp(status, "finished") != 0) {
+            say(s, "run %s %s:", s->run, status);
+            submit__say_errors(s, resp);
+        }
+        return;
+    }
+    say(s, "an unexpected \"%s\" response to run %s; ignored", status,
+        s->run);
+}
+
+static void submit__on_set_response(submit *s, set_req *st, json_t *resp,
+                                    const char *status)
+{
+    if (st->answered)
+        return;
+    st->answered = 1;
+    st->ok = strcmp(status, "ok") == 0;
+    if (!st->ok) {
+        say(s, "set %s refused:", st->name);
+        submit__say_errors(s, resp);
+    }
+}
+
+static void submit__on_response(submit *s, const mqtt_event *ev)
+{
+    json_t *resp = json_loadb(ev->payload, ev->len, 0, NULL);
+    const char *status = json_string_value(json_object_get(resp, "status"));
+    if (status == NULL) {
+        say(s, "a message on %s is not a twin.response/1; ignored",
+            ev->topic);
+        goto exit;
+    }
+    if (!s->is_run && mqtt__topic_matches(s->f_response, ev->topic)) {
+        char *text = json_dumps(resp, JSON_INDENT(2));
+        if (text)
+            printf("%s\n", text);
+        free(text);
+        if (strcmp(status, "rejected") == 0) {
+            say(s, "%s request rejected:",
+                json_string_value(json_object_get(resp, "type")));
+            submit__say_errors(s, resp);
+        }
+        s->status = strcmp(status, "ok") == 0 ? 0 : 1;
+        s->done = 1;
+        goto exit;
+    }
+    if (!s->quiet) {
+        char *line = json_dumps(resp, JSON_COMPACT);
+        submit__unprogress(s);
+        if (line)
+            fprintf(stderr, "%s\n", line);
+        free(line);
+    }
+    if (mqtt__topic_matches(s->f_response, ev->topic)) {
+        submit__on_run_response(s, resp, status);
+        goto exit;
+    }
+    for (size_t i = 0; i < s->n_sets; i++)
+        if (mqtt__topic_matches(s->sets[i].filter, ev->topic))
+            submit__on_set_response(s, &s->sets[i], resp, status);
+exit:
+    json_decref(resp);
+}
+
+static void submit__on_event(submit *s, const mqtt_event *ev)
+{
+    if (s->quiet)
+        return;
+    json_t *e = json_loadb(ev->payload, ev->len, 0, NULL);
+    const char *kind = json_string_value(json_object_get(e, "kind"));
+    const char *inst = json_string_value(json_object_get(e, "instance"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    const json_t *t = json_object_get(e, "t");
+    char when[40] = "-";
+    if (json_is_number(t))
+        csv__number(when, sizeof when, json_number_value(t));
+    submit__unprogress(s);
+    if (kind && strcmp(kind, "state") == 0)
+        fprintf(stderr, "event: t=%s %s indicator %lld %s\n", when,
+                inst ? inst : "-",
+                (long long)json_integer_value(json_object_get(e,
+                                                              "indicator")),
+                json_integer_value(json_object_get(e, "direction")) > 0
+                    ? "rising" : "falling");
+    else if (kind && strcmp(kind, "rtf") == 0)
+        fprintf(stderr, "rtf: t=%s %.3g over the last %.3g s, %.3g over the "
+                "run\n", when,
+                json_number_value(json_object_get(e, "rtf_window")),
+                json_number_value(json_object_get(e, "window_seconds")),
+                json_number_value(json_object_get(e, "rtf_total")));
+    else
+        fprintf(stderr, "%s: t=%s %s%s%s\n", kind ? kind : "event", when,
+                inst ? inst : "", inst ? ": " : "", msg ? msg : ev->payload);
+    json_decref(e);
+}
+
+static void submit__send_sets(submit *s)
+{
+    if (s->cid == NULL || s->final != NULL)
+        return;
+    for (size_t i = 0; i < s->n_sets; i++) {
+        set_req *st = &s->sets[i];
+        if (st->sent || s->t_reached < st->at)
+            continue;
+        const char *eq = strchr(st->name, '=');
+        json_t *values = json_object();
+        char *name = strndup(st->name, (size_t)(eq - st->name));
+        char *topic = NULL, *text = NULL;
+        json_t *req = NULL;
+        if (values == NULL || name == NULL ||
+            json_object_set_new(values, name, json_real(st->value)) != 0 ||
+            asprintf(&topic, "%s/%s/request", s->prefix, s->cid) < 0) {
+            topic = NULL;
+            goto next;
+        }
+        req = json_pack("{s:s, s:s, s:s, s:s, s:O}", "contract",
+                        "twin.request/1", "id", st->id, "type", "set", "run",
+                        s->run, "values", values);
+        text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+        if (text != NULL) {
+            mqtt_publish pub = {.topic = topic, .payload = text,
+                                .len = strlen(text), .qos = 1,
+                                .tag = 2 + i};
+            if (mqtt__publish(s->mq, &pub) == 0) {
+                st->sent = 1;
+                if (!s->quiet)
+                    say(s, "set %s sent at t = %.17g", st->name,
+                        s->t_reached);
+            }
+        }
+next:
+        free(text);
+        json_decref(req);
+        free(topic);
+        free(name);
+        json_decref(values);
+    }
+}
+
+/* Have all the answers come? */
+static int submit__complete(const submit *s, double now)
+{
+    if (s->done)
+        return 1;
+    if (s->final == NULL)
+        return 0;
+    for (size_t i = 0; i < s->n_sets; i++)
+        if (s->sets[i].sent && !s->sets[i].answered &&
+            now - s->last_message < ROWS_GRACE)
+            return 0;
+    return submit__rows_complete(s) || s->answered_before ||
+           now - s->last_message >= ROWS_GRACE;
+}
+
+static void submit__on_mqtt(submit *s, const mqtt_event *ev, double now)
+{
+    switch (ev->kind) {
+    case MQTT_EV_CONNECTED:
+        /* The request goes out from the loop once connected, and again
+         * after a reconnect when it was not acknowledged (safe: a
+         * controller answers a known id again, never runs it twice). */
+        if (s->lost_connection && !s->quiet)
+            say(s, "connected to %s again", s->broker);
+        break;
+    case MQTT_EV_LOST:
+        s->lost_connection = 1;
+        if (!s->acked)
+            s->published = 0;
+        say(s, "lost the broker (%s); reconnecting — results sent "
+            "meanwhile are lost", ev->text ? ev->text : "?");
+        break;
+    case MQTT_EV_CONNECT_FAILED:
+        say(s, "%s; check --broker (or TWIN_BROKER)",
+            ev->text ? ev->text : "cannot connect");
+        s->status = 1;
+        s->done = 1;
+        break;
+    case MQTT_EV_PUBACK:
+        if (ev->tag == 1)
+            s->acked = 1;
+        break;
+    case MQTT_EV_PUBFAIL:
+        if (ev->tag == 1) {
+            s->published = 0;
+        } else if (ev->tag >= 2 && ev->tag - 2 < s->n_sets) {
+            s->sets[ev->tag - 2].sent = 0; /* sent again on the next turn */
+        }
+        break;
+    case MQTT_EV_MESSAGE:
+        if (s->f_result && mqtt__topic_matches(s->f_result, ev->topic)) {
+            if (submit__from_cid(s, ev->topic)) {
+                s->last_message = now;
+                submit__on_result(s, ev);
+            }
+        } else if (s->f_event && mqtt__topic_matches(s->f_event,
+                                                     ev->topic)) {
+            if (submit__from_cid(s, ev->topic))
+                submit__on_event(s, ev);
+        } else {
+            s->last_message = now;
+            submit__on_response(s, ev);
+        }
+        break;
+    }
+}
+
+/* Why the time ran out, in the words of where it stood. */
+static void submit__say_timeout(submit *s)
+{
+    if (!mqtt__is_connected(s->mq) && !s->published)
+        say(s, "could not reach the broker at %s within %g s (--timeout); "
+            "check --broker", s->broker, s->timeout);
+    else if (s->is_run && s->cid == NULL && s->final == NULL)
+        say(s, "no answer to request %s on %s within %g s (--timeout): is "
+            "a controller listening there?  'twinctl status --prefix %s' "
+            "lists them", s->id, s->t_request, s->timeout, s->prefix);
+    else if (!s->is_run)
+        say(s, "no answer to request %s on %s within %g s (--timeout)",
+            s->id, s->t_request, s->timeout);
+    else if (s->final == NULL)
+        say(s, "run %s on %s had not ended after %g s (--timeout), at t = "
+            "%.6g s with %llu rows; it may still be running (send a cancel "
+            "request to stop it)", s->run, s->cid, s->timeout, s->t_reached,
+            s->rows);
+}
+
+/* The verdict on a run that got its final response. */
+static int submit__verdict(submit *s)
+{
+    int status = 0;
+    const char *fs = json_string_value(json_object_get(s->final, "status"));
+    if (fs == NULL || strcmp(fs, "finished") != 0)
+        status = 1;
+    if (!submit__rows_complete(s)) {
+        if (s->answered_before)
+            say(s, "%s answered request %s before: this is its earlier "
+                "answer, and the run's rows were sent then; give a new "
+                "--id (or none) to run it again", s->cid, s->id);
+        else
+            submit__say_missing(s);
+        status = 1;
+    }
+    long long rows = (long long)json_integer_value(
+        json_object_get(s->final, "rows"));
+    if (submit__rows_complete(s) && s->bad_results == 0 &&
+        rows != (long long)s->rows) {
+        say(s, "run %s: the controller sent %lld rows, %llu arrived", s->run,
+            rows, s->rows);
+        status = 1;
+    }
+    if (s->bad_results > 0)
+        status = 1;
+    for (size_t i = 0; i < s->n_sets; i++) {
+        const set_req *st = &s->sets[i];
+        if (!st->sent)
+            say(s, "set %s was never sent: the run ended at t = %.6g s",
+                st->name, s->t_reached);
+        else if (!st->answered)
+            say(s, "set %s got no answer", st->name);
+        if (!st->ok)
+            status = 1;
+    }
+    if (!s->quiet) {
+        const json_t *st = json_object_get(s->final, "stats");
+        say(s, "run %s %s on %s: %llu rows in %lld messages (%llu "
+            "duplicates dropped); controller %.3f s, exchange %.3f s",
+            s->run, fs ? fs : "?", s->cid ? s->cid : "?", s->rows,
+            s->next_seq, s->duplicates,
+            json_number_value(json_object_get(st, "wall_seconds")),
+            wall_now() - s->started);
+    }
+    return status;
+}
+
+/* ---- the command ---------------------------------------------------------- */
+
+int cmd_submit(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"broker", required_argument, NULL, 'b'},
+        {"prefix", required_argument, NULL, 'p'},
+        {"controller", required_argument, NULL, 'c'},
+        {"pool", no_argument, NULL, 'P'},
+        {"name", required_argument, NULL, 'n'},
+        {"id", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"timeout", required_argument, NULL, 't'},
+        {"set", required_argument, NULL, 's'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    submit sv = {.prefix = "twin", .timeout = 600, .last_seq = -1,
+                 .t_reached = -INFINITY};
+    submit *s = &sv;
+    const char *name = NULL, *id = NULL, *file = NULL;
+    const char **subs = NULL;
+    int pool = 0, status = 2, c;
+    char why[1024], client_id[64], uuid[37];
+    mqtt_event *ev;
+
+    s->broker = getenv("TWIN_BROKER");
+    if (s->broker == NULL || s->broker[0] == '\0')
+        s->broker = DEFAULT_BROKER;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'b': s->broker = optarg; break;
+        case 'p': s->prefix = optarg; break;
+        case 'c': s->controller = optarg; break;
+        case 'P': pool = 1; break;
+        case 'n': name = optarg; break;
+        case 'i': id = optarg; break;
+        case 'o': s->output = optarg; break;
+        case 't': {
+            char *end;
+            s->timeout = strtod(optarg, &end);
+            if (*end != '\0' || !(s->timeout > 0) || !isfinite(s->timeout)) {
+                say(s, "--timeout takes a positive number of seconds, not "
+                    "'%s'", optarg);
+                goto exit;
+            }
+            break;
+        }
+        case 's': {
+            set_req *sets = realloc(s->sets, (s->n_sets + 1) * sizeof *sets);
+            if (sets == NULL)
+                goto exit;
+            s->sets = sets;
+            memset(&sets[s->n_sets], 0, sizeof *sets);
+            if (submit__parse_set(optarg, &sets[s->n_sets]) != 0) {
+                say(s, "--set takes NAME=VALUE or NAME=VALUE@T (T in "
+                    "simulated seconds), not '%s'", optarg);
+                goto exit;
+            }
+            s->n_sets++;
+            break;
+        }
+        case 'q': s->quiet = 1; break;
+        case 'h': usage(stdout); status = 0; goto exit;
+        default: usage(stderr); goto exit;
+        }
+    }
+    if (name ? optind != argc : optind != argc - 1) {
+        say(s, "give one FILE or --name SCENARIO\n");
+        usage(stderr);
+        goto exit;
+    }
+    file = name ? NULL : argv[optind];
+    if (pool && s->controller) {
+        say(s, "give --controller ID or --pool, not both");
+        goto exit;
+    }
+    if (s->controller && !request__topic_safe(s->controller)) {
+        say(s, "'%s' is not a controller id (letters, digits, -, _, . and "
+            ": only)", s->controller);
+        goto exit;
+    }
+    if (strchr(s->prefix, '+') || strchr(s->prefix, '#') ||
+        s->prefix[0] == '\0') {
+        say(s, "the prefix '%s' cannot hold + or # or be empty", s->prefix);
+        goto exit;
+    }
+    if ((status = submit__build(s, file, name, id)) != 0)
+        goto exit;
+    status = 2;
+    if (!s->is_run && (s->n_sets > 0 || s->output)) {
+        say(s, "-o and --set are for runs; this is a \"%s\" request",
+            json_string_value(json_object_get(s->req, "type")));
+        goto exit;
+    }
+    if (submit__topics(s) != 0)
+        goto exit;
+    status = 1;
+    if (s->output && strcmp(s->output, "-") == 0)
+        s->out = stdout;
+    else if (s->output && (s->out = fopen(s->output, "w")) == NULL) {
+        say(s, "cannot write %s: %m", s->output);
+        goto exit;
+    }
+
+    size_t n_subs = 0;
+    subs = calloc(3 + s->n_sets, sizeof *subs);
+    if (subs == NULL)
+        goto exit;
+    subs[n_subs++] = s->f_response;
+    if (s->is_run) {
+        subs[n_subs++] = s->f_result;
+        subs[n_subs++] = s->f_event;
+    }
+    for (size_t i = 0; i < s->n_sets; i++)
+        subs[n_subs++] = s->sets[i].filter;
+    if (submit__uuid(uuid) != 0)
+        snprintf(uuid, sizeof uuid, "%ld", (long)getpid());
+    snprintf(client_id, sizeof client_id, "twinctl-submit-%.8s", uuid);
+    mqtt_options mo = {.url = s->broker, .client_id = client_id,
+                       .subscriptions = subs, .n_subscriptions = n_subs};
+    s->started = wall_now();
+    s->deadline = s->started + s->timeout;
+    s->last_message = s->started;
+    s->progress = s->is_run && !s->quiet && isatty(STDERR_FILENO) &&
+                  s->out != stdout;
+    s->next_draw = s->started + 1.0;
+    s->mq = mqtt__start(&mo, why, sizeof why);
+    if (s->mq == NULL) {
+        say(s, "%s", why);
+        goto exit;
+    }
+
+    /* mqtt__is_connected() holds once every subscription above is in
+     * place: only then does the request go out. */
+    for (;;) {
+        double now = wall_now();
+        if (!s->published && !s->done && mqtt__is_connected(s->mq))
+            submit__publish_request(s);
+        if (submit__complete(s, now))
+            break;
+        if (now >= s->deadline) {
+            if (s->final == NULL)
+                submit__say_timeout(s);
+            break;
+        }
+        double until = s->deadline;
+        if (s->final != NULL && s->last_message + ROWS_GRACE < until)
+            until = s->last_message + ROWS_GRACE;
+        double wait = fmin(until - now, 0.5);
+        struct pollfd pfd = {.fd = mqtt__wake_fd(s->mq), .events = POLLIN};
+        poll(&pfd, 1, wait <= 0 ? 0 : (int)ceil(wait * 1000.0));
+        now = wall_now();
+        while ((ev = mqtt__next(s->mq)) != NULL) {
+            submit__on_mqtt(s, ev, now);
+            mqtt__event_free(ev);
+        }
+        submit__send_sets(s);
+        submit__draw(s, now);
+    }
+    submit__unprogress(s);
+    if (s->out && fflush(s->out) != 0) {
+        say(s, "writing the rows to %s failed: %m", s->output);
+        s->bad_results++;
+    }
+    if (s->done)
+        status = s->status;
+    else if (s->is_run && s->final != NULL)
+        status = submit__verdict(s); /* says what is missing */
+    else
+        status = 1;                  /* timed out, said above */
+exit:
+    mqtt__stop(&s->mq, 1000);
+    if (s->out != NULL && s->out != stdout && fclose(s->out) != 0 &&
+        status == 0) {
+        say(s, "writing the rows to %s failed: %m", s->output);
+        status = 1;
+    }
+    for (size_t i = 0; i < s->held_cap; i++) {
+        json_decref(s->held[i].msg);
+        free(s->held[i].controller);
+    }
+    free(s->held);
+    for (size_t i = 0; i < s->n_sets; i++) {
+        free(s->sets[i].id);
+        free(s->sets[i].filter);
+    }
+    free(s->sets);
+    free(subs);
+    free(s->row);
+    json_decref(s->columns);
+    json_decref(s->final);
+    free(s->cid);
+    free(s->t_request);
+    free(s->f_response);
+    free(s->f_result);
+    free(s->f_event);
+    free(s->payload);
+    json_decref(s->req);
+    return status;
+}
