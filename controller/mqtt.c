@@ -229,7 +229,9 @@ static void subscribe_all(mqtt_client *c)
 static void on_connected(void *context, char *cause)
 {
     mqtt_client *c = context;
-    set_nodelay_all();
+    const char *diag = getenv("TWIN_MQTT_NODELAY"); /* "0": measure Nagle */
+    if (diag == NULL || strcmp(diag, "0") != 0)
+        set_nodelay_all();
     subscribe_all(c);
 }
 
