@@ -6,10 +6,10 @@
  * scenario wrapped as a run, or a stored scenario's name), subscribe to
  * its responses and — for a run — to its results and events before
  * publishing it, follow the responses, put the result messages back in
- * seq order (dropping duplicates) and write their rows as CSV, and send
- * the `set` requests asked for with --set when the run's results reach
- * their time.  Talking to the broker is mqtt.c's; number formatting is
- * csv.c's; what the messages mean is docs/contract.md.
+ * seq order and write them as CSV (collect.c does that), and send the
+ * `set` requests asked for with --set when the run's results reach their
+ * time.  Talking to the broker is mqtt.c's; what the messages mean is
+ * docs/contract.md.
  */
 #include <getopt.h>
 #include <math.h>
@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "cmd.h"
+#include "collect.h"
 #include "csv.h"
 #include "mqtt.h"
 #include "request.h"
@@ -41,12 +42,6 @@ typedef struct set_req {
     char *filter;          /* P/+/response/<id> */
     int sent, answered, ok;
 } set_req;
-
-/* A result message that came before its turn. */
-typedef struct held {
-    json_t *msg;
-    char *controller;
-} held;
 
 typedef struct submit {
     /* what was asked */
@@ -71,9 +66,6 @@ typedef struct submit {
     double last_message;   /* when the last message of this run came */
     int lost_connection;
     char *cid;             /* the controller that accepted */
-    json_t *columns;
-    size_t n_cols;
-    double *row;
     long long rows_expected;
     json_t *final;         /* finished, failed or cancelled */
     long long last_seq;
@@ -82,12 +74,9 @@ typedef struct submit {
 
     /* the results */
     FILE *out;
-    held *held;
-    size_t held_cap;
-    long long next_seq;    /* the next seq to write */
-    unsigned long long rows, duplicates;
-    int bad_results;
-    double t_reached;      /* the largest t seen in the results */
+    collect *col;
+    int bad_results;       /* besides collect's: the CSV could not be
+                              written, no columns */
 
     /* progress on a terminal */
     int progress;
@@ -213,7 +202,7 @@ static int submit__parse_set(const char *arg, set_req *set)
 /* ---- the request ---------------------------------------------------------- */
 
 /* Read FILE ('-': stdin) and make the request of it, or of --name.
- * Returns 0, or 2 with the reason printed. */
+ * Returns 0, or 2 (1: out of resources) with the reason said. */
 static int submit__build(submit *s, const char *file, const char *name,
                          const char *id)
 {
@@ -222,45 +211,28 @@ static int submit__build(submit *s, const char *file, const char *name,
     char uuid[37];
     int status = 2;
 
-    if (name != NULL) {
-        if (!request__topic_safe(name)) {
-            say(s, "'%s' is not a scenario name (letters, digits, -, _ and "
-                ". only)", name);
-            goto exit;
-        }
-        s->req = json_pack("{s:s, s:s, s:s}", "contract", "twin.request/1",
-                           "type", "run", "scenario", name);
-    } else {
-        doc = strcmp(file, "-") == 0
+    if (file != NULL) {
+        int in = strcmp(file, "-") == 0;
+        doc = in
                   ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr)
                   : json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
-        if (doc == NULL) {
-            if (jerr.line < 0 || jerr.position == 0)
-                say(s, "cannot read %s: %s", file, jerr.text);
-            else
-                say(s, "%s is not JSON: line %d, column %d: %s", file,
-                    jerr.line, jerr.column, jerr.text);
-            goto exit;
-        }
-        if (!json_is_object(doc)) {
+        if (doc == NULL && jerr.line < 0)
+            say(s, "cannot read %s: %s", file, jerr.text);
+        else if (doc == NULL)
+            say(s, "%s is not JSON: line %d, column %d: %s", file,
+                jerr.line, jerr.column, jerr.text);
+        else if (!json_is_object(doc))
             say(s, "%s holds no JSON object: give a request document or a "
-                "scenario", file);
+                "scenario", in ? "standard input" : file);
+        if (!json_is_object(doc))
             goto exit;
-        }
-        if (json_object_get(doc, "contract") != NULL) {
-            s->req = json_incref(doc);
-        } else {
-            s->req = json_pack("{s:s, s:s, s:O}", "contract",
-                               "twin.request/1", "type", "run", "scenario",
-                               doc);
-        }
-    }
-    if (s->req == NULL) {
-        say(s, "out of memory");
+    } else if (!request__topic_safe(name)) {
+        say(s, "'%s' is not a scenario name (letters, digits, -, _ and . "
+            "only)", name);
         goto exit;
     }
-    const json_t *have = json_object_get(s->req, "id");
-    if (id == NULL && have == NULL) {
+    int is_request = doc && json_object_get(doc, "contract") != NULL;
+    if (id == NULL && !(is_request && json_object_get(doc, "id"))) {
         if (submit__uuid(uuid) != 0) {
             say(s, "cannot make a request id (getrandom failed); give --id");
             status = 1;
@@ -268,9 +240,22 @@ static int submit__build(submit *s, const char *file, const char *name,
         }
         id = uuid;
     }
-    if (id != NULL)
-        json_object_set_new(s->req, "id", json_string(id));
-    have = json_object_get(s->req, "id");
+    if (is_request) {
+        s->req = json_incref(doc);
+        if (id != NULL)
+            json_object_set_new(s->req, "id", json_string(id));
+    } else {
+        s->req = json_pack("{s:s, s:s, s:s, s:o}", "contract",
+                           "twin.request/1", "id", id, "type", "run",
+                           "scenario",
+                           doc ? json_incref(doc) : json_string(name));
+    }
+    if (s->req == NULL) {
+        say(s, "out of memory");
+        status = 1;
+        goto exit;
+    }
+    const json_t *have = json_object_get(s->req, "id");
     if (!json_is_string(have) ||
         !request__topic_safe(json_string_value(have))) {
         say(s, "the request id must be a string of 1 to 128 letters, "
@@ -285,22 +270,31 @@ static int submit__build(submit *s, const char *file, const char *name,
     const json_t *run = json_object_get(s->req, "run");
     if (s->is_run && json_is_string(run)) {
         if (!request__topic_safe(json_string_value(run))) {
-            say(s, "the request's \"run\" must be 1 to 128 letters, digits, "
-                "-, _, . or : (it becomes a topic level)");
+            say(s, "the request's \"run\" must be 1 to 128 letters, "
+                "digits, -, _, . or : (it becomes a topic level)");
             goto exit;
         }
         s->run = json_string_value(run);
     }
     s->payload = json_dumps(s->req, JSON_COMPACT);
-    if (s->payload == NULL) {
-        say(s, "out of memory");
-        status = 1;
-        goto exit;
-    }
-    status = 0;
+    status = s->payload ? 0 : 1;
 exit:
     json_decref(doc);
     return status;
+}
+
+/* A new string, or NULL when out of memory. */
+static char *submit__printf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static char *submit__printf(const char *fmt, ...)
+{
+    char *out;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&out, fmt, ap);
+    va_end(ap);
+    return n < 0 ? NULL : out;
 }
 
 /* Topics and filters; every subscription made before the request goes
@@ -308,26 +302,28 @@ exit:
 static int submit__topics(submit *s)
 {
     const char *p = s->prefix;
-    if (s->controller
-            ? asprintf(&s->t_request, "%s/%s/request", p, s->controller) < 0
-            : asprintf(&s->t_request, "%s/pool/request", p) < 0)
-        return -1;
-    if (asprintf(&s->f_response, "%s/+/response/%s", p, s->id) < 0)
+    s->t_request = s->controller
+                       ? submit__printf("%s/%s/request", p, s->controller)
+                       : submit__printf("%s/pool/request", p);
+    s->f_response = submit__printf("%s/+/response/%s", p, s->id);
+    if (s->t_request == NULL || s->f_response == NULL)
         return -1;
     if (s->is_run &&
-        (asprintf(&s->f_result, "%s/+/result/%s", p, s->run) < 0 ||
-         asprintf(&s->f_event, "%s/+/event/%s", p, s->run) < 0))
+        ((s->f_result = submit__printf("%s/+/result/%s", p, s->run)) ==
+             NULL ||
+         (s->f_event = submit__printf("%s/+/event/%s", p, s->run)) == NULL))
         return -1;
     for (size_t i = 0; i < s->n_sets; i++) {
         set_req *st = &s->sets[i];
-        if (asprintf(&st->id, "%s.set%zu", s->id, i + 1) < 0)
+        if ((st->id = submit__printf("%s.set%zu", s->id, i + 1)) == NULL)
             return -1;
         if (!request__topic_safe(st->id)) {
             say(s, "the request id is too long to number its --set "
                 "requests (%s); give a shorter --id", st->id);
             return -1;
         }
-        if (asprintf(&st->filter, "%s/+/response/%s", p, st->id) < 0)
+        st->filter = submit__printf("%s/+/response/%s", p, st->id);
+        if (st->filter == NULL)
             return -1;
     }
     return 0;
@@ -367,214 +363,62 @@ static void submit__draw(submit *s, double now)
     if (!s->progress || now < s->next_draw)
         return;
     s->next_draw = now + 0.5;
+    unsigned long long rows = collect__rows(s->col);
     if (s->rows_expected > 0)
         fprintf(stderr, "\rtwinctl submit: t = %.6g s, %llu of %lld rows "
-                "(%3.0f%%)", s->t_reached, s->rows, s->rows_expected,
-                100.0 * (double)s->rows / (double)s->rows_expected);
+                "(%3.0f%%)", collect__t(s->col), rows, s->rows_expected,
+                100.0 * (double)rows / (double)s->rows_expected);
     else
         fprintf(stderr, "\rtwinctl submit: t = %.6g s, %llu rows",
-                s->t_reached, s->rows);
+                collect__t(s->col), rows);
     s->drawn = 1;
-}
-
-/* Once the columns are known: the row buffer, and the CSV header.
- * Returns 0, or -1 when out of memory. */
-static int submit__header(submit *s)
-{
-    if (s->row != NULL || s->n_cols == 0)
-        return 0;
-    const char **names = calloc(s->n_cols, sizeof *names);
-    s->row = calloc(s->n_cols, sizeof *s->row);
-    if (names == NULL || s->row == NULL) {
-        free(names);
-        return -1;
-    }
-    for (size_t i = 0; i < s->n_cols; i++) {
-        const char *n = json_string_value(json_array_get(s->columns, i));
-        names[i] = n ? n : "?";
-    }
-    if (s->out)
-        csv__header(s->out, s->n_cols, names);
-    free(names);
-    return 0;
-}
-
-/* Check one result message against the accepted columns and write its
- * rows.  Returns 0, or -1 when it is malformed (said once). */
-static int submit__write_result(submit *s, json_t *msg, long long seq)
-{
-    const json_t *cols = json_object_get(msg, "columns");
-    const json_t *rows = json_object_get(msg, "rows");
-    if (!json_is_array(rows)) {
-        say(s, "result seq %lld of run %s has no \"rows\" array; its rows "
-            "are lost", seq, s->run);
-        return -1;
-    }
-    if (s->columns == NULL && json_is_array(cols) &&
-        json_array_size(cols) > 0) {
-        /* No accepted response seen (a retried id): the message says. */
-        s->columns = json_incref((json_t *)cols);
-        s->n_cols = json_array_size(cols);
-    }
-    if (submit__header(s) != 0) {
-        say(s, "out of memory writing the rows");
-        return -1;
-    }
-    if (cols != NULL && !json_equal(cols, s->columns)) {
-        say(s, "result seq %lld of run %s has other columns than the run "
-            "was accepted with; its rows are left out", seq, s->run);
-        return -1;
-    }
-    size_t i;
-    const json_t *r;
-    json_array_foreach(rows, i, r) {
-        if (json_array_size(r) != s->n_cols) {
-            say(s, "result seq %lld of run %s: row %zu has %zu values for "
-                "%zu columns; left out", seq, s->run, i, json_array_size(r),
-                s->n_cols);
-            return -1;
-        }
-        for (size_t k = 0; k < s->n_cols; k++) {
-            const json_t *v = json_array_get(r, k);
-            if (json_is_number(v)) {
-                s->row[k] = json_number_value(v);
-            } else if (json_is_null(v)) {
-                s->row[k] = NAN; /* not finite; the event says which */
-            } else {
-                say(s, "result seq %lld of run %s: row %zu, column %zu is "
-                    "neither a number nor null; left out", seq, s->run, i,
-                    k);
-                return -1;
-            }
-        }
-        if (s->out && csv__row(s->out, s->row, s->n_cols) != 0) {
-            say(s, "writing the rows to %s failed: %m", s->output);
-            return -1;
-        }
-        s->rows++;
-        if (s->row[0] > s->t_reached)
-            s->t_reached = s->row[0];
-    }
-    return 0;
-}
-
-/* Write the held messages that are next in seq order. */
-static void submit__flush_held(submit *s)
-{
-    if (s->cid == NULL && s->columns == NULL)
-        return; /* not accepted yet: the header is not known */
-    while ((size_t)s->next_seq < s->held_cap &&
-           s->held[s->next_seq].msg != NULL) {
-        held *h = &s->held[s->next_seq];
-        if (submit__write_result(s, h->msg, s->next_seq) != 0)
-            s->bad_results++;
-        json_decref(h->msg);
-        free(h->controller);
-        h->msg = NULL;
-        h->controller = NULL;
-        s->next_seq++;
-    }
 }
 
 static void submit__on_result(submit *s, const mqtt_event *ev)
 {
-    json_t *msg = json_loadb(ev->payload, ev->len, JSON_DECODE_INT_AS_REAL,
-                             NULL);
-    const json_t *seqv = json_object_get(msg, "seq");
-    double seqd = json_number_value(seqv);
-    if (!json_is_number(seqv) || seqd < 0 || seqd != floor(seqd) ||
-        seqd > 1e15) {
-        say(s, "a message on %s is not a twin.result/1 with a seq; "
-            "ignored", ev->topic);
-        json_decref(msg);
-        return;
-    }
-    long long seq = (long long)seqd;
+    char why[512];
     size_t len;
     const char *c = submit__topic_controller(s, ev->topic, &len);
-    if (seq < s->next_seq ||
-        ((size_t)seq < s->held_cap && s->held[seq].msg != NULL)) {
-        s->duplicates++;
-        json_decref(msg);
-        return;
-    }
-    if ((size_t)seq >= s->held_cap) {
-        size_t cap = s->held_cap ? s->held_cap : 256;
-        while (cap <= (size_t)seq)
-            cap *= 2;
-        held *h = realloc(s->held, cap * sizeof *h);
-        if (h == NULL) {
-            say(s, "out of memory holding result seq %lld", seq);
-            s->bad_results++;
-            json_decref(msg);
-            return;
-        }
-        memset(h + s->held_cap, 0, (cap - s->held_cap) * sizeof *h);
-        s->held = h;
-        s->held_cap = cap;
-    }
-    s->held[seq].msg = msg;
-    s->held[seq].controller = strndup(c, len);
-    submit__flush_held(s);
-}
-
-/* Once the controller is known, forget what others sent on these topics
- * (a run id reused elsewhere under the same prefix). */
-static void submit__drop_foreign(submit *s)
-{
-    for (size_t i = (size_t)s->next_seq; i < s->held_cap; i++)
-        if (s->held[i].msg != NULL &&
-            strcmp(s->held[i].controller, s->cid) != 0) {
-            json_decref(s->held[i].msg);
-            free(s->held[i].controller);
-            s->held[i].msg = NULL;
-            s->held[i].controller = NULL;
-        }
+    char *source = strndup(c, len);
+    json_t *msg = json_loadb(ev->payload, ev->len, JSON_DECODE_INT_AS_REAL,
+                             NULL);
+    if (source == NULL ||
+        collect__take(s->col, msg, source, why, sizeof why) < 0)
+        say(s, "run %s: %s", s->run, source ? why : "out of memory");
+    free(source);
 }
 
 static int submit__rows_complete(const submit *s)
 {
-    return s->final != NULL && s->next_seq > s->last_seq;
+    return s->final != NULL && collect__complete(s->col, s->last_seq);
 }
 
-/* "3, 7-9" for the seqs from next_seq to last_seq that never came. */
 static void submit__say_missing(submit *s)
 {
-    char list[512] = "";
-    size_t used = 0;
-    long long missing = 0;
-    for (long long q = s->next_seq; q <= s->last_seq; q++) {
-        if ((size_t)q < s->held_cap && s->held[q].msg != NULL)
-            continue;
-        long long end = q;
-        while (end + 1 <= s->last_seq &&
-               !((size_t)(end + 1) < s->held_cap &&
-                 s->held[end + 1].msg != NULL))
-            end++;
-        missing += end - q + 1;
-        if (used < sizeof list - 40) {
-            int n = end > q ? snprintf(list + used, sizeof list - used,
-                                       "%s%lld-%lld", used ? ", " : "", q,
-                                       end)
-                            : snprintf(list + used, sizeof list - used,
-                                       "%s%lld", used ? ", " : "", q);
-            used += (size_t)n;
-        } else if (list[used - 1] != '.') {
-            used += (size_t)snprintf(list + used, sizeof list - used,
-                                     ", ...");
-        }
-        q = end;
-    }
-    char holds[96] = "";
-    if (s->out && s->next_seq > 0)
+    char list[512], holds[96] = "";
+    long long next = collect__next_seq(s->col);
+    long long missing = collect__missing(s->col, s->last_seq, list,
+                                         sizeof list);
+    if (s->out && next > 0)
         snprintf(holds, sizeof holds, "; the CSV holds the rows of seq 0 "
-                 "to %lld", s->next_seq - 1);
+                 "to %lld", next - 1);
     else if (s->out)
         snprintf(holds, sizeof holds, "; the CSV holds no rows");
     say(s, "%lld of the %lld result messages of run %s never arrived: seq "
         "%s%s%s", missing, s->last_seq + 1, s->run, list,
         s->lost_connection ? " (the connection to the broker was lost "
                              "during the run)" : "", holds);
+}
+
+/* The controller that answered the run: from now on only its results
+ * count. */
+static void submit__learn_controller(submit *s, const char *cid)
+{
+    char why[512];
+    s->cid = strdup(cid ? cid : "?");
+    if (s->cid == NULL ||
+        collect__source(s->col, s->cid, why, sizeof why) != 0)
+        say(s, "run %s: %s", s->run, s->cid ? why : "out of memory");
 }
 
 /* ---- responses and events ------------------------------------------------- */
@@ -599,23 +443,20 @@ static void submit__on_run_response(submit *s, json_t *resp,
     if (strcmp(status, "accepted") == 0) {
         if (s->cid != NULL)
             return; /* answered again */
-        s->cid = strdup(cid ? cid : "?");
-        s->columns = json_incref(json_object_get(resp, "columns"));
-        s->n_cols = json_array_size(s->columns);
         s->rows_expected = (long long)json_integer_value(
             json_object_get(resp, "rows_expected"));
-        if (s->n_cols == 0) {
-            say(s, "the accepted response names no columns");
+        const json_t *cols = json_object_get(resp, "columns");
+        if (json_array_size(cols) == 0) {
+            say(s, "the accepted response to run %s names no columns",
+                s->run);
             s->bad_results++;
-        }
-        /* Results are taken from P/+/result/<run>, subscribed before the
-         * request went out; only this controller's count from now on. */
-        submit__drop_foreign(s);
-        if (submit__header(s) != 0) {
+        } else if (collect__columns(s->col, cols) != 0) {
             say(s, "out of memory");
             s->bad_results++;
         }
-        submit__flush_held(s);
+        /* Results come on P/+/result/<run>, subscribed before the request
+         * went out; only this controller's count from now on. */
+        submit__learn_controller(s, cid);
         return;
     }
     if (strcmp(status, "rejected") == 0) {
@@ -639,9 +480,7 @@ static void submit__on_run_response(submit *s, json_t *resp,
             /* The controller knew this id: its accepted response and the
              * results went out when it was first sent. */
             s->answered_before = 1;
-            s->cid = strdup(cid ? cid : "?");
-            submit__drop_foreign(s);
-            submit__flush_held(s);
+            submit__learn_controller(s, cid);
         }
         if (strcmp(status, "finished") != 0) {
             say(s, "run %s %s:", s->run, status);
@@ -745,7 +584,7 @@ static void submit__send_sets(submit *s)
         return;
     for (size_t i = 0; i < s->n_sets; i++) {
         set_req *st = &s->sets[i];
-        if (st->sent || s->t_reached < st->at)
+        if (st->sent || collect__t(s->col) < st->at)
             continue;
         const char *eq = strchr(st->name, '=');
         json_t *values = json_object();
@@ -754,10 +593,9 @@ static void submit__send_sets(submit *s)
         json_t *req = NULL;
         if (values == NULL || name == NULL ||
             json_object_set_new(values, name, json_real(st->value)) != 0 ||
-            asprintf(&topic, "%s/%s/request", s->prefix, s->cid) < 0) {
-            topic = NULL;
+            (topic = submit__printf("%s/%s/request", s->prefix,
+                                    s->cid)) == NULL)
             goto next;
-        }
         req = json_pack("{s:s, s:s, s:s, s:s, s:O}", "contract",
                         "twin.request/1", "id", st->id, "type", "set", "run",
                         s->run, "values", values);
@@ -770,7 +608,7 @@ static void submit__send_sets(submit *s)
                 st->sent = 1;
                 if (!s->quiet)
                     say(s, "set %s sent at t = %.17g", st->name,
-                        s->t_reached);
+                        collect__t(s->col));
             }
         }
 next:
@@ -855,18 +693,15 @@ static void submit__say_timeout(submit *s)
     if (!mqtt__is_connected(s->mq) && !s->published)
         say(s, "could not reach the broker at %s within %g s (--timeout); "
             "check --broker", s->broker, s->timeout);
-    else if (s->is_run && s->cid == NULL && s->final == NULL)
+    else if (s->cid == NULL && s->final == NULL)
         say(s, "no answer to request %s on %s within %g s (--timeout): is "
             "a controller listening there?  'twinctl status --prefix %s' "
             "lists them", s->id, s->t_request, s->timeout, s->prefix);
-    else if (!s->is_run)
-        say(s, "no answer to request %s on %s within %g s (--timeout)",
-            s->id, s->t_request, s->timeout);
     else if (s->final == NULL)
         say(s, "run %s on %s had not ended after %g s (--timeout), at t = "
             "%.6g s with %llu rows; it may still be running (send a cancel "
-            "request to stop it)", s->run, s->cid, s->timeout, s->t_reached,
-            s->rows);
+            "request to stop it)", s->run, s->cid, s->timeout,
+            collect__t(s->col), collect__rows(s->col));
 }
 
 /* The verdict on a run that got its final response. */
@@ -887,19 +722,20 @@ static int submit__verdict(submit *s)
     }
     long long rows = (long long)json_integer_value(
         json_object_get(s->final, "rows"));
-    if (submit__rows_complete(s) && s->bad_results == 0 &&
-        rows != (long long)s->rows) {
+    unsigned long long got = collect__rows(s->col);
+    int bad = s->bad_results > 0 || collect__bad(s->col) > 0;
+    if (submit__rows_complete(s) && !bad && rows != (long long)got) {
         say(s, "run %s: the controller sent %lld rows, %llu arrived", s->run,
-            rows, s->rows);
+            rows, got);
         status = 1;
     }
-    if (s->bad_results > 0)
+    if (bad)
         status = 1;
     for (size_t i = 0; i < s->n_sets; i++) {
         const set_req *st = &s->sets[i];
         if (!st->sent)
             say(s, "set %s was never sent: the run ended at t = %.6g s",
-                st->name, s->t_reached);
+                st->name, collect__t(s->col));
         else if (!st->answered)
             say(s, "set %s got no answer", st->name);
         if (!st->ok)
@@ -909,8 +745,8 @@ static int submit__verdict(submit *s)
         const json_t *st = json_object_get(s->final, "stats");
         say(s, "run %s %s on %s: %llu rows in %lld messages (%llu "
             "duplicates dropped); controller %.3f s, exchange %.3f s",
-            s->run, fs ? fs : "?", s->cid ? s->cid : "?", s->rows,
-            s->next_seq, s->duplicates,
+            s->run, fs ? fs : "?", s->cid ? s->cid : "?", got,
+            collect__next_seq(s->col), collect__duplicates(s->col),
             json_number_value(json_object_get(st, "wall_seconds")),
             wall_now() - s->started);
     }
@@ -935,8 +771,7 @@ int cmd_submit(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    submit sv = {.prefix = "twin", .timeout = 600, .last_seq = -1,
-                 .t_reached = -INFINITY};
+    submit sv = {.prefix = "twin", .timeout = 600, .last_seq = -1};
     submit *s = &sv;
     const char *name = NULL, *id = NULL, *file = NULL;
     const char **subs = NULL;
@@ -1023,6 +858,8 @@ int cmd_submit(int argc, char **argv)
         say(s, "cannot write %s: %m", s->output);
         goto exit;
     }
+    if ((s->col = collect__new(s->out)) == NULL)
+        goto exit;
 
     size_t n_subs = 0;
     subs = calloc(3 + s->n_sets, sizeof *subs);
@@ -1097,19 +934,13 @@ exit:
         say(s, "writing the rows to %s failed: %m", s->output);
         status = 1;
     }
-    for (size_t i = 0; i < s->held_cap; i++) {
-        json_decref(s->held[i].msg);
-        free(s->held[i].controller);
-    }
-    free(s->held);
+    collect__free(&s->col);
     for (size_t i = 0; i < s->n_sets; i++) {
         free(s->sets[i].id);
         free(s->sets[i].filter);
     }
     free(s->sets);
     free(subs);
-    free(s->row);
-    json_decref(s->columns);
     json_decref(s->final);
     free(s->cid);
     free(s->t_request);

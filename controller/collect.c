@@ -1,0 +1,310 @@
+/*
+ * collect.c — one run's results put back in order and written as CSV
+ * (see collect.h).
+ *
+ * Messages that came before their turn wait in an array indexed by seq;
+ * in the usual case (in order, one controller) each is written at once
+ * and the array stays empty.
+ */
+#include "collect.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csv.h"
+
+typedef struct held {
+    json_t *msg;
+    char *source;
+} held;
+
+struct collect {
+    FILE *out;
+    json_t *columns;
+    size_t n_cols;
+    double *row;
+    char *source;          /* NULL until known: nothing is written */
+    held *held;
+    size_t cap;
+    long long next;        /* the next seq to write */
+    unsigned long long rows, duplicates, bad;
+    double t;
+};
+
+static void fail(char *why, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Keep the first problem of a call. */
+static void fail(char *why, size_t len, const char *fmt, ...)
+{
+    if (why == NULL || len == 0 || why[0] != '\0')
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, len, fmt, ap);
+    va_end(ap);
+}
+
+collect *collect__new(FILE *out)
+{
+    collect *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->out = out;
+    c->t = -INFINITY;
+    return c;
+}
+
+static void held_clear(held *h)
+{
+    json_decref(h->msg);
+    free(h->source);
+    h->msg = NULL;
+    h->source = NULL;
+}
+
+void collect__free(collect **cp)
+{
+    collect *c = *cp;
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->cap; i++)
+        held_clear(&c->held[i]);
+    free(c->held);
+    free(c->source);
+    free(c->row);
+    json_decref(c->columns);
+    free(c);
+    *cp = NULL;
+}
+
+int collect__columns(collect *c, const json_t *columns)
+{
+    if (c->columns != NULL || !json_is_array(columns) ||
+        json_array_size(columns) == 0)
+        return 0;
+    size_t n = json_array_size(columns);
+    const char **names = calloc(n, sizeof *names);
+    c->row = calloc(n, sizeof *c->row);
+    if (names == NULL || c->row == NULL) {
+        free(names);
+        free(c->row);
+        c->row = NULL;
+        return -1;
+    }
+    c->columns = json_incref((json_t *)columns);
+    c->n_cols = n;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(columns, i));
+        names[i] = s ? s : "?";
+    }
+    if (c->out)
+        csv__header(c->out, n, names);
+    free(names);
+    return 0;
+}
+
+/* Check one message's rows against the run's columns and write them. */
+static int write_msg(collect *c, const json_t *msg, long long seq, char *why,
+                     size_t why_len)
+{
+    const json_t *cols = json_object_get(msg, "columns");
+    const json_t *rows = json_object_get(msg, "rows");
+    if (collect__columns(c, cols) != 0) {
+        fail(why, why_len, "out of memory writing the rows");
+        return -1;
+    }
+    if (!json_is_array(rows) || c->columns == NULL) {
+        fail(why, why_len, "result seq %lld has no \"rows\" or no "
+             "\"columns\"; its rows are left out", seq);
+        return -1;
+    }
+    if (cols != NULL && !json_equal(cols, c->columns)) {
+        fail(why, why_len, "result seq %lld has other columns than the run "
+             "was accepted with; its rows are left out", seq);
+        return -1;
+    }
+    size_t i;
+    const json_t *r;
+    json_array_foreach(rows, i, r) {
+        if (json_array_size(r) != c->n_cols) {
+            fail(why, why_len, "result seq %lld, row %zu has %zu values for "
+                 "%zu columns; the rest of the message is left out", seq, i,
+                 json_array_size(r), c->n_cols);
+            return -1;
+        }
+        for (size_t k = 0; k < c->n_cols; k++) {
+            const json_t *v = json_array_get(r, k);
+            if (json_is_number(v)) {
+                c->row[k] = json_number_value(v);
+            } else if (json_is_null(v)) {
+                c->row[k] = NAN; /* not finite: a nonfinite event says */
+            } else {
+                fail(why, why_len, "result seq %lld, row %zu, column %zu "
+                     "is neither a number nor null; the rest of the "
+                     "message is left out", seq, i, k);
+                return -1;
+            }
+        }
+        if (c->out && csv__row(c->out, c->row, c->n_cols) != 0) {
+            fail(why, why_len, "writing the rows failed: %s",
+                 strerror(errno));
+            return -1;
+        }
+        c->rows++;
+        if (c->row[0] > c->t)
+            c->t = c->row[0];
+    }
+    return 0;
+}
+
+/* Write the held messages that are next in seq order. */
+static int flush(collect *c, char *why, size_t why_len)
+{
+    int rc = 0;
+    if (c->source == NULL)
+        return 0;
+    while ((size_t)c->next < c->cap && c->held[c->next].msg != NULL) {
+        if (write_msg(c, c->held[c->next].msg, c->next, why, why_len) != 0) {
+            c->bad++;
+            rc = -1;
+        }
+        held_clear(&c->held[c->next]);
+        c->next++;
+    }
+    return rc;
+}
+
+int collect__source(collect *c, const char *source, char *why,
+                    size_t why_len)
+{
+    if (why && why_len)
+        why[0] = '\0';
+    if (c->source != NULL)
+        return 0;
+    if ((c->source = strdup(source)) == NULL) {
+        fail(why, why_len, "out of memory");
+        return -1;
+    }
+    for (size_t i = (size_t)c->next; i < c->cap; i++)
+        if (c->held[i].msg != NULL && strcmp(c->held[i].source, source) != 0)
+            held_clear(&c->held[i]);
+    return flush(c, why, why_len);
+}
+
+int collect__take(collect *c, json_t *msg, const char *source, char *why,
+                  size_t why_len)
+{
+    if (why && why_len)
+        why[0] = '\0';
+    const json_t *seqv = json_object_get(msg, "seq");
+    double seqd = json_number_value(seqv);
+    if (!json_is_number(seqv) || seqd < 0 || seqd != floor(seqd) ||
+        seqd > 1e12) {
+        fail(why, why_len, "a message that is not a twin.result/1 with a "
+             "seq; ignored");
+        json_decref(msg);
+        c->bad++;
+        return -1;
+    }
+    long long seq = (long long)seqd;
+    if ((c->source != NULL && strcmp(source, c->source) != 0)) {
+        json_decref(msg); /* another controller's run of the same id */
+        return 0;
+    }
+    if (seq < c->next ||
+        ((size_t)seq < c->cap && c->held[seq].msg != NULL)) {
+        c->duplicates++;
+        json_decref(msg);
+        return 1;
+    }
+    if ((size_t)seq >= c->cap) {
+        size_t cap = c->cap ? c->cap : 256;
+        while (cap <= (size_t)seq)
+            cap *= 2;
+        held *h = realloc(c->held, cap * sizeof *h);
+        if (h == NULL) {
+            fail(why, why_len, "out of memory holding result seq %lld", seq);
+            json_decref(msg);
+            c->bad++;
+            return -1;
+        }
+        memset(h + c->cap, 0, (cap - c->cap) * sizeof *h);
+        c->held = h;
+        c->cap = cap;
+    }
+    c->held[seq].msg = msg;
+    if ((c->held[seq].source = strdup(source)) == NULL) {
+        held_clear(&c->held[seq]);
+        fail(why, why_len, "out of memory holding result seq %lld", seq);
+        c->bad++;
+        return -1;
+    }
+    return flush(c, why, why_len);
+}
+
+long long collect__next_seq(const collect *c)
+{
+    return c->next;
+}
+
+unsigned long long collect__rows(const collect *c)
+{
+    return c->rows;
+}
+
+unsigned long long collect__duplicates(const collect *c)
+{
+    return c->duplicates;
+}
+
+unsigned long long collect__bad(const collect *c)
+{
+    return c->bad;
+}
+
+double collect__t(const collect *c)
+{
+    return c->t;
+}
+
+int collect__complete(const collect *c, long long last_seq)
+{
+    return c->next > last_seq;
+}
+
+static int have(const collect *c, long long q)
+{
+    return (size_t)q < c->cap && c->held[q].msg != NULL;
+}
+
+long long collect__missing(const collect *c, long long last_seq, char *buf,
+                           size_t len)
+{
+    size_t used = 0;
+    long long missing = 0;
+    if (len > 0)
+        buf[0] = '\0';
+    for (long long q = c->next; q <= last_seq; q++) {
+        if (have(c, q))
+            continue;
+        long long end = q;
+        while (end < last_seq && !have(c, end + 1))
+            end++;
+        missing += end - q + 1;
+        if (used + 48 < len) {
+            int n = end > q ? snprintf(buf + used, len - used, "%s%lld-%lld",
+                                       used ? ", " : "", q, end)
+                            : snprintf(buf + used, len - used, "%s%lld",
+                                       used ? ", " : "", q);
+            used += (size_t)n;
+            if (used + 48 >= len)
+                used += (size_t)snprintf(buf + used, len - used, ", ...");
+        }
+        q = end;
+    }
+    return missing;
+}

@@ -1,0 +1,60 @@
+/*
+ * collect.h — the receiving end of one run's results: twin.result/1
+ * messages taken in whatever order they come, duplicates dropped by seq,
+ * rows written as CSV in seq order (csv.h, so the numbers are the ones
+ * sent), and the seqs that never came named.
+ *
+ * Messages wait until the source — the controller that accepted the run —
+ * is known (collect__source): until then a message from another
+ * controller using the same run id cannot be told apart.  Nothing here
+ * prints; a problem is returned as a sentence.
+ */
+#ifndef TWIN_COLLECT_H
+#define TWIN_COLLECT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+typedef struct collect collect;
+
+/* out: where the CSV goes (borrowed), or NULL to check and count only. */
+collect *collect__new(FILE *out);
+void collect__free(collect **c);
+
+/* The run's columns, from its accepted response.  Without them the
+ * columns of the first message written are used.  Returns 0, or -1 when
+ * out of memory. */
+int collect__columns(collect *c, const json_t *columns);
+
+/* The controller whose messages count: held messages of others are
+ * dropped, and writing starts.  Returns 0, or -1 (why says) when a held
+ * message could not be written. */
+int collect__source(collect *c, const char *source, char *why,
+                    size_t why_len);
+
+/* Take one result message (parsed with JSON_DECODE_INT_AS_REAL; the
+ * reference is stolen) from source.  Returns 0 when taken, 1 for a
+ * duplicate (dropped), -1 when it or a row written because of it is
+ * unusable (why says; it counts in collect__bad). */
+int collect__take(collect *c, json_t *msg, const char *source, char *why,
+                  size_t why_len);
+
+/* The next seq to write: seqs below it are written. */
+long long collect__next_seq(const collect *c);
+unsigned long long collect__rows(const collect *c);
+unsigned long long collect__duplicates(const collect *c);
+unsigned long long collect__bad(const collect *c);
+/* The largest t of the rows taken so far (-inf before the first). */
+double collect__t(const collect *c);
+
+/* Has every seq 0 .. last_seq been written? */
+int collect__complete(const collect *c, long long last_seq);
+
+/* The seqs up to last_seq not received, as "3, 7-9" in buf; returns how
+ * many. */
+long long collect__missing(const collect *c, long long last_seq, char *buf,
+                           size_t len);
+
+#endif
