@@ -4,7 +4,9 @@
  *
  * Messages that came before their turn wait in an array indexed by seq;
  * in the usual case (in order, one controller) each is written at once
- * and the array stays empty.
+ * and the array stays empty.  Until the source is known a seq can come
+ * from more than one controller: the slot then chains them, and learning
+ * the source keeps only its own.
  */
 #include "collect.h"
 
@@ -19,6 +21,7 @@
 typedef struct held {
     json_t *msg;
     char *source;
+    struct held *next;     /* the same seq from other sources */
 } held;
 
 struct collect {
@@ -58,12 +61,42 @@ collect *collect__new(FILE *out)
     return c;
 }
 
-static void held_clear(held *h)
+static void held_free_one(held *h)
 {
     json_decref(h->msg);
     free(h->source);
-    h->msg = NULL;
-    h->source = NULL;
+}
+
+/* Empty a slot, its chain included. */
+static void held_clear(held *h)
+{
+    held *more = h->next;
+    held_free_one(h);
+    memset(h, 0, sizeof *h);
+    while (more != NULL) {
+        held *next = more->next;
+        held_free_one(more);
+        free(more);
+        more = next;
+    }
+}
+
+/* Keep only source's message in a slot. */
+static void held_keep(held *h, const char *source)
+{
+    held *keep = NULL;
+    for (held *x = h; x != NULL && x->msg != NULL; x = x->next)
+        if (strcmp(x->source, source) == 0)
+            keep = x;
+    held mine = {0};
+    if (keep != NULL) {
+        mine = *keep;           /* take it out before the rest goes */
+        mine.next = NULL;
+        keep->msg = NULL;
+        keep->source = NULL;
+    }
+    held_clear(h);
+    *h = mine;
 }
 
 void collect__free(collect **cp)
@@ -190,8 +223,8 @@ int collect__source(collect *c, const char *source, char *why,
         return -1;
     }
     for (size_t i = (size_t)c->next; i < c->cap; i++)
-        if (c->held[i].msg != NULL && strcmp(c->held[i].source, source) != 0)
-            held_clear(&c->held[i]);
+        if (c->held[i].msg != NULL)
+            held_keep(&c->held[i], source);
     return flush(c, why, why_len);
 }
 
@@ -215,8 +248,11 @@ int collect__take(collect *c, json_t *msg, const char *source, char *why,
         json_decref(msg); /* another controller's run of the same id */
         return 0;
     }
-    if (seq < c->next ||
-        ((size_t)seq < c->cap && c->held[seq].msg != NULL)) {
+    int dup = seq < c->next;
+    for (held *h = (size_t)seq < c->cap ? &c->held[seq] : NULL;
+         !dup && h != NULL && h->msg != NULL; h = h->next)
+        dup = strcmp(h->source, source) == 0;
+    if (dup) {
         c->duplicates++;
         json_decref(msg);
         return 1;
@@ -236,13 +272,29 @@ int collect__take(collect *c, json_t *msg, const char *source, char *why,
         c->held = h;
         c->cap = cap;
     }
-    c->held[seq].msg = msg;
-    if ((c->held[seq].source = strdup(source)) == NULL) {
-        held_clear(&c->held[seq]);
+    held *slot = &c->held[seq], *h = slot;
+    if (slot->msg != NULL) {   /* another source's: chain this one */
+        if ((h = calloc(1, sizeof *h)) == NULL) {
+            fail(why, why_len, "out of memory holding result seq %lld",
+                 seq);
+            json_decref(msg);
+            c->bad++;
+            return -1;
+        }
+        h->next = slot->next;
+        slot->next = h;
+    }
+    if ((h->source = strdup(source)) == NULL) {
         fail(why, why_len, "out of memory holding result seq %lld", seq);
+        if (h != slot) {
+            slot->next = h->next;
+            free(h);
+        }
+        json_decref(msg);
         c->bad++;
         return -1;
     }
+    h->msg = msg;
     return flush(c, why, why_len);
 }
 
