@@ -64,7 +64,8 @@ typedef struct submit {
     mqtt_client *mq;
     double started, deadline;
     double last_message;   /* when the last message of this run came */
-    int lost_connection;
+    int connected_once, lost_connection;
+    double reconnect_at;   /* a failed reconnect is tried again then */
     char *cid;             /* the controller that accepted */
     long long rows_expected;
     json_t *final;         /* finished, failed or cancelled */
@@ -644,6 +645,7 @@ static void submit__on_mqtt(submit *s, const mqtt_event *ev, double now)
          * controller answers a known id again, never runs it twice). */
         if (s->lost_connection && !s->quiet)
             say(s, "connected to %s again", s->broker);
+        s->connected_once = 1;
         break;
     case MQTT_EV_LOST:
         s->lost_connection = 1;
@@ -653,6 +655,12 @@ static void submit__on_mqtt(submit *s, const mqtt_event *ev, double now)
             "meanwhile are lost", ev->text ? ev->text : "?");
         break;
     case MQTT_EV_CONNECT_FAILED:
+        if (s->connected_once) {
+            /* paho reports failed reconnects here too: keep trying,
+             * within the timeout. */
+            s->reconnect_at = now + 1.0;
+            break;
+        }
         say(s, "%s; check --broker (or TWIN_BROKER)",
             ev->text ? ev->text : "cannot connect");
         s->status = 1;
@@ -905,6 +913,8 @@ int cmd_submit(int argc, char **argv)
         double until = s->deadline;
         if (s->final != NULL && s->last_message + ROWS_GRACE < until)
             until = s->last_message + ROWS_GRACE;
+        if (s->reconnect_at > 0 && s->reconnect_at < until)
+            until = s->reconnect_at;
         double wait = fmin(until - now, 0.5);
         struct pollfd pfd = {.fd = mqtt__wake_fd(s->mq), .events = POLLIN};
         poll(&pfd, 1, wait <= 0 ? 0 : (int)ceil(wait * 1000.0));
@@ -912,6 +922,10 @@ int cmd_submit(int argc, char **argv)
         while ((ev = mqtt__next(s->mq)) != NULL) {
             submit__on_mqtt(s, ev, now);
             mqtt__event_free(ev);
+        }
+        if (s->reconnect_at > 0 && now >= s->reconnect_at) {
+            s->reconnect_at = 0;
+            mqtt__reconnect(s->mq);
         }
         submit__send_sets(s);
         submit__draw(s, now);
