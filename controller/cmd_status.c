@@ -41,8 +41,8 @@ static void usage(FILE *f)
         "usage: twinctl status [OPTIONS]\n"
         "\n"
         "List the controllers under a topic prefix from their retained\n"
-        "status messages (P/+/status): id, state, load/capacity, models,\n"
-        "version and the messages each holds for the broker (queued).\n"
+        "status messages (P/+/status): id, state, load/capacity, version\n"
+        "and models.\n"
         "\n"
         "Options:\n"
         "      --broker URL     broker (default $TWIN_BROKER, else\n"
@@ -117,22 +117,18 @@ static const char *status__state(const seen *s)
 
 static void status__table(const status_list *l)
 {
-    printf("%-20s %-8s %-6s %-7s %-6s %s\n", "CONTROLLER", "STATE", "LOAD",
-           "VERSION", "QUEUED", "MODELS");
+    printf("%-20s %-8s %-6s %-7s %s\n", "CONTROLLER", "STATE", "LOAD",
+           "VERSION", "MODELS");
     for (size_t i = 0; i < l->count; i++) {
         const seen *s = &l->items[i];
         const json_t *d = s->doc;
-        char load[32] = "-", queued[24] = "-", models[512] = "";
+        char load[32] = "-", models[512] = "";
         if (json_is_integer(json_object_get(d, "capacity")))
             snprintf(load, sizeof load, "%lld/%lld",
                      (long long)json_integer_value(json_object_get(d,
                                                                    "load")),
                      (long long)json_integer_value(
                          json_object_get(d, "capacity")));
-        if (json_is_integer(json_object_get(d, "queued")))
-            snprintf(queued, sizeof queued, "%lld",
-                     (long long)json_integer_value(json_object_get(d,
-                                                                   "queued")));
         size_t k, used = 0;
         const json_t *m;
         json_array_foreach(json_object_get(d, "models"), k, m) {
@@ -147,9 +143,9 @@ static void status__table(const status_list *l)
         }
         const char *version = json_string_value(json_object_get(d,
                                                                 "version"));
-        printf("%-20s %-8s %-6s %-7s %-6s %s\n", s->id,
+        printf("%-20s %-8s %-6s %-7s %s\n", s->id,
                d ? status__state(s) : "garbled", load,
-               version ? version : "-", queued, used ? models : "-");
+               version ? version : "-", used ? models : "-");
     }
 }
 

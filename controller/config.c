@@ -29,7 +29,8 @@ void config__defaults(twin_config *c)
     char host[256] = "twinctl";
     gethostname(host, sizeof host - 1);
     c->id = config__keep(c, strdup(host));
-    c->broker = "tcp://127.0.0.1:1883";
+    c->broker = getenv("TWIN_BROKER") ? getenv("TWIN_BROKER")
+                                      : "tcp://127.0.0.1:1883";
     c->prefix = "twin";
     c->group = "twin";
     c->limits = (twin_limits){

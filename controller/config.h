@@ -44,7 +44,8 @@ typedef struct twin_config {
     size_t n_owned;
 } twin_config;
 
-/* Defaults: id = hostname, tcp://127.0.0.1:1883, prefix and group "twin",
+/* Defaults: id = hostname, $TWIN_BROKER or tcp://127.0.0.1:1883, prefix
+ * and group "twin",
  * 2 runs at once, 1 MiB requests, 1 h per run, 500 rows or 20 ms per
  * result message, 256 MiB held for the broker, every request type that
  * this version implements, real time allowed, every model. */

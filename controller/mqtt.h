@@ -21,7 +21,9 @@ typedef struct mqtt_client mqtt_client;
 typedef enum mqtt_event_kind {
     MQTT_EV_CONNECTED,     /* (re)connected and subscribed */
     MQTT_EV_LOST,          /* connection lost; paho retries by itself */
-    MQTT_EV_CONNECT_FAILED,/* the first connect attempt failed (text says) */
+    MQTT_EV_CONNECT_FAILED,/* a connect attempt failed (text says); after
+                            * the first one call mqtt__reconnect, later
+                            * ones paho retries by itself */
     MQTT_EV_MESSAGE,       /* an inbound message */
     MQTT_EV_PUBACK,        /* a QoS ≥ 1 publish was acknowledged (tag) */
     MQTT_EV_PUBFAIL        /* a publish failed (tag); send it again later */

@@ -181,7 +181,7 @@ json_t *serve__status_json(serve *sv, const char *state)
                       : 0;
     util__free_names(names, n_scen);
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, "
-                     "s:I, s:f, s:I}",
+                     "s:I, s:f}",
                      "contract", "twin.status/1", "controller", sv->cfg.id,
                      "state", state, "version", TWIN_VERSION, "group",
                      sv->cfg.group, "capacity",
@@ -190,8 +190,7 @@ json_t *serve__status_json(serve *sv, const char *state)
                      "instances", (json_int_t)sv->instances.count,
                      "scenarios", (json_int_t)(n_scen > 0 ? n_scen : 0),
                      "time",
-                     (double)now.tv_sec + 1e-9 * (double)now.tv_nsec,
-                     "queued", (json_int_t)sender__queued(sv->out));
+                     (double)now.tv_sec + 1e-9 * (double)now.tv_nsec);
 }
 
 void serve__publish_status(serve *sv)
