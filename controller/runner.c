@@ -6,7 +6,12 @@
  * reach the daemon), every descriptor but the two pipes closed, the loop
  * run with callbacks that write frames.  Rows are buffered and written
  * when the buffer fills or 5 ms have passed; the first row, every event
- * and, in real time, every row are written at once.
+ * and, in real time, every row are written at once.  So that the rows
+ * made before a crash still reach the daemon, a fatal signal (a model's
+ * segmentation fault, abort) and SIGUSR1 (the daemon's last word before
+ * it kills a run past its time limit) write out what is buffered —
+ * unless the signal came in the middle of writing a frame — before the
+ * process dies.
  */
 #include "runner.h"
 
@@ -34,11 +39,50 @@ typedef struct child_ctx {
 } child_ctx;
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t in_frame;  /* the buffer is being changed */
+static frame_writer *crash_writer;      /* what to write out when dying */
 
 static void on_term(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+
+/* Async-signal-safe: write() only. */
+static void flush_on_signal(int sig)
+{
+    if (!in_frame && crash_writer != NULL && crash_writer->len > 0) {
+        const char *p = crash_writer->buf;
+        size_t n = crash_writer->len;
+        while (n > 0) {
+            ssize_t k = write(crash_writer->fd, p, n);
+            if (k <= 0)
+                break;
+            p += k;
+            n -= (size_t)k;
+        }
+        crash_writer->len = 0;
+    }
+    if (sig == SIGUSR1)
+        return; /* the daemon kills us next */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int guarded_put(frame_writer *w, int type, const void *p, size_t n)
+{
+    in_frame = 1;
+    int rc = frame__put(w, type, p, n);
+    in_frame = 0;
+    return rc;
+}
+
+static int guarded_flush(frame_writer *w)
+{
+    in_frame = 1;
+    int rc = frame__flush(w);
+    in_frame = 0;
+    return rc;
 }
 
 static double mono(void)
@@ -54,10 +98,10 @@ static int put_json(child_ctx *c, int type, json_t *obj, int flush)
     json_decref(obj);
     if (text == NULL)
         return -1;
-    int rc = frame__put(&c->w, type, text, strlen(text));
+    int rc = guarded_put(&c->w, type, text, strlen(text));
     free(text);
     if (rc == 0 && flush)
-        rc = frame__flush(&c->w);
+        rc = guarded_flush(&c->w);
     return rc;
 }
 
@@ -73,17 +117,13 @@ static int on_columns(void *ctx, size_t n, const char *const *names)
 static int on_row(void *ctx, const double *values, size_t n)
 {
     child_ctx *c = ctx;
-    if (frame__put(&c->w, FRAME_ROW, values, n * sizeof *values) != 0)
+    if (guarded_put(&c->w, FRAME_ROW, values, n * sizeof *values) != 0)
         return -1;
     c->rows++;
-    int flush = c->rows == 1 || c->realtime;
-    if (!flush && (c->rows & 63) == 0) {
-        double now = mono();
-        flush = now - c->last_flush > 0.005;
-    }
-    if (flush) {
-        c->last_flush = mono();
-        return frame__flush(&c->w);
+    double now = mono();
+    if (c->rows == 1 || c->realtime || now - c->last_flush > 0.005) {
+        c->last_flush = now;
+        return guarded_flush(&c->w);
     }
     return 0;
 }
@@ -204,6 +244,11 @@ child_main(const scenario *sc, int out_fd, int in_fd)
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
+    sa.sa_handler = flush_on_signal;
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
+                                SIGUSR1};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+        sigaction(fatal[i], &sa, NULL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -218,6 +263,7 @@ child_main(const scenario *sc, int out_fd, int in_fd)
     child_ctx c = {.in_fd = 4, .realtime = sc->realtime};
     if (frame__writer_init(&c.w, 3, 256u << 10) != 0)
         _exit(71);
+    crash_writer = &c.w;
     c.last_flush = mono();
     sim_callbacks cb = {.ctx = &c, .columns = on_columns, .row = on_row,
                         .event = on_event, .poll = on_poll};
@@ -233,7 +279,7 @@ child_main(const scenario *sc, int out_fd, int in_fd)
                             errors__to_json(&errs), "stats",
                             runner__stats_json(&st, sc->realtime));
     put_json(&c, FRAME_END, end, 1);
-    frame__flush(&c.w);
+    guarded_flush(&c.w);
     _exit(0);
 }
 

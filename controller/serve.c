@@ -384,8 +384,10 @@ static void check_time_limits(serve *sv, double now)
         if (r->state != RUN_RUNNING || r->reaped)
             continue;
         if (now >= r->deadline && r->end_reason == 0) {
+            /* SIGUSR1: write out the rows you hold; then it is killed. */
             r->end_reason = TWIN_E_TIMEOUT;
-            kill(r->child.pid, SIGKILL);
+            kill(r->child.pid, SIGUSR1);
+            r->kill_at = now + 0.2;
         } else if (r->kill_at > 0 && now >= r->kill_at) {
             r->kill_at = 0;
             kill(r->child.pid, SIGKILL);

@@ -135,8 +135,8 @@ class Broker:
     def url(self):
         return "tcp://%s:%d" % (HOST, self.port)
 
-    def _start_once(self):
-        self.port = free_port()
+    def _start_once(self, port=None):
+        self.port = port or free_port()
         conf = os.path.join(self.dir, "mosquitto.conf")
         with open(conf, "w") as f:
             f.write(BROKER_CONF.format(port=self.port))
@@ -173,6 +173,19 @@ class Broker:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def outage(self, seconds, kill=False):
+        """Stop the broker (SIGTERM, or SIGKILL with kill=True), keep it
+        down for `seconds`, start it again on the same port."""
+        if kill:
+            self.proc.kill()
+            self.proc.wait(self.stop_timeout)
+        else:
+            _stop_process(self.proc, self.stop_timeout)
+        time.sleep(seconds)
+        if not self._start_once(self.port):
+            raise HarnessError("mosquitto would not start again on port %d:"
+                               "\n%s" % (self.port, _tail(self.log)))
 
     def stop(self):
         """Stop it; returns a problem sentence, or None."""
@@ -319,8 +332,14 @@ class Client:
     # callbacks (paho's network thread)
     def _on_connect(self, client, userdata, flags, rc, properties=None):
         with self._cond:
+            again = self._connected == 0 and rc == 0
             self._connected = rc
             self._cond.notify_all()
+            topics = sorted(self._subscribed) if again else []
+        # paho reconnects by itself after a broker outage; with a clean
+        # start the subscriptions must be made again.
+        for t in topics:
+            client.subscribe(t, qos=1)
 
     def _on_message(self, client, userdata, msg):
         m = Message(msg)

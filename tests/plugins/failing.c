@@ -1,16 +1,19 @@
 /*
  * Test plugin "failing": dx/dt = −x until t_fail, then, by its parameter
  * mode, derivatives return 0 ERROR, 1 DISCARD (every time), 2 NaN, or
- * 3 a derivative so stiff and wild that the solver runs out of steps.
- * The host must end the run with solver_failure, never retry without end.
+ * 3 a derivative so stiff and wild that the solver runs out of steps —
+ * the host must end the run with solver_failure, never retry without end —
+ * or take the run's process down: 4 a segmentation fault, 5 abort(),
+ * 6 loop forever (the daemon's time limit must end it).
  */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "twin_model.h"
 
 static const twin_variable variables[] = {
-    {"mode", "1", TWIN_VAR_PARAMETER, 0, 0.0, 0.0, 3.0, "How to fail."},
+    {"mode", "1", TWIN_VAR_PARAMETER, 0, 0.0, 0.0, 6.0, "How to fail."},
     {"t_fail", "s", TWIN_VAR_PARAMETER, 0, 5.0, 0.0, INFINITY,
      "When to start failing."},
     {"x", "1", TWIN_VAR_STATE, 0, 1.0, -INFINITY, INFINITY, "Amount."},
@@ -49,6 +52,15 @@ static twin_status derivatives(twin_instance *m, double t, const double *x,
     case 2:
         dx[0] = NAN;
         return TWIN_OK;
+    case 4:
+        raise(SIGSEGV);
+        return TWIN_FATAL;
+    case 5:
+        abort();
+    case 6:
+        for (volatile int spin = 1; spin;)
+            ;
+        return TWIN_FATAL;
     default:
         dx[0] = 1e6 * sin(1e9 * t) * (1.0 + fabs(x[0]));
         return TWIN_OK;
