@@ -44,6 +44,10 @@ void config__defaults(twin_config *c)
         .batch_delay = 0.020,
         .buffer_bytes = 256u << 20,
         .remembered = 10000,
+        .cpu_seconds = 0,
+        .memory_bytes = 0,
+        .spool_bytes = 1024u << 20,
+        .retention = 3600.0,
     };
     c->allow.requests = REQ_IMPLEMENTED;
     c->allow.realtime = 1;
@@ -234,6 +238,29 @@ int config__load(twin_config *c, const char *file, twin_errors *errs)
         get_seconds(&l, lim, "batch_delay_ms", 1e-3, &t->batch_delay);
         get_size(&l, lim, "buffer_bytes", &t->buffer_bytes);
         get_size(&l, lim, "remembered", &t->remembered);
+        get_seconds(&l, lim, "cpu_seconds", 1.0, &t->cpu_seconds);
+        get_size(&l, lim, "memory_bytes", &t->memory_bytes);
+        get_size(&l, lim, "spool_bytes", &t->spool_bytes);
+        get_seconds(&l, lim, "retention_seconds", 1.0, &t->retention);
+    }
+    get_string(&l, doc, "spool", "/spool", &c->spool_dir);
+    const json_t *sec = json_object_get(doc, "security");
+    if (sec != NULL && !json_is_object(sec))
+        problem(&l, TWIN_E_WRONG_TYPE, "/security", "%s",
+                "security must be an object");
+    else if (sec != NULL) {
+        twin_security *t = &c->security;
+        get_string(&l, sec, "ca_file", "/security/ca_file", &t->ca_file);
+        get_string(&l, sec, "cert_file", "/security/cert_file",
+                   &t->cert_file);
+        get_string(&l, sec, "key_file", "/security/key_file", &t->key_file);
+        get_string(&l, sec, "username", "/security/username", &t->username);
+        get_string(&l, sec, "password_file", "/security/password_file",
+                   &t->password_file);
+        if (json_object_get(sec, "password") != NULL)
+            problem(&l, TWIN_E_NOT_ALLOWED, "/security/password", "%s",
+                    "a password is never written in the configuration: "
+                    "give password_file, or set TWIN_MQTT_PASSWORD");
     }
     load_allow(&l, json_object_get(doc, "allow"));
     json_decref(doc);

@@ -22,7 +22,21 @@ typedef struct twin_limits {
     double batch_delay;       /* s a row may wait for its batch */
     size_t buffer_bytes;      /* outgoing messages held for the broker */
     size_t remembered;        /* request ids remembered for retries */
+    double cpu_seconds;       /* RLIMIT_CPU of a run's process, 0: none */
+    size_t memory_bytes;      /* RLIMIT_AS of a run's process, 0: none */
+    size_t spool_bytes;       /* on-disk spool; full: new runs refused */
+    double retention;         /* s a run's results stay for replay */
 } twin_limits;
+
+/* Connection security (TLS to the broker, credentials). */
+typedef struct twin_security {
+    char *ca_file;            /* verify the broker against this CA */
+    char *cert_file;          /* client certificate (PEM), optional */
+    char *key_file;           /* its key (PEM) */
+    char *username;
+    char *password_file;      /* first line is the password; or the
+                               * environment's TWIN_MQTT_PASSWORD */
+} twin_security;
 
 typedef struct twin_allow {
     unsigned requests;        /* bit per request type (request.h) */
@@ -37,8 +51,10 @@ typedef struct twin_config {
     char *prefix;             /* topic prefix */
     char *group;              /* pool group */
     twin_paths paths;         /* model, instance and scenario directories */
+    char *spool_dir;          /* NULL: <state dir>/twinctl/<id>/spool */
     twin_limits limits;
     twin_allow allow;
+    twin_security security;
     int quiet;
     char *owned[64];          /* strings the config owns */
     size_t n_owned;
