@@ -40,7 +40,7 @@ mosquitto -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.log" 2>&1 &
 pids+=($!)
 url=tcp://127.0.0.1:$port
 for _ in $(seq 50); do $py -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break; sleep 0.1; done
-"$build/controller/twinctl" serve -q --id bench --broker "$url" --max-runs 4 &
+"$build/controller/twinctl" serve -q --id bench --spool "$tmp/spool" --broker "$url" --max-runs 4 &
 pids+=($!)
 sleep 1
 

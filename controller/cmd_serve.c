@@ -33,6 +33,9 @@ static void usage(FILE *f)
         "      --instances DIR  instance library\n"
         "      --scenarios DIR  stored scenarios\n"
         "      --max-runs N     runs at once (default 2)\n"
+        "      --spool DIR      where results wait for the broker and are\n"
+        "                       kept for replay (default $TWIN_SPOOL_DIR, else\n"
+        "                       /var/tmp/twinctl/<id>)\n"
         "  -q, --quiet          log nothing but errors\n"
         "  -h, --help           show this help\n");
 }
@@ -49,6 +52,7 @@ int cmd_serve(int argc, char **argv)
         {"instances", required_argument, NULL, 'I'},
         {"scenarios", required_argument, NULL, 'S'},
         {"max-runs", required_argument, NULL, 'r'},
+        {"spool", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -99,6 +103,7 @@ int cmd_serve(int argc, char **argv)
             break;
         }
         case 'q': cfg.quiet = 1; break;
+        case 's': cfg.spool_dir = optarg; break;
         default: break;
         }
     }
@@ -109,6 +114,14 @@ int cmd_serve(int argc, char **argv)
         goto exit;
     }
     paths__finish(&cfg.paths);
+    if (cfg.spool_dir == NULL) {
+        char *dir = NULL;
+        if (getenv("TWIN_SPOOL_DIR"))
+            dir = strdup(getenv("TWIN_SPOOL_DIR"));
+        else if (asprintf(&dir, "/var/tmp/twinctl/%s", cfg.id) < 0)
+            dir = NULL;
+        cfg.spool_dir = config__keep(&cfg, dir);
+    }
     status = serve__main(&cfg);
 exit:
     errors__clear(&errs);

@@ -103,7 +103,8 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
         else
             id = json_string_value(run_id);
     }
-    if (errs.count == 0 && serve__find_run(sv, id) != NULL)
+    if (errs.count == 0 && (serve__find_run(sv, id) != NULL ||
+                            (sv->sp && spool__has_run(sv->sp, id))))
         errors__add(&errs, TWIN_E_OUT_OF_RANGE, run_id ? "/run" : "/id",
                     "run id '%s' is already in use on this controller", id);
     json_t *doc = load_scenario(sv, json_object_get(req, "scenario"),
@@ -149,8 +150,9 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
         asprintf(&event_topic, "%s/%s/event/%s", sv->cfg.prefix, sv->cfg.id,
                  id) < 0)
         goto oom;
+    r->st = sv->sp ? spool__stream(sv->sp, id) : NULL;
     r->out = sender__run_new(sv->out, id, result_topic, event_topic,
-                             r->columns);
+                             r->columns, r->st);
     free(result_topic);
     free(event_topic);
     if (r->out == NULL)
@@ -167,7 +169,7 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
     /* Accepted before the first result can be published. */
     json_t *pace = r->realtime ? json_pack("{s:f}", "realtime", r->sc->speed)
                                : json_string("batch");
-    serve__respond(sv, to, REQ_RUN, json_pack(
+    serve__respond_run(sv, to, r, json_pack(
         "{s:s, s:s, s:O, s:I, s:o}", "status", "accepted", "run", r->id,
         "columns", r->columns, "rows_expected",
         (json_int_t)(r->sc->n_ticks / r->sc->every + 1), "pace", pace));
@@ -179,7 +181,9 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
                                  (json_int_t)0, "messages", (json_int_t)0,
                                  "stats", "errors", "code", "internal",
                                  "path", "", "message", why);
-        serve__respond(sv, to, REQ_RUN, resp);
+        serve__respond_run(sv, to, r, resp);
+        if (r->st)
+            spool__finish(r->st, sv->cfg.limits.retention);
         r->next = sv->runs;
         sv->runs = r;
         sender__run_free(&r->out);

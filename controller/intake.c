@@ -171,6 +171,7 @@ void intake__message(serve *sv, const mqtt_event *ev)
     case REQ_SET: handle_set(sv, &to, req); break;
     case REQ_CANCEL: handle_cancel(sv, &to, req); break;
     case REQ_STATUS: handle_status(sv, &to, req); break;
+    case REQ_REPLAY: handle_replay(sv, &to, req); break;
     default: break; /* not allowed above */
     }
     goto exit;

@@ -16,10 +16,13 @@
 #include <string.h>
 
 #include "csv.h"
+#include "spool.h"
 
 typedef struct out_msg {
     struct out_msg *next;
     uint64_t tag;          /* 0 while QUEUED */
+    spool_stream *st;      /* its journal, or NULL (not spooled) */
+    int64_t rec;           /* its record there */
     char *topic;
     char *payload;
     size_t len;
@@ -31,6 +34,7 @@ typedef struct out_msg {
 struct sender_run {
     sender *s;
     char *run_id;
+    spool_stream *st;
     char *result_topic, *event_topic;
     char *prefix;          /* {"contract":"twin.result/1","run":"…","seq": */
     char *columns;         /* ,"columns":[…],"rows":[ */
@@ -46,6 +50,9 @@ struct sender_run {
 
 struct sender {
     mqtt_client *mq;
+    spool *sp;             /* NULL: memory only */
+    spool_stream *misc;    /* the daemon's own journal */
+    int sync_failed;
     sender_limits lim;
     out_msg *head, *tail;
     out_msg *next_send;    /* first QUEUED message, or NULL */
@@ -95,14 +102,32 @@ void sender__free(sender **sp)
     *sp = NULL;
 }
 
-/* Take ownership of payload. */
-static int enqueue(sender *s, const char *topic, char *payload, size_t len,
-                   int retained, const void *corr, size_t corr_len)
+/* Take ownership of payload.  st: the journal to write it to first (NULL:
+ * the daemon's own); rec ≥ 0: it is there already (after a restart). */
+static int enqueue_rec(sender *s, spool_stream *st, int64_t seq, int64_t rec,
+                       const char *topic, char *payload, size_t len,
+                       int retained, const void *corr, size_t corr_len)
 {
     out_msg *m = calloc(1, sizeof *m);
     if (m == NULL) {
         free(payload);
         return -1;
+    }
+    m->rec = -1;
+    if (s->sp != NULL) {
+        m->st = st ? st : s->misc;
+        m->rec = rec >= 0 ? rec
+                 : m->st ? spool__append(m->st, seq, retained, topic, corr,
+                                         corr_len, payload, len)
+                         : -1;
+        if (m->rec < 0) {
+            if (!s->sync_failed)
+                fprintf(stderr, "twinctl serve: cannot write to the spool "
+                        "(disk full?); messages are held in memory only "
+                        "until it works again\n");
+            s->sync_failed = 1;
+            m->st = NULL;
+        }
     }
     m->topic = strdup(topic);
     m->payload = payload;
@@ -131,6 +156,13 @@ static int enqueue(sender *s, const char *topic, char *payload, size_t len,
     return 0;
 }
 
+static int enqueue(sender *s, const char *topic, char *payload, size_t len,
+                   int retained, const void *corr, size_t corr_len)
+{
+    return enqueue_rec(s, NULL, -1, -1, topic, payload, len, retained, corr,
+                       corr_len);
+}
+
 int sender__publish(sender *s, const char *topic, const char *payload,
                     size_t len, int retained, const void *correlation,
                     size_t correlation_len)
@@ -157,6 +189,14 @@ int sender__publish_json(sender *s, const char *topic, const json_t *obj,
 
 void sender__pump(sender *s)
 {
+    if (s->next_send == NULL || !mqtt__is_connected(s->mq))
+        return;
+    /* Group commit: whatever was appended is on disk before it leaves. */
+    if (s->sp != NULL && spool__sync(s->sp) != 0 && !s->sync_failed) {
+        s->sync_failed = 1;
+        fprintf(stderr, "twinctl serve: syncing the spool failed; sending "
+                "anyway, but a crash now could lose these messages\n");
+    }
     while (s->next_send && s->in_flight < s->lim.window &&
            mqtt__is_connected(s->mq)) {
         out_msg *m = s->next_send;
@@ -201,6 +241,7 @@ static void acked(sender *s, uint64_t tag)
     s->count--;
     s->bytes -= m->len + strlen(m->topic) + sizeof *m;
     s->in_flight--;
+    spool__acked(m->st, m->rec);
     msg_free(m);
 }
 
@@ -226,7 +267,40 @@ void sender__on_mqtt(sender *s, const mqtt_event *ev)
 
 int sender__full(const sender *s)
 {
-    return s->bytes >= s->lim.buffer_bytes;
+    return s->bytes >= s->lim.buffer_bytes ||
+           (s->sp != NULL && s->lim.spool_bytes > 0 &&
+            spool__bytes(s->sp) >= s->lim.spool_bytes);
+}
+
+void sender__use_spool(sender *s, spool *sp)
+{
+    s->sp = sp;
+    s->misc = sp ? spool__stream(sp, NULL) : NULL;
+}
+
+int sender__publish_on(sender *s, spool_stream *st, const char *topic,
+                       const char *payload, size_t len,
+                       const void *correlation, size_t correlation_len)
+{
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, payload, len);
+    copy[len] = '\0';
+    return enqueue_rec(s, st, -1, -1, topic, copy, len, 0, correlation,
+                       correlation_len);
+}
+
+int sender__adopt(sender *s, spool_stream *st, const spool_record *r)
+{
+    char *copy = malloc(r->len + 1);
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, r->payload, r->len);
+    copy[r->len] = '\0';
+    return enqueue_rec(s, st, r->seq, st ? r->index : -1, r->topic, copy,
+                       r->len, r->retained, r->correlation,
+                       r->correlation_len);
 }
 
 size_t sender__queued(const sender *s)
@@ -243,7 +317,7 @@ size_t sender__queued_bytes(const sender *s)
 
 sender_run *sender__run_new(sender *s, const char *run_id,
                             const char *result_topic, const char *event_topic,
-                            const json_t *columns)
+                            const json_t *columns, spool_stream *st)
 {
     sender_run *r = calloc(1, sizeof *r);
     if (r == NULL)
@@ -254,6 +328,7 @@ sender_run *sender__run_new(sender *s, const char *run_id,
     json_decref(id);
     r->s = s;
     r->n_cols = json_array_size(columns);
+    r->st = st;
     r->run_id = strdup(run_id);
     r->result_topic = strdup(result_topic);
     r->event_topic = strdup(event_topic);
@@ -313,7 +388,8 @@ static void flush(sender_run *r)
     *w++ = ']';
     *w++ = '}';
     *w = '\0';
-    if (enqueue(r->s, r->result_topic, msg, len, 0, NULL, 0) != 0)
+    if (enqueue_rec(r->s, r->st, r->seq, -1, r->result_topic, msg, len, 0,
+                    NULL, 0) != 0)
         return;
     r->seq++;
     r->len = 0;
@@ -358,8 +434,12 @@ int sender__event(sender_run *r, json_t *event)
                             r->run_id);
     json_object_update(msg, event);
     json_decref(event);
-    int rc = sender__publish_json(r->s, r->event_topic, msg, 0, NULL, 0);
+    char *text = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
+    if (text == NULL)
+        return -1;
+    int rc = enqueue_rec(r->s, r->st, -1, -1, r->event_topic, text,
+                         strlen(text), 0, NULL, 0);
     return rc;
 }
 

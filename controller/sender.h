@@ -12,6 +12,11 @@
  * bounded: past buffer_bytes the sender reports itself full, and the
  * daemon stops reading the runs' pipes (the runs wait; nothing is
  * dropped) and refuses new runs with `busy`.
+ *
+ * With a spool (spool.h), every message is first appended to a journal on
+ * disk — a run's own, or the daemon's — and the journals are synced
+ * before any of it is handed to the MQTT client (one sync per pump, a
+ * group commit); an acknowledgement is noted in the journal's marks.
  */
 #ifndef TWIN_SENDER_H
 #define TWIN_SENDER_H
@@ -22,6 +27,7 @@
 #include <jansson.h>
 
 #include "mqtt.h"
+#include "spool.h"
 
 typedef struct sender sender;
 typedef struct sender_run sender_run;
@@ -30,6 +36,7 @@ typedef struct sender_limits {
     size_t batch_rows;     /* rows per result message */
     double batch_delay;    /* s the first row of a batch may wait */
     size_t buffer_bytes;   /* past this the sender is full */
+    size_t spool_bytes;    /* past this on disk, too */
     size_t window;         /* messages in flight at most */
 } sender_limits;
 
@@ -47,6 +54,19 @@ int sender__publish_json(sender *s, const char *topic, const json_t *obj,
                          int retained, const void *correlation,
                          size_t correlation_len);
 
+/* Write every message to sp first (NULL: memory only). */
+void sender__use_spool(sender *s, spool *sp);
+
+/* Queue a message of a run (its journal st) for the broker. */
+int sender__publish_on(sender *s, spool_stream *st, const char *topic,
+                       const char *payload, size_t len,
+                       const void *correlation, size_t correlation_len);
+
+/* After a restart: send a record of a journal again (st: the run's
+ * journal, where the record already is; NULL: a record of an earlier
+ * daemon journal, written again to this start's own). */
+int sender__adopt(sender *s, spool_stream *st, const spool_record *r);
+
 /* Hand PUBACK, PUBFAIL, CONNECTED and LOST events to the sender. */
 void sender__on_mqtt(sender *s, const mqtt_event *ev);
 
@@ -57,10 +77,11 @@ int sender__full(const sender *s);
 size_t sender__queued(const sender *s);      /* not yet acknowledged */
 size_t sender__queued_bytes(const sender *s);
 
-/* A run's result stream.  columns is a JSON array of names. */
+/* A run's result stream.  columns is a JSON array of names; st its
+ * journal (NULL without a spool). */
 sender_run *sender__run_new(sender *s, const char *run_id,
                             const char *result_topic, const char *event_topic,
-                            const json_t *columns);
+                            const json_t *columns, spool_stream *st);
 
 /* Add a row (n values, n must match the columns).  now: monotonic s. */
 int sender__row(sender_run *r, const double *values, size_t n, double now);

@@ -130,8 +130,8 @@ int intake__answer_again(serve *sv, const reply_to *to)
 
 /* ---- responses ----------------------------------------------------------- */
 
-void serve__respond(serve *sv, const reply_to *to, req_type type,
-                    json_t *resp)
+static void respond_on(serve *sv, const reply_to *to, req_type type,
+                       json_t *resp, spool_stream *st)
 {
     /* The envelope first, for people reading the messages. */
     json_t *msg = json_pack("{s:s, s:o}", "contract", "twin.response/1",
@@ -146,10 +146,22 @@ void serve__respond(serve *sv, const reply_to *to, req_type type,
     json_decref(msg);
     if (text == NULL)
         return;
-    sender__publish(sv->out, to->topic, text, strlen(text), 0,
-                    to->correlation, to->correlation_len);
+    sender__publish_on(sv->out, st, to->topic, text, strlen(text),
+                       to->correlation, to->correlation_len);
     memo_put(sv, to, text);
     free(text);
+}
+
+void serve__respond(serve *sv, const reply_to *to, req_type type,
+                    json_t *resp)
+{
+    respond_on(sv, to, type, resp, NULL);
+}
+
+void serve__respond_run(serve *sv, const reply_to *to, run_rec *r,
+                        json_t *resp)
+{
+    respond_on(sv, to, REQ_RUN, resp, r->st);
 }
 
 void serve__reject(serve *sv, const reply_to *to, int type,
@@ -353,7 +365,9 @@ static void run_end(serve *sv, run_rec *r)
         json_object_set_new(resp, "errors", errors ? errors : json_array());
     else
         json_decref(errors);
-    serve__respond(sv, &r->reply, REQ_RUN, resp);
+    serve__respond_run(sv, &r->reply, r, resp);
+    if (r->st)
+        spool__finish(r->st, sv->cfg.limits.retention);
     say(sv, "run %s %s: %llu rows in %lld messages, %.3f s", r->id, status,
         (unsigned long long)r->rows, (long long)(r->last_seq + 1),
         serve__now() - r->started);
@@ -416,6 +430,117 @@ void serve__cancel_run(serve *sv, run_rec *r)
     if (r->end_reason == 0)
         r->end_reason = TWIN_E_CANCELLED;
     kill(r->child.pid, SIGTERM);
+}
+
+/* ---- after a restart ------------------------------------------------------ */
+
+static int is_final(const char *status)
+{
+    return status && (strcmp(status, "finished") == 0 ||
+                      strcmp(status, "failed") == 0 ||
+                      strcmp(status, "cancelled") == 0);
+}
+
+/* A journal left by an earlier start: send again what the broker had not
+ * acknowledged; a run with no final response was cut short by the end of
+ * that daemon: say so, with the rows it had delivered. */
+static void recover_one(void *ctx, const char *run, const spool_record *recs,
+                        size_t n, size_t acked)
+{
+    serve *sv = ctx;
+    if (run == NULL) {
+        for (size_t i = acked; i < n; i++)
+            sender__adopt(sv->out, NULL, &recs[i]);
+        return;
+    }
+    spool_stream *st = spool__stream(sv->sp, run);
+    if (st == NULL)
+        return;
+    const spool_record *acc = NULL;
+    json_t *final = NULL, *accepted = NULL;
+    int64_t last_seq = -1;
+    uint64_t rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].seq >= 0) {
+            if (recs[i].seq > last_seq)
+                last_seq = recs[i].seq;
+            json_t *m = json_loadb(recs[i].payload, recs[i].len, 0, NULL);
+            rows += json_array_size(json_object_get(m, "rows"));
+            json_decref(m);
+            continue;
+        }
+        if (strstr(recs[i].topic, "/event/") != NULL)
+            continue;
+        json_t *m = json_loadb(recs[i].payload, recs[i].len, 0, NULL);
+        const char *status = json_string_value(json_object_get(m, "status"));
+        if (status && strcmp(status, "accepted") == 0 && accepted == NULL) {
+            accepted = json_incref(m);
+            acc = &recs[i];
+        } else if (is_final(status)) {
+            json_decref(final);
+            final = json_incref(m);
+        }
+        json_decref(m);
+    }
+    for (size_t i = acked; i < n; i++)
+        sender__adopt(sv->out, st, &recs[i]);
+    run_rec *r = calloc(1, sizeof *r);
+    if (r == NULL || accepted == NULL || (r->id = strdup(run)) == NULL) {
+        free(r);
+        goto exit;
+    }
+    r->child.from_child = r->child.to_child = -1;
+    r->st = st;
+    r->last_seq = last_seq;
+    r->rows = rows;
+    r->reply.id = strdup(json_string_value(json_object_get(accepted, "id"))
+                             ? json_string_value(json_object_get(accepted,
+                                                                 "id"))
+                             : run);
+    r->reply.topic = strdup(acc->topic);
+    if (acc->correlation_len) {
+        r->reply.correlation = malloc(acc->correlation_len);
+        if (r->reply.correlation)
+            memcpy(r->reply.correlation, acc->correlation,
+                   acc->correlation_len);
+        r->reply.correlation_len = acc->correlation_len;
+    }
+    const char *status = json_string_value(json_object_get(final, "status"));
+    if (final == NULL) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "the controller stopped while this run was "
+                 "running (a crash, a kill or a power loss) and has started "
+                 "again; the %llu rows up to seq %lld it had made were kept "
+                 "and are delivered", (unsigned long long)rows,
+                 (long long)last_seq);
+        json_t *resp = json_pack("{s:s, s:s, s:I, s:I, s:I, s:{}, "
+                                 "s:[{s:s, s:s, s:s}]}", "status", "failed",
+                                 "run", run, "last_seq",
+                                 (json_int_t)last_seq, "rows",
+                                 (json_int_t)rows, "messages",
+                                 (json_int_t)(last_seq + 1), "stats",
+                                 "errors", "code", "internal", "path", "",
+                                 "message", msg);
+        serve__respond_run(sv, &r->reply, r, resp);
+        say(sv, "run %s was cut short by the end of the last start: "
+            "reported failed with its %llu rows", run,
+            (unsigned long long)rows);
+        status = "failed";
+    } else {
+        char *text = json_dumps(final, JSON_COMPACT);
+        if (text)
+            memo_put(sv, &r->reply, text);
+        free(text);
+    }
+    r->state = strcmp(status, "finished") == 0    ? RUN_FINISHED
+               : strcmp(status, "cancelled") == 0 ? RUN_CANCELLED
+                                                  : RUN_FAILED;
+    spool__finish(st, sv->cfg.limits.retention);
+    r->next = sv->runs;
+    sv->runs = r;
+exit:
+    json_decref(final);
+    json_decref(accepted);
 }
 
 /* ---- libraries ----------------------------------------------------------- */
@@ -535,10 +660,19 @@ int serve__main(twin_config *cfg)
     }
     sender_limits sl = {.batch_rows = sv->cfg.limits.batch_rows,
                         .batch_delay = sv->cfg.limits.batch_delay,
-                        .buffer_bytes = sv->cfg.limits.buffer_bytes};
+                        .buffer_bytes = sv->cfg.limits.buffer_bytes,
+                        .spool_bytes = sv->cfg.limits.spool_bytes};
     sv->out = sender__new(sv->mq, &sl);
     if (sv->out == NULL)
         goto exit;
+    sv->sp = spool__open(sv->cfg.spool_dir, why, sizeof why);
+    if (sv->sp == NULL) {
+        fprintf(stderr, "twinctl serve: %s\n", why);
+        goto exit;
+    }
+    sender__use_spool(sv->out, sv->sp);
+    spool__recover(sv->sp, recover_one, sv);
+    double next_tidy = 0;
 
     double reconnect_at = 0, stop_deadline = INFINITY;
     for (;;) {
@@ -612,6 +746,10 @@ int serve__main(twin_config *cfg)
                     run_end(sv, r);
             }
         check_time_limits(sv, now);
+        if (now >= next_tidy) {
+            spool__tidy(sv->sp);
+            next_tidy = now + 1.0;
+        }
         sender__flush_due(sv->out, now);
         sender__pump(sv->out);
         if (sv->reload_pending && sv->active == 0) {
@@ -656,6 +794,7 @@ exit:
         memo_evict_oldest(sv);
     free(sv->buckets);
     sender__free(&sv->out);
+    spool__close(&sv->sp);
     mqtt__stop(&sv->mq, 1000);
     instlib__free(&sv->instances);
     modlib__free(&sv->models);

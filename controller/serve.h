@@ -20,6 +20,7 @@
 #include "runner.h"
 #include "scenario.h"
 #include "sender.h"
+#include "spool.h"
 
 typedef enum run_state {
     RUN_RUNNING,
@@ -39,6 +40,7 @@ typedef struct run_rec {
     frame_reader rd;
     json_t *columns;
     sender_run *out;
+    spool_stream *st;        /* its journal in the spool, or NULL */
     run_state state;
     double started, deadline;  /* monotonic s */
     double kill_at;          /* after a cancel: SIGKILL if still there */
@@ -63,6 +65,7 @@ typedef struct serve {
     twin_config cfg;
     mqtt_client *mq;
     sender *out;
+    spool *sp;
     model_lib models;
     instance_lib instances;
     run_rec *runs;           /* running and recently ended */
@@ -88,6 +91,10 @@ int serve__main(twin_config *cfg);
 void serve__respond(serve *sv, const reply_to *to, req_type type,
                     json_t *resp);
 
+/* The same for a response about a run, written to the run's journal. */
+void serve__respond_run(serve *sv, const reply_to *to, run_rec *r,
+                        json_t *resp);
+
 /* Reject with every problem in errs. */
 void serve__reject(serve *sv, const reply_to *to, int type,
                    const twin_errors *errs);
@@ -110,6 +117,7 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req);
 void handle_set(serve *sv, const reply_to *to, const json_t *req);
 void handle_cancel(serve *sv, const reply_to *to, const json_t *req);
 void handle_status(serve *sv, const reply_to *to, const json_t *req);
+void handle_replay(serve *sv, const reply_to *to, const json_t *req);
 
 /* Check live values for a run: {"name": number, ...} under path. */
 int serve__check_values(serve *sv, run_rec *r, const json_t *values,

@@ -32,7 +32,7 @@ static int setup_with(void **state, size_t rows, double delay, size_t bytes)
     f->s = sender__new(f->mq, &lim);
     f->cols = json_pack("[s, s, s]", "t", "a.x", "a.y");
     f->r = sender__run_new(f->s, "run-1", "twin/c/result/run-1",
-                           "twin/c/event/run-1", f->cols);
+                           "twin/c/event/run-1", f->cols, NULL);
     *state = f;
     return 0;
 }

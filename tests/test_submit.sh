@@ -93,7 +93,7 @@ export TWIN_BROKER="$url"
 prefix="test$$"
 
 # ---- the controller -------------------------------------------------------
-"$twinctl" serve --id ctl-test --broker "$url" --prefix "$prefix" >"$tmp/serve.log" 2>&1 &
+"$twinctl" serve --id ctl-test --spool "$tmp/spool" --broker "$url" --prefix "$prefix" >"$tmp/serve.log" 2>&1 &
 serve_pid=$!
 
 # Online within 10 s (status itself waits for the connection).

@@ -642,6 +642,9 @@ class Controller:
 
     def start(self):
         self.dir = tempfile.mkdtemp(prefix="twin-ctl-")
+        # A spool of its own, unless the test gives one (a restart test
+        # starts a second daemon on the first one's spool).
+        self.config.setdefault("spool", os.path.join(self.dir, "spool"))
         conf = os.path.join(self.dir, "config.json")
         with open(conf, "w") as f:
             json.dump(self.config, f, indent=1)

@@ -1,0 +1,96 @@
+/*
+ * spool.h — the sender's on-disk spool: every message a run produces
+ * (its responses, result batches and events) is appended to the run's
+ * journal and synced to disk before it is handed to the MQTT client, and
+ * stays there until the broker acknowledged it — and, for a run's
+ * results, for a retention time after the run, so that `replay` can send
+ * any seq range again.  Messages that belong to no run (answers to
+ * describe, status, rejections) go to a journal of the daemon's own.
+ *
+ * Layout of the spool directory (one controller owns it, by a lock):
+ *   LOCK                 flock()ed while a daemon uses the directory
+ *   runs/<run>.log       the run's journal: records, appended
+ *   runs/<run>.acked     how many records from the start were acknowledged
+ *                        (written lazily; a stale one only means that some
+ *                        messages are sent twice after a restart)
+ *   misc-<n>.log         the daemon's own journal, one per start
+ * A record: "TWR1", payload length, CRC-32, then seq (−1 when not a
+ * result), retained flag, topic, correlation data, payload.  A torn record
+ * at the end of a journal (a crash while writing) fails its length or CRC
+ * and ends the journal there.
+ */
+#ifndef TWIN_SPOOL_H
+#define TWIN_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct spool spool;
+typedef struct spool_stream spool_stream;
+
+typedef struct spool_record {
+    int64_t index;          /* position in its journal, from 0 */
+    int64_t seq;            /* result seq, or −1 */
+    int retained;
+    const char *topic;
+    const void *correlation;
+    size_t correlation_len;
+    const char *payload;
+    size_t len;
+} spool_record;
+
+/* Open (creating) and lock dir.  NULL with a sentence in why when the
+ * directory cannot be made or another daemon holds it. */
+spool *spool__open(const char *dir, char *why, size_t why_len);
+void spool__close(spool **sp);
+
+/* The journal of a run (created, or opened for appending after a
+ * restart), or the daemon's own (run NULL). */
+spool_stream *spool__stream(spool *sp, const char *run);
+
+/* Append a record; returns its index, or −1 when it could not be written
+ * (the caller keeps the message in memory and says so). */
+int64_t spool__append(spool_stream *st, int64_t seq, int retained,
+                      const char *topic, const void *correlation,
+                      size_t correlation_len, const char *payload,
+                      size_t len);
+
+/* Make every appended record durable (fdatasync of each journal written
+ * since the last call).  Returns 0, or −1 when a sync failed. */
+int spool__sync(spool *sp);
+
+/* The broker acknowledged record index of st. */
+void spool__acked(spool_stream *st, int64_t index);
+
+/* The run has ended: its journal stays for `retention` seconds after now
+ * (wall clock), then goes once everything in it was acknowledged. */
+void spool__finish(spool_stream *st, double retention);
+
+/* Delete what is past retention and acknowledged; write ack marks.
+ * Call now and then (about once a second). */
+void spool__tidy(spool *sp);
+
+/* Bytes on disk. */
+size_t spool__bytes(const spool *sp);
+
+/* After a restart: for every journal left behind, in name order, call
+ * each(ctx, run, records, n, acked) with all its readable records (run is
+ * NULL for a daemon journal) and how many of them were acknowledged.  The
+ * journals stay (runs are reopened by spool__stream on demand; daemon
+ * journals are deleted once every record was handed back here and
+ * acknowledged: call spool__adopt for each record re-sent). */
+typedef void (*spool_each_fn)(void *ctx, const char *run,
+                              const spool_record *records, size_t n,
+                              size_t acked);
+int spool__recover(spool *sp, spool_each_fn each, void *ctx);
+
+/* Read the result records of run with from ≤ seq ≤ to, in journal order.
+ * Returns how many were found, or −1 when the run is not in the spool. */
+typedef void (*spool_record_fn)(void *ctx, const spool_record *r);
+long spool__replay(spool *sp, const char *run, int64_t from, int64_t to,
+                   spool_record_fn each, void *ctx);
+
+/* Is the run's journal still in the spool (for replay)? */
+int spool__has_run(const spool *sp, const char *run);
+
+#endif
