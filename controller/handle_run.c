@@ -125,6 +125,13 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
         errors__add(&errs, TWIN_E_BUSY, "", "this controller is running %zu "
                     "runs, its limit; try again later or send it to the "
                     "pool", sv->active);
+    if (errs.count == 0 && sv->sp && sv->cfg.limits.spool_bytes > 0 &&
+        spool__bytes(sv->sp) >= sv->cfg.limits.spool_bytes)
+        errors__add(&errs, TWIN_E_BUSY, "", "this controller's spool is "
+                    "full (%zu bytes of results wait for the broker or are "
+                    "kept for replay, its limit is %zu); it takes no new run "
+                    "until that drains", spool__bytes(sv->sp),
+                    sv->cfg.limits.spool_bytes);
     if (errs.count == 0 && sender__full(sv->out))
         errors__add(&errs, TWIN_E_BUSY, "", "this controller holds %zu "
                     "bytes of results the broker has not taken yet; it "

@@ -192,7 +192,8 @@ json_t *serve__status_json(serve *sv, const char *state)
                                        &names)
                       : 0;
     util__free_names(names, n_scen);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, "
+    size_t spool_bytes = sv->sp ? spool__bytes(sv->sp) : 0;
+    json_t *st = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, "
                      "s:I, s:f}",
                      "contract", "twin.status/1", "controller", sv->cfg.id,
                      "state", state, "version", TWIN_VERSION, "group",
@@ -203,6 +204,14 @@ json_t *serve__status_json(serve *sv, const char *state)
                      "scenarios", (json_int_t)(n_scen > 0 ? n_scen : 0),
                      "time",
                      (double)now.tv_sec + 1e-9 * (double)now.tv_nsec);
+    /* The spool: a full one refuses new runs until it drains. */
+    json_object_set_new(st, "spool_bytes", json_integer(
+                                               (json_int_t)spool_bytes));
+    json_object_set_new(st, "spool_full",
+                        json_boolean(sv->cfg.limits.spool_bytes > 0 &&
+                                     spool_bytes >=
+                                         sv->cfg.limits.spool_bytes));
+    return st;
 }
 
 void serve__publish_status(serve *sv)

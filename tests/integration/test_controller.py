@@ -227,7 +227,8 @@ def check_retry_and_response_topic(client):
 
 def check_pool(client, n=12):
     """Two controllers in one group share pool requests; each is answered
-    exactly once."""
+    exactly once: run to its end, or refused `busy` when both were full
+    (each takes 2 at a time)."""
     reqs = []
     for k in range(n):
         reqs.append(client.request(
@@ -236,18 +237,22 @@ def check_pool(client, n=12):
     finals = [r.final(timeout=60) for r in reqs]
     by = {}
     for r, f in zip(reqs, finals):
-        expect(f["status"] == "finished", f)
         # Overlapping subscriptions of this client deliver copies: count
         # distinct messages.
         answers = {m.raw: m for m in client.messages(
             lambda m, rid=r.id: m.topic.endswith("/response/" + rid))}
         statuses = sorted(m.payload["status"] for m in answers.values())
+        ctls = {m.payload["controller"] for m in answers.values()}
+        expect(len(ctls) == 1, "request %s answered by %r" % (r.id, ctls))
+        if statuses == ["rejected"]:
+            expect(f["errors"][0]["code"] == "busy", f)
+            continue
         expect(statuses == ["accepted", "finished"],
                "request %s answered %r" % (r.id, statuses))
         by.setdefault(f["controller"], 0)
         by[f["controller"]] += 1
     expect(set(by) == {"ctl-1", "ctl-4"}, "shared by %r" % by)
-    expect(sum(by.values()) == n, by)
+    expect(sum(by.values()) >= 4, by)
 
 
 def check_schemas(client):
