@@ -53,20 +53,10 @@ int serve__check_values(serve *sv, run_rec *r, const json_t *values,
 void handle_set(serve *sv, const reply_to *to, const json_t *req)
 {
     twin_errors errs = {0};
-    const json_t *run = json_object_get(req, "run");
     const json_t *values = json_object_get(req, "values");
-    run_rec *r = NULL;
-    if (run == NULL)
-        errors__add(&errs, TWIN_E_MISSING_FIELD, "/run",
-                    "set needs the \"run\" whose inputs to set");
-    else if (!json_is_string(run))
-        errors__add(&errs, TWIN_E_WRONG_TYPE, "/run",
-                    "\"run\" must be a run id string");
-    else if ((r = serve__find_run(sv, json_string_value(run))) == NULL)
-        errors__add(&errs, TWIN_E_UNKNOWN_RUN, "/run",
-                    "this controller has no run '%s'",
-                    json_string_value(run));
-    else if (r->state != RUN_RUNNING)
+    run_rec *r = serve__run_arg(sv, req, "set needs the \"run\" whose "
+                                "inputs to set", &errs);
+    if (r != NULL && r->state != RUN_RUNNING)
         errors__add(&errs, TWIN_E_UNKNOWN_RUN, "/run",
                     "run '%s' has ended; inputs can only be set while it "
                     "runs", r->id);

@@ -32,16 +32,7 @@ void handle_status(serve *sv, const reply_to *to, const json_t *req)
     const json_t *run = json_object_get(req, "run");
     if (run != NULL) {
         twin_errors errs = {0};
-        run_rec *r = json_is_string(run)
-                         ? serve__find_run(sv, json_string_value(run))
-                         : NULL;
-        if (!json_is_string(run))
-            errors__add(&errs, TWIN_E_WRONG_TYPE, "/run",
-                        "\"run\" must be a run id string");
-        else if (r == NULL)
-            errors__add(&errs, TWIN_E_UNKNOWN_RUN, "/run",
-                        "this controller has no run '%s' (it remembers "
-                        "the last 256 that ended)", json_string_value(run));
+        run_rec *r = serve__run_arg(sv, req, "", &errs);
         if (errs.count) {
             serve__reject(sv, to, REQ_STATUS, &errs);
             errors__clear(&errs);

@@ -231,6 +231,23 @@ run_rec *serve__find_run(serve *sv, const char *id)
     return NULL;
 }
 
+run_rec *serve__run_arg(serve *sv, const json_t *req, const char *needs,
+                        twin_errors *errs)
+{
+    const json_t *run = json_object_get(req, "run");
+    run_rec *r = NULL;
+    if (run == NULL)
+        errors__add(errs, TWIN_E_MISSING_FIELD, "/run", "%s", needs);
+    else if (!json_is_string(run))
+        errors__add(errs, TWIN_E_WRONG_TYPE, "/run",
+                    "\"run\" must be a run id string");
+    else if ((r = serve__find_run(sv, json_string_value(run))) == NULL)
+        errors__add(errs, TWIN_E_UNKNOWN_RUN, "/run",
+                    "this controller has no run '%s' (it remembers the last "
+                    "256 that ended)", json_string_value(run));
+    return r;
+}
+
 static void run_free(run_rec *r)
 {
     free(r->id);

@@ -119,6 +119,12 @@ void handle_cancel(serve *sv, const reply_to *to, const json_t *req);
 void handle_status(serve *sv, const reply_to *to, const json_t *req);
 void handle_replay(serve *sv, const reply_to *to, const json_t *req);
 
+/* The run a request names in its "run" member: missing, not a string and
+ * unknown are each reported (needs: what the request needs it for, e.g.
+ * "cancel needs the \"run\" to stop").  NULL when it was reported. */
+run_rec *serve__run_arg(serve *sv, const json_t *req, const char *needs,
+                        twin_errors *errs);
+
 /* Check live values for a run: {"name": number, ...} under path. */
 int serve__check_values(serve *sv, run_rec *r, const json_t *values,
                         const char *path, twin_errors *errs);
