@@ -202,6 +202,24 @@ def check_envelope(client):
     expect([e["code"] for e in r["errors"]] == ["too_large"], r)
 
 
+def check_names_never_paths(client):
+    """A model or scenario name in a request can never become a path."""
+    so = os.path.join(BUILD, "models", "tank.so")
+    scen = {"time": {"stop": 10, "dt": 1},
+            "instances": {"a": {"model": so},
+                          "b": {"model": "../models/tank"}}}
+    r = client.request({"type": "run", "scenario": scen},
+                       controller="ctl-1").response()
+    expect([(e["code"], e["path"]) for e in r["errors"]] ==
+           [("unknown_model", "/scenario/instances/a/model"),
+            ("unknown_model", "/scenario/instances/b/model")], r)
+    for name in ("../scenarios/tank-farm-3", "/etc/passwd", ".hidden"):
+        r = client.request({"type": "run", "scenario": name},
+                           controller="ctl-1").response()
+        expect([(e["code"], e["path"]) for e in r["errors"]] ==
+               [("out_of_range", "/scenario")], r)
+
+
 def check_retry_and_response_topic(client):
     scen = load(os.path.join(SCEN, "tank-overflow.json"))
     rid = "retry-" + str(int(time.time() * 1000))
@@ -294,6 +312,8 @@ def main():
                 check_set_rejections, client)
         t.check("a retried id is answered again; response topic and "
                 "correlation", check_retry_and_response_topic, client)
+        t.check("names in requests never become paths",
+                check_names_never_paths, client)
         # Every controller of every group gets a copy of a pool request,
         # so the restricted ones are up only while the pool is not used.
         with Controller(broker, "ctl-2", build=BUILD, group="other",
