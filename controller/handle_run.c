@@ -180,7 +180,9 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
         "{s:s, s:s, s:O, s:I, s:o}", "status", "accepted", "run", r->id,
         "columns", r->columns, "rows_expected",
         (json_int_t)(r->sc->n_ticks / r->sc->every + 1), "pace", pace));
-    if (runner__start(r->sc, &r->child, why, sizeof why) != 0) {
+    runner_limits rl = {.cpu_seconds = sv->cfg.limits.cpu_seconds,
+                        .memory_bytes = sv->cfg.limits.memory_bytes};
+    if (runner__start(r->sc, &rl, &r->child, why, sizeof why) != 0) {
         r->state = RUN_FAILED;
         json_t *resp = json_pack("{s:s, s:s, s:I, s:I, s:I, s:{}, s:[{s:s, "
                                  "s:s, s:s}]}", "status", "failed", "run",

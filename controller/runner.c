@@ -12,6 +12,16 @@
  * it kills a run past its time limit) write out what is buffered —
  * unless the signal came in the middle of writing a frame — before the
  * process dies.
+ *
+ * Resource limits from the configuration are set in the child before the
+ * loop starts: RLIMIT_CPU and RLIMIT_AS.  At the CPU limit the kernel
+ * sends SIGXCPU; the child writes out its rows and an end frame prepared
+ * beforehand ("failed", `timeout`, naming the limit and the scenario's
+ * instances) and exits, so the run ends like one past its wall-clock
+ * limit.  A run that fails while an address-space limit is set and that
+ * failed for want of memory says so, with the limit, in its end frame;
+ * one whose end frame cannot be built for want of memory sends one
+ * prepared before the limit was set.
  */
 #include "runner.h"
 
@@ -22,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,7 +51,19 @@ typedef struct child_ctx {
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t in_frame;  /* the buffer is being changed */
+static volatile sig_atomic_t cpu_pending; /* SIGXCPU came inside a frame */
+static volatile sig_atomic_t ending;    /* the run's own end is written */
 static frame_writer *crash_writer;      /* what to write out when dying */
+
+/* End frames made before the limits were set (length, type and JSON),
+ * written by a signal handler or when memory is gone. */
+typedef struct prebuilt {
+    char *bytes;
+    size_t len;
+} prebuilt;
+
+static prebuilt cpu_end;                /* at the CPU-time limit */
+static prebuilt oom_end;                /* for want of memory */
 
 static void on_term(int sig)
 {
@@ -49,24 +72,58 @@ static void on_term(int sig)
 }
 
 /* Async-signal-safe: write() only. */
-static void flush_on_signal(int sig)
+static void write_raw(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        p += k;
+        n -= (size_t)k;
+    }
+}
+
+/* Write out the buffered rows, unless the buffer is being changed. */
+static void flush_buffered(void)
 {
     if (!in_frame && crash_writer != NULL && crash_writer->len > 0) {
-        const char *p = crash_writer->buf;
-        size_t n = crash_writer->len;
-        while (n > 0) {
-            ssize_t k = write(crash_writer->fd, p, n);
-            if (k <= 0)
-                break;
-            p += k;
-            n -= (size_t)k;
-        }
+        write_raw(crash_writer->fd, crash_writer->buf, crash_writer->len);
         crash_writer->len = 0;
     }
+}
+
+static void flush_on_signal(int sig)
+{
+    flush_buffered();
     if (sig == SIGUSR1)
         return; /* the daemon kills us next */
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+/* The rows so far, then a prepared end frame; the process ends. */
+static void __attribute__((noreturn)) end_with(const prebuilt *end)
+{
+    flush_buffered();
+    if (crash_writer != NULL && end->bytes != NULL)
+        write_raw(crash_writer->fd, end->bytes, end->len);
+    _exit(0);
+}
+
+/* SIGXCPU: the run used its CPU time.  Inside a frame, the frame is
+ * finished first (guarded_put and guarded_flush look at cpu_pending). */
+static void on_cpu_limit(int sig)
+{
+    (void)sig;
+    if (ending)
+        return; /* the run's own end is on its way */
+    if (in_frame) {
+        cpu_pending = 1;
+        return;
+    }
+    end_with(&cpu_end);
 }
 
 static int guarded_put(frame_writer *w, int type, const void *p, size_t n)
@@ -74,6 +131,8 @@ static int guarded_put(frame_writer *w, int type, const void *p, size_t n)
     in_frame = 1;
     int rc = frame__put(w, type, p, n);
     in_frame = 0;
+    if (cpu_pending && !ending)
+        end_with(&cpu_end);
     return rc;
 }
 
@@ -82,6 +141,8 @@ static int guarded_flush(frame_writer *w)
     in_frame = 1;
     int rc = frame__flush(w);
     in_frame = 0;
+    if (cpu_pending && !ending)
+        end_with(&cpu_end);
     return rc;
 }
 
@@ -233,8 +294,154 @@ json_t *runner__stats_json(const sim_stats *st, int realtime)
     return o;
 }
 
+/* ---- limits ---------------------------------------------------------------- */
+
+/* A "failed" end frame with one error, as bytes ready to write. */
+static int prebuild(prebuilt *out, const char *code, const char *message)
+{
+    json_t *end = json_pack("{s:s, s:[{s:s, s:s, s:s}], s:{}}", "status",
+                            "failed", "errors", "code", code, "path", "",
+                            "message", message, "stats");
+    char *text = end ? json_dumps(end, JSON_COMPACT) : NULL;
+    json_decref(end);
+    if (text == NULL)
+        return -1;
+    size_t n = strlen(text);
+    uint32_t frame_len = (uint32_t)(n + 1);
+    out->bytes = malloc(n + 5);
+    if (out->bytes != NULL) {
+        memcpy(out->bytes, &frame_len, 4);
+        out->bytes[4] = FRAME_END;
+        memcpy(out->bytes + 5, text, n);
+        out->len = n + 5;
+    }
+    free(text);
+    return out->bytes ? 0 : -1;
+}
+
+/* "instance 'bad0' (model 'failing')", or the first few of several. */
+static void name_instances(const scenario *sc, char *buf, size_t len)
+{
+    size_t used = (size_t)snprintf(buf, len, "%s ",
+                                   sc->n_inst == 1 ? "instance"
+                                                   : "its instances");
+    size_t i;
+    for (i = 0; i < sc->n_inst && i < 4 && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s'%s' (model "
+                                 "'%s')", i ? ", " : "", sc->inst[i].name,
+                                 sc->inst[i].model->d->name);
+    if (i < sc->n_inst && used < len)
+        snprintf(buf + used, len - used, " and %zu more", sc->n_inst - i);
+}
+
+/* A "Vm…:" figure of /proc/self/status in bytes, 0 if unknown.  No
+ * stdio: it is read when memory may be short. */
+static size_t vm_bytes(const char *key)
+{
+    char buf[8192];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strstr(buf, key);
+    return p ? (size_t)strtoull(p + strlen(key), NULL, 10) << 10 : 0;
+}
+
+/* Prepare the end frames and set the limits.  Returns 0, or -1 with a
+ * sentence in why (the run then ends before it starts). */
+static int apply_limits(const scenario *sc, const runner_limits *lim,
+                        char *why, size_t why_len)
+{
+    char who[512], msg[1024];
+    name_instances(sc, who, sizeof who);
+    if (lim->memory_bytes > 0)
+        snprintf(msg, sizeof msg, "the run process ran out of memory under "
+                 "its address-space limit of %zu bytes (limits.memory_bytes)"
+                 "; %s", lim->memory_bytes, who);
+    else
+        snprintf(msg, sizeof msg, "the run process ran out of memory; %s",
+                 who);
+    if (prebuild(&oom_end, "internal", msg) != 0) {
+        snprintf(why, why_len, "out of memory preparing the run");
+        return -1;
+    }
+    if (lim->cpu_seconds > 0) {
+        snprintf(msg, sizeof msg, "the run used its CPU-time limit of %g s "
+                 "(limits.cpu_seconds) and was stopped; %s",
+                 lim->cpu_seconds, who);
+        if (prebuild(&cpu_end, "timeout", msg) != 0) {
+            snprintf(why, why_len, "out of memory preparing the run");
+            return -1;
+        }
+        /* SIGXCPU at the soft limit; the hard one (SIGKILL) only if the
+         * handler could not end the process. */
+        rlim_t soft = (rlim_t)ceil(lim->cpu_seconds);
+        struct rlimit rl = {.rlim_cur = soft, .rlim_max = soft + 2};
+        if (setrlimit(RLIMIT_CPU, &rl) != 0) {
+            snprintf(why, why_len, "cannot set the run's CPU-time limit "
+                     "(limits.cpu_seconds = %g): %s", lim->cpu_seconds,
+                     strerror(errno));
+            return -1;
+        }
+    }
+    if (lim->memory_bytes > 0) {
+        size_t now = vm_bytes("VmSize:");
+        if (now >= lim->memory_bytes) {
+            snprintf(why, why_len, "the run process starts with %zu bytes "
+                     "of address space, copied from the daemon, more than "
+                     "its limit of %zu bytes (limits.memory_bytes); raise "
+                     "the limit", now, lim->memory_bytes);
+            return -1;
+        }
+        struct rlimit rl = {.rlim_cur = lim->memory_bytes,
+                            .rlim_max = lim->memory_bytes};
+        if (setrlimit(RLIMIT_AS, &rl) != 0) {
+            snprintf(why, why_len, "cannot set the run's address-space "
+                     "limit (limits.memory_bytes = %zu): %s",
+                     lim->memory_bytes, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A run that failed while an address-space limit was set: if it failed
+ * for want of memory, or came within 1 MiB of the limit, say so with the
+ * limit in each error's message. */
+static void name_memory_limit(json_t *errors, const runner_limits *lim)
+{
+    if (lim->memory_bytes == 0)
+        return;
+    size_t peak = vm_bytes("VmPeak:");
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e) {
+        const char *m = json_string_value(json_object_get(e, "message"));
+        if (m == NULL)
+            continue;
+        int short_of_memory = strstr(m, "memory") != NULL ||
+                              strstr(m, "MEM_FAIL") != NULL ||
+                              peak + (1u << 20) >= lim->memory_bytes;
+        if (!short_of_memory)
+            continue;
+        char *more = NULL;
+        if (asprintf(&more, "%s (the run's address space is limited to %zu "
+                     "bytes by limits.memory_bytes and reached %zu: an "
+                     "allocation past the limit fails)", m,
+                     lim->memory_bytes, peak) >= 0) {
+            json_object_set_new(e, "message", json_string(more));
+            free(more);
+        }
+    }
+}
+
 static void __attribute__((noreturn))
-child_main(const scenario *sc, int out_fd, int in_fd)
+child_main(const scenario *sc, const runner_limits *lim, int out_fd,
+           int in_fd)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -249,6 +456,9 @@ child_main(const scenario *sc, int out_fd, int in_fd)
                                 SIGUSR1};
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
         sigaction(fatal[i], &sa, NULL);
+    sa.sa_handler = on_cpu_limit;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGXCPU, &sa, NULL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -264,6 +474,15 @@ child_main(const scenario *sc, int out_fd, int in_fd)
     if (frame__writer_init(&c.w, 3, 256u << 10) != 0)
         _exit(71);
     crash_writer = &c.w;
+    char why[1024];
+    if (apply_limits(sc, lim, why, sizeof why) != 0) {
+        ending = 1;
+        put_json(&c, FRAME_END, json_pack("{s:s, s:[{s:s, s:s, s:s}], s:{}}",
+                                          "status", "failed", "errors",
+                                          "code", "internal", "path", "",
+                                          "message", why, "stats"), 1);
+        _exit(0);
+    }
     c.last_flush = mono();
     sim_callbacks cb = {.ctx = &c, .columns = on_columns, .row = on_row,
                         .event = on_event, .poll = on_poll};
@@ -272,20 +491,28 @@ child_main(const scenario *sc, int out_fd, int in_fd)
     twin_errors errs = {0};
     int rc = sim__run_scenario(sc, &opt, &cb, &st, &errs);
 
+    ending = 1; /* from here on, a CPU limit changes nothing */
     const char *status = rc == 0 ? "finished"
                          : rc == TWIN_E_CANCELLED ? "cancelled"
                                                   : "failed";
+    if (rc != 0 && rc != TWIN_E_CANCELLED && errs.count == 0)
+        end_with(&oom_end); /* its reason was lost for want of memory */
+    json_t *errors = errors__to_json(&errs);
+    if (rc != 0 && rc != TWIN_E_CANCELLED)
+        name_memory_limit(errors, lim);
     json_t *end = json_pack("{s:s, s:o, s:o}", "status", status, "errors",
-                            errors__to_json(&errs), "stats",
+                            errors, "stats",
                             runner__stats_json(&st, sc->realtime));
-    put_json(&c, FRAME_END, end, 1);
+    if (end == NULL || put_json(&c, FRAME_END, end, 1) != 0)
+        end_with(&oom_end); /* the rows are out; the end needs memory */
     guarded_flush(&c.w);
     _exit(0);
 }
 
-int runner__start(const scenario *sc, run_child *out, char *why,
-                  size_t why_len)
+int runner__start(const scenario *sc, const runner_limits *lim,
+                  run_child *out, char *why, size_t why_len)
 {
+    static const runner_limits none = {0};
     int up[2] = {-1, -1}, down[2] = {-1, -1};
     if (pipe2(up, O_CLOEXEC) != 0 || pipe2(down, O_CLOEXEC) != 0) {
         snprintf(why, why_len, "cannot make pipes for the run: %s",
@@ -303,7 +530,7 @@ int runner__start(const scenario *sc, run_child *out, char *why,
     if (pid == 0) {
         close(up[0]);
         close(down[1]);
-        child_main(sc, up[1], down[0]);
+        child_main(sc, lim ? lim : &none, up[1], down[0]);
     }
     close(up[1]);
     close(down[0]);

@@ -18,15 +18,26 @@
 #include "scenario.h"
 #include "sim.h"
 
+/* Resource limits of a run's process, applied in the child after fork.
+ * 0 means none.  Past cpu_seconds of CPU time the run ends `failed` with
+ * `timeout`; memory_bytes bounds its whole address space (RLIMIT_AS),
+ * which starts as a copy of the daemon's, and a run that starts above it
+ * or fails for want of memory ends `failed` with a message naming it. */
+typedef struct runner_limits {
+    double cpu_seconds;       /* RLIMIT_CPU, rounded up to whole seconds */
+    size_t memory_bytes;      /* RLIMIT_AS */
+} runner_limits;
+
 typedef struct run_child {
     pid_t pid;
     int from_child;   /* frames from the run (non-blocking) */
     int to_child;     /* live inputs to the run (non-blocking) */
 } run_child;
 
-/* Fork the run.  Returns 0, or -1 with a sentence in why. */
-int runner__start(const scenario *sc, run_child *out, char *why,
-                  size_t why_len);
+/* Fork the run under lim (NULL: no limits).  Returns 0, or -1 with a
+ * sentence in why. */
+int runner__start(const scenario *sc, const runner_limits *lim,
+                  run_child *out, char *why, size_t why_len);
 
 /* Send live input values ({"name": value, ...}).  Returns 0 or -1. */
 int runner__set(const run_child *rc, const json_t *values);
