@@ -54,6 +54,8 @@ static void usage(FILE *f)
         "line\n"
         "  -h, --help           show this help\n"
         "\n"
+        MQTT_SECURITY_USAGE
+        "\n"
         "Exit status: 0 at least one controller is online; 1 none is (or\n"
         "no broker); 2 bad usage.\n");
 }
@@ -157,9 +159,11 @@ int cmd_status(int argc, char **argv)
         {"wait", required_argument, NULL, 'w'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
+        MQTT_SECURITY_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     const char *broker = getenv("TWIN_BROKER"), *prefix = "twin";
+    mqtt_options mo = {0};
     double wait = 1.0;
     int json = 0, status = 2, c;
     status_list list = {0};
@@ -186,6 +190,14 @@ int cmd_status(int argc, char **argv)
         }
         case 'j': json = 1; break;
         case 'h': usage(stdout); status = 0; goto exit;
+        case MQTT_OPT_CA_FILE: mo.ca_file = optarg; break;
+        case MQTT_OPT_CERT: mo.cert_file = optarg; break;
+        case MQTT_OPT_KEY: mo.key_file = optarg; break;
+        case MQTT_OPT_USERNAME: mo.username = optarg; break;
+        case MQTT_OPT_PASSWORD_FILE: mo.password_file = optarg; break;
+        case MQTT_OPT_PASSWORD:
+            fprintf(stderr, "twinctl status: %s\n", MQTT_NO_PASSWORD_FLAG);
+            goto exit;
         default: usage(stderr); goto exit;
         }
     }
@@ -209,8 +221,10 @@ int cmd_status(int argc, char **argv)
         r = (unsigned)getpid();
     snprintf(client_id, sizeof client_id, "twinctl-status-%08x", r);
     const char *subs[] = {filter};
-    mqtt_options mo = {.url = broker, .client_id = client_id,
-                       .subscriptions = subs, .n_subscriptions = 1};
+    mo.url = broker;
+    mo.client_id = client_id;
+    mo.subscriptions = subs;
+    mo.n_subscriptions = 1;
     mq = mqtt__start(&mo, why, sizeof why);
     if (mq == NULL) {
         fprintf(stderr, "twinctl status: %s\n", why);
@@ -232,8 +246,10 @@ int cmd_status(int argc, char **argv)
                 connected = 1;
                 until = wall_now() + wait;
             } else if (ev->kind == MQTT_EV_CONNECT_FAILED) {
-                fprintf(stderr, "twinctl status: %s; check --broker (or "
-                        "TWIN_BROKER)\n", ev->text ? ev->text : "no broker");
+                fprintf(stderr, "twinctl status: %s%s\n",
+                        ev->text ? ev->text : "no broker",
+                        ev->refused ? "" : "; check --broker (or "
+                                           "TWIN_BROKER)");
                 mqtt__event_free(ev);
                 goto exit;
             } else if (ev->kind == MQTT_EV_MESSAGE &&

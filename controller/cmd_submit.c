@@ -46,6 +46,7 @@ typedef struct set_req {
 typedef struct submit {
     /* what was asked */
     const char *broker, *prefix, *controller, *output;
+    mqtt_options sec;      /* TLS files and login (the flags below) */
     double timeout;
     int quiet;
     set_req *sets;
@@ -124,6 +125,8 @@ static void usage(FILE *f)
         "                       for input NAME (repeatable; for live runs)\n"
         "  -q, --quiet          print only errors\n"
         "  -h, --help           show this help\n"
+        "\n"
+        MQTT_SECURITY_USAGE
         "\n"
         "Exit status: 0 the run finished and every row arrived (other\n"
         "requests: ok); 1 rejected, failed, cancelled, timed out, rows\n"
@@ -661,14 +664,26 @@ static void submit__on_mqtt(submit *s, const mqtt_event *ev, double now)
             s->reconnect_at = now + 1.0;
             break;
         }
-        say(s, "%s; check --broker (or TWIN_BROKER)",
-            ev->text ? ev->text : "cannot connect");
+        say(s, "%s%s", ev->text ? ev->text : "cannot connect",
+            ev->refused ? "" : "; check --broker (or TWIN_BROKER)");
         s->status = 1;
         s->done = 1;
         break;
     case MQTT_EV_PUBACK:
-        if (ev->tag == 1)
+        if (ev->refused && ev->tag == 1) {
+            say(s, "%s: the request to %s was not delivered; check the "
+                "broker's ACL for %s%s", ev->text, s->t_request,
+                s->sec.username ? "user " : "anonymous clients",
+                s->sec.username ? s->sec.username : "");
+            s->status = 1;
+            s->done = 1;
+        } else if (ev->refused && ev->tag >= 2 && ev->tag - 2 < s->n_sets) {
+            set_req *st = &s->sets[ev->tag - 2];
+            say(s, "set %s: %s", st->name, ev->text);
+            st->answered = 1;  /* no answer will come; refused */
+        } else if (ev->tag == 1) {
             s->acked = 1;
+        }
         break;
     case MQTT_EV_PUBFAIL:
         if (ev->tag == 1) {
@@ -777,6 +792,7 @@ int cmd_submit(int argc, char **argv)
         {"set", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        MQTT_SECURITY_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     submit sv = {.prefix = "twin", .timeout = 600, .last_seq = -1};
@@ -826,6 +842,14 @@ int cmd_submit(int argc, char **argv)
         }
         case 'q': s->quiet = 1; break;
         case 'h': usage(stdout); status = 0; goto exit;
+        case MQTT_OPT_CA_FILE: s->sec.ca_file = optarg; break;
+        case MQTT_OPT_CERT: s->sec.cert_file = optarg; break;
+        case MQTT_OPT_KEY: s->sec.key_file = optarg; break;
+        case MQTT_OPT_USERNAME: s->sec.username = optarg; break;
+        case MQTT_OPT_PASSWORD_FILE: s->sec.password_file = optarg; break;
+        case MQTT_OPT_PASSWORD:
+            say(s, "%s", MQTT_NO_PASSWORD_FLAG);
+            goto exit;
         default: usage(stderr); goto exit;
         }
     }
@@ -883,8 +907,11 @@ int cmd_submit(int argc, char **argv)
     if (submit__uuid(uuid) != 0)
         snprintf(uuid, sizeof uuid, "%ld", (long)getpid());
     snprintf(client_id, sizeof client_id, "twinctl-submit-%.8s", uuid);
-    mqtt_options mo = {.url = s->broker, .client_id = client_id,
-                       .subscriptions = subs, .n_subscriptions = n_subs};
+    mqtt_options mo = s->sec;
+    mo.url = s->broker;
+    mo.client_id = client_id;
+    mo.subscriptions = subs;
+    mo.n_subscriptions = n_subs;
     s->started = wall_now();
     s->deadline = s->started + s->timeout;
     s->last_message = s->started;

@@ -4,8 +4,12 @@
  * Owns the paho client, its callbacks (which run on paho's threads and do
  * nothing but copy onto the queue and wake the owner), re-subscription
  * after every connect, the v5 response-topic and correlation-data
- * properties, and TCP_NODELAY.  What the events mean is the owner's
- * business (serve.c, cmd_submit.c, ...).
+ * properties, TCP_NODELAY, and TLS and the login with paho's options
+ * (the TLS library's error text is kept and put into the connect failure
+ * it explains), the rules for those options, and reading the password
+ * (from the caller, its file's first line, or TWIN_MQTT_PASSWORD).
+ * Filling them from the configuration is mqtt_security.c's.  What the
+ * events mean is the owner's business (serve.c, cmd_submit.c, ...).
  */
 #include "mqtt.h"
 
@@ -23,6 +27,7 @@
 #include <unistd.h>
 
 #include <MQTTAsync.h>
+#include <MQTTReasonCodes.h>
 
 typedef struct node {
     mqtt_event *ev;
@@ -42,6 +47,11 @@ struct mqtt_client {
     char *will_topic, *will_payload;
     int will_retained;
     int keepalive, connect_timeout;
+    int tls;                 /* an ssl:// (mqtts://, wss://) URL */
+    char *ca_file, *cert_file, *key_file;
+    char *username, *password;
+    char tls_error[512];     /* guarded by lock: the TLS library's words
+                                since they were last reported */
 };
 
 /* One publish's context for its success/failure callback. */
@@ -129,11 +139,68 @@ static void set_nodelay_all(void)
 
 /* ---- callbacks (paho's threads) ----------------------------------------- */
 
+/* The reason in one of OpenSSL's error lines ("[thread:]error:code:
+ * library:function:reason:file:line:data"), or the whole line when it
+ * does not look like one. */
+static void ssl_reason(const char *line, size_t len, const char **out,
+                       size_t *out_len)
+{
+    const char *end = line + len, *p = NULL;
+    for (const char *q = line; q + 6 <= end && p == NULL; q++)
+        if (memcmp(q, "error:", 6) == 0)
+            p = q + 6;
+    for (int field = 0; p != NULL && field < 3; field++) {
+        p = memchr(p, ':', (size_t)(end - p));
+        p = p ? p + 1 : NULL;
+    }
+    const char *stop = p ? memchr(p, ':', (size_t)(end - p)) : NULL;
+    if (p == NULL || stop == NULL || stop == p) {
+        *out = line;
+        *out_len = len;
+        return;
+    }
+    *out = p;
+    *out_len = (size_t)(stop - p);
+}
+
+/* OpenSSL's error queue, line by line (ERR_print_errors_cb), on the thread
+ * that met the error: the reasons are kept until the failure they explain
+ * is reported. */
+static int on_ssl_error(const char *str, size_t len, void *u)
+{
+    mqtt_client *c = u;
+    const char *reason;
+    size_t rlen;
+    while (len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r'))
+        len--;
+    ssl_reason(str, len, &reason, &rlen);
+    pthread_mutex_lock(&c->lock);
+    size_t used = strlen(c->tls_error);
+    if (rlen > 0 && used + rlen + 3 < sizeof c->tls_error)
+        snprintf(c->tls_error + used, sizeof c->tls_error - used, "%s%.*s",
+                 used ? "; " : "", (int)rlen, reason);
+    pthread_mutex_unlock(&c->lock);
+    return 1;
+}
+
+/* Take what on_ssl_error kept (empty when nothing). */
+static void take_tls_error(mqtt_client *c, char *out, size_t len)
+{
+    pthread_mutex_lock(&c->lock);
+    snprintf(out, len, "%s", c->tls_error);
+    c->tls_error[0] = '\0';
+    pthread_mutex_unlock(&c->lock);
+}
+
 static void on_lost(void *context, char *cause)
 {
     mqtt_client *c = context;
+    char tls[sizeof c->tls_error], text[sizeof tls + 128];
     atomic_store(&c->connected, 0);
-    push_simple(c, MQTT_EV_LOST, 0, cause ? cause : "connection lost");
+    take_tls_error(c, tls, sizeof tls);
+    snprintf(text, sizeof text, "%s%s%s", cause ? cause : "connection lost",
+             tls[0] ? "; TLS: " : "", tls);
+    push_simple(c, MQTT_EV_LOST, 0, text);
 }
 
 static char *property_string(MQTTProperties *props, enum MQTTPropertyCodes id,
@@ -235,14 +302,84 @@ static void on_connected(void *context, char *cause)
     subscribe_all(c);
 }
 
+/* What to check after a TLS failure, by what the TLS library said. */
+static void tls_hint(const mqtt_client *c, const char *tls, char *out,
+                     size_t len)
+{
+    if (strstr(tls, "alert") != NULL)      /* the broker ended it */
+        snprintf(out, len, "the broker refused the TLS handshake: check the "
+                 "client certificate %s and key %s (signed by a CA the "
+                 "broker trusts?), then the CA file %s",
+                 c->cert_file ? c->cert_file : "(none given)",
+                 c->key_file ? c->key_file : "(in the certificate file)",
+                 c->ca_file ? c->ca_file : "(none: the system's CAs)");
+    else if (c->ca_file)
+        snprintf(out, len, "check the CA file %s: it must hold the CA that "
+                 "signed the broker's certificate, and that certificate "
+                 "must name the host in the URL", c->ca_file);
+    else
+        snprintf(out, len, "the system's CAs do not vouch for the broker's "
+                 "certificate: give the CA file that signed it");
+}
+
 static void on_connect_failed(void *context, MQTTAsync_failureData5 *r)
 {
     mqtt_client *c = context;
-    char text[512];
-    snprintf(text, sizeof text, "cannot connect to %s: %s", c->url,
-             r && r->message ? r->message
-                             : "no answer (is the broker running there?)");
-    push_simple(c, MQTT_EV_CONNECT_FAILED, 0, text);
+    char tls[sizeof c->tls_error], hint[512], text[1536];
+    int refused = 1;
+    take_tls_error(c, tls, sizeof tls);
+    /* paho gives the CONNACK's refusal as a positive code (its own errors
+     * are negative); an MQTT v5 reason code, or 1 to 5 for MQTT 3. */
+    int reason = r == NULL ? 0
+                 : r->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR
+                     ? (int)r->reasonCode
+                     : r->code > 0 ? r->code : 0;
+    if (reason > 0) {
+        /* The broker answered the CONNECT: refused. */
+        int login = reason == MQTTREASONCODE_NOT_AUTHORIZED ||
+                    reason == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD ||
+                    reason == 4 || reason == 5;
+        const char *name = MQTTReasonCode_toString(
+            (enum MQTTReasonCodes)reason);
+        snprintf(text, sizeof text, "cannot connect to %s: the broker "
+                 "refused the connection%s%s%s: %s (reason %d)%s", c->url,
+                 c->username ? " of user '" : "",
+                 c->username ? c->username : "", c->username ? "'" : "",
+                 name ? name : "refused", reason,
+                 !login ? ""
+                 : c->username ? "; check the username and the password "
+                                 "(its file, or TWIN_MQTT_PASSWORD)"
+                               : "; it wants a username and password");
+    } else if (c->tls && tls[0]) {
+        tls_hint(c, tls, hint, sizeof hint);
+        snprintf(text, sizeof text, "cannot connect to %s: TLS failed (%s); "
+                 "%s", c->url, tls, hint);
+    } else if (c->tls) {
+        /* paho says "TCP/TLS connect failure", and OpenSSL nothing, alike
+         * for a closed port, a port without TLS, a certificate for another
+         * host name, and a broker that ended the handshake because it
+         * wants a client certificate. */
+        refused = 0;
+        snprintf(text, sizeof text, "cannot connect to %s: %s (no broker "
+                 "there, or no TLS on that port, or the broker's "
+                 "certificate does not name the host in the URL, or the "
+                 "broker wants a client certificate%s)", c->url,
+                 r && r->message ? r->message : "no TLS connection",
+                 c->cert_file ? "" : " and none was given");
+    } else {
+        refused = 0;
+        snprintf(text, sizeof text, "cannot connect to %s: %s", c->url,
+                 r && r->message ? r->message
+                                 : "no answer (is the broker running "
+                                   "there?)");
+    }
+    mqtt_event *ev = calloc(1, sizeof *ev);
+    if (ev == NULL)
+        return;
+    ev->kind = MQTT_EV_CONNECT_FAILED;
+    ev->refused = refused;
+    ev->text = strdup(text);
+    push(c, ev);
 }
 
 static void on_published(void *context, MQTTAsync_successData5 *r)
@@ -257,9 +394,138 @@ static void on_publish_failed(void *context, MQTTAsync_failureData5 *r)
 {
     pub_ctx *p = context;
     atomic_fetch_sub(&p->c->in_flight, 1);
-    push_simple(p->c, MQTT_EV_PUBFAIL, p->tag,
-                r && r->message ? r->message : "publish failed");
+    if (r && r->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR) {
+        /* The broker's PUBACK says no (an ACL, a quota): final. */
+        char text[256];
+        snprintf(text, sizeof text, "the broker refused the message: %s "
+                 "(reason %d)", MQTTReasonCode_toString(r->reasonCode),
+                 (int)r->reasonCode);
+        mqtt_event *ev = calloc(1, sizeof *ev);
+        if (ev != NULL) {
+            ev->kind = MQTT_EV_PUBACK;
+            ev->tag = p->tag;
+            ev->refused = 1;
+            ev->text = strdup(text);
+            push(p->c, ev);
+        }
+    } else {
+        push_simple(p->c, MQTT_EV_PUBFAIL, p->tag,
+                    r && r->message ? r->message : "publish failed");
+    }
     free(p);
+}
+
+/* ---- the security options' rules, and the password ---------------------- */
+
+#define PASSWORD_ENV "TWIN_MQTT_PASSWORD"
+#define PASSWORD_MAX 4096
+
+int mqtt__url_is_tls(const char *url)
+{
+    return url != NULL && (strncmp(url, "ssl://", 6) == 0 ||
+                           strncmp(url, "mqtts://", 8) == 0 ||
+                           strncmp(url, "wss://", 6) == 0);
+}
+
+/* A file the client will open later, checked now so that its problem is
+ * named at start, not as a TLS error minutes later. */
+static int readable(const char *what, const char *file, char *why,
+                    size_t why_len)
+{
+    if (file == NULL || access(file, R_OK) == 0)
+        return 0;
+    snprintf(why, why_len, "cannot read the %s %s: %s", what, file,
+             strerror(errno));
+    return -1;
+}
+
+int mqtt__check_security(const mqtt_options *o, char *why, size_t why_len)
+{
+    if (!mqtt__url_is_tls(o->url) &&
+        (o->ca_file || o->cert_file || o->key_file)) {
+        snprintf(why, why_len, "a CA file, client certificate or key was "
+                 "given, but the broker URL '%s' is not TLS: use "
+                 "ssl://HOST:PORT (or mqtts://)", o->url ? o->url : "");
+        return -1;
+    }
+    if (o->key_file && o->cert_file == NULL) {
+        snprintf(why, why_len, "a client key (%s) needs its certificate: "
+                 "give the certificate file too", o->key_file);
+        return -1;
+    }
+    if ((o->password || o->password_file) &&
+        (o->username == NULL || o->username[0] == '\0')) {
+        snprintf(why, why_len, "a password needs a username: give the "
+                 "username too");
+        return -1;
+    }
+    if (readable("CA file", o->ca_file, why, why_len) != 0 ||
+        readable("client certificate", o->cert_file, why, why_len) != 0 ||
+        readable("client key", o->key_file, why, why_len) != 0 ||
+        readable("password file", o->password_file, why, why_len) != 0)
+        return -1;
+    return 0;
+}
+
+/* The first line of a file, without its line end. */
+static char *first_line(const char *file, int *failed, char *why,
+                        size_t why_len)
+{
+    char buf[PASSWORD_MAX + 2];
+    char *pw = NULL;
+    FILE *f = fopen(file, "re");
+    if (f == NULL) {
+        snprintf(why, why_len, "cannot read the password file %s: %s", file,
+                 strerror(errno));
+        *failed = 1;
+        return NULL;
+    }
+    if (fgets(buf, sizeof buf, f) == NULL)
+        buf[0] = '\0';
+    fclose(f);
+    size_t n = strcspn(buf, "\r\n");
+    if (n > PASSWORD_MAX) {
+        snprintf(why, why_len, "the first line of the password file %s is "
+                 "longer than %d bytes", file, PASSWORD_MAX);
+        *failed = 1;
+    } else if (n == 0) {
+        snprintf(why, why_len, "the password file %s is empty: its first "
+                 "line is the password", file);
+        *failed = 1;
+    } else if ((pw = strndup(buf, n)) == NULL) {
+        snprintf(why, why_len, "out of memory");
+        *failed = 1;
+    }
+    explicit_bzero(buf, sizeof buf);
+    return pw;
+}
+
+char *mqtt__read_password(const mqtt_options *o, int *failed, char *why,
+                          size_t why_len)
+{
+    const char *given = o->password;
+    *failed = 0;
+    if (given == NULL && o->password_file)
+        return first_line(o->password_file, failed, why, why_len);
+    if (given == NULL && o->username)
+        given = getenv(PASSWORD_ENV);
+    if (given == NULL || given[0] == '\0')
+        return NULL;
+    char *pw = strdup(given);
+    if (pw == NULL) {
+        snprintf(why, why_len, "out of memory");
+        *failed = 1;
+    }
+    return pw;
+}
+
+void mqtt__free_password(char **p)
+{
+    if (*p) {
+        explicit_bzero(*p, strlen(*p));
+        free(*p);
+        *p = NULL;
+    }
 }
 
 /* ---- owner's side -------------------------------------------------------- */
@@ -276,6 +542,22 @@ static int connect_now(mqtt_client *c)
     co.connectTimeout = c->connect_timeout;
     co.onFailure5 = on_connect_failed;
     co.context = c;
+    co.username = c->username;
+    co.password = c->password;
+    /* paho copies these options at connect; verify the broker's
+     * certificate chain (enableServerCertAuth) and that it names the
+     * host (verify). */
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+    if (c->tls) {
+        ssl.trustStore = c->ca_file;
+        ssl.keyStore = c->cert_file;
+        ssl.privateKey = c->key_file;
+        ssl.enableServerCertAuth = 1;
+        ssl.verify = 1;
+        ssl.ssl_error_cb = on_ssl_error;
+        ssl.ssl_error_context = c;
+        co.ssl = &ssl;
+    }
     if (c->will_topic) {
         will.topicName = c->will_topic;
         will.message = c->will_payload;
@@ -293,8 +575,22 @@ mqtt_client *mqtt__start(const mqtt_options *o, char *why, size_t why_len)
         snprintf(why, why_len, "out of memory");
         return NULL;
     }
+    int failed = 0;
     pthread_mutex_init(&c->lock, NULL);
     c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (mqtt__check_security(o, why, why_len) != 0)
+        goto fail;
+    c->password = mqtt__read_password(o, &failed, why, why_len);
+    if (failed)
+        goto fail;
+    c->tls = mqtt__url_is_tls(o->url);
+    if ((o->ca_file && (c->ca_file = strdup(o->ca_file)) == NULL) ||
+        (o->cert_file && (c->cert_file = strdup(o->cert_file)) == NULL) ||
+        (o->key_file && (c->key_file = strdup(o->key_file)) == NULL) ||
+        (o->username && (c->username = strdup(o->username)) == NULL)) {
+        snprintf(why, why_len, "out of memory");
+        goto fail;
+    }
     c->url = strdup(o->url);
     c->keepalive = o->keepalive > 0 ? o->keepalive : 30;
     c->connect_timeout = o->connect_timeout > 0 ? o->connect_timeout : 5;
@@ -317,8 +613,8 @@ mqtt_client *mqtt__start(const mqtt_options *o, char *why, size_t why_len)
                                          &cr);
     if (rc != MQTTASYNC_SUCCESS) {
         snprintf(why, why_len, "cannot create an MQTT client for '%s': %s "
-                 "(the URL looks like tcp://host:port)", o->url,
-                 MQTTAsync_strerror(rc));
+                 "(the URL looks like tcp://host:port, or ssl://host:port "
+                 "for TLS)", o->url, MQTTAsync_strerror(rc));
         goto fail;
     }
     if (MQTTAsync_setCallbacks(c->h, c, on_lost, on_message, NULL) !=
@@ -483,6 +779,11 @@ void mqtt__stop(mqtt_client **cp, int timeout_ms)
     free(c->url);
     free(c->will_topic);
     free(c->will_payload);
+    free(c->ca_file);
+    free(c->cert_file);
+    free(c->key_file);
+    free(c->username);
+    mqtt__free_password(&c->password);
     pthread_mutex_destroy(&c->lock);
     free(c);
     *cp = NULL;

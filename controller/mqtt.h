@@ -9,6 +9,14 @@
  * client reconnects by itself and subscribes again after every connect.
  * TCP_NODELAY is set on the connection after every connect (paho 1.3 has
  * no option for it), so small replies do not wait for Nagle's algorithm.
+ *
+ * Security: an ssl:// or mqtts:// URL connects over TLS and checks the
+ * broker's certificate (against ca_file, else the system's CAs) and that
+ * it names the host of the URL; a client certificate and key, a username
+ * and a password are optional.  A password never comes from the command
+ * line: the caller gives it, or the name of a file holding it, or it is
+ * read from the environment (TWIN_MQTT_PASSWORD).  mqtt_security.c fills
+ * these options from a configuration's "security" object.
  */
 #ifndef TWIN_MQTT_H
 #define TWIN_MQTT_H
@@ -25,7 +33,8 @@ typedef enum mqtt_event_kind {
                             * the first one call mqtt__reconnect, later
                             * ones paho retries by itself */
     MQTT_EV_MESSAGE,       /* an inbound message */
-    MQTT_EV_PUBACK,        /* a QoS ≥ 1 publish was acknowledged (tag) */
+    MQTT_EV_PUBACK,        /* a QoS ≥ 1 publish was acknowledged (tag),
+                            * or refused for good (see refused) */
     MQTT_EV_PUBFAIL        /* a publish failed (tag); send it again later */
 } mqtt_event_kind;
 
@@ -33,6 +42,15 @@ typedef struct mqtt_event {
     mqtt_event_kind kind;
     uint64_t tag;              /* PUBACK, PUBFAIL: the publisher's tag */
     char *text;                /* a sentence, or NULL */
+    int refused;               /* PUBACK: the broker answered with a failure
+                                * reason (MQTT v5 reason code >= 0x80, e.g.
+                                * 0x87 not authorised by its ACL): the
+                                * message is gone for good and sending it
+                                * again would be refused again; text says
+                                * why.  0: delivered.
+                                * CONNECT_FAILED: the broker was there but
+                                * said no (TLS, or the login), and text
+                                * says what to check; 0: no broker there */
     /* MESSAGE: */
     char *topic;
     char *payload;             /* NUL-terminated copy; len excludes the NUL */
@@ -53,6 +71,19 @@ typedef struct mqtt_options {
     size_t n_subscriptions;
     int keepalive;             /* seconds, 0: 30 */
     int connect_timeout;       /* seconds, 0: 5 */
+    /* TLS (only with an ssl:// or mqtts:// url; given with a tcp:// url
+     * they are refused rather than ignored) and credentials.  NULL: none.
+     * Every string is copied; files are checked to be readable at start. */
+    const char *ca_file;       /* PEM CAs the broker's certificate must
+                                * chain to; NULL: the system's CAs */
+    const char *cert_file;     /* client certificate (PEM) */
+    const char *key_file;      /* its private key (PEM); NULL: in cert_file */
+    const char *username;
+    const char *password;      /* the password itself, read by the caller
+                                * from a file or the environment */
+    const char *password_file; /* or a file whose first line is it; with
+                                * neither, and a username, the environment's
+                                * TWIN_MQTT_PASSWORD (if set) */
 } mqtt_options;
 
 typedef struct mqtt_publish {
@@ -67,7 +98,12 @@ typedef struct mqtt_publish {
     uint64_t tag;              /* QoS ≥ 1: reported in PUBACK/PUBFAIL */
 } mqtt_publish;
 
-/* Create and start connecting.  Returns NULL with a sentence in why. */
+/* Create and start connecting.  Returns NULL with a sentence in why (a
+ * bad URL, TLS files given without a TLS URL, a file that cannot be read,
+ * a password without a username).  A TLS or login failure comes later, as
+ * MQTT_EV_CONNECT_FAILED, whose text says what failed (the TLS library's
+ * own words and the CA file to check, or the broker's refusal of the
+ * login). */
 mqtt_client *mqtt__start(const mqtt_options *o, char *why, size_t why_len);
 
 /* Try the first connect again (after MQTT_EV_CONNECT_FAILED; later
@@ -96,6 +132,37 @@ size_t mqtt__in_flight(const mqtt_client *c);
 
 /* Disconnect (waiting up to timeout_ms for in-flight work) and free. */
 void mqtt__stop(mqtt_client **c, int timeout_ms);
+
+/* ---- security ------------------------------------------------------------ */
+
+struct twin_security;
+
+/* Is this URL one paho opens with TLS (ssl://, mqtts://, wss://)? */
+int mqtt__url_is_tls(const char *url);
+
+/* (mqtt_security.c) Fill o's TLS files, username and password file from a
+ * configuration's "security" object (members it does not set stay as they
+ * are; the strings are borrowed from sec) and check them as mqtt__start
+ * will, so that a problem stops the caller before it starts anything: TLS
+ * files with a URL that is not TLS, a key without its certificate, a file
+ * that cannot be read, a password without a username.  o->url must be
+ * set.  Returns 0, or -1 with a sentence in why. */
+int mqtt__security_options(mqtt_options *o, const struct twin_security *sec,
+                           char *why, size_t why_len);
+
+/* The checks above, on options however they were filled. */
+int mqtt__check_security(const mqtt_options *o, char *why, size_t why_len);
+
+/* The password for o: o->password, else the first line of
+ * o->password_file, else (with a username) $TWIN_MQTT_PASSWORD.  Returns
+ * a new string (free it with mqtt__free_password), NULL when there is
+ * none; sets *failed and a sentence in why when the file cannot be read
+ * or is empty. */
+char *mqtt__read_password(const mqtt_options *o, int *failed, char *why,
+                          size_t why_len);
+
+/* Overwrite and free a password; clears *p. */
+void mqtt__free_password(char **p);
 
 /* Does an MQTT topic filter (with + and #) match a topic? */
 int mqtt__topic_matches(const char *filter, const char *topic);
