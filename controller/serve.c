@@ -612,6 +612,11 @@ static void on_mqtt(serve *sv, mqtt_event *ev, double *reconnect_at)
         break;
     case MQTT_EV_PUBACK:
     case MQTT_EV_PUBFAIL:
+        if (ev->refused) /* an ACL or quota: sending it again cannot help */
+            fprintf(stderr, "twinctl serve: %s; check the broker's ACL for "
+                    "this controller's topics (%s/%s/#)\n",
+                    ev->text ? ev->text : "the broker refused a message",
+                    sv->cfg.prefix, sv->cfg.id);
         sender__on_mqtt(sv->out, ev);
         break;
     }
@@ -678,6 +683,12 @@ int serve__main(twin_config *cfg)
                        .will_topic = sv->t_status, .will_payload = will,
                        .will_retained = 1, .subscriptions = subs,
                        .n_subscriptions = 3};
+    if (mqtt__security_options(&mo, &sv->cfg.security, why, sizeof why) !=
+        0) {
+        fprintf(stderr, "twinctl serve: %s\n", why);
+        free(will);
+        goto exit;
+    }
     sv->mq = mqtt__start(&mo, why, sizeof why);
     free(will);
     if (sv->mq == NULL) {
