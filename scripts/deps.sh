@@ -7,7 +7,7 @@ set -eu
 twin_packages="gcc libc6-dev make pkg-config meson ninja-build binutils
  libsundials-dev libpaho-mqtt-dev libjansson-dev libffi-dev libgsl-dev
  libcmocka-dev mosquitto mosquitto-clients python3 python3-paho-mqtt
- python3-jsonschema"
+ python3-jsonschema openssl"
 
 twin_install_deps() {
     [ "${TWIN_SKIP_DEPS:-0}" = 1 ] && return 0

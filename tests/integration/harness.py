@@ -11,6 +11,10 @@ bounded in time and every address is 127.0.0.1.
 
 The build directory comes from $TWIN_BUILD_DIR or from build_dir() given a
 command-line argument; the source tree is the one holding this file.
+
+A Broker can also open a TLS listener (tls_conf: its settings, its own
+login and ACL), beside the plain one that the harness's own clients use;
+a Client connects to it with tls= and username=/password=.
 """
 
 import json
@@ -116,31 +120,60 @@ class Broker:
 
     On exit it is stopped by its PID (SIGTERM, then SIGKILL); if it had
     died before that, __exit__ raises HarnessError with its log.
+
+    tls_conf, when given, is the configuration of a second listener, with
+    "{port}" where its port goes (a free one, in tls_port and tls_url):
+    typically "listener {port} 127.0.0.1" and cafile, certfile, keyfile,
+    and its own allow_anonymous, password_file and acl_file.  The broker
+    then runs with per_listener_settings, so those settings hold for that
+    listener only, and the first listener (url) stays open to the
+    harness's own anonymous clients, which watch the controllers' status.
     """
 
     def __init__(self, mosquitto="mosquitto", start_timeout=10.0,
-                 stop_timeout=5.0, extra_conf=""):
+                 stop_timeout=5.0, extra_conf="", tls_conf=None):
         self.mosquitto = shutil.which(mosquitto) or \
             ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto")
              else mosquitto)
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self.extra_conf = extra_conf
+        self.tls_conf = tls_conf
         self.dir = None
         self.proc = None
         self.port = None
+        self.tls_port = None
         self.log = None
 
     @property
     def url(self):
         return "tcp://%s:%d" % (HOST, self.port)
 
-    def _start_once(self, port=None):
+    @property
+    def tls_url(self):
+        return "ssl://%s:%d" % (HOST, self.tls_port)
+
+    def _accepts(self, port):
+        try:
+            with socket.create_connection((HOST, port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def _start_once(self, port=None, tls_port=None):
         self.port = port or free_port()
+        if self.tls_conf is not None:
+            self.tls_port = tls_port or free_port()
         conf = os.path.join(self.dir, "mosquitto.conf")
         with open(conf, "w") as f:
+            if self.tls_conf is not None:
+                # Must come before any listener and security setting.
+                f.write("per_listener_settings true\n")
             f.write(BROKER_CONF.format(port=self.port))
             f.write(self.extra_conf)
+            if self.tls_conf is not None:
+                f.write("\n" + self.tls_conf.replace("{port}",
+                                                     str(self.tls_port)))
         self.log = os.path.join(self.dir, "mosquitto.log")
         logf = open(self.log, "ab")
         try:
@@ -153,11 +186,10 @@ class Broker:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False            # died: port taken, or a bad conf
-            try:
-                with socket.create_connection((HOST, self.port), timeout=1):
-                    return True
-            except OSError:
-                time.sleep(0.02)
+            if self._accepts(self.port) and (
+                    self.tls_port is None or self._accepts(self.tls_port)):
+                return True
+            time.sleep(0.02)
         _stop_process(self.proc, self.stop_timeout)
         raise HarnessError("mosquitto did not accept on port %d within %g s:"
                            "\n%s" % (self.port, self.start_timeout,
@@ -183,7 +215,7 @@ class Broker:
         else:
             _stop_process(self.proc, self.stop_timeout)
         time.sleep(seconds)
-        if not self._start_once(self.port):
+        if not self._start_once(self.port, self.tls_port):
             raise HarnessError("mosquitto would not start again on port %d:"
                                "\n%s" % (self.port, _tail(self.log)))
 
@@ -310,8 +342,12 @@ class Client:
     receives (in arrival order) and waits for them with time limits."""
 
     def __init__(self, broker, prefix="twin", client_id=None,
-                 connect_timeout=10.0):
-        self.url = broker.url if hasattr(broker, "url") else broker
+                 connect_timeout=10.0, url=None, tls=None, username=None,
+                 password=None):
+        """url: where to connect (default: the broker's plain listener);
+        tls: a dict of paho's tls_set() arguments (ca_certs, certfile,
+        keyfile) for a TLS listener; username and password: the login."""
+        self.url = url or (broker.url if hasattr(broker, "url") else broker)
         host, port = parse_url(self.url)
         self.host, self.port = host, port
         self.prefix = prefix
@@ -325,6 +361,10 @@ class Client:
         self.mqtt = mqtt.Client(client_id=self.client_id,
                                 protocol=mqtt.MQTTv5)
         self.mqtt.max_inflight_messages_set(0)
+        if tls is not None:
+            self.mqtt.tls_set(**tls)
+        if username is not None:
+            self.mqtt.username_pw_set(username, password)
         self.mqtt.on_connect = self._on_connect
         self.mqtt.on_message = self._on_message
         self.mqtt.on_subscribe = self._on_subscribe
@@ -582,8 +622,9 @@ class Client:
 
 
 def parse_url(url):
-    """tcp://host:port, mqtt://host:port or host[:port] → (host, port)."""
-    for scheme in ("tcp://", "mqtt://"):
+    """tcp://host:port, mqtt://host:port, ssl://host:port, mqtts://host:port
+    or host[:port] → (host, port)."""
+    for scheme in ("tcp://", "mqtt://", "ssl://", "mqtts://"):
         if url.startswith(scheme):
             url = url[len(scheme):]
     host, _, port = url.rpartition(":")
