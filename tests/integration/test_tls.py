@@ -460,6 +460,12 @@ def check_acl_refused_response(broker, pki, ctl):
         expect(denied(broker, "ctl-1", "elsewhere/reply") == 1,
                "the refused response was sent %d times"
                % denied(broker, "ctl-1", "elsewhere/reply"))
+        with open(ctl.log, errors="replace") as f:
+            log = f.read()
+        expect(log.count("twinctl serve: the broker refused the message: "
+                         "Not authorized (reason 135)") == 1,
+               "ctl-1 did not log the refusal once; its log:\n"
+               + log[-2000:])
         expect(ctl.alive(), "ctl-1 died")
     finally:
         orch.close()
