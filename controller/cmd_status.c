@@ -264,7 +264,8 @@ int cmd_status(int argc, char **argv)
                 "check --broker (or TWIN_BROKER)\n", broker);
         goto exit;
     }
-    qsort(list.items, list.count, sizeof *list.items, status__by_id);
+    if (list.count > 1) /* none answered: items is NULL, no qsort of it */
+        qsort(list.items, list.count, sizeof *list.items, status__by_id);
     size_t online = 0;
     for (size_t i = 0; i < list.count; i++)
         if (strcmp(status__state(&list.items[i]), "online") == 0)

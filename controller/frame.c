@@ -118,7 +118,20 @@ int frame__next(frame_reader *r, const char **payload, size_t *len)
         return 0;
     }
     int type = (unsigned char)r->buf[r->pos + 4];
-    *payload = r->buf + r->pos + 5;
+    const char *p = r->buf + r->pos + 5;
+    if ((uintptr_t)p % _Alignof(double) != 0 && n > 1) {
+        size_t need = (n - 1 + sizeof(double) - 1) / sizeof(double);
+        if (need > r->aligned_cap) {
+            double *a = realloc(r->aligned, need * sizeof *a);
+            if (a == NULL)
+                return -1;
+            r->aligned = a;
+            r->aligned_cap = need;
+        }
+        memcpy(r->aligned, p, n - 1);
+        p = (const char *)r->aligned;
+    }
+    *payload = p;
     *len = n - 1;
     r->pos += 4 + (size_t)n;
     return type;
@@ -127,5 +140,6 @@ int frame__next(frame_reader *r, const char **payload, size_t *len)
 void frame__reader_free(frame_reader *r)
 {
     free(r->buf);
+    free(r->aligned);
     memset(r, 0, sizeof *r);
 }

@@ -40,14 +40,19 @@ typedef struct frame_reader {
     char *buf;
     size_t len, cap, pos;
     int eof;
+    double *aligned;       /* a payload that lay unaligned in buf, copied */
+    size_t aligned_cap;    /* doubles */
 } frame_reader;
 
 /* Read what is there.  Returns bytes read, 0 at end of file, -1 on error
  * (EAGAIN included: nothing to read now). */
 long frame__fill(frame_reader *r, int fd);
 
-/* The next complete frame, or 0 when none is complete yet.  *payload
- * points into the reader's buffer until the next fill. */
+/* The next complete frame's type, 0 when none is complete yet, -1 on a
+ * corrupt length or want of memory.  *payload is aligned for double (a
+ * row frame's payload may be read in place as n doubles: headers are 5
+ * bytes, so a payload that lies unaligned in the buffer is copied to one
+ * that is not); it stays valid until the next frame__next or frame__fill. */
 int frame__next(frame_reader *r, const char **payload, size_t *len);
 
 void frame__reader_free(frame_reader *r);

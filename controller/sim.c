@@ -32,6 +32,7 @@
 
 #include <cvode/cvode.h>
 #include <nvector/nvector_serial.h>
+#include <sundials/sundials_config.h>
 #include <sundials/sundials_context.h>
 #include <sunlinsol/sunlinsol_dense.h>
 #include <sunmatrix/sunmatrix_dense.h>
@@ -459,12 +460,28 @@ exit:
     return rc;
 }
 
+/* CVODE's name of a return flag ("CV_TOO_MUCH_WORK") in buf.  SUNDIALS 6
+ * hands the name back malloc'd and the caller frees it; 7 returns a
+ * constant string. */
+static const char *flag_name(int flag, char *buf, size_t len)
+{
+#if SUNDIALS_VERSION_MAJOR < 7
+    char *name = CVodeGetReturnFlagName(flag);
+    snprintf(buf, len, "%s", name ? name : "an unknown flag");
+    free(name);
+#else
+    snprintf(buf, len, "%s", CVodeGetReturnFlagName(flag));
+#endif
+    return buf;
+}
+
 #define CHECK_CV(call)                                                     \
     do {                                                                   \
         int flag_ = (call);                                                \
         if (flag_ < 0) {                                                   \
+            char name_[64];                                                \
             errors__add(errs, TWIN_E_INTERNAL, "", "%s failed: %s", #call, \
-                        CVodeGetReturnFlagName(flag_));                    \
+                        flag_name(flag_, name_, sizeof name_));            \
             return -1;                                                     \
         }                                                                  \
     } while (0)
@@ -648,8 +665,9 @@ static int restart(sim *s, group *g, double t)
     collect_stats(s, g);
     int flag = CVodeReInit(g->cvode, t, g->y);
     if (flag < 0) {
+        char name[64];
         fail(s, TWIN_E_SOLVER_FAILURE, "CVodeReInit at t = %.17g failed: %s",
-             t, CVodeGetReturnFlagName(flag));
+             t, flag_name(flag, name, sizeof name));
         return -1;
     }
     /* The first one only takes in what init() did to the start values. */
@@ -725,13 +743,13 @@ static int advance(sim *s, group *g, double t, double t1)
         }
         if (flag >= 0)
             break;
-        char who[512];
+        char who[512], name[64];
         describe_group(g, who, sizeof who);
         if (s->fail[0] == '\0')
             fail(s, TWIN_E_SOLVER_FAILURE,
                  "the solver failed between t = %.17g and %.17g (%s) for "
-                 "instances %s%s%s", t, t1, CVodeGetReturnFlagName(flag), who,
-                 s->solver_msg[0] ? ": " : "", s->solver_msg);
+                 "instances %s%s%s", t, t1, flag_name(flag, name, sizeof name),
+                 who, s->solver_msg[0] ? ": " : "", s->solver_msg);
         return -1;
     }
     bind(g, N_VGetArrayPointer(g->y));
