@@ -15,7 +15,15 @@ static void reply_for(serve *sv, const mqtt_event *ev, const char *id,
 {
     memset(to, 0, sizeof *to);
     to->id = id ? strdup(id) : NULL;
-    if (ev->response_topic && ev->response_topic[0])
+    /* Under a broker ACL (the deployment has credentials), a response
+     * topic outside this controller's own would be refused by the broker,
+     * which then drops the connection: answer on the default topic. */
+    size_t base = strlen(sv->t_response_base);
+    int own = ev->response_topic &&
+              strncmp(ev->response_topic, sv->t_response_base, base) == 0 &&
+              ev->response_topic[base] == '/';
+    if (ev->response_topic && ev->response_topic[0] &&
+        (sv->cfg.security.username == NULL || own))
         to->topic = strdup(ev->response_topic);
     else if (asprintf(&to->topic, "%s/%s", sv->t_response_base,
                       id ? id : "_invalid") < 0)

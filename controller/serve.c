@@ -603,10 +603,19 @@ static void on_mqtt(serve *sv, mqtt_event *ev, double *reconnect_at)
             sender__queued(sv->out));
         sender__on_mqtt(sv->out, ev);
         break;
-    case MQTT_EV_CONNECT_FAILED:
-        say(sv, "%s; trying again", ev->text ? ev->text : "cannot connect");
+    case MQTT_EV_CONNECT_FAILED: {
+        /* Said even with -q, but once per distinct reason, not every
+         * second. */
+        static char last[1024];
+        const char *text = ev->text ? ev->text : "cannot connect";
+        if (strcmp(last, text) != 0) {
+            fprintf(stderr, "twinctl serve: %s; trying again every second\n",
+                    text);
+            snprintf(last, sizeof last, "%s", text);
+        }
         *reconnect_at = serve__now() + 1.0;
         break;
+    }
     case MQTT_EV_MESSAGE:
         intake__message(sv, ev);
         break;

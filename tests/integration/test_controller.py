@@ -20,7 +20,7 @@ from harness import (Broker, Client, Controller, HarnessError, SOURCE_DIR,  # no
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests"))
 import schema_check  # noqa: E402
 
-BUILD = build_dir(sys.argv[1:])
+BUILD = build_dir()
 TWINCTL = twinctl(BUILD)
 SCEN = os.path.join(SOURCE_DIR, "scenarios")
 CASES = os.path.join(SOURCE_DIR, "tests", "cases", "compose")

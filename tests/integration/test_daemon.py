@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Broker, Client, Controller, HarnessError, SOURCE_DIR,  # noqa: E402
                      Tests, build_dir)
 
-BUILD = build_dir(sys.argv[1:])
+BUILD = build_dir()
 SCEN = os.path.join(SOURCE_DIR, "scenarios")
 PLUGINS = os.path.join(BUILD, "tests", "plugins")
 

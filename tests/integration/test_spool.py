@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Broker, Client, Controller, HarnessError, SOURCE_DIR,  # noqa: E402
                      Tests, build_dir, twinctl)
 
-BUILD = build_dir(sys.argv[1:])
+BUILD = build_dir()
 
 
 def expect(cond, what):
