@@ -357,6 +357,7 @@ static int apply_limits(const scenario *sc, const runner_limits *lim,
                         char *why, size_t why_len)
 {
     char who[512], msg[1024];
+    struct rlimit had;
     name_instances(sc, who, sizeof who);
     if (lim->memory_bytes > 0)
         snprintf(msg, sizeof msg, "the run process ran out of memory under "
@@ -381,6 +382,13 @@ static int apply_limits(const scenario *sc, const runner_limits *lim,
          * handler could not end the process. */
         rlim_t soft = (rlim_t)ceil(lim->cpu_seconds);
         struct rlimit rl = {.rlim_cur = soft, .rlim_max = soft + 2};
+        if (getrlimit(RLIMIT_CPU, &had) == 0 &&
+            had.rlim_max != RLIM_INFINITY && had.rlim_max < rl.rlim_max) {
+            /* The daemon's own hard limit is lower: never raise it. */
+            rl.rlim_max = had.rlim_max;
+            if (rl.rlim_cur > rl.rlim_max)
+                rl.rlim_cur = rl.rlim_max;
+        }
         if (setrlimit(RLIMIT_CPU, &rl) != 0) {
             snprintf(why, why_len, "cannot set the run's CPU-time limit "
                      "(limits.cpu_seconds = %g): %s", lim->cpu_seconds,
@@ -399,6 +407,9 @@ static int apply_limits(const scenario *sc, const runner_limits *lim,
         }
         struct rlimit rl = {.rlim_cur = lim->memory_bytes,
                             .rlim_max = lim->memory_bytes};
+        if (getrlimit(RLIMIT_AS, &had) == 0 &&
+            had.rlim_max != RLIM_INFINITY && had.rlim_max < rl.rlim_max)
+            rl.rlim_cur = rl.rlim_max = had.rlim_max;
         if (setrlimit(RLIMIT_AS, &rl) != 0) {
             snprintf(why, why_len, "cannot set the run's address-space "
                      "limit (limits.memory_bytes = %zu): %s",
