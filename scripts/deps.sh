@@ -1,13 +1,15 @@
 #!/bin/sh
 # deps.sh — install the Debian packages twinctl needs, only those missing.
-# Sourced by scripts/demo and scripts/test; runs apt-get as root (or via
-# sudo when it is there).  Set TWIN_SKIP_DEPS=1 to skip.
+# Sourced by scripts/demo, scripts/test, scripts/sanitize and scripts/fuzz;
+# runs apt-get as root (or via sudo when it is there).  Set TWIN_SKIP_DEPS=1
+# to skip.  clang and libclang-rt-14-dev are for the sanitizer build and
+# the libFuzzer harnesses.
 set -eu
 
 twin_packages="gcc libc6-dev make pkg-config meson ninja-build binutils
  libsundials-dev libpaho-mqtt-dev libjansson-dev libffi-dev libgsl-dev
  libcmocka-dev mosquitto mosquitto-clients python3 python3-paho-mqtt
- python3-jsonschema openssl"
+ python3-jsonschema openssl clang libclang-rt-14-dev"
 
 twin_install_deps() {
     [ "${TWIN_SKIP_DEPS:-0}" = 1 ] && return 0
@@ -40,4 +42,26 @@ twin_build() { # twin_build BUILD_DIR
         meson setup "$1" >/dev/null
     fi
     meson compile -C "$1" >/dev/null
+}
+
+# The sanitizer build: clang, AddressSanitizer and UndefinedBehaviorSanitizer
+# over everything, and (being clang) the libFuzzer harnesses of tests/fuzz.
+# scripts/sanitize and scripts/fuzz share it.
+twin_build_sanitized() { # twin_build_sanitized BUILD_DIR
+    if [ ! -f "$1/build.ninja" ]; then
+        CC=clang meson setup "$1" -Db_sanitize=address,undefined \
+            -Db_lundef=false -Dfuzz=enabled >/dev/null
+    fi
+    meson compile -C "$1" >/dev/null
+}
+
+# What the sanitizers do when they find something: stop at the first
+# finding, with a stack; leaks are findings.  Suppressions name only a
+# third-party library (tests/lsan.supp), never our code.
+twin_sanitizer_env() {
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+    if [ -f tests/lsan.supp ]; then
+        export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
+    fi
 }
