@@ -5,11 +5,13 @@
  * Owns one exchange: build the request (a request document as it is, a
  * scenario wrapped as a run, or a stored scenario's name), subscribe to
  * its responses and — for a run — to its results and events before
- * publishing it, follow the responses, put the result messages back in
- * seq order and write them as CSV (collect.c does that), and send the
- * `set` requests asked for with --set when the run's results reach their
- * time.  Talking to the broker is mqtt.c's; what the messages mean is
- * docs/contract.md.
+ * publishing it, and run the loop that hands the connection's events on.
+ * Following a run (its responses, the result messages put back in seq
+ * order and written as CSV by collect.c, --set, the verdict) is
+ * submit_run.c's; seqs missing at the end, or a final response that never
+ * came after the broker went away, are asked for again with status and
+ * replay (repair.c).  Talking to the broker is mqtt.c's; what the
+ * messages mean is docs/contract.md.
  */
 #include <getopt.h>
 #include <math.h>
@@ -18,73 +20,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "cmd.h"
-#include "collect.h"
-#include "csv.h"
-#include "mqtt.h"
 #include "request.h"
+#include "submit.h"
 
 #define DEFAULT_BROKER "tcp://127.0.0.1:1883"
-#define ROWS_GRACE 5.0 /* s to wait for missing results after the end */
-
-/* One --set NAME=VALUE@T. */
-typedef struct set_req {
-    const char *name;      /* instance.input, in argv */
-    double value;
-    double at;             /* simulated time; -INFINITY: at once */
-    char *id;              /* this set request's id */
-    char *filter;          /* P/+/response/<id> */
-    int sent, answered, ok;
-} set_req;
-
-typedef struct submit {
-    /* what was asked */
-    const char *broker, *prefix, *controller, *output;
-    mqtt_options sec;      /* TLS files and login (the flags below) */
-    double timeout;
-    int quiet;
-    set_req *sets;
-    size_t n_sets;
-
-    /* the request */
-    json_t *req;
-    const char *id, *run;  /* borrowed from req */
-    int is_run;
-    char *payload;
-    char *t_request;
-    char *f_response, *f_result, *f_event;
-    int published, acked;
-
-    /* the exchange */
-    mqtt_client *mq;
-    double started, deadline;
-    double last_message;   /* when the last message of this run came */
-    int connected_once, lost_connection;
-    double reconnect_at;   /* a failed reconnect is tried again then */
-    char *cid;             /* the controller that accepted */
-    long long rows_expected;
-    json_t *final;         /* finished, failed or cancelled */
-    long long last_seq;
-    int answered_before;   /* the final response came without accepted */
-    int done, status;
-
-    /* the results */
-    FILE *out;
-    collect *col;
-    int bad_results;       /* besides collect's: the CSV could not be
-                              written, no columns */
-
-    /* progress on a terminal */
-    int progress;
-    double next_draw;
-    int drawn;
-} submit;
 
 static void usage(FILE *f)
 {
@@ -134,7 +79,7 @@ static void usage(FILE *f)
         "FILE.\n");
 }
 
-static double wall_now(void)
+double submit__now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -142,12 +87,20 @@ static double wall_now(void)
 }
 
 /* Clear the progress line before anything else goes to stderr. */
-static void submit__unprogress(submit *s)
+void submit__unprogress(submit *s)
 {
     if (s->drawn) {
         fprintf(stderr, "\r%70s\r", "");
         s->drawn = 0;
     }
+}
+
+void submit__vsay(submit *s, const char *fmt, va_list ap)
+{
+    submit__unprogress(s);
+    fprintf(stderr, "twinctl submit: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
 }
 
 static void say(submit *s, const char *fmt, ...)
@@ -156,28 +109,9 @@ static void say(submit *s, const char *fmt, ...)
 static void say(submit *s, const char *fmt, ...)
 {
     va_list ap;
-    submit__unprogress(s);
     va_start(ap, fmt);
-    fprintf(stderr, "twinctl submit: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    submit__vsay(s, fmt, ap);
     va_end(ap);
-}
-
-/* A random (version 4) UUID: unique without coordination, and a valid
- * topic level. */
-static int submit__uuid(char out[37])
-{
-    unsigned char b[16];
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
-        return -1;
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-             "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-             b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
-    return 0;
 }
 
 /* NAME=VALUE or NAME=VALUE@T. */
@@ -237,7 +171,7 @@ static int submit__build(submit *s, const char *file, const char *name,
     }
     int is_request = doc && json_object_get(doc, "contract") != NULL;
     if (id == NULL && !(is_request && json_object_get(doc, "id"))) {
-        if (submit__uuid(uuid) != 0) {
+        if (repair__uuid(uuid) != 0) {
             say(s, "cannot make a request id (getrandom failed); give --id");
             status = 1;
             goto exit;
@@ -287,11 +221,7 @@ exit:
     return status;
 }
 
-/* A new string, or NULL when out of memory. */
-static char *submit__printf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static char *submit__printf(const char *fmt, ...)
+char *submit__printf(const char *fmt, ...)
 {
     char *out;
     va_list ap;
@@ -315,7 +245,10 @@ static int submit__topics(submit *s)
     if (s->is_run &&
         ((s->f_result = submit__printf("%s/+/result/%s", p, s->run)) ==
              NULL ||
-         (s->f_event = submit__printf("%s/+/event/%s", p, s->run)) == NULL))
+         (s->f_event = submit__printf("%s/+/event/%s", p, s->run)) ==
+             NULL ||
+         (s->f_repair = submit__printf("%s/+/response/%s/repair", p,
+                                       s->id)) == NULL))
         return -1;
     for (size_t i = 0; i < s->n_sets; i++) {
         set_req *st = &s->sets[i];
@@ -333,18 +266,24 @@ static int submit__topics(submit *s)
     return 0;
 }
 
+/* Sent again after a reconnect, it goes to the controller that accepted
+ * it: another one of the pool would not know its id, and run it again. */
 static void submit__publish_request(submit *s)
 {
-    mqtt_publish pub = {.topic = s->t_request, .payload = s->payload,
-                        .len = strlen(s->payload), .qos = 1, .tag = 1};
+    char *to = s->cid ? submit__printf("%s/%s/request", s->prefix, s->cid)
+                      : NULL;
+    mqtt_publish pub = {.topic = to ? to : s->t_request,
+                        .payload = s->payload, .len = strlen(s->payload),
+                        .qos = 1, .tag = 1};
     if (mqtt__publish(s->mq, &pub) == 0)
         s->published = 1;
+    free(to);
 }
 
 /* The topic level after the prefix: the controller's id.  Returns a
  * pointer into topic and its length. */
-static const char *submit__topic_controller(const submit *s,
-                                            const char *topic, size_t *len)
+const char *submit__topic_controller(const submit *s, const char *topic,
+                                     size_t *len)
 {
     const char *c = topic + strlen(s->prefix) + 1;
     const char *slash = strchr(c, '/');
@@ -352,291 +291,12 @@ static const char *submit__topic_controller(const submit *s,
     return c;
 }
 
-static int submit__from_cid(const submit *s, const char *topic)
+int submit__from_cid(const submit *s, const char *topic)
 {
     size_t len;
     const char *c = submit__topic_controller(s, topic, &len);
     return s->cid == NULL ||
            (strlen(s->cid) == len && strncmp(s->cid, c, len) == 0);
-}
-
-/* ---- results -------------------------------------------------------------- */
-
-static void submit__draw(submit *s, double now)
-{
-    if (!s->progress || now < s->next_draw)
-        return;
-    s->next_draw = now + 0.5;
-    unsigned long long rows = collect__rows(s->col);
-    if (s->rows_expected > 0)
-        fprintf(stderr, "\rtwinctl submit: t = %.6g s, %llu of %lld rows "
-                "(%3.0f%%)", collect__t(s->col), rows, s->rows_expected,
-                100.0 * (double)rows / (double)s->rows_expected);
-    else
-        fprintf(stderr, "\rtwinctl submit: t = %.6g s, %llu rows",
-                collect__t(s->col), rows);
-    s->drawn = 1;
-}
-
-static void submit__on_result(submit *s, const mqtt_event *ev)
-{
-    char why[512];
-    size_t len;
-    const char *c = submit__topic_controller(s, ev->topic, &len);
-    char *source = strndup(c, len);
-    json_t *msg = json_loadb(ev->payload, ev->len, JSON_DECODE_INT_AS_REAL,
-                             NULL);
-    if (source == NULL ||
-        collect__take(s->col, msg, source, why, sizeof why) < 0)
-        say(s, "run %s: %s", s->run, source ? why : "out of memory");
-    free(source);
-}
-
-static int submit__rows_complete(const submit *s)
-{
-    return s->final != NULL && collect__complete(s->col, s->last_seq);
-}
-
-static void submit__say_missing(submit *s)
-{
-    char list[512], holds[96] = "";
-    long long next = collect__next_seq(s->col);
-    long long missing = collect__missing(s->col, s->last_seq, list,
-                                         sizeof list);
-    if (s->out && next > 0)
-        snprintf(holds, sizeof holds, "; the CSV holds the rows of seq 0 "
-                 "to %lld", next - 1);
-    else if (s->out)
-        snprintf(holds, sizeof holds, "; the CSV holds no rows");
-    say(s, "%lld of the %lld result messages of run %s never arrived: seq "
-        "%s%s%s", missing, s->last_seq + 1, s->run, list,
-        s->lost_connection ? " (the connection to the broker was lost "
-                             "during the run)" : "", holds);
-}
-
-/* The controller that answered the run: from now on only its results
- * count. */
-static void submit__learn_controller(submit *s, const char *cid)
-{
-    char why[512];
-    s->cid = strdup(cid ? cid : "?");
-    if (s->cid == NULL ||
-        collect__source(s->col, s->cid, why, sizeof why) != 0)
-        say(s, "run %s: %s", s->run, s->cid ? why : "out of memory");
-}
-
-/* ---- responses and events ------------------------------------------------- */
-
-static void submit__say_errors(submit *s, const json_t *resp)
-{
-    size_t i;
-    const json_t *e;
-    json_array_foreach(json_object_get(resp, "errors"), i, e) {
-        const char *path = json_string_value(json_object_get(e, "path"));
-        submit__unprogress(s);
-        fprintf(stderr, "  %s: %s [%s]\n", path && path[0] ? path : "/",
-                json_string_value(json_object_get(e, "message")),
-                json_string_value(json_object_get(e, "code")));
-    }
-}
-
-static void submit__on_run_response(submit *s, json_t *resp,
-                                    const char *status)
-{
-    const char *cid = json_string_value(json_object_get(resp, "controller"));
-    if (strcmp(status, "accepted") == 0) {
-        if (s->cid != NULL)
-            return; /* answered again */
-        s->rows_expected = (long long)json_integer_value(
-            json_object_get(resp, "rows_expected"));
-        const json_t *cols = json_object_get(resp, "columns");
-        if (json_array_size(cols) == 0) {
-            say(s, "the accepted response to run %s names no columns",
-                s->run);
-            s->bad_results++;
-        } else if (collect__columns(s->col, cols) != 0) {
-            say(s, "out of memory");
-            s->bad_results++;
-        }
-        /* Results come on P/+/result/<run>, subscribed before the request
-         * went out; only this controller's count from now on. */
-        submit__learn_controller(s, cid);
-        return;
-    }
-    if (strcmp(status, "rejected") == 0) {
-        json_t *errs = json_object_get(resp, "errors");
-        size_t n = json_array_size(errs);
-        say(s, "run %s rejected by %s, %zu problem%s:", s->run,
-            cid ? cid : "?", n, n == 1 ? "" : "s");
-        submit__say_errors(s, resp);
-        s->status = 1;
-        s->done = 1;
-        return;
-    }
-    if (strcmp(status, "finished") == 0 || strcmp(status, "failed") == 0 ||
-        strcmp(status, "cancelled") == 0) {
-        if (s->final != NULL)
-            return;
-        s->final = json_incref(resp);
-        s->last_seq = (long long)json_integer_value(
-            json_object_get(resp, "last_seq"));
-        if (s->cid == NULL) {
-            /* The controller knew this id: its accepted response and the
-             * results went out when it was first sent. */
-            s->answered_before = 1;
-            submit__learn_controller(s, cid);
-        }
-        if (strcmp(status, "finished") != 0) {
-            say(s, "run %s %s:", s->run, status);
-            submit__say_errors(s, resp);
-        }
-        return;
-    }
-    say(s, "an unexpected \"%s\" response to run %s; ignored", status,
-        s->run);
-}
-
-static void submit__on_set_response(submit *s, set_req *st, json_t *resp,
-                                    const char *status)
-{
-    if (st->answered)
-        return;
-    st->answered = 1;
-    st->ok = strcmp(status, "ok") == 0;
-    if (!st->ok) {
-        say(s, "set %s refused:", st->name);
-        submit__say_errors(s, resp);
-    }
-}
-
-static void submit__on_response(submit *s, const mqtt_event *ev)
-{
-    json_t *resp = json_loadb(ev->payload, ev->len, 0, NULL);
-    const char *status = json_string_value(json_object_get(resp, "status"));
-    if (status == NULL) {
-        say(s, "a message on %s is not a twin.response/1; ignored",
-            ev->topic);
-        goto exit;
-    }
-    if (!s->is_run && mqtt__topic_matches(s->f_response, ev->topic)) {
-        char *text = json_dumps(resp, JSON_INDENT(2));
-        if (text)
-            printf("%s\n", text);
-        free(text);
-        if (strcmp(status, "rejected") == 0) {
-            say(s, "%s request rejected:",
-                json_string_value(json_object_get(resp, "type")));
-            submit__say_errors(s, resp);
-        }
-        s->status = strcmp(status, "ok") == 0 ? 0 : 1;
-        s->done = 1;
-        goto exit;
-    }
-    if (!s->quiet) {
-        char *line = json_dumps(resp, JSON_COMPACT);
-        submit__unprogress(s);
-        if (line)
-            fprintf(stderr, "%s\n", line);
-        free(line);
-    }
-    if (mqtt__topic_matches(s->f_response, ev->topic)) {
-        submit__on_run_response(s, resp, status);
-        goto exit;
-    }
-    for (size_t i = 0; i < s->n_sets; i++)
-        if (mqtt__topic_matches(s->sets[i].filter, ev->topic))
-            submit__on_set_response(s, &s->sets[i], resp, status);
-exit:
-    json_decref(resp);
-}
-
-static void submit__on_event(submit *s, const mqtt_event *ev)
-{
-    if (s->quiet)
-        return;
-    json_t *e = json_loadb(ev->payload, ev->len, 0, NULL);
-    const char *kind = json_string_value(json_object_get(e, "kind"));
-    const char *inst = json_string_value(json_object_get(e, "instance"));
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    const json_t *t = json_object_get(e, "t");
-    char when[40] = "-";
-    if (json_is_number(t))
-        csv__number(when, sizeof when, json_number_value(t));
-    submit__unprogress(s);
-    if (kind && strcmp(kind, "state") == 0)
-        fprintf(stderr, "event: t=%s %s indicator %lld %s\n", when,
-                inst ? inst : "-",
-                (long long)json_integer_value(json_object_get(e,
-                                                              "indicator")),
-                json_integer_value(json_object_get(e, "direction")) > 0
-                    ? "rising" : "falling");
-    else if (kind && strcmp(kind, "rtf") == 0)
-        fprintf(stderr, "rtf: t=%s %.3g over the last %.3g s, %.3g over the "
-                "run\n", when,
-                json_number_value(json_object_get(e, "rtf_window")),
-                json_number_value(json_object_get(e, "window_seconds")),
-                json_number_value(json_object_get(e, "rtf_total")));
-    else
-        fprintf(stderr, "%s: t=%s %s%s%s\n", kind ? kind : "event", when,
-                inst ? inst : "", inst ? ": " : "", msg ? msg : ev->payload);
-    json_decref(e);
-}
-
-static void submit__send_sets(submit *s)
-{
-    if (s->cid == NULL || s->final != NULL)
-        return;
-    for (size_t i = 0; i < s->n_sets; i++) {
-        set_req *st = &s->sets[i];
-        if (st->sent || collect__t(s->col) < st->at)
-            continue;
-        const char *eq = strchr(st->name, '=');
-        json_t *values = json_object();
-        char *name = strndup(st->name, (size_t)(eq - st->name));
-        char *topic = NULL, *text = NULL;
-        json_t *req = NULL;
-        if (values == NULL || name == NULL ||
-            json_object_set_new(values, name, json_real(st->value)) != 0 ||
-            (topic = submit__printf("%s/%s/request", s->prefix,
-                                    s->cid)) == NULL)
-            goto next;
-        req = json_pack("{s:s, s:s, s:s, s:s, s:O}", "contract",
-                        "twin.request/1", "id", st->id, "type", "set", "run",
-                        s->run, "values", values);
-        text = req ? json_dumps(req, JSON_COMPACT) : NULL;
-        if (text != NULL) {
-            mqtt_publish pub = {.topic = topic, .payload = text,
-                                .len = strlen(text), .qos = 1,
-                                .tag = 2 + i};
-            if (mqtt__publish(s->mq, &pub) == 0) {
-                st->sent = 1;
-                if (!s->quiet)
-                    say(s, "set %s sent at t = %.17g", st->name,
-                        collect__t(s->col));
-            }
-        }
-next:
-        free(text);
-        json_decref(req);
-        free(topic);
-        free(name);
-        json_decref(values);
-    }
-}
-
-/* Have all the answers come? */
-static int submit__complete(const submit *s, double now)
-{
-    if (s->done)
-        return 1;
-    if (s->final == NULL)
-        return 0;
-    for (size_t i = 0; i < s->n_sets; i++)
-        if (s->sets[i].sent && !s->sets[i].answered &&
-            now - s->last_message < ROWS_GRACE)
-            return 0;
-    return submit__rows_complete(s) || s->answered_before ||
-           now - s->last_message >= ROWS_GRACE;
 }
 
 static void submit__on_mqtt(submit *s, const mqtt_event *ev, double now)
@@ -649,13 +309,17 @@ static void submit__on_mqtt(submit *s, const mqtt_event *ev, double now)
         if (s->lost_connection && !s->quiet)
             say(s, "connected to %s again", s->broker);
         s->connected_once = 1;
+        if (s->rep)
+            repair__connected(s->rep, now);
         break;
     case MQTT_EV_LOST:
         s->lost_connection = 1;
         if (!s->acked)
             s->published = 0;
+        if (s->rep)
+            repair__lost(s->rep, now);
         say(s, "lost the broker (%s); reconnecting — results sent "
-            "meanwhile are lost", ev->text ? ev->text : "?");
+            "meanwhile will be asked for again", ev->text ? ev->text : "?");
         break;
     case MQTT_EV_CONNECT_FAILED:
         if (s->connected_once) {
@@ -696,12 +360,17 @@ static void submit__on_mqtt(submit *s, const mqtt_event *ev, double now)
         if (s->f_result && mqtt__topic_matches(s->f_result, ev->topic)) {
             if (submit__from_cid(s, ev->topic)) {
                 s->last_message = now;
+                if (s->rep)
+                    repair__heard(s->rep, now);
                 submit__on_result(s, ev);
             }
         } else if (s->f_event && mqtt__topic_matches(s->f_event,
                                                      ev->topic)) {
             if (submit__from_cid(s, ev->topic))
                 submit__on_event(s, ev);
+        } else if (s->f_repair && mqtt__topic_matches(s->f_repair,
+                                                      ev->topic)) {
+            submit__on_repair_answer(s, ev, now);
         } else {
             s->last_message = now;
             submit__on_response(s, ev);
@@ -725,55 +394,6 @@ static void submit__say_timeout(submit *s)
             "%.6g s with %llu rows; it may still be running (send a cancel "
             "request to stop it)", s->run, s->cid, s->timeout,
             collect__t(s->col), collect__rows(s->col));
-}
-
-/* The verdict on a run that got its final response. */
-static int submit__verdict(submit *s)
-{
-    int status = 0;
-    const char *fs = json_string_value(json_object_get(s->final, "status"));
-    if (fs == NULL || strcmp(fs, "finished") != 0)
-        status = 1;
-    if (!submit__rows_complete(s)) {
-        if (s->answered_before)
-            say(s, "%s answered request %s before: this is its earlier "
-                "answer, and the run's rows were sent then; give a new "
-                "--id (or none) to run it again", s->cid, s->id);
-        else
-            submit__say_missing(s);
-        status = 1;
-    }
-    long long rows = (long long)json_integer_value(
-        json_object_get(s->final, "rows"));
-    unsigned long long got = collect__rows(s->col);
-    int bad = s->bad_results > 0 || collect__bad(s->col) > 0;
-    if (submit__rows_complete(s) && !bad && rows != (long long)got) {
-        say(s, "run %s: the controller sent %lld rows, %llu arrived", s->run,
-            rows, got);
-        status = 1;
-    }
-    if (bad)
-        status = 1;
-    for (size_t i = 0; i < s->n_sets; i++) {
-        const set_req *st = &s->sets[i];
-        if (!st->sent)
-            say(s, "set %s was never sent: the run ended at t = %.6g s",
-                st->name, collect__t(s->col));
-        else if (!st->answered)
-            say(s, "set %s got no answer", st->name);
-        if (!st->ok)
-            status = 1;
-    }
-    if (!s->quiet) {
-        const json_t *st = json_object_get(s->final, "stats");
-        say(s, "run %s %s on %s: %llu rows in %lld messages (%llu "
-            "duplicates dropped); controller %.3f s, exchange %.3f s",
-            s->run, fs ? fs : "?", s->cid ? s->cid : "?", got,
-            collect__next_seq(s->col), collect__duplicates(s->col),
-            json_number_value(json_object_get(st, "wall_seconds")),
-            wall_now() - s->started);
-    }
-    return status;
 }
 
 /* ---- the command ---------------------------------------------------------- */
@@ -892,19 +512,23 @@ int cmd_submit(int argc, char **argv)
     }
     if ((s->col = collect__new(s->out)) == NULL)
         goto exit;
+    repair_io rio = {submit__send_repair, submit__repair_note, s};
+    if (s->is_run && (s->rep = repair__new(s->run, s->col, &rio)) == NULL)
+        goto exit;
 
     size_t n_subs = 0;
-    subs = calloc(3 + s->n_sets, sizeof *subs);
+    subs = calloc(4 + s->n_sets, sizeof *subs);
     if (subs == NULL)
         goto exit;
     subs[n_subs++] = s->f_response;
     if (s->is_run) {
         subs[n_subs++] = s->f_result;
         subs[n_subs++] = s->f_event;
+        subs[n_subs++] = s->f_repair;
     }
     for (size_t i = 0; i < s->n_sets; i++)
         subs[n_subs++] = s->sets[i].filter;
-    if (submit__uuid(uuid) != 0)
+    if (repair__uuid(uuid) != 0)
         snprintf(uuid, sizeof uuid, "%ld", (long)getpid());
     snprintf(client_id, sizeof client_id, "twinctl-submit-%.8s", uuid);
     mqtt_options mo = s->sec;
@@ -912,7 +536,7 @@ int cmd_submit(int argc, char **argv)
     mo.client_id = client_id;
     mo.subscriptions = subs;
     mo.n_subscriptions = n_subs;
-    s->started = wall_now();
+    s->started = submit__now();
     s->deadline = s->started + s->timeout;
     s->last_message = s->started;
     s->progress = s->is_run && !s->quiet && isatty(STDERR_FILENO) &&
@@ -927,9 +551,10 @@ int cmd_submit(int argc, char **argv)
     /* mqtt__is_connected() holds once every subscription above is in
      * place: only then does the request go out. */
     for (;;) {
-        double now = wall_now();
+        double now = submit__now();
         if (!s->published && !s->done && mqtt__is_connected(s->mq))
             submit__publish_request(s);
+        double repair_at = s->rep ? repair__step(s->rep, now) : INFINITY;
         if (submit__complete(s, now))
             break;
         if (now >= s->deadline) {
@@ -942,10 +567,12 @@ int cmd_submit(int argc, char **argv)
             until = s->last_message + ROWS_GRACE;
         if (s->reconnect_at > 0 && s->reconnect_at < until)
             until = s->reconnect_at;
+        if (repair_at < until)
+            until = repair_at;
         double wait = fmin(until - now, 0.5);
         struct pollfd pfd = {.fd = mqtt__wake_fd(s->mq), .events = POLLIN};
         poll(&pfd, 1, wait <= 0 ? 0 : (int)ceil(wait * 1000.0));
-        now = wall_now();
+        now = submit__now();
         while ((ev = mqtt__next(s->mq)) != NULL) {
             submit__on_mqtt(s, ev, now);
             mqtt__event_free(ev);
@@ -975,6 +602,7 @@ exit:
         say(s, "writing the rows to %s failed: %m", s->output);
         status = 1;
     }
+    repair__free(&s->rep);
     collect__free(&s->col);
     for (size_t i = 0; i < s->n_sets; i++) {
         free(s->sets[i].id);
@@ -988,6 +616,7 @@ exit:
     free(s->f_response);
     free(s->f_result);
     free(s->f_event);
+    free(s->f_repair);
     free(s->payload);
     json_decref(s->req);
     return status;

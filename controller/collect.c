@@ -33,7 +33,7 @@ struct collect {
     held *held;
     size_t cap;
     long long next;        /* the next seq to write */
-    unsigned long long rows, duplicates, bad;
+    unsigned long long received, rows, duplicates, bad;
     double t;
 };
 
@@ -295,12 +295,18 @@ int collect__take(collect *c, json_t *msg, const char *source, char *why,
         return -1;
     }
     h->msg = msg;
+    c->received++;
     return flush(c, why, why_len);
 }
 
 long long collect__next_seq(const collect *c)
 {
     return c->next;
+}
+
+unsigned long long collect__received(const collect *c)
+{
+    return c->received;
 }
 
 unsigned long long collect__rows(const collect *c)
@@ -359,4 +365,20 @@ long long collect__missing(const collect *c, long long last_seq, char *buf,
         q = end;
     }
     return missing;
+}
+
+int collect__gap(const collect *c, long long from, long long last_seq,
+                 long long *first, long long *last)
+{
+    long long q = from > c->next ? from : c->next;
+    while (q <= last_seq && have(c, q))
+        q++;
+    if (q > last_seq)
+        return 0;
+    long long end = q;
+    while (end < last_seq && !have(c, end + 1))
+        end++;
+    *first = q;
+    *last = end;
+    return 1;
 }

@@ -43,6 +43,8 @@ int collect__take(collect *c, json_t *msg, const char *source, char *why,
 
 /* The next seq to write: seqs below it are written. */
 long long collect__next_seq(const collect *c);
+/* Result messages taken (held or written; not duplicates, not refused). */
+unsigned long long collect__received(const collect *c);
 unsigned long long collect__rows(const collect *c);
 unsigned long long collect__duplicates(const collect *c);
 unsigned long long collect__bad(const collect *c);
@@ -56,5 +58,11 @@ int collect__complete(const collect *c, long long last_seq);
  * many. */
 long long collect__missing(const collect *c, long long last_seq, char *buf,
                            size_t len);
+
+/* The first run of seqs not received that starts at from or later and
+ * ends at last_seq at most: 1 with it in *first … *last, or 0 when there
+ * is none. */
+int collect__gap(const collect *c, long long from, long long last_seq,
+                 long long *first, long long *last);
 
 #endif

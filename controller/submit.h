@@ -1,0 +1,113 @@
+/*
+ * submit.h — what the two halves of `twinctl submit` share: the state of
+ * one exchange, and the helpers both use.  cmd_submit.c is the command
+ * (options, the request, the connection and its events, the loop);
+ * submit_run.c follows a run (responses, results, events, --set requests,
+ * missing results asked for again, the verdict).  Internal to submit.
+ */
+#ifndef TWIN_SUBMIT_H
+#define TWIN_SUBMIT_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "collect.h"
+#include "mqtt.h"
+#include "repair.h"
+
+#define ROWS_GRACE 5.0 /* s to wait for the answers to --set requests */
+#define TAG_REPAIR ((uint64_t)1 << 32) /* publish tag of repair requests */
+
+/* One --set NAME=VALUE@T. */
+typedef struct set_req {
+    const char *name;      /* instance.input, in argv */
+    double value;
+    double at;             /* simulated time; -INFINITY: at once */
+    char *id;              /* this set request's id */
+    char *filter;          /* P/+/response/<id> */
+    int sent, answered, ok;
+} set_req;
+
+typedef struct submit {
+    /* what was asked */
+    const char *broker, *prefix, *controller, *output;
+    mqtt_options sec;      /* TLS files and login (the flags below) */
+    double timeout;
+    int quiet;
+    set_req *sets;
+    size_t n_sets;
+
+    /* the request */
+    json_t *req;
+    const char *id, *run;  /* borrowed from req */
+    int is_run;
+    char *payload;
+    char *t_request;
+    char *f_response, *f_result, *f_event;
+    char *f_repair;        /* P/+/response/<id>/repair: repair's answers */
+    int published, acked;
+
+    /* the exchange */
+    mqtt_client *mq;
+    double started, deadline;
+    double last_message;   /* when the last message of this run came */
+    int connected_once, lost_connection;
+    double reconnect_at;   /* a failed reconnect is tried again then */
+    char *cid;             /* the controller that accepted */
+    long long rows_expected;
+    json_t *final;         /* finished, failed or cancelled */
+    int final_from_status; /* final is a status answer: the response was
+                              lost */
+    long long last_seq;
+    int answered_before;   /* the final response came without accepted */
+    repair *rep;           /* missing results asked for again */
+    int done, status;
+
+    /* the results */
+    FILE *out;
+    collect *col;
+    int bad_results;       /* besides collect's: the CSV could not be
+                              written, no columns */
+
+    /* progress on a terminal */
+    int progress;
+    double next_draw;
+    int drawn;
+} submit;
+
+/* ---- cmd_submit.c ---------------------------------------------------- */
+
+double submit__now(void);              /* monotonic seconds */
+/* "twinctl submit: " and the sentence on stderr, the progress line
+ * cleared first (each file's say() calls it). */
+void submit__vsay(submit *s, const char *fmt, va_list ap);
+void submit__unprogress(submit *s);    /* clear the progress line */
+/* A new string, or NULL when out of memory. */
+char *submit__printf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+/* The controller level of a topic: a pointer into it, and its length. */
+const char *submit__topic_controller(const submit *s, const char *topic,
+                                     size_t *len);
+/* Is topic from the controller that took the run (or none known yet)? */
+int submit__from_cid(const submit *s, const char *topic);
+
+/* ---- submit_run.c ---------------------------------------------------- */
+
+void submit__draw(submit *s, double now);     /* the progress line */
+void submit__on_result(submit *s, const mqtt_event *ev);
+void submit__on_event(submit *s, const mqtt_event *ev);
+void submit__on_response(submit *s, const mqtt_event *ev);
+void submit__on_repair_answer(submit *s, const mqtt_event *ev, double now);
+void submit__send_sets(submit *s);            /* the --set requests due */
+/* Have all the answers come (or will no more)? */
+int submit__complete(const submit *s, double now);
+/* The exit status of a run that got its final response, said. */
+int submit__verdict(submit *s);
+/* repair_io for repair.c: its requests go to the run's controller. */
+int submit__send_repair(void *ctx, const char *payload);
+void submit__repair_note(void *ctx, const char *sentence);
+
+#endif
