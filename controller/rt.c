@@ -25,6 +25,9 @@
 #define RT_STACK_PREFAULT (64 * 1024)
 
 static void rt__say(char *why, size_t why_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void rt__say(char *why, size_t why_len, const char *fmt, ...)
 {
     if (why == NULL || why_len == 0)
         return;
@@ -120,7 +123,7 @@ int rt__setup(int fifo_priority, int lock_memory, char *why, size_t why_len)
     int rc = -1;
     int locked = 0;
 
-    rt__say(why, why_len, "");
+    rt__say(why, why_len, "%s", ""); /* no reason yet */
     /* Lock first: the priority change is the last thing that can fail, so
      * on failure only the lock has to be undone. */
     if (lock_memory) {

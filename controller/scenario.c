@@ -559,6 +559,17 @@ static const twin_variable *ref_var(const scenario *sc, sc_ref r)
                                       : m->output[r.index];
 }
 
+/* "tank0.h", malloc'd and whole: an instance name is as long as the
+ * document made it, so no fixed buffer holds every one.  NULL when out of
+ * memory. */
+static char *ref_name_new(const scenario *sc, sc_ref r)
+{
+    char *s = NULL;
+    if (asprintf(&s, "%s.%s", sc->inst[r.inst].name, ref_var(sc, r)->name) < 0)
+        return NULL;
+    return s;
+}
+
 /* Mark an input as driven; returns 1 when it already was. */
 static int drive(composer *c, sc_ref to)
 {
@@ -605,6 +616,7 @@ static void compose_connections(composer *c)
             continue;
         }
         sc_ref ends[2];
+        const char *text[2] = {NULL, NULL}; /* as the document says */
         int bad = 0;
         static const char *const keys[2] = {"from", "to"};
         for (int e = 0; e < 2; e++) {
@@ -620,12 +632,12 @@ static void compose_connections(composer *c)
                 bad = 1;
             } else if (resolve_ref(c, json_string_value(s), pe, &ends[e]) != 0)
                 bad = 1;
+            else
+                text[e] = json_string_value(s);
         }
         if (bad)
             continue;
-        char a[300], b[300];
-        scenario__ref_name(sc, ends[0], a, sizeof a);
-        scenario__ref_name(sc, ends[1], b, sizeof b);
+        const char *a = text[0], *b = text[1];
         if (ends[0].kind == TWIN_VAR_INPUT) {
             ADD(c, TWIN_E_BAD_CONNECTION, path_of(&pf, p, "from"),
                 "'%s' is an input; a connection starts at a state or output",
@@ -871,9 +883,7 @@ static int add_column(composer *c, sc_ref r)
         sc->out = out;
     if (names)
         sc->out_name = names;
-    char buf[300];
-    char *name = names ? strdup(scenario__ref_name(sc, r, buf, sizeof buf))
-                       : NULL;
+    char *name = names ? ref_name_new(sc, r) : NULL;
     if (name == NULL) {
         c->oom = 1;
         return -1;
@@ -1003,27 +1013,36 @@ static void check_loops(composer *c)
     if (rc == GRAPH_NOMEM) {
         c->oom = 1;
     } else if (rc == GRAPH_LOOP) {
-        char text[2048] = "", a[300], b[300];
+        /* The links of the loop, whole ones only: a link cut inside a
+         * name or inside the arrow (3 bytes of UTF-8) would leave a
+         * message that is not valid UTF-8, and the answer would drop it. */
+        char text[2048] = "";
         size_t used = 0;
-        for (size_t i = 0; i < n_cycle && used < sizeof text; i++) {
+        for (size_t i = 0; i < n_cycle; i++) {
             const sc_connection *cn = &sc->conn[cycle[i]];
-            used += (size_t)snprintf(text + used, sizeof text - used,
-                                     "%s%s → %s", i ? ", " : "",
-                                     scenario__ref_name(sc, cn->from, a,
-                                                        sizeof a),
-                                     scenario__ref_name(sc, cn->to, b,
-                                                        sizeof b));
+            char *a = ref_name_new(sc, cn->from), *b = ref_name_new(sc, cn->to);
+            size_t room = sizeof text - used - sizeof ", …";
+            int k = snprintf(text + used, room, "%s%s → %s", i ? ", " : "",
+                             a ? a : "?", b ? b : "?");
+            free(a);
+            free(b);
+            if (k < 0 || (size_t)k >= room) {
+                snprintf(text + used, sizeof text - used, "%s…",
+                         i ? ", " : "");
+                break;
+            }
+            used += (size_t)k;
         }
         /* Point at the connection as it stands in the document. */
         size_t doc_index = 0;
         const json_t *conns = json_object_get(c->doc, "connections");
-        char want[300];
-        scenario__ref_name(sc, sc->conn[cycle[0]].to, want, sizeof want);
-        for (size_t i = 0; i < json_array_size(conns); i++) {
+        char *want = ref_name_new(sc, sc->conn[cycle[0]].to);
+        for (size_t i = 0; want && i < json_array_size(conns); i++) {
             const json_t *to = json_object_get(json_array_get(conns, i), "to");
             if (json_is_string(to) && strcmp(json_string_value(to), want) == 0)
                 doc_index = i;
         }
+        free(want);
         path_buf pb = {0};
         ADD(c, TWIN_E_ALGEBRAIC_LOOP, path_ofi(&pb, "/connections", doc_index),
             "algebraic loop: %s; each output here depends on its own input "

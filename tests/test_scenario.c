@@ -6,7 +6,7 @@
  * exact list of problems, in order — or {"errors": [], "columns": [...]}
  * for a scenario that composes.  A member "limits-for-test" in the input
  * sets scenario_limits for that case.  Every problem must also carry a
- * sentence.  With TWIN_TEST_PRINT=1 the actual results are printed, for
+ * sentence in valid UTF-8.  With TWIN_TEST_PRINT=1 the actual results are printed, for
  * writing a new case (then checked by hand, never pasted blindly).
  */
 #include <setjmp.h>
@@ -103,6 +103,11 @@ static void check_case(const char *name)
                      "'%s' (%s)", name, i, code, ptr,
                      errors__code_name(e->code), e->path, e->message);
         assert_true(strlen(e->message) > 10); /* a sentence, not a code */
+        json_t *text = json_string(e->message); /* the answer can carry it */
+        if (text == NULL)
+            fail_msg("case %s, problem %zu: the message is not valid UTF-8",
+                     name, i);
+        json_decref(text);
     }
     json_t *want_cols = json_object_get(expected, "columns");
     if (want_cols != NULL && !json_equal(want_cols, columns)) {
