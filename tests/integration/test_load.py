@@ -19,7 +19,7 @@ the controller alive and answering afterwards, and its resident memory
 (VmRSS) back near the baseline measured after a warm-up of 200 requests of
 the same mix; its spool back to what the runs' retained results need
 (answers to describe, status and rejections, once acknowledged, are not
-kept).  Then 20 runs of tank-farm-3 over 6 h, one after another: the
+kept).  Then 30 runs of tank-farm-3 over 6 h, one after another: the
 memory of a run that ended must not stay with it.  Prints the figures
 (requests/s, answer latency p50/p99, RSS before/after) that
 docs/reliability.md reports.
@@ -53,6 +53,11 @@ LOAD = 2000
 TIME_LIMIT = 120.0           # the whole test, wall clock
 MIB = 1 << 20
 RSS_SLACK = (0.20, 8 * MIB)  # after ≤ baseline + max(20 %, 8 MiB)
+# Runs of 21,601 rows send 7 MB of JSON each in bursts; where the heap's
+# high-water mark ends depends on when the broker acknowledges, and
+# measured 3–9 MiB above the baseline over 30 runs.  An ended run that
+# kept its 1 MiB read buffer adds 30 MiB.
+RUNS_SLACK = (0.25, 16 * MIB)
 
 KINDS = [("describe", 10), ("status", 15), ("run", 25), ("bad_json", 10),
          ("bad_contract", 10), ("unknown_model", 10), ("set_unknown", 20)]
@@ -353,16 +358,16 @@ def check_ended_runs(client, ctl, figures):
                              controller=CID, subscribe_results=False)
         final = req.final(timeout=30)
         expect(final["status"] == "finished", final)
-    for _ in range(2):
+    for _ in range(4):      # the heap's high-water mark of such runs
         one()
     base = settle(client, ctl)
-    n = 20
+    n = 30
     for _ in range(n):
         one()
     after = settle(client, ctl)
     figures.update({"runs_n": n, "runs_rss_base_mib": base / MIB,
                     "runs_rss_after_mib": after / MIB})
-    limit = base + max(RSS_SLACK[0] * base, RSS_SLACK[1])
+    limit = base + max(RUNS_SLACK[0] * base, RUNS_SLACK[1])
     expect(after <= limit, "RSS %.1f MiB after %d runs of 21,601 rows, "
            "%.1f MiB before (allowed up to %.1f): about %.2f MiB stays "
            "with each ended run" % (after / MIB, n, base / MIB, limit / MIB,
@@ -379,7 +384,7 @@ def main():
             t.check("%d requests as fast as they go: each answered once, "
                     "memory back to its baseline" % LOAD, check_load,
                     broker, client, ctl, figures)
-            t.check("20 runs of 21,601 rows: memory back to its baseline",
+            t.check("30 runs of 21,601 rows: memory back to its baseline",
                     check_ended_runs, client, ctl, figures)
     if "send_rate" in figures:
         print("figures: %d requests sent in %.2f s (%.0f/s), all answered "
