@@ -17,7 +17,9 @@ enum {
     FRAME_ROW = 'R',       /* n doubles */
     FRAME_EVENT = 'E',     /* JSON object: an event without contract/run */
     FRAME_END = 'X',       /* JSON object: status, errors, stats */
-    FRAME_SET = 'S'        /* JSON object: {"name": value, ...} */
+    FRAME_SET = 'S',       /* JSON object: {"name": value, ...} */
+    FRAME_WHERE = 'W'      /* "model\0instance": the model running when
+                            * the process got a fatal signal or SIGUSR1 */
 };
 
 #define FRAME_MAX (64u << 20)

@@ -94,9 +94,27 @@ static void flush_buffered(void)
     }
 }
 
+/* Which model was running, as a FRAME_WHERE (async-signal-safe). */
+static void say_where(void)
+{
+    const char *m = sim__model_in_use, *i = sim__instance_in_use;
+    static char frame[5 + 256 + 1 + 256];
+    if (m == NULL || i == NULL || crash_writer == NULL || in_frame)
+        return;
+    size_t ml = strnlen(m, 255), il = strnlen(i, 255);
+    uint32_t n = (uint32_t)(1 + ml + 1 + il);
+    memcpy(frame, &n, 4);
+    frame[4] = FRAME_WHERE;
+    memcpy(frame + 5, m, ml);
+    frame[5 + ml] = '\0';
+    memcpy(frame + 6 + ml, i, il);
+    write_raw(crash_writer->fd, frame, 4 + n);
+}
+
 static void flush_on_signal(int sig)
 {
     flush_buffered();
+    say_where();
     if (sig == SIGUSR1)
         return; /* the daemon kills us next */
     signal(sig, SIG_DFL);

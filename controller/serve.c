@@ -256,6 +256,7 @@ static void run_free(run_rec *r)
     json_decref(r->doc);
     json_decref(r->columns);
     json_decref(r->end);
+    free(r->where);
     frame__reader_free(&r->rd);
     sender__run_free(&r->out);
     if (r->child.from_child >= 0)
@@ -314,6 +315,15 @@ static int run_read(serve *sv, run_rec *r, double now)
                 json_decref(r->end);
                 r->end = json_loadb(p, len, 0, NULL);
                 break;
+            case FRAME_WHERE: {
+                size_t ml = strnlen(p, len);
+                free(r->where);
+                if (ml < len &&
+                    asprintf(&r->where, "model '%s' (instance '%.*s')", p,
+                             (int)(len - ml - 1), p + ml + 1) < 0)
+                    r->where = NULL;
+                break;
+            }
             default: /* columns: known since composition */
                 break;
             }
@@ -358,7 +368,9 @@ static void run_end(serve *sv, run_rec *r)
     } else if (r->end_reason == TWIN_E_TIMEOUT) {
         errors = error_list(TWIN_E_TIMEOUT, "the run passed this "
                             "controller's limit of %g s of wall-clock time "
-                            "and was stopped", sv->cfg.limits.run_seconds);
+                            "and was stopped%s%s", sv->cfg.limits.run_seconds,
+                            r->where ? " while in " : "",
+                            r->where ? r->where : "");
     } else if (r->end_reason == TWIN_E_CANCELLED) {
         status = "cancelled";
         errors = error_list(TWIN_E_CANCELLED, "cancelled; the run did not "
@@ -366,10 +378,11 @@ static void run_end(serve *sv, run_rec *r)
                             CANCEL_GRACE);
     } else if (WIFSIGNALED(r->wait_status)) {
         errors = error_list(TWIN_E_MODEL_CRASHED, "the run process died of "
-                            "signal %d (%s), in a model or the solver; the "
-                            "%llu rows before it were sent",
-                            WTERMSIG(r->wait_status),
+                            "signal %d (%s) %s%s; the %llu rows before it "
+                            "were sent", WTERMSIG(r->wait_status),
                             strsignal(WTERMSIG(r->wait_status)),
+                            r->where ? "in " : "in a model or the solver",
+                            r->where ? r->where : "",
                             (unsigned long long)r->rows);
     } else {
         errors = error_list(TWIN_E_MODEL_CRASHED, "the run process exited "
@@ -400,6 +413,7 @@ static void run_end(serve *sv, run_rec *r)
     close(r->child.from_child);
     close(r->child.to_child);
     r->child.from_child = r->child.to_child = -1;
+    frame__reader_free(&r->rd); /* 1 MiB or more, of no use now */
     sender__run_free(&r->out);
     sv->active--;
     serve__publish_status(sv);

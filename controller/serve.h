@@ -46,6 +46,8 @@ typedef struct run_rec {
     double kill_at;          /* after a cancel: SIGKILL if still there */
     int end_reason;          /* TWIN_E_TIMEOUT / CANCELLED when we ended it */
     json_t *end;             /* the child's end frame, when it came */
+    char *where;             /* "model 'm' (instance 'i')" the process was
+                              * in when it died or was stopped, or NULL */
     int reaped;              /* waitpid collected the child */
     int wait_status;
     uint64_t rows;           /* final counts, once ended */

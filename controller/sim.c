@@ -120,6 +120,15 @@ struct sim {
     char solver_msg[512];
 };
 
+const char *volatile sim__model_in_use;
+const char *volatile sim__instance_in_use;
+
+/* Around every call into a model: who is running, for crash reports. */
+#define IN_MODEL(n, call)                                                  \
+    (sim__model_in_use = (n)->d->name,                                     \
+     sim__instance_in_use = (n)->si->name, (call))
+#define OUT_OF_MODEL() (sim__model_in_use = NULL, sim__instance_in_use = NULL)
+
 /* ---- failures ---------------------------------------------------------- */
 
 static void fail(sim *s, twin_err_code code, const char *fmt, ...)
@@ -228,8 +237,10 @@ static inline int call_outputs(node *n, double t, int recoverable)
 {
     if (n->d->outputs == NULL)
         return 0;
-    return model_status(n, n->d->outputs(n->inst, t, n->x, n->u, n->y),
-                        "outputs", t, recoverable);
+    twin_status st = IN_MODEL(n, n->d->outputs(n->inst, t, n->x, n->u,
+                                                n->y));
+    OUT_OF_MODEL();
+    return model_status(n, st, "outputs", t, recoverable);
 }
 
 /* Bind the group to x and bring every input read inside the RHS up to
@@ -261,9 +272,21 @@ static int group_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *data)
     int rc = group_eval(g, t, N_VGetArrayPointer(y));
     for (size_t i = 0; rc == 0 && i < g->n_nodes; i++) {
         node *n = g->nodes[i];
-        rc = model_status(n, n->d->derivatives(n->inst, t, n->x, n->u,
-                                               dx + n->x_off),
-                          "derivatives", t, 1);
+        twin_status st = IN_MODEL(n, n->d->derivatives(n->inst, t, n->x, n->u,
+                                                       dx + n->x_off));
+        OUT_OF_MODEL();
+        rc = model_status(n, st, "derivatives", t, 1);
+        /* A NaN or infinite derivative would only make the solver shrink
+         * its step until it gives up: say what it is, at once. */
+        for (size_t k = 0; rc == 0 && k < n->si->model->n_state; k++)
+            if (!isfinite(dx[n->x_off + k])) {
+                fail(n->owner, TWIN_E_SOLVER_FAILURE,
+                     "model '%s' (instance '%s') returned a non-finite "
+                     "derivative (%g) for state '%s' at t = %.17g",
+                     n->d->name, n->si->name, dx[n->x_off + k],
+                     n->si->model->state[k]->name, t);
+                rc = -1;
+            }
     }
     return rc;
 }
@@ -280,9 +303,11 @@ static int group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,
         /* Every output is current for indicators that read them. */
         if (!n->rhs_outputs && (rc = call_outputs(n, t, 0)) != 0)
             break;
-        rc = model_status(n, n->d->event_indicators(n->inst, t, n->x, n->u,
-                                                     gout + n->g_off),
-                          "event_indicators", t, 0);
+        twin_status st = IN_MODEL(n, n->d->event_indicators(
+                                         n->inst, t, n->x, n->u,
+                                         gout + n->g_off));
+        OUT_OF_MODEL();
+        rc = model_status(n, st, "event_indicators", t, 0);
     }
     return rc < 0 ? -1 : rc;
 }
@@ -681,8 +706,9 @@ static void describe_group(const group *g, char *buf, size_t len)
     size_t used = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < g->n_nodes && used + 1 < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%s",
-                                 i ? ", " : "", g->nodes[i]->si->name);
+        used += (size_t)snprintf(buf + used, len - used, "%s%s (model %s)",
+                                 i ? ", " : "", g->nodes[i]->si->name,
+                                 g->nodes[i]->d->name);
 }
 
 /* A state event at t: let each model whose indicator crossed handle it. */
@@ -702,8 +728,10 @@ static int handle_events(sim *s, group *g, double t)
         }
         if (!any)
             continue;
-        if (model_status(n, n->d->event(n->inst, t, n->x, n->u, n->crossed),
-                         "event", t, 0) != 0)
+        twin_status st = IN_MODEL(n, n->d->event(n->inst, t, n->x, n->u,
+                                                 n->crossed));
+        OUT_OF_MODEL();
+        if (model_status(n, st, "event", t, 0) != 0)
             return -1;
         for (size_t k = 0; k < n->n_g; k++) {
             if (n->crossed[k] == 0)
@@ -786,9 +814,11 @@ static int evaluate(sim *s, double t, int first)
         }
         for (size_t k = 0; k < s->n_order; k++) {
             node *n = s->order[k];
-            if (n->d->init != NULL &&
-                model_status(n, n->d->init(n->inst, t, n->x, n->u), "init",
-                             t, 0) != 0)
+            if (n->d->init == NULL)
+                continue;
+            twin_status st = IN_MODEL(n, n->d->init(n->inst, t, n->x, n->u));
+            OUT_OF_MODEL();
+            if (model_status(n, st, "init", t, 0) != 0)
                 return -1;
         }
     }
@@ -796,11 +826,15 @@ static int evaluate(sim *s, double t, int first)
         node *n = s->order[k];
         gather_held(n);
         gather_intra(n);
-        int rc = n->continuous
-                     ? call_outputs(n, t, 0)
-                     : model_status(n, n->d->tick(n->inst, t, sc->dt, n->x,
-                                                  n->u, n->y),
-                                    "tick", t, 0);
+        int rc;
+        if (n->continuous) {
+            rc = call_outputs(n, t, 0);
+        } else {
+            twin_status st = IN_MODEL(n, n->d->tick(n->inst, t, sc->dt, n->x,
+                                                    n->u, n->y));
+            OUT_OF_MODEL();
+            rc = model_status(n, st, "tick", t, 0);
+        }
         if (rc != 0)
             return -1;
     }

@@ -99,6 +99,12 @@ int sim__set_input(sim *s, const char *name, double value);
 
 void sim__free(sim **s);
 
+/* The model being called right now in this process, or NULL between
+ * model calls: read by a run process's fatal-signal handler to say which
+ * model took it down. */
+extern const char *volatile sim__model_in_use;
+extern const char *volatile sim__instance_in_use;
+
 /* Compose and run in one call (CLI, tests, benchmarks). */
 int sim__run_scenario(const scenario *sc, const sim_options *opt,
                       const sim_callbacks *cb, sim_stats *stats,

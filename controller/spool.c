@@ -413,6 +413,16 @@ void spool__tidy(spool *sp)
         next = st->next;
         write_mark(st);
         int all_acked = st->mark == st->count;
+        if (st->run == NULL && all_acked && st->count > 0 &&
+            ftruncate(st->fd, 0) == 0 && lseek(st->fd, 0, SEEK_SET) == 0) {
+            /* The daemon's own answers, all acknowledged: nothing to keep. */
+            sp->bytes -= st->bytes;
+            st->bytes = 0;
+            st->count = st->mark = 0;
+            memset(st->acked, 0, st->acked_cap);
+            st->dirty = 1;
+            continue;
+        }
         if (st->run != NULL && st->finished && all_acked &&
             now >= st->retain_until)
             remove_stream(sp, st);
