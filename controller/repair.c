@@ -3,10 +3,14 @@
  * replay of the missing ranges, in bounded rounds (see repair.h).
  *
  * A round is one `status` of the run and, when seqs are missing up to the
- * last_seq it learns, one `replay` per missing range (ranges close to each
- * other asked as one, and at most REPAIR_RANGES requests, the last one
- * reaching to the end); the round ends when the ranges arrived, or the
- * results went quiet, or its time is up.  Rounds begin:
+ * last_seq it learns, `replay` of the missing ranges (ranges close to each
+ * other asked as one, at most REPAIR_RANGES of them, the last one reaching
+ * to the end), in requests of at most REPAIR_CHUNK seqs, each sent when the
+ * one before was answered: a controller does nothing else while it replays
+ * (about 2 000 messages/s here), so a short request keeps it answering
+ * others, and what arrived meanwhile (another receiver's replays) is not
+ * asked for again.  The round ends when the ranges arrived, or the results
+ * went quiet after the last answer, or its time is up.  Rounds begin:
  *   - once the end is known (the final response, or a status that says the
  *     run ended) and seqs up to last_seq are missing after the results
  *     were quiet for REPAIR_GAP_WAIT; at most REPAIR_ROUNDS of them;
@@ -26,8 +30,9 @@
 #include <sys/random.h>
 
 #define REPAIR_MERGE 8        /* ranges this close are asked as one */
-#define REPAIR_RANGES 16      /* replay requests per round at most */
-#define REPAIR_RATE 2000.0    /* messages/s a replay is given to arrive */
+#define REPAIR_RANGES 16      /* ranges per round at most */
+#define REPAIR_CHUNK 2000     /* seqs per replay request at most */
+#define REPAIR_RATE 1000.0    /* messages/s a replay is given to arrive */
 #define REPAIR_PROBE_MAX 30.0 /* s between probes of a running run, at most */
 #define REPAIR_RETRY 0.5      /* s before a request that could not go out
                                  is tried again */
@@ -64,10 +69,12 @@ struct repair {
     /* the round going on */
     char status_id[37];
     span ranges[REPAIR_RANGES];
-    char replay_id[REPAIR_RANGES][37];
-    int answered[REPAIR_RANGES];
-    size_t n_ranges, n_answered;
-    double until;          /* the round's (or its status's) time limit */
+    size_t n_ranges;
+    size_t at_range;       /* the next replay request: its range */
+    long long at_seq;      /* … and its first seq */
+    char replay_id[37];    /* the replay request awaiting its answer */
+    int all_sent;          /* and answered */
+    double until;          /* time limit of the status or replay awaited */
     double answers_at;     /* when the last replay answer came */
     int counted;           /* the round counts against REPAIR_ROUNDS */
 
@@ -158,7 +165,8 @@ static void drop_round(repair *r, int counts)
         r->rounds--;
     r->counted = 0;
     r->status_id[0] = '\0';
-    r->n_ranges = r->n_answered = 0;
+    r->replay_id[0] = '\0';
+    r->n_ranges = 0;
     r->ph = PH_WATCH;
 }
 
@@ -280,6 +288,34 @@ static void say_ranges(const repair *r, char *buf, size_t len)
     }
 }
 
+/* The next replay request of the round: the next missing seqs of its
+ * ranges, REPAIR_CHUNK at most; all_sent when there are none. */
+static void send_next(repair *r, double now)
+{
+    long long a, b;
+    r->replay_id[0] = '\0';
+    r->answers_at = now;
+    for (; r->at_range < r->n_ranges; r->at_range++) {
+        const span *rg = &r->ranges[r->at_range];
+        if (r->at_seq < rg->first)
+            r->at_seq = rg->first;
+        if (collect__gap(r->col, r->at_seq, rg->last, &a, &b))
+            break;
+    }
+    if (r->at_range == r->n_ranges) {
+        r->all_sent = 1;
+        return;
+    }
+    const span *rg = &r->ranges[r->at_range];
+    span chunk = {a, a + REPAIR_CHUNK - 1 < rg->last ? a + REPAIR_CHUNK - 1
+                                                     : rg->last};
+    r->at_seq = chunk.last + 1;
+    r->until = now + REPAIR_ANSWER_WAIT +
+               (double)(chunk.last - chunk.first + 1) / REPAIR_RATE;
+    if (send_request(r, "replay", &chunk, r->replay_id) != 0)
+        r->until = now;        /* not sent: the round ends, the next asks */
+}
+
 static void on_status(repair *r, const json_t *resp, double now)
 {
     const char *state = json_string_value(json_object_get(resp, "state"));
@@ -318,24 +354,11 @@ static void on_status(repair *r, const json_t *resp, double now)
     note(r, "run %s: asking for %lld result message%s again (seq %s)%s",
          r->run, asked, asked == 1 ? "" : "s", list,
          r->end_known ? "" : " while it runs");
-    memset(r->answered, 0, sizeof r->answered);
-    r->n_answered = 0;
-    for (size_t i = 0; i < r->n_ranges; i++)
-        if (send_request(r, "replay", &r->ranges[i], r->replay_id[i]) != 0)
-            r->answered[i] = 1, r->n_answered++; /* lost: next round */
     r->ph = PH_REPLAY;
-    r->answers_at = now;
-    r->until = now + REPAIR_ANSWER_WAIT + (double)asked / REPAIR_RATE;
-}
-
-static void on_replay(repair *r, size_t i, const json_t *resp, double now)
-{
-    (void)resp;
-    if (r->answered[i])
-        return;
-    r->answered[i] = 1;
-    r->n_answered++;
-    r->answers_at = now;
+    r->at_range = 0;
+    r->at_seq = r->ranges[0].first;
+    r->all_sent = 0;
+    send_next(r, now);
 }
 
 /* A refusal: the controller cannot give what is missing. */
@@ -366,14 +389,12 @@ void repair__answer(repair *r, const json_t *resp, double now)
             on_refused(r, "the status", resp);
         return;
     }
-    for (size_t i = 0; r->ph == PH_REPLAY && i < r->n_ranges; i++)
-        if (strcmp(id, r->replay_id[i]) == 0) {
-            if (ok)
-                on_replay(r, i, resp, now);
-            else
-                on_refused(r, "a replay", resp);
-            return;
-        }
+    if (r->ph == PH_REPLAY && strcmp(id, r->replay_id) == 0) {
+        if (ok)
+            send_next(r, now);
+        else
+            on_refused(r, "a replay", resp);
+    }
 }
 
 /* Have the ranges of this round arrived? */
@@ -401,13 +422,13 @@ double repair__step(repair *r, double now)
             continue;
         }
         if (r->ph == PH_REPLAY) {
-            int all = r->n_answered == r->n_ranges;
             double quiet = fmax(r->heard, r->answers_at) + REPAIR_GAP_WAIT;
-            if (!(all && round_complete(r)) && now < r->until &&
-                !(all && now >= quiet))
-                return all ? fmin(quiet, r->until) : r->until;
+            if (r->all_sent ? !round_complete(r) && now < quiet
+                            : now < r->until)
+                return r->all_sent ? quiet : r->until;
             r->counted = 0;
-            r->n_ranges = r->n_answered = 0;
+            r->n_ranges = 0;
+            r->replay_id[0] = '\0';
             r->ph = PH_WATCH;
             continue;
         }

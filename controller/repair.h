@@ -29,9 +29,11 @@
 #define REPAIR_GAP_WAIT 1.0    /* results quiet this long: a gap is a gap */
 #define REPAIR_QUIET_WAIT 3.0  /* no final response, this long quiet after
                                   the connection came back: ask status */
-#define REPAIR_ANSWER_WAIT 10.0 /* for the answer to a status or replay: it
+#define REPAIR_ANSWER_WAIT 30.0 /* for the answer to a status or replay: it
                                   queues behind what the controller has
-                                  not sent yet */
+                                  not sent yet, and a replay of tens of
+                                  thousands of messages takes it tens of
+                                  seconds (docs/orchestrators.md) */
 #define REPAIR_ROUNDS 5        /* status + replay rounds once the end is
                                   known, before giving up */
 

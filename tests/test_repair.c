@@ -163,6 +163,12 @@ static void test_repair__plans(void **state)
             answer(r, f.sent[0], 11.1, "{s:s, s:s, s:I, s:I}", "run", "r",
                    "state", "finished", "last_seq",
                    (json_int_t)cases[i].last_seq, "rows", (json_int_t)0);
+            /* One at a time: the next when the one before is answered. */
+            for (size_t k = 1; k < f.n_sent && k < MAX_SENT; k++) {
+                size_t before = f.n_sent;
+                answer(r, f.sent[k], 11.2, "{s:I}", "sent", (json_int_t)1);
+                assert_true(f.n_sent <= before + 1);
+            }
             char got[512] = "";
             for (size_t k = 1; k < f.n_sent; k++) {
                 assert_string_equal(type_of(f.sent[k]), "replay");
@@ -183,6 +189,46 @@ static void test_repair__plans(void **state)
         collect__free(&c);
         fake_clear(&f);
     }
+}
+
+/* A long range goes in requests of 2 000 seqs, each sent when the one
+ * before was answered, and what came meanwhile is not asked again; the
+ * replayed messages come: the round ends at once, nothing more is
+ * asked. */
+static void test_repair__chunks(void **state)
+{
+    fake f = {0};
+    collect *c = holding("x");
+    repair *r = start(c, &f);
+    repair__final(r, 9999, 0.0);
+    repair__step(r, 1.0);
+    answer(r, f.sent[0], 1.1, "{s:s, s:I}", "state", "finished", "last_seq",
+           (json_int_t)9999);
+    assert_int_equal(f.n_sent, 2);
+    assert_int_equal(json_integer_value(json_object_get(f.sent[1],
+                                                        "from_seq")), 1);
+    assert_int_equal(json_integer_value(json_object_get(f.sent[1],
+                                                        "to_seq")), 2000);
+    /* Unanswered: nothing more goes; its time runs out, the round ends. */
+    double until = repair__step(r, 2.0);
+    assert_true(until > 1.1 + REPAIR_ANSWER_WAIT);
+    assert_int_equal(f.n_sent, 2);
+    give(c, 1, 2000);
+    give(c, 2001, 5000);          /* another receiver's replay */
+    answer(r, f.sent[1], 3.0, "{s:I}", "sent", (json_int_t)2000);
+    assert_int_equal(f.n_sent, 3);
+    assert_int_equal(json_integer_value(json_object_get(f.sent[2],
+                                                        "from_seq")), 5001);
+    assert_int_equal(json_integer_value(json_object_get(f.sent[2],
+                                                        "to_seq")), 7000);
+    give(c, 5001, 9999);
+    answer(r, f.sent[2], 4.0, "{s:I}", "sent", (json_int_t)2000);
+    assert_int_equal(f.n_sent, 3);  /* the rest came */
+    assert_true(isinf(repair__step(r, 4.0)));
+    assert_false(repair__gave_up(r));
+    repair__free(&r);
+    collect__free(&c);
+    fake_clear(&f);
 }
 
 /* The replayed messages come: the round ends at once, nothing more is
@@ -345,6 +391,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_repair__plans),
+        cmocka_unit_test(test_repair__chunks),
         cmocka_unit_test(test_repair__filled),
         cmocka_unit_test(test_repair__gives_up),
         cmocka_unit_test(test_repair__lost_final),
