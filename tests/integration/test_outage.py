@@ -60,13 +60,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Broker, Client, Controller, HarnessError, SOURCE_DIR,  # noqa: E402
                      Tests, build_dir, twinctl)
 
-BUILD = build_dir(sys.argv[1:])
+BUILD = build_dir()
 CTL = "c-out"
 BATCH_ROWS = 2         # rows per result message: many small messages
 OUTAGE = 3.0           # s the broker stays down
 AT = 0.5               # the outage starts when this share of the run's
                        # messages went through the broker
-REPEAT = 3             # outages of each kind
+REPEAT = int(os.environ.get("TWIN_OUTAGE_REPEAT", "3"))  # outages of each kind
 # The plain subscriber waits a little longer than submit (1 s and 3 s)
 # before it asks: submit's replays reach it too, and it then asks only for
 # what it alone lost, instead of the controller replaying everything twice.
