@@ -56,6 +56,24 @@ def twinctl(build):
     return os.path.join(build, "controller", "twinctl")
 
 
+def sanitized(build):
+    """Is the build instrumented by a sanitizer (meson's b_sanitize, as
+    scripts/sanitize sets it)?  AddressSanitizer keeps freed memory in its
+    quarantine and never gives it back, so resident-memory figures of such
+    a build say nothing about leaks (LeakSanitizer checks those at exit)."""
+    path = os.path.join(build, "meson-info", "intro-buildoptions.json")
+    try:
+        with open(path) as f:
+            opts = json.load(f)
+    except (OSError, ValueError):
+        return False
+    for o in opts:
+        if o.get("name") == "b_sanitize":
+            v = o.get("value")
+            return bool(v) and v not in ("none", ["none"])
+    return False
+
+
 def _deadline(timeout):
     return time.monotonic() + timeout
 
