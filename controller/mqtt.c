@@ -52,6 +52,11 @@ struct mqtt_client {
     char *username, *password;
     char tls_error[512];     /* guarded by lock: the TLS library's words
                                 since they were last reported */
+    uint32_t max_packet;
+    size_t max_queued;       /* inbound messages held at most */
+    size_t queued;           /* guarded by lock: events in the queue */
+    pthread_cond_t drained;  /* signalled when the owner takes events */
+    atomic_int stopping;
 };
 
 /* One publish's context for its success/failure callback. */
@@ -70,6 +75,17 @@ static void push(mqtt_client *c, mqtt_event *ev)
     n->ev = ev;
     n->next = NULL;
     pthread_mutex_lock(&c->lock);
+    /* Inbound messages past the bound: wait (on paho's thread) until the
+     * owner has taken some.  paho then stops reading the socket and the
+     * broker holds the rest — memory stays bounded, nothing is dropped. */
+    while (ev->kind == MQTT_EV_MESSAGE && c->max_queued > 0 &&
+           c->queued >= c->max_queued && !atomic_load(&c->stopping)) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&c->drained, &c->lock, &until);
+    }
+    c->queued++;
     if (c->tail)
         c->tail->next = n;
     else
@@ -565,7 +581,18 @@ static int connect_now(mqtt_client *c)
         will.qos = 1;
         co.will = &will;
     }
-    return MQTTAsync_connect(c->h, &co) == MQTTASYNC_SUCCESS ? 0 : -1;
+    MQTTProperties props = MQTTProperties_initializer;
+    if (c->max_packet > 0) {
+        MQTTProperty p;
+        memset(&p, 0, sizeof p);
+        p.identifier = MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE;
+        p.value.integer4 = c->max_packet;
+        MQTTProperties_add(&props, &p);
+        co.connectProperties = &props;
+    }
+    int rc = MQTTAsync_connect(c->h, &co) == MQTTASYNC_SUCCESS ? 0 : -1;
+    MQTTProperties_free(&props);
+    return rc;
 }
 
 mqtt_client *mqtt__start(const mqtt_options *o, char *why, size_t why_len)
@@ -577,6 +604,7 @@ mqtt_client *mqtt__start(const mqtt_options *o, char *why, size_t why_len)
     }
     int failed = 0;
     pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->drained, NULL);
     c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (mqtt__check_security(o, why, why_len) != 0)
         goto fail;
@@ -594,6 +622,8 @@ mqtt_client *mqtt__start(const mqtt_options *o, char *why, size_t why_len)
     c->url = strdup(o->url);
     c->keepalive = o->keepalive > 0 ? o->keepalive : 30;
     c->connect_timeout = o->connect_timeout > 0 ? o->connect_timeout : 5;
+    c->max_packet = o->max_packet;
+    c->max_queued = o->max_queued;
     c->will_retained = o->will_retained;
     if (o->will_topic) {
         c->will_topic = strdup(o->will_topic);
@@ -649,6 +679,8 @@ mqtt_event *mqtt__next(mqtt_client *c)
         c->head = n->next;
         if (c->head == NULL)
             c->tail = NULL;
+        c->queued--;
+        pthread_cond_signal(&c->drained);
     } else {
         ssize_t r = read(c->efd, &count, sizeof count); /* drained: rearm */
         (void)r;
@@ -754,6 +786,11 @@ void mqtt__stop(mqtt_client **cp, int timeout_ms)
     mqtt_client *c = *cp;
     if (c == NULL)
         return;
+    /* A paho thread waiting for room in the queue must not hold us up. */
+    atomic_store(&c->stopping, 1);
+    pthread_mutex_lock(&c->lock);
+    pthread_cond_broadcast(&c->drained);
+    pthread_mutex_unlock(&c->lock);
     if (c->h) {
         if (MQTTAsync_isConnected(c->h)) {
             MQTTAsync_disconnectOptions d =
@@ -784,6 +821,7 @@ void mqtt__stop(mqtt_client **cp, int timeout_ms)
     free(c->key_file);
     free(c->username);
     mqtt__free_password(&c->password);
+    pthread_cond_destroy(&c->drained);
     pthread_mutex_destroy(&c->lock);
     free(c);
     *cp = NULL;

@@ -71,6 +71,12 @@ typedef struct mqtt_options {
     size_t n_subscriptions;
     int keepalive;             /* seconds, 0: 30 */
     int connect_timeout;       /* seconds, 0: 5 */
+    uint32_t max_packet;       /* MQTT v5 Maximum Packet Size announced at
+                                * CONNECT: the broker drops larger
+                                * messages instead of sending them; 0: none */
+    size_t max_queued;         /* inbound messages waiting for the owner
+                                * before paho's thread waits (back-pressure
+                                * to the broker instead of memory); 0: none */
     /* TLS (only with an ssl:// or mqtts:// url; given with a tcp:// url
      * they are refused rather than ignored) and credentials.  NULL: none.
      * Every string is copied; files are checked to be readable at start. */

@@ -705,7 +705,17 @@ int serve__main(twin_config *cfg)
     mqtt_options mo = {.url = sv->cfg.broker, .client_id = sv->cfg.id,
                        .will_topic = sv->t_status, .will_payload = will,
                        .will_retained = 1, .subscriptions = subs,
-                       .n_subscriptions = 3};
+                       .n_subscriptions = 3,
+                       /* Requests far over the limit never reach this
+                        * process's memory; those just over it are still
+                        * answered too_large. */
+                       .max_packet = (uint32_t)(sv->cfg.limits.request_bytes
+                                                     < (1u << 30)
+                                                 ? 2 * sv->cfg.limits
+                                                           .request_bytes +
+                                                       65536
+                                                 : 0),
+                       .max_queued = sv->cfg.limits.queued_requests};
     if (mqtt__security_options(&mo, &sv->cfg.security, why, sizeof why) !=
         0) {
         fprintf(stderr, "twinctl serve: %s\n", why);
