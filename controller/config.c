@@ -15,9 +15,17 @@
 
 char *config__keep(twin_config *c, char *s)
 {
-    if (s == NULL || c->n_owned >= sizeof c->owned / sizeof c->owned[0]) {
-        free(s);
+    if (s == NULL)
         return NULL;
+    if (c->n_owned == c->cap_owned) {
+        size_t cap = c->cap_owned ? 2 * c->cap_owned : 16;
+        char **owned = realloc(c->owned, cap * sizeof *owned);
+        if (owned == NULL) {
+            free(s);
+            return NULL;
+        }
+        c->owned = owned;
+        c->cap_owned = cap;
     }
     c->owned[c->n_owned++] = s;
     return s;
@@ -121,9 +129,12 @@ static void load_paths(loader *l, const json_t *doc)
 {
     twin_config *c = l->c;
     const json_t *models = json_object_get(doc, "models");
-    if (json_is_string(models))
-        paths__add_model_dir(&c->paths, config__keep(c,
-                             strdup(json_string_value(models))));
+    if (json_is_string(models)) {
+        char *dir = config__keep(c, strdup(json_string_value(models)));
+        if (dir == NULL || paths__add_model_dir(&c->paths, dir) != 0)
+            problem(l, TWIN_E_TOO_LARGE, "/models", "%s",
+                    "cannot take this model directory (out of memory)");
+    }
     else if (json_is_array(models)) {
         size_t i;
         const json_t *d;
@@ -131,9 +142,13 @@ static void load_paths(loader *l, const json_t *doc)
             if (!json_is_string(d))
                 problem(l, TWIN_E_WRONG_TYPE, "/models", "%s",
                         "models is a directory or an array of directories");
-            else
-                paths__add_model_dir(&c->paths, config__keep(c,
-                                     strdup(json_string_value(d))));
+            else {
+                char *dir = config__keep(c, strdup(json_string_value(d)));
+                if (dir == NULL || paths__add_model_dir(&c->paths, dir) != 0)
+                    problem(l, TWIN_E_TOO_LARGE, "/models", "more than %d "
+                            "model directories (or out of memory)",
+                            PATHS_MAX_MODEL_DIRS);
+            }
         }
     } else if (models != NULL)
         problem(l, TWIN_E_WRONG_TYPE, "/models", "%s",
@@ -192,10 +207,16 @@ static void load_allow(loader *l, const json_t *allow)
         c->allow.models = calloc(json_array_size(models) + 1, sizeof(char *));
         size_t i;
         const json_t *m;
-        json_array_foreach(models, i, m)
-            if (json_is_string(m) && c->allow.models)
-                c->allow.models[c->allow.n_models++] =
-                    config__keep(c, strdup(json_string_value(m)));
+        json_array_foreach(models, i, m) {
+            char *name = json_is_string(m) && c->allow.models
+                             ? config__keep(c, strdup(json_string_value(m)))
+                             : NULL;
+            if (name != NULL)
+                c->allow.models[c->allow.n_models++] = name;
+            else
+                problem(l, TWIN_E_WRONG_TYPE, "/allow/models", "%s",
+                        "allow.models holds model names (strings)");
+        }
     }
 }
 
@@ -287,5 +308,7 @@ void config__free(twin_config *c)
     paths__free(&c->paths);
     for (size_t i = 0; i < c->n_owned; i++)
         free(c->owned[i]);
-    c->n_owned = 0;
+    free(c->owned);
+    c->owned = NULL;
+    c->n_owned = c->cap_owned = 0;
 }

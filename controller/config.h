@@ -58,8 +58,8 @@ typedef struct twin_config {
     twin_allow allow;
     twin_security security;
     int quiet;
-    char *owned[64];          /* strings the config owns */
-    size_t n_owned;
+    char **owned;             /* strings the config owns */
+    size_t n_owned, cap_owned;
 } twin_config;
 
 /* Defaults: id = hostname, $TWIN_BROKER or tcp://127.0.0.1:1883, prefix
