@@ -152,7 +152,11 @@ static int enqueue_rec(sender *s, spool_stream *st, int64_t seq, int64_t rec,
         s->next_send = m;
     s->count++;
     s->bytes += len + strlen(topic) + sizeof *m;
-    sender__pump(s);
+    /* With a spool, the owner pumps once per pass of its loop, so that one
+     * sync covers every message of the pass (a group commit); without,
+     * publish at once. */
+    if (s->sp == NULL)
+        sender__pump(s);
     return 0;
 }
 

@@ -832,6 +832,7 @@ int serve__main(twin_config *cfg)
     }
     /* Stopped cleanly: say so (the will is only for an unclean end). */
     serve__publish_status(sv);
+    sender__pump(sv->out);
     for (double until = serve__now() + 2.0;
          sender__queued(sv->out) > 0 && serve__now() < until;) {
         struct pollfd one = {.fd = mqtt__wake_fd(sv->mq), .events = POLLIN};
