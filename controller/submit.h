@@ -83,7 +83,8 @@ typedef struct submit {
 double submit__now(void);              /* monotonic seconds */
 /* "twinctl submit: " and the sentence on stderr, the progress line
  * cleared first (each file's say() calls it). */
-void submit__vsay(submit *s, const char *fmt, va_list ap);
+void submit__vsay(submit *s, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 void submit__unprogress(submit *s);    /* clear the progress line */
 /* A new string, or NULL when out of memory. */
 char *submit__printf(const char *fmt, ...)

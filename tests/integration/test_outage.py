@@ -10,9 +10,12 @@ every run's result messages in its spool, and a receiver that sees a gap
 in seq, or no final response, asks `status` and `replay`.
 
 Each outage hits a run of tank-farm-10 (24 h, 86 401 rows) on a
-controller that sends 2 rows per message (limits.batch_rows), so results
-stream at thousands of messages per second; the broker goes down for
-OUTAGE seconds when half of the run's messages went through it.  The
+controller that sends 1 row per message (limits.batch_rows), so results
+stream at 10 000 messages per second or more here; the broker goes down
+for OUTAGE seconds when 40 % of the run's messages went through it.  The
+test checks that the outage came mid-run on both sides: the broker had
+not yet taken all of the run's messages, and the controller says it kept
+unacknowledged messages when it lost the broker.  The
 run has two receivers:
 
   (a) `twinctl submit` (a subprocess, --broker, -o), which sent it: it
@@ -39,6 +42,7 @@ Ends with a line `N passed, N failed`; exits non-zero on a failure.
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -62,9 +66,11 @@ from harness import (Broker, Client, Controller, HarnessError, SOURCE_DIR,  # no
 
 BUILD = build_dir()
 CTL = "c-out"
-BATCH_ROWS = 2         # rows per result message: many small messages
+BATCH_ROWS = 1         # rows per result message: many small messages
+                       # (86 401 for the run: at 10 000/s there are still
+                       # seconds left after the outage starts)
 OUTAGE = 3.0           # s the broker stays down
-AT = 0.5               # the outage starts when this share of the run's
+AT = 0.4               # the outage starts when this share of the run's
                        # messages went through the broker
 REPEAT = int(os.environ.get("TWIN_OUTAGE_REPEAT", "3"))  # outages of each kind
 # The plain subscriber waits a little longer than submit (1 s and 3 s)
@@ -357,7 +363,16 @@ def reference(tmp, scen_path):
     return path, data
 
 
-def outage(broker, client, kill, tmp, scen_path, ref_lines, n):
+def kept_unacknowledged(log_path, since):
+    """The numbers of unacknowledged messages the controller said it kept
+    when it lost the broker, in its log after byte offset since."""
+    with open(log_path, errors="replace") as f:
+        f.seek(since)
+        return [int(m.group(1)) for m in re.finditer(
+            r"lost the broker .*keeping (\d+) unacknowledged", f.read())]
+
+
+def outage(broker, client, ctl, kill, tmp, scen_path, ref_lines, n):
     """Start a run with `twinctl submit`, a plain subscriber on it too;
     stop the broker half way through, start it again, and
     follow the run to its end.  Returns what the two checks look at."""
@@ -405,9 +420,22 @@ def outage(broker, client, kill, tmp, scen_path, ref_lines, n):
             "run's %d went through); the plain subscriber received %.0f/s"
             % (res["rate"], v1 - base, messages,
                rcv.received_between(t0, t1) / max(t1 - t0, 1e-9)))
+        # Mid-run, as the broker saw it: some of the run's messages had
+        # not reached it yet.
+        expect(v1 - base < messages, "the outage came too late: the broker "
+               "had all %d messages already (rate %.0f/s)"
+               % (messages, res["rate"]))
+        log_at = os.path.getsize(ctl.log)
         broker.outage(OUTAGE, kill=kill)
         back = time.monotonic()
         connected(rcv, client)
+        # ... and as the controller saw it: its spool held messages the
+        # broker had not acknowledged.
+        kept = kept_unacknowledged(ctl.log, log_at)
+        expect(kept and kept[0] > 0, "the controller kept no unacknowledged "
+               "messages when it lost the broker (log: %s)" % kept)
+        log("the controller lost the broker keeping %d unacknowledged "
+            "messages" % kept[0])
         res["end"], res["requests"], res["replays"] = follow(rcv, back,
                                                              log)
         res["last_seq"] = res["end"]["last_seq"]
@@ -472,7 +500,7 @@ def main():
         rates, outcomes, requests = [], [], []
         with Broker(extra_conf="sys_interval 1\n") as broker, \
                 Controller(broker, CTL, build=BUILD,
-                           limits=LIMITS), \
+                           limits=LIMITS) as ctl, \
                 Client(broker) as client:
             client.subscribe(SYS_RECEIVED)
             for kill in (False, True):
@@ -481,7 +509,7 @@ def main():
                     res = {}
 
                     def one():
-                        res.update(outage(broker, client, kill, tmp,
+                        res.update(outage(broker, client, ctl, kill, tmp,
                                           scen_path, ref_lines, n))
                     name = "broker %s outage %d" % (how, n)
                     if not t.check(name + ": down %g s mid-run, the run "
@@ -501,7 +529,7 @@ def main():
                 expect, sum(requests) > 0, "no outage lost a message")
         if rates:
             print("rate before the outages: %.0f to %.0f result messages/s "
-                  "(mean %.0f), %d rows per message"
+                  "(mean %.0f), %d row(s) per message"
                   % (min(rates), max(rates), sum(rates) / len(rates),
                      BATCH_ROWS))
         print("outages: %s; %.0f s in all"
