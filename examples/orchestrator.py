@@ -3,11 +3,16 @@
 
     orchestrator.py --controller ctl-1 scenarios/tank-overflow.json -o out.csv
     orchestrator.py --pool tank-overflow            # a stored scenario, any controller
+    orchestrator.py --controller ctl-1 --collect RUN -o out.csv  # an earlier run
 
 It speaks the wire contract of docs/contract.md over MQTT v5 (python3-paho-mqtt
 1.6): subscribe to the answers first, then publish the request, print every
 response on stderr, gather the result messages by seq, and when the final
 response has come and seq 0 ... last_seq are all here, write the CSV.
+When the results go quiet with something missing (or without a final
+response), ask the controller `status` and `replay` what is missing, as
+docs/orchestrators.md says; --collect RUN does only that, for a run that
+ended earlier.
 Exit status: 0 finished; 1 rejected, failed, cancelled or rows missing;
 2 bad usage; 3 no connection or no answer in time.
 """
@@ -22,17 +27,128 @@ import uuid
 
 try:
     import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
 except ImportError:
     sys.exit("orchestrator: needs paho-mqtt (Debian: python3-paho-mqtt)")
 
 FINAL = ("finished", "failed", "cancelled", "rejected")
 
 
+class Run:
+    """What has arrived of one run, and the requests that fill its gaps."""
+
+    def __init__(self, client, inbox, prefix, controller, rid):
+        self.client, self.inbox, self.prefix = client, inbox, prefix
+        self.controller, self.rid = controller, rid
+        self.final, self.columns, self.batches = None, None, {}
+        self.last_seq = None            # from the final response or status
+        self.answers = {}               # status/replay answers by id
+
+    def missing(self):
+        if self.last_seq is None:
+            return None
+        return [s for s in range(self.last_seq + 1) if s not in self.batches]
+
+    def take(self, m):
+        """File one MQTT message; returns True if it was of this run."""
+        level = m.topic.split("/")
+        try:
+            msg = json.loads(m.payload)
+        except ValueError:
+            print("orchestrator: not JSON on %s" % m.topic, file=sys.stderr)
+            return False
+        if level[-1] == "repair":               # P/C/response/<rid>/repair
+            self.answers[msg.get("id")] = msg
+            return True
+        if self.controller is None and level[-2] == "response":
+            self.controller = msg.get("controller")  # the one that answered
+        if level[-3] != self.controller:
+            return False                            # another controller
+        if level[-2] == "response":
+            print(json.dumps(msg), file=sys.stderr)
+            if msg.get("status") in FINAL:
+                self.final = msg
+                self.last_seq = msg.get("last_seq", -1)
+            elif msg.get("status") == "accepted":
+                self.columns = msg.get("columns")
+        elif level[-2] == "result":
+            self.batches[msg["seq"]] = msg          # a duplicate just replaces
+            self.columns = self.columns or msg["columns"]
+        elif level[-2] == "event":
+            print("event: " + json.dumps(msg), file=sys.stderr)
+        return True
+
+    def pump(self, seconds, until=lambda: False):
+        """Take messages until until() holds or nothing came for seconds.
+        Returns whether until() holds."""
+        while not until():
+            try:
+                kind, m = self.inbox.get(timeout=seconds)
+            except queue.Empty:
+                return until()
+            if kind == "msg":
+                self.take(m)
+        return True
+
+    def ask(self, body, timeout):
+        """Send a status or replay request to the controller that has the
+        run, its answer to our repair topic; returns the answer or None."""
+        rid = "orch-" + uuid.uuid4().hex            # a new id every time
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = "%s/%s/response/%s/repair" % (
+            self.prefix, self.controller, self.rid)
+        req = dict({"contract": "twin.request/1", "id": rid}, **body)
+        self.client.publish("%s/%s/request" % (self.prefix, self.controller),
+                            json.dumps(req), qos=1, properties=props)
+        self.pump(timeout, lambda: rid in self.answers)
+        return self.answers.pop(rid, None)
+
+    def repair(self, rounds=5, chunk=2000):
+        """Fill the gaps with `status` and `replay` (docs/orchestrators.md,
+        "Filling gaps"). Returns True when seq 0 ... last_seq are here."""
+        for _ in range(rounds):
+            st = self.ask({"type": "status", "run": self.rid}, 30)
+            if st is None:
+                print("orchestrator: no answer to status", file=sys.stderr)
+                continue
+            if st.get("status") != "ok":            # unknown_run: gone
+                sys.exit("orchestrator: status of %s: %s" % (
+                    self.rid, json.dumps(st.get("errors", st))))
+            if st.get("state") == "running":
+                return False                        # not over: keep reading
+            self.last_seq = st.get("last_seq", -1)
+            if self.final is None:                  # status stands in for it
+                self.final = {"status": st["state"], "rows": st.get("rows"),
+                              "last_seq": self.last_seq}
+            todo = self.missing()
+            if not todo:
+                return True
+            print("orchestrator: asking for %d result messages again"
+                  % len(todo), file=sys.stderr)
+            while todo:
+                lo = todo[0]
+                hi = min(todo[-1], lo + chunk - 1)
+                ans = self.ask({"type": "replay", "run": self.rid,
+                                "from_seq": lo, "to_seq": hi},
+                               30 + (hi - lo + 1) / 1000)
+                if ans is None or ans.get("status") != "ok":
+                    print("orchestrator: replay %d-%d: %s" % (
+                        lo, hi, json.dumps(ans)), file=sys.stderr)
+                    break
+                self.pump(2, lambda: all(s in self.batches
+                                         for s in range(lo, hi + 1)))
+                todo = [s for s in self.missing() if s > hi]
+            if not self.missing():
+                return True
+        return not self.missing()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=
                                  argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("scenario", help="a scenario JSON file, or the name of a "
-                    "scenario stored on the controller")
+    ap.add_argument("scenario", nargs="?", help="a scenario JSON file, or the "
+                    "name of a scenario stored on the controller")
     ap.add_argument("--broker", default="tcp://127.0.0.1:1883",
                     help="broker as tcp://HOST:PORT (default %(default)s)")
     ap.add_argument("--prefix", default="twin", help="topic prefix "
@@ -42,20 +158,34 @@ def main():
                      "controller")
     who.add_argument("--pool", action="store_true", help="send to the pool: "
                      "any controller of the group takes it")
+    ap.add_argument("--collect", metavar="RUN", help="run nothing: collect "
+                    "the retained results of an earlier run RUN from "
+                    "--controller, with status and replay")
     ap.add_argument("-o", "--output", default="-", help="CSV file "
                     "(default: stdout)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds to "
                     "wait for the run to end (default %(default)s)")
+    ap.add_argument("--quiet", type=float, default=3, help="seconds without "
+                    "a message before asking the controller `status` "
+                    "(default %(default)s)")
     a = ap.parse_args()
+    if (a.collect is None) == (a.scenario is None):
+        ap.error("give a scenario, or --collect RUN")
+    if a.collect and a.pool:
+        ap.error("--collect needs --controller: the pool keeps no runs")
 
-    if os.path.exists(a.scenario):          # a file: send the scenario itself
-        with open(a.scenario) as f:
-            scenario = json.load(f)
-    else:                                   # else the name of a stored one
-        scenario = a.scenario
-    rid = "orch-" + uuid.uuid4().hex        # request id = run id
-    request = {"contract": "twin.request/1", "id": rid, "type": "run",
-               "scenario": scenario}
+    request = None
+    if a.collect:
+        rid = a.collect
+    else:
+        if os.path.exists(a.scenario):  # a file: send the scenario itself
+            with open(a.scenario) as f:
+                scenario = json.load(f)
+        else:                           # else the name of a stored one
+            scenario = a.scenario
+        rid = "orch-" + uuid.uuid4().hex        # request id = run id
+        request = {"contract": "twin.request/1", "id": rid, "type": "run",
+                   "scenario": scenario}
 
     # paho calls back from its network thread; hand everything to a queue.
     inbox = queue.Queue()
@@ -87,67 +217,64 @@ def main():
     # 1. Subscribe first.  For the pool we do not know yet which controller
     # takes the run, so '+' stands for it; results are published only after
     # `accepted`, but may follow it at once, so we cannot wait to subscribe.
+    # The answers to status and replay come to .../response/<rid>/repair.
     c = "+" if a.pool else a.controller
     topics = ["%s/%s/%s/%s" % (a.prefix, c, what, rid)
               for what in ("response", "result", "event")]
+    topics.append("%s/%s/response/%s/repair" % (a.prefix, c, rid))
     client.subscribe([(t, 1) for t in topics])
     kind, rcs = next_event(deadline)
     if kind != "suback" or any(r.value >= 128 for r in rcs):
         sys.exit("orchestrator: subscription refused: %s" % rcs)
 
     # 2. Then publish the request (QoS 1).
-    dest = "%s/%s/request" % (a.prefix, "pool" if a.pool else a.controller)
-    client.publish(dest, json.dumps(request), qos=1)
+    if request is not None:
+        dest = "%s/%s/request" % (a.prefix, "pool" if a.pool else
+                                  a.controller)
+        client.publish(dest, json.dumps(request), qos=1)
 
     # 3. Read responses, results and events until the final response has
-    # come and so have result seq 0 ... last_seq.
-    controller = None if a.pool else a.controller
-    final, columns, batches = None, None, {}
-
-    def missing():
-        return [s for s in range(final.get("last_seq", -1) + 1)
-                if s not in batches]
+    # come and so have result seq 0 ... last_seq.  When the results are
+    # quiet with something missing (a broker outage loses messages: QoS 1
+    # reaches only the broker), ask `status`, then `replay` what is missing.
+    run = Run(client, inbox, a.prefix, None if a.pool else a.controller, rid)
     deadline = time.monotonic() + a.timeout
-    while final is None or missing():
-        try:
-            kind, m = inbox.get(timeout=max(0, deadline - time.monotonic()))
-        except queue.Empty:
-            if final is None:
+    complete = False
+    skip_wait = a.collect is not None   # nothing will come by itself
+    while not complete:
+        if not skip_wait:
+            wait = 1 if run.final is not None else a.quiet
+            if run.pump(min(wait, max(0.0, deadline - time.monotonic())),
+                        lambda: run.final is not None
+                        and not run.missing()):
+                complete = True
+                continue
+        if run.controller is None:      # a pool run nobody accepted
+            if time.monotonic() >= deadline:
+                print("orchestrator: no controller took the run",
+                      file=sys.stderr)
+                sys.exit(3)
+            continue
+        skip_wait = False
+        complete = run.repair()
+        if not complete and time.monotonic() >= deadline:
+            if run.final is None:
                 print("orchestrator: no final response in time",
                       file=sys.stderr)
                 sys.exit(3)
-            sys.exit("orchestrator: result seq %s never came (ask `status`, "
-                     "then `replay`)" % missing()[:10])
-        if kind != "msg":
-            continue                    # paho reconnected: nothing to do
-        level = m.topic.split("/")
-        msg = json.loads(m.payload)
-        if controller is None and level[-2] == "response":
-            controller = msg.get("controller")      # the one that answered
-        if level[-3] != controller:
-            continue                                # another controller
-        if level[-2] == "response":
-            print(json.dumps(msg), file=sys.stderr)
-            if msg.get("status") in FINAL:
-                final = msg     # wait for late results, but not forever:
-                deadline = min(deadline, time.monotonic() + 10)
-            elif msg.get("status") == "accepted":
-                columns = msg.get("columns")
-        elif level[-2] == "result":
-            batches[msg["seq"]] = msg               # a duplicate just replaces
-            columns = columns or msg["columns"]
-        elif level[-2] == "event":
-            print("event: " + json.dumps(msg), file=sys.stderr)
+            sys.exit("orchestrator: result seq %s never came"
+                     % run.missing()[:10])
     client.disconnect()
     client.loop_stop()
+    final = run.final
 
     # 4. Write the rows in seq order.
     if final["status"] != "rejected":
         out = sys.stdout if a.output == "-" else open(a.output, "w", newline="")
         w = csv.writer(out, lineterminator="\n")
-        w.writerow(columns)
-        for s in sorted(batches):
-            for row in batches[s]["rows"]:
+        w.writerow(run.columns or [])
+        for s in sorted(run.batches):
+            for row in run.batches[s]["rows"]:
                 w.writerow(["nan" if v is None else v for v in row])
         if out is not sys.stdout:
             out.close()

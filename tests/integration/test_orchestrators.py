@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import uuid
 
 try:
     import paho.mqtt.client  # noqa: F401
@@ -83,7 +84,7 @@ def leftover_subscribers(port):
 def orchestrate(cmd, broker, target, scenario, out, want_rc):
     args = cmd + ["--broker", broker.url, "-o", out, "--timeout", "60"]
     args += ["--pool"] if target == "pool" else ["--controller", target]
-    p = subprocess.run(args + [scenario], stdin=subprocess.DEVNULL,
+    p = subprocess.run(args + ([scenario] if scenario else []), stdin=subprocess.DEVNULL,
                        capture_output=True, text=True, timeout=90)
     left = leftover_subscribers(broker.port)
     if left:
@@ -142,6 +143,36 @@ def main():
                         for r, rr in zip(rows, rrows) for v, w in zip(r, rr)):
                     raise AssertionError("harness client rows differ")
             tests.check("harness client on the pool: rows equal", harness_client)
+
+            # The example's gap repair, end to end: a run that ended before
+            # the orchestrator subscribed is all gaps; status + replay must
+            # bring back every row.
+            def collect_earlier_run():
+                rid = "orch-collect-" + uuid.uuid4().hex[:8]
+                with harness.Client(broker) as client:
+                    _, final, _, _, _ = client.run_scenario(
+                        "tank-overflow", controller="ctl-2",
+                        request_id=rid, timeout=60)
+                if final["status"] != "finished":
+                    raise AssertionError("run ended %r" % final)
+                out = os.path.join(work, "collected.csv")
+                p = orchestrate(ORCH_PY + ["--collect", rid], broker, "ctl-2",
+                                None, out, 0)
+                if "asking for %d result messages again" % (
+                        final["last_seq"] + 1) not in p.stderr:
+                    raise AssertionError("no replay asked:\n" + p.stderr)
+                compare_csv(out, ref)
+            tests.check("orchestrator.py --collect: an earlier run's rows "
+                        "through status and replay equal twinctl run's",
+                        collect_earlier_run)
+            def collect_unknown_run():
+                p = orchestrate(ORCH_PY + ["--collect", "no-such-run"],
+                                broker, "ctl-1", None,
+                                os.path.join(work, "unknown.csv"), 1)
+                if "unknown_run" not in p.stderr:
+                    raise AssertionError("no unknown_run:\n" + p.stderr)
+            tests.check("orchestrator.py --collect of an unknown run exits 1 "
+                        "saying unknown_run", collect_unknown_run)
     except Exception as e:      # the broker or a controller misbehaved
         tests.failed += 1
         print("FAIL set-up or tear-down: %s: %s" % (type(e).__name__, e))
