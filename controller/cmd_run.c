@@ -1,7 +1,8 @@
 /*
  * cmd_run.c — `twinctl run SCENARIO`: compose a scenario and run it
  * locally, without a broker, writing its rows as CSV.  Events go to stderr
- * (or --events FILE); a summary with solver statistics ends the run.
+ * (or --events FILE); a summary with solver statistics and the values of
+ * the scenario's functions ends the run (--functions FILE: those as JSON).
  */
 #include <getopt.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 
 #include "cmd.h"
 #include "csv.h"
+#include "functions.h"
 #include "paths.h"
 #include "rt.h"
 #include "scenario.h"
@@ -27,6 +29,7 @@ typedef struct run_ctx {
     double next_report;    /* wall time of the next progress line */
     uint64_t late_shown;
     uint64_t late_total;
+    fn_recorder *fns;      /* the scenario's functions, or NULL */
 } run_ctx;
 
 static void usage(FILE *f)
@@ -52,6 +55,9 @@ static void usage(FILE *f)
         "(1-99)\n"
         "      --mlock          real-time: lock the process's memory\n"
         "      --events FILE    write every event to FILE (default: stderr)\n"
+        "      --functions FILE write the values of the scenario's\n"
+        "                       functions to FILE as JSON: {\"functions\":\n"
+        "                       {name: value}, \"function_errors\": {...}}\n"
         "      --max-steps N    solver steps allowed per tick (default 5000)\n"
         "  -q, --quiet          print nothing but errors\n"
         "  -h, --help           show this help\n"
@@ -88,6 +94,38 @@ static int on_row(void *ctx, const double *values, size_t n)
         }
     }
     return 0;
+}
+
+static void on_tick(void *ctx, const sim *s, double t)
+{
+    run_ctx *rc = ctx;
+    functions__record(rc->fns, s, t);
+}
+
+/* The functions' values: a summary on stderr, and JSON in file. */
+static int report_functions(const scenario *sc, const run_ctx *rc,
+                            const char *file)
+{
+    json_t *values, *errors;
+    functions__evaluate(sc, rc->fns, "", &values, &errors);
+    int status = 0;
+    if (!rc->quiet) {
+        fprintf(stderr, "twinctl run: functions:\n");
+        functions__print(sc, values, errors, stderr);
+    }
+    if (file != NULL) {
+        json_t *doc = json_pack("{s:O, s:O}", "functions", values,
+                                "function_errors", errors);
+        if (doc == NULL ||
+            json_dump_file(doc, file, JSON_INDENT(1)) != 0) {
+            fprintf(stderr, "twinctl run: cannot write %s\n", file);
+            status = -1;
+        }
+        json_decref(doc);
+    }
+    json_decref(values);
+    json_decref(errors);
+    return status;
 }
 
 static void on_event(void *ctx, const sim_event *ev)
@@ -131,6 +169,7 @@ int cmd_run(int argc, char **argv)
         {"fifo", required_argument, NULL, 'F'},
         {"mlock", no_argument, NULL, 'L'},
         {"events", required_argument, NULL, 'E'},
+        {"functions", required_argument, NULL, 'U'},
         {"max-steps", required_argument, NULL, 'X'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -144,7 +183,7 @@ int cmd_run(int argc, char **argv)
     json_t *doc = NULL;
     sim_options opt = {.realtime = -1};
     run_ctx rc = {.out = stdout};
-    const char *output = NULL, *events = NULL;
+    const char *output = NULL, *events = NULL, *fn_file = NULL;
     int fifo = 0, lock = 0, status = 2, c;
     char why[1024];
 
@@ -183,6 +222,7 @@ int cmd_run(int argc, char **argv)
             break;
         case 'L': lock = 1; break;
         case 'E': events = optarg; break;
+        case 'U': fn_file = optarg; break;
         case 'X': opt.max_steps = atol(optarg); break;
         case 'q': rc.quiet = 1; break;
         case 'h': usage(stdout); status = 0; goto exit;
@@ -231,8 +271,10 @@ int cmd_run(int argc, char **argv)
     rc.progress = !rc.quiet && isatty(STDERR_FILENO) && rc.out != stdout;
     rc.next_report = wall_now() + 1.0;
 
+    rc.fns = functions__new(sc);
     sim_callbacks cb = {.ctx = &rc, .columns = on_columns, .row = on_row,
-                        .event = on_event};
+                        .event = on_event,
+                        .tick = sc->n_fn ? on_tick : NULL};
     sim_stats st = {0};
     int result = sim__run_scenario(sc, &opt, &cb, &st, &errs);
     if (rc.progress)
@@ -268,7 +310,11 @@ int cmd_run(int argc, char **argv)
                     st.lateness_p50 * 1e6, st.lateness_p99 * 1e6,
                     st.lateness_max * 1e6);
     }
+    if (result == 0 && sc->n_fn > 0 &&
+        report_functions(sc, &rc, fn_file) != 0)
+        status = 1;
 exit:
+    functions__free(&rc.fns);
     if (rc.out != NULL && rc.out != stdout)
         fclose(rc.out);
     if (rc.events != NULL)

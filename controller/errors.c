@@ -39,6 +39,21 @@ const char *errors__code_name(twin_err_code code)
     return code_names[code];
 }
 
+const char *errors__json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "?";
+}
+
 void errors__add(twin_errors *errs, twin_err_code code, const char *path,
                  const char *fmt, ...)
 {

@@ -54,6 +54,9 @@ typedef struct twin_errors {
 /* "bad_json", "unknown_model", ... */
 const char *errors__code_name(twin_err_code code);
 
+/* What a JSON value is, for sentences: "an object", "a string", "null"... */
+const char *errors__json_kind(const json_t *v);
+
 /* Append a problem.  The message is printf-formatted.  When memory runs
  * out the problem is counted in errs->lost instead. */
 void errors__add(twin_errors *errs, twin_err_code code, const char *path,

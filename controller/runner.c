@@ -37,12 +37,14 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "functions.h"
 
 typedef struct child_ctx {
     frame_writer w;
     frame_reader in;
     int in_fd;
     int realtime;
+    fn_recorder *fns;      /* the scenario's functions, or NULL */
     uint64_t rows;
     double last_flush;
     /* real-time factor */
@@ -205,6 +207,12 @@ static int on_row(void *ctx, const double *values, size_t n)
         return guarded_flush(&c->w);
     }
     return 0;
+}
+
+static void on_tick(void *ctx, const sim *s, double t)
+{
+    child_ctx *c = ctx;
+    functions__record(c->fns, s, t);
 }
 
 static const char *const kinds[] = {"state", "late", "nonfinite", "log"};
@@ -513,8 +521,10 @@ child_main(const scenario *sc, const runner_limits *lim, int out_fd,
         _exit(0);
     }
     c.last_flush = mono();
+    c.fns = functions__new(sc);
     sim_callbacks cb = {.ctx = &c, .columns = on_columns, .row = on_row,
-                        .event = on_event, .poll = on_poll};
+                        .event = on_event, .poll = on_poll,
+                        .tick = sc->n_fn ? on_tick : NULL};
     sim_options opt = {.realtime = -1};
     sim_stats st = {0};
     twin_errors errs = {0};
@@ -532,6 +542,14 @@ child_main(const scenario *sc, const runner_limits *lim, int out_fd,
     json_t *end = json_pack("{s:s, s:o, s:o}", "status", status, "errors",
                             errors, "stats",
                             runner__stats_json(&st, sc->realtime));
+    if (end != NULL && rc == 0 && sc->n_fn > 0) {
+        /* Values of the functions, only when the run finished. */
+        json_t *values, *fn_errors;
+        functions__evaluate(sc, c.fns, "/scenario", &values, &fn_errors);
+        json_object_set_new(end, "functions", values);
+        json_object_set_new(end, "function_errors", fn_errors);
+    }
+    functions__free(&c.fns);
     if (end == NULL || put_json(&c, FRAME_END, end, 1) != 0)
         end_with(&oom_end); /* the rows are out; the end needs memory */
     guarded_flush(&c.w);

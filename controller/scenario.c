@@ -40,17 +40,7 @@ typedef struct composer {
 
 static const char *type_name(const json_t *v)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "?";
+    return errors__json_kind(v);
 }
 
 /* A path built from base + token; never NULL (falls back to base). */
@@ -985,6 +975,203 @@ static void compose_every(composer *c)
         sc->every = (size_t)json_integer_value(every);
 }
 
+/* ---- functions --------------------------------------------------------- */
+
+/* Whether an entry before i has this name; its index in *prev. */
+static int duplicate_name(const json_t *fns, size_t i, const char *name,
+                          size_t *prev)
+{
+    for (size_t j = 0; j < i; j++) {
+        const json_t *other = json_object_get(json_array_get(fns, j), "name");
+        if (json_is_string(other) &&
+            strcmp(json_string_value(other), name) == 0) {
+            *prev = j;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Read "name" and "function" of entry i: *known says whether the function
+ * is a built-in.  Returns 0 when both are good. */
+static int function_head(composer *c, const json_t *fns, size_t i,
+                         const char *path, const char **name,
+                         analytics_fn *which, int *known)
+{
+    path_buf pb = {0};
+    const json_t *f = json_array_get(fns, i);
+    const json_t *nm = json_object_get(f, "name");
+    const json_t *fv = json_object_get(f, "function");
+    size_t prev;
+    int ok = 1;
+    *name = NULL;
+    *known = 0;
+    if (nm == NULL) {
+        ADD(c, TWIN_E_MISSING_FIELD, path_of(&pb, path, "name"), "each "
+            "function needs a \"name\": the key of its value in the "
+            "finished response");
+        ok = 0;
+    } else if (!json_is_string(nm)) {
+        ADD(c, TWIN_E_WRONG_TYPE, path_of(&pb, path, "name"), "a function's "
+            "\"name\" must be a string, not %s", type_name(nm));
+        ok = 0;
+    } else if (json_string_length(nm) == 0) {
+        ADD(c, TWIN_E_OUT_OF_RANGE, path_of(&pb, path, "name"), "a "
+            "function's \"name\" must not be empty");
+        ok = 0;
+    } else if (duplicate_name(fns, i, json_string_value(nm), &prev)) {
+        ADD(c, TWIN_E_OUT_OF_RANGE, path_of(&pb, path, "name"), "function "
+            "%zu is already named '%s'; each function needs a name of its "
+            "own", prev, json_string_value(nm));
+        ok = 0;
+    } else {
+        *name = json_string_value(nm);
+    }
+    if (fv == NULL) {
+        ADD(c, TWIN_E_MISSING_FIELD, path_of(&pb, path, "function"), "each "
+            "function needs \"function\": the built-in to apply, e.g. "
+            "\"mean\" (docs/functions.md lists them)");
+        ok = 0;
+    } else if (!json_is_string(fv)) {
+        ADD(c, TWIN_E_WRONG_TYPE, path_of(&pb, path, "function"),
+            "\"function\" must be the name of a built-in, not %s",
+            type_name(fv));
+        ok = 0;
+    } else if (analytics__find(json_string_value(fv), which) != 0) {
+        char names[512] = "";
+        size_t used = 0;
+        for (int k = 0; k < AN__COUNT && used < sizeof names; k++)
+            used += (size_t)snprintf(names + used, sizeof names - used,
+                                     "%s%s", k ? ", " : "",
+                                     analytics__name((analytics_fn)k));
+        ADD(c, TWIN_E_UNKNOWN_FUNCTION, path_of(&pb, path, "function"),
+            "there is no function '%s'; the built-ins are %s",
+            json_string_value(fv), names);
+        ok = 0;
+    } else {
+        *known = 1;
+    }
+    free(pb.p);
+    return ok ? 0 : -1;
+}
+
+/* Checks that need the run's horizon. */
+static int function_fits_run(composer *c, const analytics_spec *spec,
+                             const char *path)
+{
+    scenario *sc = c->sc;
+    path_buf pb = {0};
+    int ok = 1;
+    if (sc->n_ticks == 0)
+        return 0; /* the time was refused */
+    double span = sc->stop - sc->start;
+    if (spec->fn == AN_MOVING_AVERAGE && spec->window > span * (1 + 1e-9)) {
+        ADD(c, TWIN_E_OUT_OF_RANGE, path_of(&pb, path, "window"), "the "
+            "moving average's window of %g s is longer than the run's %g s "
+            "from start to stop", spec->window, span);
+        ok = 0;
+    }
+    if (sc->n_ticks + 1 < analytics__min_samples(spec)) {
+        ADD(c, TWIN_E_OUT_OF_RANGE, path_of(&pb, path, "interp"), "%s with "
+            "Steffen interpolation needs at least %zu ticks; this run has "
+            "%zu", analytics__name(spec->fn), analytics__min_samples(spec),
+            sc->n_ticks + 1);
+        ok = 0;
+    }
+    free(pb.p);
+    return ok ? 0 : -1;
+}
+
+static void compose_functions(composer *c)
+{
+    static const char *const own[] = {"name", "function", "of", NULL};
+    scenario *sc = c->sc;
+    const json_t *fns = json_object_get(c->doc, "functions");
+    if (fns == NULL)
+        return;
+    if (!json_is_array(fns)) {
+        ADD(c, TWIN_E_WRONG_TYPE, "/functions", "\"functions\" must be an "
+            "array of {\"name\", \"function\", \"of\", parameters...}, "
+            "not %s", type_name(fns));
+        return;
+    }
+    size_t n = json_array_size(fns);
+    sc->fn = calloc(n + 1, sizeof *sc->fn);
+    if (sc->fn == NULL) {
+        c->oom = 1;
+        return;
+    }
+    path_buf pb = {0}, pf = {0};
+    for (size_t i = 0; i < n; i++) {
+        const json_t *f = json_array_get(fns, i);
+        const char *p = path_ofi(&pb, "/functions", i);
+        if (!json_is_object(f)) {
+            ADD(c, TWIN_E_WRONG_TYPE, p, "a function is an object "
+                "{\"name\": ..., \"function\": \"mean\", \"of\": "
+                "\"tank0.h\"}, not %s", type_name(f));
+            continue;
+        }
+        const char *name;
+        analytics_fn which;
+        int known;
+        int ok = function_head(c, fns, i, p, &name, &which, &known) == 0;
+        const json_t *of = json_object_get(f, "of");
+        sc_ref r = {0, TWIN_VAR_STATE, 0};
+        if (of == NULL) {
+            ADD(c, TWIN_E_MISSING_FIELD, path_of(&pf, p, "of"), "each "
+                "function needs \"of\": the signal it reads, "
+                "\"instance.variable\"");
+            ok = 0;
+        } else if (!json_is_string(of)) {
+            ADD(c, TWIN_E_WRONG_TYPE, path_of(&pf, p, "of"), "\"of\" must "
+                "be a string \"instance.variable\", not %s", type_name(of));
+            ok = 0;
+        } else if (resolve_ref(c, json_string_value(of), path_of(&pf, p, "of"),
+                               &r) != 0) {
+            ok = 0;
+        }
+        /* The parameters are checked whenever the function is known. */
+        analytics_spec spec;
+        if (!known ||
+            analytics__parse(which, f, p, own, &spec, c->errs) != 0 ||
+            function_fits_run(c, &spec, p) != 0 || !ok)
+            continue;
+        sc_function *fn = &sc->fn[sc->n_fn++];
+        fn->spec = spec;
+        fn->of = r;
+        fn->name = strdup(name);
+        fn->of_name = ref_name_new(sc, r);
+        if (fn->name == NULL || fn->of_name == NULL)
+            c->oom = 1;
+    }
+    free(pb.p);
+    free(pf.p);
+}
+
+/* Functions hold every tick of the signals they read, and the times. */
+static void check_function_samples(composer *c)
+{
+    scenario *sc = c->sc;
+    size_t signals = 0;
+    for (size_t i = 0; i < sc->n_fn; i++) {
+        size_t j = 0;
+        while (j < i && (sc->fn[j].of.inst != sc->fn[i].of.inst ||
+                         sc->fn[j].of.kind != sc->fn[i].of.kind ||
+                         sc->fn[j].of.index != sc->fn[i].of.index))
+            j++;
+        signals += j == i;
+    }
+    double samples = ((double)sc->n_ticks + 1.0) * (double)(signals + 1);
+    if (signals > 0 && c->limits.max_function_samples > 0 &&
+        samples > c->limits.max_function_samples)
+        ADD(c, TWIN_E_TOO_LARGE, "/functions",
+            "the functions read %zu signals at each of %zu ticks: %.0f "
+            "values to hold, more than this controller's limit of %.0f; "
+            "shorten the horizon, lengthen dt or read fewer signals",
+            signals, sc->n_ticks + 1, samples,
+            c->limits.max_function_samples);
+}
+
 /* ---- algebraic loops --------------------------------------------------- */
 
 static void check_loops(composer *c)
@@ -1122,12 +1309,15 @@ scenario *scenario__compose(const json_t *doc, const model_lib *models,
     compose_inputs(&c);
     compose_outputs(&c);
     compose_every(&c);
+    compose_functions(&c);
     if (c.oom)
         goto oom;
     if (errs->count == before)
         check_loops(&c);
     if (errs->count == before)
         check_size(&c);
+    if (errs->count == before)
+        check_function_samples(&c);
     if (c.oom)
         goto oom;
     free(c.driven);
@@ -1168,6 +1358,11 @@ void scenario__free(scenario **scp)
     }
     for (size_t i = 0; i < sc->n_out; i++)
         free(sc->out_name[i]);
+    for (size_t i = 0; i < sc->n_fn; i++) {
+        free(sc->fn[i].name);
+        free(sc->fn[i].of_name);
+    }
+    free(sc->fn);
     free(sc->inst);
     free(sc->conn);
     free(sc->inputs);

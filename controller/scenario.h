@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "analytics.h"
 #include "errors.h"
 #include "instance_lib.h"
 #include "model_lib.h"
@@ -65,6 +66,17 @@ typedef struct sc_instance {
     double *input_start;      /* model->n_input: held before anything drives */
 } sc_instance;
 
+/* One entry of the scenario's "functions" list: a built-in applied to one
+ * signal (any state, input or output, listed in outputs or not), sampled
+ * at every tick whatever "every" says; its value goes into the finished
+ * response under name (functions.h evaluates it). */
+typedef struct sc_function {
+    char *name;
+    sc_ref of;
+    char *of_name;            /* "tank0.h" */
+    analytics_spec spec;
+} sc_function;
+
 typedef enum sc_method { SC_BDF, SC_ADAMS } sc_method;
 
 typedef struct scenario_limits {
@@ -72,6 +84,8 @@ typedef struct scenario_limits {
     size_t max_connections;
     double max_rows;          /* ticks / every, 0: no limit */
     size_t max_table_points;
+    double max_function_samples; /* values functions hold: (ticks + 1) ×
+                               * (signals + 1), 0: no limit */
 } scenario_limits;
 
 typedef struct scenario {
@@ -93,6 +107,8 @@ typedef struct scenario {
     sc_ref *out;              /* selected columns after t */
     char **out_name;          /* "tank0.h" */
     size_t n_out;
+    sc_function *fn;          /* the "functions" list */
+    size_t n_fn;
 } scenario;
 
 /* Compose.  Returns NULL and fills errs with every problem when the

@@ -404,6 +404,13 @@ static void run_end(serve *sv, run_rec *r)
         json_object_set_new(resp, "errors", errors ? errors : json_array());
     else
         json_decref(errors);
+    if (r->state == RUN_FINISHED && r->sc && r->sc->n_fn > 0) {
+        /* The scenario's functions, as the run's process computed them. */
+        json_t *fv = json_object_get(r->end, "functions");
+        json_t *fe = json_object_get(r->end, "function_errors");
+        json_object_set(resp, "functions", fv ? fv : json_object());
+        json_object_set(resp, "function_errors", fe ? fe : json_object());
+    }
     serve__respond_run(sv, &r->reply, r, resp);
     if (r->st)
         spool__finish(r->st, sv->cfg.limits.retention);

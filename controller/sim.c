@@ -844,16 +844,21 @@ static int evaluate(sim *s, double t, int first)
     return 0;
 }
 
+double sim__signal(const sim *s, sc_ref r)
+{
+    const node *n = &s->nodes[r.inst];
+    return r.kind == TWIN_VAR_STATE ? n->x[r.index]
+           : r.kind == TWIN_VAR_INPUT ? n->u[r.index]
+                                      : n->y[r.index];
+}
+
 static int emit_row(sim *s, double t)
 {
     const scenario *sc = s->sc;
     s->row[0] = t;
     for (size_t i = 0; i < sc->n_out; i++) {
         const sc_ref *r = &sc->out[i];
-        const node *n = &s->nodes[r->inst];
-        double v = r->kind == TWIN_VAR_STATE ? n->x[r->index]
-                   : r->kind == TWIN_VAR_INPUT ? n->u[r->index]
-                                               : n->y[r->index];
+        double v = sim__signal(s, *r);
         s->row[i + 1] = v;
         if (!isfinite(v) && !s->nonfinite_seen[i]) {
             s->nonfinite_seen[i] = 1;
@@ -922,6 +927,8 @@ int sim__run(sim *s, sim_stats *stats, twin_errors *errs)
         }
         if (evaluate(s, t, k == 0) != 0)
             break;
+        if (s->cb.tick)
+            s->cb.tick(s->cb.ctx, s, t);
         if (k % sc->every == 0 && emit_row(s, t) != 0) {
             fail(s, TWIN_E_CANCELLED, "cancelled by the receiver at t = %.17g",
                  t);

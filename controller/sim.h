@@ -51,6 +51,10 @@ typedef struct sim_callbacks {
      * (step 1 of the loop) to apply pending sim__set_input() calls.
      * Return non-zero to stop the run (cancelled). */
     int (*poll)(void *ctx, sim *s, double t);
+    /* Optional: at every tick, after the models are evaluated at t (so
+     * the values a row at t would hold), whether or not "every" emits a
+     * row there; sim__signal reads any signal. */
+    void (*tick)(void *ctx, const sim *s, double t);
 } sim_callbacks;
 
 typedef struct sim_options {
@@ -96,6 +100,10 @@ int sim__run(sim *s, sim_stats *stats, twin_errors *errs);
  * ("tank0.valve"): in force from the next tick.  Returns 0, or -1 when
  * there is no such input. */
 int sim__set_input(sim *s, const char *name, double value);
+
+/* The value of a signal (state, input or output) now: inside the tick
+ * callback, its value at that tick. */
+double sim__signal(const sim *s, sc_ref r);
 
 void sim__free(sim **s);
 
