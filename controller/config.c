@@ -48,6 +48,7 @@ void config__defaults(twin_config *c)
         .max_instances = 10000,
         .max_connections = 100000,
         .max_rows = 1e8,
+        .function_samples = 1e7,
         .batch_rows = 500,
         .batch_delay = 0.020,
         .buffer_bytes = 256u << 20,
@@ -256,6 +257,8 @@ int config__load(twin_config *c, const char *file, twin_errors *errs)
         get_size(&l, lim, "max_instances", &t->max_instances);
         get_size(&l, lim, "max_connections", &t->max_connections);
         get_seconds(&l, lim, "max_rows", 1.0, &t->max_rows);
+        get_seconds(&l, lim, "function_samples", 1.0,
+                    &t->function_samples);
         get_size(&l, lim, "batch_rows", &t->batch_rows);
         get_seconds(&l, lim, "batch_delay_ms", 1e-3, &t->batch_delay);
         get_size(&l, lim, "buffer_bytes", &t->buffer_bytes);

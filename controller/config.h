@@ -18,6 +18,7 @@ typedef struct twin_limits {
     size_t max_instances;     /* per scenario */
     size_t max_connections;
     double max_rows;          /* rows one run may produce */
+    double function_samples;  /* values a run's functions may hold */
     size_t batch_rows;        /* rows per result message */
     double batch_delay;       /* s a row may wait for its batch */
     size_t buffer_bytes;      /* outgoing messages held for the broker */

@@ -114,6 +114,7 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
             .max_instances = sv->cfg.limits.max_instances,
             .max_connections = sv->cfg.limits.max_connections,
             .max_rows = sv->cfg.limits.max_rows,
+            .max_function_samples = sv->cfg.limits.function_samples,
         };
         sc = scenario__compose(doc, &sv->models, &sv->instances, &lim,
                                &inner);

@@ -11,7 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include <cmocka.h>
+
+#include "functions.h"
 
 static model_lib models;
 static instance_lib instances;
@@ -139,15 +143,26 @@ static void on_event(void *ctx, const sim_event *ev)
     c->n_events++;
 }
 
+static void on_tick(void *ctx, const sim *s, double t)
+{
+    collected *c = ctx;
+    functions__record(c->recorder, s, t);
+}
+
 void support__run(const scenario *sc, collected *out)
 {
     memset(out, 0, sizeof *out);
+    out->recorder = functions__new(sc);
     sim_callbacks cb = {.ctx = out, .columns = on_columns, .row = on_row,
-                        .event = on_event};
+                        .event = on_event, .tick = on_tick};
     sim_options opt = {.realtime = 0};
     out->result = sim__run_scenario(sc, &opt, &cb, &out->stats, &out->errs);
     if (out->result != 0)
         errors__print(&out->errs, "run failed: ", stderr);
+    else if (sc->n_fn > 0)
+        functions__evaluate(sc, out->recorder, "", &out->functions,
+                            &out->function_errors);
+    functions__free(&out->recorder);
 }
 
 size_t support__col(const collected *c, const char *name)
@@ -167,6 +182,29 @@ void support__free(collected *c)
     free(c->names);
     free(c->rows);
     free(c->events);
+    json_decref(c->functions);
+    json_decref(c->function_errors);
     errors__clear(&c->errs);
     memset(c, 0, sizeof *c);
+}
+
+static double max_error;
+
+void support__close(const char *what, double got, double want, double tol)
+{
+    double e = fabs(got - want);
+    if (!(e <= tol))
+        fail_msg("%s: got %.17g, want %.17g (|diff| %.3g > %.3g)", what, got,
+                 want, e, tol);
+    if (getenv("TWIN_TEST_PRINT"))
+        printf("  %s: |error| %.3g (tolerance %.3g)\n", what, e, tol);
+    if (e > max_error)
+        max_error = e;
+}
+
+double support__max_error(void)
+{
+    double e = max_error;
+    max_error = 0;
+    return e;
 }

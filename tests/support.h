@@ -30,6 +30,10 @@ typedef struct collected {
     sim_stats stats;
     int result;            /* sim__run's return */
     twin_errors errs;
+    /* The scenario's functions (functions.h), when it has some and the
+     * run finished: {name: value}, {name: error}; paths from "". */
+    json_t *functions, *function_errors;
+    struct fn_recorder *recorder;
 } collected;
 
 /* Compose text (a scenario document) or fail the test, printing every
@@ -39,7 +43,7 @@ scenario *support__compose(const char *json_text);
 /* Compose a scenario file from the scenario directory by name. */
 scenario *support__compose_named(const char *name);
 
-/* Run in batch mode, collecting everything. */
+/* Run in batch mode, collecting everything, the functions' values too. */
 void support__run(const scenario *sc, collected *out);
 
 /* Column index by name, or fail the test. */
@@ -50,5 +54,11 @@ static inline double support__at(const collected *c, size_t row, size_t col)
 }
 
 void support__free(collected *c);
+
+/* Fail with both values unless |got − want| ≤ tol; with TWIN_TEST_PRINT
+ * set, print every comparison.  The largest error seen is kept until
+ * support__max_error() returns it and starts again. */
+void support__close(const char *what, double got, double want, double tol);
+double support__max_error(void);
 
 #endif

@@ -39,6 +39,8 @@ static scenario_limits limits_of(const json_t *doc)
         lim.max_connections = (size_t)json_integer_value(
             json_object_get(l, "max_connections"));
         lim.max_rows = json_number_value(json_object_get(l, "max_rows"));
+        lim.max_function_samples = json_number_value(
+            json_object_get(l, "max_function_samples"));
     }
     return lim;
 }
@@ -140,7 +142,7 @@ static void test_scenario__every_code_covered(void **state)
         TWIN_E_BAD_JSON, TWIN_E_WRONG_TYPE, TWIN_E_MISSING_FIELD,
         TWIN_E_OUT_OF_RANGE, TWIN_E_UNKNOWN_MODEL, TWIN_E_UNKNOWN_INSTANCE,
         TWIN_E_UNKNOWN_VARIABLE, TWIN_E_BAD_CONNECTION,
-        TWIN_E_ALGEBRAIC_LOOP, TWIN_E_TOO_LARGE,
+        TWIN_E_ALGEBRAIC_LOOP, TWIN_E_TOO_LARGE, TWIN_E_UNKNOWN_FUNCTION,
     };
     int seen[TWIN_E__COUNT] = {0};
     char dir[4096], sub[4200];

@@ -170,7 +170,9 @@ scenario_files = sorted(glob.glob(os.path.join(root, "scenarios", "*.json")))
 scenario_files += [os.path.join(root, "examples", "model-template",
                                 "heater-step.json"),
                    os.path.join(root, "tests", "cases", "compose",
-                                "valid-minimal", "scenario.json")]
+                                "valid-minimal", "scenario.json"),
+                   os.path.join(root, "tests", "cases", "compose",
+                                "functions-valid", "scenario.json")]
 sec.ok(len(glob.glob(os.path.join(root, "scenarios", "*.json"))) > 0,
        "no scenarios/*.json found")
 for path in scenario_files:
@@ -207,6 +209,8 @@ structural = {
     "bad-profiles": "/inputs/pump0.cmd/interp",
     "unknown-model": "/instances/x0/model",
     "empty-instances": "/instances",
+    "functions-errors": "/functions/7",
+    "functions-not-array": "/functions",
     "missing-time": "",
     "not-an-object": "",
     "out-of-range": "/solver/method",
@@ -340,6 +344,13 @@ valid = [
     ("twin.response", dict(FINISHED, last_seq=-1, rows=0, messages=0),
      "finished without rows"),
     ("twin.response", dict(FINISHED, stats=RT_STATS), "finished, real time"),
+    ("twin.response", dict(FINISHED, functions={"mean_level": 3.89,
+                                                "t_full": None},
+                           function_errors={"t_full": {
+                               "code": "out_of_range",
+                               "path": "/scenario/functions/1",
+                               "message": "tank0.h never crosses 5."}}),
+     "finished with functions"),
     ("twin.response", resp("failed", type="run", run="r-1", last_seq=2,
                            rows=7, messages=3, stats=STATS, errors=[
         {"code": "solver_failure", "path": "", "message": "CVODE failed."}]),
@@ -385,6 +396,13 @@ valid = [
                                    "tank0.q_in": {"steps": [[0, 0]]}},
                            outputs=["*.h", "tank?.q_[io]*"]),
      "scenario with every profile kind"),
+    ("twin.scenario", dict(SCEN, functions=[
+        {"name": "mean level", "function": "mean", "of": "tank0.h"},
+        {"name": "settle", "function": "settling_time", "of": "tank0.h",
+         "band_fraction": 0.02, "interp": "steffen"},
+        {"name": "ma", "function": "moving_average", "of": "tank0.h",
+         "window": 5, "then": "min"}]),
+     "scenario with functions"),
 ]
 
 invalid = [
@@ -454,6 +472,18 @@ invalid = [
      "/stats/steps", "failed with a negative step count"),
     ("twin.response", dict(FINISHED, last_seq=-2, messages=-1), "/last_seq",
      "last_seq -2"),
+    ("twin.response", dict(FINISHED, functions={"m": "3.89"}),
+     "/functions/m", "a function's value a string"),
+    ("twin.response", dict(FINISHED, functions={"m": None},
+                           function_errors={"m": {"code": "busy", "path": "",
+                                                  "message": "Busy."}}),
+     "/function_errors/m/code", "a function error that is no data problem"),
+    ("twin.scenario", dict(SCEN, functions=[{"name": "p", "function":
+                                             "percentile", "of": "tank0.h",
+                                             "p": 120}]),
+     "/functions/0/p", "a percentile over 100"),
+    ("twin.scenario", dict(SCEN, functions=[{"name": "m", "function": "mean"}]),
+     "/functions/0", "a function without of"),
     ("twin.response", dict(FINISHED, messages=3), "/messages",
      "messages not last_seq + 1"),
     ("twin.response", resp("failed", type="run", run="r-1", last_seq=-1,
