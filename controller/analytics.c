@@ -156,8 +156,13 @@ const char *analytics__unit(analytics_fn fn, const char *y_unit, char *buf,
     const char *u = (unsigned)fn < AN__COUNT ? builtins[fn].unit : "";
     int plain = y_unit == NULL || y_unit[0] == '\0' ||
                 strcmp(y_unit, "1") == 0;
+    size_t n = plain ? 0 : strlen(y_unit);
     if (strcmp(u, "s") == 0)
         snprintf(buf, len, "s");
+    else if (strcmp(u, "[y]·s") == 0 && n > 2 &&
+             strcmp(y_unit + n - 2, "/s") == 0) /* a rate: m3/s → m3 */
+        snprintf(buf, len, "%.*s", (int)(n - 2),
+                 strcmp(y_unit, "1/s") == 0 ? "" : y_unit);
     else if (strcmp(u, "[y]·s") == 0)
         snprintf(buf, len, "%s%s", plain ? "" : y_unit, plain ? "s" : "·s");
     else

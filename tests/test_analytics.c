@@ -478,6 +478,23 @@ static void test_analytics__call_bad_args(void **state)
     }
 }
 
+/* Result units from the series' unit: integrals of a rate drop its /s. */
+static void test_analytics__units(void **state)
+{
+    (void)state;
+    static const struct { analytics_fn fn; const char *y, *want; } cases[] = {
+        {AN_MEAN, "m", "m"}, {AN_PERCENTILE, "", ""},
+        {AN_INTEGRAL, "m", "m·s"}, {AN_INTEGRAL, "m3/s", "m3"},
+        {AN_INTEGRAL, "1/s", ""}, {AN_INTEGRAL, "", "s"},
+        {AN_INTEGRAL, "1", "s"}, {AN_CROSSING_TIME, "m", "s"},
+        {AN_SETTLING_TIME, "", "s"}, {AN_MOVING_AVERAGE, "W", "W"},
+    };
+    char buf[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_string_equal(analytics__unit(cases[i].fn, cases[i].y, buf,
+                                            sizeof buf), cases[i].want);
+}
+
 /* ---- describe ------------------------------------------------------------ */
 
 static void test_analytics__describe(void **state)
@@ -544,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_analytics__not_finite),
         cmocka_unit_test(test_analytics__call_values),
         cmocka_unit_test(test_analytics__call_bad_args),
+        cmocka_unit_test(test_analytics__units),
         cmocka_unit_test(test_analytics__describe),
     };
     return cmocka_run_group_tests_name("analytics", tests, NULL, NULL);

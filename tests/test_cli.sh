@@ -2,7 +2,7 @@
 # test_cli.sh — the twinctl command as a user meets it: --help everywhere,
 # exit codes, a reference scenario to CSV, rejected scenarios listing every
 # problem, the model listing, check-model on a good and a refused plugin,
-# and the state event reported by tank-overflow.
+# the state event reported by tank-overflow, and a scenario's functions.
 # Usage: tests/test_cli.sh BUILD_DIR
 set -u
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
@@ -82,6 +82,17 @@ holds "missing scenario explained" grep -q "no scenario of that name" "$tmp/err"
 check "tank-overflow runs" "$twinctl" run tank-overflow -o "$tmp/ov.csv"
 holds "overflow event reported" grep -q '^event: t=76.92307692307.* tank0 indicator 0 rising' "$tmp/err"
 holds "summary line" grep -q 'state events 1' "$tmp/err"
+
+# A scenario's functions: a summary after the run's, JSON with --functions;
+# the composer's problems with their paths.
+check "functions run" "$twinctl" run "$cases/functions-valid/scenario.json" -o "$tmp/fv.csv" --functions "$tmp/fv.json"
+holds "functions summary" sh -c "grep -q '^twinctl run: functions:' '$tmp/err' &&
+    grep -q '^  mean level = .* m (mean of tank0.h)$' '$tmp/err' &&
+    grep -q '^  volume = .* m3 (integral of tank0.q_in)$' '$tmp/err'"
+holds "functions JSON" grep -q '"mean level": ' "$tmp/fv.json"
+expect_status 2 "function problems rejected" "$twinctl" run "$cases/functions-errors/scenario.json"
+holds "function problems listed" sh -c "grep -q '18 problems' '$tmp/err' &&
+    grep -q '/functions/0/function: .*\[unknown_function\]' '$tmp/err'"
 
 # The model library.
 check "models lists the four" sh -c "$twinctl models | grep -c '^\(tank\|pump\|pi\|bioreactor\) ' | grep -q '^4$'"

@@ -6,7 +6,8 @@
 #   - every scenario shipped (scenarios/, the template's, the generator's
 #     output, the valid compose case) and every instance-library document
 #     validates, and the compose cases with structural mistakes do not;
-#   - every ```json example in docs/contract.md and docs/scenarios.md
+#   - every ```json example in docs/contract.md, docs/scenarios.md and
+#     docs/functions.md
 #     validates against the schema its "contract" member names (a scenario
 #     when it has none); an example written with "..." for "more members"
 #     is checked as a fragment: the members it shows, without "required";
@@ -236,7 +237,8 @@ sec.done()
 sec = Section("doc examples")
 _Fragment = validators.extend(sc._Strict,
                               validators={"required": lambda *a: iter(())})
-for md, need in (("docs/contract.md", 5), ("docs/scenarios.md", 2)):
+for md, need in (("docs/contract.md", 5), ("docs/scenarios.md", 2),
+                 ("docs/functions.md", 1)):
     path = os.path.join(root, md)
     if not os.path.exists(path):
         sec.ok(False, "%s is missing" % md)
@@ -484,6 +486,10 @@ invalid = [
      "/functions/0/p", "a percentile over 100"),
     ("twin.scenario", dict(SCEN, functions=[{"name": "m", "function": "mean"}]),
      "/functions/0", "a function without of"),
+    ("twin.scenario", dict(SCEN, functions=[{"name": "s", "function":
+                                             "settling_time", "of": "tank0.h",
+                                             "band": 1, "band_fraction": 0.1}]),
+     "/functions/0/band_fraction", "band and band_fraction"),
     ("twin.response", dict(FINISHED, messages=3), "/messages",
      "messages not last_seq + 1"),
     ("twin.response", resp("failed", type="run", run="r-1", last_seq=-1,

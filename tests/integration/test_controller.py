@@ -94,6 +94,84 @@ def check_tank_farm_3(client):
     expect(st["groups"] == 3 and st["ticks"] == 86400, st)
 
 
+OVERFLOW_FUNCTIONS = [
+    {"name": "mean_h", "function": "mean", "of": "tank0.h"},
+    {"name": "area_h", "function": "integral", "of": "tank0.h"},
+    {"name": "p90_h", "function": "percentile", "of": "tank0.h", "p": 90},
+    {"name": "t_wall", "function": "crossing_time", "of": "tank0.h",
+     "threshold": 4.0, "direction": "up"},
+    {"name": "ma_max", "function": "moving_average", "of": "tank0.h",
+     "window": 10},
+    {"name": "settle", "function": "settling_time", "of": "tank0.h",
+     "target": 4.28, "band": 0.01},
+    {"name": "never", "function": "crossing_time", "of": "tank0.q_out",
+     "threshold": 1.0},
+]
+
+
+def recompute(t, y):
+    """The functions of OVERFLOW_FUNCTIONS from the rows, by hand: plain
+    sums, the trapezoid rule, linear interpolation."""
+    n = len(y)
+    trap = sum((t[i] - t[i - 1]) * (y[i] + y[i - 1]) / 2 for i in range(1, n))
+    s = sorted(y)
+    r = (n - 1) * 0.90
+    lo = int(r)
+    p90 = s[lo] + (r - lo) * (s[lo + 1] - s[lo])
+    i = next(i for i in range(n - 1) if y[i] < 4.0 <= y[i + 1])
+    t_wall = t[i] + (4.0 - y[i]) / (y[i + 1] - y[i]) * (t[i + 1] - t[i])
+    # a 10 s trailing mean, ticks of 1 s: the trapezoid over 10 intervals
+    ma = max(sum((y[k - j] + y[k - j - 1]) / 2 for j in range(10)) / 10
+             for k in range(10, n))
+    j = max(k for k in range(n) if abs(y[k] - 4.28) > 0.01)
+    edge = 4.28 - 0.01
+    settle = t[j] + (edge - y[j]) / (y[j + 1] - y[j]) * (t[j + 1] - t[j])
+    return {"mean_h": sum(y) / n, "area_h": trap, "p90_h": p90,
+            "t_wall": t_wall, "ma_max": ma, "settle": settle}
+
+
+def check_functions(client):
+    """A run's functions come back in `finished`, equal to the same
+    quantities recomputed from the result rows, and to `twinctl run`'s."""
+    scen = load(os.path.join(SCEN, "tank-overflow.json"))
+    scen["functions"] = OVERFLOW_FUNCTIONS
+    scen["every"] = 1
+    acc, final, columns, rows, _ = client.run_scenario(scen,
+                                                       controller="ctl-1")
+    expect(final["status"] == "finished", final)
+    problems = schema_check.validate("twin.response", final)
+    expect(not problems, "finished is not valid: %r" % problems)
+    fns = final["functions"]
+    expect(sorted(fns) == sorted(f["name"] for f in OVERFLOW_FUNCTIONS), fns)
+    ch = columns.index("tank0.h")
+    want = recompute([r[0] for r in rows], [r[ch] for r in rows])
+    for name, v in want.items():
+        expect(fns[name] is not None and abs(fns[name] - v) <= 1e-9 * max(
+            1.0, abs(v)), "%s: %r, recomputed %r" % (name, fns[name], v))
+    # and the model's own answer: the wall at 1000/13 s
+    expect(abs(fns["t_wall"] - 1000 / 13) < 1e-6, fns["t_wall"])
+    expect(fns["never"] is None, fns)
+    err = final["function_errors"]["never"]
+    expect(err["code"] == "out_of_range" and
+           err["path"] == "/scenario/functions/6" and
+           "never crosses 1" in err["message"], err)
+    expect(list(final["function_errors"]) == ["never"], final)
+    # twinctl run evaluates the same samples: the same doubles.
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "s.json")
+        with open(path, "w") as f:
+            json.dump(scen, f)
+        out = os.path.join(d, "fn.json")
+        r = subprocess.run([TWINCTL, "run", path, "-o", os.devnull,
+                            "--functions", out], capture_output=True,
+                           text=True, timeout=60)
+        expect(r.returncode == 0, r.stderr)
+        expect("  t_wall = 76.92307692 s (crossing_time of tank0.h)" in
+               r.stderr and "  never = null: " in r.stderr, r.stderr)
+        local = load(out)
+    expect(local["functions"] == fns, "twinctl run: %r" % local)
+
+
 def check_realtime_set(client):
     # tank-overflow at speed 10: 120 s of simulated time in 12 s of wall
     # time; set the valve while it runs and see it at the next tick.
@@ -306,6 +384,8 @@ def main():
                 client)
         t.check("tank-farm-3 over MQTT: every row, identical to twinctl run",
                 check_tank_farm_3, client)
+        t.check("a run's functions in finished, as recomputed from the "
+                "rows and as twinctl run has them", check_functions, client)
         t.check("real time at speed 10: a set shows at the next tick",
                 check_realtime_set, client)
         t.check("set rejections; cancel ends with cancelled",
