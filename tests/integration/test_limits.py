@@ -7,6 +7,7 @@ a real mosquitto and a real `twinctl serve` (docs/serve.md, DESIGN.md
   limits.max_instances     too_large, /scenario/instances
   limits.max_connections   too_large, /scenario/connections
   limits.max_rows          too_large, /scenario/time
+  limits.function_samples  too_large, /scenario/functions
   limits.max_runs          busy, path ""
   limits.run_seconds       the run ends failed with timeout
   allow.models             not_allowed, /scenario/instances/<name>
@@ -31,7 +32,8 @@ from harness import (Broker, Client, Controller, HarnessError, SOURCE_DIR,  # no
 
 BUILD = build_dir()
 LIMITS = {"request_bytes": 8192, "max_instances": 3, "max_connections": 2,
-          "max_rows": 150, "max_runs": 2, "run_seconds": 2}
+          "max_rows": 150, "max_runs": 2, "run_seconds": 2,
+          "function_samples": 200}
 
 
 def expect(cond, what):
@@ -159,6 +161,20 @@ def check_max_rows(client, ctl):
     accepted_and_finished(client, ctl, scen)
 
 
+def check_function_samples(client, ctl):
+    # Functions hold every tick of each signal they read, and the times:
+    # (ticks + 1) × (signals + 1) values, "every" or not.
+    limit = LIMITS["function_samples"]
+    scen = overflow(stop=limit // 2)                  # 101 × 2 values
+    scen["functions"] = [{"name": "m", "function": "mean", "of": "tank0.h"},
+                         {"name": "x", "function": "max", "of": "tank0.h"}]
+    scen["every"] = 10
+    resp = run(client, ctl, scen).response()
+    rejected_only(resp, "too_large", "/scenario/functions", limit)
+    scen["time"]["stop"] = limit // 2 - 1             # 100 × 2: inside
+    accepted_and_finished(client, ctl, scen)
+
+
 def check_max_runs_and_run_seconds(client, ctl):
     # max_runs paced runs (each would take 100 s; run_seconds stops them
     # after 2 s), then one more: busy, while they run.
@@ -234,6 +250,8 @@ def main():
                     check_max_connections, client, "lim")
             t.check("max_rows: too_large at /scenario/time", check_max_rows,
                     client, "lim")
+            t.check("function_samples: too_large at /scenario/functions",
+                    check_function_samples, client, "lim")
             t.check("max_runs: busy; run_seconds: timeout",
                     check_max_runs_and_run_seconds, client, "lim")
         with Controller(broker, "strict", build=BUILD,
