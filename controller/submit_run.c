@@ -362,6 +362,25 @@ void submit__repair_note(void *ctx, const char *sentence)
         say(s, "%s", sentence);
 }
 
+/* The values of the scenario's functions, as twinctl run prints them. */
+static void say_functions(submit *s)
+{
+    const json_t *values = json_object_get(s->final, "functions");
+    const json_t *errors = json_object_get(s->final, "function_errors");
+    const char *name;
+    json_t *v;
+    if (json_object_size(values) > 0)
+        say(s, "functions:");
+    json_object_foreach((json_t *)values, name, v) {
+        const json_t *e = json_object_get(errors, name);
+        const char *why = json_string_value(json_object_get(e, "message"));
+        if (json_is_number(v))
+            say(s, "  %s = %.10g", name, json_number_value(v));
+        else
+            say(s, "  %s = null: %s", name, why ? why : "no value");
+    }
+}
+
 /* The verdict on a run that got its final response. */
 int submit__verdict(submit *s)
 {
@@ -420,6 +439,7 @@ int submit__verdict(submit *s)
             collect__duplicates(s->col),
             s->rep ? repair__requests(s->rep) : 0, took,
             submit__now() - s->started);
+        say_functions(s);
     }
     return status;
 }

@@ -138,6 +138,14 @@ expect_status 0 "submit --name tank-overflow" "$twinctl" submit --prefix "$prefi
 holds "submit --name CSV = twinctl run CSV" same_csv "$tmp/ref2.csv" "$tmp/out"
 holds "submit prints the state event" grep -q '^event: t=76.92307692307.* tank0 indicator 0 rising' "$tmp/err"
 
+# A scenario's functions: in the finished response, and said after it.
+expect_status 0 "submit a scenario with functions" "$twinctl" submit --prefix "$prefix" \
+    --controller ctl-test --timeout 60 "$src/tests/cases/compose/functions-valid/scenario.json" -o "$tmp/fv.csv"
+holds "submit prints the functions" sh -c "
+    grep -q '\"functions\":{\"mean level\":' '$tmp/err' &&
+    grep -q '^twinctl submit:   mean level = ' '$tmp/err' &&
+    grep -q '^twinctl submit:   up = null: pump0.w never crosses 0.5 upward' '$tmp/err'"
+
 # A request document with its own id and run id, from stdin.
 printf '{"contract": "twin.request/1", "id": "req-%s", "type": "run",
   "run": "run-%s", "scenario": "tank-overflow"}\n' $$ $$ >"$tmp/request.json"
