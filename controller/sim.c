@@ -844,12 +844,17 @@ static int evaluate(sim *s, double t, int first)
     return 0;
 }
 
-double sim__signal(const sim *s, sc_ref r)
+static inline double signal_value(const sim *s, sc_ref r)
 {
     const node *n = &s->nodes[r.inst];
     return r.kind == TWIN_VAR_STATE ? n->x[r.index]
            : r.kind == TWIN_VAR_INPUT ? n->u[r.index]
                                       : n->y[r.index];
+}
+
+double sim__signal(const sim *s, sc_ref r)
+{
+    return signal_value(s, r);
 }
 
 static int emit_row(sim *s, double t)
@@ -858,7 +863,7 @@ static int emit_row(sim *s, double t)
     s->row[0] = t;
     for (size_t i = 0; i < sc->n_out; i++) {
         const sc_ref *r = &sc->out[i];
-        double v = sim__signal(s, *r);
+        double v = signal_value(s, *r);
         s->row[i + 1] = v;
         if (!isfinite(v) && !s->nonfinite_seen[i]) {
             s->nonfinite_seen[i] = 1;
