@@ -164,6 +164,34 @@ static void load_paths(loader *l, const json_t *doc)
         c->paths.scenario_dir = dir;
 }
 
+/* allow.<key>: an array of names, kept in *list (NULL-terminated). */
+static void load_names(loader *l, const json_t *allow, const char *key,
+                       const char *ptr, const char *what, char ***list,
+                       size_t *n)
+{
+    const json_t *names = json_object_get(allow, key);
+    if (names == NULL)
+        return;
+    if (!json_is_array(names)) {
+        problem(l, TWIN_E_WRONG_TYPE, ptr, "allow.%s is an array of %s",
+                key, what);
+        return;
+    }
+    *list = calloc(json_array_size(names) + 1, sizeof(char *));
+    size_t i;
+    const json_t *m;
+    json_array_foreach(names, i, m) {
+        char *name = json_is_string(m) && *list
+                         ? config__keep(l->c, strdup(json_string_value(m)))
+                         : NULL;
+        if (name != NULL)
+            (*list)[(*n)++] = name;
+        else
+            problem(l, TWIN_E_WRONG_TYPE, ptr, "allow.%s holds %s "
+                    "(strings)", key, what);
+    }
+}
+
 static void load_allow(loader *l, const json_t *allow)
 {
     twin_config *c = l->c;
@@ -198,26 +226,18 @@ static void load_allow(loader *l, const json_t *allow)
         else
             c->allow.realtime = json_is_true(rt);
     }
-    const json_t *models = json_object_get(allow, "models");
-    if (models != NULL) {
-        if (!json_is_array(models)) {
-            problem(l, TWIN_E_WRONG_TYPE, "/allow/models", "%s",
-                    "allow.models is an array of model names");
-            return;
-        }
-        c->allow.models = calloc(json_array_size(models) + 1, sizeof(char *));
-        size_t i;
-        const json_t *m;
-        json_array_foreach(models, i, m) {
-            char *name = json_is_string(m) && c->allow.models
-                             ? config__keep(c, strdup(json_string_value(m)))
-                             : NULL;
-            if (name != NULL)
-                c->allow.models[c->allow.n_models++] = name;
-            else
-                problem(l, TWIN_E_WRONG_TYPE, "/allow/models", "%s",
-                        "allow.models holds model names (strings)");
-        }
+    load_names(l, allow, "models", "/allow/models", "model names",
+               &c->allow.models, &c->allow.n_models);
+    load_names(l, allow, "overrides", "/allow/overrides",
+               "\"model.parameter\" names (\"model.*\", \"*\")",
+               &c->allow.overrides, &c->allow.n_overrides);
+    for (size_t i = 0; i < c->allow.n_overrides; i++) {
+        const char *o = c->allow.overrides[i], *dot = strchr(o, '.');
+        if (strcmp(o, "*") != 0 &&
+            (dot == NULL || dot == o || dot[1] == '\0'))
+            problem(l, TWIN_E_OUT_OF_RANGE, "/allow/overrides",
+                    "allow.overrides entry \"%s\" is not \"model.parameter"
+                    "\", \"model.*\" or \"*\"", o);
     }
 }
 
@@ -304,10 +324,29 @@ int config__model_allowed(const twin_config *c, const char *model)
     return 0;
 }
 
+int config__override_allowed(const twin_config *c, const char *model,
+                             const char *param)
+{
+    if (c->allow.overrides == NULL)
+        return 1;
+    size_t ml = strlen(model);
+    for (size_t i = 0; i < c->allow.n_overrides; i++) {
+        const char *o = c->allow.overrides[i];
+        if (strcmp(o, "*") == 0)
+            return 1;
+        if (strncmp(o, model, ml) == 0 && o[ml] == '.' &&
+            (strcmp(o + ml + 1, "*") == 0 || strcmp(o + ml + 1, param) == 0))
+            return 1;
+    }
+    return 0;
+}
+
 void config__free(twin_config *c)
 {
     free(c->allow.models);
     c->allow.models = NULL;
+    free(c->allow.overrides);
+    c->allow.overrides = NULL;
     paths__free(&c->paths);
     for (size_t i = 0; i < c->n_owned; i++)
         free(c->owned[i]);

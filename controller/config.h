@@ -46,6 +46,10 @@ typedef struct twin_allow {
     int realtime;             /* paced runs */
     char **models;            /* NULL: every model; else names (may be "*") */
     size_t n_models;
+    char **overrides;         /* NULL: any library instance parameter may
+                               * be overridden; else "model.param",
+                               * "model.*" or "*" */
+    size_t n_overrides;
 } twin_allow;
 
 typedef struct twin_config {
@@ -78,6 +82,10 @@ int config__load(twin_config *c, const char *file, twin_errors *errs);
 char *config__keep(twin_config *c, char *s);
 
 int config__model_allowed(const twin_config *c, const char *model);
+
+/* May a request override parameter param of a library instance of model? */
+int config__override_allowed(const twin_config *c, const char *model,
+                             const char *param);
 
 void config__free(twin_config *c);
 

@@ -66,6 +66,42 @@ static json_t *load_scenario(serve *sv, const json_t *member,
     return doc;
 }
 
+/* The parameters a request's scenario overrides on library instances
+ * (DESIGN.md: "params may override only what the deployment allows").
+ * A stored scenario is the deployment's own and is not checked. */
+static void check_overrides(serve *sv, const scenario *sc, const json_t *doc,
+                            twin_errors *errs)
+{
+    const json_t *insts = json_object_get(doc, "instances");
+    for (size_t i = 0; i < sc->n_inst; i++) {
+        const sc_instance *si = &sc->inst[i];
+        const json_t *params = json_object_get(
+            json_object_get(insts, si->name), "params");
+        if (si->library_id == NULL || !json_is_object(params))
+            continue;
+        const char *model = si->model->d->name, *k;
+        const json_t *v;
+        json_object_foreach((json_t *)params, k, v) {
+            (void)v;
+            if (config__override_allowed(&sv->cfg, model, k))
+                continue;
+            char *inst = errors__path("/scenario/instances", si->name);
+            char *pp = inst ? errors__path(inst, "params") : NULL;
+            char *p = pp ? errors__path(pp, k) : NULL;
+            errors__add(errs, TWIN_E_NOT_ALLOWED, p ? p : "/scenario",
+                        "this controller's deployment does not allow "
+                        "overriding parameter '%s' of library instance '%s' "
+                        "(model %s); leave it to the instance library, or "
+                        "ask the operator to list \"%s.%s\" in "
+                        "allow.overrides", k, si->library_id, model, model,
+                        k);
+            free(p);
+            free(pp);
+            free(inst);
+        }
+    }
+}
+
 static void check_deployment(serve *sv, const scenario *sc, twin_errors *errs)
 {
     if (sc->realtime && !sv->cfg.allow.realtime)
@@ -121,6 +157,8 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
         reroot(&inner, "/scenario", stored, &errs);
         if (sc != NULL)
             check_deployment(sv, sc, &errs);
+        if (sc != NULL && stored == NULL)
+            check_overrides(sv, sc, doc, &errs);
     }
     if (errs.count == 0 && sv->active >= sv->cfg.limits.max_runs)
         errors__add(&errs, TWIN_E_BUSY, "", "this controller is running %zu "

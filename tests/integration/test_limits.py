@@ -11,6 +11,7 @@ a real mosquitto and a real `twinctl serve` (docs/serve.md, DESIGN.md
   limits.max_runs          busy, path ""
   limits.run_seconds       the run ends failed with timeout
   allow.models             not_allowed, /scenario/instances/<name>
+  allow.overrides          not_allowed, /scenario/instances/<name>/params/<p>
   allow.realtime           not_allowed, /scenario/pace
   allow.requests           not_allowed, /type
 
@@ -224,6 +225,31 @@ def check_models_allowed(client, ctl):
     accepted_and_finished(client, ctl, overflow())
 
 
+def library_tank(params):
+    """tank-overflow on library instance TK-101, overriding params."""
+    scen = overflow()
+    scen["instances"]["tank0"] = {"instance": "TK-101", "params": params,
+                                  "start": {"h": 3.5}}
+    return scen
+
+
+def check_overrides_allowed(client, ctl):
+    # allow.overrides ["tank.cv"]: cv may be overridden, area and height
+    # may not, each refused at its own pointer; a model with full params
+    # (no library instance) is not an override at all.
+    resp = run(client, ctl, library_tank({"cv": 0.02, "area": 3.0,
+                                          "height": 5.0})).response()
+    expect(resp["status"] == "rejected", resp)
+    got = sorted((e["code"], e["path"]) for e in resp["errors"])
+    want = [("not_allowed", "/scenario/instances/tank0/params/area"),
+            ("not_allowed", "/scenario/instances/tank0/params/height")]
+    expect(got == want, "want area and height not_allowed, got %r" % got)
+    expect(all("TK-101" in e["message"] and "allow.overrides" in e["message"]
+               for e in resp["errors"]), resp["errors"])
+    accepted_and_finished(client, ctl, library_tank({"cv": 0.02}))
+    accepted_and_finished(client, ctl, overflow())
+
+
 def check_realtime_allowed(client, ctl):
     resp = run(client, ctl, overflow(pace={"realtime": 10.0})).response()
     e = rejected_only(resp, "not_allowed", "/scenario/pace", "batch")
@@ -256,9 +282,13 @@ def main():
                     check_max_runs_and_run_seconds, client, "lim")
         with Controller(broker, "strict", build=BUILD,
                         allow={"models": ["tank"], "realtime": False,
+                               "overrides": ["tank.cv"],
                                "requests": ["describe", "run", "status"]}):
             t.check("allow.models: not_allowed per instance",
                     check_models_allowed, client, "strict")
+            t.check("allow.overrides: not_allowed per overridden "
+                    "parameter of a library instance",
+                    check_overrides_allowed, client, "strict")
             t.check("allow.realtime false: not_allowed at /scenario/pace",
                     check_realtime_allowed, client, "strict")
             t.check("allow.requests: not_allowed at /type",
