@@ -20,7 +20,7 @@ static void usage(FILE *f)
         "twin.request/1), run scenarios in their own processes and publish\n"
         "their results.  SIGTERM or Ctrl-C stops it cleanly (running runs are\n"
         "cancelled, queued results delivered); SIGHUP reloads the model and\n"
-        "instance libraries.\n"
+        "instance libraries and the function plugins.\n"
         "\n"
         "Options (flags override the configuration file):\n"
         "  -c, --config FILE    JSON configuration (see docs/serve.md)\n"
@@ -30,6 +30,7 @@ static void usage(FILE *f)
         "      --group G        pool group for $share/G/P/pool/request "
         "(default twin)\n"
         "      --models DIR     load model plugins from DIR (repeatable)\n"
+        "      --function-dir DIR  load function plugins from DIR (repeatable)\n"
         "      --instances DIR  instance library\n"
         "      --scenarios DIR  stored scenarios\n"
         "      --max-runs N     runs at once (default 2)\n"
@@ -49,6 +50,7 @@ int cmd_serve(int argc, char **argv)
         {"prefix", required_argument, NULL, 'p'},
         {"group", required_argument, NULL, 'g'},
         {"models", required_argument, NULL, 'M'},
+        {"function-dir", required_argument, NULL, 'F'},
         {"instances", required_argument, NULL, 'I'},
         {"scenarios", required_argument, NULL, 'S'},
         {"max-runs", required_argument, NULL, 'r'},
@@ -90,6 +92,7 @@ int cmd_serve(int argc, char **argv)
         case 'p': cfg.prefix = optarg; break;
         case 'g': cfg.group = optarg; break;
         case 'M': paths__add_model_dir(&cfg.paths, optarg); break;
+        case 'F': paths__add_function_dir(&cfg.paths, optarg); break;
         case 'I': cfg.paths.instance_dir = optarg; break;
         case 'S': cfg.paths.scenario_dir = optarg; break;
         case 'r': {

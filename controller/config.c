@@ -58,6 +58,8 @@ void config__defaults(twin_config *c)
         .memory_bytes = 0,
         .spool_bytes = 1024u << 20,
         .retention = 3600.0,
+        .call_seconds = 10.0,
+        .max_calls = 4,
     };
     c->allow.requests = REQ_IMPLEMENTED;
     c->allow.realtime = 1;
@@ -126,34 +128,44 @@ static void get_seconds(loader *l, const json_t *obj, const char *key,
     *out = json_number_value(v) * scale;
 }
 
+/* "models" and "function_dirs": a directory or an array of them. */
+static void load_dirs(loader *l, const json_t *doc, const char *key,
+                      const char *what,
+                      int (*add)(twin_paths *, const char *))
+{
+    twin_config *c = l->c;
+    const json_t *dirs = json_object_get(doc, key);
+    char ptr[32];
+    snprintf(ptr, sizeof ptr, "/%s", key);
+    if (dirs == NULL)
+        return;
+    if (!json_is_string(dirs) && !json_is_array(dirs)) {
+        problem(l, TWIN_E_WRONG_TYPE, ptr, "%s is a directory or an array "
+                "of directories", key);
+        return;
+    }
+    size_t n = json_is_array(dirs) ? json_array_size(dirs) : 1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *d = json_is_array(dirs) ? json_array_get(dirs, i)
+                                              : dirs;
+        if (!json_is_string(d)) {
+            problem(l, TWIN_E_WRONG_TYPE, ptr, "%s is a directory or an "
+                    "array of directories", key);
+            continue;
+        }
+        char *dir = config__keep(c, strdup(json_string_value(d)));
+        if (dir == NULL || add(&c->paths, dir) != 0)
+            problem(l, TWIN_E_TOO_LARGE, ptr, "more than %d %s directories "
+                    "(or out of memory)", PATHS_MAX_MODEL_DIRS, what);
+    }
+}
+
 static void load_paths(loader *l, const json_t *doc)
 {
     twin_config *c = l->c;
-    const json_t *models = json_object_get(doc, "models");
-    if (json_is_string(models)) {
-        char *dir = config__keep(c, strdup(json_string_value(models)));
-        if (dir == NULL || paths__add_model_dir(&c->paths, dir) != 0)
-            problem(l, TWIN_E_TOO_LARGE, "/models", "%s",
-                    "cannot take this model directory (out of memory)");
-    }
-    else if (json_is_array(models)) {
-        size_t i;
-        const json_t *d;
-        json_array_foreach(models, i, d) {
-            if (!json_is_string(d))
-                problem(l, TWIN_E_WRONG_TYPE, "/models", "%s",
-                        "models is a directory or an array of directories");
-            else {
-                char *dir = config__keep(c, strdup(json_string_value(d)));
-                if (dir == NULL || paths__add_model_dir(&c->paths, dir) != 0)
-                    problem(l, TWIN_E_TOO_LARGE, "/models", "more than %d "
-                            "model directories (or out of memory)",
-                            PATHS_MAX_MODEL_DIRS);
-            }
-        }
-    } else if (models != NULL)
-        problem(l, TWIN_E_WRONG_TYPE, "/models", "%s",
-                "models is a directory or an array of directories");
+    load_dirs(l, doc, "models", "model", paths__add_model_dir);
+    load_dirs(l, doc, "function_dirs", "function plugin",
+              paths__add_function_dir);
     char *dir = NULL;
     get_string(l, doc, "instances", "/instances", &dir);
     if (dir)
@@ -288,6 +300,8 @@ int config__load(twin_config *c, const char *file, twin_errors *errs)
         get_size(&l, lim, "memory_bytes", &t->memory_bytes);
         get_size(&l, lim, "spool_bytes", &t->spool_bytes);
         get_seconds(&l, lim, "retention_seconds", 1.0, &t->retention);
+        get_seconds(&l, lim, "call_seconds", 1.0, &t->call_seconds);
+        get_size(&l, lim, "max_calls", &t->max_calls);
     }
     get_string(&l, doc, "spool", "/spool", &c->spool_dir);
     const json_t *sec = json_object_get(doc, "security");

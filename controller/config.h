@@ -29,6 +29,8 @@ typedef struct twin_limits {
     size_t memory_bytes;      /* RLIMIT_AS of a run's process, 0: none */
     size_t spool_bytes;       /* on-disk spool; full: new runs refused */
     double retention;         /* s a run's results stay for replay */
+    double call_seconds;      /* wall-clock limit of one function call */
+    size_t max_calls;         /* plugin calls at once; more: busy */
 } twin_limits;
 
 /* Connection security (TLS to the broker, credentials). */
@@ -57,7 +59,8 @@ typedef struct twin_config {
     char *broker;             /* tcp://host:port */
     char *prefix;             /* topic prefix */
     char *group;              /* pool group */
-    twin_paths paths;         /* model, instance and scenario directories */
+    twin_paths paths;         /* model, function, instance and scenario
+                               * directories */
     char *spool_dir;          /* NULL: <state dir>/twinctl/<id>/spool */
     twin_limits limits;
     twin_allow allow;

@@ -1,12 +1,14 @@
 /*
  * handle_describe.c — `describe`: what this controller can do: its models
  * with every variable, its instance library, its stored scenarios, its
- * functions (none yet) and what its deployment allows.
+ * functions (built-ins and plugins, functions.h) and what its deployment
+ * allows.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "callable.h"
 #include "serve.h"
 #include "twin_paths.h"
 #include "util.h"
@@ -65,13 +67,14 @@ void handle_describe(serve *sv, const reply_to *to, const json_t *req)
             json_array_append_new(allowed,
                                   json_string(request__type_name(t)));
     json_t *resp = json_pack(
-        "{s:s, s:{s:s, s:s, s:s, s:i, s:I}, s:o, s:o, s:o, s:[], "
+        "{s:s, s:{s:s, s:s, s:s, s:i, s:I}, s:o, s:o, s:o, s:o, "
         "s:{s:o, s:b}}",
         "status", "ok", "controller_info", "id", sv->cfg.id, "version",
         TWIN_VERSION, "group", sv->cfg.group, "model_abi",
         TWIN_MODEL_ABI_MAJOR, "capacity",
         (json_int_t)sv->cfg.limits.max_runs, "models", models, "instances",
-        insts, "scenarios", scens, "functions", "allowed", "requests",
+        insts, "scenarios", scens, "functions",
+        callable__describe(&sv->functions), "allowed", "requests",
         allowed, "realtime", sv->cfg.allow.realtime);
     serve__respond(sv, to, REQ_DESCRIBE, resp);
 }

@@ -180,6 +180,7 @@ void intake__message(serve *sv, const mqtt_event *ev)
     case REQ_CANCEL: handle_cancel(sv, &to, req); break;
     case REQ_STATUS: handle_status(sv, &to, req); break;
     case REQ_REPLAY: handle_replay(sv, &to, req); break;
+    case REQ_CALL: handle_call(sv, &to, req); break;
     default: break; /* not allowed above */
     }
     goto exit;

@@ -22,6 +22,10 @@ static const struct {
     {"submit", cmd_submit, "send a request to a controller and collect "
                            "the run's rows as CSV"},
     {"status", cmd_status, "list the controllers under a prefix"},
+    {"functions", cmd_functions, "list the function library: built-ins "
+                                 "and function plugins"},
+    {"call", cmd_call, "call one function with JSON arguments, as a "
+                       "`call` request"},
 };
 
 static void usage(FILE *f)

@@ -30,15 +30,39 @@ static int same_dir(const char *a, const char *b)
     return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
 }
 
+static int add_dir(const char **dirs, size_t *n, const char *dir)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (same_dir(dirs[i], dir))
+            return 0; /* once is enough */
+    if (*n >= PATHS_MAX_MODEL_DIRS)
+        return -1;
+    dirs[(*n)++] = dir;
+    return 0;
+}
+
 int paths__add_model_dir(twin_paths *p, const char *dir)
 {
-    for (size_t i = 0; i < p->n_model_dirs; i++)
-        if (same_dir(p->model_dirs[i], dir))
-            return 0; /* once is enough */
-    if (p->n_model_dirs >= PATHS_MAX_MODEL_DIRS)
-        return -1;
-    p->model_dirs[p->n_model_dirs++] = dir;
-    return 0;
+    return add_dir(p->model_dirs, &p->n_model_dirs, dir);
+}
+
+int paths__add_function_dir(twin_paths *p, const char *dir)
+{
+    return add_dir(p->function_dirs, &p->n_function_dirs, dir);
+}
+
+/* Each directory of a colon-separated list in the environment. */
+static void add_from_env(twin_paths *p, const char *var,
+                         int (*add)(twin_paths *, const char *))
+{
+    const char *env = getenv(var);
+    if (env == NULL || *env == '\0')
+        return;
+    char *copy = strdup(env);
+    if (own(p, copy) == 0)
+        for (char *save = NULL, *d = strtok_r(copy, ":", &save); d;
+             d = strtok_r(NULL, ":", &save))
+            add(p, d);
 }
 
 /* Is this the twinctl built in TWIN_BUILD_DIR (not an installed copy)? */
@@ -58,16 +82,12 @@ static int in_build_tree(void)
 void paths__finish(twin_paths *p)
 {
     int build = in_build_tree();
-    const char *env = getenv("TWIN_MODEL_PATH");
-    if (env != NULL && *env != '\0') {
-        char *copy = strdup(env);
-        if (own(p, copy) == 0)
-            for (char *save = NULL, *d = strtok_r(copy, ":", &save); d;
-                 d = strtok_r(NULL, ":", &save))
-                paths__add_model_dir(p, d);
-    }
+    add_from_env(p, "TWIN_MODEL_PATH", paths__add_model_dir);
     paths__add_model_dir(p, build ? TWIN_BUILD_MODEL_DIR
                                   : TWIN_INSTALL_MODEL_DIR);
+    add_from_env(p, "TWIN_FUNCTION_PATH", paths__add_function_dir);
+    paths__add_function_dir(p, build ? TWIN_BUILD_FUNCTION_DIR
+                                     : TWIN_INSTALL_FUNCTION_DIR);
     if (p->instance_dir == NULL)
         p->instance_dir = getenv("TWIN_INSTANCE_DIR");
     if (p->scenario_dir == NULL)
@@ -120,6 +140,26 @@ int paths__load(const twin_paths *p, model_lib *models,
         errors__clear(&errs);
     }
     return 0;
+}
+
+static void log_functions(void *ctx, const char *message)
+{
+    if (!*(const int *)ctx)
+        fprintf(stderr, "twinctl: function library: %s\n", message);
+}
+
+void paths__load_functions(const twin_paths *p, func_lib *functions,
+                           int quiet)
+{
+    for (size_t i = 0; i < p->n_function_dirs; i++) {
+        const char *d = p->function_dirs[i];
+        /* The default directory may well not exist: no plugins then. */
+        int given = i + 1 < p->n_function_dirs;
+        if (funclib__load_dir(functions, d, log_functions, &quiet) < 0 &&
+            given && !quiet)
+            fprintf(stderr, "twinctl: cannot read function directory %s\n",
+                    d);
+    }
 }
 
 void paths__free(twin_paths *p)

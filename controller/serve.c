@@ -432,11 +432,12 @@ static void reap(serve *sv)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-        for (run_rec *r = sv->runs; r; r = r->next)
-            if (r->state == RUN_RUNNING && r->child.pid == pid) {
-                r->reaped = 1;
-                r->wait_status = status;
-            }
+        if (!calls__reaped(sv, pid, status))
+            for (run_rec *r = sv->runs; r; r = r->next)
+                if (r->state == RUN_RUNNING && r->child.pid == pid) {
+                    r->reaped = 1;
+                    r->wait_status = status;
+                }
 }
 
 static void check_time_limits(serve *sv, double now)
@@ -466,7 +467,7 @@ static double next_deadline(serve *sv)
             if (r->kill_at > 0 && r->kill_at < due)
                 due = r->kill_at;
         }
-    return due;
+    return calls__next_due(sv, due);
 }
 
 void serve__cancel_run(serve *sv, run_rec *r)
@@ -596,14 +597,19 @@ static int load_libraries(serve *sv)
 {
     model_lib models = {0};
     instance_lib instances = {0};
+    func_lib functions = {0};
     if (paths__load(&sv->cfg.paths, &models, &instances, sv->cfg.quiet) != 0)
         return -1;
+    paths__load_functions(&sv->cfg.paths, &functions, sv->cfg.quiet);
     instlib__free(&sv->instances);
     modlib__free(&sv->models);
+    funclib__free(&sv->functions);
     sv->models = models;
     sv->instances = instances;
-    say(sv, "libraries: %zu models, %zu instances", sv->models.count,
-        sv->instances.count);
+    sv->functions = functions;
+    say(sv, "libraries: %zu models, %zu instances, %zu plugin functions",
+        sv->models.count, sv->instances.count,
+        funclib__count(&sv->functions));
     return 0;
 }
 
@@ -758,7 +764,7 @@ int serve__main(twin_config *cfg)
             (sender__queued(sv->out) == 0 || now > stop_deadline))
             break;
         /* What to watch. */
-        size_t n = 2, cap = 2 + sv->active;
+        size_t n = 2, cap = 2 + sv->active + sv->n_calls;
         free(pfd);
         free(polled);
         pfd = calloc(cap, sizeof *pfd);
@@ -775,6 +781,8 @@ int serve__main(twin_config *cfg)
                 pfd[n++] = (struct pollfd){.fd = r->child.from_child,
                                            .events = POLLIN};
             }
+        size_t n_runs = n;
+        n = calls__watch(sv, pfd, n);
         double due = next_deadline(sv);
         if (reconnect_at > 0 && reconnect_at < due)
             due = reconnect_at;
@@ -799,6 +807,7 @@ int serve__main(twin_config *cfg)
                     stop_deadline = now + DRAIN_SECONDS + CANCEL_GRACE;
                     for (run_rec *r = sv->runs; r; r = r->next)
                         serve__cancel_run(sv, r);
+                    calls__stop_all(sv, 1);
                 }
             }
         }
@@ -810,10 +819,12 @@ int serve__main(twin_config *cfg)
             reconnect_at = 0;
             mqtt__reconnect(sv->mq);
         }
-        for (size_t i = 2; i < n; i++)
+        for (size_t i = 2; i < n_runs; i++)
             if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
                 run_read(sv, polled[i], now);
+        calls__ready(sv, pfd);
         reap(sv);
+        calls__tick(sv, now);
         for (run_rec *r = sv->runs; r; r = r->next)
             if (r->state == RUN_RUNNING && r->reaped) {
                 /* Drain what is left, then end it. */
@@ -829,7 +840,7 @@ int serve__main(twin_config *cfg)
         }
         sender__flush_due(sv->out, now);
         sender__pump(sv->out);
-        if (sv->reload_pending && sv->active == 0) {
+        if (sv->reload_pending && sv->active == 0 && sv->n_calls == 0) {
             sv->reload_pending = 0;
             say(sv, "SIGHUP: reloading the libraries");
             if (load_libraries(sv) != 0)
@@ -868,6 +879,7 @@ exit:
         }
         run_free(r);
     }
+    calls__stop_all(sv, 0);
     while (sv->oldest)
         memo_evict_oldest(sv);
     free(sv->buckets);
@@ -876,6 +888,7 @@ exit:
     mqtt__stop(&sv->mq, 1000);
     instlib__free(&sv->instances);
     modlib__free(&sv->models);
+    funclib__free(&sv->functions);
     if (sv->sigfd >= 0)
         close(sv->sigfd);
     free(sv->t_request);

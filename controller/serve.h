@@ -9,10 +9,12 @@
 #define TWIN_SERVE_H
 
 #include <jansson.h>
+#include <poll.h>
 #include <sys/types.h>
 
 #include "config.h"
 #include "frame.h"
+#include "funclib.h"
 #include "instance_lib.h"
 #include "model_lib.h"
 #include "mqtt.h"
@@ -70,7 +72,10 @@ typedef struct serve {
     spool *sp;
     model_lib models;
     instance_lib instances;
+    func_lib functions;      /* function plugins */
     run_rec *runs;           /* running and recently ended */
+    struct call_rec *calls;  /* plugin calls in their processes */
+    size_t n_calls;
     size_t active;
     memo **buckets;
     size_t n_buckets, n_memo;
@@ -120,6 +125,20 @@ void handle_set(serve *sv, const reply_to *to, const json_t *req);
 void handle_cancel(serve *sv, const reply_to *to, const json_t *req);
 void handle_status(serve *sv, const reply_to *to, const json_t *req);
 void handle_replay(serve *sv, const reply_to *to, const json_t *req);
+void handle_call(serve *sv, const reply_to *to, const json_t *req);
+
+/* Calls in their processes (handle_call.c), for the loop: add their pipes
+ * to the poll set from index n (returns the new count; the set needs room
+ * for n_calls more), read the ready ones, take a reaped process (1 when
+ * pid was a call's), answer the ended ones and kill those past their time
+ * (tick), the earliest time limit before due, and on stopping end them
+ * all (answered `failed`, code cancelled, when answer is set). */
+size_t calls__watch(serve *sv, struct pollfd *pfd, size_t n);
+void calls__ready(serve *sv, const struct pollfd *pfd);
+int calls__reaped(serve *sv, pid_t pid, int status);
+void calls__tick(serve *sv, double now);
+double calls__next_due(const serve *sv, double due);
+void calls__stop_all(serve *sv, int answer);
 
 /* The run a request names in its "run" member: missing, not a string and
  * unknown are each reported (needs: what the request needs it for, e.g.

@@ -8,9 +8,9 @@ Command line:
 
 KIND names a schema, docs/schema/<KIND>.schema.json: twin.request,
 twin.response, twin.result, twin.event, twin.status, twin.scenario,
-twin.instance (the short forms request, ... and contract strings like
-twin.result/1 work too), or "auto": the kind named by each document's
-"contract" member.  Every failure is printed as
+twin.instance, twin.functions (a function plugin's manifest; the short
+forms request, ... and contract strings like twin.result/1 work too), or
+"auto": the kind named by each document's "contract" member.  Every failure is printed as
 
     WHERE: /json/pointer: what is wrong
 
@@ -50,7 +50,7 @@ SCHEMA_DIR = os.environ.get(
     "TWIN_SCHEMA_DIR", os.path.join(os.path.dirname(HERE), "docs", "schema"))
 
 KINDS = ("twin.request", "twin.response", "twin.result", "twin.event",
-         "twin.status", "twin.scenario", "twin.instance")
+         "twin.status", "twin.scenario", "twin.instance", "twin.functions")
 
 
 class InvalidMessage(ValueError):
@@ -259,6 +259,33 @@ def check(kind, obj):
     errors = validate(kind, obj)
     if errors:
         raise InvalidMessage(kind, errors)
+
+
+def check_sent(messages, min_seen, show=5):
+    """Validate what controllers sent among received MQTT messages (objects
+    with topic, payload and raw, as tests/integration/harness.py keeps
+    them); requests and live inputs, the tests' own and bad on purpose,
+    are skipped.  Prints the first `show` invalid ones; raises
+    InvalidMessage when one is invalid or fewer than min_seen were seen."""
+    seen, bad = 0, []
+    for m in messages:
+        p = m.payload
+        if not isinstance(p, dict) or "/request" in m.topic or \
+                "/input/" in m.topic or \
+                str(p.get("contract", "")).startswith("twin.request"):
+            continue
+        seen += 1
+        problems = validate("auto", p)
+        if problems:
+            bad.append(m.topic)
+            if len(bad) <= show:
+                print("    invalid %s: %s: %s" % (m.topic, problems[:3],
+                                                  m.raw[:200]))
+    if bad or seen < min_seen:
+        raise InvalidMessage("sent", ["%d of %d messages invalid (at least "
+                                      "%d expected)" % (len(bad), seen,
+                                                        min_seen)])
+    return seen
 
 
 # ---- command line -------------------------------------------------------

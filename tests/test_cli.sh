@@ -2,7 +2,8 @@
 # test_cli.sh — the twinctl command as a user meets it: --help everywhere,
 # exit codes, a reference scenario to CSV, rejected scenarios listing every
 # problem, the model listing, check-model on a good and a refused plugin,
-# the state event reported by tank-overflow, and a scenario's functions.
+# the state event reported by tank-overflow, a scenario's functions, and
+# the function library (twinctl functions, twinctl call).
 # Usage: tests/test_cli.sh BUILD_DIR
 set -u
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
@@ -49,13 +50,26 @@ expect_status() { # expect_status CODE NAME COMMAND...
 }
 
 # --help on every command, on stdout, exit 0.
-for cmd in "" run models check-model; do
+for cmd in "" run models check-model functions call; do
     check "twinctl $cmd --help" sh -c "$twinctl $cmd --help | grep -q '^usage: twinctl'"
 done
 expect_status 2 "no command" "$twinctl"
 expect_status 2 "unknown command" "$twinctl" frobnicate
 expect_status 2 "run without a scenario" "$twinctl" run
 check "--version names the ABI" sh -c "$twinctl --version | grep -q 'model ABI 1.0'"
+
+# Functions: the listing, a call answered (0), refused (2), failed (1).
+fns="$build/tests/functions"
+check "functions lists procfuncs" sh -c "$twinctl functions lmtd | grep -q '^  double lmtd(double dt_a, double dt_b)'"
+check "call lmtd" sh -c "$twinctl call lmtd '{\"dt_a\": 20, \"dt_b\": 20}' | grep -q '\"value\":20'"
+expect_status 2 "call with a wrong argument" "$twinctl" call lmtd '{"dt_a": "x", "dt_b": 1}'
+holds "the wrong argument named" grep -q '/args/dt_a: .*\[wrong_type\]' "$tmp/err"
+expect_status 2 "call of no function" "$twinctl" call no_such_function
+expect_status 2 "call with ARGS not JSON" "$twinctl" call lmtd '{dt_a'
+expect_status 1 "a crashing function" "$twinctl" call --function-dir "$fns" crash '{"x": 1}'
+holds "the crash named" grep -q "function 'crash' .*signal 11.*\[model_crashed\]" "$tmp/err"
+expect_status 1 "a looping function" "$twinctl" call --function-dir "$fns" --timeout 0.2 loop '{"x": 1}'
+holds "the timeout named" grep -q "within 0.2 s (--timeout).*\[timeout\]" "$tmp/err"
 
 # A reference scenario by name, to a file: header + one row per tick.
 check "run tank-farm-3" "$twinctl" run -q tank-farm-3 -o "$tmp/tf3.csv"

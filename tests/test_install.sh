@@ -4,6 +4,7 @@
 # installed twin-model.pc gives the header's flags, a plugin builds with
 # them alone, and the installed twinctl runs the installed models and
 # scenarios (it is outside the build tree, so it uses installed paths).
+# The installed function plugin (procfuncs) is called too.
 # Usage: tests/test_install.sh BUILD_DIR
 set -u
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
@@ -41,4 +42,10 @@ TWIN_SCENARIO_DIR="$data/scenarios" "$twinctl" run -q tank-overflow -o "$stage/o
     fail "installed twinctl cannot run an installed scenario"
 TWIN_MODEL_PATH="$models:$stage/plugin" "$twinctl" models heater | grep -q '^heater ' ||
     fail "installed twinctl does not see the plugin built against the installed header"
+functions=$(find "$stage" -type d -path '*/twinctl/functions' | head -1)
+[ -f "$functions/procfuncs.so" ] && [ -f "$functions/procfuncs.json" ] ||
+    fail "the procfuncs function plugin is not installed (in ${functions:-?})"
+TWIN_FUNCTION_PATH="$functions" "$twinctl" call lmtd '{"dt_a": 20, "dt_b": 20}' |
+    grep -q '"value":20' ||
+    fail "installed twinctl cannot call the installed procfuncs"
 echo "test_install: ok"

@@ -4,7 +4,8 @@
 #   - each is a valid draft-07 schema with its $id, and every $ref in it
 #     resolves;
 #   - every scenario shipped (scenarios/, the template's, the generator's
-#     output, the valid compose case) and every instance-library document
+#     output, the valid compose case), every instance-library document and
+#     every function plugin manifest (functions/, tests/functions/)
 #     validates, and the compose cases with structural mistakes do not;
 #   - every ```json example in docs/contract.md, docs/scenarios.md and
 #     docs/functions.md
@@ -105,7 +106,7 @@ sec = Section("schemas")
 schema_dir = os.path.join(root, "docs", "schema")
 expected = ["twin.%s.schema.json" % k for k in
             ("request", "response", "result", "event", "status", "scenario",
-             "instance")]
+             "instance", "functions")]
 present = sorted(os.path.basename(p)
                  for p in glob.glob(os.path.join(schema_dir, "*.schema.json")))
 for name in expected:
@@ -188,6 +189,13 @@ for path in instance_files:
     sec.ok(isinstance(doc, dict) and
            os.path.basename(path) == "%s.json" % doc.get("id"),
            "%s: file is not named after its id" % rel(path))
+
+manifests = sorted(glob.glob(os.path.join(root, "functions", "*", "*.json")))
+manifests += sorted(glob.glob(os.path.join(root, "tests", "functions",
+                                           "*.json")))
+sec.ok(len(manifests) >= 2, "no function plugin manifests found")
+for path in manifests:
+    expect_valid(sec, "twin.functions", load(path), rel(path))
 
 gen = os.path.join(root, "examples", "gen_tank_farm.py")
 if os.path.exists(gen):
@@ -313,6 +321,31 @@ ONLINE = status("online", version="0.1.0", group="twin", capacity=2, load=1,
                 scenarios=3, time=1795398000.5)
 FINISHED = resp("finished", type="run", run="r-1", last_seq=0, rows=11,
                 messages=1, stats=STATS)
+FN_PLUGIN = {"name": "lmtd", "kind": "plugin", "library": "procfuncs.so",
+             "signature": "double lmtd(double dt_a, double dt_b)",
+             "doc": "Log-mean temperature difference.",
+             "params": [{"name": "dt_a", "type": "double", "unit": "K",
+                         "doc": "one end", "required": True, "min": 0.0},
+                        {"name": "dt_b", "type": "double", "unit": "K",
+                         "doc": "other end", "required": True}],
+             "returns": {"type": "double", "unit": "K", "doc": ""}}
+FN_BUILTIN = {"name": "crossing_time", "kind": "builtin", "doc": "When.",
+              "params": [{"name": "y", "type": "double[]", "unit": "[y]",
+                          "doc": "values", "required": True},
+                         {"name": "direction", "type": "string", "unit": None,
+                          "doc": "which way", "required": False,
+                          "values": ["any", "up", "down"],
+                          "default": "any"}],
+              "returns": {"type": "double", "unit": "s"}}
+def manifest(**arg):
+    """A function plugin manifest whose one argument has arg's members."""
+    return {"contract": "twin.functions/1", "library": "p.so",
+            "functions": [{"name": "f", "doc": "d",
+                           "returns": {"type": "double"},
+                           "args": [dict({"name": "x", "type": "double",
+                                          "doc": "x"}, **arg)]}]}
+
+
 ERR = {"code": "out_of_range", "path": "/scenario/time/dt",
        "message": "dt must be positive."}
 
@@ -373,6 +406,24 @@ valid = [
     ("twin.response", resp("ok", type="describe", models=[], instances=[],
                            scenarios=[], functions=[], allowed={}),
      "ok to describe"),
+    ("twin.response", resp("ok", type="describe", models=[], instances=[],
+                           scenarios=[], functions=[FN_PLUGIN, FN_BUILTIN],
+                           allowed={}),
+     "ok to describe, with a plugin and a built-in function"),
+    ("twin.request", req("call", function="lmtd",
+                         args={"dt_a": 30, "dt_b": 10}), "call"),
+    ("twin.response", resp("ok", type="call", function="lmtd", value=18.2),
+     "ok to call"),
+    ("twin.response", resp("ok", type="call", function="scale", value=None,
+                           outputs={"y": [1.5, None]}, nonfinite=["y"]),
+     "ok to call: void, an output array, a non-finite element"),
+    ("twin.response", resp("ok", type="call", function="crossing_time",
+                           value=None, value_error={
+        "code": "out_of_range", "path": "/args/y",
+        "message": "y never crosses 5."}), "ok to call, no value, why"),
+    ("twin.response", resp("failed", type="call", function="crash", errors=[
+        {"code": "model_crashed", "path": "/function",
+         "message": "Signal 11."}]), "a call that failed"),
     ("twin.result", result(), "result with a null"),
     ("twin.result", result(seq=7, rows=[[3600.5, 1e300, -0.0]]), "result"),
     ("twin.event", event("state", t=76.92307692307752, instance="tank0",
@@ -500,6 +551,38 @@ invalid = [
      "/errors/0/code", "failed for a reason that is no run failure"),
     ("twin.response", resp("ok", type="describe", models=[]), "",
      "describe without the library"),
+    ("twin.request", req("call", args={"x": 1}), "", "call without function"),
+    # function plugin manifests
+    ("twin.functions", manifest(type="float"), "/functions/0/args/0/type",
+     "a manifest with an unknown type"),
+    ("twin.functions", manifest(lenght="n"), "/functions/0/args/0",
+     "a manifest with a misspelt member"),
+    ("twin.functions", dict(manifest(), library="../x.so"), "/library",
+     "a manifest whose library is a path"),
+    ("twin.functions", manifest(type="int[]", length="n", out=True),
+     "/functions/0/args/0/type", "an int[] output"),
+    ("twin.functions", manifest(type="double[]"), "/functions/0/args/0",
+     "an array without its length"),
+    ("twin.request", req("call", function="f", args=[1]), "/args",
+     "call with args not an object"),
+    ("twin.response", resp("ok", type="call", function="f"), "",
+     "ok to call without value"),
+    ("twin.response", resp("ok", type="call", function="f", value="1"),
+     "/value", "a call's value a string"),
+    ("twin.response", resp("failed", type="call", function="f", errors=[
+        {"code": "solver_failure", "path": "", "message": "No."}]),
+     "/errors/0/code", "a call failed for a reason that is no call failure"),
+    ("twin.response", resp("failed", type="call", errors=[
+        {"code": "timeout", "path": "/function", "message": "Slow."}]), "",
+     "a failed call without function"),
+    ("twin.response", resp("ok", type="describe", models=[], instances=[],
+                           scenarios=[], allowed={}, functions=[
+        {k: v for k, v in FN_PLUGIN.items() if k != "signature"}]),
+     "/functions/0", "a plugin function without its signature"),
+    ("twin.response", resp("ok", type="describe", models=[], instances=[],
+                           scenarios=[], allowed={}, functions=[
+        dict(FN_BUILTIN, kind="macro")]),
+     "/functions/0/kind", "a function of an unknown kind"),
     ("twin.response", resp("ok", type="status", run="r-1", state="done"), "",
      "run status without last_seq"),
     ("twin.response", resp("ok", id=None), "/id", "ok without an id"),

@@ -1,0 +1,709 @@
+/*
+ * funcall.c — checking a call's arguments against a plugin function's
+ * signature, calling it through libffi, and doing that in a child
+ * process under limits.
+ *
+ * The parent prepares everything before fork: the argument values, the
+ * input arrays, and one result buffer holding the return value followed
+ * by the output arrays (which the function writes in place).  The child
+ * only calls ffi_call and writes that buffer to the pipe, so a function
+ * that corrupts memory, crashes, calls exit() or loops harms nothing but
+ * the child.  The parent reads the buffer back into its own copy, which
+ * has the same layout.
+ */
+#include "funcall.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The return value's place at the start of the result buffer: room for
+ * ffi_arg (integers come back widened to it) and double, 8-aligned. */
+#define RET_SLOT 16
+#define CHILD_LIMITS_FAILED 71
+
+typedef union fl_slot {
+    double d;
+    int i;
+    long l;
+    size_t z;
+    void *p;
+} fl_slot;
+
+struct fl_call {
+    const fl_function *f;
+    fl_slot slots[FUNCLIB_MAX_ARGS];
+    void *avalues[FUNCLIB_MAX_ARGS];
+    void *inputs[FUNCLIB_MAX_ARGS];   /* input arrays (owned) */
+    size_t lengths[FUNCLIB_MAX_ARGS]; /* elements of each array */
+    size_t offsets[FUNCLIB_MAX_ARGS]; /* output arrays in result */
+    unsigned char *result;
+    size_t result_len, got;
+    pid_t pid;
+    int fd;
+    int reaped;
+};
+
+const fl_function *funcall__function(const fl_call *c)
+{
+    return c->f;
+}
+
+/* ---- checking the arguments --------------------------------------------- */
+
+typedef struct argcheck {
+    const fl_function *f;
+    const json_t *args;
+    twin_errors *errs;
+    fl_call *c;
+} argcheck;
+
+static void problem(argcheck *a, twin_err_code code, const char *name,
+                    long index, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* A problem at /args/<name> (or /args/<name>/<index>). */
+static void problem(argcheck *a, twin_err_code code, const char *name,
+                    long index, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char *p = errors__path("/args", name);
+    char *pi = p && index >= 0 ? errors__pathi(p, (size_t)index) : NULL;
+    errors__add(a->errs, code, pi ? pi : p ? p : "/args", "%s", msg);
+    free(pi);
+    free(p);
+}
+
+static const char *unit_of(const fl_arg *x)
+{
+    return x->unit[0] ? x->unit : "no unit";
+}
+
+static int integer_in_c_range(fl_type t, json_int_t v)
+{
+    switch (t) {
+    case FL_INT: return v >= INT_MIN && v <= INT_MAX;
+    case FL_LONG: return v >= LONG_MIN && v <= LONG_MAX;
+    case FL_SIZE: return v >= 0 && (uintmax_t)v <= SIZE_MAX;
+    default: return 0;
+    }
+}
+
+/* One number (a scalar argument, or element `index` of an array) against
+ * its C type t (the element type for arrays) and range.  Returns 0 and
+ * *out when it is fine. */
+static int number(argcheck *a, const fl_arg *x, fl_type t, const json_t *v,
+                  long index, double *out)
+{
+    char who[200];
+    if (index >= 0)
+        snprintf(who, sizeof who, "element %ld of '%s'", index, x->name);
+    else
+        snprintf(who, sizeof who, "'%s'", x->name);
+    if (t == FL_DOUBLE) {
+        if (!json_is_number(v)) {
+            problem(a, TWIN_E_WRONG_TYPE, x->name, index, "%s must be a "
+                    "number (%s)", who, unit_of(x));
+            return -1;
+        }
+        *out = json_number_value(v);
+    } else {
+        if (!json_is_integer(v)) {
+            problem(a, TWIN_E_WRONG_TYPE, x->name, index, "%s must be a "
+                    "whole number (a C %s), written without a fraction",
+                    who, funclib__type_name(t));
+            return -1;
+        }
+        json_int_t iv = json_integer_value(v);
+        if (!integer_in_c_range(t, iv)) {
+            problem(a, TWIN_E_OUT_OF_RANGE, x->name, index, "%s = %lld "
+                    "does not fit in a C %s", who, (long long)iv,
+                    funclib__type_name(t));
+            return -1;
+        }
+        *out = (double)iv;
+    }
+    if (*out < x->min || *out > x->max) {
+        problem(a, TWIN_E_OUT_OF_RANGE, x->name, index, "%s = %g is outside "
+                "its range [%g, %g] (%s)", who, *out, x->min, x->max,
+                unit_of(x));
+        return -1;
+    }
+    return 0;
+}
+
+/* Arguments the function does not have, and outputs given as inputs. */
+static void check_names(argcheck *a)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)a->args, key, v) {
+        const fl_arg *x = NULL;
+        for (size_t j = 0; j < a->f->n_args && x == NULL; j++)
+            if (strcmp(a->f->args[j].name, key) == 0)
+                x = &a->f->args[j];
+        if (x == NULL) {
+            char names[512] = "";
+            size_t used = 0;
+            for (size_t j = 0; j < a->f->n_args && used < sizeof names; j++)
+                if (!a->f->args[j].out)
+                    used += (size_t)snprintf(names + used,
+                                             sizeof names - used, "%s%s",
+                                             used ? ", " : "",
+                                             a->f->args[j].name);
+            problem(a, TWIN_E_OUT_OF_RANGE, key, -1, "'%s' has no "
+                    "argument '%s'; %s%s", a->f->name, key,
+                    used ? "its arguments are " : "it takes no arguments",
+                    names);
+        } else if (x->out) {
+            problem(a, TWIN_E_OUT_OF_RANGE, key, -1, "'%s' is an output of "
+                    "'%s' (it comes back in the answer's \"outputs\"); leave "
+                    "it out", key, a->f->name);
+        }
+    }
+}
+
+/* An input array: its elements into a C array of its own. */
+static void input_array(argcheck *a, size_t j)
+{
+    const fl_arg *x = &a->f->args[j];
+    const json_t *v = json_object_get(a->args, x->name);
+    if (v == NULL) {
+        problem(a, TWIN_E_MISSING_FIELD, x->name, -1, "'%s' needs '%s': an "
+                "array of %s (%s): %s", a->f->name, x->name,
+                x->type == FL_DOUBLE_ARRAY ? "numbers" : "whole numbers",
+                unit_of(x), x->doc);
+        return;
+    }
+    if (!json_is_array(v)) {
+        problem(a, TWIN_E_WRONG_TYPE, x->name, -1, "'%s' must be an array "
+                "of %s", x->name,
+                x->type == FL_DOUBLE_ARRAY ? "numbers" : "whole numbers");
+        return;
+    }
+    size_t n = json_array_size(v);
+    a->c->lengths[j] = n;
+    if (n < x->min_length || n > x->max_length) {
+        if (x->max_length == SIZE_MAX)
+            problem(a, TWIN_E_OUT_OF_RANGE, x->name, -1, "'%s' has %zu "
+                    "element%s; '%s' needs at least %zu", x->name, n,
+                    n == 1 ? "" : "s", a->f->name, x->min_length);
+        else
+            problem(a, TWIN_E_OUT_OF_RANGE, x->name, -1, "'%s' has %zu "
+                    "element%s; '%s' takes %zu to %zu", x->name, n,
+                    n == 1 ? "" : "s", a->f->name, x->min_length,
+                    x->max_length);
+    }
+    size_t size = x->type == FL_DOUBLE_ARRAY ? sizeof(double) : sizeof(int);
+    void *mem = calloc(n ? n : 1, size);
+    if (mem == NULL) {
+        problem(a, TWIN_E_TOO_LARGE, x->name, -1, "no memory for the %zu "
+                "elements of '%s'", n, x->name);
+        return;
+    }
+    a->c->inputs[j] = mem;
+    a->c->slots[j].p = mem;
+    fl_type element = x->type == FL_DOUBLE_ARRAY ? FL_DOUBLE : FL_INT;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d;
+        if (bad >= 10) /* enough to see the pattern */
+            break;
+        if (number(a, x, element, json_array_get(v, i), (long)i, &d) != 0) {
+            bad++;
+            continue;
+        }
+        if (x->type == FL_DOUBLE_ARRAY)
+            ((double *)mem)[i] = d;
+        else
+            ((int *)mem)[i] = (int)d;
+    }
+}
+
+static void set_integer(fl_slot *s, fl_type t, double v)
+{
+    switch (t) {
+    case FL_INT: s->i = (int)v; break;
+    case FL_LONG: s->l = (long)v; break;
+    default: s->z = (size_t)v; break;
+    }
+}
+
+/* A length argument: from its input arrays (which must agree), or given
+ * for outputs alone. */
+static void length_arg(argcheck *a, size_t j)
+{
+    const fl_arg *n = &a->f->args[j];
+    const json_t *v = json_object_get(a->args, n->name);
+    int have = -1; /* the first input array with this length */
+    for (size_t m = 0; m < a->f->n_args; m++) {
+        const fl_arg *x = &a->f->args[m];
+        if (x->length != (int)j || x->out || a->c->inputs[m] == NULL)
+            continue;
+        if (have < 0)
+            have = (int)m;
+        else if (a->c->lengths[m] != a->c->lengths[have])
+            problem(a, TWIN_E_OUT_OF_RANGE, x->name, -1, "'%s' has %zu "
+                    "elements but '%s' has %zu: both have the length '%s', "
+                    "so they must be as long", x->name, a->c->lengths[m],
+                    a->f->args[have].name, a->c->lengths[have], n->name);
+    }
+    double len = 0;
+    if (n->filled && have < 0)
+        return; /* its array was refused; said there */
+    if (n->filled) {
+        len = (double)a->c->lengths[have];
+        if (v != NULL) {
+            double given;
+            if (number(a, n, n->type, v, -1, &given) == 0 && given != len)
+                problem(a, TWIN_E_OUT_OF_RANGE, n->name, -1, "'%s' is the "
+                        "number of elements of '%s', which has %zu; leave "
+                        "'%s' out or give %zu", n->name,
+                        a->f->args[have].name, a->c->lengths[have],
+                        n->name, a->c->lengths[have]);
+        } else if (len < n->min || len > n->max) {
+            problem(a, TWIN_E_OUT_OF_RANGE, a->f->args[have].name, -1,
+                    "'%s' has %g elements; '%s' takes from %g to %g",
+                    a->f->args[have].name, len, a->f->name, n->min, n->max);
+        }
+        if (!integer_in_c_range(n->type, (json_int_t)len))
+            problem(a, TWIN_E_OUT_OF_RANGE, a->f->args[have].name, -1,
+                    "'%s' has more elements than a C %s can count",
+                    a->f->args[have].name, funclib__type_name(n->type));
+    } else {
+        if (v == NULL) {
+            problem(a, TWIN_E_MISSING_FIELD, n->name, -1, "'%s' needs '%s', "
+                    "the number of elements of its output '%s': %s",
+                    a->f->name, n->name, a->f->args[n->length_of].name,
+                    n->doc);
+            return;
+        }
+        if (number(a, n, n->type, v, -1, &len) != 0)
+            return;
+        if (len < 0 || len > (double)FUNCALL_MAX_OUT) {
+            problem(a, TWIN_E_OUT_OF_RANGE, n->name, -1, "'%s' = %g: an "
+                    "output array has 0 to %zu elements", n->name, len,
+                    FUNCALL_MAX_OUT);
+            return;
+        }
+    }
+    set_integer(&a->c->slots[j], n->type, len);
+    for (size_t m = 0; m < a->f->n_args; m++) {
+        const fl_arg *x = &a->f->args[m];
+        if (x->length != (int)j || !x->out)
+            continue;
+        a->c->lengths[m] = (size_t)len;
+        if ((size_t)len < x->min_length || (size_t)len > x->max_length)
+            problem(a, TWIN_E_OUT_OF_RANGE, n->name, -1, "the output '%s' "
+                    "would have %g elements; '%s' makes %zu to %zu", x->name,
+                    len, a->f->name, x->min_length, x->max_length);
+    }
+}
+
+static void scalar_arg(argcheck *a, size_t j)
+{
+    const fl_arg *x = &a->f->args[j];
+    const json_t *v = json_object_get(a->args, x->name);
+    double d;
+    if (v == NULL) {
+        problem(a, TWIN_E_MISSING_FIELD, x->name, -1, "'%s' needs '%s': %s "
+                "(%s, %s)", a->f->name, x->name, x->doc,
+                funclib__type_name(x->type), unit_of(x));
+        return;
+    }
+    if (number(a, x, x->type, v, -1, &d) != 0)
+        return;
+    if (x->type == FL_DOUBLE)
+        a->c->slots[j].d = d;
+    else
+        set_integer(&a->c->slots[j], x->type, d);
+}
+
+/* The result buffer: the return value, then each output array. */
+static int layout(fl_call *c)
+{
+    size_t len = RET_SLOT;
+    for (size_t j = 0; j < c->f->n_args; j++)
+        if (c->f->args[j].out) {
+            c->offsets[j] = len;
+            len += c->lengths[j] * sizeof(double);
+        }
+    c->result = calloc(1, len);
+    if (c->result == NULL)
+        return -1;
+    c->result_len = len;
+    for (size_t j = 0; j < c->f->n_args; j++)
+        if (c->f->args[j].out)
+            c->slots[j].p = c->result + c->offsets[j];
+    return 0;
+}
+
+fl_call *funcall__prepare(const fl_function *f, const json_t *args,
+                          twin_errors *errs)
+{
+    size_t before = errs->count;
+    fl_call *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        errors__add(errs, TWIN_E_INTERNAL, "", "out of memory");
+        return NULL;
+    }
+    c->f = f;
+    c->fd = -1;
+    json_t *none = NULL;
+    if (args == NULL)
+        args = none = json_object();
+    if (!json_is_object(args)) {
+        errors__add(errs, TWIN_E_WRONG_TYPE, "/args", "\"args\" is an object "
+                    "of the arguments by name: {\"%s\": ...}",
+                    f->n_args ? f->args[0].name : "name");
+        goto fail;
+    }
+    argcheck a = {.f = f, .args = args, .errs = errs, .c = c};
+    check_names(&a);
+    for (size_t j = 0; j < f->n_args; j++)
+        if (funclib__is_array(f->args[j].type) && !f->args[j].out)
+            input_array(&a, j);
+    for (size_t j = 0; j < f->n_args; j++) {
+        if (f->args[j].length_of >= 0)
+            length_arg(&a, j);
+        else if (!funclib__is_array(f->args[j].type))
+            scalar_arg(&a, j);
+    }
+    if (errs->count != before)
+        goto fail;
+    if (f->fn == NULL) {
+        errors__add(errs, TWIN_E_INTERNAL, "/function", "'%s' was checked "
+                    "without its library and cannot be called", f->name);
+        goto fail;
+    }
+    if (layout(c) != 0) {
+        errors__add(errs, TWIN_E_TOO_LARGE, "/args", "no memory for the "
+                    "outputs of '%s'", f->name);
+        goto fail;
+    }
+    for (size_t j = 0; j < f->n_args; j++)
+        c->avalues[j] = &c->slots[j];
+    json_decref(none);
+    return c;
+fail:
+    json_decref(none);
+    funcall__free(&c);
+    return NULL;
+}
+
+/* ---- the call and its answer -------------------------------------------- */
+
+void funcall__invoke(fl_call *c)
+{
+    ffi_call((ffi_cif *)&c->f->cif, c->f->fn, c->result, c->avalues);
+}
+
+static json_t *real_or_null(double v, json_t *nonfinite, const char *name)
+{
+    if (isfinite(v))
+        return json_real(v);
+    if (json_array_size(nonfinite) == 0 ||
+        strcmp(json_string_value(json_array_get(
+                   nonfinite, json_array_size(nonfinite) - 1)),
+               name) != 0)
+        json_array_append_new(nonfinite, json_string(name));
+    return json_null();
+}
+
+json_t *funcall__answer(const fl_call *c)
+{
+    const fl_function *f = c->f;
+    json_t *nonfinite = json_array(), *value;
+    const void *r = c->result;
+    switch (f->ret) {
+    case FL_DOUBLE:
+        value = real_or_null(*(const double *)r, nonfinite, "value");
+        break;
+    case FL_INT:
+        value = json_integer((json_int_t)(int)*(const ffi_sarg *)r);
+        break;
+    case FL_LONG:
+        value = json_integer((json_int_t)(long)*(const ffi_sarg *)r);
+        break;
+    case FL_SIZE:
+        value = json_integer((json_int_t)(size_t)*(const ffi_arg *)r);
+        break;
+    default:
+        value = json_null();
+        break;
+    }
+    json_t *ans = json_pack("{s:s, s:s, s:o}", "status", "ok", "function",
+                            f->name, "value", value);
+    json_t *outputs = NULL;
+    for (size_t j = 0; j < f->n_args; j++) {
+        if (!f->args[j].out)
+            continue;
+        if (outputs == NULL)
+            outputs = json_object();
+        json_t *arr = json_array();
+        const double *y = (const double *)(const void *)(c->result +
+                                                         c->offsets[j]);
+        for (size_t i = 0; i < c->lengths[j]; i++)
+            json_array_append_new(arr, real_or_null(y[i], nonfinite,
+                                                    f->args[j].name));
+        json_object_set_new(outputs, f->args[j].name, arr);
+    }
+    if (outputs)
+        json_object_set_new(ans, "outputs", outputs);
+    if (json_array_size(nonfinite) > 0)
+        json_object_set_new(ans, "nonfinite", nonfinite);
+    else
+        json_decref(nonfinite);
+    return ans;
+}
+
+void funcall__free(fl_call **cp)
+{
+    fl_call *c = *cp;
+    if (c == NULL)
+        return;
+    if (c->pid > 0 && !c->reaped) {
+        kill(c->pid, SIGKILL);
+        waitpid(c->pid, NULL, 0);
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    for (size_t j = 0; j < FUNCLIB_MAX_ARGS; j++)
+        free(c->inputs[j]);
+    free(c->result);
+    free(c);
+    *cp = NULL;
+}
+
+/* ---- in a child process ------------------------------------------------- */
+
+static int set_limit(int resource, rlim_t soft, rlim_t hard)
+{
+    struct rlimit had, rl = {.rlim_cur = soft, .rlim_max = hard};
+    if (getrlimit(resource, &had) == 0 && had.rlim_max != RLIM_INFINITY &&
+        had.rlim_max < rl.rlim_max) {
+        /* Never raise the daemon's own hard limit. */
+        rl.rlim_max = had.rlim_max;
+        if (rl.rlim_cur > rl.rlim_max)
+            rl.rlim_cur = rl.rlim_max;
+    }
+    return setrlimit(resource, &rl);
+}
+
+static void __attribute__((noreturn))
+child_main(fl_call *c, const fl_limits *lim, int out_fd)
+{
+    static const int defaults[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGSEGV,
+                                   SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGXCPU};
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+        signal(defaults[i], SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* The result pipe as 3; what a function prints goes to stderr (the
+     * CLI's stdout carries the answer); nothing else stays open. */
+    if (dup2(out_fd, 3) < 0 || dup2(2, 1) < 0)
+        _exit(CHILD_LIMITS_FAILED);
+    close_range(4, ~0U, 0);
+    if (lim->cpu_seconds > 0) {
+        rlim_t soft = (rlim_t)ceil(lim->cpu_seconds);
+        if (set_limit(RLIMIT_CPU, soft, soft + 1) != 0)
+            _exit(CHILD_LIMITS_FAILED);
+    }
+    if (lim->memory_bytes > 0 &&
+        set_limit(RLIMIT_AS, lim->memory_bytes, lim->memory_bytes) != 0)
+        _exit(CHILD_LIMITS_FAILED);
+    funcall__invoke(c);
+    const unsigned char *p = c->result;
+    size_t left = c->result_len;
+    while (left > 0) {
+        ssize_t k = write(3, p, left);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            _exit(1);
+        p += k;
+        left -= (size_t)k;
+    }
+    _exit(0);
+}
+
+int funcall__start(fl_call *c, const fl_limits *lim, char *why,
+                   size_t why_len)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        snprintf(why, why_len, "cannot make a pipe for the call: %s",
+                 strerror(errno));
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(why, why_len, "cannot start the call's process: %s",
+                 strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        child_main(c, lim, fds[1]);
+    }
+    close(fds[1]);
+    fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+    c->pid = pid;
+    c->fd = fds[0];
+    c->got = 0;
+    return 0;
+}
+
+int funcall__fd(const fl_call *c)
+{
+    return c->fd;
+}
+
+pid_t funcall__pid(const fl_call *c)
+{
+    return c->pid;
+}
+
+void funcall__reaped(fl_call *c)
+{
+    c->reaped = 1;
+}
+
+int funcall__read(fl_call *c)
+{
+    if (c->fd < 0)
+        return 1;
+    for (;;) {
+        unsigned char spill[4096];
+        size_t room = c->result_len - c->got;
+        /* More than the result is garbage: read it away to the end. */
+        unsigned char *into = room ? c->result + c->got : spill;
+        ssize_t k = read(c->fd, into, room ? room : sizeof spill);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (k <= 0) {
+            close(c->fd);
+            c->fd = -1;
+            return 1;
+        }
+        if (room)
+            c->got += (size_t)k;
+        else
+            c->got = c->result_len + 1; /* too much */
+    }
+}
+
+int funcall__finish(fl_call *c, int wait_status, int timed_out,
+                    const fl_limits *lim, twin_errors *errs)
+{
+    const fl_function *f = c->f;
+    char who[512];
+    snprintf(who, sizeof who, "function '%s' (%s in %s)", f->name,
+             f->symbol, f->plugin->library);
+    c->reaped = 1;
+    if (timed_out) {
+        errors__add(errs, TWIN_E_TIMEOUT, "/function", "%s did not return "
+                    "within %g s (%s) and was stopped; only this call ended",
+                    who, lim->seconds, lim->seconds_name
+                                           ? lim->seconds_name
+                                           : "limits.call_seconds");
+    } else if (WIFSIGNALED(wait_status) &&
+               WTERMSIG(wait_status) == SIGXCPU) {
+        errors__add(errs, TWIN_E_TIMEOUT, "/function", "%s used its "
+                    "CPU-time limit of %g s (limits.cpu_seconds) and was "
+                    "stopped; only this call ended", who, lim->cpu_seconds);
+    } else if (WIFSIGNALED(wait_status)) {
+        errors__add(errs, TWIN_E_MODEL_CRASHED, "/function", "%s crashed: "
+                    "its process died of signal %d (%s); only this call "
+                    "ended", who, WTERMSIG(wait_status),
+                    strsignal(WTERMSIG(wait_status)));
+    } else if (WIFEXITED(wait_status) &&
+               WEXITSTATUS(wait_status) == CHILD_LIMITS_FAILED &&
+               c->got == 0) {
+        errors__add(errs, TWIN_E_INTERNAL, "/function", "the process for "
+                    "%s could not set its resource limits "
+                    "(limits.cpu_seconds, limits.memory_bytes)", who);
+    } else if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0) {
+        errors__add(errs, TWIN_E_MODEL_CRASHED, "/function", "%s ended its "
+                    "process with exit status %d instead of returning (a "
+                    "plugin function must not call exit); only this call "
+                    "ended", who, WIFEXITED(wait_status)
+                                      ? WEXITSTATUS(wait_status) : -1);
+    } else if (c->got != c->result_len) {
+        errors__add(errs, TWIN_E_MODEL_CRASHED, "/function", "%s ended its "
+                    "process before the result was written (%zu of %zu "
+                    "bytes: did it call exit(0)?); only this call ended",
+                    who, c->got > c->result_len ? c->result_len : c->got,
+                    c->result_len);
+    } else {
+        return 0;
+    }
+    return -1;
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int funcall__run(fl_call *c, const fl_limits *lim, twin_errors *errs)
+{
+    char why[512];
+    if (funcall__start(c, lim, why, sizeof why) != 0) {
+        errors__add(errs, TWIN_E_INTERNAL, "/function", "%s", why);
+        return -1;
+    }
+    double deadline = lim->seconds > 0 ? mono() + lim->seconds : INFINITY;
+    int status = 0, timed_out = 0, eof = 0;
+    /* The process's end wakes poll through a pidfd (no SIGCHLD needed). */
+    int pidfd = pidfd_open(c->pid, 0);
+    for (;;) {
+        if (!eof)
+            eof = funcall__read(c);
+        if (waitpid(c->pid, &status, WNOHANG) == c->pid) {
+            if (!eof) /* its writes are all in the pipe by now */
+                funcall__read(c);
+            break;
+        }
+        double left = deadline - mono();
+        if (left <= 0) {
+            kill(c->pid, SIGKILL);
+            waitpid(c->pid, &status, 0);
+            timed_out = 1;
+            break;
+        }
+        struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN},
+                              {.fd = eof ? -1 : c->fd, .events = POLLIN}};
+        int ms = (int)fmin(ceil(left * 1e3), pidfd < 0 ? 1.0 : 1e3);
+        poll(p, 2, ms);
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+    return funcall__finish(c, status, timed_out, lim, errs);
+}
