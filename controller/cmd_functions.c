@@ -25,8 +25,9 @@ static void functions_usage(FILE *f)
         "arguments (type, unit, range) and documentation.\n"
         "\n"
         "Options:\n"
-        "      --function-dir DIR  load function plugins (manifests) from\n"
-        "                       DIR too (repeatable; also TWIN_FUNCTION_PATH)\n"
+        "      --function-dir DIR\n"
+        "                       load function plugins (manifests) from DIR\n"
+        "                       too (repeatable; also TWIN_FUNCTION_PATH)\n"
         "      --json           print describe's entries, one JSON array\n"
         "  -h, --help           show this help\n");
 }
@@ -49,7 +50,8 @@ static void call_usage(FILE *f)
         "  twinctl call percentile '{\"y\": [3, 1, 2], \"p\": 50}'\n"
         "\n"
         "Options:\n"
-        "      --function-dir DIR  load function plugins from DIR too\n"
+        "      --function-dir DIR\n"
+        "                       load function plugins from DIR too\n"
         "                       (repeatable; also TWIN_FUNCTION_PATH)\n"
         "      --timeout S      wall-clock limit of the call (default 10)\n"
         "  -h, --help           show this help\n");
