@@ -8,6 +8,7 @@
 #define TWIN_CMD_H
 
 int cmd_run(int argc, char **argv);
+int cmd_steady(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_check_model(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -30,12 +30,13 @@ static void reroot(const twin_errors *from, const char *root,
 }
 
 static json_t *load_scenario(serve *sv, const json_t *member,
-                             const char **stored, twin_errors *errs)
+                             const char *needs, const char **stored,
+                             twin_errors *errs)
 {
     if (member == NULL) {
         errors__add(errs, TWIN_E_MISSING_FIELD, "/scenario",
-                    "a run needs a \"scenario\": a scenario object, or the "
-                    "name of a stored one");
+                    "%s needs a \"scenario\": a scenario object, or the "
+                    "name of a stored one", needs);
         return NULL;
     }
     if (json_is_object(member))
@@ -102,9 +103,10 @@ static void check_overrides(serve *sv, const scenario *sc, const json_t *doc,
     }
 }
 
-static void check_deployment(serve *sv, const scenario *sc, twin_errors *errs)
+static void check_deployment(serve *sv, const scenario *sc, int realtime,
+                             twin_errors *errs)
 {
-    if (sc->realtime && !sv->cfg.allow.realtime)
+    if (realtime && sc->realtime && !sv->cfg.allow.realtime)
         errors__add(errs, TWIN_E_NOT_ALLOWED, "/scenario/pace",
                     "this controller's deployment does not allow real-time "
                     "runs; use \"pace\": \"batch\"");
@@ -120,12 +122,38 @@ static void check_deployment(serve *sv, const scenario *sc, twin_errors *errs)
     }
 }
 
+scenario *serve__scenario_arg(serve *sv, const json_t *req, const char *needs,
+                              int realtime, json_t **doc, twin_errors *errs)
+{
+    twin_errors inner = {0};
+    const char *stored = NULL;
+    scenario *sc = NULL;
+    *doc = load_scenario(sv, json_object_get(req, "scenario"), needs,
+                         &stored, errs);
+    if (*doc != NULL) {
+        scenario_limits lim = {
+            .max_instances = sv->cfg.limits.max_instances,
+            .max_connections = sv->cfg.limits.max_connections,
+            .max_rows = sv->cfg.limits.max_rows,
+            .max_function_samples = sv->cfg.limits.function_samples,
+        };
+        sc = scenario__compose(*doc, &sv->models, &sv->instances, &lim,
+                               &inner);
+        reroot(&inner, "/scenario", stored, errs);
+        if (sc != NULL)
+            check_deployment(sv, sc, realtime, errs);
+        if (sc != NULL && stored == NULL)
+            check_overrides(sv, sc, *doc, errs);
+    }
+    errors__clear(&inner);
+    return sc;
+}
+
 void handle_run(serve *sv, const reply_to *to, const json_t *req)
 {
-    twin_errors errs = {0}, inner = {0};
+    twin_errors errs = {0};
     scenario *sc = NULL;
     run_rec *r = NULL;
-    const char *stored = NULL;
     char why[1024];
 
     const json_t *run_id = json_object_get(req, "run");
@@ -143,23 +171,8 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
                             (sv->sp && spool__has_run(sv->sp, id))))
         errors__add(&errs, TWIN_E_OUT_OF_RANGE, run_id ? "/run" : "/id",
                     "run id '%s' is already in use on this controller", id);
-    json_t *doc = load_scenario(sv, json_object_get(req, "scenario"),
-                                &stored, &errs);
-    if (doc != NULL) {
-        scenario_limits lim = {
-            .max_instances = sv->cfg.limits.max_instances,
-            .max_connections = sv->cfg.limits.max_connections,
-            .max_rows = sv->cfg.limits.max_rows,
-            .max_function_samples = sv->cfg.limits.function_samples,
-        };
-        sc = scenario__compose(doc, &sv->models, &sv->instances, &lim,
-                               &inner);
-        reroot(&inner, "/scenario", stored, &errs);
-        if (sc != NULL)
-            check_deployment(sv, sc, &errs);
-        if (sc != NULL && stored == NULL)
-            check_overrides(sv, sc, doc, &errs);
-    }
+    json_t *doc = NULL;
+    sc = serve__scenario_arg(sv, req, "a run", 1, &doc, &errs);
     if (errs.count == 0 && sv->active >= sv->cfg.limits.max_runs)
         errors__add(&errs, TWIN_E_BUSY, "", "this controller is running %zu "
                     "runs, its limit; try again later or send it to the "
@@ -257,5 +270,4 @@ exit:
     scenario__free(&sc);
     json_decref(doc);
     errors__clear(&errs);
-    errors__clear(&inner);
 }

@@ -176,6 +176,7 @@ void intake__message(serve *sv, const mqtt_event *ev)
     switch (type) {
     case REQ_DESCRIBE: handle_describe(sv, &to, req); break;
     case REQ_RUN: handle_run(sv, &to, req); break;
+    case REQ_STEADY: handle_steady(sv, &to, req); break;
     case REQ_SET: handle_set(sv, &to, req); break;
     case REQ_CANCEL: handle_cancel(sv, &to, req); break;
     case REQ_STATUS: handle_status(sv, &to, req); break;

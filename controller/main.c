@@ -14,6 +14,8 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"run", cmd_run, "run a scenario locally and write its rows as CSV"},
+    {"steady", cmd_steady, "find the steady state of a scenario's "
+                           "continuous models"},
     {"models", cmd_models, "list the model library with each model's "
                            "variables"},
     {"check-model", cmd_check_model, "load a model plugin, check its "

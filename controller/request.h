@@ -26,11 +26,11 @@ typedef enum req_type {
 } req_type;
 
 #define REQ_BIT(t) (1u << (t))
-/* What this version implements: steady comes later. */
+/* What this version implements: every type of contract v1. */
 #define REQ_IMPLEMENTED                                                    \
     (REQ_BIT(REQ_DESCRIBE) | REQ_BIT(REQ_RUN) | REQ_BIT(REQ_SET) |         \
      REQ_BIT(REQ_CANCEL) | REQ_BIT(REQ_STATUS) | REQ_BIT(REQ_REPLAY) |     \
-     REQ_BIT(REQ_CALL))
+     REQ_BIT(REQ_CALL) | REQ_BIT(REQ_STEADY))
 
 const char *request__type_name(req_type t);
 int request__type_of(const char *name, req_type *t);

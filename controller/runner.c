@@ -123,6 +123,18 @@ static void flush_on_signal(int sig)
     raise(sig);
 }
 
+void runner__watch_crashes(frame_writer *w)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = flush_on_signal;
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
+                                SIGUSR1};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+        sigaction(fatal[i], &sa, NULL);
+    crash_writer = w;
+}
+
 /* The rows so far, then a prepared end frame; the process ends. */
 static void __attribute__((noreturn)) end_with(const prebuilt *end)
 {
@@ -383,7 +395,6 @@ static int apply_limits(const scenario *sc, const runner_limits *lim,
                         char *why, size_t why_len)
 {
     char who[512], msg[1024];
-    struct rlimit had;
     name_instances(sc, who, sizeof who);
     if (lim->memory_bytes > 0)
         snprintf(msg, sizeof msg, "the run process ran out of memory under "
@@ -404,6 +415,15 @@ static int apply_limits(const scenario *sc, const runner_limits *lim,
             snprintf(why, why_len, "out of memory preparing the run");
             return -1;
         }
+    }
+    return runner__set_limits(lim, "run", why, why_len);
+}
+
+int runner__set_limits(const runner_limits *lim, const char *what,
+                       char *why, size_t why_len)
+{
+    struct rlimit had;
+    if (lim->cpu_seconds > 0) {
         /* SIGXCPU at the soft limit; the hard one (SIGKILL) only if the
          * handler could not end the process. */
         rlim_t soft = (rlim_t)ceil(lim->cpu_seconds);
@@ -416,8 +436,8 @@ static int apply_limits(const scenario *sc, const runner_limits *lim,
                 rl.rlim_cur = rl.rlim_max;
         }
         if (setrlimit(RLIMIT_CPU, &rl) != 0) {
-            snprintf(why, why_len, "cannot set the run's CPU-time limit "
-                     "(limits.cpu_seconds = %g): %s", lim->cpu_seconds,
+            snprintf(why, why_len, "cannot set the %s's CPU-time limit "
+                     "(limits.cpu_seconds = %g): %s", what, lim->cpu_seconds,
                      strerror(errno));
             return -1;
         }
@@ -425,10 +445,10 @@ static int apply_limits(const scenario *sc, const runner_limits *lim,
     if (lim->memory_bytes > 0) {
         size_t now = vm_bytes("VmSize:");
         if (now >= lim->memory_bytes) {
-            snprintf(why, why_len, "the run process starts with %zu bytes "
+            snprintf(why, why_len, "the %s process starts with %zu bytes "
                      "of address space, copied from the daemon, more than "
                      "its limit of %zu bytes (limits.memory_bytes); raise "
-                     "the limit", now, lim->memory_bytes);
+                     "the limit", what, now, lim->memory_bytes);
             return -1;
         }
         struct rlimit rl = {.rlim_cur = lim->memory_bytes,
@@ -437,8 +457,8 @@ static int apply_limits(const scenario *sc, const runner_limits *lim,
             had.rlim_max != RLIM_INFINITY && had.rlim_max < rl.rlim_max)
             rl.rlim_cur = rl.rlim_max = had.rlim_max;
         if (setrlimit(RLIMIT_AS, &rl) != 0) {
-            snprintf(why, why_len, "cannot set the run's address-space "
-                     "limit (limits.memory_bytes = %zu): %s",
+            snprintf(why, why_len, "cannot set the %s's address-space "
+                     "limit (limits.memory_bytes = %zu): %s", what,
                      lim->memory_bytes, strerror(errno));
             return -1;
         }
@@ -488,11 +508,6 @@ child_main(const scenario *sc, const runner_limits *lim, int out_fd,
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
-    sa.sa_handler = flush_on_signal;
-    static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
-                                SIGUSR1};
-    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
-        sigaction(fatal[i], &sa, NULL);
     sa.sa_handler = on_cpu_limit;
     sa.sa_flags = SA_RESTART;
     sigaction(SIGXCPU, &sa, NULL);
@@ -510,7 +525,7 @@ child_main(const scenario *sc, const runner_limits *lim, int out_fd,
     child_ctx c = {.in_fd = 4, .realtime = sc->realtime};
     if (frame__writer_init(&c.w, 3, 256u << 10) != 0)
         _exit(71);
-    crash_writer = &c.w;
+    runner__watch_crashes(&c.w);
     char why[1024];
     if (apply_limits(sc, lim, why, sizeof why) != 0) {
         ending = 1;

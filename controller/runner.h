@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <sys/types.h>
 
+#include "frame.h"
 #include "scenario.h"
 #include "sim.h"
 
@@ -38,6 +39,19 @@ typedef struct run_child {
  * sentence in why. */
 int runner__start(const scenario *sc, const runner_limits *lim,
                   run_child *out, char *why, size_t why_len);
+
+/* For other work in a child process of the daemon (job.c): set the
+ * limits of lim in this process (what names the process in a failure:
+ * "run", "steady-state solve"); returns 0, or -1 with a sentence in why.
+ * The hard limits are never raised. */
+int runner__set_limits(const runner_limits *lim, const char *what,
+                       char *why, size_t why_len);
+
+/* In a child process: on a fatal signal or SIGUSR1, write out what w
+ * holds and a FRAME_WHERE naming the model being called (sim.h's
+ * sim__model_in_use), then die of the signal (SIGUSR1: carry on; the
+ * daemon kills next). */
+void runner__watch_crashes(frame_writer *w);
 
 /* Send live input values ({"name": value, ...}).  Returns 0 or -1. */
 int runner__set(const run_child *rc, const json_t *values);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "intake.h"
+#include "job.h"
 #include "twin_paths.h"
 #include "util.h"
 
@@ -337,10 +338,7 @@ static int run_read(serve *sv, run_rec *r, double now)
     return got == 0;
 }
 
-static json_t *error_list(twin_err_code code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static json_t *error_list(twin_err_code code, const char *fmt, ...)
+json_t *serve__error_list(twin_err_code code, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -366,30 +364,34 @@ static void run_end(serve *sv, run_rec *r)
         errors = json_incref(json_object_get(r->end, "errors"));
         stats = json_incref(json_object_get(r->end, "stats"));
     } else if (r->end_reason == TWIN_E_TIMEOUT) {
-        errors = error_list(TWIN_E_TIMEOUT, "the run passed this "
-                            "controller's limit of %g s of wall-clock time "
-                            "and was stopped%s%s", sv->cfg.limits.run_seconds,
-                            r->where ? " while in " : "",
-                            r->where ? r->where : "");
+        errors = serve__error_list(TWIN_E_TIMEOUT, "the run passed this "
+                                   "controller's limit of %g s of wall-clock "
+                                   "time and was stopped%s%s",
+                                   sv->cfg.limits.run_seconds,
+                                   r->where ? " while in " : "",
+                                   r->where ? r->where : "");
     } else if (r->end_reason == TWIN_E_CANCELLED) {
         status = "cancelled";
-        errors = error_list(TWIN_E_CANCELLED, "cancelled; the run did not "
-                            "stop by itself within %g s and was killed",
-                            CANCEL_GRACE);
+        errors = serve__error_list(TWIN_E_CANCELLED, "cancelled; the run "
+                                   "did not stop by itself within %g s and "
+                                   "was killed", CANCEL_GRACE);
     } else if (WIFSIGNALED(r->wait_status)) {
-        errors = error_list(TWIN_E_MODEL_CRASHED, "the run process died of "
-                            "signal %d (%s) %s%s; the %llu rows before it "
-                            "were sent", WTERMSIG(r->wait_status),
-                            strsignal(WTERMSIG(r->wait_status)),
-                            r->where ? "in " : "in a model or the solver",
-                            r->where ? r->where : "",
-                            (unsigned long long)r->rows);
+        errors = serve__error_list(TWIN_E_MODEL_CRASHED, "the run process "
+                                   "died of signal %d (%s) %s%s; the %llu "
+                                   "rows before it were sent",
+                                   WTERMSIG(r->wait_status),
+                                   strsignal(WTERMSIG(r->wait_status)),
+                                   r->where ? "in "
+                                            : "in a model or the solver",
+                                   r->where ? r->where : "",
+                                   (unsigned long long)r->rows);
     } else {
-        errors = error_list(TWIN_E_MODEL_CRASHED, "the run process exited "
-                            "with status %d before it finished (a model "
-                            "called exit?); the %llu rows before it were "
-                            "sent", WEXITSTATUS(r->wait_status),
-                            (unsigned long long)r->rows);
+        errors = serve__error_list(TWIN_E_MODEL_CRASHED, "the run process "
+                                   "exited with status %d before it "
+                                   "finished (a model called exit?); the "
+                                   "%llu rows before it were sent",
+                                   WEXITSTATUS(r->wait_status),
+                                   (unsigned long long)r->rows);
     }
     r->state = strcmp(status, "finished") == 0    ? RUN_FINISHED
                : strcmp(status, "cancelled") == 0 ? RUN_CANCELLED
@@ -431,13 +433,15 @@ static void reap(serve *sv)
 {
     int status;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-        if (!calls__reaped(sv, pid, status))
-            for (run_rec *r = sv->runs; r; r = r->next)
-                if (r->state == RUN_RUNNING && r->child.pid == pid) {
-                    r->reaped = 1;
-                    r->wait_status = status;
-                }
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (calls__reaped(sv, pid, status) || job__reaped(sv, pid, status))
+            continue;
+        for (run_rec *r = sv->runs; r; r = r->next)
+            if (r->state == RUN_RUNNING && r->child.pid == pid) {
+                r->reaped = 1;
+                r->wait_status = status;
+            }
+    }
 }
 
 static void check_time_limits(serve *sv, double now)
@@ -459,7 +463,7 @@ static void check_time_limits(serve *sv, double now)
 
 static double next_deadline(serve *sv)
 {
-    double due = sender__next_due(sv->out);
+    double due = fmin(sender__next_due(sv->out), job__next_deadline(sv));
     for (run_rec *r = sv->runs; r; r = r->next)
         if (r->state == RUN_RUNNING) {
             if (r->deadline < due)
@@ -760,11 +764,11 @@ int serve__main(twin_config *cfg)
     double reconnect_at = 0, stop_deadline = INFINITY;
     for (;;) {
         double now = serve__now();
-        if (sv->stopping && sv->active == 0 &&
+        if (sv->stopping && sv->active == 0 && sv->jobs == NULL &&
             (sender__queued(sv->out) == 0 || now > stop_deadline))
             break;
         /* What to watch. */
-        size_t n = 2, cap = 2 + sv->active + sv->n_calls;
+        size_t n = 2, cap = 2 + sv->active + sv->n_calls + job__count(sv);
         free(pfd);
         free(polled);
         pfd = calloc(cap, sizeof *pfd);
@@ -783,6 +787,7 @@ int serve__main(twin_config *cfg)
             }
         size_t n_runs = n;
         n = calls__watch(sv, pfd, n);
+        n += job__poll_fds(sv, pfd + n, cap - n);
         double due = next_deadline(sv);
         if (reconnect_at > 0 && reconnect_at < due)
             due = reconnect_at;
@@ -808,6 +813,7 @@ int serve__main(twin_config *cfg)
                     for (run_rec *r = sv->runs; r; r = r->next)
                         serve__cancel_run(sv, r);
                     calls__stop_all(sv, 1);
+                    job__stop_all(sv);
                 }
             }
         }
@@ -833,6 +839,7 @@ int serve__main(twin_config *cfg)
                 if (r->rd.eof || r->child.from_child < 0)
                     run_end(sv, r);
             }
+        job__service(sv, now);
         check_time_limits(sv, now);
         if (now >= next_tidy) {
             spool__tidy(sv->sp);
@@ -880,6 +887,7 @@ exit:
         run_free(r);
     }
     calls__stop_all(sv, 0);
+    job__free_all(sv);
     while (sv->oldest)
         memo_evict_oldest(sv);
     free(sv->buckets);

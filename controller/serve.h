@@ -76,6 +76,7 @@ typedef struct serve {
     run_rec *runs;           /* running and recently ended */
     struct call_rec *calls;  /* plugin calls in their processes */
     size_t n_calls;
+    struct job *jobs;        /* requests answered by a child (job.h) */
     size_t active;
     memo **buckets;
     size_t n_buckets, n_memo;
@@ -106,6 +107,10 @@ void serve__respond_run(serve *sv, const reply_to *to, run_rec *r,
 void serve__reject(serve *sv, const reply_to *to, int type,
                    const twin_errors *errs);
 
+/* [{"code", "path": "", "message"}]: one problem as an errors member. */
+json_t *serve__error_list(twin_err_code code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 run_rec *serve__find_run(serve *sv, const char *id);
 
 /* Ask a running run to stop (SIGTERM; SIGKILL after a grace period); it
@@ -126,6 +131,7 @@ void handle_cancel(serve *sv, const reply_to *to, const json_t *req);
 void handle_status(serve *sv, const reply_to *to, const json_t *req);
 void handle_replay(serve *sv, const reply_to *to, const json_t *req);
 void handle_call(serve *sv, const reply_to *to, const json_t *req);
+void handle_steady(serve *sv, const reply_to *to, const json_t *req);
 
 /* Calls in their processes (handle_call.c), for the loop: add their pipes
  * to the poll set from index n (returns the new count; the set needs room
@@ -139,6 +145,16 @@ int calls__reaped(serve *sv, pid_t pid, int status);
 void calls__tick(serve *sv, double now);
 double calls__next_due(const serve *sv, double due);
 void calls__stop_all(serve *sv, int answer);
+
+/* The scenario a request carries in its "scenario" member (an object, or
+ * a stored scenario's name), composed and checked against the libraries
+ * and what this deployment allows, every problem under /scenario in errs
+ * (needs: what it is needed for, "a run"; realtime: whether the
+ * deployment's ban on real-time runs applies).  Returns the scenario
+ * (with *doc its document, a new reference) when it composed, even if a
+ * deployment check then failed: the caller looks at errs. */
+scenario *serve__scenario_arg(serve *sv, const json_t *req, const char *needs,
+                              int realtime, json_t **doc, twin_errors *errs);
 
 /* The run a request names in its "run" member: missing, not a string and
  * unknown are each reported (needs: what the request needs it for, e.g.

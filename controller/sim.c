@@ -19,6 +19,8 @@
  * each get their own small integrator, so cost grows linearly with the
  * number of independent chains.  Discrete outputs are held over the tick.
  * Composition and its checks are scenario.c's; this file trusts them.
+ * The structures are in sim_internal.h, shared with sim_steady.c, which
+ * lends the same evaluation to steady.c.
  */
 #include "sim.h"
 
@@ -30,111 +32,18 @@
 #include <string.h>
 #include <time.h>
 
-#include <cvode/cvode.h>
-#include <nvector/nvector_serial.h>
 #include <sundials/sundials_config.h>
-#include <sundials/sundials_context.h>
-#include <sunlinsol/sunlinsol_dense.h>
-#include <sunmatrix/sunmatrix_dense.h>
 
 #include "graph.h"
 #include "pace.h"
-
-typedef struct node node;
-typedef struct group group;
-
-/* One signal copied into an input: u[dst] = src->x[i] or src->y[i]. */
-typedef struct link {
-    size_t dst;
-    const node *src;
-    int from_state;
-    size_t src_index;
-} link;
-
-struct node {
-    sim *owner;
-    const sc_instance *si;
-    const twin_model_descriptor *d;
-    twin_instance *inst;
-    twin_host host;
-    int continuous;
-    double *x;            /* states: into the group's vector, or x_own */
-    double *x_own;        /* discrete states (continuous: NULL) */
-    double *u, *y;
-    link *intra;          /* sources in the same group: copied in the RHS */
-    size_t n_intra;
-    link *held;           /* sources held over the tick: copied at ticks */
-    size_t n_held;
-    int regather;         /* a held source is evaluated after this node */
-    int rhs_outputs;      /* outputs are read inside the RHS */
-    group *grp;
-    size_t x_off, g_off, n_g;
-    int *crossed;
-};
-
-struct group {
-    sim *owner;
-    node **nodes;         /* evaluation order inside the RHS */
-    size_t n_nodes;
-    node **pre;           /* evaluated first where a cycle was broken */
-    size_t n_pre;
-    size_t n_x, n_g;
-    N_Vector y;
-    void *cvode;
-    SUNMatrix A;
-    SUNLinearSolver LS;
-    int *roots;
-    int restart;          /* an input jumped: CVodeReInit before going on */
-    int started;          /* the first ReInit after CVodeInit is no restart */
-};
-
-typedef struct input_slot {
-    const sc_input *in;
-    node *n;
-    size_t index;
-    int overridden;       /* set by sim__set_input: wins over the profile */
-    double live;
-} input_slot;
-
-struct sim {
-    const scenario *sc;
-    sim_options opt;
-    sim_callbacks cb;
-    SUNContext ctx;
-    node *nodes;
-    size_t n_nodes;
-    node **order;         /* global evaluation order at ticks */
-    size_t n_order;
-    node **pre;
-    size_t n_pre;
-    group *groups;
-    size_t n_groups;
-    input_slot *inputs;
-    double *row;
-    const char **columns;
-    unsigned char *nonfinite_seen;
-    sim_stats st;
-    /* The first failure inside a callback from CVODE or a model. */
-    twin_err_code fail_code;
-    char fail[1024];
-    char solver_msg[512];
-};
+#include "sim_internal.h"
 
 const char *volatile sim__model_in_use;
 const char *volatile sim__instance_in_use;
 
-/* Around every call into a model: who is running, for crash reports. */
-#define IN_MODEL(n, call)                                                  \
-    (sim__model_in_use = (n)->d->name,                                     \
-     sim__instance_in_use = (n)->si->name, (call))
-#define OUT_OF_MODEL() (sim__model_in_use = NULL, sim__instance_in_use = NULL)
-
 /* ---- failures ---------------------------------------------------------- */
 
-static void fail(sim *s, twin_err_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(sim *s, twin_err_code code, const char *fmt, ...)
+void sim__fail(sim *s, twin_err_code code, const char *fmt, ...)
 {
     if (s->fail[0] != '\0')
         return; /* keep the first */
@@ -160,16 +69,18 @@ static const char *status_name(twin_status st)
 /* Map a model status to CVODE's convention: 0 fine, > 0 recoverable (the
  * solver retries with a smaller step), < 0 fatal.  DISCARD is recoverable
  * only where the solver can retry (recoverable != 0). */
-static int model_status(node *n, twin_status st, const char *fn, double t,
-                        int recoverable)
+int sim__model_status(node *n, twin_status st, const char *fn, double t,
+                      int recoverable)
 {
     if (st == TWIN_OK || st == TWIN_WARNING)
         return 0;
-    if (st == TWIN_DISCARD && recoverable)
+    if (st == TWIN_DISCARD && recoverable) {
+        n->owner->discarded = n;
         return 1;
-    fail(n->owner, TWIN_E_SOLVER_FAILURE,
-         "model '%s' (instance '%s') returned %s from %s at t = %.17g",
-         n->d->name, n->si->name, status_name(st), fn, t);
+    }
+    sim__fail(n->owner, TWIN_E_SOLVER_FAILURE,
+              "model '%s' (instance '%s') returned %s from %s at t = %.17g",
+              n->d->name, n->si->name, status_name(st), fn, t);
     return -1;
 }
 
@@ -196,25 +107,9 @@ static void solver_error(int code, const char *module, const char *function,
 
 /* ---- evaluation -------------------------------------------------------- */
 
-static inline double link_value(const link *l)
-{
-    return l->from_state ? l->src->x[l->src_index] : l->src->y[l->src_index];
-}
-
-static inline void gather_intra(node *n)
-{
-    for (size_t i = 0; i < n->n_intra; i++)
-        n->u[n->intra[i].dst] = link_value(&n->intra[i]);
-}
-
-static inline int same(double a, double b)
-{
-    return a == b || (isnan(a) && isnan(b));
-}
-
 /* Copy held sources; a jump in a continuous model's input restarts its
  * group's integrator. */
-static void gather_held(node *n)
+void sim__gather_held(node *n)
 {
     for (size_t i = 0; i < n->n_held; i++) {
         double v = link_value(&n->held[i]);
@@ -227,25 +122,9 @@ static void gather_held(node *n)
     }
 }
 
-static inline void bind(group *g, double *x)
-{
-    for (size_t i = 0; i < g->n_nodes; i++)
-        g->nodes[i]->x = x + g->nodes[i]->x_off;
-}
-
-static inline int call_outputs(node *n, double t, int recoverable)
-{
-    if (n->d->outputs == NULL)
-        return 0;
-    twin_status st = IN_MODEL(n, n->d->outputs(n->inst, t, n->x, n->u,
-                                                n->y));
-    OUT_OF_MODEL();
-    return model_status(n, st, "outputs", t, recoverable);
-}
-
 /* Bind the group to x and bring every input read inside the RHS up to
  * date at (t, x). */
-static int group_eval(group *g, double t, double *x)
+int sim__group_eval(group *g, double t, double *x)
 {
     bind(g, x);
     for (size_t i = 0; i < g->n_pre; i++) {
@@ -265,37 +144,41 @@ static int group_eval(group *g, double t, double *x)
     return 0;
 }
 
-static int group_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *data)
+int sim__group_derivs(group *g, double t, double *x, double *dx)
 {
-    group *g = data;
-    double *dx = N_VGetArrayPointer(ydot);
-    int rc = group_eval(g, t, N_VGetArrayPointer(y));
+    int rc = sim__group_eval(g, t, x);
     for (size_t i = 0; rc == 0 && i < g->n_nodes; i++) {
         node *n = g->nodes[i];
         twin_status st = IN_MODEL(n, n->d->derivatives(n->inst, t, n->x, n->u,
                                                        dx + n->x_off));
         OUT_OF_MODEL();
-        rc = model_status(n, st, "derivatives", t, 1);
+        rc = sim__model_status(n, st, "derivatives", t, 1);
         /* A NaN or infinite derivative would only make the solver shrink
          * its step until it gives up: say what it is, at once. */
         for (size_t k = 0; rc == 0 && k < n->si->model->n_state; k++)
             if (!isfinite(dx[n->x_off + k])) {
-                fail(n->owner, TWIN_E_SOLVER_FAILURE,
-                     "model '%s' (instance '%s') returned a non-finite "
-                     "derivative (%g) for state '%s' at t = %.17g",
-                     n->d->name, n->si->name, dx[n->x_off + k],
-                     n->si->model->state[k]->name, t);
+                sim__fail(n->owner, TWIN_E_SOLVER_FAILURE,
+                          "model '%s' (instance '%s') returned a non-finite "
+                          "derivative (%g) for state '%s' at t = %.17g",
+                          n->d->name, n->si->name, dx[n->x_off + k],
+                          n->si->model->state[k]->name, t);
                 rc = -1;
             }
     }
     return rc;
 }
 
-static int group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,
-                       void *data)
+static int group_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *data)
+{
+    return sim__group_derivs(data, t, N_VGetArrayPointer(y),
+                             N_VGetArrayPointer(ydot));
+}
+
+int sim__group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,
+                     void *data)
 {
     group *g = data;
-    int rc = group_eval(g, t, N_VGetArrayPointer(y));
+    int rc = sim__group_eval(g, t, N_VGetArrayPointer(y));
     for (size_t i = 0; rc == 0 && i < g->n_nodes; i++) {
         node *n = g->nodes[i];
         if (n->n_g == 0)
@@ -307,7 +190,7 @@ static int group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,
                                          n->inst, t, n->x, n->u,
                                          gout + n->g_off));
         OUT_OF_MODEL();
-        rc = model_status(n, st, "event_indicators", t, 0);
+        rc = sim__model_status(n, st, "event_indicators", t, 0);
     }
     return rc < 0 ? -1 : rc;
 }
@@ -553,7 +436,7 @@ static int build_solvers(sim *s, twin_errors *errs)
         }
         CHECK_CV(CVodeSetLinearSolver(g->cvode, g->LS, g->A));
         if (g->n_g > 0)
-            CHECK_CV(CVodeRootInit(g->cvode, (int)g->n_g, group_roots));
+            CHECK_CV(CVodeRootInit(g->cvode, (int)g->n_g, sim__group_roots));
     }
     return 0;
 }
@@ -653,6 +536,7 @@ void sim__free(sim **sp)
     free(s->row);
     free(s->columns);
     free(s->nonfinite_seen);
+    free(s->g_begin);
     if (s->ctx)
         SUNContext_Free(&s->ctx);
     free(s);
@@ -691,8 +575,9 @@ static int restart(sim *s, group *g, double t)
     int flag = CVodeReInit(g->cvode, t, g->y);
     if (flag < 0) {
         char name[64];
-        fail(s, TWIN_E_SOLVER_FAILURE, "CVodeReInit at t = %.17g failed: %s",
-             t, flag_name(flag, name, sizeof name));
+        sim__fail(s, TWIN_E_SOLVER_FAILURE,
+                  "CVodeReInit at t = %.17g failed: %s", t,
+                  flag_name(flag, name, sizeof name));
         return -1;
     }
     /* The first one only takes in what init() did to the start values. */
@@ -717,7 +602,7 @@ static int handle_events(sim *s, group *g, double t)
     if (CVodeGetRootInfo(g->cvode, g->roots) < 0)
         return -1;
     double *y = N_VGetArrayPointer(g->y);
-    if (group_eval(g, t, y) != 0)
+    if (sim__group_eval(g, t, y) != 0)
         return -1;
     for (size_t i = 0; i < g->n_nodes; i++) {
         node *n = g->nodes[i];
@@ -728,10 +613,7 @@ static int handle_events(sim *s, group *g, double t)
         }
         if (!any)
             continue;
-        twin_status st = IN_MODEL(n, n->d->event(n->inst, t, n->x, n->u,
-                                                 n->crossed));
-        OUT_OF_MODEL();
-        if (model_status(n, st, "event", t, 0) != 0)
+        if (call_event(n, t) != 0)
             return -1;
         for (size_t k = 0; k < n->n_g; k++) {
             if (n->crossed[k] == 0)
@@ -774,10 +656,11 @@ static int advance(sim *s, group *g, double t, double t1)
         char who[512], name[64];
         describe_group(g, who, sizeof who);
         if (s->fail[0] == '\0')
-            fail(s, TWIN_E_SOLVER_FAILURE,
-                 "the solver failed between t = %.17g and %.17g (%s) for "
-                 "instances %s%s%s", t, t1, flag_name(flag, name, sizeof name),
-                 who, s->solver_msg[0] ? ": " : "", s->solver_msg);
+            sim__fail(s, TWIN_E_SOLVER_FAILURE,
+                      "the solver failed between t = %.17g and %.17g (%s) "
+                      "for instances %s%s%s", t, t1,
+                      flag_name(flag, name, sizeof name), who,
+                      s->solver_msg[0] ? ": " : "", s->solver_msg);
         return -1;
     }
     bind(g, N_VGetArrayPointer(g->y));
@@ -785,7 +668,19 @@ static int advance(sim *s, group *g, double t, double t1)
 }
 
 /* Steps 1–3 of a tick at time t (k: tick number). */
-static int evaluate(sim *s, double t, int first)
+int sim__propagate(sim *s, double t)
+{
+    for (size_t k = 0; k < s->n_order; k++) {
+        node *n = s->order[k];
+        sim__gather_held(n);
+        gather_intra(n);
+        if (n->continuous && call_outputs(n, t, 0) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int sim__evaluate(sim *s, double t, int first)
 {
     const scenario *sc = s->sc;
     for (size_t i = 0; i < sc->n_inputs; i++) {
@@ -805,26 +700,21 @@ static int evaluate(sim *s, double t, int first)
             return -1;
     if (first) {
         /* Signals at the start values, then each model's init. */
-        for (size_t k = 0; k < s->n_order; k++) {
-            node *n = s->order[k];
-            gather_held(n);
-            gather_intra(n);
-            if (n->continuous && call_outputs(n, t, 0) != 0)
-                return -1;
-        }
+        if (sim__propagate(s, t) != 0)
+            return -1;
         for (size_t k = 0; k < s->n_order; k++) {
             node *n = s->order[k];
             if (n->d->init == NULL)
                 continue;
             twin_status st = IN_MODEL(n, n->d->init(n->inst, t, n->x, n->u));
             OUT_OF_MODEL();
-            if (model_status(n, st, "init", t, 0) != 0)
+            if (sim__model_status(n, st, "init", t, 0) != 0)
                 return -1;
         }
     }
     for (size_t k = 0; k < s->n_order; k++) {
         node *n = s->order[k];
-        gather_held(n);
+        sim__gather_held(n);
         gather_intra(n);
         int rc;
         if (n->continuous) {
@@ -833,14 +723,14 @@ static int evaluate(sim *s, double t, int first)
             twin_status st = IN_MODEL(n, n->d->tick(n->inst, t, sc->dt, n->x,
                                                     n->u, n->y));
             OUT_OF_MODEL();
-            rc = model_status(n, st, "tick", t, 0);
+            rc = sim__model_status(n, st, "tick", t, 0);
         }
         if (rc != 0)
             return -1;
     }
     for (size_t k = 0; k < s->n_order; k++)
         if (s->order[k]->regather)
-            gather_held(s->order[k]);
+            sim__gather_held(s->order[k]);
     return 0;
 }
 
@@ -901,14 +791,14 @@ int sim__run(sim *s, sim_stats *stats, twin_errors *errs)
 
     if (s->cb.columns &&
         s->cb.columns(s->cb.ctx, sc->n_out + 1, s->columns) != 0) {
-        fail(s, TWIN_E_CANCELLED, "the receiver refused the columns");
+        sim__fail(s, TWIN_E_CANCELLED, "the receiver refused the columns");
         goto done;
     }
     if (realtime) {
         /* Wake at the deadline, not up to the default 50 µs after it. */
         prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
         if (pace__init(&pc, sc->dt / speed) != 0) {
-            fail(s, TWIN_E_INTERNAL, "out of memory");
+            sim__fail(s, TWIN_E_INTERNAL, "out of memory");
             goto done;
         }
     }
@@ -927,16 +817,16 @@ int sim__run(sim *s, sim_stats *stats, twin_errors *errs)
             }
         }
         if (s->cb.poll && s->cb.poll(s->cb.ctx, s, t) != 0) {
-            fail(s, TWIN_E_CANCELLED, "cancelled at t = %.17g", t);
+            sim__fail(s, TWIN_E_CANCELLED, "cancelled at t = %.17g", t);
             break;
         }
-        if (evaluate(s, t, k == 0) != 0)
+        if (sim__evaluate(s, t, k == 0) != 0)
             break;
         if (s->cb.tick)
             s->cb.tick(s->cb.ctx, s, t);
         if (k % sc->every == 0 && emit_row(s, t) != 0) {
-            fail(s, TWIN_E_CANCELLED, "cancelled by the receiver at t = %.17g",
-                 t);
+            sim__fail(s, TWIN_E_CANCELLED,
+                      "cancelled by the receiver at t = %.17g", t);
             break;
         }
         if (k == sc->n_ticks)

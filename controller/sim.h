@@ -113,6 +113,47 @@ void sim__free(sim **s);
 extern const char *volatile sim__model_in_use;
 extern const char *volatile sim__instance_in_use;
 
+/* ---- the composed right-hand side, for steady states (sim_steady.c) ----
+ *
+ * A sim built with sim__new can instead be brought to its first tick and
+ * then evaluated as a function of all its continuous states; steady.c
+ * solves that function for zero.  Never mix with sim__run. */
+
+/* Steps 1–3 of the first tick at t, without a row: inputs at t, each
+ * model's init, discrete models' first tick, signals propagated; the
+ * event indicators there are remembered for sim__settle.  Returns 0, or
+ * -1 with the reason in sim__failure(). */
+int sim__begin(sim *s, double t);
+
+/* The continuous states of every integration group, concatenated: how
+ * many, which one the i-th is, and their values now. */
+size_t sim__n_states(const sim *s);
+sc_ref sim__state_ref(const sim *s, size_t i);
+void sim__get_states(const sim *s, double *x);
+
+/* dx = the composed right-hand side at (t, x): each group's outputs in
+ * dependency order, then its derivatives; discrete outputs and inputs
+ * held as they stand.  Returns 0; 1 when a model answered DISCARD
+ * (sim__discarded() says which); -1 when one failed or gave a derivative
+ * that is not finite (sim__failure() says why, and the sim is done). */
+int sim__rhs(sim *s, double t, const double *x, double *dx);
+
+/* Put the states at x and evaluate every output at t as a tick does,
+ * without ticking discrete models (their outputs stay as sim__begin left
+ * them).  First, each event indicator whose sign differs from what it
+ * was at sim__begin is handed to its model's event() as crossed, so
+ * modes such as a tank's overflow agree with x.  Returns 0 or -1. */
+int sim__settle(sim *s, double t, const double *x);
+
+/* Instance inst's states, inputs or outputs as they stand. */
+const double *sim__values(const sim *s, size_t inst, twin_var_kind kind);
+
+/* The first failure, or NULL; *code (may be NULL) gets its code. */
+const char *sim__failure(const sim *s, twin_err_code *code);
+
+/* "model 'm' (instance 'i')" of the last DISCARD, or "" when none. */
+const char *sim__discarded(const sim *s, char *buf, size_t len);
+
 /* Compose and run in one call (CLI, tests, benchmarks). */
 int sim__run_scenario(const scenario *sc, const sim_options *opt,
                       const sim_callbacks *cb, sim_stats *stats,

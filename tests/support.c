@@ -109,6 +109,34 @@ scenario *support__compose_named(const char *name)
     return compose_doc(doc, name);
 }
 
+scenario *support__compose_failing(int mode, double t_fail, double stop)
+{
+    static model_lib lib;
+    char text[512], why[1024];
+    if (lib.count == 0) {
+        snprintf(text, sizeof text, "%s/failing.so",
+                 env_or_fail("TWIN_TEST_PLUGIN_DIR"));
+        twin_model *m = modlib__open(text, why, sizeof why);
+        if (m == NULL)
+            fprintf(stderr, "%s\n", why);
+        assert_non_null(m);
+        assert_int_equal(modlib__add(&lib, m), 0);
+    }
+    snprintf(text, sizeof text,
+             "{\"time\": {\"stop\": %.17g, \"dt\": 1},"
+             " \"instances\": {\"bad0\": {\"model\": \"failing\","
+             "   \"params\": {\"mode\": %d, \"t_fail\": %.17g}}}}", stop,
+             mode, t_fail);
+    json_t *doc = json_loads(text, 0, NULL);
+    twin_errors errs = {0};
+    scenario *sc = scenario__compose(doc, &lib, NULL, NULL, &errs);
+    errors__print(&errs, "failing plugin scenario: ", stderr);
+    errors__clear(&errs);
+    json_decref(doc);
+    assert_non_null(sc);
+    return sc;
+}
+
 static int on_columns(void *ctx, size_t n, const char *const *names)
 {
     collected *c = ctx;

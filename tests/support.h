@@ -43,6 +43,12 @@ scenario *support__compose(const char *json_text);
 /* Compose a scenario file from the scenario directory by name. */
 scenario *support__compose_named(const char *name);
 
+/* A scenario of one instance, bad0, of the test plugin "failing"
+ * (tests/plugins/failing.c, loaded from TWIN_TEST_PLUGIN_DIR into a
+ * library of its own): its parameters mode and t_fail, time 0 to stop by
+ * 1 s.  Fails the test when it does not compose. */
+scenario *support__compose_failing(int mode, double t_fail, double stop);
+
 /* Run in batch mode, collecting everything, the functions' values too. */
 void support__run(const scenario *sc, collected *out);
 

@@ -646,6 +646,67 @@ invalid = [
      "an output without a dot"),
 ]
 
+# steady: docs/schema/twin.steady.schema.json, through the request and
+# response schemas.
+STEADY_OK = resp("ok", type="steady", t=0.0, method="hybrids", iterations=7,
+                 evaluations=15, residual_norm=0.0,
+                 states={"tank0.h": 0.25}, residuals={"tank0.h": 0.0},
+                 inputs={"tank0.q_in": 0.0075, "tank0.valve": 0.5},
+                 outputs={"tank0.q_out": 0.0075, "tank0.overflow": 0.0})
+STEADY_FAILED = resp("failed", type="steady", errors=[
+    {"code": "solver_failure", "path": "", "message": "No steady state."}],
+    t=0.0, method="hybrids", iterations=0, evaluations=4,
+    residual_norm=0.0065, states={"tank0.h": 3.5},
+    residuals={"tank0.h": 0.0065},
+    largest=[{"state": "tank0.h", "residual": 0.0065, "value": 3.5}])
+valid += [
+    ("twin.request", req("steady", scenario=SCEN,
+                         inputs={"tank0.valve": 0.5, "tank0.q_in": 0.01},
+                         options={"method": "broyden", "residual_tol": 1e-12,
+                                  "step_tol": 0, "max_iterations": 50}),
+     "steady with inputs and options"),
+    ("twin.response", STEADY_OK, "steady ok"),
+    ("twin.response", dict(STEADY_OK, log=[{"instance": "tank0", "level":
+                                            "warning", "message": "m"}],
+                           outputs={"pi0.sp": None}), "steady ok, a log line"),
+    ("twin.response", STEADY_FAILED, "steady failed, not converged"),
+    ("twin.response", dict(STEADY_FAILED, residual_norm=None),
+     "steady failed, a point a model refused"),
+    ("twin.response", resp("failed", type="steady", errors=[
+        {"code": "model_crashed", "path": "", "message": "Signal 11."}]),
+     "steady failed, the process died"),
+    ("twin.response", resp("rejected", type="steady", errors=[ERR]),
+     "steady rejected"),
+]
+invalid += [
+    ("twin.request", req("steady"), "", "steady without scenario"),
+    ("twin.request", req("steady", scenario=SCEN,
+                         inputs={"tank0.valve": "0.5"}),
+     "/inputs/tank0.valve", "steady holding an input at a string"),
+    ("twin.request", req("steady", scenario=SCEN, inputs={"valve": 0.5}),
+     "/inputs/valve", "steady holding an input without its instance"),
+    ("twin.request", req("steady", scenario=SCEN,
+                         options={"method": "newton"}),
+     "/options/method", "steady with an unknown method"),
+    ("twin.request", req("steady", scenario=SCEN,
+                         options={"max_iterations": 0}),
+     "/options/max_iterations", "steady with no iterations"),
+    ("twin.response", {k: v for k, v in STEADY_OK.items() if k != "states"},
+     "", "steady ok without states"),
+    ("twin.response", dict(STEADY_OK, residual_norm=None), "/residual_norm",
+     "steady ok without a residual"),
+    ("twin.response", dict(STEADY_OK, iterations=7.0), "/iterations",
+     "steady iterations written 7.0"),
+    ("twin.response", dict(STEADY_OK, states={"tank0.h": "0.25"}),
+     "/states/tank0.h", "a steady state that is a string"),
+    ("twin.response", dict(STEADY_FAILED, errors=[ERR]), "/errors/0/code",
+     "steady failed for a reason that is no solver failure"),
+    ("twin.response", {k: v for k, v in STEADY_FAILED.items()
+                       if k != "errors"}, "", "steady failed without errors"),
+    ("twin.response", resp("accepted", type="steady"), "/status",
+     "steady accepted"),
+]
+
 sec = Section("valid messages")
 for kind, obj, what in valid:
     expect_valid(sec, kind, obj, what)

@@ -16,43 +16,9 @@
 
 #include "support.h"
 
-static model_lib lib;
-
-static int setup(void **state)
-{
-    char why[1024];
-    char path[4096];
-    snprintf(path, sizeof path, "%s/failing.so",
-             getenv("TWIN_TEST_PLUGIN_DIR"));
-    twin_model *m = modlib__open(path, why, sizeof why);
-    if (m == NULL) {
-        fprintf(stderr, "%s\n", why);
-        return -1;
-    }
-    return modlib__add(&lib, m);
-}
-
-static int teardown(void **state)
-{
-    modlib__free(&lib);
-    return 0;
-}
-
 static scenario *compose(int mode)
 {
-    char text[512];
-    snprintf(text, sizeof text,
-             "{\"time\": {\"stop\": 20, \"dt\": 1},"
-             " \"instances\": {\"bad0\": {\"model\": \"failing\","
-             "   \"params\": {\"mode\": %d, \"t_fail\": 5.5}}}}", mode);
-    json_t *doc = json_loads(text, 0, NULL);
-    twin_errors errs = {0};
-    scenario *sc = scenario__compose(doc, &lib, NULL, NULL, &errs);
-    errors__print(&errs, "", stderr);
-    errors__clear(&errs);
-    json_decref(doc);
-    assert_non_null(sc);
-    return sc;
+    return support__compose_failing(mode, 5.5, 20);
 }
 
 static void test_sim__failures_end_the_run(void **state)
@@ -186,5 +152,5 @@ int main(void)
         cmocka_unit_test(test_sim__every),
         cmocka_unit_test(test_sim__live_input),
     };
-    return cmocka_run_group_tests_name("sim", tests, setup, teardown);
+    return cmocka_run_group_tests_name("sim", tests, NULL, NULL);
 }

@@ -254,7 +254,7 @@ def check_not_allowed(client):
            [(e["code"], e["path"]) for e in r["errors"]] ==
            [("not_allowed", "/type")], r)
     r = client.request({"type": "steady", "scenario": "tank-overflow"},
-                       controller="ctl-1").response()
+                       controller="ctl-2").response()
     expect(r["errors"][0]["code"] == "not_allowed", r)
     r = client.request({"type": "status"}, controller="ctl-2").response()
     expect(r["status"] == "ok", r)

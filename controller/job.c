@@ -1,0 +1,312 @@
+/*
+ * job.c — requests answered by a forked child (job.h): forking under
+ * the configured limits, reading the answer from the pipe, and saying
+ * how a child that gave none ended.
+ */
+#include "job.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "runner.h"
+
+#define KILL_GRACE 0.2   /* s between SIGUSR1 (say where) and SIGKILL */
+
+struct job {
+    struct job *next;
+    req_type type;
+    char *what;
+    reply_to reply;
+    pid_t pid;
+    int fd;                /* the answer, or -1 once at end of file */
+    frame_reader rd;
+    json_t *answer;        /* the child's FRAME_END */
+    char *where;           /* "model 'm' (instance 'i')" it died in */
+    double deadline, kill_at;
+    int timed_out, reaped, wait_status;
+};
+
+/* What a child with nothing to say for want of memory says. */
+static const char oom_answer[] =
+    "{\"status\":\"failed\",\"errors\":[{\"code\":\"internal\",\"path\":\"\","
+    "\"message\":\"out of memory building the answer\"}]}";
+
+static void __attribute__((noreturn))
+child_main(int fd, const runner_limits *lim, const char *what, job_work work,
+           void *arg)
+{
+    /* The daemon blocks these for its signalfd; the child wants them. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGCHLD, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+    if (dup2(fd, 3) < 0)
+        _exit(70);
+    close_range(4, ~0U, 0);
+    frame_writer w;
+    if (frame__writer_init(&w, 3, 64u << 10) != 0)
+        _exit(71);
+    runner__watch_crashes(&w);
+    char why[1024];
+    json_t *answer = NULL;
+    if (runner__set_limits(lim, what, why, sizeof why) != 0)
+        answer = json_pack("{s:s, s:[{s:s, s:s, s:s}]}", "status", "failed",
+                           "errors", "code", "internal", "path", "",
+                           "message", why);
+    else
+        answer = work(arg);
+    char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+    json_decref(answer);
+    if (text != NULL)
+        frame__put(&w, FRAME_END, text, strlen(text));
+    else
+        frame__put(&w, FRAME_END, oom_answer, sizeof oom_answer - 1);
+    frame__flush(&w);
+    _exit(0);
+}
+
+int job__start(serve *sv, const reply_to *to, req_type type,
+               const char *what, job_work work, void *arg, char *why,
+               size_t why_len)
+{
+    int p[2] = {-1, -1};
+    struct job *j = calloc(1, sizeof *j);
+    if (j == NULL || (j->what = strdup(what)) == NULL ||
+        request__reply_copy(&j->reply, to) != 0) {
+        snprintf(why, why_len, "out of memory starting the %s", what);
+        goto fail;
+    }
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        snprintf(why, why_len, "cannot make a pipe for the %s: %s", what,
+                 strerror(errno));
+        goto fail;
+    }
+    runner_limits lim = {.cpu_seconds = sv->cfg.limits.cpu_seconds,
+                         .memory_bytes = sv->cfg.limits.memory_bytes};
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(why, why_len, "cannot start the %s's process: %s", what,
+                 strerror(errno));
+        goto fail;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        child_main(p[1], &lim, what, work, arg);
+    }
+    close(p[1]);
+    fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+    j->type = type;
+    j->pid = pid;
+    j->fd = p[0];
+    j->deadline = serve__now() + sv->cfg.limits.run_seconds;
+    j->next = sv->jobs;
+    sv->jobs = j;
+    return 0;
+fail:
+    if (p[0] >= 0)
+        close(p[0]);
+    if (p[1] >= 0)
+        close(p[1]);
+    if (j) {
+        free(j->what);
+        request__reply_free(&j->reply);
+    }
+    free(j);
+    return -1;
+}
+
+size_t job__count(const serve *sv)
+{
+    size_t n = 0;
+    for (const struct job *j = sv->jobs; j; j = j->next)
+        n++;
+    return n;
+}
+
+int job__running(const serve *sv, const char *id)
+{
+    for (const struct job *j = sv->jobs; id && j; j = j->next)
+        if (j->reply.id && strcmp(j->reply.id, id) == 0)
+            return 1;
+    return 0;
+}
+
+size_t job__poll_fds(const serve *sv, struct pollfd *pfd, size_t cap)
+{
+    size_t n = 0;
+    for (const struct job *j = sv->jobs; j && n < cap; j = j->next)
+        if (j->fd >= 0)
+            pfd[n++] = (struct pollfd){.fd = j->fd, .events = POLLIN};
+    return n;
+}
+
+/* Read what is there: the answer, or where the child was when it died. */
+static void job_read(struct job *j)
+{
+    long got;
+    while (j->fd >= 0 && (got = frame__fill(&j->rd, j->fd)) != 0) {
+        if (got < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                break;
+            return; /* nothing more now */
+        }
+        const char *p;
+        size_t len;
+        int type;
+        while ((type = frame__next(&j->rd, &p, &len)) > 0) {
+            if (type == FRAME_END) {
+                json_decref(j->answer);
+                j->answer = json_loadb(p, len, 0, NULL);
+            } else if (type == FRAME_WHERE) {
+                size_t ml = strnlen(p, len);
+                free(j->where);
+                if (ml >= len ||
+                    asprintf(&j->where, "model '%s' (instance '%.*s')", p,
+                             (int)(len - ml - 1), p + ml + 1) < 0)
+                    j->where = NULL;
+            }
+        }
+        if (type < 0)
+            break; /* garbled: what came so far is all there is */
+    }
+    close(j->fd);
+    j->fd = -1;
+}
+
+static json_t *failed(json_t *errors)
+{
+    return json_pack("{s:s, s:o}", "status", "failed", "errors", errors);
+}
+
+/* The child is gone and its pipe read to the end: answer. */
+static void job_end(serve *sv, struct job *j)
+{
+    json_t *resp;
+    int st = j->wait_status;
+    const char *in = j->where ? " while in " : "";
+    const char *where = j->where ? j->where : "";
+    if (j->answer != NULL && json_is_object(j->answer))
+        resp = json_incref(j->answer);
+    else if (j->timed_out)
+        resp = failed(serve__error_list(
+            TWIN_E_TIMEOUT, "the %s passed this controller's limit of %g s "
+            "of wall-clock time (limits.run_seconds) and was stopped%s%s",
+            j->what, sv->cfg.limits.run_seconds, in, where));
+    else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGXCPU)
+        resp = failed(serve__error_list(
+            TWIN_E_TIMEOUT, "the %s used its CPU-time limit of %g s "
+            "(limits.cpu_seconds) and was stopped%s%s", j->what,
+            sv->cfg.limits.cpu_seconds, in, where));
+    else if (WIFSIGNALED(st))
+        resp = failed(serve__error_list(
+            TWIN_E_MODEL_CRASHED, "the %s's process died of signal %d (%s) "
+            "%s%s", j->what, WTERMSIG(st), strsignal(WTERMSIG(st)),
+            j->where ? "in " : "in a model or the solver", where));
+    else
+        resp = failed(serve__error_list(
+            TWIN_E_MODEL_CRASHED, "the %s's process exited with status %d "
+            "before it answered (a model called exit?)", j->what,
+            WEXITSTATUS(st)));
+    serve__respond(sv, &j->reply, j->type, resp);
+}
+
+static void job_free(struct job *j)
+{
+    if (!j->reaped) {
+        kill(j->pid, SIGKILL);
+        waitpid(j->pid, NULL, 0);
+    }
+    if (j->fd >= 0)
+        close(j->fd);
+    frame__reader_free(&j->rd);
+    json_decref(j->answer);
+    request__reply_free(&j->reply);
+    free(j->where);
+    free(j->what);
+    free(j);
+}
+
+void job__service(serve *sv, double now)
+{
+    for (struct job **link = &sv->jobs; *link;) {
+        struct job *j = *link;
+        if (j->fd >= 0)
+            job_read(j);
+        if (!j->reaped && now >= j->deadline && !j->timed_out) {
+            /* SIGUSR1: say where you are; then you are killed. */
+            j->timed_out = 1;
+            kill(j->pid, SIGUSR1);
+            j->kill_at = now + KILL_GRACE;
+        } else if (!j->reaped && j->kill_at > 0 && now >= j->kill_at) {
+            j->kill_at = 0;
+            kill(j->pid, SIGKILL);
+        }
+        if (j->reaped && j->fd < 0) {
+            job_end(sv, j);
+            *link = j->next;
+            job_free(j);
+        } else {
+            link = &j->next;
+        }
+    }
+}
+
+int job__reaped(serve *sv, pid_t pid, int status)
+{
+    for (struct job *j = sv->jobs; j; j = j->next)
+        if (!j->reaped && j->pid == pid) {
+            j->reaped = 1;
+            j->wait_status = status;
+            return 1;
+        }
+    return 0;
+}
+
+double job__next_deadline(const serve *sv)
+{
+    double due = INFINITY;
+    for (const struct job *j = sv->jobs; j; j = j->next) {
+        if (j->reaped)
+            continue;
+        if (!j->timed_out && j->deadline < due)
+            due = j->deadline;
+        if (j->kill_at > 0 && j->kill_at < due)
+            due = j->kill_at;
+    }
+    return due;
+}
+
+void job__stop_all(serve *sv)
+{
+    while (sv->jobs) {
+        struct job *j = sv->jobs;
+        sv->jobs = j->next;
+        serve__respond(sv, &j->reply, j->type, failed(serve__error_list(
+            TWIN_E_CANCELLED, "this controller is stopping; the %s was "
+            "ended before it answered: send the request again, to another "
+            "controller", j->what)));
+        job_free(j);
+    }
+}
+
+void job__free_all(serve *sv)
+{
+    while (sv->jobs) {
+        struct job *j = sv->jobs;
+        sv->jobs = j->next;
+        job_free(j);
+    }
+}

@@ -1,0 +1,180 @@
+/*
+ * sim_internal.h — the inside of a sim, shared by the files that make
+ * one up: sim.c (building and the tick loop) and sim_steady.c (the
+ * composed right-hand side as a function of all continuous states, for
+ * steady.c).  Nothing outside sim*.c includes it.
+ */
+#ifndef TWIN_SIM_INTERNAL_H
+#define TWIN_SIM_INTERNAL_H
+
+#include <math.h>
+
+#include <cvode/cvode.h>
+#include <nvector/nvector_serial.h>
+#include <sundials/sundials_context.h>
+#include <sunlinsol/sunlinsol_dense.h>
+#include <sunmatrix/sunmatrix_dense.h>
+
+#include "sim.h"
+
+typedef struct node node;
+typedef struct group group;
+
+/* One signal copied into an input: u[dst] = src->x[i] or src->y[i]. */
+typedef struct link {
+    size_t dst;
+    const node *src;
+    int from_state;
+    size_t src_index;
+} link;
+
+struct node {
+    sim *owner;
+    const sc_instance *si;
+    const twin_model_descriptor *d;
+    twin_instance *inst;
+    twin_host host;
+    int continuous;
+    double *x;            /* states: into the group's vector, or x_own */
+    double *x_own;        /* discrete states (continuous: NULL) */
+    double *u, *y;
+    link *intra;          /* sources in the same group: copied in the RHS */
+    size_t n_intra;
+    link *held;           /* sources held over the tick: copied at ticks */
+    size_t n_held;
+    int regather;         /* a held source is evaluated after this node */
+    int rhs_outputs;      /* outputs are read inside the RHS */
+    group *grp;
+    size_t x_off, g_off, n_g;
+    int *crossed;
+};
+
+struct group {
+    sim *owner;
+    node **nodes;         /* evaluation order inside the RHS */
+    size_t n_nodes;
+    node **pre;           /* evaluated first where a cycle was broken */
+    size_t n_pre;
+    size_t n_x, n_g;
+    N_Vector y;
+    void *cvode;
+    SUNMatrix A;
+    SUNLinearSolver LS;
+    int *roots;
+    int restart;          /* an input jumped: CVodeReInit before going on */
+    int started;          /* the first ReInit after CVodeInit is no restart */
+};
+
+typedef struct input_slot {
+    const sc_input *in;
+    node *n;
+    size_t index;
+    int overridden;       /* set by sim__set_input: wins over the profile */
+    double live;
+} input_slot;
+
+struct sim {
+    const scenario *sc;
+    sim_options opt;
+    sim_callbacks cb;
+    SUNContext ctx;
+    node *nodes;
+    size_t n_nodes;
+    node **order;         /* global evaluation order at ticks */
+    size_t n_order;
+    node **pre;
+    size_t n_pre;
+    group *groups;
+    size_t n_groups;
+    input_slot *inputs;
+    double *row;
+    const char **columns;
+    unsigned char *nonfinite_seen;
+    sim_stats st;
+    /* The first failure inside a callback from CVODE or a model. */
+    twin_err_code fail_code;
+    char fail[1024];
+    char solver_msg[512];
+    /* Steady states (sim_steady.c): the event indicators at sim__begin,
+     * and the last model that answered DISCARD. */
+    double *g_begin;
+    const node *discarded;
+};
+
+/* Around every call into a model: who is running, for crash reports. */
+#define IN_MODEL(n, call)                                                  \
+    (sim__model_in_use = (n)->d->name,                                     \
+     sim__instance_in_use = (n)->si->name, (call))
+#define OUT_OF_MODEL() (sim__model_in_use = NULL, sim__instance_in_use = NULL)
+
+/* Record the run's first failure (later ones are dropped). */
+void sim__fail(sim *s, twin_err_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A model's status in CVODE's convention: 0 fine, 1 retry (DISCARD where
+ * recoverable), -1 failed (recorded with sim__fail). */
+int sim__model_status(node *n, twin_status st, const char *fn, double t,
+                      int recoverable);
+
+/* Copy held sources into n's inputs (a jump restarts its group). */
+void sim__gather_held(node *n);
+
+/* Bind group g to the states x and bring every input read inside its
+ * right-hand side up to date at (t, x); sim__group_derivs then fills
+ * dx (0, 1 retry, -1 failed). */
+int sim__group_eval(group *g, double t, double *x);
+int sim__group_derivs(group *g, double t, double *x, double *dx);
+
+/* Event indicators of group g at (t, y) (a CVODE root function). */
+int sim__group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,
+                     void *data);
+
+/* Signals along every connection in evaluation order, continuous
+ * models' outputs at t on the way; discrete models are not ticked. */
+int sim__propagate(sim *s, double t);
+
+/* Steps 1–3 of a tick at t (first: the run's first tick, with init). */
+int sim__evaluate(sim *s, double t, int first);
+
+static inline double link_value(const link *l)
+{
+    return l->from_state ? l->src->x[l->src_index] : l->src->y[l->src_index];
+}
+
+static inline void gather_intra(node *n)
+{
+    for (size_t i = 0; i < n->n_intra; i++)
+        n->u[n->intra[i].dst] = link_value(&n->intra[i]);
+}
+
+static inline int same(double a, double b)
+{
+    return a == b || (isnan(a) && isnan(b));
+}
+
+static inline void bind(group *g, double *x)
+{
+    for (size_t i = 0; i < g->n_nodes; i++)
+        g->nodes[i]->x = x + g->nodes[i]->x_off;
+}
+
+static inline int call_outputs(node *n, double t, int recoverable)
+{
+    if (n->d->outputs == NULL)
+        return 0;
+    twin_status st = IN_MODEL(n, n->d->outputs(n->inst, t, n->x, n->u,
+                                                n->y));
+    OUT_OF_MODEL();
+    return sim__model_status(n, st, "outputs", t, recoverable);
+}
+
+/* Hand n the event indicators it has in n->crossed. */
+static inline int call_event(node *n, double t)
+{
+    twin_status st = IN_MODEL(n, n->d->event(n->inst, t, n->x, n->u,
+                                             n->crossed));
+    OUT_OF_MODEL();
+    return sim__model_status(n, st, "event", t, 0);
+}
+
+#endif
