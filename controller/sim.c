@@ -537,6 +537,7 @@ void sim__free(sim **sp)
     free(s->columns);
     free(s->nonfinite_seen);
     free(s->g_begin);
+    free(s->blocks);
     if (s->ctx)
         SUNContext_Free(&s->ctx);
     free(s);

@@ -131,12 +131,21 @@ size_t sim__n_states(const sim *s);
 sc_ref sim__state_ref(const sim *s, size_t i);
 void sim__get_states(const sim *s, double *x);
 
+/* The integration groups with states ("blocks"), in the same order: the
+ * right-hand side of one depends on its own states only, so each can be
+ * solved alone.  Block b holds states first .. first + count − 1. */
+size_t sim__n_blocks(const sim *s);
+void sim__block(const sim *s, size_t b, size_t *first, size_t *count);
+
 /* dx = the composed right-hand side at (t, x): each group's outputs in
  * dependency order, then its derivatives; discrete outputs and inputs
  * held as they stand.  Returns 0; 1 when a model answered DISCARD
  * (sim__discarded() says which); -1 when one failed or gave a derivative
  * that is not finite (sim__failure() says why, and the sim is done). */
 int sim__rhs(sim *s, double t, const double *x, double *dx);
+
+/* The same for block b alone: x and dx are its count states. */
+int sim__rhs_block(sim *s, size_t b, double t, const double *x, double *dx);
 
 /* Put the states at x and evaluate every output at t as a tick does,
  * without ticking discrete models (their outputs stay as sim__begin left

@@ -99,6 +99,8 @@ struct sim {
      * and the last model that answered DISCARD. */
     double *g_begin;
     const node *discarded;
+    group **blocks;       /* the groups with states, in order */
+    size_t n_blocks;
 };
 
 /* Around every call into a model: who is running, for crash reports. */

@@ -30,14 +30,19 @@ int sim__begin(sim *s, double t)
     if (sim__evaluate(s, t, 1) != 0)
         return -1;
     free(s->g_begin);
+    free(s->blocks);
     s->g_begin = calloc(total_indicators(s) + 1, sizeof *s->g_begin);
-    if (s->g_begin == NULL) {
+    s->blocks = calloc(s->n_groups + 1, sizeof *s->blocks);
+    s->n_blocks = 0;
+    if (s->g_begin == NULL || s->blocks == NULL) {
         sim__fail(s, TWIN_E_INTERNAL, "out of memory");
         return -1;
     }
     size_t off = 0;
     for (size_t gi = 0; gi < s->n_groups; gi++) {
         group *g = &s->groups[gi];
+        if (g->y != NULL)
+            s->blocks[s->n_blocks++] = g;
         if (g->y == NULL || g->n_g == 0)
             continue;
         if (sim__group_roots(t, g->y, s->g_begin + off, g) != 0) {
@@ -92,6 +97,31 @@ void sim__get_states(const sim *s, double *x)
         memcpy(x, N_VGetArrayPointer(g->y), g->n_x * sizeof *x);
         x += g->n_x;
     }
+}
+
+size_t sim__n_blocks(const sim *s)
+{
+    return s->n_blocks;
+}
+
+void sim__block(const sim *s, size_t b, size_t *first, size_t *count)
+{
+    size_t off = 0;
+    for (size_t k = 0; k < b; k++)
+        off += s->blocks[k]->n_x;
+    *first = off;
+    *count = s->blocks[b]->n_x;
+}
+
+int sim__rhs_block(sim *s, size_t b, double t, const double *x, double *dx)
+{
+    if (s->fail[0] != '\0')
+        return -1;
+    group *g = s->blocks[b];
+    double *y = N_VGetArrayPointer(g->y);
+    memcpy(y, x, g->n_x * sizeof *x);
+    int rc = sim__group_derivs(g, t, y, dx);
+    return rc < 0 ? -1 : rc > 0 ? 1 : 0;
 }
 
 /* Copy x into the groups' own vectors and bind the models to them. */

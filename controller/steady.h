@@ -13,7 +13,9 @@
  * command, hold the input it drives instead (steady__hold_inputs).
  *
  * GSL's multidimensional root finder does the work (hybrids by default,
- * derivative-free with a finite-difference Jacobian).  A state declared
+ * derivative-free with a finite-difference Jacobian), on each integration
+ * group alone: a group's right-hand side depends on its own states only,
+ * so the groups are independent blocks of the problem.  A state declared
  * with a min or max is kept inside it: where the solver steps outside,
  * the models are evaluated at the bound and at the point mirrored into
  * the range, and the residual is the point reflection of the residual
@@ -90,16 +92,18 @@ typedef struct steady_result {
     double *residual;         /* dx/dt at x, or NULL when a model failed
                                * there */
     double residual_norm;     /* max |residual|, NAN when unknown */
-    size_t iterations;
-    size_t evaluations;       /* of the composed right-hand side */
+    size_t iterations;        /* summed over the groups */
+    size_t evaluations;       /* of a group's right-hand side, summed */
     double **u, **y;          /* per instance: inputs and outputs at x, or
                                * NULL when they could not be evaluated */
     steady_log log[STEADY_MAX_LOG];
     size_t n_log, lost_log;
 } steady_result;
 
-/* Solve.  Fills res (free with steady__result_free) and returns 0 when
- * converged, else res->code with the reason in res->message. */
+/* Solve (steady_solve.c).  Fills res (free with steady__result_free) and
+ * returns 0 when every group converged, else res->code with the reason in
+ * res->message: the first group without a steady state is named, and
+ * the others are solved all the same. */
 int steady__solve(const scenario *sc, const steady_options *opt,
                   steady_result *res);
 

@@ -438,6 +438,35 @@ static void test_steady__json(void **state)
     scenario__free(&sc);
 }
 
+static void test_steady__blocks(void **state)
+{
+    /* Three independent groups: two shut tanks filling and a pump feeding
+     * a tank.  Each group is solved alone: the third finds its steady
+     * state although the first two find none, and the message names the
+     * first group without one and counts them. */
+    scenario *sc = support__compose(
+        "{\"time\": {\"stop\": 10, \"dt\": 1},"
+        " \"instances\": {\"a\": {\"model\": \"tank\"},"
+        "   \"b\": {\"model\": \"tank\"}, \"p\": {\"model\": \"pump\"},"
+        "   \"c\": {\"model\": \"tank\"}},"
+        " \"connections\": [{\"from\": \"p.q\", \"to\": \"c.q_in\"}],"
+        " \"inputs\": {\"a.q_in\": {\"value\": 0.01},"
+        "   \"a.valve\": {\"value\": 0}, \"b.q_in\": {\"value\": 0.03},"
+        "   \"b.valve\": {\"value\": 0}, \"p.cmd\": {\"value\": 0.5},"
+        "   \"c.valve\": {\"value\": 0.5}}}");
+    steady_result r;
+    assert_int_equal(steady__solve(sc, NULL, &r), TWIN_E_SOLVER_FAILURE);
+    close_to(state_of(sc, &r, "p", "w"), 0.5, RTOL, "p.w");
+    close_to(state_of(sc, &r, "c", "h"), pow(0.05 * 0.5 / (0.03 * 0.5), 2),
+             RTOL, "c.h");
+    assert_true(strncmp(r.message, "for instance 'a': ", 18) == 0);
+    assert_non_null(strstr(r.message, "no steady state was found for 2 of "
+                                      "the 3 independent groups"));
+    assert_non_null(strstr(r.message, "the largest residual is d(b.h)/dt"));
+    steady__result_free(&r);
+    scenario__free(&sc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_steady__methods_agree),
         cmocka_unit_test(test_steady__model_failures),
         cmocka_unit_test(test_steady__json),
+        cmocka_unit_test(test_steady__blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
