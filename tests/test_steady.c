@@ -86,6 +86,8 @@ static void test_steady__tank_exact(void **state)
         {0.01, 1.0, 0.0, 5.0, 0.05},     /* from an empty tank: 0.04 */
         {0.013, 0.05, 3.5, 2.0, 0.03},   /* far above the wall: 75.1 */
         {1e-4, 0.9, 2.0, 0.5, 0.02},     /* nearly empty: 3.1e-5 */
+        {0.0075, 0.4, 5.0, 2.0, 0.03},   /* from above the wall, so
+                                          * overflow falls back to 0 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         scenario *sc = tank(cases[i].q_in, cases[i].valve, cases[i].h0,

@@ -1,21 +1,22 @@
 #!/usr/bin/env python3
 """Integration tests of the `steady` request against a real mosquitto and
 a real `twinctl serve`: steady states compared with the equations of
-/work/shared/reference-models.md solved by hand here (a tank with fixed
+reference-models.md solved by hand here (a tank with fixed
 inflow and valve: h = (q_in/(cv·u))²; a pump: w = cmd; a pump feeding a
 tank; the tank-farm-3 chains under the PI outputs of their first tick), a
 steady state that does not exist (inflow into a shut tank) answered
 `failed` with its residual, a rejected scenario with every problem at its
 JSON Pointer, a model that crashes or hangs while solving (only its own
-process ends: model_crashed / timeout), a deployment that does not allow
-steady, a retry answered again, and every message the controllers sent
-valid against docs/schema/.
+process ends: model_crashed, timeout at the wall-clock or the CPU-time
+limit), a solve under way when the daemon stops (answered `cancelled`),
+a deployment that does not allow steady, a retry answered again, and
+every message the controllers sent valid against docs/schema/.
 
 Usage: python3 tests/integration/test_steady_mqtt.py BUILD_DIR"""
 
-import math
 import os
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -200,10 +201,28 @@ def check_faults(client):
     e = c["errors"][0]
     expect(c["status"] == "failed" and e["code"] == "solver_failure" and
            "returned ERROR from derivatives" in e["message"], c)
+    f = steady(client, {"scenario": failing(6)}, controller="ctl-8")
+    e = f["errors"][0]
+    expect(f["status"] == "failed" and e["code"] == "timeout" and
+           "CPU-time limit of 1 s" in e["message"], f)
     # The controller is still there, and right.
     d = steady(client, {"scenario": tank_scenario(0.0075, 0.4)},
                controller="ctl-9")
     close(d["states"]["tank0.h"], (0.0075 / (0.03 * 0.4)) ** 2, "after")
+
+
+def check_stop(broker, client):
+    # SIGTERM while a solve hangs: it is ended and answered, and the daemon
+    # stops cleanly (the harness checks exit 0 and offline).
+    with Controller(broker, "ctl-7", build=BUILD, models=[PLUGINS],
+                    limits={"run_seconds": 60}):
+        req = client.request({"type": "steady", "scenario": failing(6)},
+                             controller="ctl-7")
+        time.sleep(0.5)
+    a = req.final(timeout=10)
+    e = a["errors"][0]
+    expect(a["status"] == "failed" and e["code"] == "cancelled" and
+           "stopping" in e["message"], a)
 
 
 def check_not_allowed(client):
@@ -239,7 +258,9 @@ def main():
                 Controller(broker, "ctl-2", build=BUILD,
                            allow={"requests": ["run", "describe"]}), \
                 Controller(broker, "ctl-9", build=BUILD, models=[PLUGINS],
-                           limits={"run_seconds": 2}):
+                           limits={"run_seconds": 2}), \
+                Controller(broker, "ctl-8", build=BUILD, models=[PLUGINS],
+                           limits={"run_seconds": 30, "cpu_seconds": 1}):
             t.check("a tank with fixed inflow and valve", check_tank, client)
             t.check("a pump, and a pump feeding a tank", check_pump_chain,
                     client)
@@ -253,6 +274,8 @@ def main():
             t.check("a crashing or hanging model ends only its solve",
                     check_faults, client)
             t.check("a deployment without steady", check_not_allowed, client)
+        t.check("stopping ends a solve under way", check_stop, broker,
+                client)
         t.check("every message valid against docs/schema/", check_schemas,
                 client)
     return t.summary()
