@@ -1,9 +1,10 @@
 /*
  * fuzz_request.c — libFuzzer harness: a request payload as it arrives on
  * a request topic.  Parsed as intake.c parses it, its envelope checked
- * with request__check_envelope; a run request's inline "scenario" is
- * composed against the real model and instance libraries with the limits
- * the daemon uses.  Every rejection is checked to reach the wire whole.
+ * with request__check_envelope; a run or steady request's inline
+ * "scenario" is composed against the real model and instance libraries
+ * with the limits the daemon uses, and a steady request's "options" and
+ * "inputs" read against it.  Every rejection is checked to reach the wire whole.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 
 #include "fuzz_support.h"
 #include "request.h"
+#include "steady.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (type < REQ__COUNT && request__type_name(type)[0] == '?')
         abort();
     const json_t *member = json_object_get(req, "scenario");
-    if (type == REQ_RUN && json_is_object(member)) {
+    if ((type == REQ_RUN || type == REQ_STEADY) && json_is_object(member)) {
         scenario *sc = scenario__compose(member, fuzz__models(),
                                          fuzz__instances(), &fuzz__limits,
                                          &inner);
@@ -45,6 +47,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz__check_scenario(sc);
         else if (inner.count == 0 && inner.lost == 0)
             abort(); /* refused without a reason */
+        if (sc != NULL && type == REQ_STEADY) {
+            /* What a steady request adds: options and held inputs. */
+            steady_options o;
+            steady__defaults(&o);
+            size_t before = inner.count;
+            int bad = steady__read_options(json_object_get(req, "options"),
+                                           "/options", &o, &inner) != 0;
+            bad |= steady__hold_inputs(sc, json_object_get(req, "inputs"),
+                                       "/inputs", &inner) != 0;
+            fuzz__check_errors(&inner, "steady");
+            if (bad != (inner.count + inner.lost > before))
+                abort(); /* a problem without its reason, or the reverse */
+        }
         scenario__free(&sc);
     }
     errors__clear(&inner);
