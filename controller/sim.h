@@ -154,9 +154,6 @@ int sim__rhs_block(sim *s, size_t b, double t, const double *x, double *dx);
  * modes such as a tank's overflow agree with x.  Returns 0 or -1. */
 int sim__settle(sim *s, double t, const double *x);
 
-/* Instance inst's states, inputs or outputs as they stand. */
-const double *sim__values(const sim *s, size_t inst, twin_var_kind kind);
-
 /* The first failure, or NULL; *code (may be NULL) gets its code. */
 const char *sim__failure(const sim *s, twin_err_code *code);
 

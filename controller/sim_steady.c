@@ -212,13 +212,6 @@ int sim__settle(sim *s, double t, const double *x)
     return 0;
 }
 
-const double *sim__values(const sim *s, size_t inst, twin_var_kind kind)
-{
-    const node *n = &s->nodes[inst];
-    return kind == TWIN_VAR_STATE ? n->x : kind == TWIN_VAR_INPUT ? n->u
-                                                                  : n->y;
-}
-
 const char *sim__failure(const sim *s, twin_err_code *code)
 {
     if (s->fail[0] == '\0')

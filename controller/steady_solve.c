@@ -500,10 +500,10 @@ static int keep_signals(const scenario *sc, const sim *s, steady_result *res)
         res->y[i] = malloc((m->n_output + 1) * sizeof(double));
         if (res->u[i] == NULL || res->y[i] == NULL)
             return -1;
-        memcpy(res->u[i], sim__values(s, i, TWIN_VAR_INPUT),
-               m->n_input * sizeof(double));
-        memcpy(res->y[i], sim__values(s, i, TWIN_VAR_OUTPUT),
-               m->n_output * sizeof(double));
+        for (size_t k = 0; k < m->n_input; k++)
+            res->u[i][k] = sim__signal(s, (sc_ref){i, TWIN_VAR_INPUT, k});
+        for (size_t k = 0; k < m->n_output; k++)
+            res->y[i][k] = sim__signal(s, (sc_ref){i, TWIN_VAR_OUTPUT, k});
     }
     return 0;
 }

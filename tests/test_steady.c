@@ -147,8 +147,8 @@ static void test_steady__pump_and_chain(void **state)
     sc = support__compose(text);
     assert_int_equal(steady__solve(sc, NULL, &r), 0);
     close_to(state_of(sc, &r, "pump0", "w"), cmd, RTOL, "chain pump0.w");
-    close_to(state_of(sc, &r, "tank0", "h"), pow(q_max * cmd / (cv * valve), 2),
-             RTOL, "chain tank0.h");
+    close_to(state_of(sc, &r, "tank0", "h"),
+             pow(q_max * cmd / (cv * valve), 2), RTOL, "chain tank0.h");
     steady__result_free(&r);
     scenario__free(&sc);
 }
@@ -260,8 +260,8 @@ static void test_steady__hold_inputs(void **state)
     steady_result r;
     assert_int_equal(steady__solve(sc, NULL, &r), 0);
     close_to(state_of(sc, &r, "pump0", "w"), 0.5, RTOL, "held pump0.w");
-    close_to(state_of(sc, &r, "tank0", "h"), pow(0.05 * 0.5 / (0.03 * 0.25), 2),
-             RTOL, "held tank0.h");
+    close_to(state_of(sc, &r, "tank0", "h"),
+             pow(0.05 * 0.5 / (0.03 * 0.25), 2), RTOL, "held tank0.h");
     steady__result_free(&r);
     json_decref(v);
     scenario__free(&sc);

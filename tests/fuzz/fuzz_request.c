@@ -4,7 +4,8 @@
  * with request__check_envelope; a run or steady request's inline
  * "scenario" is composed against the real model and instance libraries
  * with the limits the daemon uses, and a steady request's "options" and
- * "inputs" read against it.  Every rejection is checked to reach the wire whole.
+ * "inputs" read against it.  Every rejection is checked to reach the
+ * wire whole.
  */
 #include <stddef.h>
 #include <stdint.h>
