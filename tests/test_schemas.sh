@@ -705,6 +705,9 @@ invalid += [
                        if k != "errors"}, "", "steady failed without errors"),
     ("twin.response", resp("accepted", type="steady"), "/status",
      "steady accepted"),
+    ("twin.response", resp("ok", type="call", function="f", value=1,
+                           outputs={"y": 1}), "/outputs/y",
+     "a call's output that is no array (steady's outputs are numbers)"),
 ]
 
 sec = Section("valid messages")
