@@ -209,7 +209,6 @@ json_t *serve__status_json(serve *sv, const char *state)
      * that would not fit is refused; full: not even the smallest fits). */
     spool_room room;
     serve__spool_room(sv, &room);
-    sv->spool_full_said = serve__spool_full(sv);
     json_object_set_new(st, "spool_bytes", json_integer(
                                                (json_int_t)room.used));
     json_object_set_new(st, "spool_limit",
@@ -219,13 +218,14 @@ json_t *serve__status_json(serve *sv, const char *state)
     json_object_set_new(st, "spool_free",
                         json_integer((json_int_t)room.free));
     json_object_set_new(st, "spool_full",
-                        json_boolean(sv->spool_full_said));
+                        json_boolean(serve__spool_full(sv)));
     return st;
 }
 
 void serve__publish_status(serve *sv)
 {
     json_t *st = serve__status_json(sv, sv->stopping ? "offline" : "online");
+    sv->spool_full_said = json_is_true(json_object_get(st, "spool_full"));
     sender__publish_json(sv->out, sv->t_status, st, 1, NULL, 0);
     json_decref(st);
 }
