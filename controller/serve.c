@@ -782,10 +782,12 @@ int serve__main(twin_config *cfg)
     for (;;) {
         double now = serve__now();
         /* Stopping ends when every run has ended and everything is
-         * delivered, or at the deadline whatever the state (what is not
-         * delivered is in the spool, for the next start). */
+         * delivered (or cannot be: no broker), or at the deadline
+         * whatever the state; what is not delivered is in the spool, for
+         * the next start. */
         if (sv->stopping && ((sv->active == 0 &&
-                              sender__queued(sv->out) == 0) ||
+                              (sender__queued(sv->out) == 0 ||
+                               !mqtt__is_connected(sv->mq))) ||
                              now > stop_deadline))
             break;
         /* What to watch. */
@@ -884,7 +886,8 @@ int serve__main(twin_config *cfg)
     serve__publish_status(sv);
     sender__pump(sv->out);
     for (double until = serve__now() + OFFLINE_SECONDS;
-         sender__queued(sv->out) > 0 && serve__now() < until;) {
+         sender__queued(sv->out) > 0 && mqtt__is_connected(sv->mq) &&
+         serve__now() < until;) {
         struct pollfd one = {.fd = mqtt__wake_fd(sv->mq), .events = POLLIN};
         poll(&one, 1, 50);
         while ((ev = mqtt__next(sv->mq)) != NULL) {
