@@ -11,7 +11,8 @@
  * sent again in order (a receiver drops duplicates by seq).  Memory is
  * bounded: past buffer_bytes the sender reports itself full, and the
  * daemon stops reading the runs' pipes (the runs wait; nothing is
- * dropped) and refuses new runs with `busy`.
+ * dropped; when stopping it reads them to their end regardless) and
+ * refuses new runs with `busy`.
  *
  * With a spool (spool.h), every message is first appended to a journal on
  * disk — a run's own, or the daemon's — and the journals are synced
