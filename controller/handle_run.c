@@ -128,9 +128,11 @@ static void check_deployment(serve *sv, const scenario *sc, twin_errors *errs)
 #define HEADROOM_SHARE 16
 /* A run's responses in its journal beside its ids, columns and reply
  * topic: `accepted`, and the final one (solver statistics and an error
- * message of at most 1 KiB). */
+ * message of at most 1 KiB), with per function of the scenario its value
+ * or its error (a message of at most 1 KiB, escaped) beside its name. */
 #define ACCEPTED_MAX 1024
 #define FINAL_MAX 8192
+#define FUNCTION_MAX 2304
 
 void serve__spool_room(serve *sv, spool_room *room)
 {
@@ -146,9 +148,10 @@ void serve__spool_room(serve *sv, spool_room *room)
 }
 
 /* What the run's journal may take at most: its results and events
- * (sender__run_bound) and its two responses. */
+ * (sender__run_bound) and its two responses.  sc NULL: no functions. */
 static size_t run_reservation(serve *sv, const reply_to *to,
-                              const sender_run_spec *spec)
+                              const sender_run_spec *spec,
+                              const scenario *sc)
 {
     char *cols = json_dumps(spec->columns, JSON_COMPACT);
     size_t ids = (to->id ? strlen(to->id) : 0) + strlen(spec->run_id) +
@@ -159,6 +162,8 @@ static size_t run_reservation(serve *sv, const reply_to *to,
     size_t bytes = sender__run_bound(sv->out, spec) +
                    2 * record + ACCEPTED_MAX + (cols ? strlen(cols) : 0) +
                    FINAL_MAX;
+    for (size_t i = 0; sc && i < sc->n_fn; i++)
+        bytes += FUNCTION_MAX + 2 * strlen(sc->fn[i].name);
     free(cols);
     return bytes;
 }
@@ -174,7 +179,7 @@ int serve__spool_full(serve *sv)
                             .max_rows = 1,
                             .event_bytes = sv->cfg.limits.event_bytes};
     reply_to to = {.topic = "r"};
-    size_t least = run_reservation(sv, &to, &spec);
+    size_t least = run_reservation(sv, &to, &spec, NULL);
     json_decref(cols);
     spool_room room;
     serve__spool_room(sv, &room);
@@ -283,7 +288,7 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
         .max_rows = (uint64_t)(sc->n_ticks / sc->every + 1),
         .paced_seconds = fmin(paced, sv->cfg.limits.run_seconds),
         .event_bytes = sv->cfg.limits.event_bytes};
-    size_t need = run_reservation(sv, to, &spec);
+    size_t need = run_reservation(sv, to, &spec, sc);
 
     if (sv->active >= sv->cfg.limits.max_runs)
         errors__add(&errs, TWIN_E_BUSY, "", "this controller is running %zu "

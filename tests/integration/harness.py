@@ -670,12 +670,13 @@ def spool_reservation(prefix, cid, request_id, run, columns, rows,
                       paced_seconds=0.0, event_bytes=1 << 20,
                       batch_rows=500, batch_delay=0.020, reply_topic=None,
                       correlation_len=0, result_topic=None,
-                      event_topic=None):
+                      event_topic=None, functions=()):
     """The bytes a run reserves in its controller's spool, by the formula
-    of docs/spool.md ("Bounded"), written out here independently of the
-    C: its result messages (rows of values of at most 24 characters, in
-    batches of batch_rows, with the partial batches sent early), its
-    events' share and its two responses."""
+    of docs/spool.md ("The spool's bound"), written out here independently
+    of the C: its result messages (rows of values of at most 24
+    characters, in batches of batch_rows, with the partial batches sent
+    early), its events' share and its two responses (functions: the names
+    of the scenario's functions, whose values the final one carries)."""
     def ceil_div(a, b):
         return -(-a // b)
     result_topic = result_topic or "%s/%s/result/%s" % (prefix, cid, run)
@@ -705,7 +706,7 @@ def spool_reservation(prefix, cid, request_id, run, columns, rows,
     ids = len(request_id or "") + len(run) + len(cid)
     response = record + len(reply_topic) + correlation_len + ids
     return (results + events + withheld + 2 * response + 1024 + len(cols)
-            + 8192)
+            + 8192 + sum(2304 + 2 * len(f) for f in functions))
 
 
 # --------------------------------------------------------------------------

@@ -413,9 +413,10 @@ def check_spool_bytes(broker, client):
     tag = uuid.uuid4().hex[:8]
     paced = ["sp-%s-p%d" % (tag, i) for i in (1, 2)]
 
-    def need(rid, rows, paced_seconds=0.0):
+    def need(rid, rows, paced_seconds=0.0, functions=()):
         return spool_reservation("twin", cid, rid, rid, cols, rows,
-                                 paced_seconds, event_bytes=SPOOL_EVENTS)
+                                 paced_seconds, event_bytes=SPOOL_EVENTS,
+                                 functions=functions)
     r_paced = need(paced[0], 121, 120 / SPOOL_SPEED)
     # The smallest run (one row of t) is what spool_full is measured by.
     least = spool_reservation("twin", cid, None, "r", ["t"], 1,
@@ -444,20 +445,25 @@ def check_spool_bytes(broker, client):
         ctl.watch.wait(lambda m: m.topic.endswith("/status") and isinstance(
             m.payload, dict) and m.payload.get("spool_full") is True, 1, 5,
             watch_start)
-        # A run that does not fit now: busy, with the figures.
+        # A run that does not fit now: busy, with the figures (its
+        # functions' values count, as part of its final response).
         rid = "sp-%s-x1" % tag
-        resp = client.request({"id": rid, "type": "run",
-                               "scenario": overflow()},
+        scen = overflow()
+        scen["functions"] = [{"name": "h_mean", "function": "mean",
+                              "of": "tank0.h"},
+                             {"name": "h_max", "function": "max",
+                              "of": "tank0.h"}]
+        resp = client.request({"id": rid, "type": "run", "scenario": scen},
                               controller=cid).response()
         e = rejected_only(resp, "busy", "", limit)
         n, free, lim_said, used, reserved, headroom = spool_numbers(
             e["message"])
-        expect(n == need(rid, 121) and lim_said == limit and
+        want = need(rid, 121, functions=("h_mean", "h_max"))
+        expect(n == want and lim_said == limit and
                headroom == limit // 16 and free < n and
                free == max(0, limit - used - reserved - headroom),
                "busy figures %r, expected need %d" % (
-                   (n, free, lim_said, used, reserved, headroom),
-                   need(rid, 121)))
+                   (n, free, lim_said, used, reserved, headroom), want))
         for word in ("limits.retention_seconds", "%g s" % SPOOL_RETENTION,
                      "raise limits.spool_bytes"):
             expect(word in e["message"], "busy does not say %r: %r"
