@@ -60,6 +60,7 @@ void config__defaults(twin_config *c)
         .retention = 3600.0,
         .call_seconds = 10.0,
         .max_calls = 4,
+        .event_bytes = 1u << 20,
     };
     c->allow.requests = REQ_IMPLEMENTED;
     c->allow.realtime = 1;
@@ -302,6 +303,7 @@ int config__load(twin_config *c, const char *file, twin_errors *errs)
         get_seconds(&l, lim, "retention_seconds", 1.0, &t->retention);
         get_seconds(&l, lim, "call_seconds", 1.0, &t->call_seconds);
         get_size(&l, lim, "max_calls", &t->max_calls);
+        get_size(&l, lim, "event_bytes", &t->event_bytes);
     }
     get_string(&l, doc, "spool", "/spool", &c->spool_dir);
     const json_t *sec = json_object_get(doc, "security");

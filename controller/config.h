@@ -27,10 +27,12 @@ typedef struct twin_limits {
                                * the broker holds them (back-pressure) */
     double cpu_seconds;       /* RLIMIT_CPU of a run's process, 0: none */
     size_t memory_bytes;      /* RLIMIT_AS of a run's process, 0: none */
-    size_t spool_bytes;       /* on-disk spool; full: new runs refused */
+    size_t spool_bytes;       /* on-disk spool; a run that would not fit
+                               * in it is refused */
     double retention;         /* s a run's results stay for replay */
     double call_seconds;      /* wall-clock limit of one function call */
     size_t max_calls;         /* plugin calls at once; more: busy */
+    size_t event_bytes;       /* a run's share of the spool for events */
 } twin_limits;
 
 /* Connection security (TLS to the broker, credentials). */

@@ -149,11 +149,113 @@ scenario *serve__scenario_arg(serve *sv, const json_t *req, const char *needs,
     return sc;
 }
 
+/* ---- the spool's room ---------------------------------------------------- */
+
+/* A 16th of limits.spool_bytes is kept for what belongs to no run: the
+ * daemon's answers and replays (they wait in its own journal for the
+ * broker, and are never refused for the spool). */
+#define HEADROOM_SHARE 16
+/* A run's responses in its journal beside its ids, columns and reply
+ * topic: `accepted`, and the final one (solver statistics and an error
+ * message of at most 1 KiB), with per function of the scenario its value
+ * or its error (a message of at most 1 KiB, escaped) beside its name. */
+#define ACCEPTED_MAX 1024
+#define FINAL_MAX 8192
+#define FUNCTION_MAX 2304
+
+void serve__spool_room(serve *sv, spool_room *room)
+{
+    memset(room, 0, sizeof *room);
+    room->limit = sv->cfg.limits.spool_bytes;
+    if (sv->sp == NULL)
+        return;
+    room->used = spool__bytes(sv->sp);
+    room->reserved = spool__reserved(sv->sp);
+    room->headroom = room->limit / HEADROOM_SHARE;
+    size_t taken = room->used + room->reserved + room->headroom;
+    room->free = room->limit > taken ? room->limit - taken : 0;
+}
+
+/* What the run's journal may take at most: its results and events
+ * (sender__run_bound) and its two responses.  sc NULL: no functions. */
+static size_t run_reservation(serve *sv, const reply_to *to,
+                              const sender_run_spec *spec,
+                              const scenario *sc)
+{
+    char *cols = json_dumps(spec->columns, JSON_COMPACT);
+    size_t ids = (to->id ? strlen(to->id) : 0) + strlen(spec->run_id) +
+                 strlen(sv->cfg.id);
+    size_t record = SENDER_RECORD_OVERHEAD +
+                    (to->topic ? strlen(to->topic) : 0) +
+                    to->correlation_len + ids;
+    size_t bytes = sender__run_bound(sv->out, spec) +
+                   2 * record + ACCEPTED_MAX + (cols ? strlen(cols) : 0) +
+                   FINAL_MAX;
+    for (size_t i = 0; sc && i < sc->n_fn; i++)
+        bytes += FUNCTION_MAX + 2 * strlen(sc->fn[i].name);
+    free(cols);
+    return bytes;
+}
+
+int serve__spool_full(serve *sv)
+{
+    if (sv->sp == NULL)
+        return 0;
+    /* The smallest run: one row of t, its responses, its events' share. */
+    json_t *cols = json_pack("[s]", "t");
+    sender_run_spec spec = {.run_id = "r", .result_topic = "r",
+                            .event_topic = "r", .columns = cols,
+                            .max_rows = 1,
+                            .event_bytes = sv->cfg.limits.event_bytes};
+    reply_to to = {.topic = "r"};
+    size_t least = run_reservation(sv, &to, &spec, NULL);
+    json_decref(cols);
+    spool_room room;
+    serve__spool_room(sv, &room);
+    return room.free < least;
+}
+
+static void check_room(serve *sv, size_t need, const scenario *sc,
+                       twin_errors *errs)
+{
+    spool_room room;
+    serve__spool_room(sv, &room);
+    if (sv->sp == NULL || need <= room.free)
+        return;
+    if (need > room.limit - room.headroom)
+        errors__add(errs, TWIN_E_TOO_LARGE, "/scenario/time",
+                    "this run may write up to %zu bytes to the spool (%zu "
+                    "rows of %zu columns, its responses and events), more "
+                    "than this controller's spool takes for runs (%zu of "
+                    "limits.spool_bytes %zu; the rest is for answers and "
+                    "replays): shorten the horizon, emit fewer rows with "
+                    "\"every\" or fewer outputs, or raise "
+                    "limits.spool_bytes", need,
+                    sc->n_ticks / sc->every + 1, sc->n_out + 1,
+                    room.limit - room.headroom, room.limit);
+    else
+        errors__add(errs, TWIN_E_BUSY, "", "this controller's spool has no "
+                    "room for this run: it may write up to %zu bytes, and "
+                    "%zu of limits.spool_bytes %zu are free (%zu hold "
+                    "results waiting for the broker or kept for replay, "
+                    "%zu are reserved by running runs, %zu are kept for "
+                    "answers and replays); try again once older results "
+                    "have expired (limits.retention_seconds, %g s after "
+                    "their run ended) or running runs have ended, send it "
+                    "to another controller, or raise limits.spool_bytes",
+                    need, room.free, room.limit, room.used, room.reserved,
+                    room.headroom, sv->cfg.limits.retention);
+}
+
+/* ---- the request ---------------------------------------------------------- */
+
 void handle_run(serve *sv, const reply_to *to, const json_t *req)
 {
     twin_errors errs = {0};
     scenario *sc = NULL;
     run_rec *r = NULL;
+    json_t *columns = NULL;
+    char *result_topic = NULL, *event_topic = NULL;
     char why[1024];
 
     const json_t *run_id = json_object_get(req, "run");
@@ -173,47 +275,59 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
                     "run id '%s' is already in use on this controller", id);
     json_t *doc = NULL;
     sc = serve__scenario_arg(sv, req, "a run", 1, &doc, &errs);
-    if (errs.count == 0 && sv->active >= sv->cfg.limits.max_runs)
+    if (errs.count > 0)
+        goto reject;
+    if (sc == NULL)
+        goto oom;
+
+    /* What the run will send, and so its share of the spool. */
+    columns = json_array();
+    json_array_append_new(columns, json_string("t"));
+    for (size_t i = 0; i < sc->n_out; i++)
+        json_array_append_new(columns, json_string(sc->out_name[i]));
+    if (asprintf(&result_topic, "%s/%s/result/%s", sv->cfg.prefix,
+                 sv->cfg.id, id) < 0)
+        result_topic = NULL;
+    if (asprintf(&event_topic, "%s/%s/event/%s", sv->cfg.prefix, sv->cfg.id,
+                 id) < 0)
+        event_topic = NULL;
+    if (result_topic == NULL || event_topic == NULL)
+        goto oom;
+    double paced = sc->realtime ? (double)sc->n_ticks * sc->dt / sc->speed
+                                : 0.0;
+    sender_run_spec spec = {
+        .run_id = id, .result_topic = result_topic,
+        .event_topic = event_topic, .columns = columns,
+        .max_rows = (uint64_t)(sc->n_ticks / sc->every + 1),
+        .paced_seconds = fmin(paced, sv->cfg.limits.run_seconds),
+        .event_bytes = sv->cfg.limits.event_bytes};
+    size_t need = run_reservation(sv, to, &spec, sc);
+
+    if (sv->active >= sv->cfg.limits.max_runs)
         errors__add(&errs, TWIN_E_BUSY, "", "this controller is running %zu "
                     "runs, its limit; try again later or send it to the "
                     "pool", sv->active);
-    if (errs.count == 0 && sv->sp && sv->cfg.limits.spool_bytes > 0 &&
-        spool__bytes(sv->sp) >= sv->cfg.limits.spool_bytes)
-        errors__add(&errs, TWIN_E_BUSY, "", "this controller's spool is "
-                    "full (%zu bytes of results wait for the broker or are "
-                    "kept for replay, its limit is %zu); it takes no new run "
-                    "until that drains", spool__bytes(sv->sp),
-                    sv->cfg.limits.spool_bytes);
+    if (errs.count == 0)
+        check_room(sv, need, sc, &errs);
     if (errs.count == 0 && sender__full(sv->out))
         errors__add(&errs, TWIN_E_BUSY, "", "this controller holds %zu "
                     "bytes of results the broker has not taken yet; it "
                     "takes no new run until they are delivered",
                     sender__queued_bytes(sv->out));
-    if (errs.count > 0) {
-        serve__reject(sv, to, REQ_RUN, &errs);
-        goto exit;
-    }
+    if (errs.count > 0)
+        goto reject;
 
     r = calloc(1, sizeof *r);
     if (r == NULL || (r->id = strdup(id)) == NULL ||
         request__reply_copy(&r->reply, to) != 0)
         goto oom;
     r->child.from_child = r->child.to_child = -1;
-    r->columns = json_array();
-    json_array_append_new(r->columns, json_string("t"));
-    for (size_t i = 0; i < sc->n_out; i++)
-        json_array_append_new(r->columns, json_string(sc->out_name[i]));
-    char *result_topic = NULL, *event_topic = NULL;
-    if (asprintf(&result_topic, "%s/%s/result/%s", sv->cfg.prefix,
-                 sv->cfg.id, id) < 0 ||
-        asprintf(&event_topic, "%s/%s/event/%s", sv->cfg.prefix, sv->cfg.id,
-                 id) < 0)
-        goto oom;
+    r->columns = columns;
+    columns = NULL;
     r->st = sv->sp ? spool__stream(sv->sp, id) : NULL;
-    r->out = sender__run_new(sv->out, id, result_topic, event_topic,
-                             r->columns, r->st);
-    free(result_topic);
-    free(event_topic);
+    if (r->st)
+        spool__reserve(r->st, need);
+    r->out = sender__run_new(sv->out, &spec, r->st);
     if (r->out == NULL)
         goto oom;
     r->sc = sc;
@@ -230,8 +344,8 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
                                : json_string("batch");
     serve__respond_run(sv, to, r, json_pack(
         "{s:s, s:s, s:O, s:I, s:o}", "status", "accepted", "run", r->id,
-        "columns", r->columns, "rows_expected",
-        (json_int_t)(r->sc->n_ticks / r->sc->every + 1), "pace", pace));
+        "columns", r->columns, "rows_expected", (json_int_t)spec.max_rows,
+        "pace", pace));
     runner_limits rl = {.cpu_seconds = sv->cfg.limits.cpu_seconds,
                         .memory_bytes = sv->cfg.limits.memory_bytes};
     if (runner__start(r->sc, &rl, &r->child, why, sizeof why) != 0) {
@@ -258,16 +372,22 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
     goto exit;
 oom:
     errors__add(&errs, TWIN_E_INTERNAL, "", "out of memory starting the run");
-    serve__reject(sv, to, REQ_RUN, &errs);
     if (r) {
         free(r->id);
         request__reply_free(&r->reply);
         json_decref(r->columns);
         sender__run_free(&r->out);
+        if (r->st)
+            spool__finish(r->st, 0);
         free(r);
     }
+reject:
+    serve__reject(sv, to, REQ_RUN, &errs);
 exit:
     scenario__free(&sc);
     json_decref(doc);
+    json_decref(columns);
+    free(result_topic);
+    free(event_topic);
     errors__clear(&errs);
 }

@@ -55,7 +55,9 @@ struct mqtt_client {
     uint32_t max_packet;
     size_t max_queued;       /* inbound messages held at most */
     size_t queued;           /* guarded by lock: events in the queue */
-    pthread_cond_t drained;  /* signalled when the owner takes events */
+    int owner_in_paho;       /* guarded by lock: the owner is calling paho */
+    pthread_cond_t drained;  /* signalled when the owner takes events or
+                              * calls into paho */
     atomic_int stopping;
 };
 
@@ -77,9 +79,14 @@ static void push(mqtt_client *c, mqtt_event *ev)
     pthread_mutex_lock(&c->lock);
     /* Inbound messages past the bound: wait (on paho's thread) until the
      * owner has taken some.  paho then stops reading the socket and the
-     * broker holds the rest — memory stays bounded, nothing is dropped. */
+     * broker holds the rest — memory stays bounded, nothing is dropped.
+     * paho calls us holding its own mutex, which the owner needs for
+     * every call into paho (a publish): while the owner is in such a
+     * call, go on instead (a few messages past the bound), or both would
+     * wait for ever. */
     while (ev->kind == MQTT_EV_MESSAGE && c->max_queued > 0 &&
-           c->queued >= c->max_queued && !atomic_load(&c->stopping)) {
+           c->queued >= c->max_queued && !atomic_load(&c->stopping) &&
+           c->owner_in_paho == 0) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
@@ -95,6 +102,22 @@ static void push(mqtt_client *c, mqtt_event *ev)
     uint64_t one = 1;
     ssize_t w = write(c->efd, &one, sizeof one);
     (void)w; /* a full eventfd counter still wakes the owner */
+}
+
+/* Around every call the owner makes into paho (see push). */
+static void owner_enter(mqtt_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->owner_in_paho++;
+    pthread_cond_broadcast(&c->drained);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void owner_leave(mqtt_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->owner_in_paho--;
+    pthread_mutex_unlock(&c->lock);
 }
 
 static void push_simple(mqtt_client *c, mqtt_event_kind kind, uint64_t tag,
@@ -662,7 +685,10 @@ fail:
 
 int mqtt__reconnect(mqtt_client *c)
 {
-    return connect_now(c);
+    owner_enter(c);
+    int rc = connect_now(c);
+    owner_leave(c);
+    return rc;
 }
 
 int mqtt__wake_fd(const mqtt_client *c)
@@ -733,7 +759,10 @@ int mqtt__publish(mqtt_client *c, const mqtt_publish *p)
         opts.context = ctx;
         atomic_fetch_add(&c->in_flight, 1);
     }
-    if (MQTTAsync_sendMessage(c->h, p->topic, &m, &opts) != MQTTASYNC_SUCCESS) {
+    owner_enter(c);
+    int sent = MQTTAsync_sendMessage(c->h, p->topic, &m, &opts);
+    owner_leave(c);
+    if (sent != MQTTASYNC_SUCCESS) {
         if (ctx) {
             atomic_fetch_sub(&c->in_flight, 1);
             free(ctx);
@@ -763,10 +792,10 @@ int mqtt__subscribe(mqtt_client *c, const char *topic)
     pthread_mutex_unlock(&c->lock);
     if (c->h && atomic_load(&c->connected)) {
         MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
-        return MQTTAsync_subscribe(c->h, topic, 1, &opts) ==
-                       MQTTASYNC_SUCCESS
-                   ? 0
-                   : -1;
+        owner_enter(c);
+        int rc = MQTTAsync_subscribe(c->h, topic, 1, &opts);
+        owner_leave(c);
+        return rc == MQTTASYNC_SUCCESS ? 0 : -1;
     }
     return 0;
 }

@@ -76,7 +76,10 @@ typedef struct mqtt_options {
                                 * messages instead of sending them; 0: none */
     size_t max_queued;         /* inbound messages waiting for the owner
                                 * before paho's thread waits (back-pressure
-                                * to the broker instead of memory); 0: none */
+                                * to the broker instead of memory; it does
+                                * not wait while the owner is calling into
+                                * paho, which needs that thread's mutex);
+                                * 0: none */
     /* TLS (only with an ssl:// or mqtts:// url; given with a tcp:// url
      * they are refused rather than ignored) and credentials.  NULL: none.
      * Every string is copied; files are checked to be readable at start. */

@@ -45,6 +45,15 @@ struct sender_run {
     size_t len, cap;
     size_t batch;          /* rows in the open batch */
     double first_at;       /* when the open batch got its first row */
+    int held;              /* its share cannot pay for sending it early */
+    int closed;
+    /* The run's share of the spool (max_rows 0: none, unbounded). */
+    uint64_t max_rows;
+    size_t msg_max, row_max;     /* a result record at most: rows aside,
+                                  * and per row */
+    size_t res_budget, res_spent;
+    size_t ev_budget, ev_spent;
+    uint64_t withheld;           /* events not sent */
     sender_run *next_run;
 };
 
@@ -271,9 +280,10 @@ void sender__on_mqtt(sender *s, const mqtt_event *ev)
 
 int sender__full(const sender *s)
 {
-    return s->bytes >= s->lim.buffer_bytes ||
-           (s->sp != NULL && s->lim.spool_bytes > 0 &&
-            spool__bytes(s->sp) >= s->lim.spool_bytes);
+    /* Memory only: the spool's bound is kept by admission (every run
+     * reserves its share before it starts), so a run never waits for the
+     * spool. */
+    return s->bytes >= s->lim.buffer_bytes;
 }
 
 void sender__use_spool(sender *s, spool *sp)
@@ -319,36 +329,133 @@ size_t sender__queued_bytes(const sender *s)
 
 /* ---- result streams ------------------------------------------------------ */
 
-sender_run *sender__run_new(sender *s, const char *run_id,
-                            const char *result_topic, const char *event_topic,
-                            const json_t *columns, spool_stream *st)
+/* Partial batches a batch run may send early on its share (beside one
+ * per full batch), and a paced run beside one per batch_delay. */
+#define EARLY_BATCHES 16
+/* A real-time factor event, run id aside, and a nonfinite event, column
+ * name aside (sim.c writes its message into 512 bytes). */
+#define RTF_EVENT_MAX 320
+#define NONFINITE_EVENT_MAX 1024
+
+/* The fixed parts of a run's result messages: the text before the seq
+ * and the text between the seq and the rows. */
+static int result_parts(const char *run_id, const json_t *columns,
+                        char **prefix, char **cols_part)
 {
-    sender_run *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return NULL;
     json_t *id = json_string(run_id);
     char *id_text = id ? json_dumps(id, JSON_ENCODE_ANY) : NULL;
     char *cols = json_dumps(columns, JSON_COMPACT);
     json_decref(id);
-    r->s = s;
-    r->n_cols = json_array_size(columns);
-    r->st = st;
-    r->run_id = strdup(run_id);
-    r->result_topic = strdup(result_topic);
-    r->event_topic = strdup(event_topic);
+    *prefix = *cols_part = NULL;
     if (id_text && cols &&
-        asprintf(&r->prefix, "{\"contract\":\"twin.result/1\",\"run\":%s,"
+        asprintf(prefix, "{\"contract\":\"twin.result/1\",\"run\":%s,"
                  "\"seq\":", id_text) < 0)
-        r->prefix = NULL;
-    if (cols && asprintf(&r->columns, ",\"columns\":%s,\"rows\":[", cols) < 0)
-        r->columns = NULL;
+        *prefix = NULL;
+    if (cols && asprintf(cols_part, ",\"columns\":%s,\"rows\":[", cols) < 0)
+        *cols_part = NULL;
     free(id_text);
     free(cols);
-    if (!r->run_id || !r->result_topic || !r->event_topic || !r->prefix ||
-        !r->columns) {
+    if (*prefix == NULL || *cols_part == NULL) {
+        free(*prefix);
+        free(*cols_part);
+        *prefix = *cols_part = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* The journal bytes of n rows in full batches (the last one partial). */
+static double rows_bound(size_t batch_rows, size_t msg_max, size_t row_max,
+                         double n)
+{
+    return ceil(n / (double)batch_rows) * (double)msg_max +
+           n * (double)row_max;
+}
+
+typedef struct share {
+    size_t msg_max, row_max, res_budget, ev_budget, total;
+} share;
+
+static size_t clamp(double bytes)
+{
+    return bytes >= (double)(SIZE_MAX / 4) ? SIZE_MAX / 4 : (size_t)bytes;
+}
+
+static int share_of(const sender *s, const sender_run_spec *sp,
+                    const char *prefix, const char *cols_part, share *out)
+{
+    memset(out, 0, sizeof *out);
+    if (sp->max_rows == 0)
+        return 0;
+    size_t n = json_array_size(sp->columns);
+    double rows = (double)sp->max_rows, B = (double)s->lim.batch_rows;
+    out->msg_max = SENDER_RECORD_OVERHEAD + strlen(sp->result_topic) +
+                   strlen(prefix) + 20 /* seq */ + strlen(cols_part) + 2;
+    /* ",[" v "," v … "]" */
+    out->row_max = n * (SENDER_VALUE_MAX + 1) + 2;
+    double early = s->lim.batch_delay <= 0 ? rows
+                   : sp->paced_seconds > 0
+                       ? ceil(sp->paced_seconds / s->lim.batch_delay)
+                       : ceil(rows / B);
+    early = fmin(rows, early + EARLY_BATCHES);
+    double res = rows_bound(s->lim.batch_rows, out->msg_max, out->row_max,
+                            rows) + early * (double)out->msg_max;
+    size_t ev_over = SENDER_RECORD_OVERHEAD + strlen(sp->event_topic);
+    double ev = (double)sp->event_bytes;
+    for (size_t i = 0; i < n; i++)
+        ev += (double)(ev_over + NONFINITE_EVENT_MAX +
+                       2 * strlen(json_string_value(
+                               json_array_get(sp->columns, i))
+                               ? json_string_value(
+                                     json_array_get(sp->columns, i))
+                               : ""));
+    if (sp->paced_seconds > 0)
+        ev += (ceil(sp->paced_seconds) + 2) *
+              (double)(ev_over + RTF_EVENT_MAX + strlen(sp->run_id));
+    out->res_budget = clamp(res);
+    out->ev_budget = clamp(ev);
+    out->total = clamp(res + ev + (double)(ev_over + SENDER_WITHHELD_EVENT));
+    return 0;
+}
+
+size_t sender__run_bound(const sender *s, const sender_run_spec *spec)
+{
+    char *prefix, *cols_part;
+    share sh;
+    if (spec->max_rows == 0 ||
+        result_parts(spec->run_id, spec->columns, &prefix, &cols_part) != 0)
+        return 0;
+    share_of(s, spec, prefix, cols_part, &sh);
+    free(prefix);
+    free(cols_part);
+    return sh.total;
+}
+
+sender_run *sender__run_new(sender *s, const sender_run_spec *spec,
+                            spool_stream *st)
+{
+    sender_run *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->s = s;
+    r->n_cols = json_array_size(spec->columns);
+    r->st = st;
+    r->run_id = strdup(spec->run_id);
+    r->result_topic = strdup(spec->result_topic);
+    r->event_topic = strdup(spec->event_topic);
+    if (result_parts(spec->run_id, spec->columns, &r->prefix,
+                     &r->columns) != 0 ||
+        !r->run_id || !r->result_topic || !r->event_topic) {
         sender__run_free(&r);
         return NULL;
     }
+    share sh;
+    share_of(s, spec, r->prefix, r->columns, &sh);
+    r->max_rows = spec->max_rows;
+    r->msg_max = sh.msg_max;
+    r->row_max = sh.row_max;
+    r->res_budget = sh.res_budget;
+    r->ev_budget = sh.ev_budget;
     r->next_run = s->runs;
     s->runs = r;
     return r;
@@ -369,7 +476,10 @@ static int reserve(sender_run *r, size_t more)
     return 0;
 }
 
-static void flush(sender_run *r)
+/* Send the open batch.  Unless forced (a full batch, the run's end), only
+ * when the run's share can pay for it and for its rows still to come in
+ * full batches; else it waits (held) for more rows. */
+static void flush(sender_run *r, int forced)
 {
     if (r->batch == 0)
         return;
@@ -377,6 +487,15 @@ static void flush(sender_run *r)
     int seq_len = snprintf(seq, sizeof seq, "%lld", (long long)r->seq);
     size_t plen = strlen(r->prefix), clen = strlen(r->columns);
     size_t len = plen + (size_t)seq_len + clen + r->len + 2;
+    size_t rec = SENDER_RECORD_OVERHEAD + strlen(r->result_topic) + len;
+    if (!forced && r->max_rows > 0 &&
+        (double)(r->res_spent + rec) +
+                rows_bound(r->s->lim.batch_rows, r->msg_max, r->row_max,
+                           (double)(r->max_rows - r->rows)) >
+            (double)r->res_budget) {
+        r->held = 1;
+        return;
+    }
     char *msg = malloc(len + 1);
     if (msg == NULL)
         return; /* kept: the next flush tries again */
@@ -395,6 +514,8 @@ static void flush(sender_run *r)
     if (enqueue_rec(r->s, r->st, r->seq, -1, r->result_topic, msg, len, 0,
                     NULL, 0) != 0)
         return;
+    r->res_spent += rec;
+    r->held = 0;
     r->seq++;
     r->len = 0;
     r->batch = 0;
@@ -402,10 +523,13 @@ static void flush(sender_run *r)
 
 int sender__row(sender_run *r, const double *values, size_t n, double now)
 {
-    /* The check before sending: a row is exactly as wide as the columns. */
+    /* The check before sending: a row is exactly as wide as the columns,
+     * and no more rows come than the run said it would make. */
     if (n != r->n_cols)
         return -1;
-    if (reserve(r, n * 26 + 4) != 0)
+    if (r->max_rows > 0 && r->rows >= r->max_rows)
+        return -2;
+    if (reserve(r, n * (SENDER_VALUE_MAX + 1) + 4) != 0)
         return -1;
     char *w = r->buf + r->len;
     if (r->batch > 0)
@@ -415,7 +539,7 @@ int sender__row(sender_run *r, const double *values, size_t n, double now)
         if (i > 0)
             *w++ = ',';
         if (isfinite(values[i])) {
-            w += csv__number(w, 26, values[i]);
+            w += csv__number(w, SENDER_VALUE_MAX + 2, values[i]);
         } else {
             memcpy(w, "null", 4);
             w += 4;
@@ -426,13 +550,16 @@ int sender__row(sender_run *r, const double *values, size_t n, double now)
     if (r->batch++ == 0)
         r->first_at = now;
     r->rows++;
+    r->held = 0; /* a row more: its share may pay now */
     /* The first row of a run leaves at once: a receiver sees it started. */
-    if (r->batch >= r->s->lim.batch_rows || r->rows == 1)
-        flush(r);
+    if (r->batch >= r->s->lim.batch_rows)
+        flush(r, 1);
+    else if (r->rows == 1)
+        flush(r, 0);
     return 0;
 }
 
-int sender__event(sender_run *r, json_t *event)
+static int event_out(sender_run *r, json_t *event, int forced)
 {
     json_t *msg = json_pack("{s:s, s:s}", "contract", "twin.event/1", "run",
                             r->run_id);
@@ -442,30 +569,64 @@ int sender__event(sender_run *r, json_t *event)
     json_decref(msg);
     if (text == NULL)
         return -1;
-    int rc = enqueue_rec(r->s, r->st, -1, -1, r->event_topic, text,
-                         strlen(text), 0, NULL, 0);
-    return rc;
+    size_t len = strlen(text);
+    size_t rec = SENDER_RECORD_OVERHEAD + strlen(r->event_topic) + len;
+    if (!forced && r->max_rows > 0 && r->ev_spent + rec > r->ev_budget) {
+        free(text);
+        r->withheld++;
+        return 1;
+    }
+    r->ev_spent += rec;
+    return enqueue_rec(r->s, r->st, -1, -1, r->event_topic, text, len, 0,
+                       NULL, 0);
+}
+
+int sender__event(sender_run *r, json_t *event)
+{
+    return event_out(r, event, 0);
+}
+
+uint64_t sender__run_withheld(const sender_run *r)
+{
+    return r->withheld;
 }
 
 void sender__flush_due(sender *s, double now)
 {
     for (sender_run *r = s->runs; r; r = r->next_run)
-        if (r->batch > 0 && now - r->first_at >= s->lim.batch_delay)
-            flush(r);
+        if (r->batch > 0 && !r->held &&
+            now - r->first_at >= s->lim.batch_delay)
+            flush(r, 0);
 }
 
 double sender__next_due(const sender *s)
 {
     double due = INFINITY;
     for (const sender_run *r = s->runs; r; r = r->next_run)
-        if (r->batch > 0 && r->first_at + s->lim.batch_delay < due)
+        if (r->batch > 0 && !r->held &&
+            r->first_at + s->lim.batch_delay < due)
             due = r->first_at + s->lim.batch_delay;
     return due;
 }
 
 void sender__run_flush(sender_run *r)
 {
-    flush(r);
+    flush(r, 0);
+}
+
+void sender__run_close(sender_run *r)
+{
+    flush(r, 1);
+    if (r->withheld == 0 || r->closed)
+        return;
+    r->closed = 1;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%llu events of this run were not sent: they "
+             "passed its share of the spool for events (%zu bytes; "
+             "limits.event_bytes sets it)", (unsigned long long)r->withheld,
+             r->ev_budget);
+    event_out(r, json_pack("{s:s, s:n, s:s, s:s}", "kind", "log", "t",
+                           "level", "warning", "message", msg), 1);
 }
 
 int64_t sender__run_last_seq(const sender_run *r)

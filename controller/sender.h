@@ -11,12 +11,21 @@
  * sent again in order (a receiver drops duplicates by seq).  Memory is
  * bounded: past buffer_bytes the sender reports itself full, and the
  * daemon stops reading the runs' pipes (the runs wait; nothing is
- * dropped) and refuses new runs with `busy`.
+ * dropped; when stopping it reads them to their end regardless) and
+ * refuses new runs with `busy`.
  *
  * With a spool (spool.h), every message is first appended to a journal on
  * disk — a run's own, or the daemon's — and the journals are synced
  * before any of it is handed to the MQTT client (one sync per pump, a
  * group commit); an acknowledgement is noted in the journal's marks.
+ *
+ * A run's share of the spool: sender__run_bound gives, before the run
+ * starts, the most its results and events can take in its journal (the
+ * daemon reserves that much).  The run then keeps within it: a batch
+ * that its first row's delay would send early waits to fill up when its
+ * share cannot pay for one more message, and an event past the events'
+ * share is counted, not sent (sender__run_close says how many).  Rows
+ * are never held back for good and never dropped.
  */
 #ifndef TWIN_SENDER_H
 #define TWIN_SENDER_H
@@ -36,9 +45,30 @@ typedef struct sender_limits {
     size_t batch_rows;     /* rows per result message */
     double batch_delay;    /* s the first row of a batch may wait */
     size_t buffer_bytes;   /* past this the sender is full */
-    size_t spool_bytes;    /* past this on disk, too */
     size_t window;         /* messages in flight at most */
 } sender_limits;
+
+/* A run's result stream, as sender__run_bound and sender__run_new take
+ * it. */
+typedef struct sender_run_spec {
+    const char *run_id;
+    const char *result_topic, *event_topic;
+    const json_t *columns;   /* JSON array of names, "t" first */
+    uint64_t max_rows;       /* rows it may send; 0: no share (unbounded) */
+    double paced_seconds;    /* a paced run's wall-clock length, 0: batch */
+    size_t event_bytes;      /* its events' share, beside the real-time
+                              * factor events of a paced run and one
+                              * nonfinite event per column */
+} sender_run_spec;
+
+/* Journal record of a message: header and fixed fields beside topic,
+ * correlation data and payload. */
+#define SENDER_RECORD_OVERHEAD 25
+/* The longest a value of a row is written: "%.17g" of a double,
+ * "-2.2250738585072014e-308". */
+#define SENDER_VALUE_MAX 24
+/* Room for the event that says how many events were not sent. */
+#define SENDER_WITHHELD_EVENT 1024
 
 sender *sender__new(mqtt_client *mq, const sender_limits *lim);
 void sender__free(sender **s);
@@ -77,17 +107,29 @@ int sender__full(const sender *s);
 size_t sender__queued(const sender *s);      /* not yet acknowledged */
 size_t sender__queued_bytes(const sender *s);
 
-/* A run's result stream.  columns is a JSON array of names; st its
- * journal (NULL without a spool). */
-sender_run *sender__run_new(sender *s, const char *run_id,
-                            const char *result_topic, const char *event_topic,
-                            const json_t *columns, spool_stream *st);
+/* The most bytes the run's result messages and events can take in its
+ * journal, as this sender writes them: max_rows rows of the widest
+ * values in messages of batch_rows, the partial batches its delay may
+ * send early (one per batch_delay of a paced run's length, else a few),
+ * and its events' share.  0 when spec->max_rows is 0. */
+size_t sender__run_bound(const sender *s, const sender_run_spec *spec);
 
-/* Add a row (n values, n must match the columns).  now: monotonic s. */
+/* A run's result stream; st its journal (NULL without a spool).  With
+ * spec->max_rows, the run keeps within sender__run_bound. */
+sender_run *sender__run_new(sender *s, const sender_run_spec *spec,
+                            spool_stream *st);
+
+/* Add a row (n values, n must match the columns).  now: monotonic s.
+ * Returns -1 for a row of another width, -2 for a row past max_rows
+ * (neither is taken). */
 int sender__row(sender_run *r, const double *values, size_t n, double now);
 
-/* Publish an event of this run (contract and run are added). */
+/* Publish an event of this run (contract and run are added).  Past the
+ * events' share it is counted and not sent (returns 1). */
 int sender__event(sender_run *r, json_t *event);
+
+/* Events not sent for want of their share, so far. */
+uint64_t sender__run_withheld(const sender_run *r);
 
 /* Send every batch whose first row has waited batch_delay. */
 void sender__flush_due(sender *s, double now);
@@ -95,9 +137,14 @@ void sender__flush_due(sender *s, double now);
 /* The monotonic time of the next due batch, or INFINITY. */
 double sender__next_due(const sender *s);
 
-/* Send what the run still holds.  After this, last_seq and rows are
- * final. */
+/* Send what the run holds, as far as its share allows (a partial batch
+ * its share cannot pay for yet waits for more rows, or for the close). */
 void sender__run_flush(sender_run *r);
+
+/* The run has ended: send what it holds, and, when events were not
+ * sent, a `log` event that says how many.  After this, last_seq and rows
+ * are final. */
+void sender__run_close(sender_run *r);
 int64_t sender__run_last_seq(const sender_run *r); /* −1: none */
 uint64_t sender__run_rows(const sender_run *r);
 

@@ -30,7 +30,9 @@
 
 #define KEEP_ENDED_RUNS 256
 #define CANCEL_GRACE 2.0   /* s a cancelled run gets to stop by itself */
-#define DRAIN_SECONDS 5.0  /* s to deliver what is queued when stopping */
+#define DRAIN_SECONDS 2.0  /* s more to deliver what is queued when
+                            * stopping; what is not stays in the spool */
+#define OFFLINE_SECONDS 1.0 /* s to deliver the offline status at last */
 
 double serve__now(void)
 {
@@ -193,7 +195,6 @@ json_t *serve__status_json(serve *sv, const char *state)
                                        &names)
                       : 0;
     util__free_names(names, n_scen);
-    size_t spool_bytes = sv->sp ? spool__bytes(sv->sp) : 0;
     json_t *st = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, "
                      "s:I, s:f}",
                      "contract", "twin.status/1", "controller", sv->cfg.id,
@@ -205,19 +206,27 @@ json_t *serve__status_json(serve *sv, const char *state)
                      "scenarios", (json_int_t)(n_scen > 0 ? n_scen : 0),
                      "time",
                      (double)now.tv_sec + 1e-9 * (double)now.tv_nsec);
-    /* The spool: a full one refuses new runs until it drains. */
+    /* The spool: what is on disk, and the room left for new runs (a run
+     * that would not fit is refused; full: not even the smallest fits). */
+    spool_room room;
+    serve__spool_room(sv, &room);
     json_object_set_new(st, "spool_bytes", json_integer(
-                                               (json_int_t)spool_bytes));
+                                               (json_int_t)room.used));
+    json_object_set_new(st, "spool_limit",
+                        json_integer((json_int_t)room.limit));
+    json_object_set_new(st, "spool_reserved",
+                        json_integer((json_int_t)room.reserved));
+    json_object_set_new(st, "spool_free",
+                        json_integer((json_int_t)room.free));
     json_object_set_new(st, "spool_full",
-                        json_boolean(sv->cfg.limits.spool_bytes > 0 &&
-                                     spool_bytes >=
-                                         sv->cfg.limits.spool_bytes));
+                        json_boolean(serve__spool_full(sv)));
     return st;
 }
 
 void serve__publish_status(serve *sv)
 {
     json_t *st = serve__status_json(sv, sv->stopping ? "offline" : "online");
+    sv->spool_full_said = json_is_true(json_object_get(st, "spool_full"));
     sender__publish_json(sv->out, sv->t_status, st, 1, NULL, 0);
     json_decref(st);
 }
@@ -294,7 +303,9 @@ static int run_read(serve *sv, run_rec *r, double now)
 {
     size_t budget = 4u << 20; /* bytes per wake-up, so no run starves */
     long got = 0;
-    while (budget > 0 && !sender__full(sv->out) &&
+    /* Past the memory bound the runs wait, except when stopping: a
+     * cancelled run has little left to say, and must be heard to end. */
+    while (budget > 0 && (sv->stopping || !sender__full(sv->out)) &&
            (got = frame__fill(&r->rd, r->child.from_child)) > 0) {
         budget = (size_t)got >= budget ? 0 : budget - (size_t)got;
         const char *p;
@@ -302,13 +313,22 @@ static int run_read(serve *sv, run_rec *r, double now)
         int type;
         while ((type = frame__next(&r->rd, &p, &len)) > 0) {
             switch (type) {
-            case FRAME_ROW:
-                if (sender__row(r->out, (const double *)(const void *)p,
-                                len / sizeof(double), now) != 0)
+            case FRAME_ROW: {
+                int rc = sender__row(r->out, (const double *)(const void *)p,
+                                     len / sizeof(double), now);
+                if (rc == -2) {
+                    say(sv, "run %s: more rows than the %lld it announced; "
+                        "stopped as garbled", r->id,
+                        (long long)(r->sc->n_ticks / r->sc->every + 1));
+                    kill(r->child.pid, SIGKILL);
+                    return 1;
+                }
+                if (rc != 0)
                     say(sv, "run %s: a row of %zu values does not match "
                         "its %zu columns; dropped as corrupt", r->id,
                         len / sizeof(double), json_array_size(r->columns));
                 break;
+            }
             case FRAME_EVENT:
                 run_event(sv, r, p, len);
                 break;
@@ -352,7 +372,7 @@ json_t *serve__error_list(twin_err_code code, const char *fmt, ...)
 /* The run's process is gone and its pipe drained: say how it ended. */
 static void run_end(serve *sv, run_rec *r)
 {
-    sender__run_flush(r->out);
+    sender__run_close(r->out);
     r->last_seq = sender__run_last_seq(r->out);
     r->rows = sender__run_rows(r->out);
     const char *status = "failed";
@@ -416,9 +436,11 @@ static void run_end(serve *sv, run_rec *r)
     serve__respond_run(sv, &r->reply, r, resp);
     if (r->st)
         spool__finish(r->st, sv->cfg.limits.retention);
-    say(sv, "run %s %s: %llu rows in %lld messages, %.3f s", r->id, status,
+    say(sv, "run %s %s: %llu rows in %lld messages, %.3f s; its journal "
+        "%zu bytes of the %zu it reserved", r->id, status,
         (unsigned long long)r->rows, (long long)(r->last_seq + 1),
-        serve__now() - r->started);
+        serve__now() - r->started, r->st ? spool__stream_bytes(r->st) : 0,
+        r->st ? spool__stream_reserved(r->st) : 0);
     close(r->child.from_child);
     close(r->child.to_child);
     r->child.from_child = r->child.to_child = -1;
@@ -747,8 +769,7 @@ int serve__main(twin_config *cfg)
     }
     sender_limits sl = {.batch_rows = sv->cfg.limits.batch_rows,
                         .batch_delay = sv->cfg.limits.batch_delay,
-                        .buffer_bytes = sv->cfg.limits.buffer_bytes,
-                        .spool_bytes = sv->cfg.limits.spool_bytes};
+                        .buffer_bytes = sv->cfg.limits.buffer_bytes};
     sv->out = sender__new(sv->mq, &sl);
     if (sv->out == NULL)
         goto exit;
@@ -764,8 +785,14 @@ int serve__main(twin_config *cfg)
     double reconnect_at = 0, stop_deadline = INFINITY;
     for (;;) {
         double now = serve__now();
-        if (sv->stopping && sv->active == 0 && sv->jobs == NULL &&
-            (sender__queued(sv->out) == 0 || now > stop_deadline))
+        /* Stopping ends when every run and job has ended and everything
+         * is delivered (or cannot be: no broker), or at the deadline
+         * whatever the state; what is not delivered is in the spool, for
+         * the next start. */
+        if (sv->stopping && ((sv->active == 0 && sv->jobs == NULL &&
+                              (sender__queued(sv->out) == 0 ||
+                               !mqtt__is_connected(sv->mq))) ||
+                             now > stop_deadline))
             break;
         /* What to watch. */
         size_t n = 2, cap = 2 + sv->active + sv->n_calls + job__count(sv);
@@ -780,7 +807,8 @@ int serve__main(twin_config *cfg)
         pfd[1] = (struct pollfd){.fd = sv->sigfd, .events = POLLIN};
         int full = sender__full(sv->out);
         for (run_rec *r = sv->runs; r && n < cap; r = r->next)
-            if (r->state == RUN_RUNNING && !r->rd.eof && !full) {
+            if (r->state == RUN_RUNNING && !r->rd.eof &&
+                (!full || sv->stopping)) {
                 polled[n] = r;
                 pfd[n++] = (struct pollfd){.fd = r->child.from_child,
                                            .events = POLLIN};
@@ -809,11 +837,15 @@ int serve__main(twin_config *cfg)
                         "delivering what is queued", sv->active,
                         sv->active == 1 ? "" : "s");
                     sv->stopping = 1;
-                    stop_deadline = now + DRAIN_SECONDS + CANCEL_GRACE;
+                    stop_deadline = now + CANCEL_GRACE + DRAIN_SECONDS;
                     for (run_rec *r = sv->runs; r; r = r->next)
                         serve__cancel_run(sv, r);
                     calls__stop_all(sv, 1);
                     job__stop_all(sv);
+                } else if (stop_deadline > now) {
+                    say(sv, "second signal: stopping now; what is not "
+                        "delivered stays in the spool for the next start");
+                    stop_deadline = now;
                 }
             }
         }
@@ -834,7 +866,7 @@ int serve__main(twin_config *cfg)
         for (run_rec *r = sv->runs; r; r = r->next)
             if (r->state == RUN_RUNNING && r->reaped) {
                 /* Drain what is left, then end it. */
-                if (!r->rd.eof && !sender__full(sv->out))
+                if (!r->rd.eof && (sv->stopping || !sender__full(sv->out)))
                     run_read(sv, r, now);
                 if (r->rd.eof || r->child.from_child < 0)
                     run_end(sv, r);
@@ -844,6 +876,8 @@ int serve__main(twin_config *cfg)
         if (now >= next_tidy) {
             spool__tidy(sv->sp);
             next_tidy = now + 1.0;
+            if (serve__spool_full(sv) != sv->spool_full_said)
+                serve__publish_status(sv); /* retention freed room */
         }
         sender__flush_due(sv->out, now);
         sender__pump(sv->out);
@@ -858,8 +892,9 @@ int serve__main(twin_config *cfg)
     /* Stopped cleanly: say so (the will is only for an unclean end). */
     serve__publish_status(sv);
     sender__pump(sv->out);
-    for (double until = serve__now() + 2.0;
-         sender__queued(sv->out) > 0 && serve__now() < until;) {
+    for (double until = serve__now() + OFFLINE_SECONDS;
+         sender__queued(sv->out) > 0 && mqtt__is_connected(sv->mq) &&
+         serve__now() < until;) {
         struct pollfd one = {.fd = mqtt__wake_fd(sv->mq), .events = POLLIN};
         poll(&one, 1, 50);
         while ((ev = mqtt__next(sv->mq)) != NULL) {
@@ -869,7 +904,8 @@ int serve__main(twin_config *cfg)
         }
     }
     if (sender__queued(sv->out) > 0)
-        say(sv, "stopping with %zu messages the broker never acknowledged",
+        say(sv, "stopping with %zu messages the broker never acknowledged; "
+            "they stay in the spool and are sent at the next start",
             sender__queued(sv->out));
     status = 0;
     say(sv, "stopped after %llu requests (%llu rejected)",

@@ -84,6 +84,7 @@ typedef struct serve {
     char *t_request, *t_pool, *t_input, *t_status, *t_response_base;
     int sigfd;
     int stopping;
+    int spool_full_said;     /* spool_full in the last status published */
     int reload_pending;
     double started;
     uint64_t requests, rejected;
@@ -116,6 +117,17 @@ run_rec *serve__find_run(serve *sv, const char *id);
 /* Ask a running run to stop (SIGTERM; SIGKILL after a grace period); it
  * then ends as cancelled with the rows it made so far. */
 void serve__cancel_run(serve *sv, run_rec *r);
+
+/* The spool's room for runs (handle_run.c): its limit, what is on disk,
+ * what running runs have reserved and not written yet, what is kept for
+ * answers and replays, and what is left for a new run. */
+typedef struct spool_room {
+    size_t limit, used, reserved, headroom, free;
+} spool_room;
+void serve__spool_room(serve *sv, spool_room *room);
+
+/* Is there too little room left for even the smallest run? */
+int serve__spool_full(serve *sv);
 
 /* The retained status message. */
 json_t *serve__status_json(serve *sv, const char *state);

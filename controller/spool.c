@@ -21,6 +21,10 @@
 #define MAGIC "TWR1"
 #define HEADER 12          /* magic, length, crc */
 #define MAX_RECORD (256u << 20)
+/* The daemon's journal is cut as soon as it is all acknowledged once it
+ * holds this much (else at the next tidy), so that a steady stream of
+ * answers cannot keep it growing between two tidies. */
+#define CUT_MISC_AT (1u << 20)
 
 struct spool_stream {
     spool *sp;
@@ -36,6 +40,7 @@ struct spool_stream {
     size_t bytes;
     int dirty;             /* written since the last sync */
     int finished;
+    size_t reserved;       /* room reserved for the run, from the start */
     double retain_until;   /* wall clock */
 };
 
@@ -360,6 +365,18 @@ int spool__sync(spool *sp)
     return rc;
 }
 
+/* The daemon's own journal, all acknowledged: nothing in it to keep. */
+static void cut_misc(spool *sp, spool_stream *st)
+{
+    if (ftruncate(st->fd, 0) != 0 || lseek(st->fd, 0, SEEK_SET) != 0)
+        return;
+    sp->bytes -= st->bytes;
+    st->bytes = 0;
+    st->count = st->mark = 0;
+    memset(st->acked, 0, st->acked_cap);
+    st->dirty = 1;
+}
+
 void spool__acked(spool_stream *st, int64_t index)
 {
     if (st == NULL || index < 0 || index >= st->count)
@@ -367,12 +384,29 @@ void spool__acked(spool_stream *st, int64_t index)
     st->acked[index] = 1;
     while (st->mark < st->count && st->acked[st->mark])
         st->mark++;
+    if (st->run == NULL && st->mark == st->count &&
+        st->bytes >= CUT_MISC_AT)
+        cut_misc(st->sp, st);
 }
 
 void spool__finish(spool_stream *st, double retention)
 {
     st->finished = 1;
     st->retain_until = wall_now() + retention;
+}
+
+void spool__reserve(spool_stream *st, size_t bytes)
+{
+    st->reserved = bytes;
+}
+
+size_t spool__reserved(const spool *sp)
+{
+    size_t sum = 0;
+    for (const spool_stream *st = sp->streams; st; st = st->next)
+        if (!st->finished && st->reserved > st->bytes)
+            sum += st->reserved - st->bytes;
+    return sum;
 }
 
 static void write_mark(spool_stream *st)
@@ -413,14 +447,8 @@ void spool__tidy(spool *sp)
         next = st->next;
         write_mark(st);
         int all_acked = st->mark == st->count;
-        if (st->run == NULL && all_acked && st->count > 0 &&
-            ftruncate(st->fd, 0) == 0 && lseek(st->fd, 0, SEEK_SET) == 0) {
-            /* The daemon's own answers, all acknowledged: nothing to keep. */
-            sp->bytes -= st->bytes;
-            st->bytes = 0;
-            st->count = st->mark = 0;
-            memset(st->acked, 0, st->acked_cap);
-            st->dirty = 1;
+        if (st->run == NULL && all_acked && st->count > 0) {
+            cut_misc(sp, st);
             continue;
         }
         if (st->run != NULL && st->finished && all_acked &&
@@ -432,6 +460,16 @@ void spool__tidy(spool *sp)
 size_t spool__bytes(const spool *sp)
 {
     return sp->bytes;
+}
+
+size_t spool__stream_bytes(const spool_stream *st)
+{
+    return st->bytes;
+}
+
+size_t spool__stream_reserved(const spool_stream *st)
+{
+    return st->reserved;
 }
 
 /* ---- after a restart -------------------------------------------------------- */

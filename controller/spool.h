@@ -63,8 +63,17 @@ int spool__sync(spool *sp);
 void spool__acked(spool_stream *st, int64_t index);
 
 /* The run has ended: its journal stays for `retention` seconds after now
- * (wall clock), then goes once everything in it was acknowledged. */
+ * (wall clock), then goes once everything in it was acknowledged.  What
+ * it had reserved and not written is free again. */
 void spool__finish(spool_stream *st, double retention);
+
+/* Reserve room for everything st's run will write: bytes from the start
+ * of its journal.  What it writes counts against its reservation; while
+ * the run has not finished, the rest is spool__reserved's. */
+void spool__reserve(spool_stream *st, size_t bytes);
+
+/* Bytes reserved by unfinished runs and not written yet. */
+size_t spool__reserved(const spool *sp);
 
 /* Delete what is past retention and acknowledged; write ack marks.
  * Call now and then (about once a second). */
@@ -72,6 +81,10 @@ void spool__tidy(spool *sp);
 
 /* Bytes on disk. */
 size_t spool__bytes(const spool *sp);
+
+/* The bytes of one journal on disk, and what its run had reserved. */
+size_t spool__stream_bytes(const spool_stream *st);
+size_t spool__stream_reserved(const spool_stream *st);
 
 /* After a restart: for every journal left behind, in name order, call
  * each(ctx, run, records, n, acked) with all its readable records (run is

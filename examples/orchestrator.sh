@@ -67,7 +67,10 @@ own=$prefix/orchestrator/$id            # our own topics: response, probe
 c=${controller:-+}                      # '+': whichever controller takes it
 tmp=$(mktemp -d) || exit 3
 subpid=''
-trap '[ -n "$subpid" ] && kill "$subpid" 2>/dev/null; rm -rf "$tmp"' EXIT
+# On the way out, stop the subscriber and wait for it, so that nothing of
+# ours outlives us.
+trap '[ -n "$subpid" ] && { kill "$subpid" 2>/dev/null; wait "$subpid"; }
+      rm -rf "$tmp"' EXIT
 trap 'exit 3' INT TERM
 
 nap() { sleep 0.1 2>/dev/null || sleep 1; }

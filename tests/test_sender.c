@@ -2,7 +2,9 @@
  * test_sender.c — the central data sender against a fake MQTT client at
  * its module boundary: batching by rows and by time, seq without gaps,
  * null for non-finite values, the width check, holding everything while
- * the broker is away and sending it again in order, the memory bound.
+ * the broker is away and sending it again in order, the memory bound,
+ * and a run's share of the spool (its rows within the bound reserved for
+ * them, its events past their share counted and said).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -31,8 +33,11 @@ static int setup_with(void **state, size_t rows, double delay, size_t bytes)
                          .buffer_bytes = bytes, .window = 100};
     f->s = sender__new(f->mq, &lim);
     f->cols = json_pack("[s, s, s]", "t", "a.x", "a.y");
-    f->r = sender__run_new(f->s, "run-1", "twin/c/result/run-1",
-                           "twin/c/event/run-1", f->cols, NULL);
+    sender_run_spec spec = {.run_id = "run-1",
+                            .result_topic = "twin/c/result/run-1",
+                            .event_topic = "twin/c/event/run-1",
+                            .columns = f->cols};
+    f->r = sender__run_new(f->s, &spec, NULL);
     *state = f;
     return 0;
 }
@@ -222,6 +227,130 @@ static void test_sender__events(void **state)
     json_decref(m);
 }
 
+/* ---- a run's share of the spool ------------------------------------------ */
+
+#define SHARE_TOPIC "twin/c/result/share-1"
+#define SHARE_EVENTS "twin/c/event/share-1"
+
+static size_t record_bytes(const fake_pub *p)
+{
+    return 25 + strlen(p->topic) + strlen(p->payload);
+}
+
+/* Rows that take the most room (every value 24 characters), arriving
+ * slower than the batch delay, so that each would leave alone: the run
+ * keeps within its share, computed here from docs/spool.md's formula, and
+ * every row arrives once, in order. */
+static void test_sender__share_holds_rows(void **state)
+{
+    (void)state;
+    enum { B = 10, ROWS = 200, COLS = 3 };
+    mqtt_client *mq = fake_mqtt__new();
+    fake_mqtt__set_connected(mq, 1);
+    sender_limits lim = {.batch_rows = B, .batch_delay = 0.02,
+                         .buffer_bytes = 1u << 30, .window = 100000};
+    sender *s = sender__new(mq, &lim);
+    json_t *cols = json_pack("[s, s, s]", "t", "a.x", "a.y");
+    sender_run_spec spec = {.run_id = "share-1", .result_topic = SHARE_TOPIC,
+                            .event_topic = SHARE_EVENTS, .columns = cols,
+                            .max_rows = ROWS};
+    sender_run *r = sender__run_new(s, &spec, NULL);
+    /* The formula, written out: a message's fixed part and a row. */
+    const char *prefix = "{\"contract\":\"twin.result/1\",\"run\":\"share-1\","
+                         "\"seq\":";
+    const char *middle = ",\"columns\":[\"t\",\"a.x\",\"a.y\"],\"rows\":[";
+    double msg_max = 25 + strlen(SHARE_TOPIC) + strlen(prefix) + 20 +
+                     strlen(middle) + 2;
+    double row_max = COLS * 25 + 2;
+    double full = ceil((double)ROWS / B);
+    double early = fmin(ROWS, full + 16);
+    double share = full * msg_max + ROWS * row_max + early * msg_max;
+    assert_true((double)sender__run_bound(s, &spec) >= share);
+
+    const double widest = -2.2250738585072014e-308;
+    for (int k = 0; k < ROWS; k++) {
+        double v[COLS] = {widest, widest, widest};
+        double now = 0.03 * k;
+        sender__flush_due(s, now);
+        assert_int_equal(sender__row(r, v, COLS, now), 0);
+    }
+    double v[COLS] = {0, 0, 0};
+    assert_int_equal(sender__row(r, v, COLS, 10.0), -2); /* one too many */
+    sender__run_close(r);
+
+    size_t n = fake_mqtt__count(mq), bytes = 0, rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        const fake_pub *p = fake_mqtt__get(mq, i);
+        bytes += record_bytes(p);
+        json_t *m = json_loads(p->payload, 0, NULL);
+        assert_int_equal(json_integer_value(json_object_get(m, "seq")), i);
+        json_t *rw = json_object_get(m, "rows");
+        for (size_t j = 0; j < json_array_size(rw); j++)
+            assert_true(json_real_value(json_array_get(
+                            json_array_get(rw, j), 0)) == widest);
+        rows += json_array_size(rw);
+        json_decref(m);
+    }
+    assert_int_equal(rows, ROWS);
+    assert_true((double)bytes <= share);
+    /* Partial batches did leave early, as many as the share paid for,
+     * and no more: not one per row. */
+    assert_true(n > full + 1 && n < ROWS);
+    assert_int_equal(sender__run_last_seq(r), (int64_t)n - 1);
+    sender__run_free(&r);
+    sender__free(&s);
+    fake_mqtt__free(mq);
+    json_decref(cols);
+}
+
+/* Events past their share are counted, not sent, and the close says how
+ * many. */
+static void test_sender__share_of_events(void **state)
+{
+    (void)state;
+    mqtt_client *mq = fake_mqtt__new();
+    fake_mqtt__set_connected(mq, 1);
+    sender_limits lim = {.batch_rows = 10, .batch_delay = 0.02,
+                         .buffer_bytes = 1u << 30, .window = 100000};
+    sender *s = sender__new(mq, &lim);
+    json_t *cols = json_pack("[s]", "t");
+    sender_run_spec spec = {.run_id = "share-1", .result_topic = SHARE_TOPIC,
+                            .event_topic = SHARE_EVENTS, .columns = cols,
+                            .max_rows = 1, .event_bytes = 4000};
+    sender_run *r = sender__run_new(s, &spec, NULL);
+    int sent = 0, withheld = 0;
+    for (int k = 0; k < 100; k++) {
+        int rc = sender__event(r, json_pack("{s:s, s:f, s:s}", "kind", "log",
+                                            "t", (double)k, "message",
+                                            "a model that logs every step"));
+        assert_true(rc == 0 || rc == 1);
+        sent += rc == 0;
+        withheld += rc == 1;
+    }
+    assert_true(sent > 0 && withheld > 0);
+    assert_int_equal(sender__run_withheld(r), withheld);
+    size_t bytes = 0;
+    for (size_t i = 0; i < fake_mqtt__count(mq); i++)
+        bytes += record_bytes(fake_mqtt__get(mq, i));
+    /* The share: event_bytes and the nonfinite event of column t. */
+    assert_true(bytes <= 4000 + 25 + strlen(SHARE_EVENTS) + 1024 + 2);
+    sender__run_close(r);
+    const fake_pub *last = fake_mqtt__get(mq, fake_mqtt__count(mq) - 1);
+    json_t *m = json_loads(last->payload, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(m, "level")),
+                        "warning");
+    char want[64];
+    snprintf(want, sizeof want, "%d events of this run were not sent",
+             withheld);
+    assert_non_null(strstr(json_string_value(json_object_get(m, "message")),
+                           want));
+    json_decref(m);
+    sender__run_free(&r);
+    sender__free(&s);
+    fake_mqtt__free(mq);
+    json_decref(cols);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +364,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test(test_sender__bounded),
         cmocka_unit_test_setup_teardown(test_sender__events, setup, teardown),
+        cmocka_unit_test(test_sender__share_holds_rows),
+        cmocka_unit_test(test_sender__share_of_events),
     };
     return cmocka_run_group_tests_name("sender", tests, NULL, NULL);
 }

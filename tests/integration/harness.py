@@ -18,6 +18,7 @@ a Client connects to it with tls= and username=/password=.
 """
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -649,6 +650,63 @@ def parse_url(url):
     if not host:
         return url, 1883
     return host, int(port)
+
+
+# --------------------------------------------------------------------------
+# What a controller's process holds
+
+
+def proc_status(pid, field):
+    """A figure of /proc/<pid>/status in kB (VmRSS, VmHWM: resident memory
+    now and at its peak)."""
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith(field + ":"):
+                return int(ln.split()[1])
+    raise HarnessError("no %s for process %d" % (field, pid))
+
+
+def spool_reservation(prefix, cid, request_id, run, columns, rows,
+                      paced_seconds=0.0, event_bytes=1 << 20,
+                      batch_rows=500, batch_delay=0.020, reply_topic=None,
+                      correlation_len=0, result_topic=None,
+                      event_topic=None, functions=()):
+    """The bytes a run reserves in its controller's spool, by the formula
+    of docs/spool.md ("The spool's bound"), written out here independently
+    of the C: its result messages (rows of values of at most 24
+    characters, in batches of batch_rows, with the partial batches sent
+    early), its events' share and its two responses (functions: the names
+    of the scenario's functions, whose values the final one carries)."""
+    def ceil_div(a, b):
+        return -(-a // b)
+    result_topic = result_topic or "%s/%s/result/%s" % (prefix, cid, run)
+    event_topic = event_topic or "%s/%s/event/%s" % (prefix, cid, run)
+    reply_topic = reply_topic or "%s/%s/response/%s" % (prefix, cid,
+                                                        request_id)
+    cols = json.dumps(columns, separators=(",", ":"), ensure_ascii=False)
+    head = '{"contract":"twin.result/1","run":%s,"seq":' % json.dumps(run)
+    middle = ',"columns":%s,"rows":[' % cols
+    record = 25                             # a journal record's fixed part
+    msg_max = record + len(result_topic) + len(head) + 20 + len(middle) + 2
+    row_max = len(columns) * 25 + 2
+    full = ceil_div(rows, batch_rows)
+    if batch_delay <= 0:
+        early = rows
+    elif paced_seconds > 0:
+        early = math.ceil(paced_seconds / batch_delay)
+    else:
+        early = full
+    early = min(rows, early + 16)
+    results = (full + early) * msg_max + rows * row_max
+    ev_over = record + len(event_topic)
+    events = event_bytes + sum(ev_over + 1024 + 2 * len(c) for c in columns)
+    if paced_seconds > 0:
+        events += (math.ceil(paced_seconds) + 2) * (ev_over + 320 + len(run))
+    withheld = ev_over + 1024
+    ids = len(request_id or "") + len(run) + len(cid)
+    response = record + len(reply_topic) + correlation_len + ids
+    return (results + events + withheld + 2 * response + 1024 + len(cols)
+            + 8192 + sum(2304 + 2 * len(f) for f in functions))
 
 
 # --------------------------------------------------------------------------

@@ -3,13 +3,22 @@
 a real mosquitto and a real `twinctl serve` (docs/serve.md, DESIGN.md
 "Every limit is explicit and configurable"):
 
-  limits.request_bytes     too_large, path ""            (unparsed)
+  limits.request_bytes     too_large, path ""            (unparsed); far
+                           over it (past the MQTT v5 Maximum Packet Size
+                           the controller announces) the broker drops it:
+                           no answer, no memory, the controller goes on
   limits.max_instances     too_large, /scenario/instances
   limits.max_connections   too_large, /scenario/connections
   limits.max_rows          too_large, /scenario/time
   limits.function_samples  too_large, /scenario/functions
   limits.max_runs          busy, path ""
   limits.run_seconds       the run ends failed with timeout
+  limits.queued_requests   a flood waits at the broker: every request
+                           answered once, the controller's memory bounded
+  limits.spool_bytes       busy while the spool has no room for the run
+                           (status: spool_full), too_large when it never
+                           could; runs accepted before finish whole; room
+                           comes back as retention expires
   allow.models             not_allowed, /scenario/instances/<name>
   allow.overrides          not_allowed, /scenario/instances/<name>/params/<p>
   allow.realtime           not_allowed, /scenario/pace
@@ -21,15 +30,21 @@ limit's figure in its message.
 
 Usage: python3 tests/integration/test_limits.py BUILD_DIR"""
 
+import csv
 import json
 import os
+import re
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Broker, Client, Controller, HarnessError, SOURCE_DIR,  # noqa: E402
-                     Tests, build_dir)
+                     Tests, build_dir, proc_status, sanitized,
+                     spool_reservation, twinctl)
 
 BUILD = build_dir()
 LIMITS = {"request_bytes": 8192, "max_instances": 3, "max_connections": 2,
@@ -105,33 +120,76 @@ def accepted_and_finished(client, ctl, scen):
     expect(final["status"] == "finished", final)
 
 
+def padded(size, rtype="describe"):
+    """A request of exactly size bytes, its id first."""
+    rid = "big-" + uuid.uuid4().hex[:12]
+    head = '{"id": "%s", "contract": "twin.request/1", ' \
+           '"type": "%s", "pad": "' % (rid, rtype)
+    body = head + "x" * (size - len(head) - 2) + '"}'
+    assert len(body) == size
+    return rid, body
+
+
+def send_raw(client, ctl, size, rtype="describe"):
+    rid, body = padded(size, rtype)
+    client.subscribe(client.topic(ctl, "response", rid))
+    start = client.mark()
+    client.publish(client.topic(ctl, "request"), body)
+    return rid, start
+
+
+def answer_to(client, rid, start, timeout=10):
+    return client.wait(lambda m: m.topic.endswith("/response/" + rid), 1,
+                       timeout, start)[0].payload
+
+
 def check_request_bytes(client, ctl):
     limit = LIMITS["request_bytes"]
-
-    def padded(size):
-        rid = "big-" + uuid.uuid4().hex[:12]
-        head = '{"id": "%s", "contract": "twin.request/1", ' \
-               '"type": "describe", "pad": "' % rid
-        body = head + "x" * (size - len(head) - 2) + '"}'
-        assert len(body) == size
-        return rid, body
-
-    rid, body = padded(limit + 1)
-    client.subscribe(client.topic(ctl, "response", rid))
-    start = client.mark()
-    client.publish(client.topic(ctl, "request"), body)
-    m = client.wait(lambda m: m.topic.endswith("/response/" + rid), 1, 10,
-                    start)[0].payload
+    rid, start = send_raw(client, ctl, limit + 1)
+    m = answer_to(client, rid, start)
     expect(m["id"] == rid, "the id was not found in the oversized request")
     rejected_only(m, "too_large", "", limit)
-    rid, body = padded(limit)
-    client.subscribe(client.topic(ctl, "response", rid))
-    start = client.mark()
-    client.publish(client.topic(ctl, "request"), body)
-    m = client.wait(lambda m: m.topic.endswith("/response/" + rid), 1, 10,
-                    start)[0].payload
+    rid, start = send_raw(client, ctl, limit)
+    m = answer_to(client, rid, start)
     expect(m["status"] == "ok", "a request of exactly request_bytes: %r"
            % m)
+
+
+def check_max_packet(client, broker, ctl):
+    """Past request_bytes but within the Maximum Packet Size the controller
+    announces (2 × request_bytes + 64 KiB): answered too_large.  Far past
+    it: the broker drops it (and says so in its log); it never reaches the
+    controller, whose memory does not grow, and which goes on answering."""
+    limit = LIMITS["request_bytes"]
+    max_packet = 2 * limit + 65536
+    rid, start = send_raw(client, ctl.id, max_packet - 200)
+    m = answer_to(client, rid, start)
+    expect(m["id"] == rid, m)
+    rejected_only(m, "too_large", "", limit)
+    expect(str(max_packet - 200) in m["errors"][0]["message"],
+           "the size of the request is not given: %r" % m)
+    pid = ctl.proc.pid
+    peak = proc_status(pid, "VmHWM")
+    huge = 4 << 20
+    rid, start = send_raw(client, ctl.id, huge, "status")
+    ok = client.request({"type": "status"}, controller=ctl.id).response()
+    expect(ok["status"] == "ok", ok)
+    time.sleep(1.0)
+    expect(not client.messages(lambda m: m.topic.endswith("/response/"
+                                                          + rid), start),
+           "a request past the maximum packet size was answered")
+    with open(broker.log, errors="replace") as f:
+        log = f.read()
+    expect("Dropping too large outgoing PUBLISH for %s" % ctl.id in log,
+           "the broker did not say it dropped the %d-byte request" % huge)
+    grown = proc_status(pid, "VmHWM") - peak
+    print("     %d-byte request: dropped by the broker, the controller's "
+          "peak resident memory grew %d kB" % (huge, grown))
+    if not sanitized(BUILD):
+        expect(grown < 1024, "the controller's peak memory grew %d kB: the "
+               "%d-byte request reached it" % (grown, huge))
+    ok = client.request({"type": "status"}, controller=ctl.id).response()
+    expect(ok["status"] == "ok", ok)
 
 
 def check_max_instances(client, ctl):
@@ -264,12 +322,214 @@ def check_requests_allowed(client, ctl):
     expect(ok["status"] == "ok", ok)
 
 
+QUEUED = {"queued_requests": 20, "remembered": 100}
+FLOOD, FLOOD_PAD = 1500, 32000
+
+
+def check_queued_requests(client, ctl):
+    """1,500 requests of 32 KB (48 MB) arrive at once — published while the
+    controller is stopped (SIGSTOP), so they are all there when it goes on —
+    with queued_requests 20: paho's thread waits whenever 20 are queued,
+    the broker holds the rest.  Every request is answered exactly once, and
+    the controller's peak resident memory grows by a fraction of the
+    flood."""
+    pid = ctl.proc.pid
+    for _ in range(20):                 # warm-up: the answers' memo etc.
+        client.request({"type": "status"}, controller=ctl.id).response()
+    peak = proc_status(pid, "VmHWM")
+    tag = uuid.uuid4().hex[:8]
+    ids = ["flood-%s-%04d" % (tag, i) for i in range(FLOOD)]
+    wanted = set(ids)
+    client.subscribe(client.topic(ctl.id, "response", "#"))
+    start = client.mark()
+    topic = client.topic(ctl.id, "request")
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        sent = [client.mqtt.publish(topic, json.dumps(
+            {"contract": "twin.request/1", "id": i, "type": "status",
+             "pad": "x" * FLOOD_PAD}), qos=1) for i in ids]
+        for info in sent:
+            info.wait_for_publish(30)
+            expect(info.is_published(), "the broker did not take the flood")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    t1 = time.monotonic()
+
+    def ours(m):
+        return isinstance(m.payload, dict) and m.payload.get("id") in wanted
+    client.wait(ours, FLOOD, 60, start)
+    t2 = time.monotonic()
+    time.sleep(0.5)                     # any second answer would be here
+    count = {}
+    for m in client.messages(ours, start):
+        expect(m.payload["status"] == "ok", m.payload)
+        count[m.payload["id"]] = count.get(m.payload["id"], 0) + 1
+    twice = [i for i, n in count.items() if n != 1]
+    expect(len(count) == FLOOD and not twice,
+           "%d of %d requests answered, %d more than once"
+           % (len(count), FLOOD, len(twice)))
+    expect(ctl.alive(), "the controller died under the flood")
+    grown = proc_status(pid, "VmHWM") - peak
+    flood_kb = FLOOD * FLOOD_PAD // 1024
+    print("     %d requests (%d kB) published in %.2f s, all answered %.2f s "
+          "later; peak resident memory +%d kB" % (FLOOD, flood_kb, t1 - t0,
+                                                   t2 - t1, grown))
+    if not sanitized(BUILD):
+        expect(grown < 16 * 1024, "the controller's peak memory grew %d kB "
+               "under a flood of %d kB: the queue is not bounded"
+               % (grown, flood_kb))
+
+
+SPOOL_EVENTS, SPOOL_RETENTION = 16384, 5
+SPOOL_SPEED = 40.0              # tank-overflow's 120 s in 3 s
+
+
+def overflow_columns():
+    """tank-overflow's columns, from twinctl run's CSV header."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "s.json")
+        with open(path, "w") as f:
+            json.dump(overflow(stop=1), f)
+        subprocess.run([twinctl(BUILD), "run", "-q", path, "-o",
+                        os.path.join(d, "out.csv")], check=True, timeout=60)
+        with open(os.path.join(d, "out.csv")) as f:
+            return next(csv.reader(f))
+
+
+def spool_numbers(message):
+    """need, free, limit, used, reserved, headroom from a busy message."""
+    m = re.search(r"write up to (\d+) bytes, and (\d+) of limits\.spool_bytes "
+                  r"(\d+) are free \((\d+) hold .*?, (\d+) are reserved .*?, "
+                  r"(\d+) are kept", message)
+    expect(m is not None, "the busy message does not give the figures: %r"
+           % message)
+    return [int(x) for x in m.groups()]
+
+
+def check_spool_bytes(broker, client):
+    cid = "spool"
+    cols = overflow_columns()
+    tag = uuid.uuid4().hex[:8]
+    paced = ["sp-%s-p%d" % (tag, i) for i in (1, 2)]
+
+    def need(rid, rows, paced_seconds=0.0, functions=()):
+        return spool_reservation("twin", cid, rid, rid, cols, rows,
+                                 paced_seconds, event_bytes=SPOOL_EVENTS,
+                                 functions=functions)
+    r_paced = need(paced[0], 121, 120 / SPOOL_SPEED)
+    # The smallest run (one row of t) is what spool_full is measured by.
+    least = spool_reservation("twin", cid, None, "r", ["t"], 1,
+                              event_bytes=SPOOL_EVENTS, reply_topic="r",
+                              result_topic="r", event_topic="r")
+    # Room (the limit less its 16th for answers) for the two paced runs
+    # and half the smallest run: with both running, the spool is full.
+    limit = 16 * (2 * r_paced + least // 2 + 4096) // 15 + 16
+    room = limit - limit // 16
+    lim = {"spool_bytes": limit, "retention_seconds": SPOOL_RETENTION,
+           "event_bytes": SPOOL_EVENTS, "max_runs": 4}
+    with Controller(broker, cid, build=BUILD, limits=lim) as ctl:
+        runs_dir = os.path.join(ctl.config["spool"], "runs")
+        watch_start = ctl.watch.mark()
+        reqs = [client.request({"id": rid, "type": "run", "scenario":
+                                overflow(pace={"realtime": SPOOL_SPEED})},
+                               controller=cid) for rid in paced]
+        for r in reqs:
+            first = r.response()
+            expect(first["status"] == "accepted", first)
+        st = client.request({"type": "status"}, controller=cid).response()
+        expect(st["spool_full"] is True and st["spool_limit"] == limit and
+               st["spool_free"] < least and st["spool_reserved"] > 0,
+               "status with two runs reserving the spool: %r"
+               % {k: v for k, v in st.items() if k.startswith("spool")})
+        ctl.watch.wait(lambda m: m.topic.endswith("/status") and isinstance(
+            m.payload, dict) and m.payload.get("spool_full") is True, 1, 5,
+            watch_start)
+        # A run that does not fit now: busy, with the figures (its
+        # functions' values count, as part of its final response).
+        rid = "sp-%s-x1" % tag
+        scen = overflow()
+        scen["functions"] = [{"name": "h_mean", "function": "mean",
+                              "of": "tank0.h"},
+                             {"name": "h_max", "function": "max",
+                              "of": "tank0.h"}]
+        resp = client.request({"id": rid, "type": "run", "scenario": scen},
+                              controller=cid).response()
+        e = rejected_only(resp, "busy", "", limit)
+        n, free, lim_said, used, reserved, headroom = spool_numbers(
+            e["message"])
+        want = need(rid, 121, functions=("h_mean", "h_max"))
+        expect(n == want and lim_said == limit and
+               headroom == limit // 16 and free < n and
+               free == max(0, limit - used - reserved - headroom),
+               "busy figures %r, expected need %d" % (
+                   (n, free, lim_said, used, reserved, headroom), want))
+        for word in ("limits.retention_seconds", "%g s" % SPOOL_RETENTION,
+                     "raise limits.spool_bytes"):
+            expect(word in e["message"], "busy does not say %r: %r"
+                   % (word, e["message"]))
+        # A run that could never fit: too_large.
+        resp = client.request({"type": "run", "scenario": overflow(
+            stop=20000)}, controller=cid).response()
+        e = rejected_only(resp, "too_large", "/scenario/time", limit)
+        expect("limits.spool_bytes" in e["message"], e["message"])
+        # The runs accepted before finish, every row exactly once, and
+        # their journals stay within what they reserved.
+        for r in reqs:
+            final = r.final(timeout=20)
+            expect(final["status"] == "finished" and final["rows"] == 121,
+                   final)
+            seqs = [m.payload["seq"] for m in client.messages(
+                lambda m: m.topic.endswith("/result/" + r.run),
+                r.first_index)]
+            expect(sorted(seqs) == list(range(final["last_seq"] + 1)),
+                   "run %s: seqs %r" % (r.run, seqs))
+            rows = [row for p in client.results(cid, r.run,
+                                                final["last_seq"],
+                                                start=r.first_index)
+                    for row in p["rows"]]
+            expect([row[0] for row in rows] == list(range(121)),
+                   "run %s: t = %r" % (r.run, [row[0] for row in rows]))
+            size = os.path.getsize(os.path.join(runs_dir, r.run + ".log"))
+            expect(size <= r_paced, "run %s wrote %d bytes, reserved %d"
+                   % (r.run, size, r_paced))
+        st = client.request({"type": "status"}, controller=cid).response()
+        expect(st["spool_reserved"] == 0 and not st["spool_full"], st)
+        used = st["spool_bytes"]
+        # A run that fits the spool, but not beside the two journals kept
+        # for replay: busy until their retention expires, then accepted.
+        stop = 120
+        while need("sp-%s-y1" % tag, stop + 2) <= room - used // 2:
+            stop += 1
+        big = need("sp-%s-y1" % tag, stop + 1)
+        expect(room - used < big <= room - used // 2, "no size between")
+        resp = client.request({"id": "sp-%s-y1" % tag, "type": "run",
+                               "scenario": overflow(stop=stop)},
+                              controller=cid).response()
+        rejected_only(resp, "busy", "", limit)
+        deadline = time.monotonic() + SPOOL_RETENTION + 5
+        while any(os.path.exists(os.path.join(runs_dir, r.run + ".log"))
+                  for r in reqs):
+            expect(time.monotonic() < deadline, "the journals outlived "
+                   "their retention of %d s" % SPOOL_RETENTION)
+            time.sleep(0.2)
+        acc, final, _, rows, _ = client.run_scenario(
+            overflow(stop=stop), controller=cid, run="sp-%s-y2" % tag,
+            request_id="sp-%s-y2" % tag)
+        expect(acc is not None and final["status"] == "finished" and
+               [row[0] for row in rows] == list(range(stop + 1)),
+               "after the retention: %r" % final)
+
+
 def main():
     t = Tests()
     with Broker() as broker, Client(broker) as client:
-        with Controller(broker, "lim", build=BUILD, limits=LIMITS):
+        with Controller(broker, "lim", build=BUILD, limits=LIMITS) as ctl:
             t.check("request_bytes: too_large, unparsed, id found",
                     check_request_bytes, client, "lim")
+            t.check("request_bytes: too_large up to the maximum packet "
+                    "size, dropped by the broker past it",
+                    check_max_packet, client, broker, ctl)
             t.check("max_instances: too_large at /scenario/instances",
                     check_max_instances, client, "lim")
             t.check("max_connections: too_large at /scenario/connections",
@@ -280,6 +540,13 @@ def main():
                     check_function_samples, client, "lim")
             t.check("max_runs: busy; run_seconds: timeout",
                     check_max_runs_and_run_seconds, client, "lim")
+        with Controller(broker, "flood", build=BUILD, limits=QUEUED) as ctl:
+            t.check("queued_requests: a flood waits at the broker, every "
+                    "request answered once, memory bounded",
+                    check_queued_requests, client, ctl)
+        t.check("spool_bytes: busy while no room, too_large never, runs "
+                "whole, room back after retention", check_spool_bytes,
+                broker, client)
         with Controller(broker, "strict", build=BUILD,
                         allow={"models": ["tank"], "realtime": False,
                                "overrides": ["tank.cv"],

@@ -61,18 +61,26 @@ def compare_csv(got_path, ref_path):
             raise AssertionError("row %d is %s, expected %s" % (i + 1, r, rr))
 
 
-def leftover_subscribers(port):
-    """mosquitto_sub processes still connected to our broker's port (an
-    orchestrator must not leave its subscriber behind); killed by pid."""
+def session_of(pid):
+    """The session id of a process (field 6 of /proc/<pid>/stat), or None
+    when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # "pid (comm) state ppid pgrp session ...": comm may hold anything.
+    return int(stat[stat.rindex(")") + 2:].split()[3])
+
+
+def leftovers(session):
+    """Processes still alive in the orchestrator's own session (it was
+    started as a session leader, so only what it started is there: an
+    orchestrator must not leave its mosquitto_sub behind); killed by
+    pid."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"mosquitto_sub") and \
-                str(port).encode() in argv:
+        if session_of(int(pid)) == session:
             found.append(int(pid))
             try:
                 os.kill(int(pid), 15)
@@ -84,17 +92,25 @@ def leftover_subscribers(port):
 def orchestrate(cmd, broker, target, scenario, out, want_rc):
     args = cmd + ["--broker", broker.url, "-o", out, "--timeout", "60"]
     args += ["--pool"] if target == "pool" else ["--controller", target]
-    p = subprocess.run(args + ([scenario] if scenario else []), stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=90)
-    left = leftover_subscribers(broker.port)
+    p = subprocess.Popen(args + ([scenario] if scenario else []),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        stdout, stderr = p.communicate(timeout=90)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    left = leftovers(p.pid)
     if left:
-        raise AssertionError("%s left mosquitto_sub running: pids %s"
+        raise AssertionError("%s left processes running: pids %s"
                              % (args[1], left))
     if p.returncode != want_rc:
         raise AssertionError("%s exited %d, expected %d; stderr:\n%s"
                              % (" ".join(args[:2]), p.returncode, want_rc,
-                                p.stderr[-3000:]))
-    return p
+                                stderr[-3000:]))
+    return subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr)
 
 
 def main():

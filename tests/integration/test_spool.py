@@ -4,7 +4,11 @@
 controller killed with SIGKILL in the middle of a run and started again on
 the same spool reports the run `failed` with a reason that says so, and
 every row it had computed reaches the orchestrator — identical to
-`twinctl run`'s; a replay after the restart still works.
+`twinctl run`'s; a replay after the restart still works.  A controller
+whose spool is full (two runs hold all its room), whose broker is gone
+and whose memory bound for results is reached stops within seconds of
+SIGTERM, and started again on its spool delivers both runs, cancelled,
+with every row they made.
 
 Usage: python3 tests/integration/test_spool.py BUILD_DIR"""
 
@@ -12,6 +16,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Broker, Client, Controller, HarnessError, SOURCE_DIR,  # noqa: E402
-                     Tests, build_dir, twinctl)
+                     Tests, build_dir, spool_reservation, twinctl)
 
 BUILD = build_dir()
 
@@ -29,7 +34,8 @@ def expect(cond, what):
         raise HarnessError(what)
 
 
-def reference(scenario):
+def reference(scenario, header=False):
+    """twinctl run's rows of the scenario (and its header, if asked)."""
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "s.json")
         with open(path, "w") as f:
@@ -38,7 +44,8 @@ def reference(scenario):
                         os.path.join(d, "ref.csv")], check=True, timeout=120)
         with open(os.path.join(d, "ref.csv")) as f:
             rows = list(csv.reader(f))
-    return [[float(x) for x in r] for r in rows[1:]]
+    values = [[float(x) for x in r] for r in rows[1:]]
+    return (rows[0], values) if header else values
 
 
 def farm(hours, speed=None):
@@ -121,6 +128,104 @@ def check_crash(broker, client, spool):
         client.wait(lambda m: m.topic.endswith("/result/" + run), 1, 5, start)
 
 
+def check_stop_when_full(broker, client, spool):
+    cid = "c-full"
+    speed, stop = 60.0, 600                 # 601 rows in 10 s each
+    with open(os.path.join(SOURCE_DIR, "scenarios",
+                           "tank-overflow.json")) as f:
+        scen = json.load(f)
+    scen["time"]["stop"] = stop
+    cols, ref = reference(scen, header=True)
+    scen["pace"] = {"realtime": speed}
+    events = 16384
+    tag = "%d" % time.time()
+    runs = ["full-%s-%d" % (tag, i) for i in (1, 2)]
+    need = spool_reservation("twin", cid, runs[0], runs[0], cols, stop + 1,
+                             stop / speed, event_bytes=events)
+    least = spool_reservation("twin", cid, None, "r", ["t"], 1,
+                              event_bytes=events, reply_topic="r",
+                              result_topic="r", event_topic="r")
+    limit = 16 * (2 * need + least // 2 + 4096) // 15 + 16
+    lim = {"spool_bytes": limit, "event_bytes": events, "max_runs": 4,
+           "buffer_bytes": 16384, "retention_seconds": 600}
+    ctl = Controller(broker, cid, build=BUILD, limits=lim,
+                     config_extra={"spool": spool}).start()
+    try:
+        reqs = [client.request({"id": r, "type": "run", "scenario": scen},
+                               controller=cid) for r in runs]
+        for r in reqs:
+            expect(r.response()["status"] == "accepted", "accepted")
+        st = client.request({"type": "status"}, controller=cid).response()
+        expect(st["spool_full"] is True, "the spool is not full: %r" % st)
+        time.sleep(1.5)
+        # The broker goes: results pile up past buffer_bytes, the runs
+        # wait for the sender, nothing can be delivered.
+        broker.proc.send_signal(signal.SIGTERM)
+        broker.proc.wait(5)
+        time.sleep(2.0)
+        t0 = time.monotonic()
+        ctl.proc.send_signal(signal.SIGTERM)
+        rc = ctl.proc.wait(15)
+        took = time.monotonic() - t0
+        print("     stopped %.2f s after SIGTERM (exit %d)" % (took, rc))
+        expect(rc == 0 and took < 5.0, "SIGTERM took %.2f s (exit %d)"
+               % (took, rc))
+        with open(ctl.log) as f:
+            log = f.read()
+        expect("they stay in the spool" in log, "the log does not say what "
+               "was kept: " + log[-1500:])
+    finally:
+        if ctl.proc is not None and ctl.proc.poll() is None:
+            ctl.proc.kill()
+        ctl.proc = None
+        ctl.watch.close()
+    shutil.rmtree(ctl.dir, ignore_errors=True)
+    # Started again (broker and controller) on the same spool: a new
+    # receiver, subscribed first, gets what was not delivered.
+    if not broker._start_once(broker.port):
+        raise HarnessError("mosquitto would not start again")
+    with Client(broker) as late:
+        late.subscribe("twin/%s/#" % cid)
+        start = late.mark()
+        with Controller(broker, cid, build=BUILD, limits=lim,
+                        config_extra={"spool": spool}):
+            for run in runs:
+                final = late.wait(lambda m, run=run: m.topic.endswith(
+                    "/response/" + run) and m.payload.get("status") in
+                    ("finished", "failed", "cancelled"), 1, 20,
+                    start)[0].payload
+                expect(final["status"] == "cancelled" and
+                       0 < final["rows"] < stop + 1, final)
+                last = final["last_seq"]
+                got = {}
+                for c in (client, late):
+                    for m in c.messages(lambda m, run=run: m.topic.endswith(
+                            "/result/" + run)):
+                        got[m.payload["seq"]] = m.payload
+                missing = [q for q in range(last + 1) if q not in got]
+                print("     %s: %d rows in %d messages, %d lost with the "
+                      "broker, replayed" % (run, final["rows"], last + 1,
+                                            len(missing)))
+                if missing:
+                    rp = late.mark()
+                    ok = late.request({"type": "replay", "run": run,
+                                       "from_seq": min(missing),
+                                       "to_seq": max(missing)},
+                                      controller=cid).response()
+                    expect(ok["status"] == "ok", ok)
+                    for m in late.wait(lambda m, run=run: m.topic.endswith(
+                            "/result/" + run), ok["sent"], 10, rp):
+                        got[m.payload["seq"]] = m.payload
+                rows = [row for q in range(last + 1)
+                        for row in got[q]["rows"]]
+                expect(len(rows) == final["rows"] and rows == ref[:len(rows)],
+                       "%s: the rows differ from twinctl run's" % run)
+                st = late.request({"type": "status", "run": run},
+                                  controller=cid).response()
+                expect(st["state"] == "cancelled" and
+                       st["rows"] == len(rows), st)
+
+
 def main():
     t = Tests()
     spool = tempfile.mkdtemp(prefix="twin-spool-")
@@ -131,6 +236,14 @@ def main():
                         check_replay, client)
             t.check("SIGKILL mid-run, restart on the spool: failed, every "
                     "row delivered", check_crash, broker, client, spool)
+            full = tempfile.mkdtemp(prefix="twin-spool-")
+            try:
+                t.check("SIGTERM with the spool full, the broker gone and "
+                        "the memory bound reached: stops within seconds; "
+                        "restarted, every row delivered",
+                        check_stop_when_full, broker, client, full)
+            finally:
+                shutil.rmtree(full, ignore_errors=True)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
     return t.summary()
