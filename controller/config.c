@@ -53,6 +53,8 @@ void config__defaults(twin_config *c)
         .batch_delay = 0.020,
         .buffer_bytes = 256u << 20,
         .remembered = 10000,
+        .remembered_bytes = 16u << 20,
+        .replays = 8,
         .queued_requests = 10000,
         .cpu_seconds = 0,
         .memory_bytes = 0,
@@ -296,6 +298,8 @@ int config__load(twin_config *c, const char *file, twin_errors *errs)
         get_seconds(&l, lim, "batch_delay_ms", 1e-3, &t->batch_delay);
         get_size(&l, lim, "buffer_bytes", &t->buffer_bytes);
         get_size(&l, lim, "remembered", &t->remembered);
+        get_size(&l, lim, "remembered_bytes", &t->remembered_bytes);
+        get_size(&l, lim, "replays", &t->replays);
         get_size(&l, lim, "queued_requests", &t->queued_requests);
         get_seconds(&l, lim, "cpu_seconds", 1.0, &t->cpu_seconds);
         get_size(&l, lim, "memory_bytes", &t->memory_bytes);

@@ -23,6 +23,8 @@ typedef struct twin_limits {
     double batch_delay;       /* s a row may wait for its batch */
     size_t buffer_bytes;      /* outgoing messages held for the broker */
     size_t remembered;        /* request ids remembered for retries */
+    size_t remembered_bytes;  /* and the bytes of their answers */
+    size_t replays;           /* replays in progress at once */
     size_t queued_requests;   /* inbound messages waiting at most; past it
                                * the broker holds them (back-pressure) */
     double cpu_seconds;       /* RLIMIT_CPU of a run's process, 0: none */

@@ -5,21 +5,53 @@
  * there for limits.retention_seconds after it ended, so a receiver that
  * found a gap in seq (a broker that died with messages it had accepted)
  * can fill it.
+ *
+ * A replay is a cursor over the journal, not one long read: the daemon's
+ * loop advances every replay in progress by a bounded step per pass
+ * (replay__step), and only while the sender holds little that the
+ * broker has not acknowledged, so answers to other requests, and the
+ * results of running runs, are never queued behind a whole replay.  The
+ * answer (`ok` with `sent`) follows the replay's last message.  What
+ * happens on a retry, on the end of retention and on a stop mid-replay
+ * is in docs/spool.md ("Replay").
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "intake.h"
 #include "serve.h"
 
-typedef struct replay_ctx {
-    serve *sv;
-    long sent;
-} replay_ctx;
+#define STEP_MESSAGES 64        /* per replay per pass */
+#define STEP_BYTES (1u << 20)   /* of journal read, per replay per pass */
+/* Replays add messages only while the sender holds fewer than this many
+ * unacknowledged messages (and bytes): what is queued ahead of another
+ * answer stays a few milliseconds' worth. */
+#define QUEUE_MESSAGES 1024
+#define QUEUE_BYTES (8u << 20)
+#define MAX_WAITERS 8           /* retries answered elsewhere, per replay */
 
-static void send_again(void *ctx, const spool_record *r)
+struct replay_job {
+    replay_job *next;
+    reply_to to;                  /* the request's */
+    reply_to also[MAX_WAITERS];   /* retries that want the answer elsewhere */
+    size_t n_also;
+    char *run;
+    json_int_t from, until;
+    spool_cursor *cur;
+    json_int_t sent;
+    json_int_t last_sent;         /* seq of the last message sent, or −1 */
+    double started;               /* monotonic s */
+};
+
+static void job_free(replay_job *j)
 {
-    replay_ctx *rc = ctx;
-    /* A copy, not a new record: the journal holds it already. */
-    if (sender__publish(rc->sv->out, r->topic, r->payload, r->len, 0, NULL,
-                        0) == 0)
-        rc->sent++;
+    request__reply_free(&j->to);
+    for (size_t i = 0; i < j->n_also; i++)
+        request__reply_free(&j->also[i]);
+    free(j->run);
+    spool__cursor_free(&j->cur);
+    free(j);
 }
 
 static int get_seq(const json_t *req, const char *key, const char *path,
@@ -44,6 +76,7 @@ void handle_replay(serve *sv, const reply_to *to, const json_t *req)
     twin_errors errs = {0};
     const json_t *run = json_object_get(req, "run");
     json_int_t from = 0, until = 0;
+    replay_job *j = NULL;
     if (run == NULL)
         errors__add(&errs, TWIN_E_MISSING_FIELD, "/run",
                     "replay needs the \"run\" whose results to send again");
@@ -63,7 +96,22 @@ void handle_replay(serve *sv, const reply_to *to, const json_t *req)
                     "run '%s' is not in this controller's spool: unknown, "
                     "or ended more than %g s ago (its retention)", id,
                     sv->cfg.limits.retention);
+    if (errs.count == 0 && sv->n_replays >= sv->cfg.limits.replays)
+        errors__add(&errs, TWIN_E_BUSY, "", "this controller is sending %zu "
+                    "replays, its limit (limits.replays); ask again when "
+                    "one has finished", sv->n_replays);
+    if (errs.count == 0) {
+        j = calloc(1, sizeof *j);
+        if (j == NULL || request__reply_copy(&j->to, to) != 0 ||
+            (j->run = strdup(id)) == NULL ||
+            (j->cur = spool__cursor(sv->sp, id, from, until)) == NULL)
+            errors__add(&errs, TWIN_E_INTERNAL, "/run", "cannot read the "
+                        "journal of run '%s' (out of memory or file "
+                        "descriptors); ask again later", id);
+    }
     if (errs.count) {
+        if (j)
+            job_free(j);
         serve__reject(sv, to, REQ_REPLAY, &errs);
         errors__clear(&errs);
         return;
@@ -74,14 +122,163 @@ void handle_replay(serve *sv, const reply_to *to, const json_t *req)
     run_rec *r = serve__find_run(sv, id);
     if (r && r->out)
         sender__run_flush(r->out);
-    replay_ctx rc = {sv, 0};
-    spool__replay(sv->sp, id, from, until, send_again, &rc);
+    j->from = from;
+    j->until = until;
+    j->last_sent = -1;
+    j->started = serve__now();
+    /* At the end of the list: the oldest replay goes first. */
+    replay_job **link = &sv->replays;
+    while (*link)
+        link = &(*link)->next;
+    *link = j;
+    sv->n_replays++;
+}
+
+static int same_place(const reply_to *a, const reply_to *b)
+{
+    return a->topic && b->topic && strcmp(a->topic, b->topic) == 0 &&
+           a->correlation_len == b->correlation_len &&
+           (a->correlation_len == 0 ||
+            memcmp(a->correlation, b->correlation, a->correlation_len) == 0);
+}
+
+int replay__retry(serve *sv, const reply_to *to)
+{
+    for (replay_job *j = sv->replays; j; j = j->next) {
+        if (j->to.id == NULL || strcmp(j->to.id, to->id) != 0)
+            continue;
+        /* The same place as the request or an earlier retry: one answer
+         * there is enough. */
+        int known = same_place(&j->to, to);
+        for (size_t i = 0; i < j->n_also && !known; i++)
+            known = same_place(&j->also[i], to);
+        if (!known && j->n_also < MAX_WAITERS &&
+            request__reply_copy(&j->also[j->n_also], to) == 0)
+            j->n_also++;
+        return 1;
+    }
+    return 0;
+}
+
+static void unlink_job(serve *sv, replay_job *j)
+{
+    replay_job **link = &sv->replays;
+    while (*link != j)
+        link = &(*link)->next;
+    *link = j->next;
+    sv->n_replays--;
+}
+
+/* The request was answered (and its answer remembered): send the same
+ * answer to every retry that asked elsewhere, and forget the replay. */
+static void answer_retries(serve *sv, replay_job *j)
+{
+    for (size_t i = 0; i < j->n_also; i++)
+        intake__answer_again(sv, &j->also[i]);
+    job_free(j);
+}
+
+/* The replay is done: answer the request and every retry. */
+static void finish(serve *sv, replay_job *j)
+{
+    run_rec *r = serve__find_run(sv, j->run);
     json_int_t last = r ? (r->state == RUN_RUNNING && r->out
                                ? sender__run_last_seq(r->out)
                                : r->last_seq)
                         : -1;
-    serve__respond(sv, to, REQ_REPLAY,
+    unlink_job(sv, j);
+    serve__respond(sv, &j->to, REQ_REPLAY,
                    json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "status", "ok",
-                             "run", id, "from_seq", from, "to_seq", until,
-                             "sent", (json_int_t)rc.sent, "last_seq", last));
+                             "run", j->run, "from_seq", j->from, "to_seq",
+                             j->until, "sent", j->sent, "last_seq", last));
+    if (!sv->cfg.quiet)
+        fprintf(stderr, "twinctl serve: replay of run %s, seq %lld to %lld: "
+                "%lld result messages sent again in %.3f s\n", j->run,
+                (long long)j->from, (long long)j->until, (long long)j->sent,
+                serve__now() - j->started);
+    answer_retries(sv, j);
+}
+
+/* The daemon is stopping: the replay ends where it is, and says so. */
+static void cut_short(serve *sv, replay_job *j)
+{
+    twin_errors errs = {0};
+    if (j->sent > 0)
+        errors__add(&errs, TWIN_E_BUSY, "", "this controller is stopping: "
+                    "the replay of run '%s' was cut short after %lld "
+                    "result messages were queued again (seq %lld to %lld; "
+                    "those the broker has not taken when it stops are not "
+                    "sent); ask again once it is back (the results stay in "
+                    "its spool)", j->run, (long long)j->sent,
+                    (long long)j->from, (long long)j->last_sent);
+    else
+        errors__add(&errs, TWIN_E_BUSY, "", "this controller is stopping "
+                    "before it sent any of this replay; ask again once it "
+                    "is back (the results stay in its spool)");
+    unlink_job(sv, j);
+    serve__reject(sv, &j->to, REQ_REPLAY, &errs);
+    errors__clear(&errs);
+    answer_retries(sv, j);
+}
+
+/* Advance one replay by at most `room` messages.  Returns 1 when it has
+ * more to send. */
+static int advance(serve *sv, replay_job *j, size_t room)
+{
+    size_t budget = STEP_BYTES;
+    spool_record rec;
+    for (size_t n = 0; n < room; n++) {
+        switch (spool__cursor_next(j->cur, &rec, &budget)) {
+        case 0:
+            finish(sv, j);
+            return 0;
+        case 1:
+            /* A copy of what the journal holds already. */
+            if (sender__publish_copy(sv->out, rec.topic, rec.payload,
+                                     rec.len) == 0) {
+                j->sent++;
+                j->last_sent = rec.seq;
+            }
+            break;
+        default: /* its read budget is spent */
+            return 1;
+        }
+    }
+    return 1;
+}
+
+int replay__step(serve *sv)
+{
+    if (sv->stopping) {
+        while (sv->replays)
+            cut_short(sv, sv->replays);
+        return 0;
+    }
+    size_t queued = sender__queued(sv->out);
+    if (sv->replays == NULL || queued >= QUEUE_MESSAGES ||
+        sender__queued_bytes(sv->out) >= QUEUE_BYTES)
+        return 0;
+    /* The room left, shared among the replays in progress. */
+    size_t share = (QUEUE_MESSAGES - queued) / sv->n_replays;
+    if (share == 0)
+        share = 1;
+    if (share > STEP_MESSAGES)
+        share = STEP_MESSAGES;
+    int more = 0;
+    for (replay_job *j = sv->replays, *next; j; j = next) {
+        next = j->next;
+        more |= advance(sv, j, share);
+    }
+    return more && sender__queued(sv->out) < QUEUE_MESSAGES &&
+           sender__queued_bytes(sv->out) < QUEUE_BYTES;
+}
+
+void replay__free_all(serve *sv)
+{
+    while (sv->replays) {
+        replay_job *j = sv->replays;
+        sv->replays = j->next;
+        job_free(j);
+    }
+    sv->n_replays = 0;
 }

@@ -152,8 +152,9 @@ scenario *serve__scenario_arg(serve *sv, const json_t *req, const char *needs,
 /* ---- the spool's room ---------------------------------------------------- */
 
 /* A 16th of limits.spool_bytes is kept for what belongs to no run: the
- * daemon's answers and replays (they wait in its own journal for the
- * broker, and are never refused for the spool). */
+ * daemon's answers (they wait in its own journal for the broker, and are
+ * never refused for the spool; replayed results are not journaled
+ * again). */
 #define HEADROOM_SHARE 16
 /* A run's responses in its journal beside its ids, columns and reply
  * topic: `accepted`, and the final one (solver statistics and an error
@@ -239,7 +240,7 @@ static void check_room(serve *sv, size_t need, const scenario *sc,
                     "%zu of limits.spool_bytes %zu are free (%zu hold "
                     "results waiting for the broker or kept for replay, "
                     "%zu are reserved by running runs, %zu are kept for "
-                    "answers and replays); try again once older results "
+                    "the daemon's answers); try again once older results "
                     "have expired (limits.retention_seconds, %g s after "
                     "their run ended) or running runs have ended, send it "
                     "to another controller, or raise limits.spool_bytes",

@@ -111,8 +111,13 @@ void sender__free(sender **sp)
     *sp = NULL;
 }
 
+/* rec for a message that is on disk elsewhere already and is not
+ * journaled again (a replayed record). */
+#define NOT_JOURNALED (-2)
+
 /* Take ownership of payload.  st: the journal to write it to first (NULL:
- * the daemon's own); rec ≥ 0: it is there already (after a restart). */
+ * the daemon's own); rec ≥ 0: it is there already (after a restart);
+ * NOT_JOURNALED: keep it in memory only. */
 static int enqueue_rec(sender *s, spool_stream *st, int64_t seq, int64_t rec,
                        const char *topic, char *payload, size_t len,
                        int retained, const void *corr, size_t corr_len)
@@ -123,7 +128,7 @@ static int enqueue_rec(sender *s, spool_stream *st, int64_t seq, int64_t rec,
         return -1;
     }
     m->rec = -1;
-    if (s->sp != NULL) {
+    if (s->sp != NULL && rec != NOT_JOURNALED) {
         m->st = st ? st : s->misc;
         m->rec = rec >= 0 ? rec
                  : m->st ? spool__append(m->st, seq, retained, topic, corr,
@@ -176,15 +181,25 @@ static int enqueue(sender *s, const char *topic, char *payload, size_t len,
                        corr_len);
 }
 
+/* A NUL-terminated copy of len bytes (payloads are handed to paho as
+ * strings too). */
+static char *copy_of(const char *payload, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy != NULL) {
+        memcpy(copy, payload, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
 int sender__publish(sender *s, const char *topic, const char *payload,
                     size_t len, int retained, const void *correlation,
                     size_t correlation_len)
 {
-    char *copy = malloc(len + 1);
+    char *copy = copy_of(payload, len);
     if (copy == NULL)
         return -1;
-    memcpy(copy, payload, len);
-    copy[len] = '\0';
     return enqueue(s, topic, copy, len, retained, correlation,
                    correlation_len);
 }
@@ -296,22 +311,28 @@ int sender__publish_on(sender *s, spool_stream *st, const char *topic,
                        const char *payload, size_t len,
                        const void *correlation, size_t correlation_len)
 {
-    char *copy = malloc(len + 1);
+    char *copy = copy_of(payload, len);
     if (copy == NULL)
         return -1;
-    memcpy(copy, payload, len);
-    copy[len] = '\0';
     return enqueue_rec(s, st, -1, -1, topic, copy, len, 0, correlation,
                        correlation_len);
 }
 
-int sender__adopt(sender *s, spool_stream *st, const spool_record *r)
+int sender__publish_copy(sender *s, const char *topic, const char *payload,
+                         size_t len)
 {
-    char *copy = malloc(r->len + 1);
+    char *copy = copy_of(payload, len);
     if (copy == NULL)
         return -1;
-    memcpy(copy, r->payload, r->len);
-    copy[r->len] = '\0';
+    return enqueue_rec(s, NULL, -1, NOT_JOURNALED, topic, copy, len, 0, NULL,
+                       0);
+}
+
+int sender__adopt(sender *s, spool_stream *st, const spool_record *r)
+{
+    char *copy = copy_of(r->payload, r->len);
+    if (copy == NULL)
+        return -1;
     return enqueue_rec(s, st, r->seq, st ? r->index : -1, r->topic, copy,
                        r->len, r->retained, r->correlation,
                        r->correlation_len);

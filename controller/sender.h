@@ -92,6 +92,13 @@ int sender__publish_on(sender *s, spool_stream *st, const char *topic,
                        const char *payload, size_t len,
                        const void *correlation, size_t correlation_len);
 
+/* Queue a message that is on disk already (a record of a run's journal,
+ * sent again by `replay`): held in memory until acknowledged, not
+ * journaled a second time.  A crash loses it, as it loses the replay
+ * (whose requester, never answered, asks again). */
+int sender__publish_copy(sender *s, const char *topic, const char *payload,
+                         size_t len);
+
 /* After a restart: send a record of a journal again (st: the run's
  * journal, where the record already is; NULL: a record of an earlier
  * daemon journal, written again to this start's own). */

@@ -75,18 +75,42 @@ static memo *memo_find(serve *sv, const char *id)
     return NULL;
 }
 
+/* The age list: newest at one end, oldest (evicted first) at the other. */
+static void memo_unlink(serve *sv, memo *m)
+{
+    if (m->older)
+        m->older->newer = m->newer;
+    else
+        sv->oldest = m->newer;
+    if (m->newer)
+        m->newer->older = m->older;
+    else
+        sv->newest = m->older;
+    m->newer = m->older = NULL;
+}
+
+static void memo_link_newest(serve *sv, memo *m)
+{
+    m->older = sv->newest;
+    m->newer = NULL;
+    if (sv->newest)
+        sv->newest->newer = m;
+    else
+        sv->oldest = m;
+    sv->newest = m;
+}
+
 static void memo_evict_oldest(serve *sv)
 {
     memo *m = sv->oldest;
     if (m == NULL)
         return;
-    sv->oldest = m->newer;
-    if (sv->newest == m)
-        sv->newest = NULL;
+    memo_unlink(sv, m);
     memo **link = &sv->buckets[hash(m->id) % sv->n_buckets];
     while (*link != m)
         link = &(*link)->next_in_bucket;
     *link = m->next_in_bucket;
+    sv->memo_bytes -= m->bytes;
     free(m->id);
     free(m->response);
     request__reply_free(&m->reply);
@@ -94,38 +118,53 @@ static void memo_evict_oldest(serve *sv)
     sv->n_memo--;
 }
 
+/* Remember the answer to to->id (replacing an earlier one: a run's final
+ * response replaces its `accepted`), as the newest; then forget the
+ * oldest answers while more than limits.remembered are kept or they take
+ * more than limits.remembered_bytes — but never the one just given, even
+ * if it alone is larger. */
 static void memo_put(serve *sv, const reply_to *to, const char *response)
 {
     if (to->id == NULL)
         return;
+    char *text = strdup(response);
+    if (text == NULL)
+        return;
     memo *m = memo_find(sv, to->id);
     if (m == NULL) {
-        if (sv->n_memo >= sv->cfg.limits.remembered)
-            memo_evict_oldest(sv);
         m = calloc(1, sizeof *m);
         if (m == NULL || (m->id = strdup(to->id)) == NULL) {
             free(m);
+            free(text);
             return;
         }
         size_t b = hash(to->id) % sv->n_buckets;
         m->next_in_bucket = sv->buckets[b];
         sv->buckets[b] = m;
-        if (sv->newest)
-            sv->newest->newer = m;
-        else
-            sv->oldest = m;
-        sv->newest = m;
         sv->n_memo++;
+    } else {
+        memo_unlink(sv, m);
+        sv->memo_bytes -= m->bytes;
+        free(m->response);
     }
-    free(m->response);
-    m->response = strdup(response);
+    m->response = text;
+    /* What it holds (malloc's own overhead aside). */
+    m->bytes = sizeof *m + strlen(m->id) + 1 + strlen(text) + 1;
+    sv->memo_bytes += m->bytes;
+    memo_link_newest(sv, m);
+    while ((sv->n_memo > sv->cfg.limits.remembered ||
+            sv->memo_bytes > sv->cfg.limits.remembered_bytes) &&
+           sv->oldest != m)
+        memo_evict_oldest(sv);
 }
 
 int intake__answer_again(serve *sv, const reply_to *to)
 {
-    memo *m = to->id ? memo_find(sv, to->id) : NULL;
-    if (m == NULL || m->response == NULL)
+    if (to->id == NULL)
         return 0;
+    memo *m = memo_find(sv, to->id);
+    if (m == NULL || m->response == NULL)
+        return replay__retry(sv, to); /* not answered yet: in progress? */
     sender__publish(sv->out, to->topic, m->response, strlen(m->response), 0,
                     to->correlation, to->correlation_len);
     return 1;
@@ -783,6 +822,7 @@ int serve__main(twin_config *cfg)
     double next_tidy = 0;
 
     double reconnect_at = 0, stop_deadline = INFINITY;
+    int replaying = 0; /* a replay could go on at once: do not sleep */
     for (;;) {
         double now = serve__now();
         /* Stopping ends when every run and job has ended and everything
@@ -819,7 +859,7 @@ int serve__main(twin_config *cfg)
         double due = next_deadline(sv);
         if (reconnect_at > 0 && reconnect_at < due)
             due = reconnect_at;
-        double wait = fmin(due - now, 1.0);
+        double wait = replaying ? 0 : fmin(due - now, 1.0);
         int timeout = wait <= 0 ? 0 : (int)ceil(wait * 1000.0);
         if (poll(pfd, n, timeout) < 0 && errno != EINTR)
             goto exit;
@@ -879,6 +919,7 @@ int serve__main(twin_config *cfg)
             if (serve__spool_full(sv) != sv->spool_full_said)
                 serve__publish_status(sv); /* retention freed room */
         }
+        replaying = replay__step(sv);
         sender__flush_due(sv->out, now);
         sender__pump(sv->out);
         if (sv->reload_pending && sv->active == 0 && sv->n_calls == 0) {
@@ -924,6 +965,7 @@ exit:
     }
     calls__stop_all(sv, 0);
     job__free_all(sv);
+    replay__free_all(sv);
     while (sv->oldest)
         memo_evict_oldest(sv);
     free(sv->buckets);

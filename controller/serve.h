@@ -56,14 +56,20 @@ typedef struct run_rec {
     int64_t last_seq;
 } run_rec;
 
-/* Answers already given, by request id (retries are answered again). */
+/* Answers already given, by request id (retries are answered again).
+ * Bounded by limits.remembered (count) and limits.remembered_bytes; the
+ * oldest answer goes first. */
 typedef struct memo {
     char *id;
     reply_to reply;
     char *response;          /* the last response sent */
+    size_t bytes;            /* counted against remembered_bytes */
     struct memo *next_in_bucket;
-    struct memo *newer;      /* FIFO for eviction */
+    struct memo *newer, *older; /* by when the answer was last given */
 } memo;
+
+/* A replay in progress (handle_replay.c). */
+typedef struct replay_job replay_job;
 
 typedef struct serve {
     twin_config cfg;
@@ -80,7 +86,10 @@ typedef struct serve {
     size_t active;
     memo **buckets;
     size_t n_buckets, n_memo;
+    size_t memo_bytes;
     memo *oldest, *newest;
+    replay_job *replays;     /* in progress, oldest first */
+    size_t n_replays;
     char *t_request, *t_pool, *t_input, *t_status, *t_response_base;
     int sigfd;
     int stopping;
@@ -120,7 +129,7 @@ void serve__cancel_run(serve *sv, run_rec *r);
 
 /* The spool's room for runs (handle_run.c): its limit, what is on disk,
  * what running runs have reserved and not written yet, what is kept for
- * answers and replays, and what is left for a new run. */
+ * the daemon's answers, and what is left for a new run. */
 typedef struct spool_room {
     size_t limit, used, reserved, headroom, free;
 } spool_room;
@@ -167,6 +176,21 @@ void calls__stop_all(serve *sv, int answer);
  * deployment check then failed: the caller looks at errs. */
 scenario *serve__scenario_arg(serve *sv, const json_t *req, const char *needs,
                               int realtime, json_t **doc, twin_errors *errs);
+
+/* ---- replays in progress (handle_replay.c) -------------------------------- */
+
+/* Advance every replay in progress by a bounded step, while the sender
+ * has room; a replay that reached its end is answered.  While stopping,
+ * every replay in progress ends and is answered `busy`.  Returns 1 when a
+ * replay could go on at once (the loop should not sleep). */
+int replay__step(serve *sv);
+
+/* A retry (same request id) of a replay in progress: the replay is not
+ * started again; its answer goes to `to` too when it ends, unless that is
+ * where it goes already.  Returns 1 when to->id is such a replay. */
+int replay__retry(serve *sv, const reply_to *to);
+
+void replay__free_all(serve *sv);
 
 /* The run a request names in its "run" member: missing, not a string and
  * unknown are each reported (needs: what the request needs it for, e.g.

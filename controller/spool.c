@@ -176,59 +176,89 @@ static int read_all(int fd, void *buf, size_t n, off_t at)
     return 0;
 }
 
+/* Reads a journal record by record from an offset.  A record's topic
+ * is copied out (it is not NUL-terminated in the journal); the other
+ * pointers of a record point into body. */
+typedef struct reader {
+    int fd;
+    off_t at;              /* offset of the next record */
+    int64_t index;         /* its index */
+    char *body, *topic;
+    size_t cap, topic_cap;
+} reader;
+
+static int grow(char **buf, size_t *cap, size_t n)
+{
+    if (n <= *cap)
+        return 0;
+    char *grown = realloc(*buf, n);
+    if (grown == NULL)
+        return -1;
+    *buf = grown;
+    *cap = n;
+    return 0;
+}
+
+/* The record at rd->at into r: its size on disk, or 0 at the end of the
+ * journal (end of file, or a torn or corrupt record: what follows it is
+ * not read). */
+static size_t reader_next(reader *rd, spool_record *r)
+{
+    char head[HEADER];
+    uint32_t len, crc;
+    uint16_t tl, cl;
+    if (read_all(rd->fd, head, HEADER, rd->at) != 0 ||
+        memcmp(head, MAGIC, 4) != 0)
+        return 0;
+    memcpy(&len, head + 4, 4);
+    memcpy(&crc, head + 8, 4);
+    if (len < 13 || len > MAX_RECORD || grow(&rd->body, &rd->cap, len) != 0 ||
+        read_all(rd->fd, rd->body, len, rd->at + HEADER) != 0 ||
+        crc32_of(rd->body, len) != crc)
+        return 0;
+    const char *body = rd->body;
+    memcpy(&tl, body + 9, 2);
+    memcpy(&cl, body + 11, 2);
+    if (13u + tl + cl > len || grow(&rd->topic, &rd->topic_cap,
+                                    (size_t)tl + 1) != 0)
+        return 0;
+    memcpy(rd->topic, body + 13, tl);
+    rd->topic[tl] = '\0';
+    *r = (spool_record){.index = rd->index, .retained = body[8],
+                        .topic = rd->topic,
+                        .correlation = cl ? body + 13 + tl : NULL,
+                        .correlation_len = cl,
+                        .payload = body + 13 + tl + cl,
+                        .len = len - 13 - tl - cl};
+    memcpy(&r->seq, body, 8);
+    rd->at += HEADER + len;
+    rd->index++;
+    return HEADER + (size_t)len;
+}
+
+static void reader_free(reader *rd)
+{
+    free(rd->body);
+    free(rd->topic);
+    rd->body = rd->topic = NULL;
+    rd->cap = rd->topic_cap = 0;
+}
+
 /* Walk the records of an open journal; returns how many are readable and
  * the offset after the last one in *end. */
 typedef int (*walk_fn)(void *ctx, const spool_record *r);
 
 static int64_t walk(int fd, walk_fn fn, void *ctx, off_t *end)
 {
-    off_t at = 0;
-    int64_t index = 0;
-    char head[HEADER];
-    char *body = NULL;
-    size_t cap = 0;
-    while (read_all(fd, head, HEADER, at) == 0 &&
-           memcmp(head, MAGIC, 4) == 0) {
-        uint32_t len, crc;
-        memcpy(&len, head + 4, 4);
-        memcpy(&crc, head + 8, 4);
-        if (len < 13 || len > MAX_RECORD)
+    reader rd = {.fd = fd};
+    spool_record r;
+    while (reader_next(&rd, &r) > 0)
+        if (fn && fn(ctx, &r))
             break;
-        if (len > cap) {
-            char *grown = realloc(body, len);
-            if (grown == NULL)
-                break;
-            body = grown;
-            cap = len;
-        }
-        if (read_all(fd, body, len, at + HEADER) != 0 ||
-            crc32_of(body, len) != crc)
-            break;
-        spool_record r = {.index = index};
-        uint16_t tl, cl;
-        memcpy(&r.seq, body, 8);
-        r.retained = body[8];
-        memcpy(&tl, body + 9, 2);
-        memcpy(&cl, body + 11, 2);
-        if (13u + tl + cl > len)
-            break;
-        char *topic = strndup(body + 13, tl);
-        r.topic = topic;
-        r.correlation = cl ? body + 13 + tl : NULL;
-        r.correlation_len = cl;
-        r.payload = body + 13 + tl + cl;
-        r.len = len - 13 - tl - cl;
-        int stop = fn ? fn(ctx, &r) : 0;
-        free(topic);
-        at += HEADER + len;
-        index++;
-        if (stop)
-            break;
-    }
-    free(body);
+    reader_free(&rd);
     if (end)
-        *end = at;
-    return index;
+        *end = rd.at;
+    return rd.index;
 }
 
 static int64_t read_mark(const char *log_path)
@@ -565,35 +595,58 @@ int spool__recover(spool *sp, spool_each_fn each, void *ctx)
 
 /* ---- replay ------------------------------------------------------------------ */
 
-typedef struct replay_ctx {
+struct spool_cursor {
+    reader rd;
     int64_t from, to;
-    spool_record_fn each;
-    void *ctx;
-    long found;
-} replay_ctx;
+};
 
-static int replay_one(void *ctx, const spool_record *r)
-{
-    replay_ctx *rc = ctx;
-    if (r->seq >= rc->from && r->seq <= rc->to) {
-        rc->each(rc->ctx, r);
-        rc->found++;
-    }
-    return 0;
-}
-
-long spool__replay(spool *sp, const char *run, int64_t from, int64_t to,
-                   spool_record_fn each, void *ctx)
+spool_cursor *spool__cursor(spool *sp, const char *run, int64_t from,
+                            int64_t to)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/runs/%s.log", sp->dir, run);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    replay_ctx rc = {from, to, each, ctx, 0};
-    walk(fd, replay_one, &rc, NULL);
-    close(fd);
-    return rc.found;
+    spool_cursor *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->rd.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (c->rd.fd < 0) {
+        free(c);
+        return NULL;
+    }
+    c->from = from;
+    c->to = to;
+    return c;
+}
+
+int spool__cursor_next(spool_cursor *c, spool_record *r, size_t *budget)
+{
+    while (*budget > 0) {
+        size_t got = c->rd.fd >= 0 ? reader_next(&c->rd, r) : 0;
+        if (got == 0 || r->seq > c->to) {
+            /* The end: release the journal now, not when the cursor
+             * goes. */
+            if (c->rd.fd >= 0)
+                close(c->rd.fd);
+            c->rd.fd = -1;
+            return 0;
+        }
+        *budget = got >= *budget ? 0 : *budget - got;
+        if (r->seq >= c->from)
+            return 1;
+    }
+    return 2;
+}
+
+void spool__cursor_free(spool_cursor **cp)
+{
+    spool_cursor *c = *cp;
+    if (c == NULL)
+        return;
+    if (c->rd.fd >= 0)
+        close(c->rd.fd);
+    reader_free(&c->rd);
+    free(c);
+    *cp = NULL;
 }
 
 int spool__has_run(const spool *sp, const char *run)

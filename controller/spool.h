@@ -97,11 +97,24 @@ typedef void (*spool_each_fn)(void *ctx, const char *run,
                               size_t acked);
 int spool__recover(spool *sp, spool_each_fn each, void *ctx);
 
-/* Read the result records of run with from ≤ seq ≤ to, in journal order.
- * Returns how many were found, or −1 when the run is not in the spool. */
-typedef void (*spool_record_fn)(void *ctx, const spool_record *r);
-long spool__replay(spool *sp, const char *run, int64_t from, int64_t to,
-                   spool_record_fn each, void *ctx);
+/* Replay: a cursor over the result records of a run with from ≤ seq ≤
+ * to, in journal order (which is seq order), read a few at a time so that
+ * a long replay never holds up its caller.  NULL when the run is not in
+ * the spool (or out of memory).  The cursor holds the journal open: if
+ * the journal is deleted meanwhile (its retention ran out), the cursor
+ * still reads it to the end, and the disk space is given back when the
+ * cursor ends.  It ends at the journal's end as it finds it (a running
+ * run's later records are not waited for). */
+typedef struct spool_cursor spool_cursor;
+spool_cursor *spool__cursor(spool *sp, const char *run, int64_t from,
+                            int64_t to);
+
+/* The next record into r, valid until the next call: returns 1; 0 at the
+ * end (the journal is then closed); 2 when *budget bytes were read
+ * without finding one (call again).  Every record read, taken or skipped,
+ * counts against *budget. */
+int spool__cursor_next(spool_cursor *c, spool_record *r, size_t *budget);
+void spool__cursor_free(spool_cursor **c);
 
 /* Is the run's journal still in the spool (for replay)? */
 int spool__has_run(const spool *sp, const char *run);

@@ -23,6 +23,10 @@ a real mosquitto and a real `twinctl serve` (docs/serve.md, DESIGN.md
   allow.overrides          not_allowed, /scenario/instances/<name>/params/<p>
   allow.realtime           not_allowed, /scenario/pace
   allow.requests           not_allowed, /type
+  limits.remembered_bytes  answers kept for retries stay within it: many
+                           describe answers (8 KB each) leave the daemon's
+                           memory where it was, a recent retry is answered
+                           from memory, an old one no longer is
 
 Each check also sends what is just inside the limit and expects it taken,
 so a limit is neither missing nor off by one; every rejection names the
@@ -521,6 +525,72 @@ def check_spool_bytes(broker, client):
                "after the retention: %r" % final)
 
 
+MEMO_BYTES = 2 << 20     # limits.remembered_bytes of the "memo" controller
+MEMO_BATCH = 250         # describe requests in flight at once
+MEMO_WARMUP = 2          # batches before the baseline: the memo is full
+MEMO_LOAD = 12           # batches in all: 3,000 describe answers
+MEMO_SLACK = 8 << 20     # the RSS may grow this much past the baseline
+
+
+def check_remembered_bytes(client, ctl):
+    """3,000 describe answers of about 8 KB would hold 25 MB more if the
+    memo of answers were bounded by count (10,000) alone."""
+    ctl_id = ctl.id
+    client.subscribe("twin/%s/response/#" % ctl_id)
+    prefix = "twin/%s/response/" % ctl_id
+
+    def status(rid):
+        start = client.mark()
+        client.publish("twin/%s/request" % ctl_id, {
+            "contract": "twin.request/1", "id": rid, "type": "status"})
+        return client.wait(lambda m: m.topic == prefix + rid, 1, 10,
+                           start)[0]
+
+    # A status answer carries the time it was made: answered again from
+    # memory it is the same bytes; made again, it is not.
+    old = status("memo-old")
+    time.sleep(0.01)
+    size = 0
+    base = None
+    for batch in range(MEMO_LOAD):
+        start = client.mark()
+        ids = ["memo-%d-%d" % (batch, i) for i in range(MEMO_BATCH)]
+        for rid in ids:
+            client.mqtt.publish("twin/%s/request" % ctl_id, json.dumps({
+                "contract": "twin.request/1", "id": rid,
+                "type": "describe"}), qos=1)
+        got = client.wait(lambda m: m.topic.startswith(prefix + "memo-%d-"
+                                                       % batch),
+                          MEMO_BATCH, 60, start)
+        size = max(size, len(got[-1].raw))
+        if batch + 1 == MEMO_WARMUP:
+            time.sleep(0.5)
+            base = proc_status(ctl.proc.pid, "VmRSS") * 1024
+    time.sleep(0.5)
+    after = proc_status(ctl.proc.pid, "VmRSS") * 1024
+    recent = status("memo-recent")
+    # Retries: the recent one from memory, byte for byte; the first one
+    # was forgotten (3,000 answers are well under limits.remembered, so
+    # only the byte bound let it go) and is answered anew.
+    again = status("memo-recent")
+    expect(again.raw == recent.raw, "a recent retry was not answered from "
+           "memory: %r vs %r" % (again.raw[:120], recent.raw[:120]))
+    old_again = status("memo-old")
+    expect(old_again.raw != old.raw, "the oldest answer is still "
+           "remembered after %d bytes of answers (limit %d)"
+           % (MEMO_LOAD * MEMO_BATCH * size, MEMO_BYTES))
+    print("    describe answers of %d bytes, %d of them: RSS %.1f MiB after "
+          "%d, %.1f MiB after all" % (size, MEMO_LOAD * MEMO_BATCH,
+                                      base / 2**20, MEMO_WARMUP * MEMO_BATCH,
+                                      after / 2**20))
+    expect(size > 4000, "describe answers of %d bytes only" % size)
+    if not sanitized(BUILD):
+        expect(after <= base + MEMO_SLACK, "the daemon's RSS grew from "
+               "%.1f to %.1f MiB over %d remembered describe answers" % (
+                   base / 2**20, after / 2**20,
+                   (MEMO_LOAD - MEMO_WARMUP) * MEMO_BATCH))
+
+
 def main():
     t = Tests()
     with Broker() as broker, Client(broker) as client:
@@ -560,6 +630,11 @@ def main():
                     check_realtime_allowed, client, "strict")
             t.check("allow.requests: not_allowed at /type",
                     check_requests_allowed, client, "strict")
+        with Controller(broker, "memo", build=BUILD,
+                        limits={"remembered_bytes": MEMO_BYTES}) as ctl:
+            t.check("remembered_bytes: memory bounded, recent retries "
+                    "answered from memory", check_remembered_bytes, client,
+                    ctl)
     return t.summary()
 
 

@@ -10,6 +10,14 @@ and whose memory bound for results is reached stops within seconds of
 SIGTERM, and started again on its spool delivers both runs, cancelled,
 with every row they made.
 
+A large replay (a run of 30,601 result messages, one row each) is sent a
+step at a time: `describe` and `status` asked while it streams are
+answered before it ends; a second replay asked meanwhile ends first; a
+retry of the replay's id starts nothing (one answer where the request
+was, one where the retry asked); every seq asked for arrives exactly once,
+in order, byte for byte as first sent.  SIGTERM in the middle of a replay
+answers it `busy`, saying how far it got, and the daemon stops cleanly.
+
 Usage: python3 tests/integration/test_spool.py BUILD_DIR"""
 
 import csv
@@ -22,9 +30,12 @@ import sys
 import tempfile
 import time
 
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Broker, Client, Controller, HarnessError, SOURCE_DIR,  # noqa: E402
-                     Tests, build_dir, spool_reservation, twinctl)
+from harness import (Broker, Client, Controller, HarnessError, Request,  # noqa: E402
+                     SOURCE_DIR, Tests, build_dir, spool_reservation, twinctl)
 
 BUILD = build_dir()
 
@@ -226,6 +237,189 @@ def check_stop_when_full(broker, client, spool):
                        st["rows"] == len(rows), st)
 
 
+BIG_HOURS = 8.5        # 30,601 rows: as many result messages
+BIG_LIMITS = {"batch_rows": 1}
+
+
+def big_run(client, ctl):
+    """A retained run of tens of thousands of result messages; returns its
+    id, last_seq and {seq: payload bytes as first sent}."""
+    scen = farm(BIG_HOURS)
+    scen["every"] = 1
+    run = "big-%d" % time.time()
+    acc, final, _, rows, _ = client.run_scenario(scen, controller=ctl,
+                                                 run=run, timeout=120)
+    expect(final["status"] == "finished", final)
+    last = final["last_seq"]
+    expect(last + 1 == len(rows) >= 30000, "%d messages" % (last + 1))
+    topic = "twin/%s/result/%s" % (ctl, run)
+    first = {m.payload["seq"]: m.raw for m in client.messages(
+        lambda m: m.topic == topic)}
+    expect(len(first) == last + 1, "first sending incomplete")
+    return run, last, first
+
+
+def replayed(client, topic, start):
+    """(seq, raw) of the results on topic from message start on."""
+    return [(m.payload["seq"], m.raw) for m in client.messages(
+        lambda m: m.topic == topic, start)]
+
+
+def index_of(client, pred, start):
+    """The index in the client's log of the first message from start on
+    that satisfies pred."""
+    for i, m in enumerate(client.messages(None, start)):
+        if pred(m):
+            return start + i
+    raise HarnessError("no such message")
+
+
+def check_incremental(broker, client, ctl, big):
+    """client receives the replayed results; other, on its own connection
+    (so that the flood of results does not delay its requests), asks
+    meanwhile.  On one connection the broker keeps the controller's order,
+    so an answer that reaches `other` before the replay's `ok` was sent
+    while the replay was still going."""
+    run, last, first = big
+    topic = "twin/c-big/result/" + run
+    lo, hi = 200, last - 10        # the big replay
+    small = (0, 99)                # a second one, asked while it streams
+    rid = "replay-big-%d" % time.time()
+    with Client(broker) as other:
+        # Subscribed once, and requests published without waiting for the
+        # broker: a busy broker then delays them least.
+        other.subscribe("twin/c-big/response/#")
+
+        def ask(obj, response_topic=None, correlation=None):
+            obj = dict(obj, contract="twin.request/1")
+            obj.setdefault("id", "req-%d-%d" % (os.getpid(), len(asked)))
+            props = None
+            if response_topic:
+                props = Properties(PacketTypes.PUBLISH)
+                props.ResponseTopic = response_topic
+                props.CorrelationData = correlation.encode()
+            req = Request(other, obj, "c-big", response_topic or
+                          "twin/c-big/response/" + obj["id"],
+                          correlation.encode() if correlation else None,
+                          other.mark())
+            other.mqtt.publish("twin/c-big/request", json.dumps(obj), qos=1,
+                               properties=props)
+            asked.append((req, time.monotonic()))
+            return req
+
+        asked = []
+        start, ostart = client.mark(), other.mark()
+        t0 = time.monotonic()
+        big_req = client.request({"id": rid, "type": "replay", "run": run,
+                                  "from_seq": lo, "to_seq": hi},
+                                 controller="c-big")
+        big_ok = Request(other, big_req.obj, "c-big", big_req.response_topic,
+                         None, ostart)
+        # Right behind it (the daemon takes about a second to send it all):
+        # describe, a second replay, and two retries of the first (to
+        # where it was asked, and to another response topic); then status
+        # every 20 ms until the replay has answered.
+        desc = ask({"type": "describe"})
+        second = ask({"type": "replay", "run": run, "from_seq": small[0],
+                      "to_seq": small[1]})
+        retry_same = ask({"id": rid, "type": "replay", "run": run,
+                          "from_seq": lo, "to_seq": hi})
+        retry_other = ask(
+            {"id": rid, "type": "replay", "run": run, "from_seq": lo,
+             "to_seq": hi},
+            response_topic="twin/c-big/response/elsewhere-" + rid,
+            correlation="retry-2")
+        while not big_ok.received() and time.monotonic() - t0 < 120:
+            ask({"type": "status", "run": run})
+            time.sleep(0.02)
+        ok = big_req.final(timeout=120)
+        t_end = time.monotonic()
+        expect(ok["status"] == "ok" and ok["sent"] == hi - lo + 1 and
+               ok["last_seq"] == last, ok)
+        # Answered while the replay streamed, not after it.
+        end = index_of(other, big_ok._is_response, ostart)
+        before = []
+        for req, at in asked:
+            if req.obj["type"] != "status":
+                continue
+            r = req.final(timeout=30)
+            expect(r["status"] == "ok" and r["state"] == "finished", r)
+            m = other.messages(req._is_response, ostart)[0]
+            if index_of(other, req._is_response, ostart) < end:
+                before.append(m.time - at)
+        expect(before, "none of %d status requests was answered before "
+               "the replay ended" % len(asked))
+        for req, what in ((desc, "describe"), (second, "a second replay")):
+            r = req.final(timeout=30)
+            expect(r["status"] == "ok", r)
+            expect(index_of(other, req._is_response, ostart) < end,
+                   "%s answered after the replay" % what)
+        expect(second.final()["sent"] == small[1] - small[0] + 1, "second")
+        # Every seq asked for, once, in order, as first sent.
+        client.wait(lambda m: m.topic == topic and m.payload["seq"] ==
+                    small[1], 1, 30, start)
+        got = replayed(client, topic, start)
+        seqs = [s for s, _ in got]
+        expect(len(got) == hi - lo + 1 + small[1] - small[0] + 1,
+               "%d result messages replayed (a retry replayed again?)"
+               % len(got))
+        expect(sorted(seqs) == list(range(small[0], small[1] + 1)) +
+               list(range(lo, hi + 1)), "not every seq exactly once")
+        big_seqs = [s for s in seqs if s >= lo]
+        small_seqs = [s for s in seqs if s <= small[1]]
+        expect(big_seqs == sorted(big_seqs) and
+               small_seqs == sorted(small_seqs), "a replay out of order")
+        bad = [s for s, raw in got if raw != first[s]]
+        expect(not bad, "replayed seqs differ from the first sending: %s"
+               % bad[:5])
+        # Retries: one answer each, where they asked, the same as the
+        # first; the retry to the same place adds none there.
+        time.sleep(0.5)
+        oks = other.messages(big_ok._is_response, ostart)
+        expect(len(oks) == 1, "%d answers where the replay was asked, "
+               "want 1 (a retry to the same place gets none of its own)"
+               % len(oks))
+        elsewhere = retry_other.responses(1, 10)
+        expect(elsewhere[0].raw == oks[0].raw,
+               "the retry elsewhere got another answer")
+        expect(len(retry_other.received()) == 1, "retry elsewhere: %d "
+               "answers" % len(retry_other.received()))
+        expect(retry_same.received() == [oks[0].payload], "retry")
+        expect(not [m for m in other.messages(None, ostart) if
+                    m.payload.get("status") not in ("ok", None)],
+               "an answer other than ok")
+    before.sort()
+    with open(ctl.log, errors="replace") as f:
+        took = [ln.split(" in ")[-1].strip() for ln in f
+                if "replay of run %s, seq %d to %d" % (run, lo, hi) in ln]
+    print("    replay of %d messages: sent in %s by the daemon, %.2f s to "
+          "its answer here; %d status requests answered during it, latency "
+          "p50 %.1f ms, max %.1f ms" % (
+              hi - lo + 1, took[0] if took else "?", t_end - t0, len(before),
+              1000 * before[len(before) // 2], 1000 * before[-1]))
+
+
+def check_stop_mid_replay(client, ctl, big):
+    run, last, _ = big
+    topic = "twin/c-big/result/" + run
+    start = client.mark()
+    req = client.request({"type": "replay", "run": run, "from_seq": 0,
+                          "to_seq": last}, controller="c-big")
+    # SIGTERM once the replay has begun: it takes the daemon more than a
+    # second to send them all.
+    client.wait(lambda m: m.topic == topic, 1, 30, start)
+    with open(ctl.log, errors="replace") as f:
+        log = f.read()
+    problems = ctl.stop()
+    expect(not problems, problems)
+    r = req.final(timeout=10)
+    expect(r["status"] == "rejected" and r["errors"][0]["code"] == "busy",
+           "%s; the daemon's log before the stop: %s" % (r, log[-600:]))
+    expect("cut short" in r["errors"][0]["message"], r)
+    expect(len(replayed(client, topic, start)) < last + 1,
+           "the whole replay went before the stop")
+
+
 def main():
     t = Tests()
     spool = tempfile.mkdtemp(prefix="twin-spool-")
@@ -236,6 +430,18 @@ def main():
                         check_replay, client)
             t.check("SIGKILL mid-run, restart on the spool: failed, every "
                     "row delivered", check_crash, broker, client, spool)
+            ctl = Controller(broker, "c-big", build=BUILD,
+                             limits=BIG_LIMITS).start()
+            try:
+                big = big_run(client, "c-big")
+                t.check("a large replay goes a step at a time: other "
+                        "answers in between, every seq once, in order",
+                        check_incremental, broker, client, ctl, big)
+                t.check("SIGTERM mid-replay: answered busy, clean stop",
+                        check_stop_mid_replay, client, ctl, big)
+            finally:
+                for p in ctl.stop():
+                    print("harness: " + p, file=sys.stderr)
             full = tempfile.mkdtemp(prefix="twin-spool-")
             try:
                 t.check("SIGTERM with the spool full, the broker gone and "
