@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "frame.h"
 #include "functions.h"
 
@@ -73,25 +74,11 @@ static void on_term(int sig)
     stop_requested = 1;
 }
 
-/* Async-signal-safe: write() only. */
-static void write_raw(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        p += k;
-        n -= (size_t)k;
-    }
-}
-
 /* Write out the buffered rows, unless the buffer is being changed. */
 static void flush_buffered(void)
 {
     if (!in_frame && crash_writer != NULL && crash_writer->len > 0) {
-        write_raw(crash_writer->fd, crash_writer->buf, crash_writer->len);
+        crash__write(crash_writer->fd, crash_writer->buf, crash_writer->len);
         crash_writer->len = 0;
     }
 }
@@ -110,7 +97,7 @@ static void say_where(void)
     memcpy(frame + 5, m, ml);
     frame[5 + ml] = '\0';
     memcpy(frame + 6 + ml, i, il);
-    write_raw(crash_writer->fd, frame, 4 + n);
+    crash__write(crash_writer->fd, frame, 4 + n);
 }
 
 static void flush_on_signal(int sig)
@@ -140,7 +127,7 @@ static void __attribute__((noreturn)) end_with(const prebuilt *end)
 {
     flush_buffered();
     if (crash_writer != NULL && end->bytes != NULL)
-        write_raw(crash_writer->fd, end->bytes, end->len);
+        crash__write(crash_writer->fd, end->bytes, end->len);
     _exit(0);
 }
 

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "intake.h"
 #include "job.h"
 #include "twin_paths.h"
@@ -760,6 +761,7 @@ int serve__main(twin_config *cfg)
     mqtt_event *ev;
 
     sv->started = serve__now();
+    crash__install("twinctl serve");
     if (!request__topic_safe(sv->cfg.id)) {
         fprintf(stderr, "twinctl serve: controller id '%s' cannot stand in "
                 "a topic: use letters, digits, -, _, . and : only\n",

@@ -4,12 +4,15 @@ mosquitto: it reconnects by itself after a broker outage and delivers what
 it held meanwhile; live inputs on P/C/input/<run>; a run past its time
 limit ends with `timeout`; a model that crashes or aborts ends only its own
 run with `model_crashed`, while the controller stays up and answers;
-SIGHUP reloads the libraries.
+SIGHUP reloads the libraries; a fatal signal in the daemon (SIGSEGV,
+SIGABRT, sent with kill) is reported on its stderr with a backtrace, and
+the daemon ends by that signal, leaving a core where the limits allow one.
 
 Usage: python3 tests/integration/test_daemon.py BUILD_DIR"""
 
 import json
 import os
+import resource
 import shutil
 import signal
 import sys
@@ -18,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Broker, Client, Controller, HarnessError, SOURCE_DIR,  # noqa: E402
-                     Tests, build_dir)
+                     Tests, build_dir, sanitized, twinctl)
 
 BUILD = build_dir()
 SCEN = os.path.join(SOURCE_DIR, "scenarios")
@@ -152,6 +155,76 @@ def check_sighup(client, ctl, instances):
     raise HarnessError("SIGHUP did not reload the instance library")
 
 
+def core_pattern_is_file():
+    """Cores go to a file in the process's directory (not to a program
+    such as systemd-coredump, which keeps them elsewhere)."""
+    try:
+        with open("/proc/sys/kernel/core_pattern") as f:
+            return not f.read().startswith("|")
+    except OSError:
+        return False
+
+
+def check_fatal_signal(broker, sig, core):
+    """kill -sig the daemon: its report on stderr, with a backtrace through
+    twinctl's own code, then death by that very signal; with core, in a
+    directory of its own with RLIMIT_CORE unlimited, a core file (cores are
+    written where /proc/sys/kernel/core_pattern says: "core" here)."""
+    where = tempfile.mkdtemp(prefix="twin-core-")
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    cwd = os.getcwd()
+    ctl = Controller(broker, "c-sig-%d" % sig, build=BUILD)
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE,
+                           (hard if core else 0, hard))
+        os.chdir(where)
+        ctl.start()
+    finally:
+        os.chdir(cwd)
+        resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+    try:
+        time.sleep(0.2)
+        os.kill(ctl.proc.pid, sig)
+        deadline = time.monotonic() + 20
+        while True:
+            pid, status = os.waitpid(ctl.proc.pid, os.WNOHANG)
+            if pid or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        expect(pid, "the daemon is still there after kill -%d" % sig)
+        ctl.proc.returncode = -sig
+        ctl.proc = None
+        with open(ctl.log, errors="replace") as f:
+            log = f.read()
+        name = signal.Signals(sig).name
+        expect(os.WIFSIGNALED(status) and os.WTERMSIG(status) == sig,
+               "exit status %#x, not death by %s; its log:\n%s"
+               % (status, name, log[-2000:]))
+        head = "twinctl serve: fatal signal %d (%s" % (sig, name)
+        expect(head in log and "sent by pid %d" % os.getpid() in log,
+               "no report of %s: %s" % (name, log[-2000:]))
+        frames = log[log.index(head):].split("\n")[1:]
+        ours = [ln for ln in frames if ln.startswith(twinctl(BUILD) + "(")]
+        expect(len(ours) >= 2, "no backtrace through twinctl: %s"
+               % frames[:10])
+        expect("ending with the signal's default action" in log, log[-500:])
+        cores = [f for f in os.listdir(where) if f.startswith("core")]
+        if core:
+            expect(cores and os.path.getsize(
+                os.path.join(where, cores[0])) > 0 and os.WCOREDUMP(status),
+                "no core dumped in %s (core_pattern: %s)" % (
+                    where, open("/proc/sys/kernel/core_pattern").read()))
+        else:
+            expect(not cores, "a core with RLIMIT_CORE 0")
+    finally:
+        if ctl.proc is not None:
+            ctl.proc.kill()
+            ctl.proc.wait()
+        ctl.watch.close()
+        shutil.rmtree(where, ignore_errors=True)
+        shutil.rmtree(ctl.dir, ignore_errors=True)
+
+
 def main():
     t = Tests()
     instances = tempfile.mkdtemp(prefix="twin-inst-")
@@ -174,6 +247,15 @@ def main():
                         client)
                 t.check("SIGHUP reloads the libraries", check_sighup, client,
                         ctl, instances)
+            # Under AddressSanitizer SIGSEGV is the sanitizer's (which
+            # reports it itself, and keeps no core); SIGABRT stays ours.
+            if not sanitized(BUILD):
+                t.check("SIGSEGV: reported with a backtrace, ends by it%s"
+                        % (", core dumped" if core_pattern_is_file() else ""),
+                        check_fatal_signal, broker, signal.SIGSEGV,
+                        core_pattern_is_file())
+            t.check("SIGABRT: reported with a backtrace, ends by it",
+                    check_fatal_signal, broker, signal.SIGABRT, False)
     finally:
         shutil.rmtree(instances, ignore_errors=True)
     return t.summary()
