@@ -488,7 +488,6 @@ static void run_end(serve *sv, run_rec *r)
     sender__run_free(&r->out);
     sv->active--;
     serve__publish_status(sv);
-    prune_runs(sv);
 }
 
 static void reap(serve *sv)
@@ -913,6 +912,10 @@ int serve__main(twin_config *cfg)
                 if (r->rd.eof || r->child.from_child < 0)
                     run_end(sv, r);
             }
+        /* Not inside run_end: it may forget the run just ended (when 256
+         * runs that started after it ended before it), and the walk above
+         * still stands on it. */
+        prune_runs(sv);
         job__service(sv, now);
         check_time_limits(sv, now);
         if (now >= next_tidy) {

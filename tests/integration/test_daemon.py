@@ -4,7 +4,8 @@ mosquitto: it reconnects by itself after a broker outage and delivers what
 it held meanwhile; live inputs on P/C/input/<run>; a run past its time
 limit ends with `timeout`; a model that crashes or aborts ends only its own
 run with `model_crashed`, while the controller stays up and answers;
-SIGHUP reloads the libraries; a fatal signal in the daemon (SIGSEGV,
+SIGHUP reloads the libraries; more short runs than the controller
+remembers, all during one long run, and then its end; a fatal signal in the daemon (SIGSEGV,
 SIGABRT, sent with kill) is reported on its stderr with a backtrace, and
 the daemon ends by that signal, leaving a core where the limits allow one.
 
@@ -155,6 +156,38 @@ def check_sighup(client, ctl, instances):
     raise HarnessError("SIGHUP did not reload the instance library")
 
 
+KEEP_ENDED_RUNS = 256     # serve.c: the ended runs a controller remembers
+
+
+def check_many_runs_during_one(client):
+    """A long run, and more short runs than the controller remembers
+    (KEEP_ENDED_RUNS) started and ended meanwhile: when the long one ends,
+    it is the oldest ended run and is forgotten at once.  That used to
+    happen inside the walk over the runs that was ending it (a use after
+    free, a crash in practice)."""
+    long_run = client.request({"type": "run", "scenario":
+                               paced_overflow(1.0, stop=600)},
+                              controller="ctl-many")
+    expect(long_run.response()["status"] == "accepted", "long run")
+    short = load(os.path.join(SCEN, "tank-overflow.json"))
+    short["time"]["stop"] = 2
+    for i in range(KEEP_ENDED_RUNS + 1):
+        final = client.request({"type": "run", "scenario": short},
+                               controller="ctl-many").final(timeout=20)
+        expect(final["status"] == "finished", "short run %d: %r"
+               % (i, final))
+    c = client.request({"type": "cancel", "run": long_run.run},
+                       controller="ctl-many").response()
+    expect(c["status"] == "ok", c)
+    final = long_run.final(timeout=20)
+    expect(final["status"] == "cancelled", final)
+    st = client.request({"type": "status"}, controller="ctl-many").response()
+    expect(st["status"] == "ok" and st["load"] == 0, st)
+    expect(len(st["runs"]) == KEEP_ENDED_RUNS and long_run.run not in
+           [r["run"] for r in st["runs"]], "runs remembered: %d"
+           % len(st["runs"]))
+
+
 def core_pattern_is_file():
     """Cores go to a file in the process's directory (not to a program
     such as systemd-coredump, which keeps them elsewhere)."""
@@ -247,6 +280,9 @@ def main():
                         client)
                 t.check("SIGHUP reloads the libraries", check_sighup, client,
                         ctl, instances)
+            with Controller(broker, "ctl-many", build=BUILD):
+                t.check("more short runs than remembered during a long one",
+                        check_many_runs_during_one, client)
             # Under AddressSanitizer SIGSEGV is the sanitizer's (which
             # reports it itself, and keeps no core); SIGABRT stays ours.
             if not sanitized(BUILD):
