@@ -24,7 +24,7 @@ a real mosquitto and a real `twinctl serve` (docs/serve.md, DESIGN.md
   allow.realtime           not_allowed, /scenario/pace
   allow.requests           not_allowed, /type
   limits.remembered_bytes  answers kept for retries stay within it: many
-                           describe answers (8 KB each) leave the daemon's
+                           describe answers (22 KB each) leave the daemon's
                            memory where it was, a recent retry is answered
                            from memory, an old one no longer is
 
@@ -533,7 +533,7 @@ MEMO_SLACK = 8 << 20     # the RSS may grow this much past the baseline
 
 
 def check_remembered_bytes(client, ctl):
-    """3,000 describe answers of about 8 KB would hold 25 MB more if the
+    """3,000 describe answers of about 22 KB would hold 55 MB more if the
     memo of answers were bounded by count (10,000) alone."""
     ctl_id = ctl.id
     client.subscribe("twin/%s/response/#" % ctl_id)
