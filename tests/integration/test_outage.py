@@ -12,7 +12,8 @@ in seq, or no final response, asks `status` and `replay`.
 Each outage hits a run of tank-farm-10 (24 h, 86 401 rows) on a
 controller that sends 1 row per message (limits.batch_rows), so results
 stream at 10 000 messages per second or more here; the broker goes down
-for OUTAGE seconds when 40 % of the run's messages went through it.  The
+for OUTAGE seconds when 30 % of the run's messages went through it
+(a round whose run went through before that is run again).  The
 test checks that the outage came mid-run on both sides: the broker had
 not yet taken all of the run's messages, and the controller says it kept
 unacknowledged messages when it lost the broker.  The
@@ -70,7 +71,9 @@ BATCH_ROWS = 1         # rows per result message: many small messages
                        # (86 401 for the run: at 10 000/s there are still
                        # seconds left after the outage starts)
 OUTAGE = 3.0           # s the broker stays down
-AT = 0.4               # the outage starts when this share of the run's
+ATTEMPTS = 3           # a round whose run was through before the
+                       # outage could start is run again, this many times
+AT = 0.3               # the outage starts when this share of the run's
                        # messages went through the broker
 REPEAT = int(os.environ.get("TWIN_OUTAGE_REPEAT", "3"))  # outages of each kind
 # The plain subscriber waits a little longer than submit (1 s and 3 s)
@@ -103,6 +106,19 @@ def expect(cond, what):
 # The plain subscriber
 
 
+_REF_ROWS = {}
+
+
+def ref_rows(ref_lines):
+    """The reference CSV's rows as lists of floats, parsed once per test
+    (a receiver compares every row it takes with its reference row)."""
+    key = id(ref_lines)
+    if key not in _REF_ROWS:
+        _REF_ROWS[key] = [[float(x) for x in line.split(",")]
+                          for line in ref_lines[1:]]
+    return _REF_ROWS[key]
+
+
 class Receiver(Client):
     """The harness Client, taking one run's results as they arrive instead
     of keeping them: each message is parsed and checked at once, a seq
@@ -115,7 +131,7 @@ class Receiver(Client):
         self.run = run
         self.result_topic = "twin/%s/result/%s" % (CTL, run)
         self.response_topic = "twin/%s/response/%s" % (CTL, run)
-        self.ref = ref_lines            # the CSV's lines, header first
+        self.ref = ref_rows(ref_lines)  # the CSV's rows as numbers
         self.columns = ref_lines[0].split(",")
         self.crc = {}                   # seq → CRC-32 of its payload
         self.row_seen = bytearray(len(ref_lines) - 1)
@@ -124,6 +140,10 @@ class Receiver(Client):
         self.problems = []
         self.heard = time.monotonic()   # the last result message
         self.arrivals = []              # (time, count), for the rate
+        # paho's default waits 1, 2, 4 ... s before it tries again; a
+        # receiver that means to lose little after an outage tries sooner
+        # (what it loses meanwhile, status and replay bring back).
+        self.mqtt.reconnect_delay_set(min_delay=0.25, max_delay=1)
 
     def _on_message(self, client, userdata, msg):
         if msg.topic != self.result_topic:
@@ -174,7 +194,12 @@ class Receiver(Client):
             k = int(t) if isinstance(t, (int, float)) else -1
             if k != t or not 0 <= k < len(self.row_seen):
                 return "seq %d: a row with t = %r" % (seq, t)
-            want = [float(x) for x in self.ref[k + 1].split(",")]
+            want = self.ref[k]
+            if row == want:             # every value equal (the usual case)
+                with self._cond:
+                    self.row_seen[k] += 1
+                    self.rows += 1
+                continue
             for v, w in zip(row, want):
                 if v is None and math.isnan(w):
                     continue
@@ -363,6 +388,11 @@ def reference(tmp, scen_path):
     return path, data
 
 
+class TooLate(HarnessError):
+    """The run went through the broker before the outage could start (the
+    broker counts in whole seconds); the round is run again."""
+
+
 def kept_unacknowledged(log_path, since):
     """The numbers of unacknowledged messages the controller said it kept
     when it lost the broker, in its log after byte offset since."""
@@ -422,9 +452,10 @@ def outage(broker, client, ctl, kill, tmp, scen_path, ref_lines, n):
                rcv.received_between(t0, t1) / max(t1 - t0, 1e-9)))
         # Mid-run, as the broker saw it: some of the run's messages had
         # not reached it yet.
-        expect(v1 - base < messages, "the outage came too late: the broker "
-               "had all %d messages already (rate %.0f/s)"
-               % (messages, res["rate"]))
+        if v1 - base >= messages:
+            raise TooLate("the outage came too late: the broker had all %d "
+                          "messages already (rate %.0f/s)"
+                          % (messages, res["rate"]))
         log_at = os.path.getsize(ctl.log)
         broker.outage(OUTAGE, kill=kill)
         back = time.monotonic()
@@ -509,8 +540,16 @@ def main():
                     res = {}
 
                     def one():
-                        res.update(outage(broker, client, ctl, kill, tmp,
-                                          scen_path, ref_lines, n))
+                        for attempt in range(1, ATTEMPTS + 1):
+                            try:
+                                res.update(outage(broker, client, ctl, kill,
+                                                  tmp, scen_path, ref_lines,
+                                                  n))
+                                return
+                            except TooLate as e:
+                                print("     %s %d: %s; again (%d of %d)"
+                                      % (how, n, e, attempt, ATTEMPTS))
+                        raise HarnessError("every attempt came too late")
                     name = "broker %s outage %d" % (how, n)
                     if not t.check(name + ": down %g s mid-run, the run "
                                    "followed to its end" % OUTAGE, one):
