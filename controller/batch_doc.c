@@ -166,7 +166,14 @@ static int compose_base(loader *L)
         add_moved(L, &inner.items[i]);
     errors__clear(&inner);
     json_decref(doc);
-    return L->sc ? 0 : -1;
+    if (L->sc != NULL)
+        return 0;
+    /* Refused: the base alone, so that the variations are checked too
+     * when only the kpis are wrong (its problems are reported above). */
+    L->sc = scenario__compose(L->b->base, L->env->models, L->env->instances,
+                              NULL, &inner);
+    errors__clear(&inner);
+    return -1;
 }
 
 /* ---- factors ------------------------------------------------------------ */
@@ -223,8 +230,10 @@ static int check_step(loader *L, const batch_factor *f, const char *path)
     return 0;
 }
 
-/* Does the variable exist in the base, and may it be set? */
-static int check_target(loader *L, const batch_factor *f, const char *path)
+/* Does the variable exist in the base, and may it be set?  Problems of
+ * the name go to path, of the step to factor + "/step". */
+static int check_target(loader *L, const batch_factor *f, const char *path,
+                        const char *factor)
 {
     const sc_instance *si = find_instance(L->sc, f->instance);
     const char *name = f->target == BATCH_PARAM || f->target == BATCH_START
@@ -268,7 +277,7 @@ static int check_target(loader *L, const batch_factor *f, const char *path)
     }
     if (f->target == BATCH_INPUT)
         return 0;
-    return check_step(L, f, path);
+    return check_step(L, f, factor);
 }
 
 /* The target: exactly one of "param", "start", "input" (with "step" and
@@ -342,7 +351,7 @@ static int read_target(loader *L, batch_factor *f, const json_t *def,
     snprintf(p, sizeof p, "%s/%s", path, key);
     if (split_name(L, f, json_string_value(text), p) != 0)
         return -1;
-    return check_target(L, f, p);
+    return check_target(L, f, p, path);
 }
 
 static int same_target(const batch_factor *a, const batch_factor *b)
@@ -391,7 +400,7 @@ static int read_name(loader *L, batch_factor *f, const json_t *def,
         snprintf(made, sizeof made, "%s.steps.%zu.%s", f->variable, f->step,
                  f->target == BATCH_STEP_TIME ? "time" : "value");
     const char *clash = reserved_name(made) ? "a column of its own" : NULL;
-    for (size_t i = 0; clash == NULL && i + 1 < L->b->n_f; i++)
+    for (size_t i = 0; clash == NULL && i < L->b->n_f; i++)
         if (strcmp(L->b->f[i].name, made) == 0)
             clash = L->b->f[i].path;
     for (size_t i = 0; clash == NULL && i < L->b->n_kpi; i++)
@@ -408,7 +417,19 @@ static int read_name(loader *L, batch_factor *f, const json_t *def,
     return f->name ? 0 : -1;
 }
 
-/* Read one factor definition into the next slot of b->f. */
+static void factor_free(batch_factor *f)
+{
+    free(f->name);
+    free(f->path);
+    free(f->instance);
+    free(f->variable);
+    free(f->values);
+    draw__free(&f->dist);
+    memset(f, 0, sizeof *f);
+}
+
+/* Read one factor definition into the next slot of b->f; NULL (and the
+ * slot left free) when it is refused. */
 static batch_factor *read_factor(loader *L, const json_t *def,
                                  const char *path, batch_part part)
 {
@@ -431,18 +452,21 @@ static batch_factor *read_factor(loader *L, const json_t *def,
         L->oom = 1;
         return NULL;
     }
-    b->n_f++; /* owned from here on, freed with the batch */
-    if (read_target(L, f, def, path) != 0)
-        return NULL;
-    for (size_t i = 0; i + 1 < b->n_f; i++)
+    int ok = read_target(L, f, def, path) == 0;
+    for (size_t i = 0; ok && i < b->n_f; i++)
         if (same_target(&b->f[i], f)) {
-            ADD(L, TWIN_E_OUT_OF_RANGE, path, "'%s' is already varied by "
-                "%s; a batch varies each thing once", f->variable,
+            ADD(L, TWIN_E_OUT_OF_RANGE, path, "'%s%s%s' is already varied "
+                "by %s; a batch varies each thing once",
+                f->target <= BATCH_START ? f->instance : "",
+                f->target <= BATCH_START ? "." : "", f->variable,
                 b->f[i].path);
-            return NULL;
+            ok = 0;
         }
-    if (read_name(L, f, def, path) != 0)
+    if (!ok || read_name(L, f, def, path) != 0) {
+        factor_free(f);
         return NULL;
+    }
+    b->n_f++; /* whole: freed with the batch from here on */
     return f;
 }
 
@@ -520,16 +544,17 @@ static int check_values(loader *L, size_t first, size_t n, const double *v,
     return inner.count ? -1 : 0;
 }
 
-/* A number member that must be a whole number in [min, max]. */
+/* A member that must be a whole number in [min, max]; what says what it
+ * is for, when it is missing. */
 static int read_count(loader *L, const json_t *obj, const char *key,
                       const char *path, long long min, long long max,
-                      long long *out)
+                      const char *what, long long *out)
 {
     const json_t *v = json_object_get(obj, key);
     char p[PTR_LEN + 32];
     snprintf(p, sizeof p, "%s/%s", path, key);
     if (v == NULL) {
-        ADD(L, TWIN_E_MISSING_FIELD, p, "\"%s\" is needed here", key);
+        ADD(L, TWIN_E_MISSING_FIELD, p, "\"%s\" is needed: %s", key, what);
         return -1;
     }
     if (!json_is_integer(v) || json_integer_value(v) < min ||
@@ -540,6 +565,19 @@ static int read_count(loader *L, const json_t *obj, const char *key,
         return -1;
     }
     *out = json_integer_value(v);
+    return 0;
+}
+
+/* A value of a grid or a list: a finite number. */
+static int read_value(loader *L, const json_t *v, const char *path,
+                      double *out)
+{
+    if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+        ADD(L, TWIN_E_WRONG_TYPE, path, "a value must be a finite number, "
+            "not %s", errors__json_kind(v));
+        return -1;
+    }
+    *out = json_number_value(v);
     return 0;
 }
 
@@ -565,9 +603,12 @@ static int read_axis(loader *L, batch_factor *f, const json_t *def,
                 "{\"from\", \"to\", \"steps\"}");
             return -1;
         }
-        int ok = draw__number(range, "from", p, 1, &from, L->errs) == 1;
-        ok &= draw__number(range, "to", p, 1, &to, L->errs) == 1;
-        ok &= read_count(L, range, "steps", p, 1, 1000000, &steps) == 0;
+        int ok = draw__number(range, "from", p, "a range", &from,
+                              L->errs) == 1;
+        ok &= draw__number(range, "to", p, "a range", &to, L->errs) == 1;
+        ok &= read_count(L, range, "steps", p, 1, 1000000, "the number of "
+                         "intervals from \"from\" to \"to\" (steps + 1 "
+                         "values)", &steps) == 0;
         if (!ok)
             return -1;
         f->values = calloc((size_t)steps + 1, sizeof(double));
@@ -595,31 +636,27 @@ static int read_axis(loader *L, batch_factor *f, const json_t *def,
         for (size_t i = 0; i < json_array_size(vals); i++) {
             char vp[PTR_LEN + 64];
             snprintf(vp, sizeof vp, "%s/%zu", p, i);
-            const json_t *v = json_array_get(vals, i);
-            if (!json_is_number(v) || !isfinite(json_number_value(v))) {
-                ADD(L, TWIN_E_WRONG_TYPE, vp, "a value must be a finite "
-                    "number, not %s", errors__json_kind(v));
+            if (read_value(L, json_array_get(vals, i), vp,
+                           &f->values[f->n_values]) != 0) {
                 ok = 0;
                 continue;
             }
-            f->values[f->n_values++] = json_number_value(v);
+            f->n_values++;
+            /* alone with the base: out of range, steps out of order */
+            if (check_values(L, (size_t)(f - L->b->f), 1,
+                             &f->values[f->n_values - 1], vp) != 0)
+                ok = 0;
         }
-        if (!ok)
-            return -1;
+        return ok ? 0 : -1;
     }
-    /* Each value alone with the base: out of range, steps out of order. */
-    int ok = 1;
-    size_t fi = (size_t)(f - L->b->f);
-    for (size_t i = 0; i < f->n_values; i++) {
-        char vp[PTR_LEN + 32];
-        if (range != NULL)
-            snprintf(vp, sizeof vp, "%s/range", path);
-        else
-            snprintf(vp, sizeof vp, "%s/values/%zu", path, i);
-        if (check_values(L, fi, 1, &f->values[i], vp) != 0)
-            ok = 0;
-    }
-    return ok ? 0 : -1;
+    /* A range's two ends alone with the base: what a value must meet (a
+     * variable's [min, max], a step time between its neighbours) is an
+     * interval, so the values between the ends meet it when they do. */
+    int ok = check_values(L, (size_t)(f - L->b->f), 1, &f->values[0], p);
+    if (ok == 0)
+        ok = check_values(L, (size_t)(f - L->b->f), 1,
+                          &f->values[f->n_values - 1], p);
+    return ok;
 }
 
 /* Multiply *n by k, refusing to overflow or pass the limit. */
@@ -633,6 +670,34 @@ static int multiply(loader *L, size_t *n, size_t k, const char *path)
     }
     *n *= k;
     return 0;
+}
+
+/* The "factors" of a list or a Monte Carlo part (what: what they are,
+ * for the sentence); *first is where they start in b->f.  Returns 0 when
+ * every one was read. */
+static int read_factors(loader *L, const json_t *part, const char *path,
+                        batch_part which, const char *what, size_t *first)
+{
+    const json_t *fs = json_object_get(part, "factors");
+    char p[PTR_LEN + 32];
+    snprintf(p, sizeof p, "%s/factors", path);
+    *first = L->b->n_f;
+    if (!json_is_array(fs) || json_array_size(fs) == 0) {
+        ADD(L, fs ? TWIN_E_WRONG_TYPE : TWIN_E_MISSING_FIELD, p,
+            "\"factors\" must be a non-empty array: %s", what);
+        return -1;
+    }
+    int ok = 1;
+    for (size_t i = 0; i < json_array_size(fs); i++) {
+        char fp[PTR_LEN + 64];
+        snprintf(fp, sizeof fp, "%s/%zu", p, i);
+        const json_t *def = json_array_get(fs, i);
+        batch_factor *f = read_factor(L, def, fp, which);
+        if (f == NULL || (which == BATCH_MC &&
+                          draw__parse(def, fp, &f->dist, L->errs) != 0))
+            ok = 0;
+    }
+    return ok ? 0 : -1;
 }
 
 static int read_grid(loader *L, const json_t *grid)
@@ -652,7 +717,7 @@ static int read_grid(loader *L, const json_t *grid)
         if (f == NULL || read_axis(L, f, def, p) != 0 ||
             multiply(L, &b->grid_cases, f->n_values, "/variations/grid") != 0)
             ok = 0;
-        b->n_grid_f++;
+        b->n_grid_f += f != NULL;
     }
     return ok ? 0 : -1;
 }
@@ -666,30 +731,18 @@ static int read_list(loader *L, const json_t *list)
             "{\"factors\": [...], \"values\": [[...], ...]}");
         return -1;
     }
-    const json_t *fs = json_object_get(list, "factors");
     const json_t *rows = json_object_get(list, "values");
-    int ok = 1;
-    if (!json_is_array(fs) || json_array_size(fs) == 0) {
-        ADD(L, fs ? TWIN_E_WRONG_TYPE : TWIN_E_MISSING_FIELD,
-            "/variations/list/factors", "\"factors\" must be a non-empty "
-            "array: what each listed case sets");
-        return -1;
-    }
-    size_t first = b->n_f, nf = json_array_size(fs);
-    for (size_t i = 0; i < nf; i++) {
-        char p[PTR_LEN];
-        snprintf(p, sizeof p, "%s/factors/%zu", path, i);
-        if (read_factor(L, json_array_get(fs, i), p, BATCH_LIST) == NULL)
-            ok = 0;
-        b->n_list_f++;
-    }
+    size_t first;
+    int ok = read_factors(L, list, path, BATCH_LIST, "what each listed "
+                          "case sets", &first) == 0;
+    size_t nf = b->n_list_f = b->n_f - first;
     if (!json_is_array(rows) || json_array_size(rows) == 0) {
         ADD(L, rows ? TWIN_E_WRONG_TYPE : TWIN_E_MISSING_FIELD,
             "/variations/list/values", "\"values\" must be a non-empty array "
             "of cases, each an array of one number per factor");
         return -1;
     }
-    if (!ok || b->n_f != first + nf)
+    if (!ok)
         return -1;
     size_t nr = json_array_size(rows);
     if (multiply(L, &b->list_cases, nr, "/variations/list/values") != 0)
@@ -711,16 +764,11 @@ static int read_list(loader *L, const json_t *list)
         }
         int row_ok = 1;
         for (size_t k = 0; k < nf; k++) {
-            const json_t *v = json_array_get(row, k);
-            if (!json_is_number(v) || !isfinite(json_number_value(v))) {
-                char vp[PTR_LEN + 64];
-                snprintf(vp, sizeof vp, "%s/%zu", p, k);
-                ADD(L, TWIN_E_WRONG_TYPE, vp, "a value must be a finite "
-                    "number, not %s", errors__json_kind(v));
+            char vp[PTR_LEN + 64];
+            snprintf(vp, sizeof vp, "%s/%zu", p, k);
+            if (read_value(L, json_array_get(row, k), vp,
+                           &b->list_values[r * nf + k]) != 0)
                 row_ok = 0;
-                continue;
-            }
-            b->list_values[r * nf + k] = json_number_value(v);
         }
         if (row_ok && check_values(L, first, nf, &b->list_values[r * nf],
                                    p) != 0)
@@ -741,28 +789,17 @@ static int read_monte_carlo(loader *L, const json_t *mc)
             "{\"count\", \"seed\", \"factors\"}");
         return -1;
     }
-    int ok = read_count(L, mc, "count", path, 1, LLONG_MAX, &count) == 0;
-    ok &= read_count(L, mc, "seed", path, 0, LLONG_MAX, &seed) == 0;
-    const json_t *fs = json_object_get(mc, "factors");
-    if (!json_is_array(fs) || json_array_size(fs) == 0) {
-        ADD(L, fs ? TWIN_E_WRONG_TYPE : TWIN_E_MISSING_FIELD,
-            "/variations/monte_carlo/factors", "\"factors\" must be a "
-            "non-empty array: what is drawn, from which distribution");
-        return -1;
-    }
-    size_t first = b->n_f, nf = json_array_size(fs);
-    for (size_t i = 0; i < nf; i++) {
-        char p[PTR_LEN];
-        snprintf(p, sizeof p, "%s/factors/%zu", path, i);
-        const json_t *def = json_array_get(fs, i);
-        batch_factor *f = read_factor(L, def, p, BATCH_MC);
-        if (f == NULL || draw__parse(def, p, &f->dist, L->errs) != 0)
-            ok = 0;
-        b->n_mc_f++;
-    }
-    if (!ok || b->n_f != first + nf ||
-        multiply(L, &b->mc_cases, (size_t)count, "/variations/monte_carlo/"
-                 "count") != 0)
+    int ok = read_count(L, mc, "count", path, 1, LLONG_MAX, "the number "
+                        "of draws", &count) == 0;
+    ok &= read_count(L, mc, "seed", path, 0, LLONG_MAX, "the seed of the "
+                     "draws, a whole number ≥ 0, so that they can be drawn "
+                     "again", &seed) == 0;
+    size_t first;
+    ok &= read_factors(L, mc, path, BATCH_MC, "what is drawn, from which "
+                       "distribution", &first) == 0;
+    size_t nf = b->n_mc_f = b->n_f - first;
+    if (!ok || multiply(L, &b->mc_cases, (size_t)count,
+                        "/variations/monte_carlo/count") != 0)
         return -1;
     b->seed = (uint64_t)seed;
     b->mc_values = calloc((size_t)count * nf, sizeof(double));
@@ -876,8 +913,10 @@ batch *batch__load(const json_t *doc, const batch_env *env,
             "not %s", errors__json_kind(doc));
         goto exit;
     }
-    if (read_head(&L) != 0 || resolve_base(&L) != 0 || read_kpis(&L) != 0 ||
-        compose_base(&L) != 0)
+    if (read_head(&L) != 0 || resolve_base(&L) != 0 || read_kpis(&L) != 0)
+        goto exit;
+    compose_base(&L);
+    if (L.sc == NULL)
         goto exit;
     for (size_t i = L.b->n_base_fn; i < L.b->n_kpi; i++) {
         char p[PTR_LEN];
@@ -910,14 +949,8 @@ void batch__free(batch **bp)
     batch *b = *bp;
     if (b == NULL)
         return;
-    for (size_t i = 0; i < b->n_f; i++) {
-        free(b->f[i].name);
-        free(b->f[i].path);
-        free(b->f[i].instance);
-        free(b->f[i].variable);
-        free(b->f[i].values);
-        draw__free(&b->f[i].dist);
-    }
+    for (size_t i = 0; i < b->n_f; i++)
+        factor_free(&b->f[i]);
     for (size_t i = 0; i < b->n_kpi; i++)
         free(b->kpi[i]);
     free(b->kpi);

@@ -22,27 +22,30 @@ static const struct {
     const char *name;
     draw_kind kind;
     const char *param[3];   /* required parameters */
+    const char *what;       /* for sentences */
 } kinds[] = {
-    {"uniform", DRAW_UNIFORM, {"min", "max", NULL}},
-    {"normal", DRAW_NORMAL, {"mean", "sd", NULL}},
-    {"lognormal", DRAW_LOGNORMAL, {"mu", "sigma", NULL}},
-    {"triangular", DRAW_TRIANGULAR, {"min", "mode", "max"}},
-    {"choice", DRAW_CHOICE, {NULL, NULL, NULL}},
+    {"uniform", DRAW_UNIFORM, {"min", "max", NULL}, "a uniform distribution"},
+    {"normal", DRAW_NORMAL, {"mean", "sd", NULL}, "a normal distribution"},
+    {"lognormal", DRAW_LOGNORMAL, {"mu", "sigma", NULL},
+     "a lognormal distribution (mu and sigma of log x)"},
+    {"triangular", DRAW_TRIANGULAR, {"min", "mode", "max"},
+     "a triangular distribution"},
+    {"choice", DRAW_CHOICE, {NULL, NULL, NULL}, "a choice"},
 };
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
 int draw__number(const json_t *obj, const char *key, const char *path,
-                 int required, double *out, twin_errors *errs)
+                 const char *needed_by, double *out, twin_errors *errs)
 {
     const json_t *v = json_object_get(obj, key);
     char *p = errors__path(path, key);
     int status = 0;
     if (v == NULL) {
-        if (required)
+        if (needed_by != NULL)
             errors__add(errs, TWIN_E_MISSING_FIELD, p ? p : path,
-                        "\"%s\" is needed here", key);
-        status = required ? -1 : 0;
+                        "%s needs \"%s\"", needed_by, key);
+        status = needed_by ? -1 : 0;
     } else if (!json_is_number(v)) {
         errors__add(errs, TWIN_E_WRONG_TYPE, p ? p : path,
                     "\"%s\" must be a number, not %s", key, errors__json_kind(v));
@@ -183,8 +186,8 @@ int draw__parse(const json_t *def, const char *path, batch_dist *d,
 
     int ok = 1;
     for (size_t i = 0; i < 3 && kinds[k].param[i] != NULL; i++)
-        if (draw__number(def, kinds[k].param[i], path, 1, &d->p[i],
-                         errs) != 1)
+        if (draw__number(def, kinds[k].param[i], path, kinds[k].what,
+                         &d->p[i], errs) != 1)
             ok = 0;
     if (d->kind == DRAW_UNIFORM) {
         d->lo = d->p[0];
@@ -193,9 +196,9 @@ int draw__parse(const json_t *def, const char *path, batch_dist *d,
         d->lo = d->p[0];
         d->hi = d->p[2];
     } else {
-        if (draw__number(def, "min", path, 0, &d->lo, errs) < 0)
+        if (draw__number(def, "min", path, NULL, &d->lo, errs) < 0)
             ok = 0;
-        if (draw__number(def, "max", path, 0, &d->hi, errs) < 0)
+        if (draw__number(def, "max", path, NULL, &d->hi, errs) < 0)
             ok = 0;
     }
     if (!ok)

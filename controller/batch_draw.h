@@ -44,10 +44,11 @@ int draw__parse(const json_t *def, const char *path, batch_dist *d,
                 twin_errors *errs);
 
 /* Read the number member key of obj: 1 when there (and finite), 0 when
- * absent and not required, -1 when reported (missing, not a number, not
- * finite) at path + "/key". */
+ * absent and optional (needed_by NULL), -1 when reported at path +
+ * "/key": missing ("<needed_by> needs \"key\""), not a number, not
+ * finite. */
 int draw__number(const json_t *obj, const char *key, const char *path,
-                 int required, double *out, twin_errors *errs);
+                 const char *needed_by, double *out, twin_errors *errs);
 
 /* The stream seed of factor k under the batch's seed (SplitMix64 of
  * both, reduced to the 32 bits MT19937 takes). */

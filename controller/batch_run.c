@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "csv.h"
+#include "functions.h"
 #include "scenario.h"
 #include "sim.h"
 #include "util.h"
@@ -152,52 +153,44 @@ static int write_json(const char *dir, const char *name, const json_t *v)
     return rc;
 }
 
+/* What a stopped or killed run left half-written in results/ and
+ * cases/. */
 static void remove_tmp(const char *dir)
 {
-    char **names = NULL;
-    long n = util__list_dir(dir, ".tmp", &names);
-    for (long i = 0; i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        unlink(path);
+    static const char *const subs[] = {"results", "cases"};
+    for (size_t k = 0; k < 2; k++) {
+        char sub[4200], **names = NULL;
+        snprintf(sub, sizeof sub, "%s/%s", dir, subs[k]);
+        long n = util__list_dir(sub, ".tmp", &names);
+        for (long i = 0; i < n; i++) {
+            char path[8400];
+            snprintf(path, sizeof path, "%s/%s", sub, names[i]);
+            unlink(path);
+        }
+        if (n > 0)
+            util__free_names(names, n);
     }
-    if (n > 0)
-        util__free_names(names, n);
 }
 
-/* ---- KPIs --------------------------------------------------------------- */
-
-typedef struct kpi_probe kpi_probe;
-
-static kpi_probe *kpi__new(const scenario *sc)
-{
-    (void)sc;
-    return NULL;
-}
-
-/* {name: value or null} and {name: {"code", "path", "message"}} for each
- * null (new references). */
-static void kpi__values(const scenario *sc, const kpi_probe *p,
-                        json_t **values, json_t **errors)
-{
-    (void)sc;
-    (void)p;
-    *values = json_object();
-    *errors = json_object();
-}
-
-static void kpi__free(kpi_probe **p)
-{
-    *p = NULL;
-}
-
-/* ---- the case's process ------------------------------------------------- */
+/* ---- KPIs ------------------------------------------------------------- */
 
 typedef struct child_ctx {
     FILE *rows;
     uint64_t n_rows;
-    kpi_probe *kpi;
+    fn_recorder *kpi;
 } child_ctx;
+
+/* A case's KPIs are the values of its scenario's functions (the base
+ * scenario's own, then the batch's kpis): recorded at every tick and
+ * evaluated at the end by functions.h, as `twinctl run` and a `run`
+ * request do. */
+static void kpi_tick(void *ctx, const sim *s, double t)
+{
+    child_ctx *c = ctx;
+    functions__record(c->kpi, s, t);
+}
+
+/* ---- the case's process ------------------------------------------------- */
 
 static int crash_fd = -1;
 
@@ -295,10 +288,11 @@ run_case(const runner *r, size_t index, const scenario *sc, int fd,
                     strerror(errno));
         goto end;
     }
-    c.kpi = kpi__new(sc);
+    c.kpi = functions__new(sc);
     sim_options opt = {.realtime = 0, .max_steps = r->o->max_steps};
     sim_callbacks cb = {.ctx = &c, .columns = child_columns,
-                        .row = child_row};
+                        .row = child_row,
+                        .tick = sc->n_fn ? kpi_tick : NULL};
     /* The rows of a failed case too, up to where it failed. */
     if (sim__run_scenario(sc, &opt, &cb, &st, &errs) == 0 && c.rows &&
         commit_file(c.rows, tmp, path, dir) != 0)
@@ -310,8 +304,8 @@ end:;
     json_t *rec;
     if (errs.count == 0) {
         json_t *values, *kerrs;
-        kpi__values(sc, c.kpi, &values, &kerrs);
-        kpi__free(&c.kpi);
+        functions__evaluate(sc, c.kpi, "", &values, &kerrs);
+        functions__free(&c.kpi);
         rec = record_new(r, index, "finished", NULL, NULL);
         json_object_set_new(rec, "kpis", values);
         if (json_object_size(kerrs))
@@ -650,11 +644,10 @@ static int open_dir(runner *r, const json_t *doc)
     char sub[4200];
     snprintf(sub, sizeof sub, "%s/results", dir);
     int ok = mkdir(sub, 0777) == 0 || errno == EEXIST;
-    remove_tmp(sub);
     snprintf(sub, sizeof sub, "%s/cases", dir);
-    if (r->o->rows)
-        ok &= mkdir(sub, 0777) == 0 || errno == EEXIST;
-    remove_tmp(sub);
+    if (ok && r->o->rows)
+        ok = mkdir(sub, 0777) == 0 || errno == EEXIST;
+    remove_tmp(dir);
     if (!ok) {
         snprintf(r->why, r->why_len, "cannot make %s: %s", sub,
                  strerror(errno));
@@ -825,6 +818,8 @@ batch_outcome batch__run(const batch *b, const json_t *doc,
     scan_done(&r);
     r.t0 = now();
     run_all(&r);
+    if (tally->stopping)
+        remove_tmp(opts->dir);
     if (write_summary(&r) != 0 && !r.write_failed) {
         r.write_failed = 1;
         snprintf(why, why_len, "cannot write %s/summary.csv: %s", opts->dir,

@@ -24,6 +24,7 @@
 typedef struct view {
     int quiet;
     int bar;               /* stderr is a terminal */
+    int started;           /* the first line is out */
     double next_line;      /* plain lines: when the next one is due */
     unsigned jobs;
 } view;
@@ -95,6 +96,15 @@ static void on_tick(void *ctx, const batch_tally *t)
     char text[200];
     if (v->quiet)
         return;
+    if (!v->started) {
+        v->started = 1;
+        fprintf(stderr, "twinctl batch: %zu case%s, %zu with a result "
+                "already; running %zu, %u at a time\n", t->cases,
+                t->cases == 1 ? "" : "s", t->skipped, t->to_run, v->jobs);
+        v->next_line = 5.0;
+        if (!v->bar)
+            return;
+    }
     progress_text(t, text, sizeof text);
     if (v->bar) {
         enum { WIDTH = 24 };
@@ -146,19 +156,22 @@ static void list_cases(const batch *b)
 }
 
 static void report(const view *v, const batch_tally *t, batch_outcome out,
-                   const char *file, const char *dir, const char *why)
+                   int argc, char **argv, const char *dir, const char *why)
 {
     if (why[0] != '\0')
         fprintf(stderr, "twinctl batch: %s\n", why);
     if (out == BATCH_REFUSED || v->quiet)
         return;
     if (out == BATCH_INTERRUPTED) {
-        fprintf(stderr, "twinctl batch: interrupted (%s): %zu of %zu cases "
-                "have a result; run the same command again to resume:\n"
-                "  twinctl batch %s -o %s\n",
-                t->stopping == SIGINT ? "SIGINT" : t->stopping == SIGTERM
-                    ? "SIGTERM" : "a signal",
-                t->skipped + t->done, t->cases, file, dir);
+        fprintf(stderr, "twinctl batch: interrupted (SIG%s): %zu of %zu "
+                "cases have a result in %s; run the same command again to "
+                "resume:\n  twinctl", sigabbrev_np(t->stopping) ?
+                sigabbrev_np(t->stopping) : "?", t->skipped + t->done,
+                t->cases, dir);
+        for (int i = 0; i < argc; i++)
+            fprintf(stderr, strpbrk(argv[i], " \t'\"$\\") ? " '%s'"
+                    : " %s", argv[i]);
+        fputc('\n', stderr);
         return;
     }
     size_t bad = t->failed + t->failed_before;
@@ -299,7 +312,7 @@ int cmd_batch(int argc, char **argv)
     batch_outcome out = batch__run(b, doc, &ro, &obs, &t, why, sizeof why);
     if (v.bar && !v.quiet)
         fprintf(stderr, "\r\033[K");
-    report(&v, &t, out, file, ro.dir, why);
+    report(&v, &t, out, argc, argv, ro.dir, why);
     status = (int)out;
 exit:
     batch__free(&b);
