@@ -755,12 +755,12 @@ static int write_summary(runner *r)
     fputs(",status,message\n", f);
     double v[BATCH_MAX_FACTORS];
     for (size_t i = 0; i < b->n_cases; i++) {
-        json_t *rec = NULL;
-        if (r->state[i] != CASE_TODO) {
-            snprintf(msg, sizeof msg, "%s/results/%s.json", r->o->dir,
-                     id_of(r, i));
-            rec = json_load_file(msg, 0, NULL);
-        }
+        /* What is on disk: a case stopped just after writing its result
+         * has one too. */
+        snprintf(msg, sizeof msg, "%s/results/%s.json", r->o->dir,
+                 id_of(r, i));
+        json_t *rec = json_load_file(msg, 0, NULL);
+        r->t->recorded += json_object_get(rec, "status") != NULL;
         batch__case_values(b, i, v);
         fputs(id_of(r, i), f);
         for (size_t k = 0; k < b->n_f; k++) {

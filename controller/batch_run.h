@@ -42,6 +42,7 @@ typedef struct batch_tally {
     size_t running;
     double elapsed;     /* seconds since this run started */
     int stopping;       /* the signal that asked to stop, or 0 */
+    size_t recorded;    /* cases with a result when the run ended */
 } batch_tally;
 
 typedef struct batch_observer {

@@ -166,8 +166,8 @@ static void report(const view *v, const batch_tally *t, batch_outcome out,
         fprintf(stderr, "twinctl batch: interrupted (SIG%s): %zu of %zu "
                 "cases have a result in %s; run the same command again to "
                 "resume:\n  twinctl", sigabbrev_np(t->stopping) ?
-                sigabbrev_np(t->stopping) : "?", t->skipped + t->done,
-                t->cases, dir);
+                sigabbrev_np(t->stopping) : "?", t->recorded, t->cases,
+                dir);
         for (int i = 0; i < argc; i++)
             fprintf(stderr, strpbrk(argv[i], " \t'\"$\\") ? " '%s'"
                     : " %s", argv[i]);
