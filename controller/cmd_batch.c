@@ -6,6 +6,7 @@
  * plain lines otherwise, a line per case that did not finish, and how to
  * resume after an interruption.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "batch_doc.h"
@@ -54,6 +56,8 @@ static void usage(FILE *f)
         "      --max-steps N    solver steps allowed per tick (default 5000)\n"
         "      --dry-run        check FILE and list its cases (id and values,\n"
         "                       as CSV on stdout); run nothing\n"
+        "      --export DIR     with --dry-run: write each case's scenario to\n"
+        "                       DIR/ID.json (for twinctl run or submit)\n"
         "      --models DIR     load model plugins from DIR too (repeatable;\n"
         "                       also TWIN_MODEL_PATH=DIR:DIR)\n"
         "      --instances DIR  instance library (default: instance-library/)\n"
@@ -134,11 +138,15 @@ static void on_ended(void *ctx, const batch_tally *t, const char *id,
             v->bar ? "\r\033[K" : "", id, status, message ? message : "");
 }
 
-/* --dry-run: the cases as CSV. */
-static void list_cases(const batch *b)
+/* --dry-run: the cases as CSV, and with export their scenarios. */
+static int list_cases(const batch *b, const char *export)
 {
     double v[BATCH_MAX_FACTORS];
-    char id[40], num[40];
+    char id[40], num[40], path[4200];
+    if (export != NULL && mkdir(export, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "twinctl batch: cannot make %s: %m\n", export);
+        return -1;
+    }
     printf("id");
     for (size_t k = 0; k < b->n_f; k++)
         printf(",%s", b->f[k].name);
@@ -152,7 +160,19 @@ static void list_cases(const batch *b)
             printf(",%s", num);
         }
         printf("\n");
+        if (export == NULL)
+            continue;
+        snprintf(path, sizeof path, "%s/%s.json", export, id);
+        json_t *sc = batch__case_scenario(b, v, id);
+        if (sc == NULL || json_dump_file(sc, path, JSON_INDENT(1) |
+                                         JSON_PRESERVE_ORDER) != 0) {
+            fprintf(stderr, "twinctl batch: cannot write %s\n", path);
+            json_decref(sc);
+            return -1;
+        }
+        json_decref(sc);
     }
+    return 0;
 }
 
 static void report(const view *v, const batch_tally *t, batch_outcome out,
@@ -194,6 +214,7 @@ int cmd_batch(int argc, char **argv)
         {"max-cases", required_argument, NULL, 'C'},
         {"max-steps", required_argument, NULL, 'X'},
         {"dry-run", no_argument, NULL, 'D'},
+        {"export", required_argument, NULL, 'E'},
         {"models", required_argument, NULL, 'M'},
         {"instances", required_argument, NULL, 'I'},
         {"scenarios", required_argument, NULL, 'S'},
@@ -211,6 +232,7 @@ int cmd_batch(int argc, char **argv)
     batch_env env = {.max_cases = 1000000};
     view v = {0};
     char *file_copy = NULL, why[2048];
+    const char *export = NULL;
     int dry = 0, status = 2, c;
     char *end;
 
@@ -250,6 +272,7 @@ int cmd_batch(int argc, char **argv)
         }
         case 'X': ro.max_steps = atol(optarg); break;
         case 'D': dry = 1; break;
+        case 'E': export = optarg; break;
         case 'M':
             if (paths__add_model_dir(&paths, optarg) != 0) {
                 fprintf(stderr, "twinctl batch: too many --models\n");
@@ -262,6 +285,10 @@ int cmd_batch(int argc, char **argv)
         case 'h': usage(stdout); status = 0; goto exit;
         default: usage(stderr); goto exit;
         }
+    }
+    if (export != NULL && !dry) {
+        fprintf(stderr, "twinctl batch: --export goes with --dry-run\n");
+        goto exit;
     }
     if (optind != argc - 1 || (ro.dir == NULL && !dry)) {
         fprintf(stderr, "twinctl batch: give one batch FILE and -o DIR\n\n");
@@ -294,7 +321,10 @@ int cmd_batch(int argc, char **argv)
         goto exit;
     }
     if (dry) {
-        list_cases(b);
+        if (list_cases(b, export) != 0) {
+            status = 1;
+            goto exit;
+        }
         if (!v.quiet)
             fprintf(stderr, "twinctl batch: %s: %zu case%s (hash %s)\n",
                     file, b->n_cases, b->n_cases == 1 ? "" : "s", b->hash);

@@ -14,7 +14,8 @@
   resume      interrupted with SIGINT, and with SIGKILL, then started
               again in the same directory: only the cases without a
               result run, and the summary equals an uninterrupted run's;
-  refusals    another batch in the same directory, a rejected document.
+  refusals    another batch in the same directory, a rejected document;
+  examples    examples/batch-*.json list and export their cases.
 
 Usage: python3 tests/integration/test_batch_run.py BUILD_DIR"""
 
@@ -335,6 +336,22 @@ def check_refusals(tmp):
            "a rejected batch makes no directory")
 
 
+def check_examples(tmp):
+    """The batch files shipped in examples/ load, with their cases."""
+    src = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    for name, n in (("batch-tank-farm.json", 9),
+                    ("batch-monte-carlo.json", 40)):
+        p = subprocess.run([TWINCTL, "batch", os.path.join(src, "examples",
+                                                             name),
+                            "--dry-run", "--export", os.path.join(tmp, name)],
+                           capture_output=True, text=True, timeout=60)
+        expect(p.returncode == 0, "%s: %s" % (name, p.stderr))
+        expect(len(p.stdout.splitlines()) == n + 1 and
+               len(os.listdir(os.path.join(tmp, name))) == n,
+               "%s: %d cases listed and exported" % (name, n))
+
+
 def main():
     tests = Tests()
     tmp = tempfile.mkdtemp(prefix="twin-batch.")
@@ -345,6 +362,7 @@ def main():
                     tmp)
         tests.check("resume after SIGINT and SIGKILL", check_resume, tmp)
         tests.check("refusals", check_refusals, tmp)
+        tests.check("examples", check_examples, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return tests.summary()
