@@ -11,8 +11,12 @@
 # Usage: bench/batch_cases.sh BUILD_DIR [CASES]
 #   CASES (default 200, a multiple of 10): a grid of CASES/10 set points
 #   of pi0 × 10 areas of tank0, four KPIs per case.
-# Prints each step's wall time, then a table.  Keep the machine otherwise
-# idle: every core is used.
+# Prints each step's wall and CPU time (user + system of all its
+# processes) with the load average after it, then a table: cases/s,
+# the speed-up of -jN over -j1, the ratio to the floor, CPU s per case,
+# and CPU/wall — the cores the step actually got.  Keep the machine
+# otherwise idle: every core is used, and a busy machine shows up as
+# CPU/wall below N.
 set -u
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [CASES]" >&2; exit 2; }
 build=$(cd "$1" && pwd)
@@ -41,14 +45,18 @@ EOF
     >/dev/null || exit 1
 [ "$(ls "$tmp/cases" | wc -l)" -eq "$cases" ] || exit 1
 
-now() { date +%s.%N; }
-declare -A wall
-step() { # step NAME COMMAND...: time it, keep the wall time
+declare -A wall cpu
+TIMEFORMAT='%R %U %S'
+step() { # step NAME COMMAND...: wall and CPU time (user + system of every
+         # process it ran: bash's time counts the children)
     name=$1; shift
-    t0=$(now)
-    "$@" >/dev/null || { echo "$0: $name failed" >&2; exit 1; }
-    wall[$name]=$(python3 -c "print(f'{$(now) - $t0:.3f}')")
-    echo "$name: ${wall[$name]} s"
+    { time "$@" >/dev/null 2>"$tmp/err"; } 2>"$tmp/time" ||
+        { echo "$0: $name failed" >&2; cat "$tmp/err" >&2; exit 1; }
+    read -r w u s <"$tmp/time"
+    wall[$name]=$w
+    cpu[$name]=$(python3 -c "print(f'{$u + $s:.2f}')")
+    echo "$name: wall ${wall[$name]} s, CPU ${cpu[$name]} s, load average" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 floor() { # floor JOBS: every exported case by bench_controller
     ls "$tmp/cases"/*.json | xargs -P "$1" -n 1 "$bench"
@@ -68,16 +76,18 @@ cmp -s "$tmp/out-1/summary.csv" "$tmp/out-$n/summary.csv" ||
 
 echo
 python3 - "$cases" "$n" "${wall[floor-1]}" "${wall[batch-1]}" \
-    "${wall[floor-$n]}" "${wall[batch-$n]}" <<'PY'
+    "${wall[floor-$n]}" "${wall[batch-$n]}" "${cpu[floor-1]}" \
+    "${cpu[batch-1]}" "${cpu[floor-$n]}" "${cpu[batch-$n]}" <<'PY'
 import sys
 cases, n = int(sys.argv[1]), int(sys.argv[2])
-f1, b1, fn, bn = (float(x) for x in sys.argv[3:7])
-print(f"{'':14s} {'jobs':>4s} {'wall s':>9s} {'cases/s':>9s} "
-      f"{'speed-up':>9s} {'/ floor':>8s}")
-for name, jobs, w, w1, fl in (("floor", 1, f1, f1, f1),
-                              ("twinctl batch", 1, b1, b1, f1),
-                              ("floor", n, fn, f1, fn),
-                              ("twinctl batch", n, bn, b1, fn)):
-    print(f"{name:14s} {jobs:4d} {w:9.2f} {cases / w:9.3f} "
-          f"{w1 / w:9.2f} {w / fl:8.3f}")
+f1, b1, fn, bn, cf1, cb1, cfn, cbn = (float(x) for x in sys.argv[3:11])
+print(f"{'':14s} {'jobs':>4s} {'wall s':>8s} {'cases/s':>8s} "
+      f"{'speed-up':>8s} {'/ floor':>7s} {'CPU s':>8s} {'CPU/case':>8s} "
+      f"{'CPU/wall':>8s}")
+for name, jobs, w, w1, fl, c in (("floor", 1, f1, f1, f1, cf1),
+                                 ("twinctl batch", 1, b1, b1, f1, cb1),
+                                 ("floor", n, fn, f1, fn, cfn),
+                                 ("twinctl batch", n, bn, b1, fn, cbn)):
+    print(f"{name:14s} {jobs:4d} {w:8.2f} {cases / w:8.3f} {w1 / w:8.2f} "
+          f"{w / fl:7.3f} {c:8.2f} {c / cases:8.3f} {c / w:8.2f}")
 PY
