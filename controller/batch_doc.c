@@ -802,7 +802,7 @@ static int read_monte_carlo(loader *L, const json_t *mc)
                         "/variations/monte_carlo/count") != 0)
         return -1;
     b->seed = (uint64_t)seed;
-    b->mc_values = calloc((size_t)count * nf, sizeof(double));
+    b->mc_values = calloc((size_t)count, nf * sizeof(double));
     if (b->mc_values == NULL) {
         L->oom = 1;
         return -1;
