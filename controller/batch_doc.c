@@ -34,16 +34,6 @@ typedef struct loader {
 
 #define ADD(L, code, path, ...) errors__add((L)->errs, code, path, __VA_ARGS__)
 
-uint64_t batch__hash(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 /* ---- the base scenario -------------------------------------------------- */
 
 /* A problem of a composed scenario, moved into the batch document: a KPI's
@@ -472,45 +462,6 @@ static batch_factor *read_factor(loader *L, const json_t *def,
 
 /* ---- values ------------------------------------------------------------- */
 
-static json_t *ensure_object(json_t *parent, const char *key)
-{
-    json_t *o = json_object_get(parent, key);
-    if (o == NULL) {
-        o = json_object();
-        if (json_object_set_new(parent, key, o) != 0)
-            return NULL;
-    }
-    return json_is_object(o) ? o : NULL;
-}
-
-/* Set the factor's value in a scenario document (the base's copy). */
-static int apply(json_t *doc, const batch_factor *f, double v)
-{
-    json_t *inst = json_object_get(json_object_get(doc, "instances"),
-                                   f->instance);
-    json_t *obj;
-    switch (f->target) {
-    case BATCH_PARAM:
-    case BATCH_START:
-        obj = ensure_object(inst, f->target == BATCH_PARAM ? "params"
-                                                           : "start");
-        return obj ? json_object_set_new(obj, f->variable, json_real(v)) : -1;
-    case BATCH_INPUT:
-        obj = ensure_object(doc, "inputs");
-        return obj ? json_object_set_new(obj, f->variable,
-                                         json_pack("{s:f}", "value", v))
-                   : -1;
-    case BATCH_STEP_TIME:
-    case BATCH_STEP_VALUE:
-        obj = json_array_get(json_object_get(json_object_get(json_object_get(
-                                 doc, "inputs"), f->variable), "steps"),
-                             f->step);
-        return json_array_set_new(obj, f->target == BATCH_STEP_TIME ? 0 : 1,
-                                  json_real(v));
-    }
-    return -1;
-}
-
 /* Compose the base with values set for factors [first, first+n): every
  * problem is reported at path, naming the values. */
 static int check_values(loader *L, size_t first, size_t n, const double *v,
@@ -522,7 +473,7 @@ static int check_values(loader *L, size_t first, size_t n, const double *v,
     size_t w = 0;
     for (size_t i = 0; !failed && i < n; i++) {
         const batch_factor *f = &L->b->f[first + i];
-        failed = apply(doc, f, v[i]) != 0;
+        failed = batch__apply(doc, f, v[i]) != 0;
         if (w < sizeof what)
             w += (size_t)snprintf(what + w, sizeof what - w, "%s%s = %.17g",
                                   i ? ", " : "", f->name, v[i]);
@@ -962,71 +913,4 @@ void batch__free(batch **bp)
     free(b->name);
     free(b);
     *bp = NULL;
-}
-
-/* ---- cases -------------------------------------------------------------- */
-
-void batch__case_values(const batch *b, size_t index, double *values)
-{
-    size_t m = index % b->mc_cases;
-    size_t rest = index / b->mc_cases;
-    size_t l = rest % b->list_cases;
-    size_t g = rest / b->list_cases;
-    for (size_t k = b->n_grid_f; k-- > 0;) {
-        const batch_factor *f = &b->f[k];
-        values[k] = f->values[g % f->n_values];
-        g /= f->n_values;
-    }
-    for (size_t k = 0; k < b->n_list_f; k++)
-        values[b->n_grid_f + k] = b->list_values[l * b->n_list_f + k];
-    for (size_t k = 0; k < b->n_mc_f; k++)
-        values[b->n_grid_f + b->n_list_f + k] =
-            b->mc_values[m * b->n_mc_f + k];
-}
-
-int batch__case_id(const batch *b, size_t index, const double *values,
-                   char *buf, size_t len)
-{
-    uint64_t h = BATCH_HASH_INIT;
-    char text[64];
-    for (size_t k = 0; k < b->n_f; k++) {
-        int n = snprintf(text, sizeof text, "=%.17g;", values[k]);
-        h = batch__hash(h, b->f[k].name, strlen(b->f[k].name));
-        h = batch__hash(h, text, (size_t)n);
-    }
-    int width = 4;
-    for (size_t last = b->n_cases ? b->n_cases - 1 : 0, p = 10000;
-         last >= p && width < 20; p *= 10)
-        width++;
-    return snprintf(buf, len, "%0*zu-%08x", width, index,
-                    (unsigned)((h ^ (h >> 32)) & 0xffffffffu));
-}
-
-json_t *batch__case_scenario(const batch *b, const double *values,
-                             const char *id)
-{
-    json_t *doc = json_deep_copy(b->base);
-    int failed = doc == NULL;
-    for (size_t k = 0; !failed && values != NULL && k < b->n_f; k++)
-        failed = apply(doc, &b->f[k], values[k]) != 0;
-    if (!failed && id != NULL) {
-        char name[PTR_LEN];
-        snprintf(name, sizeof name, "%s/%s", b->name, id);
-        failed = json_object_set_new(doc, "name", json_string(name)) != 0;
-    }
-    if (!failed && json_array_size(b->kpis) > 0) {
-        json_t *fns = json_object_get(doc, "functions");
-        if (fns == NULL) {
-            fns = json_array();
-            failed = json_object_set_new(doc, "functions", fns) != 0;
-        }
-        /* (a "functions" that is no array: composing says so) */
-        if (!failed && json_is_array(fns))
-            failed = json_array_extend(fns, b->kpis) != 0;
-    }
-    if (failed) {
-        json_decref(doc);
-        return NULL;
-    }
-    return doc;
 }

@@ -17,8 +17,9 @@
  * in any process, in any order, on any machine — so a summary can be put
  * together from cases run anywhere.
  *
- * Nothing here runs a case or touches the disk but to read a base
- * scenario given by name (batch_run.h runs them).
+ * batch_doc.c reads the document, batch_case.c makes the cases; neither
+ * runs one (batch_run.h does) or touches the disk but to read a base
+ * scenario given by name.
  */
 #ifndef TWIN_BATCH_DOC_H
 #define TWIN_BATCH_DOC_H
@@ -120,6 +121,12 @@ int batch__case_id(const batch *b, size_t index, const double *values,
  * memory.  A new reference. */
 json_t *batch__case_scenario(const batch *b, const double *values,
                              const char *id);
+
+/* Set factor f to v in a scenario document (a copy of the base): its
+ * parameter or start value (the member made if missing), its input held
+ * at v, or the time or value of a point of its steps.  Returns 0, or -1
+ * for want of memory. */
+int batch__apply(json_t *doc, const batch_factor *f, double v);
 
 /* FNV-1a, 64 bits, of n bytes, continuing from h (start at
  * BATCH_HASH_INIT). */
