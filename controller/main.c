@@ -28,6 +28,8 @@ static const struct {
                                  "and function plugins"},
     {"call", cmd_call, "call one function with JSON arguments, as a "
                        "`call` request"},
+    {"batch", cmd_batch, "run a what-if batch's cases here, in "
+                         "parallel, into a summary"},
 };
 
 static void usage(FILE *f)

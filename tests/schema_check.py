@@ -8,9 +8,10 @@ Command line:
 
 KIND names a schema, docs/schema/<KIND>.schema.json: twin.request,
 twin.response, twin.result, twin.event, twin.status, twin.scenario,
-twin.instance, twin.functions (a function plugin's manifest; the short
-forms request, ... and contract strings like twin.result/1 work too), or
-"auto": the kind named by each document's "contract" member.  Every failure is printed as
+twin.instance, twin.functions (a function plugin's manifest), twin.batch
+(a what-if batch; the short forms request, ... and contract strings like
+twin.result/1 work too), or "auto": the kind named by each document's
+"contract" member.  Every failure is printed as
 
     WHERE: /json/pointer: what is wrong
 
@@ -50,7 +51,8 @@ SCHEMA_DIR = os.environ.get(
     "TWIN_SCHEMA_DIR", os.path.join(os.path.dirname(HERE), "docs", "schema"))
 
 KINDS = ("twin.request", "twin.response", "twin.result", "twin.event",
-         "twin.status", "twin.scenario", "twin.instance", "twin.functions")
+         "twin.status", "twin.scenario", "twin.instance", "twin.functions",
+         "twin.batch")
 
 
 class InvalidMessage(ValueError):

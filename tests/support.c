@@ -236,3 +236,30 @@ double support__max_error(void)
     max_error = 0;
     return e;
 }
+
+void support__expect_errors(const char *name, const twin_errors *errs,
+                            const json_t *want)
+{
+    if (json_array_size(want) != errs->count) {
+        errors__print(errs, "   got: ", stderr);
+        fail_msg("case %s: expected %zu problems, got %zu", name,
+                 json_array_size(want), errs->count);
+    }
+    for (size_t i = 0; i < errs->count; i++) {
+        json_t *w = json_array_get(want, i);
+        const char *code = json_string_value(json_object_get(w, "code"));
+        const char *ptr = json_string_value(json_object_get(w, "path"));
+        const twin_error *e = &errs->items[i];
+        if (strcmp(code, errors__code_name(e->code)) != 0 ||
+            strcmp(ptr, e->path) != 0)
+            fail_msg("case %s, problem %zu: expected %s at '%s', got %s at "
+                     "'%s' (%s)", name, i, code, ptr,
+                     errors__code_name(e->code), e->path, e->message);
+        assert_true(strlen(e->message) > 10); /* a sentence, not a code */
+        json_t *text = json_string(e->message); /* the answer can carry it */
+        if (text == NULL)
+            fail_msg("case %s, problem %zu: the message is not valid UTF-8",
+                     name, i);
+        json_decref(text);
+    }
+}

@@ -61,6 +61,12 @@ static inline double support__at(const collected *c, size_t row, size_t col)
 
 void support__free(collected *c);
 
+/* Fail the test unless errs holds exactly the problems of want (an array
+ * of {"code", "path"}, in order), each with a sentence in valid UTF-8;
+ * name is the case's, for the messages. */
+void support__expect_errors(const char *name, const twin_errors *errs,
+                            const json_t *want);
+
 /* Fail with both values unless |got − want| ≤ tol; with TWIN_TEST_PRINT
  * set, print every comparison.  The largest error seen is kept until
  * support__max_error() returns it and starts again. */

@@ -50,12 +50,13 @@ expect_status() { # expect_status CODE NAME COMMAND...
 }
 
 # --help on every command, on stdout, exit 0.
-for cmd in "" run models check-model functions call; do
+for cmd in "" run models check-model functions call batch; do
     check "twinctl $cmd --help" sh -c "$twinctl $cmd --help | grep -q '^usage: twinctl'"
 done
 expect_status 2 "no command" "$twinctl"
 expect_status 2 "unknown command" "$twinctl" frobnicate
 expect_status 2 "run without a scenario" "$twinctl" run
+expect_status 2 "batch without a file" "$twinctl" batch
 check "--version names the ABI" sh -c "$twinctl --version | grep -q 'model ABI 1.0'"
 
 # Functions: the listing, a call answered (0), refused (2), failed (1).

@@ -4,11 +4,12 @@
 #   - each is a valid draft-07 schema with its $id, and every $ref in it
 #     resolves;
 #   - every scenario shipped (scenarios/, the template's, the generator's
-#     output, the valid compose case), every instance-library document and
-#     every function plugin manifest (functions/, tests/functions/)
-#     validates, and the compose cases with structural mistakes do not;
-#   - every ```json example in docs/contract.md, docs/scenarios.md and
-#     docs/functions.md
+#     output, the valid compose case), every instance-library document,
+#     every function plugin manifest (functions/, tests/functions/) and
+#     every batch example validates, and the compose and batch cases with
+#     structural mistakes do not;
+#   - every ```json example in docs/contract.md, docs/scenarios.md,
+#     docs/functions.md and docs/batch.md
 #     validates against the schema its "contract" member names (a scenario
 #     when it has none); an example written with "..." for "more members"
 #     is checked as a fragment: the members it shows, without "required";
@@ -106,7 +107,7 @@ sec = Section("schemas")
 schema_dir = os.path.join(root, "docs", "schema")
 expected = ["twin.%s.schema.json" % k for k in
             ("request", "response", "result", "event", "status", "scenario",
-             "instance", "functions")]
+             "instance", "functions", "batch")]
 present = sorted(os.path.basename(p)
                  for p in glob.glob(os.path.join(schema_dir, "*.schema.json")))
 for name in expected:
@@ -231,6 +232,21 @@ for case, where in sorted(structural.items()):
     path = os.path.join(cases, case, "scenario.json")
     if os.path.exists(path):
         expect_invalid(sec, "twin.scenario", load(path), rel(path), where)
+# Batch documents: the examples and the valid cases pass; the cases whose
+# mistakes a schema sees do not.
+batch_files = sorted(glob.glob(os.path.join(root, "examples",
+                                            "batch-*.json")))
+batch_files += sorted(glob.glob(os.path.join(root, "tests", "cases", "batch",
+                                             "valid-*", "batch.json")))
+sec.ok(len(batch_files) >= 3, "no batch examples found")
+for path in batch_files:
+    expect_valid(sec, "twin.batch", load(path), rel(path))
+for case, where in (("bad-contract", "/contract"),
+                    ("missing-scenario", ""),
+                    ("monte-carlo-errors", "/variations/monte_carlo/count"),
+                    ("unknown-targets", "/variations/grid/4")):
+    path = os.path.join(root, "tests", "cases", "batch", case, "batch.json")
+    expect_invalid(sec, "twin.batch", load(path), rel(path), where)
 path = os.path.join(cases, "bad-json", "scenario.json")
 if os.path.exists(path):
     try:
@@ -246,7 +262,7 @@ sec = Section("doc examples")
 _Fragment = validators.extend(sc._Strict,
                               validators={"required": lambda *a: iter(())})
 for md, need in (("docs/contract.md", 5), ("docs/scenarios.md", 2),
-                 ("docs/functions.md", 1)):
+                 ("docs/functions.md", 1), ("docs/batch.md", 3)):
     path = os.path.join(root, md)
     if not os.path.exists(path):
         sec.ok(False, "%s is missing" % md)

@@ -1,0 +1,91 @@
+/*
+ * batch_run.h — running a batch's cases on this machine, and its output
+ * directory.
+ *
+ * Each case runs in a process of its own, forked from the caller (so it
+ * shares the loaded model library), with the in-process loop of sim.h in
+ * batch mode; up to `jobs` at a time.  A case that fails, is refused,
+ * crashes or runs past its time ends with that status and a message, and
+ * the others go on.
+ *
+ * The output directory (docs/batch.md):
+ *   LOCK               flock()ed while a batch runs in the directory
+ *   batch.json         the batch: its hash, its case count, the document
+ *                      with its base scenario inlined — a directory holds
+ *                      one batch, and a different one is refused
+ *   results/<id>.json  one per case that ended: its status, message and
+ *                      KPIs; written to a temporary name, synced, renamed,
+ *                      so that it is there whole or not at all
+ *   cases/<id>.csv     its rows (with rows asked for), in place before the
+ *                      result is
+ *   summary.csv        one row per case, rebuilt from results/ whenever a
+ *                      run of the batch ends
+ * A case with a result is done: running the batch again in the same
+ * directory runs only the cases without one (and, with rows asked for, a
+ * finished case whose rows are missing; with retry_failed, the cases that
+ * did not finish).
+ */
+#ifndef TWIN_BATCH_RUN_H
+#define TWIN_BATCH_RUN_H
+
+#include <stddef.h>
+
+#include "batch_doc.h"
+
+typedef struct batch_tally {
+    size_t cases;       /* in the batch */
+    size_t skipped;     /* done before this run started */
+    size_t to_run;      /* to run now */
+    size_t done;        /* of those, ended, whatever the status */
+    size_t failed;      /* of those, ended but not finished */
+    size_t failed_before; /* of the skipped, not finished */
+    size_t running;
+    double elapsed;     /* seconds since this run started */
+    int stopping;       /* the signal that asked to stop, or 0 */
+    size_t recorded;    /* cases with a result when the run ended */
+} batch_tally;
+
+typedef struct batch_observer {
+    void *ctx;
+    /* Now and then (every refresh seconds and when a case ends). */
+    void (*tick)(void *ctx, const batch_tally *t);
+    /* A case ended: status "finished", "failed", "rejected", "crashed"
+     * or "timeout"; message NULL when it finished cleanly. */
+    void (*ended)(void *ctx, const batch_tally *t, const char *id,
+                  const char *status, const char *message);
+    double refresh;     /* seconds; 0: 0.25 */
+} batch_observer;
+
+typedef struct batch_run_opts {
+    const char *dir;
+    unsigned jobs;         /* processes at a time; 0: every CPU we may use */
+    int rows;              /* write cases/<id>.csv */
+    int retry_failed;      /* run again the cases that did not finish */
+    double timeout;        /* seconds per case; 0: none */
+    long max_steps;        /* CVODE steps per tick; 0: the loop's default */
+    const model_lib *models;
+    const instance_lib *instances;
+    const char *document;  /* the batch file, for batch.json */
+} batch_run_opts;
+
+/* What a run of the batch came to. */
+typedef enum batch_outcome {
+    BATCH_ALL_FINISHED = 0,   /* every case of the batch finished */
+    BATCH_SOME_FAILED = 1,    /* every case ended, not all finished; or
+                               * an output could not be written */
+    BATCH_REFUSED = 2,        /* the directory belongs to another batch,
+                               * or is in use, or cannot be made */
+    BATCH_INTERRUPTED = 130   /* a signal stopped it; run it again */
+} batch_outcome;
+
+/* The number of CPUs this process may run on (sched_getaffinity). */
+unsigned batch__cpus(void);
+
+/* Run the batch's missing cases into opts->dir and write the summary.
+ * why gets a sentence for BATCH_REFUSED and for a failed write. */
+batch_outcome batch__run(const batch *b, const json_t *doc,
+                         const batch_run_opts *opts,
+                         const batch_observer *obs, batch_tally *tally,
+                         char *why, size_t why_len);
+
+#endif

@@ -1,0 +1,356 @@
+/*
+ * cmd_batch.c — `twinctl batch FILE -o DIR`: a what-if batch run here,
+ * its cases in parallel (batch_doc.h reads and expands the document,
+ * batch_run.h runs the cases and keeps the directory).  This file holds
+ * the options and what a person sees: a progress bar on a terminal,
+ * plain lines otherwise, a line per case that did not finish, and how to
+ * resume after an interruption.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "batch_doc.h"
+#include "batch_run.h"
+#include "cmd.h"
+#include "csv.h"
+#include "paths.h"
+
+typedef struct view {
+    int quiet;
+    int bar;               /* stderr is a terminal */
+    int started;           /* the first line is out */
+    double next_line;      /* plain lines: when the next one is due */
+    unsigned jobs;
+} view;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: twinctl batch [OPTIONS] FILE -o DIR\n"
+        "\n"
+        "Run a what-if batch here: every case of the batch document FILE\n"
+        "(twin.batch/1: a base scenario and its variations, a grid, a list,\n"
+        "Monte Carlo draws; docs/batch.md), each in a process of its own,\n"
+        "several at a time.  DIR gets summary.csv (one row per case: id,\n"
+        "varied values, KPIs, status, message), results/ (one file per\n"
+        "case) and, with --rows, cases/ID.csv.  Run the same command again\n"
+        "to resume: only the cases without a result run.\n"
+        "\n"
+        "Options:\n"
+        "  -o, --output DIR     the output directory (made if missing)\n"
+        "  -j, --jobs N         cases at a time (default: every CPU this\n"
+        "                       process may use)\n"
+        "      --rows           write each case's rows to DIR/cases/ID.csv\n"
+        "      --retry-failed   run again the cases that did not finish\n"
+        "      --timeout S      end a case after S seconds of wall time\n"
+        "      --max-cases N    refuse a batch of more cases (default "
+        "1000000)\n"
+        "      --max-steps N    solver steps allowed per tick (default 5000)\n"
+        "      --dry-run        check FILE and list its cases (id and values,\n"
+        "                       as CSV on stdout); run nothing\n"
+        "      --export DIR     with --dry-run: write each case's scenario to\n"
+        "                       DIR/ID.json (for twinctl run or submit)\n"
+        "      --models DIR     load model plugins from DIR too (repeatable;\n"
+        "                       also TWIN_MODEL_PATH=DIR:DIR)\n"
+        "      --instances DIR  instance library (default: instance-library/)\n"
+        "      --scenarios DIR  where scenario names are looked up\n"
+        "  -q, --quiet          print nothing but errors\n"
+        "  -h, --help           show this help\n"
+        "\n"
+        "Exit status: 0 every case finished, 1 a case did not (see the\n"
+        "summary) or an output could not be written, 2 bad usage, the\n"
+        "document was rejected (every problem is listed) or DIR holds\n"
+        "another batch, 130 interrupted (run it again to resume).\n");
+}
+
+static void duration(char *buf, size_t len, double s)
+{
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, len, "--");
+    else if (s < 3600)
+        snprintf(buf, len, "%d:%02d", (int)s / 60, (int)s % 60);
+    else
+        snprintf(buf, len, "%d:%02d:%02d", (int)s / 3600,
+                 (int)s / 60 % 60, (int)s % 60);
+}
+
+/* "45/200 done, 2 failed, 3.1 cases/s, 0:52 left" */
+static void progress_text(const batch_tally *t, char *buf, size_t len)
+{
+    double rate = t->elapsed > 0 ? (double)t->done / t->elapsed : 0;
+    char left[32];
+    duration(left, sizeof left,
+             rate > 0 ? (double)(t->to_run - t->done) / rate : NAN);
+    snprintf(buf, len, "%zu/%zu done, %zu failed, %.3g cases/s, %s left",
+             t->skipped + t->done, t->cases, t->failed + t->failed_before,
+             rate, left);
+}
+
+static void on_tick(void *ctx, const batch_tally *t)
+{
+    view *v = ctx;
+    char text[200];
+    if (v->quiet)
+        return;
+    if (!v->started) {
+        v->started = 1;
+        fprintf(stderr, "twinctl batch: %zu case%s, %zu with a result "
+                "already; running %zu, %u at a time\n", t->cases,
+                t->cases == 1 ? "" : "s", t->skipped, t->to_run, v->jobs);
+        v->next_line = 5.0;
+        if (!v->bar)
+            return;
+    }
+    progress_text(t, text, sizeof text);
+    if (v->bar) {
+        enum { WIDTH = 24 };
+        size_t fill = t->cases ? (t->skipped + t->done) * WIDTH / t->cases
+                               : WIDTH;
+        char bar[WIDTH + 1];
+        for (size_t i = 0; i < WIDTH; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[WIDTH] = '\0';
+        fprintf(stderr, "\r\033[K[%s] %s", bar, text);
+        return;
+    }
+    if (t->elapsed >= v->next_line || t->done == t->to_run) {
+        v->next_line = t->elapsed + 5.0;
+        fprintf(stderr, "twinctl batch: %s\n", text);
+    }
+}
+
+static void on_ended(void *ctx, const batch_tally *t, const char *id,
+                     const char *status, const char *message)
+{
+    view *v = ctx;
+    (void)t;
+    if (v->quiet || strcmp(status, "finished") == 0)
+        return;
+    fprintf(stderr, "%stwinctl batch: case %s %s: %s\n",
+            v->bar ? "\r\033[K" : "", id, status, message ? message : "");
+}
+
+/* --dry-run: the cases as CSV, and with export their scenarios. */
+static int list_cases(const batch *b, const char *export)
+{
+    double v[BATCH_MAX_FACTORS];
+    char id[40], num[40], path[4200];
+    if (export != NULL && mkdir(export, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "twinctl batch: cannot make %s: %m\n", export);
+        return -1;
+    }
+    printf("id");
+    for (size_t k = 0; k < b->n_f; k++)
+        printf(",%s", b->f[k].name);
+    printf("\n");
+    for (size_t i = 0; i < b->n_cases; i++) {
+        batch__case_values(b, i, v);
+        batch__case_id(b, i, v, id, sizeof id);
+        fputs(id, stdout);
+        for (size_t k = 0; k < b->n_f; k++) {
+            csv__number(num, sizeof num, v[k]);
+            printf(",%s", num);
+        }
+        printf("\n");
+        if (export == NULL)
+            continue;
+        snprintf(path, sizeof path, "%s/%s.json", export, id);
+        json_t *sc = batch__case_scenario(b, v, id);
+        if (sc == NULL || json_dump_file(sc, path, JSON_INDENT(1) |
+                                         JSON_PRESERVE_ORDER) != 0) {
+            fprintf(stderr, "twinctl batch: cannot write %s\n", path);
+            json_decref(sc);
+            return -1;
+        }
+        json_decref(sc);
+    }
+    return 0;
+}
+
+static void report(const view *v, const batch_tally *t, batch_outcome out,
+                   int argc, char **argv, const char *dir, const char *why)
+{
+    if (why[0] != '\0')
+        fprintf(stderr, "twinctl batch: %s\n", why);
+    if (out == BATCH_REFUSED || v->quiet)
+        return;
+    if (out == BATCH_INTERRUPTED) {
+        fprintf(stderr, "twinctl batch: interrupted (SIG%s): %zu of %zu "
+                "cases have a result in %s; run the same command again to "
+                "resume:\n  twinctl", sigabbrev_np(t->stopping) ?
+                sigabbrev_np(t->stopping) : "?", t->recorded, t->cases,
+                dir);
+        for (int i = 0; i < argc; i++)
+            fprintf(stderr, strpbrk(argv[i], " \t'\"$\\") ? " '%s'"
+                    : " %s", argv[i]);
+        fputc('\n', stderr);
+        return;
+    }
+    size_t bad = t->failed + t->failed_before;
+    fprintf(stderr, "twinctl batch: %zu case%s: %zu finished, %zu did not%s; "
+            "%zu run now in %.2f s (%.3g cases/s, %u at a time); %s/"
+            "summary.csv\n", t->cases, t->cases == 1 ? "" : "s",
+            t->cases - bad, bad, bad ? " (see the summary)" : "", t->done,
+            t->elapsed, t->elapsed > 0 ? (double)t->done / t->elapsed : 0.0,
+            v->jobs, dir);
+}
+
+int cmd_batch(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"rows", no_argument, NULL, 'R'},
+        {"retry-failed", no_argument, NULL, 'F'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"max-cases", required_argument, NULL, 'C'},
+        {"max-steps", required_argument, NULL, 'X'},
+        {"dry-run", no_argument, NULL, 'D'},
+        {"export", required_argument, NULL, 'E'},
+        {"models", required_argument, NULL, 'M'},
+        {"instances", required_argument, NULL, 'I'},
+        {"scenarios", required_argument, NULL, 'S'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    twin_paths paths = {0};
+    model_lib models = {0};
+    instance_lib instances = {0};
+    twin_errors errs = {0};
+    json_t *doc = NULL;
+    batch *b = NULL;
+    batch_run_opts ro = {0};
+    batch_env env = {.max_cases = 1000000};
+    view v = {0};
+    char *file_copy = NULL, why[2048];
+    const char *export = NULL;
+    int dry = 0, status = 2, c;
+    char *end;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:j:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': ro.dir = optarg; break;
+        case 'j': {
+            long j = strtol(optarg, &end, 10);
+            if (*end != '\0' || j < 1 || j > 4096) {
+                fprintf(stderr, "twinctl batch: -j takes a number of "
+                        "processes from 1 to 4096, not '%s'\n", optarg);
+                goto exit;
+            }
+            ro.jobs = (unsigned)j;
+            break;
+        }
+        case 'R': ro.rows = 1; break;
+        case 'F': ro.retry_failed = 1; break;
+        case 'T':
+            ro.timeout = strtod(optarg, &end);
+            if (*end != '\0' || !(ro.timeout > 0) || !isfinite(ro.timeout)) {
+                fprintf(stderr, "twinctl batch: --timeout takes a positive "
+                        "number of seconds, not '%s'\n", optarg);
+                goto exit;
+            }
+            break;
+        case 'C': {
+            long long n = strtoll(optarg, &end, 10);
+            if (*end != '\0' || n < 1) {
+                fprintf(stderr, "twinctl batch: --max-cases takes a "
+                        "positive number, not '%s'\n", optarg);
+                goto exit;
+            }
+            env.max_cases = (size_t)n;
+            break;
+        }
+        case 'X': ro.max_steps = atol(optarg); break;
+        case 'D': dry = 1; break;
+        case 'E': export = optarg; break;
+        case 'M':
+            if (paths__add_model_dir(&paths, optarg) != 0) {
+                fprintf(stderr, "twinctl batch: too many --models\n");
+                goto exit;
+            }
+            break;
+        case 'I': paths.instance_dir = optarg; break;
+        case 'S': paths.scenario_dir = optarg; break;
+        case 'q': v.quiet = 1; break;
+        case 'h': usage(stdout); status = 0; goto exit;
+        default: usage(stderr); goto exit;
+        }
+    }
+    if (export != NULL && !dry) {
+        fprintf(stderr, "twinctl batch: --export goes with --dry-run\n");
+        goto exit;
+    }
+    if (optind != argc - 1 || (ro.dir == NULL && !dry)) {
+        fprintf(stderr, "twinctl batch: give one batch FILE and -o DIR\n\n");
+        usage(stderr);
+        goto exit;
+    }
+    const char *file = argv[optind];
+    json_error_t jerr;
+    doc = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+    if (doc == NULL) {
+        fprintf(stderr, "twinctl batch: %s: %s%s [bad_json]\n", file,
+                jerr.text, jerr.line > 0 ? "" : " (cannot read it)");
+        goto exit;
+    }
+    paths__finish(&paths);
+    if (paths__load(&paths, &models, &instances, v.quiet) != 0) {
+        status = 1;
+        goto exit;
+    }
+    file_copy = strdup(file);
+    env.models = &models;
+    env.instances = &instances;
+    env.scenario_dir = paths.scenario_dir;
+    env.doc_dir = file_copy ? dirname(file_copy) : ".";
+    b = batch__load(doc, &env, &errs);
+    if (b == NULL) {
+        fprintf(stderr, "twinctl batch: %s rejected, %zu problem%s:\n", file,
+                errs.count, errs.count == 1 ? "" : "s");
+        errors__print(&errs, "  ", stderr);
+        goto exit;
+    }
+    if (dry) {
+        if (list_cases(b, export) != 0) {
+            status = 1;
+            goto exit;
+        }
+        if (!v.quiet)
+            fprintf(stderr, "twinctl batch: %s: %zu case%s (hash %s)\n",
+                    file, b->n_cases, b->n_cases == 1 ? "" : "s", b->hash);
+        status = 0;
+        goto exit;
+    }
+    ro.models = &models;
+    ro.instances = &instances;
+    ro.document = file;
+    v.bar = isatty(STDERR_FILENO);
+    v.jobs = ro.jobs ? ro.jobs : batch__cpus();
+    batch_observer obs = {.ctx = &v, .tick = on_tick, .ended = on_ended,
+                          .refresh = v.bar ? 0.2 : 0.5};
+    batch_tally t;
+    batch_outcome out = batch__run(b, doc, &ro, &obs, &t, why, sizeof why);
+    if (v.bar && !v.quiet)
+        fprintf(stderr, "\r\033[K");
+    report(&v, &t, out, argc, argv, ro.dir, why);
+    status = (int)out;
+exit:
+    batch__free(&b);
+    free(file_copy);
+    json_decref(doc);
+    errors__clear(&errs);
+    instlib__free(&instances);
+    modlib__free(&models);
+    paths__free(&paths);
+    return status;
+}
