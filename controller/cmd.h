@@ -17,6 +17,7 @@ int cmd_status(int argc, char **argv);
 int cmd_functions(int argc, char **argv);
 int cmd_call(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 /* The flags for the broker connection's security, the same for every
  * command that connects as an orchestrator (submit, status): getopt_long

@@ -113,6 +113,13 @@ static const char *unit_of(const scenario *sc, sc_ref r)
     return v->unit;
 }
 
+const char *functions__unit(const scenario *sc, size_t i, char *buf,
+                            size_t len)
+{
+    const sc_function *fn = &sc->fn[i];
+    return analytics__unit(fn->spec.fn, unit_of(sc, fn->of), buf, len);
+}
+
 void functions__print(const scenario *sc, const json_t *values,
                       const json_t *errors, FILE *f)
 {
@@ -121,8 +128,7 @@ void functions__print(const scenario *sc, const json_t *values,
         const json_t *v = json_object_get(values, fn->name);
         if (json_is_number(v)) {
             char unit[128];
-            analytics__unit(fn->spec.fn, unit_of(sc, fn->of), unit,
-                            sizeof unit);
+            functions__unit(sc, i, unit, sizeof unit);
             fprintf(f, "  %s = %.10g%s%s (%s of %s)\n", fn->name,
                     json_number_value(v), unit[0] ? " " : "", unit,
                     analytics__name(fn->spec.fn), fn->of_name);

@@ -46,6 +46,12 @@ void functions__evaluate(const scenario *sc, const fn_recorder *r,
 void functions__print(const scenario *sc, const json_t *values,
                       const json_t *errors, FILE *f);
 
+/* The unit of the value of sc's function i, from the unit of the signal
+ * it reads (analytics__unit: an integral of m3/s is in m3); "" when it
+ * has none.  Writes into buf, returns buf. */
+const char *functions__unit(const scenario *sc, size_t i, char *buf,
+                            size_t len);
+
 void functions__free(fn_recorder **r);
 
 #endif

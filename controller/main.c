@@ -30,6 +30,8 @@ static const struct {
                        "`call` request"},
     {"batch", cmd_batch, "run a what-if batch's cases here, in "
                          "parallel, into a summary"},
+    {"plot", cmd_plot, "draw runs' channels, a batch's cases or KPIs "
+                       "into a PNG or SVG"},
 };
 
 static void usage(FILE *f)
