@@ -75,6 +75,12 @@ int plot__units_from_batch(plot *p, const char *dir)
             plot__complain("%s: line %d: %s", path, jerr.line, jerr.text);
         return -1;
     }
+    if (!json_is_object(json_object_get(p->batch_json, "batch"))) {
+        plot__complain("%s is not a batch's output directory: its "
+                       "batch.json has no \"batch\" (twinctl batch FILE -o "
+                       "DIR writes one with it)", dir);
+        return -1;
+    }
     if (load_libraries(p) != 0)
         return 0;
     twin_errors errs = {0};

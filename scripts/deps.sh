@@ -3,13 +3,14 @@
 # Sourced by scripts/demo, scripts/test, scripts/sanitize and scripts/fuzz;
 # runs apt-get as root (or via sudo when it is there).  Set TWIN_SKIP_DEPS=1
 # to skip.  clang and libclang-rt-14-dev are for the sanitizer build and
-# the libFuzzer harnesses.
+# the libFuzzer harnesses; gnuplot-nox draws `twinctl plot`'s figures (the
+# demo's and the plot tests').
 set -eu
 
 twin_packages="gcc libc6-dev make pkg-config meson ninja-build binutils
  libsundials-dev libpaho-mqtt-dev libjansson-dev libffi-dev libgsl-dev
  libcmocka-dev mosquitto mosquitto-clients python3 python3-paho-mqtt
- python3-jsonschema openssl clang libclang-rt-14-dev"
+ python3-jsonschema openssl clang libclang-rt-14-dev gnuplot-nox"
 
 twin_install_deps() {
     [ "${TWIN_SKIP_DEPS:-0}" = 1 ] && return 0
