@@ -83,7 +83,8 @@ static void terminal(FILE *f, const gp_figure *fig)
             "    set terminal pngcairo size %u,%u noenhanced font "
             "\"sans,10\" background \"white\"\n"
             "} else {\n"
-            "    set terminal png size %u,%u noenhanced truecolor\n"
+            "    set terminal png size %u,%u noenhanced truecolor font "
+            "\"sans,9\"\n"
             "}\n", fig->width, fig->height, fig->width, fig->height);
 }
 
@@ -97,9 +98,6 @@ static void item_style(FILE *f, const gp_item *it)
         break;
     case GP_THIN:
         fprintf(f, "with lines lw 1 lc rgb \"#a0%06x\"", c);
-        break;
-    case GP_DASHED:
-        fprintf(f, "with lines lw 1.5 dt 2 lc rgb \"#%06x\"", c);
         break;
     case GP_BAND:
         fprintf(f, "with filledcurves fs transparent solid %.2f noborder "
@@ -228,15 +226,39 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
+/* The gnuplot that PATH names, into buf; -1 when there is none. */
+static int find_gnuplot(char *buf, size_t len)
+{
+    const char *path = getenv("PATH");
+    if (path == NULL)
+        path = "/usr/bin:/bin";
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        if ((size_t)snprintf(buf, len, "%.*s%sgnuplot", (int)n, path,
+                             n ? "/" : "./") < len &&
+            access(buf, X_OK) == 0)
+            return 0;
+        path += n + (path[n] == ':');
+    }
+    return -1;
+}
+
 gp_status gp__render(const char *script, size_t len, const char *output,
                      char *why, size_t why_len)
 {
-    char tmp[4200];
+    char tmp[4200], gnuplot[4200];
     int in[2] = {-1, -1}, out = -1;
     gp_status st = GP_FAILED;
     posix_spawn_file_actions_t fa;
     int have_fa = 0;
 
+    if (find_gnuplot(gnuplot, sizeof gnuplot) != 0) {
+        snprintf(why, why_len, "gnuplot is not installed (there is no "
+                 "gnuplot on PATH): install it (Debian: apt-get install "
+                 "gnuplot-nox), or write the script with --script FILE and "
+                 "render it where gnuplot is (gnuplot FILE)");
+        return GP_MISSING;
+    }
     if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", output) >= (int)sizeof tmp) {
         snprintf(why, why_len, "the output name is too long");
         return GP_FAILED;
@@ -262,17 +284,9 @@ gp_status gp__render(const char *script, size_t len, const char *output,
     /* -d: gnuplot's defaults, not the user's ~/.gnuplot. */
     char *argv[] = {"gnuplot", "-d", NULL};
     pid_t pid;
-    int rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
+    int rc = posix_spawn(&pid, gnuplot, &fa, NULL, argv, environ);
     if (rc != 0) {
-        if (rc == ENOENT) {
-            st = GP_MISSING;
-            snprintf(why, why_len, "gnuplot is not installed (there is no "
-                     "gnuplot on PATH): install it (Debian: apt-get install "
-                     "gnuplot-nox), or write the script with --script FILE "
-                     "and render it where gnuplot is (gnuplot FILE)");
-        } else {
-            snprintf(why, why_len, "cannot run gnuplot: %s", strerror(rc));
-        }
+        snprintf(why, why_len, "cannot run %s: %s", gnuplot, strerror(rc));
         goto exit;
     }
     close(in[0]);
@@ -289,7 +303,10 @@ gp_status gp__render(const char *script, size_t len, const char *output,
         ;
     struct stat sb;
     if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
-        if (WIFEXITED(ws))
+        if (WIFEXITED(ws) && WEXITSTATUS(ws) == 127)
+            snprintf(why, why_len, "%s could not be run (exit status 127)",
+                     gnuplot);
+        else if (WIFEXITED(ws))
             snprintf(why, why_len, "gnuplot failed (exit status %d; its "
                      "messages are above); --script FILE writes what it was "
                      "given", WEXITSTATUS(ws));

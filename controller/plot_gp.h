@@ -13,8 +13,8 @@
  * gnuplot syntax or markup.  A PNG comes from the pngcairo terminal, or
  * the libgd png one where gnuplot has no cairo; an SVG from svg.
  *
- * gp__render runs gnuplot as a child with posix_spawnp and an argv (no
- * shell), the script on its stdin; the image it writes on its stdout goes
+ * gp__render runs the gnuplot found on PATH as a child with posix_spawn
+ * and an argv (no shell), the script on its stdin; the image it writes on its stdout goes
  * to a temporary file next to the output, renamed over it only when
  * gnuplot succeeded, so a failed plot leaves no half file.
  */
@@ -27,7 +27,6 @@
 typedef enum gp_style {
     GP_LINE,        /* a line */
     GP_THIN,        /* a thin, translucent line: one of many */
-    GP_DASHED,      /* a dashed line */
     GP_BAND,        /* the area between y and y2, translucent */
     GP_POINTS,      /* filled circles */
     GP_LINEPOINTS   /* filled circles joined by a line */

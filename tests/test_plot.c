@@ -433,6 +433,22 @@ static void test_plot__gp_script(void **state)
             fail();
         }
     free(text);
+
+    /* A PNG: pngcairo where gnuplot has it, else libgd's png; the image
+     * on stdout when the figure names no output. */
+    fig.format = GP_PNG;
+    fig.output = NULL;
+    f = open_memstream(&text, &len);
+    assert_non_null(f);
+    assert_int_equal(gp__write(f, &fig), 0);
+    fclose(f);
+    assert_non_null(strstr(text, "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") "
+                                 "> 0) {\n    set terminal pngcairo size "
+                                 "800,600 noenhanced"));
+    assert_non_null(strstr(text, "} else {\n    set terminal png size "
+                                 "800,600 noenhanced truecolor"));
+    assert_null(strstr(text, "set output"));
+    free(text);
 }
 
 static int setup(void **state)
