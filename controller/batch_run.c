@@ -17,6 +17,7 @@
  * the section "KPIs" below is the one place that knows.
  */
 #include "batch_run.h"
+#include "batch_remote.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,7 +52,7 @@ typedef struct slot {
     int timed_out;
 } slot;
 
-typedef struct runner {
+typedef struct batch_runner {
     const batch *b;
     const batch_run_opts *o;
     const batch_observer *obs;
@@ -351,20 +352,26 @@ static void ended(runner *r, size_t index, int finished, const char *status,
         r->obs->ended(r->obs->ctx, r->t, id_of(r, index), status, message);
 }
 
-/* The parent writes the result of a case that has no process or whose
- * process could not. */
-static void record_end(runner *r, size_t index, const char *status,
-                       const char *code, const char *message)
+/* Write the result of case index (rec, stolen) and count its end. */
+static void case_end(runner *r, size_t index, json_t *rec, const char *status,
+                     const char *message)
 {
-    if (record_write(r, id_of(r, index),
-                     record_new(r, index, status, code, message)) != 0 &&
-        !r->write_failed) {
+    if (record_write(r, id_of(r, index), rec) != 0 && !r->write_failed) {
         r->write_failed = 1;
         snprintf(r->why, r->why_len, "cannot write the result of case %s "
                  "in %s/results: %s", id_of(r, index), r->o->dir,
                  strerror(errno));
     }
-    ended(r, index, 0, status, message);
+    ended(r, index, strcmp(status, "finished") == 0, status, message);
+}
+
+/* The parent writes the result of a case that has no process or whose
+ * process could not. */
+static void record_end(runner *r, size_t index, const char *status,
+                       const char *code, const char *message)
+{
+    case_end(r, index, record_new(r, index, status, code, message), status,
+             message);
 }
 
 /* The problems of a case's scenario in one message. */
@@ -381,28 +388,46 @@ static void rejection(const twin_errors *errs, char *buf, size_t len)
         snprintf(buf + w, len - w, "; and %zu more", errs->count - 3);
 }
 
-/* Start case index in a free slot, or end it at once as rejected. */
-static void start_case(runner *r, size_t index, const sigset_t *mask)
+/* Case index's scenario document, composed into *sc (or only checked,
+ * sc NULL); NULL when it does not compose: the case has then ended as
+ * rejected. */
+static json_t *case_scenario(runner *r, size_t index, scenario **sc)
 {
-    const batch *b = r->b;
     double v[BATCH_MAX_FACTORS];
     twin_errors errs = {0};
     char msg[2048];
-    batch__case_values(b, index, v);
-    json_t *doc = batch__case_scenario(b, v, id_of(r, index));
-    scenario *sc = doc ? scenario__compose(doc, r->o->models,
-                                           r->o->instances, NULL, &errs)
-                       : NULL;
-    json_decref(doc);
-    if (sc == NULL) {
+    scenario *composed = NULL;
+    batch__case_values(r->b, index, v);
+    json_t *doc = batch__case_scenario(r->b, v, id_of(r, index));
+    if (doc != NULL)
+        composed = scenario__compose(doc, r->o->models, r->o->instances,
+                                     NULL, &errs);
+    if (composed == NULL) {
+        json_decref(doc);
         if (errs.count == 0)
             errors__add(&errs, TWIN_E_INTERNAL, "", "out of memory");
         rejection(&errs, msg, sizeof msg);
         record_end(r, index, "rejected", errors__code_name(errs.items[0].code),
                    msg);
         errors__clear(&errs);
-        return;
+        return NULL;
     }
+    if (sc != NULL)
+        *sc = composed;
+    else
+        scenario__free(&composed);
+    return doc;
+}
+
+/* Start case index in a free slot, or end it at once as rejected. */
+static void start_case(runner *r, size_t index, const sigset_t *mask)
+{
+    char msg[2048];
+    scenario *sc = NULL;
+    json_t *doc = case_scenario(r, index, &sc);
+    if (doc == NULL)
+        return;
+    json_decref(doc);
     slot *s = NULL;
     for (unsigned i = 0; s == NULL && i < r->jobs; i++)
         if (r->slots[i].pid == 0)
@@ -817,7 +842,10 @@ batch_outcome batch__run(const batch *b, const json_t *doc,
         goto exit;
     scan_done(&r);
     r.t0 = now();
-    run_all(&r);
+    if (opts->remote)
+        batch_remote__run_all(&r, b, opts, tally, obs, why, why_len);
+    else
+        run_all(&r);
     if (tally->stopping)
         remove_tmp(opts->dir);
     if (write_summary(&r) != 0 && !r.write_failed) {
@@ -827,6 +855,8 @@ batch_outcome batch__run(const batch *b, const json_t *doc,
     }
     if (tally->stopping)
         outcome = BATCH_INTERRUPTED;
+    else if (tally->stalled)
+        outcome = BATCH_STALLED;
     else if (r.write_failed || tally->failed || tally->failed_before)
         outcome = BATCH_SOME_FAILED;
     else
@@ -838,4 +868,54 @@ exit:
     free(r.state);
     free(r.slots);
     return outcome;
+}
+
+/* ---- for batch_remote.c -------------------------------------------------- */
+
+const char *batch__case_name(const batch_runner *r, size_t index)
+{
+    return id_of(r, index);
+}
+
+int batch__case_todo(const batch_runner *r, size_t index)
+{
+    return r->state[index] == CASE_TODO;
+}
+
+json_t *batch__case_checked(batch_runner *r, size_t index)
+{
+    return case_scenario(r, index, NULL);
+}
+
+json_t *batch__record_new(const batch_runner *r, size_t index,
+                          const char *status, const char *code,
+                          const char *message)
+{
+    return record_new(r, index, status, code, message);
+}
+
+void batch__case_end(batch_runner *r, size_t index, json_t *rec)
+{
+    char status[32], message[2048];
+    const char *st = json_string_value(json_object_get(rec, "status"));
+    const char *m = json_string_value(json_object_get(rec, "message"));
+    snprintf(status, sizeof status, "%s", st ? st : "failed");
+    snprintf(message, sizeof message, "%s", m ? m : "");
+    case_end(r, index, rec, status, m ? message : NULL);
+}
+
+void batch__progress(batch_runner *r, int force)
+{
+    tick(r, force);
+}
+
+int batch__commit_file(FILE *f, const char *tmp, const char *path,
+                       const char *dir)
+{
+    return commit_file(f, tmp, path, dir);
+}
+
+void batch__problems(const twin_errors *errs, char *buf, size_t len)
+{
+    rejection(errs, buf, len);
 }

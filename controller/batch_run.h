@@ -24,6 +24,10 @@
  * directory runs only the cases without one (and, with rows asked for, a
  * finished case whose rows are missing; with retry_failed, the cases that
  * did not finish).
+ *
+ * With opts->remote the cases run on controllers over MQTT instead
+ * (batch_remote.h); the directory, the results and the summary are the
+ * same, and so is this interface.
  */
 #ifndef TWIN_BATCH_RUN_H
 #define TWIN_BATCH_RUN_H
@@ -31,6 +35,7 @@
 #include <stddef.h>
 
 #include "batch_doc.h"
+#include "errors.h"
 
 typedef struct batch_tally {
     size_t cases;       /* in the batch */
@@ -43,6 +48,10 @@ typedef struct batch_tally {
     double elapsed;     /* seconds since this run started */
     int stopping;       /* the signal that asked to stop, or 0 */
     size_t recorded;    /* cases with a result when the run ended */
+    int stalled;        /* remote: stopped for want of controllers (or of
+                         * the broker); why says */
+    const char *workers;/* remote: who works on what, one line
+                         * ("ctl-1 2 running, 41 done; ..."), or NULL */
 } batch_tally;
 
 typedef struct batch_observer {
@@ -53,8 +62,13 @@ typedef struct batch_observer {
      * or "timeout"; message NULL when it finished cleanly. */
     void (*ended)(void *ctx, const batch_tally *t, const char *id,
                   const char *status, const char *message);
+    /* remote: something an operator wants to know (a controller went
+     * offline, a case is sent again), as a sentence; may be NULL. */
+    void (*note)(void *ctx, const batch_tally *t, const char *sentence);
     double refresh;     /* seconds; 0: 0.25 */
 } batch_observer;
+
+struct batch_remote_opts;
 
 typedef struct batch_run_opts {
     const char *dir;
@@ -66,6 +80,10 @@ typedef struct batch_run_opts {
     const model_lib *models;
     const instance_lib *instances;
     const char *document;  /* the batch file, for batch.json */
+    /* Run the cases on controllers over MQTT (batch_remote.h): jobs is
+     * then the cases in flight (0: the controllers' capacity), timeout
+     * and max_steps are the controllers' business. */
+    const struct batch_remote_opts *remote;
 } batch_run_opts;
 
 /* What a run of the batch came to. */
@@ -75,6 +93,8 @@ typedef enum batch_outcome {
                                * an output could not be written */
     BATCH_REFUSED = 2,        /* the directory belongs to another batch,
                                * or is in use, or cannot be made */
+    BATCH_STALLED = 3,        /* remote: no controller (or no broker) to
+                               * run the rest; run it again to resume */
     BATCH_INTERRUPTED = 130   /* a signal stopped it; run it again */
 } batch_outcome;
 
@@ -87,5 +107,34 @@ batch_outcome batch__run(const batch *b, const json_t *doc,
                          const batch_run_opts *opts,
                          const batch_observer *obs, batch_tally *tally,
                          char *why, size_t why_len);
+
+/* ---- for another way of running the cases (batch_remote.c) --------------
+ * batch__run() keeps the directory, the tally and the summary, and hands
+ * the cases to be run, with this runner, to batch_remote__run_all(). */
+typedef struct batch_runner batch_runner;
+
+/* The case's id, and whether it still has to run. */
+const char *batch__case_name(const batch_runner *r, size_t index);
+int batch__case_todo(const batch_runner *r, size_t index);
+/* The case's scenario document, composed here to check it (a new
+ * reference); NULL when it does not compose: the case has then ended,
+ * "rejected", as in a local run. */
+json_t *batch__case_checked(batch_runner *r, size_t index);
+/* A result record of the case (id, index, status, values; code and
+ * message when given), to complete and hand to batch__case_end. */
+json_t *batch__record_new(const batch_runner *r, size_t index,
+                          const char *status, const char *code,
+                          const char *message);
+/* The case ended with rec (stolen): written to results/, counted, told
+ * to the observer. */
+void batch__case_end(batch_runner *r, size_t index, json_t *rec);
+/* The observer's tick, when due (or now, with force). */
+void batch__progress(batch_runner *r, int force);
+/* A FILE written to tmp made durable and renamed to path in dir (what
+ * cases/<id>.csv gets).  Returns 0, or -1 (tmp removed). */
+int batch__commit_file(FILE *f, const char *tmp, const char *path,
+                       const char *dir);
+/* A scenario's problems in one message, as a rejected case's. */
+void batch__problems(const twin_errors *errs, char *buf, size_t len);
 
 #endif

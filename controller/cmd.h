@@ -20,7 +20,7 @@ int cmd_batch(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 
 /* The flags for the broker connection's security, the same for every
- * command that connects as an orchestrator (submit, status): getopt_long
+ * command that connects as an orchestrator (submit, status, batch): getopt_long
  * values, their entries for the long options table, and their help.  The
  * password never comes from the command line: only its file, or
  * TWIN_MQTT_PASSWORD (mqtt.h). */
@@ -42,6 +42,13 @@ enum {
     {"username", required_argument, NULL, MQTT_OPT_USERNAME},           \
     {"password-file", required_argument, NULL, MQTT_OPT_PASSWORD_FILE}, \
     {"password", required_argument, NULL, MQTT_OPT_PASSWORD}
+
+struct mqtt_options;
+
+/* (cmd_submit.c) Take flag c of the above, with its argument, into o
+ * (borrowed).  Returns 1 when it was one, 0 when it is not, -1 for
+ * --password (refused: say MQTT_NO_PASSWORD_FLAG). */
+int cmd__security_flag(int c, const char *arg, struct mqtt_options *o);
 
 #define MQTT_NO_PASSWORD_FLAG                                           \
     "there is no --password: a command line is visible to every user of " \

@@ -4,7 +4,9 @@
  * batch_run.h runs the cases and keeps the directory).  This file holds
  * the options and what a person sees: a progress bar on a terminal,
  * plain lines otherwise, a line per case that did not finish, and how to
- * resume after an interruption.
+ * resume after an interruption.  With --broker the cases run on
+ * controllers over MQTT (batch_remote.h); the section "Across machines"
+ * below holds its options.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "batch_doc.h"
+#include "batch_remote.h"
 #include "batch_run.h"
 #include "cmd.h"
 #include "csv.h"
@@ -29,6 +32,7 @@ typedef struct view {
     int started;           /* the first line is out */
     double next_line;      /* plain lines: when the next one is due */
     unsigned jobs;
+    const batch_remote_opts *remote;
 } view;
 
 static void usage(FILE *f)
@@ -65,10 +69,34 @@ static void usage(FILE *f)
         "  -q, --quiet          print nothing but errors\n"
         "  -h, --help           show this help\n"
         "\n"
+        "Across machines (docs/batch.md): with --broker the cases run on the\n"
+        "twinctl controllers of a group, sent to their pool; a case whose\n"
+        "controller goes offline or stops answering is sent again.  The\n"
+        "directory and the summary are the same as here.\n"
+        "      --broker URL     the broker (tcp://HOST:PORT, ssl://HOST:PORT)\n"
+        "      --prefix P       topic prefix (default twin)\n"
+        "      --group G        the controllers' pool group (default twin)\n"
+        "  -j, --jobs N         cases in flight (default: the capacity of the\n"
+        "                       group's controllers online)\n"
+        "      --answer-timeout S\n"
+        "                       seconds for a controller to answer a request\n"
+        "                       (default 30); then the case goes elsewhere\n"
+        "      --check-after S  seconds a case runs without news before its\n"
+        "                       controller is asked about it (default: from\n"
+        "                       the horizon, then 4 times the slowest case)\n"
+        "      --wait-controllers S\n"
+        "                       give up after S seconds with no controller\n"
+        "                       online (default 60; resume later)\n"
+        "      --max-attempts N times a case may be lost before it is\n"
+        "                       recorded as failed (default 5)\n"
+        "\n"
+        MQTT_SECURITY_USAGE
+        "\n"
         "Exit status: 0 every case finished, 1 a case did not (see the\n"
         "summary) or an output could not be written, 2 bad usage, the\n"
         "document was rejected (every problem is listed) or DIR holds\n"
-        "another batch, 130 interrupted (run it again to resume).\n");
+        "another batch, 3 no controller or broker to run the rest (run it\n"
+        "again to resume), 130 interrupted (run it again to resume).\n");
 }
 
 static void duration(char *buf, size_t len, double s)
@@ -89,22 +117,33 @@ static void progress_text(const batch_tally *t, char *buf, size_t len)
     char left[32];
     duration(left, sizeof left,
              rate > 0 ? (double)(t->to_run - t->done) / rate : NAN);
-    snprintf(buf, len, "%zu/%zu done, %zu failed, %.3g cases/s, %s left",
-             t->skipped + t->done, t->cases, t->failed + t->failed_before,
-             rate, left);
+    int n = snprintf(buf, len, "%zu/%zu done, %zu failed, %.3g cases/s, %s "
+                     "left", t->skipped + t->done, t->cases,
+                     t->failed + t->failed_before, rate, left);
+    if (t->workers && n > 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, " (%s)", t->workers);
 }
 
 static void on_tick(void *ctx, const batch_tally *t)
 {
     view *v = ctx;
-    char text[200];
+    char text[1400];
     if (v->quiet)
         return;
     if (!v->started) {
         v->started = 1;
-        fprintf(stderr, "twinctl batch: %zu case%s, %zu with a result "
-                "already; running %zu, %u at a time\n", t->cases,
-                t->cases == 1 ? "" : "s", t->skipped, t->to_run, v->jobs);
+        if (v->remote)
+            fprintf(stderr, "twinctl batch: %zu case%s, %zu with a result "
+                    "already; running %zu on the controllers of group %s "
+                    "at %s\n", t->cases, t->cases == 1 ? "" : "s",
+                    t->skipped, t->to_run,
+                    v->remote->group ? v->remote->group : "twin",
+                    v->remote->broker);
+        else
+            fprintf(stderr, "twinctl batch: %zu case%s, %zu with a result "
+                    "already; running %zu, %u at a time\n", t->cases,
+                    t->cases == 1 ? "" : "s", t->skipped, t->to_run,
+                    v->jobs);
         v->next_line = 5.0;
         if (!v->bar)
             return;
@@ -136,6 +175,15 @@ static void on_ended(void *ctx, const batch_tally *t, const char *id,
         return;
     fprintf(stderr, "%stwinctl batch: case %s %s: %s\n",
             v->bar ? "\r\033[K" : "", id, status, message ? message : "");
+}
+
+static void on_note(void *ctx, const batch_tally *t, const char *sentence)
+{
+    view *v = ctx;
+    (void)t;
+    if (!v->quiet)
+        fprintf(stderr, "%stwinctl batch: %s\n", v->bar ? "\r\033[K" : "",
+                sentence);
 }
 
 /* --dry-run: the cases as CSV, and with export their scenarios. */
@@ -182,12 +230,16 @@ static void report(const view *v, const batch_tally *t, batch_outcome out,
         fprintf(stderr, "twinctl batch: %s\n", why);
     if (out == BATCH_REFUSED || v->quiet)
         return;
-    if (out == BATCH_INTERRUPTED) {
-        fprintf(stderr, "twinctl batch: interrupted (SIG%s): %zu of %zu "
-                "cases have a result in %s; run the same command again to "
-                "resume:\n  twinctl", sigabbrev_np(t->stopping) ?
-                sigabbrev_np(t->stopping) : "?", t->recorded, t->cases,
-                dir);
+    if (out == BATCH_INTERRUPTED || out == BATCH_STALLED) {
+        if (out == BATCH_INTERRUPTED)
+            fprintf(stderr, "twinctl batch: interrupted (SIG%s): ",
+                    sigabbrev_np(t->stopping) ? sigabbrev_np(t->stopping)
+                                              : "?");
+        else
+            fprintf(stderr, "twinctl batch: stopped: ");
+        fprintf(stderr, "%zu of %zu cases have a result in %s; run the same "
+                "command again to resume:\n  twinctl", t->recorded,
+                t->cases, dir);
         for (int i = 0; i < argc; i++)
             fprintf(stderr, strpbrk(argv[i], " \t'\"$\\") ? " '%s'"
                     : " %s", argv[i]);
@@ -195,12 +247,33 @@ static void report(const view *v, const batch_tally *t, batch_outcome out,
         return;
     }
     size_t bad = t->failed + t->failed_before;
+    char how[200];
+    if (v->remote)
+        snprintf(how, sizeof how, "on %s", t->workers ? t->workers : "no "
+                 "controller");
+    else
+        snprintf(how, sizeof how, "%u at a time", v->jobs);
     fprintf(stderr, "twinctl batch: %zu case%s: %zu finished, %zu did not%s; "
-            "%zu run now in %.2f s (%.3g cases/s, %u at a time); %s/"
-            "summary.csv\n", t->cases, t->cases == 1 ? "" : "s",
-            t->cases - bad, bad, bad ? " (see the summary)" : "", t->done,
-            t->elapsed, t->elapsed > 0 ? (double)t->done / t->elapsed : 0.0,
-            v->jobs, dir);
+            "%zu run now in %.2f s (%.3g cases/s, %s); %s/summary.csv\n",
+            t->cases, t->cases == 1 ? "" : "s", t->cases - bad, bad,
+            bad ? " (see the summary)" : "", t->done, t->elapsed,
+            t->elapsed > 0 ? (double)t->done / t->elapsed : 0.0, how, dir);
+}
+
+/* A whole number from 1 to max into *out, or -1 with what it takes
+ * said. */
+static int whole(const char *arg, const char *takes, long max,
+                 unsigned *out)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (end == arg || *end != '\0' || n < 1 || n > max) {
+        fprintf(stderr, "twinctl batch: %s from 1 to %ld, not '%s'\n", takes,
+                max, arg);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
 }
 
 int cmd_batch(int argc, char **argv)
@@ -220,8 +293,19 @@ int cmd_batch(int argc, char **argv)
         {"scenarios", required_argument, NULL, 'S'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        /* across machines */
+        {"broker", required_argument, NULL, 'b'},
+        {"prefix", required_argument, NULL, 'p'},
+        {"group", required_argument, NULL, 'g'},
+        {"answer-timeout", required_argument, NULL, 'A'},
+        {"check-after", required_argument, NULL, 'K'},
+        {"wait-controllers", required_argument, NULL, 'W'},
+        {"max-attempts", required_argument, NULL, 'N'},
+        MQTT_SECURITY_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
+    batch_remote_opts rem = {0};
+    int remote_only = 0;  /* a flag that needs --broker */
     twin_paths paths = {0};
     model_lib models = {0};
     instance_lib instances = {0};
@@ -240,16 +324,11 @@ int cmd_batch(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:j:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': ro.dir = optarg; break;
-        case 'j': {
-            long j = strtol(optarg, &end, 10);
-            if (*end != '\0' || j < 1 || j > 4096) {
-                fprintf(stderr, "twinctl batch: -j takes a number of "
-                        "processes from 1 to 4096, not '%s'\n", optarg);
+        case 'j':
+            if (whole(optarg, "-j takes a number of processes", 4096,
+                      &ro.jobs) != 0)
                 goto exit;
-            }
-            ro.jobs = (unsigned)j;
             break;
-        }
         case 'R': ro.rows = 1; break;
         case 'F': ro.retry_failed = 1; break;
         case 'T':
@@ -283,8 +362,56 @@ int cmd_batch(int argc, char **argv)
         case 'S': paths.scenario_dir = optarg; break;
         case 'q': v.quiet = 1; break;
         case 'h': usage(stdout); status = 0; goto exit;
-        default: usage(stderr); goto exit;
+        case 'b': rem.broker = optarg; break;
+        case 'p': rem.prefix = optarg; remote_only = 1; break;
+        case 'g': rem.group = optarg; remote_only = 1; break;
+        case 'A': case 'K': case 'W': {
+            double sec = strtod(optarg, &end);
+            if (*end != '\0' || !(sec > 0) || !isfinite(sec)) {
+                fprintf(stderr, "twinctl batch: --%s takes a positive number "
+                        "of seconds, not '%s'\n", c == 'A' ? "answer-timeout"
+                        : c == 'K' ? "check-after" : "wait-controllers",
+                        optarg);
+                goto exit;
+            }
+            *(c == 'A' ? &rem.answer_timeout : c == 'K' ? &rem.check_after
+                                                       : &rem.wait_controllers)
+                = sec;
+            remote_only = 1;
+            break;
         }
+        case 'N':
+            if (whole(optarg, "--max-attempts takes a number", 1000,
+                      &rem.max_attempts) != 0)
+                goto exit;
+            remote_only = 1;
+            break;
+        default:
+            switch (cmd__security_flag(c, optarg, &rem.sec)) {
+            case 1: remote_only = 1; break;
+            case -1:
+                fprintf(stderr, "twinctl batch: %s\n", MQTT_NO_PASSWORD_FLAG);
+                goto exit;
+            default: usage(stderr); goto exit;
+            }
+        }
+    }
+    if (rem.broker == NULL && remote_only) {
+        fprintf(stderr, "twinctl batch: --prefix, --group, the timeouts and "
+                "the TLS and login flags go with --broker URL\n");
+        goto exit;
+    }
+    if (rem.broker != NULL && (ro.timeout > 0 || ro.max_steps != 0)) {
+        fprintf(stderr, "twinctl batch: with --broker the controllers' limits "
+                "hold (limits.run_seconds; the solver's steps per tick): "
+                "--timeout and --max-steps are for a batch run here\n");
+        goto exit;
+    }
+    if (rem.prefix && (strchr(rem.prefix, '+') || strchr(rem.prefix, '#') ||
+                       rem.prefix[0] == '\0')) {
+        fprintf(stderr, "twinctl batch: the prefix '%s' cannot hold + or # or "
+                "be empty\n", rem.prefix);
+        goto exit;
     }
     if (export != NULL && !dry) {
         fprintf(stderr, "twinctl batch: --export goes with --dry-run\n");
@@ -334,10 +461,21 @@ int cmd_batch(int argc, char **argv)
     ro.models = &models;
     ro.instances = &instances;
     ro.document = file;
+    if (rem.broker != NULL) {
+        char why_sec[1024];
+        rem.sec.url = rem.broker;
+        if (mqtt__check_security(&rem.sec, why_sec, sizeof why_sec) != 0) {
+            fprintf(stderr, "twinctl batch: %s\n", why_sec);
+            status = 2;
+            goto exit;
+        }
+        ro.remote = &rem;
+        v.remote = &rem;
+    }
     v.bar = isatty(STDERR_FILENO);
     v.jobs = ro.jobs ? ro.jobs : batch__cpus();
     batch_observer obs = {.ctx = &v, .tick = on_tick, .ended = on_ended,
-                          .refresh = v.bar ? 0.2 : 0.5};
+                          .note = on_note, .refresh = v.bar ? 0.2 : 0.5};
     batch_tally t;
     batch_outcome out = batch__run(b, doc, &ro, &obs, &t, why, sizeof why);
     if (v.bar && !v.quiet)

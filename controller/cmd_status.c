@@ -190,15 +190,15 @@ int cmd_status(int argc, char **argv)
         }
         case 'j': json = 1; break;
         case 'h': usage(stdout); status = 0; goto exit;
-        case MQTT_OPT_CA_FILE: mo.ca_file = optarg; break;
-        case MQTT_OPT_CERT: mo.cert_file = optarg; break;
-        case MQTT_OPT_KEY: mo.key_file = optarg; break;
-        case MQTT_OPT_USERNAME: mo.username = optarg; break;
-        case MQTT_OPT_PASSWORD_FILE: mo.password_file = optarg; break;
-        case MQTT_OPT_PASSWORD:
-            fprintf(stderr, "twinctl status: %s\n", MQTT_NO_PASSWORD_FLAG);
-            goto exit;
-        default: usage(stderr); goto exit;
+        default:
+            switch (cmd__security_flag(c, optarg, &mo)) {
+            case 1: break;
+            case -1:
+                fprintf(stderr, "twinctl status: %s\n",
+                        MQTT_NO_PASSWORD_FLAG);
+                goto exit;
+            default: usage(stderr); goto exit;
+            }
         }
     }
     if (optind != argc) {

@@ -358,6 +358,8 @@ static void submit__on_mqtt(submit *s, const mqtt_event *ev, double now)
             s->sets[ev->tag - 2].sent = 0; /* sent again on the next turn */
         }
         break;
+    case MQTT_EV_SUBACK: /* submit makes no tagged subscriptions */
+        break;
     case MQTT_EV_MESSAGE:
         if (s->f_result && mqtt__topic_matches(s->f_result, ev->topic)) {
             if (submit__from_cid(s, ev->topic)) {
@@ -399,6 +401,19 @@ static void submit__say_timeout(submit *s)
 }
 
 /* ---- the command ---------------------------------------------------------- */
+
+int cmd__security_flag(int c, const char *arg, mqtt_options *o)
+{
+    switch (c) {
+    case MQTT_OPT_CA_FILE: o->ca_file = arg; return 1;
+    case MQTT_OPT_CERT: o->cert_file = arg; return 1;
+    case MQTT_OPT_KEY: o->key_file = arg; return 1;
+    case MQTT_OPT_USERNAME: o->username = arg; return 1;
+    case MQTT_OPT_PASSWORD_FILE: o->password_file = arg; return 1;
+    case MQTT_OPT_PASSWORD: return -1;
+    default: return 0;
+    }
+}
 
 int cmd_submit(int argc, char **argv)
 {
@@ -464,15 +479,12 @@ int cmd_submit(int argc, char **argv)
         }
         case 'q': s->quiet = 1; break;
         case 'h': usage(stdout); status = 0; goto exit;
-        case MQTT_OPT_CA_FILE: s->sec.ca_file = optarg; break;
-        case MQTT_OPT_CERT: s->sec.cert_file = optarg; break;
-        case MQTT_OPT_KEY: s->sec.key_file = optarg; break;
-        case MQTT_OPT_USERNAME: s->sec.username = optarg; break;
-        case MQTT_OPT_PASSWORD_FILE: s->sec.password_file = optarg; break;
-        case MQTT_OPT_PASSWORD:
-            say(s, "%s", MQTT_NO_PASSWORD_FLAG);
-            goto exit;
-        default: usage(stderr); goto exit;
+        default:
+            switch (cmd__security_flag(c, optarg, &s->sec)) {
+            case 1: break;
+            case -1: say(s, "%s", MQTT_NO_PASSWORD_FLAG); goto exit;
+            default: usage(stderr); goto exit;
+            }
         }
     }
     if (name ? optind != argc : optind != argc - 1) {

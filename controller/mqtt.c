@@ -421,6 +421,24 @@ static void on_connect_failed(void *context, MQTTAsync_failureData5 *r)
     push(c, ev);
 }
 
+/* The broker answered what with a failure reason code (MQTT v5, >=
+ * 0x80): a refusal for good, as an event of kind. */
+static void push_refused(mqtt_client *c, mqtt_event_kind kind, uint64_t tag,
+                         const char *what, enum MQTTReasonCodes reason)
+{
+    char text[256];
+    snprintf(text, sizeof text, "the broker refused the %s: %s (reason %d)",
+             what, MQTTReasonCode_toString(reason), (int)reason);
+    mqtt_event *ev = calloc(1, sizeof *ev);
+    if (ev == NULL)
+        return;
+    ev->kind = kind;
+    ev->tag = tag;
+    ev->refused = 1;
+    ev->text = strdup(text);
+    push(c, ev);
+}
+
 static void on_published(void *context, MQTTAsync_successData5 *r)
 {
     pub_ctx *p = context;
@@ -435,18 +453,7 @@ static void on_publish_failed(void *context, MQTTAsync_failureData5 *r)
     atomic_fetch_sub(&p->c->in_flight, 1);
     if (r && r->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR) {
         /* The broker's PUBACK says no (an ACL, a quota): final. */
-        char text[256];
-        snprintf(text, sizeof text, "the broker refused the message: %s "
-                 "(reason %d)", MQTTReasonCode_toString(r->reasonCode),
-                 (int)r->reasonCode);
-        mqtt_event *ev = calloc(1, sizeof *ev);
-        if (ev != NULL) {
-            ev->kind = MQTT_EV_PUBACK;
-            ev->tag = p->tag;
-            ev->refused = 1;
-            ev->text = strdup(text);
-            push(p->c, ev);
-        }
+        push_refused(p->c, MQTT_EV_PUBACK, p->tag, "message", r->reasonCode);
     } else {
         push_simple(p->c, MQTT_EV_PUBFAIL, p->tag,
                     r && r->message ? r->message : "publish failed");
@@ -775,21 +782,34 @@ exit:
     return rc;
 }
 
+/* Keep topics in the list made again on every connect. */
+static int keep_subscriptions(mqtt_client *c, const char *const *topics,
+                              size_t n)
+{
+    int rc = 0;
+    pthread_mutex_lock(&c->lock);
+    char **subs = realloc(c->subs, (c->n_subs + n) * sizeof *subs);
+    if (subs != NULL)
+        c->subs = subs;
+    for (size_t i = 0; subs != NULL && i < n && rc == 0; i++) {
+        char *copy = strdup(topics[i]);
+        if (copy == NULL) {
+            /* none of them kept */
+            for (size_t j = 0; j < i; j++)
+                free(c->subs[--c->n_subs]);
+            rc = -1;
+        } else {
+            c->subs[c->n_subs++] = copy;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return subs == NULL ? -1 : rc;
+}
+
 int mqtt__subscribe(mqtt_client *c, const char *topic)
 {
-    char *copy = strdup(topic);
-    if (copy == NULL)
+    if (keep_subscriptions(c, &topic, 1) != 0)
         return -1;
-    pthread_mutex_lock(&c->lock);
-    char **subs = realloc(c->subs, (c->n_subs + 1) * sizeof *subs);
-    if (subs == NULL) {
-        pthread_mutex_unlock(&c->lock);
-        free(copy);
-        return -1;
-    }
-    c->subs = subs;
-    c->subs[c->n_subs++] = copy;
-    pthread_mutex_unlock(&c->lock);
     if (c->h && atomic_load(&c->connected)) {
         MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
         owner_enter(c);
@@ -798,6 +818,90 @@ int mqtt__subscribe(mqtt_client *c, const char *topic)
         return rc == MQTTASYNC_SUCCESS ? 0 : -1;
     }
     return 0;
+}
+
+/* One tagged subscription's context for its callbacks. */
+typedef struct sub_ctx {
+    mqtt_client *c;
+    uint64_t tag;
+    size_t n;
+} sub_ctx;
+
+static void on_tagged_subscribed(void *context, MQTTAsync_successData5 *r)
+{
+    sub_ctx *s = context;
+    enum MQTTReasonCodes worst = r ? r->reasonCode : MQTTREASONCODE_SUCCESS;
+    /* paho fills alt.sub for more than one topic only */
+    for (int i = 0; r && s->n > 1 && i < r->alt.sub.reasonCodeCount; i++)
+        if (r->alt.sub.reasonCodes[i] > worst)
+            worst = r->alt.sub.reasonCodes[i];
+    if (worst >= MQTTREASONCODE_UNSPECIFIED_ERROR)
+        push_refused(s->c, MQTT_EV_SUBACK, s->tag, "subscription", worst);
+    else
+        push_simple(s->c, MQTT_EV_SUBACK, s->tag, NULL);
+    free(s);
+}
+
+static void on_tagged_subscribe_failed(void *context,
+                                       MQTTAsync_failureData5 *r)
+{
+    sub_ctx *s = context;
+    if (r && r->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR)
+        push_refused(s->c, MQTT_EV_SUBACK, s->tag, "subscription",
+                     r->reasonCode);
+    /* Otherwise the connection went: the next connect makes it, and
+     * MQTT_EV_CONNECTED says so. */
+    free(s);
+}
+
+int mqtt__subscribe_tagged(mqtt_client *c, const char *const *topics,
+                           size_t n, uint64_t tag)
+{
+    if (n == 0 || keep_subscriptions(c, topics, n) != 0)
+        return -1;
+    if (c->h == NULL || !atomic_load(&c->connected))
+        return 1;
+    sub_ctx *s = malloc(sizeof *s);
+    int *qos = calloc(n, sizeof *qos);
+    if (s == NULL || qos == NULL) {
+        free(s);
+        free(qos);
+        mqtt__unsubscribe(c, topics, n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        qos[i] = 1;
+    *s = (sub_ctx){c, tag, n};
+    MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+    opts.onSuccess5 = on_tagged_subscribed;
+    opts.onFailure5 = on_tagged_subscribe_failed;
+    opts.context = s;
+    int rc = MQTTAsync_subscribeMany(c->h, (int)n, (char *const *)topics,
+                                     qos, &opts);
+    free(qos);
+    if (rc != MQTTASYNC_SUCCESS) {
+        free(s);
+        return 1; /* not connected after all: made on the next connect */
+    }
+    return 0;
+}
+
+int mqtt__unsubscribe(mqtt_client *c, const char *const *topics, size_t n)
+{
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < c->n_subs; j++)
+            if (strcmp(c->subs[j], topics[i]) == 0) {
+                free(c->subs[j]);
+                c->subs[j] = c->subs[--c->n_subs];
+                break;
+            }
+    pthread_mutex_unlock(&c->lock);
+    if (n == 0 || c->h == NULL || !atomic_load(&c->connected))
+        return 0;
+    MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
+    return MQTTAsync_unsubscribeMany(c->h, (int)n, (char *const *)topics,
+                                     &opts) == MQTTASYNC_SUCCESS ? 0 : -1;
 }
 
 int mqtt__is_connected(const mqtt_client *c)

@@ -35,14 +35,17 @@ typedef enum mqtt_event_kind {
     MQTT_EV_MESSAGE,       /* an inbound message */
     MQTT_EV_PUBACK,        /* a QoS ≥ 1 publish was acknowledged (tag),
                             * or refused for good (see refused) */
-    MQTT_EV_PUBFAIL        /* a publish failed (tag); send it again later */
+    MQTT_EV_PUBFAIL,       /* a publish failed (tag); send it again later */
+    MQTT_EV_SUBACK         /* the broker answered mqtt__subscribe_tagged
+                            * (tag): subscribed, or refused (text says) */
 } mqtt_event_kind;
 
 typedef struct mqtt_event {
     mqtt_event_kind kind;
     uint64_t tag;              /* PUBACK, PUBFAIL: the publisher's tag */
     char *text;                /* a sentence, or NULL */
-    int refused;               /* PUBACK: the broker answered with a failure
+    int refused;               /* PUBACK, SUBACK: the broker answered with a
+                                * failure
                                 * reason (MQTT v5 reason code >= 0x80, e.g.
                                 * 0x87 not authorised by its ACL): the
                                 * message is gone for good and sending it
@@ -133,6 +136,19 @@ int mqtt__publish(mqtt_client *c, const mqtt_publish *p);
 
 /* Add a subscription (kept for reconnects).  Returns 0 or -1. */
 int mqtt__subscribe(mqtt_client *c, const char *topic);
+
+/* Add n subscriptions (kept for reconnects) and say when the broker has
+ * them: while connected they are sent at once and MQTT_EV_SUBACK (tag)
+ * follows — refused when the broker refused one, whose reason code text
+ * gives; returns 0.  While disconnected they are made with the others on
+ * the next connect, and MQTT_EV_CONNECTED says so; returns 1.  -1: not
+ * sent (out of memory, or paho refused), and not kept. */
+int mqtt__subscribe_tagged(mqtt_client *c, const char *const *topics,
+                           size_t n, uint64_t tag);
+
+/* Drop subscriptions (no longer made on reconnect; UNSUBSCRIBE sent when
+ * connected).  Topics not subscribed are ignored.  Returns 0 or -1. */
+int mqtt__unsubscribe(mqtt_client *c, const char *const *topics, size_t n);
 
 int mqtt__is_connected(const mqtt_client *c);
 

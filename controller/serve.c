@@ -720,6 +720,8 @@ static void on_mqtt(serve *sv, mqtt_event *ev, double *reconnect_at)
                     sv->cfg.prefix, sv->cfg.id);
         sender__on_mqtt(sv->out, ev);
         break;
+    case MQTT_EV_SUBACK: /* the daemon makes no tagged subscriptions */
+        break;
     }
 }
 
