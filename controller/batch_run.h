@@ -50,8 +50,8 @@ typedef struct batch_tally {
     size_t recorded;    /* cases with a result when the run ended */
     int stalled;        /* remote: stopped for want of controllers (or of
                          * the broker); why says */
-    const char *workers;/* remote: who works on what, one line
-                         * ("ctl-1 2 running, 41 done; ..."), or NULL */
+    char workers[1024]; /* remote: who works on what, one line
+                         * ("ctl-1 2 running, 41 done; ..."), or "" */
 } batch_tally;
 
 typedef struct batch_observer {

@@ -120,7 +120,7 @@ static void progress_text(const batch_tally *t, char *buf, size_t len)
     int n = snprintf(buf, len, "%zu/%zu done, %zu failed, %.3g cases/s, %s "
                      "left", t->skipped + t->done, t->cases,
                      t->failed + t->failed_before, rate, left);
-    if (t->workers && n > 0 && (size_t)n < len)
+    if (t->workers[0] && n > 0 && (size_t)n < len)
         snprintf(buf + n, len - (size_t)n, " (%s)", t->workers);
 }
 
@@ -247,10 +247,10 @@ static void report(const view *v, const batch_tally *t, batch_outcome out,
         return;
     }
     size_t bad = t->failed + t->failed_before;
-    char how[200];
+    char how[1200];
     if (v->remote)
-        snprintf(how, sizeof how, "on %s", t->workers ? t->workers : "no "
-                 "controller");
+        snprintf(how, sizeof how, "on %s", t->workers[0] ? t->workers
+                                                        : "no controller");
     else
         snprintf(how, sizeof how, "%u at a time", v->jobs);
     fprintf(stderr, "twinctl batch: %zu case%s: %zu finished, %zu did not%s; "

@@ -1,0 +1,406 @@
+/*
+ * batch_remote_answers.c — what comes back to `twinctl batch --broker`
+ * (batch_remote_int.h): the controllers' retained statuses, the answers
+ * to the cases' requests and, with --rows, their result messages (put in
+ * order by collect.c, gaps asked for again by repair.c), turned into the
+ * result record a local run writes: the KPIs from `finished`'s
+ * functions, a failure's or rejection's reason in a local case's words
+ * (paths into the case's scenario, not into the request).  Which answer
+ * counts: the first final one (with --rows, the one of the controller
+ * whose rows are collected); a busy or spent id is sent again under a new
+ * one.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch_remote_int.h"
+
+/* The topic's levels after the prefix: controller, kind, id, rest. */
+typedef struct topic_parts {
+    const char *cid, *kind, *id, *rest;
+    size_t cid_len, kind_len, id_len;
+} topic_parts;
+
+void remote__drop_rows(rcase *rc)
+{
+    if (rc->rows) {
+        fclose(rc->rows);
+        unlink(rc->tmp);
+        rc->rows = NULL;
+    }
+    free(rc->tmp);
+    rc->tmp = NULL;
+    repair__free(&rc->rep);
+    collect__free(&rc->col);
+    json_decref(rc->final);
+    rc->final = NULL;
+}
+
+/* repair.c's requests: to the case's controller, answered under its
+ * topics on P/C/response/<id>/repair. */
+static int send_repair(void *ctx, const char *payload)
+{
+    rcase *rc = ctx;
+    remote *m = rc->m;
+    if (rc->bound == NULL || !m->connected)
+        return -1;
+    char to[512], reply[512];
+    snprintf(to, sizeof to, "%s/%s/request", m->prefix, rc->bound->id);
+    snprintf(reply, sizeof reply, "%s/%s/response/%s/repair", m->prefix,
+             rc->bound->id, rc->id);
+    mqtt_publish pub = {.topic = to, .payload = payload,
+                        .len = strlen(payload), .qos = 1,
+                        .response_topic = reply, .tag = TAG_OTHER};
+    return mqtt__publish(m->mq, &pub);
+}
+
+static void repair_note(void *ctx, const char *sentence)
+{
+    rcase *rc = ctx;
+    remote__note(rc->m, "case %s: %s", batch__case_name(rc->m->r, rc->index),
+                 sentence);
+}
+
+/* The case's rows from now on come from its controller. */
+static int start_rows(remote *m, rcase *rc, const json_t *columns)
+{
+    char why[512];
+    const char *name = batch__case_name(m->r, rc->index);
+    remote__drop_rows(rc);
+    if (asprintf(&rc->tmp, "%s/cases/%s.csv.tmp", m->o->dir, name) < 0) {
+        rc->tmp = NULL;
+        return -1;
+    }
+    rc->rows = fopen(rc->tmp, "w");
+    rc->col = rc->rows ? collect__new(rc->rows) : NULL;
+    repair_io io = {send_repair, repair_note, rc};
+    rc->rep = rc->col ? repair__new(rc->id, rc->col, &io) : NULL;
+    if (rc->rep == NULL ||
+        (columns && collect__columns(rc->col, columns) != 0) ||
+        collect__source(rc->col, rc->bound->id, why, sizeof why) != 0)
+        return -1;
+    if (m->connected)
+        repair__connected(rc->rep, remote__now());
+    return 0;
+}
+
+/* A path into the run request, as a path into the case's scenario. */
+static const char *unroot(const char *path)
+{
+    if (path && strncmp(path, "/scenario", 9) == 0 &&
+        (path[9] == '/' || path[9] == '\0'))
+        return path + 9;
+    return path ? path : "";
+}
+
+static twin_err_code code_of(const char *name)
+{
+    for (int c = 0; name && c < TWIN_E__COUNT; c++)
+        if (strcmp(errors__code_name((twin_err_code)c), name) == 0)
+            return (twin_err_code)c;
+    return TWIN_E_INTERNAL;
+}
+
+/* A rejection or failure's errors in a case's words. */
+static void problems(const json_t *errors, char *buf, size_t len)
+{
+    twin_errors errs = {0};
+    size_t i;
+    const json_t *e;
+    json_array_foreach(errors, i, e)
+        errors__add(&errs, code_of(json_string_value(json_object_get(e,
+                                                                     "code"))),
+                    unroot(json_string_value(json_object_get(e, "path"))),
+                    "%s", json_string_value(json_object_get(e, "message"))
+                              ? json_string_value(json_object_get(e,
+                                                                  "message"))
+                              : "no reason given");
+    if (errs.count == 0)
+        errors__add(&errs, TWIN_E_INTERNAL, "", "no reason given");
+    batch__problems(&errs, buf, len);
+    errors__clear(&errs);
+}
+
+/* The result record of a final response, as a local case's. */
+static json_t *record_of(remote *m, rcase *rc, const json_t *resp)
+{
+    const char *st = json_string_value(json_object_get(resp, "status"));
+    const json_t *stats = json_object_get(resp, "stats");
+    json_t *rec;
+    if (st && strcmp(st, "finished") == 0) {
+        rec = batch__record_new(m->r, rc->index, "finished", NULL, NULL);
+        const json_t *fns = json_object_get(resp, "functions");
+        json_object_set_new(rec, "kpis", json_is_object(fns)
+                                             ? json_deep_copy(fns)
+                                             : json_object());
+        json_t *errs = json_deep_copy(json_object_get(resp,
+                                                      "function_errors"));
+        const char *k;
+        json_t *e;
+        json_object_foreach(errs, k, e) {
+            const char *p = json_string_value(json_object_get(e, "path"));
+            if (p)
+                json_object_set_new(e, "path", json_string(unroot(p)));
+        }
+        if (json_object_size(errs))
+            json_object_set(rec, "kpi_errors", errs);
+        json_decref(errs);
+    } else {
+        const json_t *e0 = json_array_get(json_object_get(resp, "errors"), 0);
+        const char *code = json_string_value(json_object_get(e0, "code"));
+        const char *path = unroot(json_string_value(json_object_get(e0,
+                                                                    "path")));
+        const char *text = json_string_value(json_object_get(e0, "message"));
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s%s%s", path, path[0] ? ": " : "",
+                 text ? text : "no reason given");
+        const char *status = code && strcmp(code, "model_crashed") == 0
+                                 ? "crashed"
+                             : code && strcmp(code, "timeout") == 0
+                                 ? "timeout"
+                                 : "failed";
+        rec = batch__record_new(m->r, rc->index, status,
+                                code ? code : "internal", msg);
+    }
+    json_object_set_new(rec, "rows", json_integer(json_integer_value(
+                                         json_object_get(resp, "rows"))));
+    json_object_set_new(rec, "steps", json_integer(json_integer_value(
+                                          json_object_get(stats, "steps"))));
+    double wall = json_number_value(json_object_get(stats, "wall_seconds"));
+    json_object_set_new(rec, "wall_s", json_real(wall));
+    if (wall > m->slowest)
+        m->slowest = wall;
+    return rec;
+}
+
+static void heard_from(ctl *c, double t)
+{
+    c->heard = t;
+    if (c->suspect)
+        c->suspect = 0;
+}
+
+static int retry_rejection(const json_t *resp)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(resp, "errors"), i, e) {
+        const char *code = json_string_value(json_object_get(e, "code"));
+        const char *path = json_string_value(json_object_get(e, "path"));
+        if ((code && strcmp(code, "busy") == 0) ||
+            (path && (strcmp(path, "/id") == 0 || strcmp(path, "/run") == 0)))
+            return 1;
+    }
+    return 0;
+}
+
+static void on_final(remote *m, rcase *rc, ctl *c, json_t *resp)
+{
+    if (!m->o->rows) {
+        remote__end_case(m, rc, c, record_of(m, rc, resp));
+        return;
+    }
+    /* With rows the answer of the controller whose rows we collect
+     * counts: it may be an answer from memory (the rows went out when
+     * the request first came), which repair then asks for. */
+    if (rc->bound == NULL) {
+        rc->bound = c;
+        rc->state = R_RUNNING;
+        if (start_rows(m, rc, NULL) != 0) {
+            remote__stall(m, "cannot write %s: %s", rc->tmp ? rc->tmp : "rows",
+                          strerror(errno));
+            return;
+        }
+    }
+    if (rc->bound != c || rc->final != NULL) {
+        m->late++;
+        return;
+    }
+    rc->final = json_incref(resp);
+    rc->last_seq = (long long)json_integer_value(json_object_get(resp,
+                                                                 "last_seq"));
+    repair__final(rc->rep, rc->last_seq, remote__now());
+}
+
+static void on_answer(remote *m, rcase *rc, ctl *c, int current,
+                      json_t *resp)
+{
+    const char *st = json_string_value(json_object_get(resp, "status"));
+    double t = remote__now();
+    if (st == NULL)
+        return;
+    if (strcmp(st, "finished") == 0 || strcmp(st, "failed") == 0) {
+        on_final(m, rc, c, resp);
+        return;
+    }
+    if (!current || (rc->bound != NULL && rc->bound != c)) {
+        m->late++;         /* an earlier id's, or another copy's */
+        return;
+    }
+    if (strcmp(st, "accepted") == 0) {
+        if (rc->bound == NULL) {
+            rc->bound = c;
+            if (m->o->rows &&
+                start_rows(m, rc, json_object_get(resp, "columns")) != 0)
+                remote__stall(m, "cannot write %s: %s",
+                              rc->tmp ? rc->tmp : "rows", strerror(errno));
+        }
+        rc->state = R_RUNNING;
+        rc->heard = t;
+    } else if (strcmp(st, "rejected") == 0 && retry_rejection(resp)) {
+        m->busy++;
+        remote__renew(m, rc);
+    } else if (strcmp(st, "rejected") == 0) {
+        char msg[2048];
+        problems(json_object_get(resp, "errors"), msg, sizeof msg);
+        const json_t *e0 = json_array_get(json_object_get(resp, "errors"), 0);
+        const char *code = json_string_value(json_object_get(e0, "code"));
+        remote__end_case(m, rc, c,
+                         batch__record_new(m->r, rc->index, "rejected",
+                                           code ? code : "internal", msg));
+    } else if (strcmp(st, "cancelled") == 0) {
+        /* Not by us in this run: someone cancelled it, or an interrupted
+         * run of this batch did.  Its id is spent there. */
+        remote__note(m, "case %s was cancelled on %s; sending it again",
+                     batch__case_name(m->r, rc->index), c->id);
+        rc->lost++;
+        remote__renew(m, rc);
+    }
+}
+
+static int split_topic(const remote *m, const char *topic, topic_parts *p)
+{
+    size_t pl = strlen(m->prefix);
+    memset(p, 0, sizeof *p);
+    if (strncmp(topic, m->prefix, pl) != 0 || topic[pl] != '/')
+        return -1;
+    const char **level[3] = {&p->cid, &p->kind, &p->id};
+    size_t *len[3] = {&p->cid_len, &p->kind_len, &p->id_len};
+    const char *s = topic + pl + 1;
+    for (int i = 0; i < 3 && s != NULL; i++) {
+        const char *slash = strchr(s, '/');
+        *level[i] = s;
+        *len[i] = slash ? (size_t)(slash - s) : strlen(s);
+        s = slash ? slash + 1 : NULL;
+    }
+    p->rest = s;
+    return 0;
+}
+
+static int is(const char *s, size_t len, const char *word)
+{
+    return s != NULL && strlen(word) == len && strncmp(s, word, len) == 0;
+}
+
+static void on_status(remote *m, const mqtt_event *ev, const topic_parts *p)
+{
+    ctl *c = remote__find_ctl(m, p->cid, p->cid_len, 1);
+    if (c == NULL)
+        return;
+    json_t *st = ev->len ? json_loadb(ev->payload, ev->len, 0, NULL) : NULL;
+    const char *state = json_string_value(json_object_get(st, "state"));
+    const char *group = json_string_value(json_object_get(st, "group"));
+    int was = c->online && c->in_group;
+    c->online = state != NULL && strcmp(state, "online") == 0;
+    if (group != NULL)
+        c->in_group = strcmp(group, m->group) == 0;
+    if (was && !(c->online && c->in_group))
+        remote__controller_gone(m, c);
+    if (c->online) {
+        c->capacity = (long)json_integer_value(json_object_get(st,
+                                                               "capacity"));
+        c->load = (long)json_integer_value(json_object_get(st, "load"));
+        if (!ev->retained)
+            heard_from(c, remote__now());
+        if (!was && c->in_group && m->ever_connected &&
+            remote__now() > m->connected_at + DISCOVERY)
+            remote__note(m, "%s is online, capacity %ld", c->id, c->capacity);
+    }
+    json_decref(st);
+}
+
+void remote__on_message(remote *m, const mqtt_event *ev)
+{
+    topic_parts p;
+    int current = 0;
+    if (split_topic(m, ev->topic, &p) != 0)
+        return;
+    if (is(p.kind, p.kind_len, "status") && p.id == NULL) {
+        on_status(m, ev, &p);
+        return;
+    }
+    rcase *rc = p.id ? remote__case_of(m, p.id, p.id_len, &current) : NULL;
+    ctl *c = remote__find_ctl(m, p.cid, p.cid_len, 1);
+    if (c == NULL)
+        return;
+    heard_from(c, remote__now());
+    if (rc == NULL) {
+        m->late += is(p.kind, p.kind_len, "response") && p.rest == NULL;
+        return;
+    }
+    if (is(p.kind, p.kind_len, "result")) {
+        if (rc->col == NULL || rc->bound != c || !current)
+            return;
+        char why[512];
+        json_t *msg = json_loadb(ev->payload, ev->len,
+                                 JSON_DECODE_INT_AS_REAL, NULL);
+        rc->heard = remote__now();
+        repair__heard(rc->rep, rc->heard);
+        if (collect__take(rc->col, msg, c->id, why, sizeof why) < 0)
+            remote__note(m, "case %s: %s", batch__case_name(m->r, rc->index),
+                         why);
+        return;
+    }
+    if (!is(p.kind, p.kind_len, "response"))
+        return;
+    json_t *resp = json_loadb(ev->payload, ev->len, 0, NULL);
+    if (p.rest != NULL) {            /* P/C/response/<id>/repair */
+        if (rc->rep && resp && current)
+            repair__answer(rc->rep, resp, remote__now());
+    } else if (resp != NULL) {
+        on_answer(m, rc, c, current, resp);
+    }
+    json_decref(resp);
+}
+
+/* With --rows, a case with its final answer ends once its rows are all
+ * there (repair asking for what is missing), or is sent again when they
+ * cannot be had. */
+void remote__rows_step(remote *m, rcase *rc, double t)
+{
+    if (rc->final == NULL)
+        return;
+    repair__step(rc->rep, t);
+    if (repair__gave_up(rc->rep) || collect__bad(rc->col) > 0) {
+        remote__note(
+            m,
+            "case %s: its rows from %s are incomplete (%s); running it "
+            "again",
+            batch__case_name(m->r, rc->index), rc->bound->id,
+            repair__gave_up(rc->rep) ? repair__why(rc->rep)
+                                     : "unusable result messages");
+        rc->lost++;
+        remote__renew(m, rc);
+        return;
+    }
+    if (!collect__complete(rc->col, rc->last_seq))
+        return;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/cases/%s.csv", m->o->dir,
+             batch__case_name(m->r, rc->index));
+    char dir[4100];
+    snprintf(dir, sizeof dir, "%s/cases", m->o->dir);
+    FILE *f = rc->rows;
+    rc->rows = NULL;
+    if (batch__commit_file(f, rc->tmp, path, dir) != 0) {
+        remote__stall(m, "cannot write %s: %s", path, strerror(errno));
+        return;
+    }
+    json_t *final = json_incref(rc->final);
+    remote__end_case(m, rc, rc->bound, record_of(m, rc, final));
+    json_decref(final);
+}

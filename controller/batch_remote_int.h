@@ -1,0 +1,122 @@
+/*
+ * batch_remote_int.h — what the two halves of `twinctl batch --broker`
+ * share: the controllers, the cases in flight and the state of the
+ * whole.  batch_remote.c sends the cases (the window, the requests, the
+ * timeouts, the connection, the loop); batch_remote_answers.c takes what
+ * comes back (statuses, answers, results) and makes the cases' results.
+ * Internal to them; batch_remote.h is the interface.
+ */
+#ifndef TWIN_BATCH_REMOTE_INT_H
+#define TWIN_BATCH_REMOTE_INT_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "batch_remote.h"
+#include "collect.h"
+#include "repair.h"
+
+#define DISCOVERY 0.3      /* s after connecting for the retained statuses */
+#define STOP_WAIT 2.0      /* s for the cancel requests to go out */
+#define ID_MAX 96
+#define TAG_OTHER ((uint64_t)1 << 40) /* repair and cancel publishes */
+
+typedef struct ctl {
+    char *id;
+    int online;            /* its status says online */
+    int in_group;          /* its status names our group */
+    long capacity, load;
+    double heard;          /* when it last said something */
+    int suspect;           /* left a request unanswered for T1 */
+    size_t done;           /* cases whose answer came from it */
+} ctl;
+
+enum rstate { R_QUEUED, R_SUBSCRIBING, R_SENT, R_RUNNING, R_PROBING };
+
+struct remote;
+
+typedef struct rcase {
+    struct remote *m;
+    size_t index;
+    enum rstate state;
+    char id[ID_MAX];       /* the request id (and run id) now */
+    unsigned fresh;        /* its suffix ".n"; 0: none */
+    unsigned lost;         /* times the case was lost */
+    unsigned sends;        /* requests published */
+    json_t *req;
+    char *text;            /* req as sent */
+    char *topics[3];       /* subscribed for this id */
+    size_t n_topics;
+    int subscribed, unsent;
+    ctl *target;           /* sent to it directly; NULL: to the pool */
+    ctl *bound;            /* it accepted the case */
+    double sent, heard, not_before;
+    /* --rows */
+    FILE *rows;
+    char *tmp;
+    collect *col;
+    repair *rep;
+    json_t *final;
+    long long last_seq;
+} rcase;
+
+typedef struct remote {
+    batch_runner *r;
+    const batch *b;
+    const batch_run_opts *o;
+    const batch_remote_opts *ro;
+    batch_tally *t;
+    const batch_observer *obs;
+    char *why;
+    size_t why_len;
+    const char *prefix, *group;
+    char tag[24];          /* "b<hash>-": our request ids start so */
+    double t1, t2_horizon, slowest;
+    unsigned max_lost;
+    mqtt_client *mq;
+    int connected, ever_connected;
+    double connected_at, reconnect_at, none_since, gone_since;
+    ctl **ctls;
+    size_t n_ctls;
+    rcase **live;          /* in flight */
+    size_t n_live, cap_live;
+    size_t next;           /* the next case index to look at */
+    int said_waiting, said_group;
+    size_t busy, resent, late;
+} remote;
+
+/* ---- batch_remote.c ------------------------------------------------------ */
+
+double remote__now(void);              /* monotonic seconds */
+/* A sentence for the operator (the observer's note). */
+void remote__note(remote *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Stop the batch for want of a controller, the broker or a resource; the
+ * sentence goes to why. */
+void remote__stall(remote *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The controller with this id (len bytes), made when make and unknown;
+ * NULL when unknown, or out of memory. */
+ctl *remote__find_ctl(remote *m, const char *id, size_t len, int make);
+/* The case in flight an id of ours names, if any. */
+rcase *remote__case_of(const remote *m, const char *id, size_t len,
+                       int *current);
+/* The case ended with rec (stolen), answered by c (or NULL): written by
+ * batch_run.c, and no longer in flight (rc is freed). */
+void remote__end_case(remote *m, rcase *rc, ctl *c, json_t *rec);
+/* Send the case again under a new id. */
+void remote__renew(remote *m, rcase *rc);
+/* Controller c went offline. */
+void remote__controller_gone(remote *m, ctl *c);
+
+/* ---- batch_remote_answers.c ---------------------------------------------- */
+
+void remote__on_message(remote *m, const mqtt_event *ev);
+/* With --rows: forget the rows collected so far. */
+void remote__drop_rows(rcase *rc);
+/* With --rows, a case whose final answer came: ended once its rows are
+ * all there, sent again when they cannot be had. */
+void remote__rows_step(remote *m, rcase *rc, double t);
+
+#endif
