@@ -27,19 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat > "$tmp/mosquitto.conf" <<CONF
-listener $port 127.0.0.1
-allow_anonymous true
-set_tcp_nodelay true
-max_queued_messages 0
-max_inflight_messages 0
-persistence false
-CONF
-mosquitto -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.log" 2>&1 &
-pids+=($!)
-url=tcp://127.0.0.1:$port
-for _ in $(seq 50); do $py -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break; sleep 0.1; done
+. "$src/bench/broker.sh"
+start_broker "$tmp" || exit 1
+pids+=("$broker_pid")
 "$build/controller/twinctl" serve -q --id bench --spool "$tmp/spool" --broker "$url" --max-runs 4 &
 pids+=($!)
 sleep 1

@@ -398,6 +398,12 @@ static int add_case(remote *m, size_t index)
     /* A batch runs as fast as it can: paced in real time or not, as a
      * local run of the batch does. */
     json_object_set_new(sc, "pace", json_string("batch"));
+    if (m->thin > 0) {
+        /* Without --rows nobody reads the rows: the first and the last of
+         * t alone.  The functions see every tick all the same. */
+        json_object_set_new(sc, "outputs", json_array());
+        json_object_set_new(sc, "every", json_integer(m->thin));
+    }
     rcase *rc = calloc(1, sizeof *rc);
     if (rc == NULL || (rc->req = json_pack("{s:s, s:s, s:s, s:o}",
                                            "contract", "twin.request/1",
@@ -675,14 +681,13 @@ static int setup(remote *m, char *client_id, size_t len)
 
 /* The check interval before the first case finished: 10 s and 1 ms per
  * tick of the base scenario's horizon. */
-static double horizon_check(const batch *b)
+static double horizon_ticks(const batch *b)
 {
     const json_t *time = json_object_get(b->base, "time");
     double start = json_number_value(json_object_get(time, "start"));
     double stop = json_number_value(json_object_get(time, "stop"));
     double dt = json_number_value(json_object_get(time, "dt"));
-    double ticks = dt > 0 && stop > start ? (stop - start) / dt : 0;
-    return 10.0 + 1e-3 * ticks;
+    return dt > 0 && stop > start ? round((stop - start) / dt) : 0;
 }
 
 void batch_remote__run_all(batch_runner *r, const batch *b,
@@ -706,7 +711,11 @@ void batch_remote__run_all(batch_runner *r, const batch *b,
     sigset_t stop_set, old;
     int sfd = -1;
 
-    m->t2_horizon = horizon_check(b);
+    double ticks = horizon_ticks(b);
+    m->t2_horizon = 10.0 + 1e-3 * ticks;
+    json_int_t every = json_integer_value(json_object_get(b->base, "every"));
+    m->every = every > 0 ? every : 1;
+    m->thin = o->rows ? 0 : ticks >= 1 ? (json_int_t)ticks : 1;
     sigemptyset(&stop_set);
     sigaddset(&stop_set, SIGINT);
     sigaddset(&stop_set, SIGTERM);

@@ -166,8 +166,13 @@ static json_t *record_of(remote *m, rcase *rc, const json_t *resp)
         rec = batch__record_new(m->r, rc->index, status,
                                 code ? code : "internal", msg);
     }
-    json_object_set_new(rec, "rows", json_integer(json_integer_value(
-                                         json_object_get(resp, "rows"))));
+    /* The rows the case made, as a local run counts them: sent, or
+     * thinned to two (batch_remote.c), one every `every` ticks run. */
+    json_int_t rows = json_integer_value(json_object_get(resp, "rows"));
+    if (m->thin > 0)
+        rows = json_integer_value(json_object_get(stats, "ticks")) /
+                   m->every + 1;
+    json_object_set_new(rec, "rows", json_integer(rows));
     json_object_set_new(rec, "steps", json_integer(json_integer_value(
                                           json_object_get(stats, "steps"))));
     double wall = json_number_value(json_object_get(stats, "wall_seconds"));

@@ -73,6 +73,8 @@ typedef struct remote {
     const char *prefix, *group;
     char tag[24];          /* "b<hash>-": our request ids start so */
     double t1, t2_horizon, slowest;
+    json_int_t every;      /* the base scenario's */
+    json_int_t thin;       /* without --rows: "every" of the requests */
     unsigned max_lost;
     mqtt_client *mq;
     int connected, ever_connected;

@@ -102,7 +102,8 @@ typedef enum batch_outcome {
 unsigned batch__cpus(void);
 
 /* Run the batch's missing cases into opts->dir and write the summary.
- * why gets a sentence for BATCH_REFUSED and for a failed write. */
+ * why gets a sentence for BATCH_REFUSED, BATCH_STALLED and a failed
+ * write. */
 batch_outcome batch__run(const batch *b, const json_t *doc,
                          const batch_run_opts *opts,
                          const batch_observer *obs, batch_tally *tally,
