@@ -10,10 +10,10 @@ test_batch_run.py):
             controllers ran cases (each result names its controller, and
             that controller's log has the run), every request the batch
             sent is a valid twin.request/1 with the id of its case;
-  killed    one controller SIGKILLed while it runs a case: its last will
-            says offline, the case it held is sent again and finished by
-            the other, every case is in the summary once, which equals the
-            local one;
+  killed    one controller SIGKILLed while it runs a case (with --rows):
+            its last will says offline, the case it held is sent again and
+            finished by the other, every case is in the summary once, which
+            equals the local one, and so do the rows;
   stopped   one controller SIGSTOPped while it runs a case: the case times
             out (answer timeout and check interval of 2 s), is sent again
             and finished by the other; the stopped one, continued, answers
@@ -241,13 +241,7 @@ def check_spread(tmp):
         expect(p.returncode == 0, "remote batch exit %d:\n%s"
                % (p.returncode, p.stderr))
         same_summary(out, ref, 16)
-        cases = sorted(os.listdir(os.path.join(ref, "cases")))
-        expect(sorted(os.listdir(os.path.join(out, "cases"))) == cases,
-               "one rows file per case")
-        for name in cases:
-            expect(read(os.path.join(out, "cases", name), "rb") ==
-                   read(os.path.join(ref, "cases", name), "rb"),
-                   "cases/%s differs from the local run's" % name)
+        same_rows(out, ref)
         by = {}
         for cid, rec in results(out).items():
             by.setdefault(rec.get("controller"), []).append(rec)
@@ -268,10 +262,21 @@ def check_spread(tmp):
                    "request %s runs its case's scenario" % req["id"])
 
 
+def same_rows(out, ref):
+    """cases/*.csv byte for byte as the local run's."""
+    cases = sorted(os.listdir(os.path.join(ref, "cases")))
+    expect(sorted(os.listdir(os.path.join(out, "cases"))) == cases,
+           "one rows file per case")
+    for name in cases:
+        expect(read(os.path.join(out, "cases", name), "rb") ==
+               read(os.path.join(ref, "cases", name), "rb"),
+               "cases/%s differs from the local run's" % name)
+
+
 def check_killed(tmp):
     with Setup(tmp, "killed", SLOW, [1.5, 2.0, 2.5],
-               ("twin/+/response/#",)) as t:
-        proc, err = t.start("--answer-timeout", "10")
+               ("twin/+/response/#",), rows=True) as t:
+        proc, err = t.start("--answer-timeout", "10", "--rows")
         try:
             # ctl-2 takes its second case: mid-batch, mid-case.
             t.listener.wait(answer("ctl-2", "accepted"), 2, timeout=60)
@@ -286,6 +291,7 @@ def check_killed(tmp):
         expect("ctl-2 went offline" in text, "the last will was seen:\n%s"
                % text)
         same_summary(t.out, t.ref, 12)
+        same_rows(t.out, t.ref)
         expect(held, "ctl-2 held a case when it was killed")
         for rid in held:
             rec = results(t.out)[case_of(rid)]
