@@ -324,10 +324,26 @@ void remote__end_case(remote *m, rcase *rc, ctl *c, json_t *rec)
 
 /* ---- losing a case, and sending it again -------------------------------- */
 
-/* Send it again under a new id (the old one is spent on its controller:
- * busy, cancelled, or its rows are lost). */
-void remote__renew(remote *m, rcase *rc)
+/* Lost once more because of why: 0, or -1 when that was once too many
+ * and the case has ended, failed. */
+static int count_loss(remote *m, rcase *rc, const char *why)
 {
+    if (++rc->lost <= m->max_lost)
+        return 0;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "lost %u times, the last time because %s; "
+             "not sent again (run the batch again with --retry-failed)",
+             rc->lost, why);
+    remote__end_case(m, rc, NULL, batch__record_new(m->r, rc->index,
+                                                    "failed", "internal",
+                                                    msg));
+    return -1;
+}
+
+void remote__renew(remote *m, rcase *rc, const char *why)
+{
+    if (why != NULL && count_loss(m, rc, why) != 0)
+        return;
     drop_topics(m, rc);
     remote__drop_rows(rc);
     rc->fresh++;
@@ -342,24 +358,15 @@ void remote__renew(remote *m, rcase *rc)
 /* Lost: sent again, the same request, to a controller that answers. */
 static void lose(remote *m, rcase *rc, const char *why)
 {
-    const char *name = batch__case_name(m->r, rc->index);
-    rc->lost++;
+    if (count_loss(m, rc, why) != 0)
+        return;
     rc->bound = NULL;
     rc->target = NULL;
     if (m->o->rows)
         remote__drop_rows(rc);
-    if (rc->lost > m->max_lost) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "lost %u times, the last time because %s; "
-                 "not sent again (run the batch again with --retry-failed)",
-                 rc->lost, why);
-        remote__end_case(
-            m, rc, NULL,
-            batch__record_new(m->r, rc->index, "failed", "internal", msg));
-        return;
-    }
     m->resent++;
-    remote__note(m, "case %s: %s; sending it again", name, why);
+    remote__note(m, "case %s: %s; sending it again",
+                 batch__case_name(m->r, rc->index), why);
     rc->state = R_QUEUED;
     rc->not_before = remote__now();
 }

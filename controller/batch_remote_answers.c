@@ -111,14 +111,13 @@ static void problems(const json_t *errors, char *buf, size_t len)
     twin_errors errs = {0};
     size_t i;
     const json_t *e;
-    json_array_foreach(errors, i, e)
-        errors__add(&errs, code_of(json_string_value(json_object_get(e,
-                                                                     "code"))),
-                    unroot(json_string_value(json_object_get(e, "path"))),
-                    "%s", json_string_value(json_object_get(e, "message"))
-                              ? json_string_value(json_object_get(e,
-                                                                  "message"))
-                              : "no reason given");
+    json_array_foreach(errors, i, e) {
+        const char *code = json_string_value(json_object_get(e, "code"));
+        const char *path = json_string_value(json_object_get(e, "path"));
+        const char *text = json_string_value(json_object_get(e, "message"));
+        errors__add(&errs, code_of(code), unroot(path), "%s",
+                    text ? text : "no reason given");
+    }
     if (errs.count == 0)
         errors__add(&errs, TWIN_E_INTERNAL, "", "no reason given");
     batch__problems(&errs, buf, len);
@@ -185,10 +184,12 @@ static json_t *record_of(remote *m, rcase *rc, const json_t *resp)
 static void heard_from(ctl *c, double t)
 {
     c->heard = t;
-    if (c->suspect)
-        c->suspect = 0;
+    c->suspect = 0;
 }
 
+/* A rejection that is not the case's: 1 busy, 2 its id is spent on that
+ * controller ("run id already in use": it forgot the answer but still
+ * holds the run's results); 0 the case's own. */
 static int retry_rejection(const json_t *resp)
 {
     size_t i;
@@ -196,9 +197,10 @@ static int retry_rejection(const json_t *resp)
     json_array_foreach(json_object_get(resp, "errors"), i, e) {
         const char *code = json_string_value(json_object_get(e, "code"));
         const char *path = json_string_value(json_object_get(e, "path"));
-        if ((code && strcmp(code, "busy") == 0) ||
-            (path && (strcmp(path, "/id") == 0 || strcmp(path, "/run") == 0)))
+        if (code && strcmp(code, "busy") == 0)
             return 1;
+        if (path && (strcmp(path, "/id") == 0 || strcmp(path, "/run") == 0))
+            return 2;
     }
     return 0;
 }
@@ -257,8 +259,13 @@ static void on_answer(remote *m, rcase *rc, ctl *c, int current,
         rc->state = R_RUNNING;
         rc->heard = t;
     } else if (strcmp(st, "rejected") == 0 && retry_rejection(resp)) {
-        m->busy++;
-        remote__renew(m, rc);
+        /* busy goes again at once; a spent id counts as a loss, so that
+         * a controller that keeps saying so cannot keep the case going */
+        char why[300];
+        snprintf(why, sizeof why, "%s says its id is in use", c->id);
+        int busy = retry_rejection(resp) == 1;
+        m->busy += busy;
+        remote__renew(m, rc, busy ? NULL : why);
     } else if (strcmp(st, "rejected") == 0) {
         char msg[2048];
         problems(json_object_get(resp, "errors"), msg, sizeof msg);
@@ -270,10 +277,11 @@ static void on_answer(remote *m, rcase *rc, ctl *c, int current,
     } else if (strcmp(st, "cancelled") == 0) {
         /* Not by us in this run: someone cancelled it, or an interrupted
          * run of this batch did.  Its id is spent there. */
-        remote__note(m, "case %s was cancelled on %s; sending it again",
-                     batch__case_name(m->r, rc->index), c->id);
-        rc->lost++;
-        remote__renew(m, rc);
+        char why[300];
+        snprintf(why, sizeof why, "it was cancelled on %s", c->id);
+        remote__note(m, "case %s: %s; sending it again under a new id",
+                     batch__case_name(m->r, rc->index), why);
+        remote__renew(m, rc, why);
     }
 }
 
@@ -381,15 +389,14 @@ void remote__rows_step(remote *m, rcase *rc, double t)
         return;
     repair__step(rc->rep, t);
     if (repair__gave_up(rc->rep) || collect__bad(rc->col) > 0) {
-        remote__note(
-            m,
-            "case %s: its rows from %s are incomplete (%s); running it "
-            "again",
-            batch__case_name(m->r, rc->index), rc->bound->id,
-            repair__gave_up(rc->rep) ? repair__why(rc->rep)
-                                     : "unusable result messages");
-        rc->lost++;
-        remote__renew(m, rc);
+        char why[800];
+        snprintf(why, sizeof why, "its rows from %s are incomplete (%s)",
+                 rc->bound->id, repair__gave_up(rc->rep)
+                                    ? repair__why(rc->rep)
+                                    : "unusable result messages");
+        remote__note(m, "case %s: %s; running it again under a new id",
+                     batch__case_name(m->r, rc->index), why);
+        remote__renew(m, rc, why);
         return;
     }
     if (!collect__complete(rc->col, rc->last_seq))

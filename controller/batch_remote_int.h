@@ -107,8 +107,10 @@ rcase *remote__case_of(const remote *m, const char *id, size_t len,
 /* The case ended with rec (stolen), answered by c (or NULL): written by
  * batch_run.c, and no longer in flight (rc is freed). */
 void remote__end_case(remote *m, rcase *rc, ctl *c, json_t *rec);
-/* Send the case again under a new id. */
-void remote__renew(remote *m, rcase *rc);
+/* Send the case again under a new id: its id is spent where it went
+ * (busy: why NULL), or it was lost because of why (it may then have
+ * ended, failed, when that was once too many: rc is then freed). */
+void remote__renew(remote *m, rcase *rc, const char *why);
 /* Controller c went offline. */
 void remote__controller_gone(remote *m, ctl *c);
 
