@@ -258,6 +258,7 @@ static void on_answer(remote *m, rcase *rc, ctl *c, int current,
         }
         rc->state = R_RUNNING;
         rc->heard = t;
+        rc->busy = 0;
     } else if (strcmp(st, "rejected") == 0 && retry_rejection(resp)) {
         /* busy goes again at once; a spent id counts as a loss, so that
          * a controller that keeps saying so cannot keep the case going */
@@ -265,7 +266,17 @@ static void on_answer(remote *m, rcase *rc, ctl *c, int current,
         snprintf(why, sizeof why, "%s says its id is in use", c->id);
         int busy = retry_rejection(resp) == 1;
         m->busy += busy;
+        if (busy) {
+            /* Full, whatever its last status said (a full spool does not
+             * show as load): no room there until its next status.  A
+             * case that keeps meeting full controllers waits a little
+             * between tries. */
+            c->load = c->capacity;
+            rc->busy++;
+        }
         remote__renew(m, rc, busy ? NULL : why);
+        if (busy && rc->busy > 2)
+            rc->not_before = t + 0.5;
     } else if (strcmp(st, "rejected") == 0) {
         char msg[2048];
         problems(json_object_get(resp, "errors"), msg, sizeof msg);
@@ -327,6 +338,8 @@ static void on_status(remote *m, const mqtt_event *ev, const topic_parts *p)
         c->capacity = (long)json_integer_value(json_object_get(st,
                                                                "capacity"));
         c->load = (long)json_integer_value(json_object_get(st, "load"));
+        if (json_is_true(json_object_get(st, "spool_full")))
+            c->load = c->capacity; /* it takes no new run until it drains */
         if (!ev->retained)
             heard_from(c, remote__now());
         if (!was && c->in_group && m->ever_connected &&

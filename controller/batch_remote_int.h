@@ -43,6 +43,7 @@ typedef struct rcase {
     char id[ID_MAX];       /* the request id (and run id) now */
     unsigned fresh;        /* its suffix ".n"; 0: none */
     unsigned lost;         /* times the case was lost */
+    unsigned busy;         /* busy answers in a row */
     unsigned sends;        /* requests published */
     json_t *req;
     char *text;            /* req as sent */
