@@ -634,7 +634,7 @@ static void on_mqtt(remote *m, const mqtt_event *ev)
 /* Stop: the controllers are asked to cancel the cases they run (their
  * ids are then spent there: a resumed batch sends them under new ones),
  * and the cancels are given a moment to go out. */
-static void cancel_all(remote *m)
+static void cancel_all(remote *m, int sfd)
 {
     for (size_t i = 0; i < m->n_live && m->connected; i++) {
         rcase *rc = m->live[i];
@@ -657,9 +657,12 @@ static void cancel_all(remote *m)
         free(text);
         json_decref(req);
     }
+    /* until they are acknowledged, the time is up, or a second signal */
     double until = remote__now() + STOP_WAIT;
-    while (m->connected && mqtt__in_flight(m->mq) > 0 && remote__now() < until)
-        usleep(10000);
+    struct pollfd pfd = {.fd = sfd, .events = POLLIN};
+    while (m->connected && mqtt__in_flight(m->mq) > 0 &&
+           remote__now() < until && poll(&pfd, 1, 10) == 0)
+        ;
 }
 
 static int setup(remote *m, char *client_id, size_t len)
@@ -804,7 +807,7 @@ void batch_remote__run_all(batch_runner *r, const batch *b,
         }
     }
     if (t->stopping)
-        cancel_all(m);
+        cancel_all(m, sfd);
     describe_workers(m);
     batch__progress(r, 1);
     if (m->busy || m->resent || m->late)
@@ -823,7 +826,14 @@ exit:
         free(m->ctls[i]);
     }
     free(m->ctls);
-    if (sfd >= 0)
+    if (sfd >= 0) {
+        /* A second signal while the cancels went out is taken here, not
+         * left pending to end the process before the summary is
+         * written. */
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+            ;
         close(sfd);
+    }
     sigprocmask(SIG_SETMASK, &old, NULL);
 }
