@@ -106,6 +106,8 @@ static int usable(const remote *m, const ctl *c)
 static long room(const remote *m, const ctl *c)
 {
     long mine = (long)holding(m, c);
+    if (c->full_until > remote__now())
+        return 0;
     return c->capacity - (c->load > mine ? c->load : mine);
 }
 
@@ -463,6 +465,7 @@ static void send_queued(remote *m, rcase *rc, double t)
         }
         rc->subscribed = 1;
         rc->state = R_SUBSCRIBING; /* published at its SUBACK */
+        rc->sent = t;
         return;
     }
     publish(m, rc, to, R_SENT);
@@ -508,7 +511,12 @@ static void step_cases(remote *m, double t)
         rcase *rc = m->live[i];
         switch (rc->state) {
         case R_QUEUED:
+            break;
         case R_SUBSCRIBING:
+            if (t - rc->sent > m->t1 && m->connected) {
+                drop_topics(m, rc); /* no SUBACK: subscribe again */
+                rc->state = R_QUEUED;
+            }
             break;
         case R_SENT:
             if (rc->unsent && m->connected) {

@@ -267,11 +267,11 @@ static void on_answer(remote *m, rcase *rc, ctl *c, int current,
         int busy = retry_rejection(resp) == 1;
         m->busy += busy;
         if (busy) {
-            /* Full, whatever its last status said (a full spool does not
-             * show as load): no room there until its next status.  A
-             * case that keeps meeting full controllers waits a little
-             * between tries. */
-            c->load = c->capacity;
+            /* Full, whatever its last status said: no room there until
+             * its next status, or a moment (the answer may be an old one,
+             * from its memory).  A case that keeps meeting full
+             * controllers waits a little between tries. */
+            c->full_until = t + FULL_WAIT_BUSY;
             rc->busy++;
         }
         remote__renew(m, rc, busy ? NULL : why);
@@ -338,8 +338,10 @@ static void on_status(remote *m, const mqtt_event *ev, const topic_parts *p)
         c->capacity = (long)json_integer_value(json_object_get(st,
                                                                "capacity"));
         c->load = (long)json_integer_value(json_object_get(st, "load"));
-        if (json_is_true(json_object_get(st, "spool_full")))
-            c->load = c->capacity; /* it takes no new run until it drains */
+        /* A full spool takes no new run until it drains, which no status
+         * announces: look again after a while. */
+        c->full_until = json_is_true(json_object_get(st, "spool_full"))
+                            ? remote__now() + FULL_WAIT_SPOOL : 0;
         if (!ev->retained)
             heard_from(c, remote__now());
         if (!was && c->in_group && m->ever_connected &&

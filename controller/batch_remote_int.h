@@ -19,6 +19,8 @@
 
 #define DISCOVERY 0.3      /* s after connecting for the retained statuses */
 #define STOP_WAIT 2.0      /* s for the cancel requests to go out */
+#define FULL_WAIT_BUSY 1.0 /* s a controller that said busy counts as full */
+#define FULL_WAIT_SPOOL 5.0 /* s one whose spool is full does */
 #define ID_MAX 96
 #define TAG_OTHER ((uint64_t)1 << 40) /* repair and cancel publishes */
 
@@ -29,6 +31,8 @@ typedef struct ctl {
     long capacity, load;
     double heard;          /* when it last said something */
     int suspect;           /* left a request unanswered for T1 */
+    double full_until;     /* said busy (or its spool is full): no room
+                            * until then, or its next status */
     size_t done;           /* cases whose answer came from it */
 } ctl;
 

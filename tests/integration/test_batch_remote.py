@@ -252,14 +252,7 @@ def check_spread(tmp):
             for rec in recs:
                 expect("run %s finished" % rec["request"] in logs[cid],
                        "%s's log has run %s" % (cid, rec["request"]))
-        requests = [m.payload for m in listener.messages()]
-        expect(len(requests) >= 16, "the batch sent its requests")
-        for req in requests:
-            problems = schema_check.validate("twin.request", req)
-            expect(not problems, "request %s: %s" % (req.get("id"), problems))
-            expect(req["scenario"]["name"] == "spread/" + case_of(req["id"])
-                   and req["scenario"]["pace"] == "batch",
-                   "request %s runs its case's scenario" % req["id"])
+        check_requests(listener, "spread", 16, BASE)
 
 
 def same_rows(out, ref):
@@ -271,6 +264,29 @@ def same_rows(out, ref):
         expect(read(os.path.join(out, "cases", name), "rb") ==
                read(os.path.join(ref, "cases", name), "rb"),
                "cases/%s differs from the local run's" % name)
+
+
+def check_requests(listener, name, n, scenario, thin=False):
+    """The run requests the batch sent: valid twin.request/1, each with
+    its case's scenario, paced as a batch; thinned to two rows of t
+    without --rows."""
+    requests = [m.payload for m in listener.messages(
+        lambda m: m.topic.endswith("/request") and
+        isinstance(m.payload, dict) and m.payload.get("type") == "run")]
+    expect(len(requests) >= n, "the batch sent its %d requests" % n)
+    ticks = round((scenario["time"]["stop"] - scenario["time"]["start"]) /
+                  scenario["time"]["dt"])
+    for req in requests:
+        problems = schema_check.validate("twin.request", req)
+        expect(not problems, "request %s: %s" % (req.get("id"), problems))
+        sc = req["scenario"]
+        expect(sc["name"] == name + "/" + case_of(req["id"]) and
+               sc["pace"] == "batch", "request %s runs its case's scenario"
+               % req["id"])
+        expect((sc["outputs"], sc["every"]) == ([], ticks) if thin else
+               sc["outputs"] == scenario["outputs"],
+               "request %s: outputs %s every %s" % (req["id"], sc["outputs"],
+                                                    sc.get("every")))
 
 
 def check_killed(tmp):
@@ -340,7 +356,9 @@ def check_stopped(tmp):
 
 
 def check_resume(tmp):
-    with Setup(tmp, "resume", SLOW, [1.5, 2.0], ("twin/+/response/#",)) as t:
+    with Setup(tmp, "resume", SLOW, [1.5, 2.0],
+               ("twin/+/response/#", "twin/pool/request",
+                "twin/+/request")) as t:
         results_dir = os.path.join(t.out, "results")
         proc, err = t.start()
         try:
@@ -368,6 +386,7 @@ def check_resume(tmp):
                "the resumed run skips the %d cases done:\n%s"
                % (done, p.stderr))
         same_summary(t.out, t.ref, 8)
+        check_requests(t.listener, "resume", 8, SLOW, thin=True)
         # A case cancelled by the interruption ran again: not the
         # cancelled request on its controller (whose id is spent there).
         for m in t.listener.messages(
