@@ -88,7 +88,7 @@ CHUNK = 2000           # seqs per replay request
 RUN_TIMEOUT = 120.0    # s for one run, outage and repair included
 ANSWER_WAIT = 60.0     # s for an answer: a controller's answers queue
                        # behind the result messages it has not sent yet,
-                       # and it replays about 2 000 messages/s here
+                       # and a replay's `ok` comes after its last message
 SYS_RECEIVED = "$SYS/broker/publish/messages/received"
 # Every run's journal (about 75 MB here) stays in the spool for its
 # retention: with the default 1 GiB, a spool filled by the earlier rounds
