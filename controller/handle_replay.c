@@ -30,6 +30,7 @@
 #define QUEUE_MESSAGES 1024
 #define QUEUE_BYTES (8u << 20)
 #define MAX_WAITERS 8           /* retries answered elsewhere, per replay */
+#define MAX_LOST_RANGES 256     /* in an answer's lost_seqs */
 
 struct replay_job {
     replay_job *next;
@@ -41,6 +42,9 @@ struct replay_job {
     spool_cursor *cur;
     json_int_t sent;
     json_int_t last_sent;         /* seq of the last message sent, or −1 */
+    json_int_t next_seq;          /* the seq the journal should hold next */
+    json_t *lost;                 /* [[from, to], …]: seqs its damaged
+                                   * journal does not hold */
     double started;               /* monotonic s */
 };
 
@@ -50,6 +54,7 @@ static void job_free(replay_job *j)
     for (size_t i = 0; i < j->n_also; i++)
         request__reply_free(&j->also[i]);
     free(j->run);
+    json_decref(j->lost);
     spool__cursor_free(&j->cur);
     free(j);
 }
@@ -125,6 +130,7 @@ void handle_replay(serve *sv, const reply_to *to, const json_t *req)
     j->from = from;
     j->until = until;
     j->last_sent = -1;
+    j->next_seq = from;
     j->started = serve__now();
     /* At the end of the list: the oldest replay goes first. */
     replay_job **link = &sv->replays;
@@ -178,6 +184,21 @@ static void answer_retries(serve *sv, replay_job *j)
     job_free(j);
 }
 
+/* The journal's next result has seq `seq`: what should have come before
+ * it and did not is lost (damage, docs/spool.md). */
+static void note_lost(replay_job *j, json_int_t seq)
+{
+    if (seq > j->next_seq) {
+        if (j->lost == NULL)
+            j->lost = json_array();
+        if (json_array_size(j->lost) < MAX_LOST_RANGES)
+            json_array_append_new(j->lost, json_pack("[I, I]", j->next_seq,
+                                                     seq - 1));
+    }
+    if (seq > j->next_seq)
+        j->next_seq = seq;
+}
+
 /* The replay is done: answer the request and every retry. */
 static void finish(serve *sv, replay_job *j)
 {
@@ -186,11 +207,18 @@ static void finish(serve *sv, replay_job *j)
                                ? sender__run_last_seq(r->out)
                                : r->last_seq)
                         : -1;
+    /* An ended run's seqs up to its last one are all in the journal,
+     * unless it was damaged. */
+    if (r && r->state != RUN_RUNNING)
+        note_lost(j, (last < j->until ? last : j->until) + 1);
     unlink_job(sv, j);
-    serve__respond(sv, &j->to, REQ_REPLAY,
-                   json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "status", "ok",
-                             "run", j->run, "from_seq", j->from, "to_seq",
-                             j->until, "sent", j->sent, "last_seq", last));
+    json_t *answer = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "status",
+                               "ok", "run", j->run, "from_seq", j->from,
+                               "to_seq", j->until, "sent", j->sent,
+                               "last_seq", last);
+    if (j->lost)
+        json_object_set(answer, "lost_seqs", j->lost);
+    serve__respond(sv, &j->to, REQ_REPLAY, answer);
     if (!sv->cfg.quiet)
         fprintf(stderr, "twinctl serve: replay of run %s, seq %lld to %lld: "
                 "%lld result messages sent again in %.3f s\n", j->run,
@@ -234,6 +262,8 @@ static int advance(serve *sv, replay_job *j, size_t room)
             return 0;
         case 1:
             /* A copy of what the journal holds already. */
+            note_lost(j, rec.seq);
+            j->next_seq = rec.seq + 1;
             if (sender__publish_copy(sv->out, rec.topic, rec.payload,
                                      rec.len) == 0) {
                 j->sent++;

@@ -63,7 +63,7 @@ typedef struct sender_run_spec {
 
 /* Journal record of a message: header and fixed fields beside topic,
  * correlation data and payload. */
-#define SENDER_RECORD_OVERHEAD 25
+#define SENDER_RECORD_OVERHEAD 33
 /* The longest a value of a row is written: "%.17g" of a double,
  * "-2.2250738585072014e-308". */
 #define SENDER_VALUE_MAX 24

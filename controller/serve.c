@@ -45,15 +45,28 @@ double serve__now(void)
 static void say(const serve *sv, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+static void say_v(const char *fmt, va_list ap)
+{
+    fprintf(stderr, "twinctl serve: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 static void say(const serve *sv, const char *fmt, ...)
 {
     if (sv->cfg.quiet)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "twinctl serve: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say_v(fmt, ap);
+    va_end(ap);
+}
+
+void serve__warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say_v(fmt, ap);
     va_end(ap);
 }
 
@@ -124,7 +137,7 @@ static void memo_evict_oldest(serve *sv)
  * oldest answers while more than limits.remembered are kept or they take
  * more than limits.remembered_bytes — but never the one just given, even
  * if it alone is larger. */
-static void memo_put(serve *sv, const reply_to *to, const char *response)
+void serve__remember(serve *sv, const reply_to *to, const char *response)
 {
     if (to->id == NULL)
         return;
@@ -191,7 +204,7 @@ static void respond_on(serve *sv, const reply_to *to, req_type type,
         return;
     sender__publish_on(sv->out, st, to->topic, text, strlen(text),
                        to->correlation, to->correlation_len);
-    memo_put(sv, to, text);
+    serve__remember(sv, to, text);
     free(text);
 }
 
@@ -545,117 +558,6 @@ void serve__cancel_run(serve *sv, run_rec *r)
     kill(r->child.pid, SIGTERM);
 }
 
-/* ---- after a restart ------------------------------------------------------ */
-
-static int is_final(const char *status)
-{
-    return status && (strcmp(status, "finished") == 0 ||
-                      strcmp(status, "failed") == 0 ||
-                      strcmp(status, "cancelled") == 0);
-}
-
-/* A journal left by an earlier start: send again what the broker had not
- * acknowledged; a run with no final response was cut short by the end of
- * that daemon: say so, with the rows it had delivered. */
-static void recover_one(void *ctx, const char *run, const spool_record *recs,
-                        size_t n, size_t acked)
-{
-    serve *sv = ctx;
-    if (run == NULL) {
-        for (size_t i = acked; i < n; i++)
-            sender__adopt(sv->out, NULL, &recs[i]);
-        return;
-    }
-    spool_stream *st = spool__stream(sv->sp, run);
-    if (st == NULL)
-        return;
-    const spool_record *acc = NULL;
-    json_t *final = NULL, *accepted = NULL;
-    int64_t last_seq = -1;
-    uint64_t rows = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (recs[i].seq >= 0) {
-            if (recs[i].seq > last_seq)
-                last_seq = recs[i].seq;
-            json_t *m = json_loadb(recs[i].payload, recs[i].len, 0, NULL);
-            rows += json_array_size(json_object_get(m, "rows"));
-            json_decref(m);
-            continue;
-        }
-        if (strstr(recs[i].topic, "/event/") != NULL)
-            continue;
-        json_t *m = json_loadb(recs[i].payload, recs[i].len, 0, NULL);
-        const char *status = json_string_value(json_object_get(m, "status"));
-        if (status && strcmp(status, "accepted") == 0 && accepted == NULL) {
-            accepted = json_incref(m);
-            acc = &recs[i];
-        } else if (is_final(status)) {
-            json_decref(final);
-            final = json_incref(m);
-        }
-        json_decref(m);
-    }
-    for (size_t i = acked; i < n; i++)
-        sender__adopt(sv->out, st, &recs[i]);
-    run_rec *r = calloc(1, sizeof *r);
-    if (r == NULL || accepted == NULL || (r->id = strdup(run)) == NULL) {
-        free(r);
-        goto exit;
-    }
-    r->child.from_child = r->child.to_child = -1;
-    r->st = st;
-    r->last_seq = last_seq;
-    r->rows = rows;
-    r->reply.id = strdup(json_string_value(json_object_get(accepted, "id"))
-                             ? json_string_value(json_object_get(accepted,
-                                                                 "id"))
-                             : run);
-    r->reply.topic = strdup(acc->topic);
-    if (acc->correlation_len) {
-        r->reply.correlation = malloc(acc->correlation_len);
-        if (r->reply.correlation)
-            memcpy(r->reply.correlation, acc->correlation,
-                   acc->correlation_len);
-        r->reply.correlation_len = acc->correlation_len;
-    }
-    const char *status = json_string_value(json_object_get(final, "status"));
-    if (final == NULL) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "the controller stopped while this run was "
-                 "running (a crash, a kill or a power loss) and has started "
-                 "again; the %llu rows up to seq %lld it had made were kept "
-                 "and are delivered", (unsigned long long)rows,
-                 (long long)last_seq);
-        json_t *resp = json_pack("{s:s, s:s, s:I, s:I, s:I, s:{}, "
-                                 "s:[{s:s, s:s, s:s}]}", "status", "failed",
-                                 "run", run, "last_seq",
-                                 (json_int_t)last_seq, "rows",
-                                 (json_int_t)rows, "messages",
-                                 (json_int_t)(last_seq + 1), "stats",
-                                 "errors", "code", "internal", "path", "",
-                                 "message", msg);
-        serve__respond_run(sv, &r->reply, r, resp);
-        say(sv, "run %s was cut short by the end of the last start: "
-            "reported failed with its %llu rows", run,
-            (unsigned long long)rows);
-        status = "failed";
-    } else {
-        char *text = json_dumps(final, JSON_COMPACT);
-        if (text)
-            memo_put(sv, &r->reply, text);
-        free(text);
-    }
-    r->state = strcmp(status, "finished") == 0    ? RUN_FINISHED
-               : strcmp(status, "cancelled") == 0 ? RUN_CANCELLED
-                                                  : RUN_FAILED;
-    spool__finish(st, sv->cfg.limits.retention);
-    r->next = sv->runs;
-    sv->runs = r;
-exit:
-    json_decref(final);
-    json_decref(accepted);
-}
-
 /* ---- libraries ----------------------------------------------------------- */
 
 static int load_libraries(serve *sv)
@@ -821,7 +723,7 @@ int serve__main(twin_config *cfg)
         goto exit;
     }
     sender__use_spool(sv->out, sv->sp);
-    spool__recover(sv->sp, recover_one, sv);
+    spool__recover(sv->sp, recover__journal, sv);
     double next_tidy = 0;
 
     double reconnect_at = 0, stop_deadline = INFINITY;

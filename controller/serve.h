@@ -113,6 +113,17 @@ void serve__respond(serve *sv, const reply_to *to, req_type type,
 void serve__respond_run(serve *sv, const reply_to *to, run_rec *r,
                         json_t *resp);
 
+/* A line in the daemon's log that `quiet` does not silence (something
+ * was lost or refused). */
+void serve__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Remember the answer to to->id for retries (serve__respond does). */
+void serve__remember(serve *sv, const reply_to *to, const char *response);
+
+/* After a restart (recover.c): a journal left by an earlier start, as
+ * spool__recover hands it over. */
+void recover__journal(void *ctx, const char *run, const spool_found *found);
+
 /* Reject with every problem in errs. */
 void serve__reject(serve *sv, const reply_to *to, int type,
                    const twin_errors *errs);

@@ -16,11 +16,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "util.h"
 
-#define MAGIC "TWR1"
+/* Records of this version carry their index in the journal and a CRC-32
+ * of their length and body; TWR1 records (before) were read by the old
+ * rules: no index, a CRC-32 of the body only, and the journal ending at
+ * the first damaged one. */
+#define MAGIC "TWR2"
+#define MAGIC_V1 "TWR1"
 #define HEADER 12          /* magic, length, crc */
+#define FIXED 21           /* index, seq, retained, topic and corr. lengths */
+#define FIXED_V1 13        /* seq, retained, topic and corr. lengths */
 #define MAX_RECORD (256u << 20)
+/* Records one damaged stretch can lose at most (a record's index past
+ * this is taken for damage): a million, at least 33 MB of journal. */
+#define MAX_GAP (1 << 20)
 /* The daemon's journal is cut as soon as it is all acknowledged once it
  * holds this much (else at the next tidy), so that a steady stream of
  * answers cannot keep it growing between two tidies. */
@@ -52,23 +64,20 @@ struct spool {
     unsigned misc_n;
 };
 
-/* ---- CRC-32 (IEEE), for torn or corrupted records ------------------------ */
-
-static uint32_t crc32_of(const void *data, size_t n)
+/* CRC-32 (IEEE, zlib's) of a record's length and body (TWR1: of its
+ * body). */
+static uint32_t crc_of(const void *len4, const void *body, size_t n)
 {
-    static uint32_t table[256];
-    if (table[1] == 0)
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-    uint32_t c = 0xFFFFFFFFu;
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++)
-        c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
+    uLong c = crc32(0L, Z_NULL, 0);
+    if (len4 != NULL)
+        c = crc32(c, len4, 4);
+    while (n > 0) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, body, k);
+        body = (const char *)body + k;
+        n -= k;
+    }
+    return (uint32_t)c;
 }
 
 static double wall_now(void)
@@ -167,6 +176,8 @@ static int read_all(int fd, void *buf, size_t n, off_t at)
     char *p = buf;
     while (n > 0) {
         ssize_t k = pread(fd, p, n, at);
+        if (k < 0 && errno == EINTR)
+            continue;
         if (k <= 0)
             return -1;
         p += k;
@@ -176,15 +187,25 @@ static int read_all(int fd, void *buf, size_t n, off_t at)
     return 0;
 }
 
-/* Reads a journal record by record from an offset.  A record's topic
- * is copied out (it is not NUL-terminated in the journal); the other
- * pointers of a record point into body. */
+/* Reads a journal record by record from an offset, past damage: where
+ * the bytes at the offset are not an intact record, it looks for the
+ * next one that is (its marker, a length within the file, a matching
+ * CRC, an index after the last one read) and says what it skipped.  A
+ * record's topic is copied out (it is not NUL-terminated in the
+ * journal); the other pointers of a record point into body. */
 typedef struct reader {
     int fd;
     off_t at;              /* offset of the next record */
-    int64_t index;         /* its index */
+    int64_t index;         /* the index the next record should have */
+    int v1;                /* TWR1 records are still read (old rules) */
     char *body, *topic;
     size_t cap, topic_cap;
+    /* What the last reader_next skipped before its record (or before the
+     * end): bytes from skip_at, why, and records lost (−1: unknown). */
+    off_t skip_at;
+    size_t skipped;
+    int64_t lost;
+    const char *why;
 } reader;
 
 static int grow(char **buf, size_t *cap, size_t n)
@@ -199,41 +220,145 @@ static int grow(char **buf, size_t *cap, size_t n)
     return 0;
 }
 
-/* The record at rd->at into r: its size on disk, or 0 at the end of the
- * journal (end of file, or a torn or corrupt record: what follows it is
- * not read). */
-static size_t reader_next(reader *rd, spool_record *r)
+static off_t file_size(int fd)
+{
+    struct stat sb;
+    return fstat(fd, &sb) == 0 ? sb.st_size : 0;
+}
+
+/* The record at offset at into r: its size on disk, or 0 with why set
+ * (NULL: the end of the file, exactly). */
+static size_t parse_at(reader *rd, off_t at, spool_record *r,
+                       const char **why)
 {
     char head[HEADER];
     uint32_t len, crc;
     uint16_t tl, cl;
-    if (read_all(rd->fd, head, HEADER, rd->at) != 0 ||
-        memcmp(head, MAGIC, 4) != 0)
+    ssize_t got = pread(rd->fd, head, HEADER, at);
+    *why = NULL;
+    if (got == 0)
         return 0;
+    if (got != HEADER) {
+        *why = "the journal ends in the middle of a record";
+        return 0;
+    }
+    int v1 = memcmp(head, MAGIC_V1, 4) == 0 && rd->v1;
+    if (memcmp(head, MAGIC, 4) != 0 && !v1) {
+        *why = memcmp(head, MAGIC_V1, 4) == 0
+                   ? "a record of the old format (TWR1) after damage"
+                   : "no record starts there (its marker is damaged)";
+        return 0;
+    }
+    size_t fixed = v1 ? FIXED_V1 : FIXED;
     memcpy(&len, head + 4, 4);
     memcpy(&crc, head + 8, 4);
-    if (len < 13 || len > MAX_RECORD || grow(&rd->body, &rd->cap, len) != 0 ||
-        read_all(rd->fd, rd->body, len, rd->at + HEADER) != 0 ||
-        crc32_of(rd->body, len) != crc)
+    if (len < fixed || len > MAX_RECORD ||
+        (len > rd->cap && (off_t)len > file_size(rd->fd) - at - HEADER)) {
+        *why = "a record's length is damaged or the record is cut short";
         return 0;
-    const char *body = rd->body;
+    }
+    if (grow(&rd->body, &rd->cap, len) != 0 ||
+        read_all(rd->fd, rd->body, len, at + HEADER) != 0) {
+        *why = "the journal ends in the middle of a record";
+        return 0;
+    }
+    if (crc_of(v1 ? NULL : head + 4, rd->body, len) != crc) {
+        *why = "a record's checksum does not match its bytes";
+        return 0;
+    }
+    const char *body = rd->body + (v1 ? 0 : 8);
+    int64_t index = rd->index;
+    if (!v1)
+        memcpy(&index, rd->body, 8);
     memcpy(&tl, body + 9, 2);
     memcpy(&cl, body + 11, 2);
-    if (13u + tl + cl > len || grow(&rd->topic, &rd->topic_cap,
-                                    (size_t)tl + 1) != 0)
+    if (fixed + tl + cl > len) {
+        *why = "a record's lengths do not add up";
         return 0;
+    }
+    if (index < rd->index || index - rd->index > MAX_GAP) {
+        *why = "a record's index is out of order";
+        return 0;
+    }
+    if (grow(&rd->topic, &rd->topic_cap, (size_t)tl + 1) != 0) {
+        *why = "out of memory";
+        return 0;
+    }
     memcpy(rd->topic, body + 13, tl);
     rd->topic[tl] = '\0';
-    *r = (spool_record){.index = rd->index, .retained = body[8],
+    *r = (spool_record){.index = index, .retained = body[8] != 0,
                         .topic = rd->topic,
                         .correlation = cl ? body + 13 + tl : NULL,
                         .correlation_len = cl,
                         .payload = body + 13 + tl + cl,
-                        .len = len - 13 - tl - cl};
+                        .len = len - fixed - tl - cl};
     memcpy(&r->seq, body, 8);
-    rd->at += HEADER + len;
-    rd->index++;
+    if (r->seq < -1)
+        r->seq = -1;
+    if (!v1)
+        rd->v1 = 0;
     return HEADER + (size_t)len;
+}
+
+/* The offset of the next marker of a current record at or after from, or
+ * −1. */
+static off_t find_marker(int fd, off_t from)
+{
+    char buf[65536];
+    for (;;) {
+        ssize_t got = pread(fd, buf, sizeof buf, from);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 4)
+            return -1;
+        const char *hit = memmem(buf, (size_t)got, MAGIC, 4);
+        if (hit != NULL)
+            return from + (hit - buf);
+        from += got - 3;
+    }
+}
+
+/* The next intact record into r: its size on disk, or 0 at the end of
+ * the journal.  What was skipped to find it (or before the end) is in
+ * skip_at, skipped, lost and why. */
+static size_t reader_next(reader *rd, spool_record *r)
+{
+    const char *why;
+    rd->skipped = 0;
+    rd->lost = 0;
+    rd->why = NULL;
+    size_t got = parse_at(rd, rd->at, r, &why);
+    if (got == 0 && why != NULL) {
+        /* Damage: the next intact record, of the current format. */
+        rd->v1 = 0;
+        rd->why = why;
+        rd->skip_at = rd->at;
+        off_t at = rd->at;
+        const char *w;
+        while ((at = find_marker(rd->fd, at + 1)) >= 0)
+            if ((got = parse_at(rd, at, r, &w)) > 0)
+                break;
+        if (got == 0) {
+            rd->skipped = (size_t)(file_size(rd->fd) - rd->skip_at);
+            rd->lost = -1;
+            return 0;
+        }
+        rd->skipped = (size_t)(at - rd->at);
+        rd->at = at;
+    }
+    if (got == 0)
+        return 0;
+    if (r->index > rd->index) {
+        /* Whole records are missing (cut out at their bounds). */
+        rd->lost = r->index - rd->index;
+        if (rd->why == NULL) {
+            rd->why = "records are missing";
+            rd->skip_at = rd->at;
+        }
+    }
+    rd->at += (off_t)got;
+    rd->index = r->index + 1;
+    return got;
 }
 
 static void reader_free(reader *rd)
@@ -244,36 +369,67 @@ static void reader_free(reader *rd)
     rd->cap = rd->topic_cap = 0;
 }
 
-/* Walk the records of an open journal; returns how many are readable and
- * the offset after the last one in *end. */
+/* Walk the intact records of an open journal, and the damage between
+ * them.  Returns the index after the last record read; the offset after
+ * it (where the journal's intact part ends) in *end. */
 typedef int (*walk_fn)(void *ctx, const spool_record *r);
+typedef void (*damage_fn)(void *ctx, const spool_damage *d);
 
-static int64_t walk(int fd, walk_fn fn, void *ctx, off_t *end)
+static int64_t walk(int fd, walk_fn fn, damage_fn dfn, void *ctx,
+                    off_t *end)
 {
-    reader rd = {.fd = fd};
+    reader rd = {.fd = fd, .v1 = 1};
     spool_record r;
-    while (reader_next(&rd, &r) > 0)
-        if (fn && fn(ctx, &r))
-            break;
+    size_t got;
+    do {
+        got = reader_next(&rd, &r);
+        if (rd.why != NULL && dfn != NULL)
+            dfn(ctx, &(spool_damage){.offset = (int64_t)rd.skip_at,
+                                     .bytes = rd.skipped,
+                                     .records = rd.lost,
+                                     .at_end = got == 0,
+                                     .why = rd.why});
+    } while (got > 0 && !(fn && fn(ctx, &r)));
     reader_free(&rd);
     if (end)
         *end = rd.at;
     return rd.index;
 }
 
-static int64_t read_mark(const char *log_path)
+/* The ack mark of a journal: how many records from the start the broker
+ * acknowledged, as the daemon wrote it — decimal digits and a newline.
+ * Anything else (a sign, garbage, nothing, a number past int64) reads as
+ * −1 with why set: nothing acknowledged, so everything is sent again
+ * (receivers drop duplicates by seq). */
+static int64_t read_mark(const char *log_path, const char **why)
 {
-    char path[4200];
+    char path[4200], text[32];
     snprintf(path, sizeof path, "%.*s.acked", (int)(strlen(log_path) - 4),
              log_path);
-    FILE *f = fopen(path, "r");
-    long long mark = 0;
-    if (f) {
-        if (fscanf(f, "%lld", &mark) != 1)
-            mark = 0;
-        fclose(f);
+    *why = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, text, sizeof text);
+    close(fd);
+    size_t digits = 0;
+    uint64_t mark = 0;
+    while (n > 0 && (size_t)n > digits && text[digits] >= '0' &&
+           text[digits] <= '9' && digits < 19) {
+        mark = 10 * mark + (text[digits] - '0');
+        digits++;
     }
-    return mark;
+    if (n <= 0 || digits == 0 ||
+        !((size_t)n == digits || ((size_t)n == digits + 1 &&
+                                  text[digits] == '\n'))) {
+        *why = "its ack mark is not a count of records";
+        return -1;
+    }
+    if (mark > INT64_MAX) {
+        *why = "its ack mark is a number past any count of records";
+        return -1;
+    }
+    return (int64_t)mark;
 }
 
 static int ensure_acked(spool_stream *st, int64_t n)
@@ -289,6 +445,18 @@ static int ensure_acked(spool_stream *st, int64_t n)
     memset(a + st->acked_cap, 0, cap - st->acked_cap);
     st->acked = a;
     st->acked_cap = cap;
+    return 0;
+}
+
+/* While a journal is reopened: which indices hold an intact record. */
+#define PRESENT 2
+
+static int note_present(void *ctx, const spool_record *r)
+{
+    spool_stream *st = ctx;
+    if (ensure_acked(st, r->index + 1) != 0)
+        return 1;
+    st->acked[r->index] = PRESENT;
     return 0;
 }
 
@@ -310,19 +478,28 @@ spool_stream *spool__stream(spool *sp, const char *run)
     st->fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (st->fd < 0)
         goto fail;
-    /* An existing journal (a restart): continue after its last good
-     * record, cutting a torn one. */
+    /* An existing journal (a restart): continue after its last intact
+     * record, cutting what follows it (a torn record); records lost to
+     * damage before it count as done (there is nothing to send). */
     off_t end = 0;
-    st->count = walk(st->fd, NULL, NULL, &end);
-    if (ftruncate(st->fd, end) != 0 || lseek(st->fd, end, SEEK_SET) < 0)
+    st->count = walk(st->fd, note_present, NULL, st, &end);
+    if (st->count < 0 || ensure_acked(st, st->count + 1) != 0 ||
+        ftruncate(st->fd, end) != 0 || lseek(st->fd, end, SEEK_SET) < 0)
         goto fail;
     st->bytes = (size_t)end;
-    st->mark = st->mark_written = read_mark(st->path);
-    if (st->mark > st->count)
-        st->mark = st->count;
-    if (ensure_acked(st, st->count + 1) != 0)
-        goto fail;
-    memset(st->acked, 1, (size_t)st->mark);
+    for (int64_t i = 0; i < st->count; i++)
+        st->acked[i] = st->acked[i] == PRESENT ? 0 : 1;
+    const char *why;
+    int64_t mark = read_mark(st->path, &why);
+    st->mark_written = mark;
+    if (mark < 0)
+        mark = 0;
+    if (mark > st->count)
+        mark = st->count;
+    memset(st->acked, 1, (size_t)mark);
+    st->mark = 0;
+    while (st->mark < st->count && st->acked[st->mark])
+        st->mark++;
     st->next = sp->streams;
     sp->streams = st;
     sp->bytes += st->bytes;
@@ -341,24 +518,27 @@ int64_t spool__append(spool_stream *st, int64_t seq, int retained,
     if (tl > 65535 || correlation_len > 65535 || ensure_acked(st,
                                                               st->count + 1))
         return -1;
-    size_t body = 13 + tl + correlation_len + len;
+    size_t body = FIXED + tl + correlation_len + len;
+    if (body > MAX_RECORD)
+        return -1;
     char *rec = malloc(HEADER + body);
     if (rec == NULL)
         return -1;
     uint32_t blen = (uint32_t)body;
     uint16_t t16 = (uint16_t)tl, c16 = (uint16_t)correlation_len;
     char *b = rec + HEADER;
-    memcpy(b, &seq, 8);
-    b[8] = (char)(retained != 0);
-    memcpy(b + 9, &t16, 2);
-    memcpy(b + 11, &c16, 2);
-    memcpy(b + 13, topic, tl);
+    memcpy(b, &st->count, 8);
+    memcpy(b + 8, &seq, 8);
+    b[16] = (char)(retained != 0);
+    memcpy(b + 17, &t16, 2);
+    memcpy(b + 19, &c16, 2);
+    memcpy(b + FIXED, topic, tl);
     if (correlation_len)
-        memcpy(b + 13 + tl, correlation, correlation_len);
-    memcpy(b + 13 + tl + correlation_len, payload, len);
-    uint32_t crc = crc32_of(b, body);
+        memcpy(b + FIXED + tl, correlation, correlation_len);
+    memcpy(b + FIXED + tl + correlation_len, payload, len);
     memcpy(rec, MAGIC, 4);
     memcpy(rec + 4, &blen, 4);
+    uint32_t crc = crc_of(rec + 4, b, body);
     memcpy(rec + 8, &crc, 4);
     size_t total = HEADER + body, done = 0;
     while (done < total) {
@@ -504,32 +684,48 @@ size_t spool__stream_reserved(const spool_stream *st)
 
 /* ---- after a restart -------------------------------------------------------- */
 
+typedef struct damages {
+    spool_damage *d;
+    size_t n, cap;
+} damages;
+
 typedef struct collected {
     spool_record *r;
     size_t n, cap;
     char **keep;           /* copies the records point into */
+    damages damage;
 } collected;
 
+/* Copy a record out (its payload NUL-terminated); out of memory: stop
+ * (the records so far are handed back). */
 static int collect(void *ctx, const spool_record *r)
 {
     collected *c = ctx;
     if (c->n == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 64;
-        c->r = realloc(c->r, c->cap * sizeof *c->r);
-        c->keep = realloc(c->keep, c->cap * 3 * sizeof *c->keep);
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        spool_record *rs = realloc(c->r, cap * sizeof *rs);
+        if (rs == NULL)
+            return 1;
+        c->r = rs;
+        char **keep = realloc(c->keep, cap * 3 * sizeof *keep);
+        if (keep == NULL)
+            return 1;
+        c->keep = keep;
+        c->cap = cap;
     }
+    char *t = strdup(r->topic), *p = malloc(r->len + 1), *k = NULL;
+    if (r->correlation_len && (k = malloc(r->correlation_len)) != NULL)
+        memcpy(k, r->correlation, r->correlation_len);
+    if (t == NULL || p == NULL || (r->correlation_len && k == NULL)) {
+        free(t);
+        free(p);
+        free(k);
+        return 1;
+    }
+    memcpy(p, r->payload, r->len);
+    p[r->len] = '\0';
     spool_record *d = &c->r[c->n];
     *d = *r;
-    char *t = strdup(r->topic), *p = malloc(r->len + 1), *k = NULL;
-    if (p) {
-        memcpy(p, r->payload, r->len);
-        p[r->len] = '\0';
-    }
-    if (r->correlation_len) {
-        k = malloc(r->correlation_len);
-        if (k)
-            memcpy(k, r->correlation, r->correlation_len);
-    }
     d->topic = t;
     d->payload = p;
     d->correlation = k;
@@ -546,22 +742,42 @@ static void collected_free(collected *c)
         free(c->keep[i]);
     free(c->keep);
     free(c->r);
+    free(c->damage.d);
     memset(c, 0, sizeof *c);
 }
 
-static void recover_file(spool *sp, const char *path, const char *run,
+static void note_damage(void *ctx, const spool_damage *d)
+{
+    damages *ds = &((collected *)ctx)->damage;
+    if (ds->n == ds->cap) {
+        size_t cap = ds->cap ? 2 * ds->cap : 8;
+        spool_damage *grown = realloc(ds->d, cap * sizeof *grown);
+        if (grown == NULL)
+            return;
+        ds->d = grown;
+        ds->cap = cap;
+    }
+    ds->d[ds->n++] = *d;
+}
+
+static void recover_file(const char *path, const char *run,
                          spool_each_fn each, void *ctx)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
     collected c = {0};
-    walk(fd, collect, &c, NULL);
+    walk(fd, collect, note_damage, &c, NULL);
     close(fd);
-    size_t acked = (size_t)read_mark(path);
-    if (acked > c.n)
-        acked = c.n;
-    each(ctx, run, c.r, c.n, acked);
+    const char *why;
+    int64_t mark = read_mark(path, &why);
+    size_t acked = 0;
+    while (acked < c.n && c.r[acked].index < mark)
+        acked++;
+    each(ctx, run, &(spool_found){.records = c.r, .n = c.n, .acked = acked,
+                                  .damage = c.damage.d,
+                                  .n_damage = c.damage.n,
+                                  .mark_problem = why});
     collected_free(&c);
 }
 
@@ -576,7 +792,7 @@ int spool__recover(spool *sp, spool_each_fn each, void *ctx)
         if (sscanf(names[i], "misc-%u.log", &k) != 1 || k >= sp->misc_n)
             continue;
         snprintf(path, sizeof path, "%s/%s", sp->dir, names[i]);
-        recover_file(sp, path, NULL, each, ctx);
+        recover_file(path, NULL, each, ctx);
         unlink(path);
     }
     util__free_names(names, n);
@@ -587,7 +803,7 @@ int spool__recover(spool *sp, spool_each_fn each, void *ctx)
     for (long i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         names[i][strlen(names[i]) - 4] = '\0';
-        recover_file(sp, path, names[i], each, ctx);
+        recover_file(path, names[i], each, ctx);
     }
     util__free_names(names, n);
     return 0;
@@ -609,6 +825,7 @@ spool_cursor *spool__cursor(spool *sp, const char *run, int64_t from,
     if (c == NULL)
         return NULL;
     c->rd.fd = open(path, O_RDONLY | O_CLOEXEC);
+    c->rd.v1 = 1;
     if (c->rd.fd < 0) {
         free(c);
         return NULL;

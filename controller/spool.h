@@ -14,10 +14,14 @@
  *                        (written lazily; a stale one only means that some
  *                        messages are sent twice after a restart)
  *   misc-<n>.log         the daemon's own journal, one per start
- * A record: "TWR1", payload length, CRC-32, then seq (−1 when not a
- * result), retained flag, topic, correlation data, payload.  A torn record
- * at the end of a journal (a crash while writing) fails its length or CRC
- * and ends the journal there.
+ * A record: "TWR2", body length, CRC-32 of the length and body, then its
+ * index in the journal, seq (−1 when not a result), retained flag, topic,
+ * correlation data, payload.  Damage (a flipped byte, bytes cut out, a
+ * torn record at the end after a crash) fails a record's marker, length,
+ * CRC or index order; readers skip to the next intact record and say
+ * what they skipped.  Journals of TWR1 records (before the index and the
+ * length's CRC) are read by the old rules: up to the first damaged
+ * record.
  */
 #ifndef TWIN_SPOOL_H
 #define TWIN_SPOOL_H
@@ -38,6 +42,17 @@ typedef struct spool_record {
     const char *payload;
     size_t len;
 } spool_record;
+
+/* A damaged stretch of a journal, found by reading it: bytes from offset
+ * that are no intact record, why, and how many records were lost in it
+ * (−1: unknown — at the journal's end, or in a TWR1 journal). */
+typedef struct spool_damage {
+    int64_t offset;
+    size_t bytes;
+    int64_t records;
+    int at_end;             /* nothing intact follows it */
+    const char *why;
+} spool_damage;
 
 /* Open (creating) and lock dir.  NULL with a sentence in why when the
  * directory cannot be made or another daemon holds it. */
@@ -87,14 +102,22 @@ size_t spool__stream_bytes(const spool_stream *st);
 size_t spool__stream_reserved(const spool_stream *st);
 
 /* After a restart: for every journal left behind, in name order, call
- * each(ctx, run, records, n, acked) with all its readable records (run is
- * NULL for a daemon journal) and how many of them were acknowledged.  The
+ * each(ctx, run, found) with all its intact records (run is NULL for a
+ * daemon journal), how many of them were acknowledged, the damage found
+ * between them, and why its ack mark was not read (NULL: it was).  The
  * journals stay (runs are reopened by spool__stream on demand; daemon
  * journals are deleted once every record was handed back here and
  * acknowledged: call spool__adopt for each record re-sent). */
+typedef struct spool_found {
+    const spool_record *records;
+    size_t n;
+    size_t acked;           /* records[0 … acked − 1] were acknowledged */
+    const spool_damage *damage;
+    size_t n_damage;
+    const char *mark_problem;
+} spool_found;
 typedef void (*spool_each_fn)(void *ctx, const char *run,
-                              const spool_record *records, size_t n,
-                              size_t acked);
+                              const spool_found *found);
 int spool__recover(spool *sp, spool_each_fn each, void *ctx);
 
 /* Replay: a cursor over the result records of a run with from ≤ seq ≤

@@ -9,7 +9,7 @@ set -eu
 
 twin_packages="gcc libc6-dev make pkg-config meson ninja-build binutils
  libsundials-dev libpaho-mqtt-dev libjansson-dev libffi-dev libgsl-dev
- libcmocka-dev mosquitto mosquitto-clients python3 python3-paho-mqtt
+ zlib1g-dev libcmocka-dev mosquitto mosquitto-clients python3 python3-paho-mqtt
  python3-jsonschema openssl clang libclang-rt-14-dev gnuplot-nox"
 
 twin_install_deps() {

@@ -686,7 +686,7 @@ def spool_reservation(prefix, cid, request_id, run, columns, rows,
     cols = json.dumps(columns, separators=(",", ":"), ensure_ascii=False)
     head = '{"contract":"twin.result/1","run":%s,"seq":' % json.dumps(run)
     middle = ',"columns":%s,"rows":[' % cols
-    record = 25                             # a journal record's fixed part
+    record = 33                             # a journal record's fixed part
     msg_max = record + len(result_topic) + len(head) + 20 + len(middle) + 2
     row_max = len(columns) * 25 + 2
     full = ceil_div(rows, batch_rows)
@@ -844,6 +844,15 @@ class Controller:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        """SIGKILL, as a crash or a power loss ends it: its spool stays as
+        it was left, for a controller started again on it."""
+        self.proc.kill()
+        self.proc.wait(5)
+        self.proc = None
+        self.watch.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()

@@ -107,11 +107,7 @@ def check_crash(broker, client, spool):
                          controller="c-crash")
     expect(req.response()["status"] == "accepted", "accepted")
     time.sleep(2.0)
-    ctl.proc.kill()
-    ctl.proc.wait(5)
-    ctl.proc = None
-    ctl.watch.close()
-    shutil.rmtree(ctl.dir, ignore_errors=True)
+    ctl.kill()
     seen_before = len(client.messages(lambda m: "/result/" + run in m.topic))
     expect(seen_before > 0, "no results before the kill")
     # Started again on the same spool: the run is reported, its rows come.
