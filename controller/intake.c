@@ -10,24 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "topic.h"
+
+/* Where the answers go (topic.h); a response topic that cannot be
+ * published to is a problem of the request, in errs. */
 static void reply_for(serve *sv, const mqtt_event *ev, const char *id,
-                      reply_to *to)
+                      reply_to *to, twin_errors *errs)
 {
+    char why[512];
     memset(to, 0, sizeof *to);
     to->id = id ? strdup(id) : NULL;
-    /* Under a broker ACL (the deployment has credentials), a response
-     * topic outside this controller's own would be refused by the broker,
-     * which then drops the connection: answer on the default topic. */
-    size_t base = strlen(sv->t_response_base);
-    int own = ev->response_topic &&
-              strncmp(ev->response_topic, sv->t_response_base, base) == 0 &&
-              ev->response_topic[base] == '/';
-    if (ev->response_topic && ev->response_topic[0] &&
-        (sv->cfg.security.username == NULL || own))
-        to->topic = strdup(ev->response_topic);
-    else if (asprintf(&to->topic, "%s/%s", sv->t_response_base,
-                      id ? id : "_invalid") < 0)
-        to->topic = NULL;
+    if (topic__reply(sv->t_response_base, id, ev->response_topic,
+                     ev->response_topic_len,
+                     sv->cfg.security.username != NULL, &to->topic, why,
+                     sizeof why) != 0)
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, "", "%s", why);
     if (ev->correlation) {
         to->correlation = malloc(ev->correlation_len + 1);
         if (to->correlation)
@@ -122,6 +119,19 @@ void intake__message(serve *sv, const mqtt_event *ev)
         live_input(sv, ev);
         return;
     }
+    if (ev->retained) {
+        /* A retained request is the broker's copy, sent again at every
+         * subscribe (each reconnect, each start): it was answered when it
+         * was published, delivered live (without the retain flag). */
+        char shown[72];
+        topic__excerpt(ev->payload, ev->len, shown, sizeof shown);
+        fprintf(stderr, "twinctl serve: ignored a retained request on %s "
+                "(%s): requests are answered when they are published, not "
+                "again from the broker's retained copy; publish them "
+                "without retain, and clear this one with an empty retained "
+                "message\n", ev->topic, shown);
+        return;
+    }
     sv->requests++;
     twin_errors errs = {0};
     reply_to to;
@@ -130,7 +140,7 @@ void intake__message(serve *sv, const mqtt_event *ev)
 
     if (ev->len > sv->cfg.limits.request_bytes) {
         char *id = scan_id(ev->payload, ev->len);
-        reply_for(sv, ev, id, &to);
+        reply_for(sv, ev, id, &to, &errs);
         free(id);
         errors__add(&errs, TWIN_E_TOO_LARGE, "",
                     "the request is %zu bytes, more than this controller's "
@@ -140,7 +150,7 @@ void intake__message(serve *sv, const mqtt_event *ev)
     json_error_t jerr;
     req = json_loadb(ev->payload, ev->len, JSON_REJECT_DUPLICATES, &jerr);
     if (req == NULL || !json_is_object(req)) {
-        reply_for(sv, ev, NULL, &to);
+        reply_for(sv, ev, NULL, &to, &errs);
         if (req == NULL)
             errors__add(&errs, TWIN_E_BAD_JSON, "", "the request is not "
                         "valid JSON: line %d, column %d: %s", jerr.line,
@@ -152,7 +162,7 @@ void intake__message(serve *sv, const mqtt_event *ev)
     }
     const char *id = NULL;
     request__check_envelope(req, &errs, &id, &type);
-    reply_for(sv, ev, id, &to);
+    reply_for(sv, ev, id, &to, &errs);
     if (errs.count > 0)
         goto reject;
     if (intake__answer_again(sv, &to))

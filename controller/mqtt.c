@@ -275,7 +275,8 @@ static int on_message(void *context, char *topic, int topic_len,
         ev->len = (size_t)m->payloadlen;
         ev->retained = m->retained;
         ev->response_topic = property_string(
-            &m->properties, MQTTPROPERTY_CODE_RESPONSE_TOPIC, NULL);
+            &m->properties, MQTTPROPERTY_CODE_RESPONSE_TOPIC,
+            &ev->response_topic_len);
         ev->correlation = property_string(
             &m->properties, MQTTPROPERTY_CODE_CORRELATION_DATA,
             &ev->correlation_len);
@@ -774,6 +775,13 @@ int mqtt__publish(mqtt_client *c, const mqtt_publish *p)
             atomic_fetch_sub(&c->in_flight, 1);
             free(ctx);
         }
+        /* What paho refuses whatever the connection's state. */
+        if (sent == MQTTASYNC_BAD_UTF8_STRING ||
+            sent == MQTTASYNC_NULL_PARAMETER ||
+            sent == MQTTASYNC_TOPICNAME_TRUNCATED ||
+            sent == MQTTASYNC_BAD_STRUCTURE || sent == MQTTASYNC_BAD_QOS ||
+            sent == MQTTASYNC_BAD_MQTT_OPTION)
+            rc = -2;
         goto exit;
     }
     rc = 0;

@@ -58,7 +58,9 @@ typedef struct mqtt_event {
     char *topic;
     char *payload;             /* NUL-terminated copy; len excludes the NUL */
     size_t len;
-    char *response_topic;      /* MQTT v5 property, or NULL */
+    char *response_topic;      /* MQTT v5 property, or NULL (NUL-terminated
+                                * copy; response_topic_len its bytes) */
+    size_t response_topic_len;
     void *correlation;         /* MQTT v5 property, or NULL */
     size_t correlation_len;
     int retained;
@@ -130,8 +132,10 @@ int mqtt__wake_fd(const mqtt_client *c);
 mqtt_event *mqtt__next(mqtt_client *c);
 void mqtt__event_free(mqtt_event *e);
 
-/* Queue a publish.  Returns 0, or -1 when paho refused it right away (not
- * connected, or its queue is full); the caller keeps the message. */
+/* Queue a publish.  Returns 0; -1 when paho refused it right away for
+ * now (not connected, its queue is full): the caller keeps the message;
+ * -2 when paho refuses it whatever the connection (a topic that is not
+ * UTF-8, properties it will not take): sending it again cannot help. */
 int mqtt__publish(mqtt_client *c, const mqtt_publish *p);
 
 /* Add a subscription (kept for reconnects).  Returns 0 or -1. */

@@ -17,6 +17,7 @@
 
 #include "csv.h"
 #include "spool.h"
+#include "topic.h"
 
 typedef struct out_msg {
     struct out_msg *next;
@@ -122,6 +123,19 @@ static int enqueue_rec(sender *s, spool_stream *st, int64_t seq, int64_t rec,
                        const char *topic, char *payload, size_t len,
                        int retained, const void *corr, size_t corr_len)
 {
+    const char *problem = topic__publish_problem(topic, strlen(topic));
+    if (problem != NULL) {
+        /* Never journaled, or (a record from before a restart) marked
+         * done: a publish there would cost the connection every time. */
+        char shown[72];
+        topic__excerpt(topic, strlen(topic), shown, sizeof shown);
+        fprintf(stderr, "twinctl serve: a message to '%s' dropped: %s\n",
+                shown, problem);
+        if (rec >= 0)
+            spool__acked(st, rec);
+        free(payload);
+        return -1;
+    }
     out_msg *m = calloc(1, sizeof *m);
     if (m == NULL) {
         free(payload);
@@ -215,6 +229,8 @@ int sender__publish_json(sender *s, const char *topic, const json_t *obj,
                    correlation_len);
 }
 
+static void acked(sender *s, uint64_t tag);
+
 void sender__pump(sender *s)
 {
     if (s->next_send == NULL || !mqtt__is_connected(s->mq))
@@ -233,7 +249,18 @@ void sender__pump(sender *s)
                           .correlation = m->correlation,
                           .correlation_len = m->correlation_len,
                           .tag = s->next_tag};
-        if (mqtt__publish(s->mq, &p) != 0)
+        int rc = mqtt__publish(s->mq, &p);
+        if (rc == -2) {
+            /* Refused for good: an error of this message only. */
+            fprintf(stderr, "twinctl serve: the MQTT client refused a "
+                    "message (%zu bytes); dropped\n", m->len);
+            s->next_send = m->next;
+            m->tag = s->next_tag++;
+            s->in_flight++;
+            acked(s, m->tag);
+            continue;
+        }
+        if (rc != 0)
             break; /* paho refused: try again on the next pump */
         m->tag = s->next_tag++;
         s->in_flight++;

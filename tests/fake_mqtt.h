@@ -19,7 +19,8 @@ typedef struct fake_pub {
     int retained;
 } fake_pub;
 
-/* The fake client: connected or not, and what was published. */
+/* The fake client: connected or not, and what was published.  A topic
+ * starting with refuse/ is refused for good (mqtt__publish's -2). */
 mqtt_client *fake_mqtt__new(void);
 void fake_mqtt__set_connected(mqtt_client *c, int up);
 size_t fake_mqtt__count(const mqtt_client *c);

@@ -108,6 +108,29 @@ static void test_sender__batches_by_rows(void **state)
     assert_int_equal(sender__run_rows(f->r), 7);
 }
 
+/* A topic no one can publish to is never queued (nor journaled), and a
+ * message the client refuses for good is dropped: neither holds back the
+ * messages after it. */
+static void test_sender__bad_topics(void **state)
+{
+    fixture *f = *state;
+    static const char *const bad[] = {"twin/c/response/#", "+", "a/+/b",
+                                      "$SYS/x", "", "a\x01b", "\xff"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(sender__publish(f->s, bad[i], "{}", 2, 0, NULL, 0),
+                         -1);
+    assert_int_equal(sender__queued(f->s), 0);
+    assert_int_equal(sender__publish(f->s, "refuse/x", "{}", 2, 0, NULL, 0),
+                     0);
+    assert_int_equal(sender__publish(f->s, "twin/c/response/ok", "{}", 2, 0,
+                                     NULL, 0),
+                     0);
+    assert_int_equal(fake_mqtt__count(f->mq), 1);
+    assert_string_equal(fake_mqtt__get(f->mq, 0)->topic,
+                        "twin/c/response/ok");
+    assert_int_equal(sender__queued(f->s), 1);
+}
+
 static void test_sender__batches_by_time(void **state)
 {
     fixture *f = *state;
@@ -355,6 +378,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sender__batches_by_rows, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sender__bad_topics, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sender__batches_by_time, setup,
                                         teardown),
