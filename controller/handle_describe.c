@@ -49,7 +49,8 @@ void handle_describe(serve *sv, const reply_to *to, const json_t *req)
     for (size_t i = 0; i < sv->instances.count; i++) {
         const instance_doc *d = &sv->instances.items[i];
         json_array_append_new(insts, json_pack(
-            "{s:s, s:s, s:s, s:O, s:O}", "id", d->id, "model", d->model,
+            "{s:s, s:s, s:s, s:s, s:O, s:O}", "contract", "twin.instance/1",
+            "id", d->id, "model", d->model,
             "description", d->description, "params", d->params, "tags",
             d->tags));
     }
@@ -76,5 +77,16 @@ void handle_describe(serve *sv, const reply_to *to, const json_t *req)
         insts, "scenarios", scens, "functions",
         callable__describe(&sv->functions), "allowed", "requests",
         allowed, "realtime", sv->cfg.allow.realtime);
+    /* The limits a client must respect and could not see otherwise. */
+    const twin_limits *l = &sv->cfg.limits;
+    json_object_set_new(resp, "limits", json_pack(
+        "{s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:f, s:f}", "request_bytes",
+        (json_int_t)l->request_bytes, "max_packet_bytes",
+        (json_int_t)serve__max_packet(&sv->cfg), "retention_seconds",
+        l->retention, "replays", (json_int_t)l->replays, "remembered",
+        (json_int_t)l->remembered, "remembered_bytes",
+        (json_int_t)l->remembered_bytes, "max_runs",
+        (json_int_t)l->max_runs, "run_seconds", l->run_seconds,
+        "call_seconds", l->call_seconds));
     serve__respond(sv, to, REQ_DESCRIBE, resp);
 }

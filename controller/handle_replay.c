@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "intake.h"
 #include "serve.h"
+#include "waiters.h"
 
 #define STEP_MESSAGES 64        /* per replay per pass */
 #define STEP_BYTES (1u << 20)   /* of journal read, per replay per pass */
@@ -29,14 +29,12 @@
  * answer stays a few milliseconds' worth. */
 #define QUEUE_MESSAGES 1024
 #define QUEUE_BYTES (8u << 20)
-#define MAX_WAITERS 8           /* retries answered elsewhere, per replay */
 #define MAX_LOST_RANGES 256     /* in an answer's lost_seqs */
 
 struct replay_job {
     replay_job *next;
     reply_to to;                  /* the request's */
-    reply_to also[MAX_WAITERS];   /* retries that want the answer elsewhere */
-    size_t n_also;
+    waiters also;                 /* retries that want the answer elsewhere */
     char *run;
     json_int_t from, until;
     spool_cursor *cur;
@@ -51,8 +49,7 @@ struct replay_job {
 static void job_free(replay_job *j)
 {
     request__reply_free(&j->to);
-    for (size_t i = 0; i < j->n_also; i++)
-        request__reply_free(&j->also[i]);
+    waiters__free(&j->also);
     free(j->run);
     json_decref(j->lost);
     spool__cursor_free(&j->cur);
@@ -85,10 +82,8 @@ void handle_replay(serve *sv, const reply_to *to, const json_t *req)
     if (run == NULL)
         errors__add(&errs, TWIN_E_MISSING_FIELD, "/run",
                     "replay needs the \"run\" whose results to send again");
-    else if (!json_is_string(run) ||
-             !request__topic_safe(json_string_value(run)))
-        errors__add(&errs, TWIN_E_WRONG_TYPE, "/run",
-                    "\"run\" must be a run id string");
+    else
+        request__run_id(run, &errs);
     int ok = get_seq(req, "from_seq", "/from_seq", &errs, &from) == 0;
     ok &= get_seq(req, "to_seq", "/to_seq", &errs, &until) == 0;
     if (ok && until < from)
@@ -140,14 +135,6 @@ void handle_replay(serve *sv, const reply_to *to, const json_t *req)
     sv->n_replays++;
 }
 
-static int same_place(const reply_to *a, const reply_to *b)
-{
-    return a->topic && b->topic && strcmp(a->topic, b->topic) == 0 &&
-           a->correlation_len == b->correlation_len &&
-           (a->correlation_len == 0 ||
-            memcmp(a->correlation, b->correlation, a->correlation_len) == 0);
-}
-
 int replay__retry(serve *sv, const reply_to *to)
 {
     for (replay_job *j = sv->replays; j; j = j->next) {
@@ -155,12 +142,7 @@ int replay__retry(serve *sv, const reply_to *to)
             continue;
         /* The same place as the request or an earlier retry: one answer
          * there is enough. */
-        int known = same_place(&j->to, to);
-        for (size_t i = 0; i < j->n_also && !known; i++)
-            known = same_place(&j->also[i], to);
-        if (!known && j->n_also < MAX_WAITERS &&
-            request__reply_copy(&j->also[j->n_also], to) == 0)
-            j->n_also++;
+        waiters__add(&j->also, &j->to, to);
         return 1;
     }
     return 0;
@@ -179,8 +161,7 @@ static void unlink_job(serve *sv, replay_job *j)
  * answer to every retry that asked elsewhere, and forget the replay. */
 static void answer_retries(serve *sv, replay_job *j)
 {
-    for (size_t i = 0; i < j->n_also; i++)
-        intake__answer_again(sv, &j->also[i]);
+    waiters__answer(sv, &j->also);
     job_free(j);
 }
 

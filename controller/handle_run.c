@@ -261,15 +261,8 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
 
     const json_t *run_id = json_object_get(req, "run");
     const char *id = to->id;
-    if (run_id != NULL) {
-        if (!json_is_string(run_id) ||
-            !request__topic_safe(json_string_value(run_id)))
-            errors__add(&errs, TWIN_E_WRONG_TYPE, "/run",
-                        "\"run\" must be 1 to 128 letters, digits, -, _, . "
-                        "or : (it becomes a topic level)");
-        else
-            id = json_string_value(run_id);
-    }
+    if (run_id != NULL && (id = request__run_id(run_id, &errs)) == NULL)
+        id = to->id;
     if (errs.count == 0 && (serve__find_run(sv, id) != NULL ||
                             (sv->sp && spool__has_run(sv->sp, id))))
         errors__add(&errs, TWIN_E_OUT_OF_RANGE, run_id ? "/run" : "/id",

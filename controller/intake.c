@@ -99,9 +99,10 @@ static void live_input(serve *sv, const mqtt_event *ev)
         runner__set(&r->child, values);
     }
     if (errs.count > 0 && r != NULL && r->out != NULL) {
-        /* No one to answer: say it where the run's watchers look. */
-        json_t *e = json_pack("{s:s, s:n, s:s, s:o}", "kind", "log", "t",
-                              "level", "error", "errors",
+        /* No one to answer: say it where the run's watchers look.  The
+         * controller speaks, not a model: instance null. */
+        json_t *e = json_pack("{s:s, s:n, s:n, s:s, s:o}", "kind", "log",
+                              "t", "instance", "level", "error", "errors",
                               errors__to_json(&errs));
         char msgtext[512];
         snprintf(msgtext, sizeof msgtext, "live input on %s refused: %s",

@@ -57,6 +57,7 @@ static double bin_upper(size_t b)
 int pace__init(pace *p, double period)
 {
     p->period = period;
+    p->stop = NULL;
     p->count = p->late = p->missed = 0;
     p->max = 0.0;
     p->hist = calloc(N_BINS, sizeof *p->hist);
@@ -77,7 +78,8 @@ double pace__wait(pace *p, uint64_t k, int *late)
     if (!*late) {
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d, NULL) ==
                EINTR)
-            ;
+            if (p->stop != NULL && *p->stop)
+                return 0.0;
         clock_gettime(CLOCK_MONOTONIC, &now);
     }
     double lateness = fmax(0.0, ts_seconds(&now) - ts_seconds(&d));

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_out.h"
 #include "serve.h"
 
 /* Stretches and seq ranges named in one sentence, at most (the event's
@@ -153,11 +154,12 @@ static json_t *report_damage(serve *sv, const char *run, spool_stream *st,
     json_t *listed = json_array();
     for (size_t i = 0; i < n_ranges && i < MAX_RANGES_EVENT; i++)
         json_array_append(listed, json_array_get(ranges, i));
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:n, s:s, s:s, s:o}", "contract",
-                           "twin.event/1", "run", run, "kind", "log", "t",
-                           "level", "error", "message", msg, "lost_seqs",
-                           listed);
-    char *topic = NULL, *payload = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    /* The controller speaks, no model: instance null (contract.md). */
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:n, s:n, s:s, s:s, s:o}",
+                           "contract", "twin.event/1", "run", run, "kind",
+                           "log", "t", "instance", "level", "error",
+                           "message", msg, "lost_seqs", listed);
+    char *topic = NULL, *payload = ev ? json_out__dumps(ev) : NULL;
     if (payload && asprintf(&topic, "%s/%s/event/%s", sv->cfg.prefix,
                             sv->cfg.id, run) >= 0)
         sender__publish_on(sv->out, st, topic, payload, strlen(payload),
@@ -272,7 +274,7 @@ void recover__journal(void *ctx, const char *run, const spool_found *found)
                     "rows\n", run, (unsigned long long)rows);
         status = "failed";
     } else {
-        char *text = json_dumps(final, JSON_COMPACT);
+        char *text = json_out__dumps(final);
         if (text)
             serve__remember(sv, &r->reply, text);
         free(text);

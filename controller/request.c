@@ -69,6 +69,22 @@ int request__topic_safe(const char *s)
     return 1;
 }
 
+const char *request__run_id(const json_t *run, twin_errors *errs)
+{
+    if (!json_is_string(run)) {
+        errors__add(errs, TWIN_E_WRONG_TYPE, "/run",
+                    "\"run\" must be a run id string");
+        return NULL;
+    }
+    if (!request__topic_safe(json_string_value(run))) {
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, "/run",
+                    "\"run\" must be 1 to 128 letters, digits, -, _, . or : "
+                    "(it becomes a topic level)");
+        return NULL;
+    }
+    return json_string_value(run);
+}
+
 /* ---- the envelope ---- */
 
 static void check_contract(const json_t *req, twin_errors *errs)

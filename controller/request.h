@@ -56,4 +56,10 @@ int request__check_envelope(const json_t *req, twin_errors *errs,
 /* Is s usable as one topic level (ids, run ids)? */
 int request__topic_safe(const char *s);
 
+/* The run id a request gives in its "run" member (present: the caller
+ * checks that), or NULL with the problem in errs: wrong_type when it is
+ * not a string, out_of_range when it cannot be a topic level (the same
+ * rule and code as for "id"). */
+const char *request__run_id(const json_t *run, twin_errors *errs);
+
 #endif

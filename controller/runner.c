@@ -538,7 +538,8 @@ child_main(const scenario *sc, const runner_limits *lim, int out_fd,
     c.fns = functions__new(sc);
     sim_callbacks cb = {.ctx = &c, .columns = on_columns, .row = on_row,
                         .event = on_event, .poll = on_poll,
-                        .tick = sc->n_fn ? on_tick : NULL};
+                        .tick = sc->n_fn ? on_tick : NULL,
+                        .stop = &stop_requested};
     sim_options opt = {.realtime = -1};
     sim_stats st = {0};
     twin_errors errs = {0};

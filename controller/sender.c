@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "csv.h"
+#include "json_out.h"
 #include "spool.h"
 #include "topic.h"
 
@@ -222,7 +223,7 @@ int sender__publish_json(sender *s, const char *topic, const json_t *obj,
                          int retained, const void *correlation,
                          size_t correlation_len)
 {
-    char *text = json_dumps(obj, JSON_COMPACT);
+    char *text = json_out__dumps(obj);
     if (text == NULL)
         return -1;
     return enqueue(s, topic, text, strlen(text), retained, correlation,
@@ -613,7 +614,7 @@ static int event_out(sender_run *r, json_t *event, int forced)
                             r->run_id);
     json_object_update(msg, event);
     json_decref(event);
-    char *text = json_dumps(msg, JSON_COMPACT);
+    char *text = json_out__dumps(msg);
     json_decref(msg);
     if (text == NULL)
         return -1;

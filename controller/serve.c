@@ -26,6 +26,7 @@
 #include "crash.h"
 #include "intake.h"
 #include "job.h"
+#include "json_out.h"
 #include "twin_paths.h"
 #include "util.h"
 
@@ -181,6 +182,11 @@ int intake__answer_again(serve *sv, const reply_to *to)
         return replay__retry(sv, to); /* not answered yet: in progress? */
     sender__publish(sv->out, to->topic, m->response, strlen(m->response), 0,
                     to->correlation, to->correlation_len);
+    /* A run still going: its final response goes there too. */
+    for (run_rec *r = sv->runs; r; r = r->next)
+        if (r->state == RUN_RUNNING && r->reply.id &&
+            strcmp(r->reply.id, to->id) == 0)
+            waiters__add(&r->retries, &r->reply, to);
     return 1;
 }
 
@@ -198,7 +204,7 @@ static void respond_on(serve *sv, const reply_to *to, req_type type,
     json_object_set_new(msg, "controller", json_string(sv->cfg.id));
     json_object_update(msg, resp);
     json_decref(resp);
-    char *text = json_dumps(msg, JSON_COMPACT);
+    char *text = json_out__dumps(msg);
     json_decref(msg);
     if (text == NULL)
         return;
@@ -301,9 +307,8 @@ run_rec *serve__run_arg(serve *sv, const json_t *req, const char *needs,
     run_rec *r = NULL;
     if (run == NULL)
         errors__add(errs, TWIN_E_MISSING_FIELD, "/run", "%s", needs);
-    else if (!json_is_string(run))
-        errors__add(errs, TWIN_E_WRONG_TYPE, "/run",
-                    "\"run\" must be a run id string");
+    else if (request__run_id(run, errs) == NULL)
+        ;
     else if ((r = serve__find_run(sv, json_string_value(run))) == NULL)
         errors__add(errs, TWIN_E_UNKNOWN_RUN, "/run",
                     "this controller has no run '%s' (it remembers the last "
@@ -315,6 +320,7 @@ static void run_free(run_rec *r)
 {
     free(r->id);
     request__reply_free(&r->reply);
+    waiters__free(&r->retries);
     scenario__free(&r->sc);
     json_decref(r->doc);
     json_decref(r->columns);
@@ -487,6 +493,7 @@ static void run_end(serve *sv, run_rec *r)
         json_object_set(resp, "function_errors", fe ? fe : json_object());
     }
     serve__respond_run(sv, &r->reply, r, resp);
+    waiters__answer(sv, &r->retries);
     if (r->st)
         spool__finish(r->st, sv->cfg.limits.retention);
     say(sv, "run %s %s: %llu rows in %lld messages, %.3f s; its journal "
@@ -653,6 +660,12 @@ static int setup(serve *sv)
     return sv->buckets ? 0 : -1;
 }
 
+uint32_t serve__max_packet(const twin_config *cfg)
+{
+    size_t req = cfg->limits.request_bytes;
+    return req < (1u << 30) ? (uint32_t)(2 * req + 65536) : 0;
+}
+
 int serve__main(twin_config *cfg)
 {
     serve sv_storage = {.cfg = *cfg, .sigfd = -1};
@@ -692,12 +705,7 @@ int serve__main(twin_config *cfg)
                        /* Requests far over the limit never reach this
                         * process's memory; those just over it are still
                         * answered too_large. */
-                       .max_packet = (uint32_t)(sv->cfg.limits.request_bytes
-                                                     < (1u << 30)
-                                                 ? 2 * sv->cfg.limits
-                                                           .request_bytes +
-                                                       65536
-                                                 : 0),
+                       .max_packet = serve__max_packet(&sv->cfg),
                        .max_queued = sv->cfg.limits.queued_requests};
     if (mqtt__security_options(&mo, &sv->cfg.security, why, sizeof why) !=
         0) {

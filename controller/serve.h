@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <poll.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -23,6 +24,7 @@
 #include "scenario.h"
 #include "sender.h"
 #include "spool.h"
+#include "waiters.h"
 
 typedef enum run_state {
     RUN_RUNNING,
@@ -54,6 +56,8 @@ typedef struct run_rec {
     int wait_status;
     uint64_t rows;           /* final counts, once ended */
     int64_t last_seq;
+    waiters retries;         /* retries that want the final response
+                              * elsewhere (another response topic) */
 } run_rec;
 
 /* Answers already given, by request id (retries are answered again).
@@ -154,6 +158,12 @@ json_t *serve__status_json(serve *sv, const char *state);
 void serve__publish_status(serve *sv);
 
 double serve__now(void);
+
+/* The MQTT v5 Maximum Packet Size announced at CONNECT: twice
+ * limits.request_bytes plus 64 KiB (0: none, for a limit of 1 GiB or
+ * more), so that requests far over the limit never reach this process
+ * and those just over it are still answered too_large. */
+uint32_t serve__max_packet(const twin_config *cfg);
 
 /* Request handlers: req is the parsed request. */
 void handle_describe(serve *sv, const reply_to *to, const json_t *req);

@@ -802,6 +802,7 @@ int sim__run(sim *s, sim_stats *stats, twin_errors *errs)
             sim__fail(s, TWIN_E_INTERNAL, "out of memory");
             goto done;
         }
+        pc.stop = s->cb.stop;
     }
     for (size_t k = 0; k <= sc->n_ticks; k++) {
         double t = sc->start + (double)k * sc->dt;

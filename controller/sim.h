@@ -55,6 +55,10 @@ typedef struct sim_callbacks {
      * the values a row at t would hold), whether or not "every" emits a
      * row there; sim__signal reads any signal. */
     void (*tick)(void *ctx, const sim *s, double t);
+    /* Optional: a flag a signal handler sets to stop the run.  A
+     * real-time run's wait for its next tick ends as soon as it is set
+     * (poll then stops the run), not at the tick's deadline. */
+    const volatile int *stop;  /* a sig_atomic_t (an int) */
 } sim_callbacks;
 
 typedef struct sim_options {
