@@ -239,6 +239,12 @@ def _extra(kind, obj):
     return out
 
 
+def wire_rules(kind, obj):
+    """Only the wire rules beyond the schema (see the module's docstring),
+    as "/pointer: message" strings."""
+    return ["%s: %s" % p for p in _extra(kind_name(kind), obj)]
+
+
 def validate(kind, obj):
     """Every problem of obj as a twin <kind> document, as
     "/pointer: message" strings; [] when it is valid.  kind "auto" takes

@@ -15,6 +15,16 @@ command-line argument; the source tree is the one holding this file.
 A Broker can also open a TLS listener (tls_conf: its settings, its own
 login and ACL), beside the plain one that the harness's own clients use;
 a Client connects to it with tls= and username=/password=.
+
+Every message a Client receives from a controller (a twin.response,
+twin.result, twin.event or twin.status, or anything on a controller's
+response, result, event or status topic) is validated against the JSON
+Schemas of docs/schema/ (tests/schema_check.py, python3-jsonschema) when
+the client closes; a violation fails the test there (HarnessError) and
+in Tests.summary(), with the message and what is wrong.  Result messages
+are validated in full once per run, columns and row shape (which values
+are integers, reals or null): the rest of a run's results only for
+their row lengths, so 86 401 results cost no more than a few.
 """
 
 import json
@@ -38,6 +48,14 @@ HOST = "127.0.0.1"
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 FINAL = ("finished", "failed", "cancelled", "rejected")
+
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tests"))
+import schema_check  # noqa: E402
+
+# What the controllers sent that does not fit docs/schema/, over every
+# Client of this process: (topic, problems, first bytes).
+SCHEMA_VIOLATIONS = []
+SENT_KINDS = ("twin.response", "twin.result", "twin.event", "twin.status")
 
 
 class HarnessError(Exception):
@@ -301,6 +319,83 @@ def topic_matches(pattern, topic):
     return mqtt.topic_matches_sub(pattern, topic)
 
 
+def _controller_topic(topic):
+    """Is topic one a controller publishes to (P/C/response/..., result,
+    event, status)?"""
+    parts = topic.split("/")
+    return (len(parts) >= 3 and parts[2] in ("response", "result", "event")
+            and len(parts) >= 4) or (len(parts) == 3 and parts[2] == "status")
+
+
+class SchemaWatch:
+    """Validates what controllers sent among a Client's messages (see the
+    module's docstring)."""
+
+    def __init__(self):
+        self.checked = 0
+        self.seen = 0
+        self.result_shapes = set()
+
+    @staticmethod
+    def _shape(row):
+        return tuple("n" if v is None else "i" if isinstance(v, int) and
+                     not isinstance(v, bool) else "f" if isinstance(v, float)
+                     else type(v).__name__ for v in row) \
+            if isinstance(row, list) else type(row).__name__
+
+    def _result_key(self, p):
+        rows = p.get("rows")
+        shapes = frozenset(self._shape(r) for r in rows) \
+            if isinstance(rows, list) else None
+        seq = p.get("seq")
+        rest = {k: v for k, v in p.items() if k not in ("rows", "seq")}
+        return (json.dumps(rest, sort_keys=True), shapes,
+                isinstance(seq, int) and not isinstance(seq, bool)
+                and seq >= 0)
+
+    def problems(self, m):
+        """What is wrong with message m, as schema_check says ([] when it
+        is fine or not the controllers')."""
+        p = m.payload
+        kind = schema_check.kind_of(p)
+        if kind not in SENT_KINDS:
+            if _controller_topic(m.topic) and not (
+                    isinstance(p, dict) and kind is not None):
+                return ["not a twin message (no response, result, event or "
+                        "status contract)"]
+            return []
+        self.seen += 1
+        if kind == "twin.result":
+            key = self._result_key(p)
+            if key in self.result_shapes:
+                return schema_check.wire_rules(kind, p)
+            problems = schema_check.validate(kind, p)
+            if not problems:
+                self.result_shapes.add(key)
+            return problems
+        return schema_check.validate(kind, p)
+
+    def check(self, messages):
+        """Validate the messages not checked yet; returns the violations
+        (and records them in SCHEMA_VIOLATIONS)."""
+        found = []
+        for m in messages[self.checked:]:
+            bad = self.problems(m)
+            if bad:
+                found.append((m.topic, bad[:5], m.raw[:300]))
+        self.checked = len(messages)
+        SCHEMA_VIOLATIONS.extend(found)
+        return found
+
+
+def schema_report(violations, show=5):
+    lines = ["%d message(s) sent by a controller do not fit docs/schema/:"
+             % len(violations)]
+    for topic, bad, raw in violations[:show]:
+        lines.append("  %s: %s\n    %r" % (topic, "; ".join(bad), raw))
+    return "\n".join(lines)
+
+
 class Request:
     """What request() returns: the request as sent and where its answers
     arrive.  `controller` is the one addressed (None for the pool until a
@@ -362,10 +457,13 @@ class Client:
 
     def __init__(self, broker, prefix="twin", client_id=None,
                  connect_timeout=10.0, url=None, tls=None, username=None,
-                 password=None):
+                 password=None, validate=True):
         """url: where to connect (default: the broker's plain listener);
         tls: a dict of paho's tls_set() arguments (ca_certs, certfile,
-        keyfile) for a TLS listener; username and password: the login."""
+        keyfile) for a TLS listener; username and password: the login;
+        validate: check what controllers sent against docs/schema/ at
+        close (a test that publishes bad ones itself turns it off)."""
+        self.schemas = SchemaWatch() if validate else None
         self.url = url or (broker.url if hasattr(broker, "url") else broker)
         host, port = parse_url(self.url)
         self.host, self.port = host, port
@@ -429,6 +527,18 @@ class Client:
     def close(self):
         self.mqtt.disconnect()
         self.mqtt.loop_stop()
+        self.check_schemas()
+
+    def check_schemas(self):
+        """Raise HarnessError when a message a controller sent (since the
+        last check) does not fit its schema."""
+        if self.schemas is None:
+            return
+        with self._cond:
+            ms = list(self._messages)
+        found = self.schemas.check(ms)
+        if found:
+            raise HarnessError(schema_report(found))
 
     def __enter__(self):
         return self.connect()
@@ -835,7 +945,10 @@ class Controller:
                     problems.append("twinctl serve %s stopped without "
                                     "publishing offline" % self.id)
         self.proc = None
-        self.watch.close()
+        try:
+            self.watch.close()
+        except HarnessError as e:
+            problems.append(str(e))
         if problems:
             problems[-1] += "; its log:\n" + _tail(self.log)
         else:
@@ -891,5 +1004,9 @@ class Tests:
         return True
 
     def summary(self):
+        if SCHEMA_VIOLATIONS:
+            self.failed += 1
+            print("FAIL every message sent fits docs/schema/: %s"
+                  % schema_report(SCHEMA_VIOLATIONS))
         print("%d passed, %d failed" % (self.passed, self.failed))
         return 1 if self.failed or not self.passed else 0
