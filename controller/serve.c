@@ -307,9 +307,8 @@ run_rec *serve__run_arg(serve *sv, const json_t *req, const char *needs,
     run_rec *r = NULL;
     if (run == NULL)
         errors__add(errs, TWIN_E_MISSING_FIELD, "/run", "%s", needs);
-    else if (request__run_id(run, errs) == NULL)
-        ;
-    else if ((r = serve__find_run(sv, json_string_value(run))) == NULL)
+    else if (request__run_id(run, errs) != NULL &&
+             (r = serve__find_run(sv, json_string_value(run))) == NULL)
         errors__add(errs, TWIN_E_UNKNOWN_RUN, "/run",
                     "this controller has no run '%s' (it remembers the last "
                     "256 that ended)", json_string_value(run));

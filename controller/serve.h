@@ -213,9 +213,10 @@ int replay__retry(serve *sv, const reply_to *to);
 
 void replay__free_all(serve *sv);
 
-/* The run a request names in its "run" member: missing, not a string and
- * unknown are each reported (needs: what the request needs it for, e.g.
- * "cancel needs the \"run\" to stop").  NULL when it was reported. */
+/* The run a request names in its "run" member: missing, not a string,
+ * not a topic level (request__run_id) and unknown are each reported
+ * (needs: what the request needs it for, e.g. "cancel needs the \"run\"
+ * to stop").  NULL when it was reported. */
 run_rec *serve__run_arg(serve *sv, const json_t *req, const char *needs,
                         twin_errors *errs);
 
