@@ -76,6 +76,9 @@ double pace__wait(pace *p, uint64_t k, int *late)
     clock_gettime(CLOCK_MONOTONIC, &now);
     *late = ts_seconds(&now) > ts_seconds(&d);
     if (!*late) {
+        /* A stop asked for before the sleep, or during it, ends it. */
+        if (p->stop != NULL && *p->stop)
+            return 0.0;
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d, NULL) ==
                EINTR)
             if (p->stop != NULL && *p->stop)
