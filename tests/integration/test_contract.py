@@ -12,9 +12,9 @@ every message as its schema says, and the behaviour as the docs say.
     `accepted` there and later the final response there too;
   - `set` and `call` answers write numbers as the results do: the shortest
     of %.15g and %.17g that reads back to the same double (0.7, 273.15);
-  - SIGTERM during a real-time run with long ticks stops the daemon
-    within a second: the run stops at once, `cancelled` by itself (not
-    killed after the 2 s grace);
+  - `cancel`, and SIGTERM, during a real-time run with long ticks stop
+    it within a second, `cancelled` by itself (not killed after the 2 s
+    grace);
   - `describe` shows the limits a client needs: request_bytes, retention
     and replays.
 
@@ -224,6 +224,24 @@ def check_shortest_numbers(client):
     expect(final["status"] == "cancelled", final)
 
 
+def check_cancel_at_once(client):
+    """`cancel` of a run waiting for a 5 s real-time tick ends it at once,
+    cancelled by itself, not killed after the 2 s grace."""
+    rid, req = start_paced(client, "cancel", speed=1.0, stop=60, dt=5.0)
+    client.wait(lambda m: m.topic == "twin/ctl-1/result/" + rid,
+                timeout=10, start=req.first_index)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    c = client.request({"type": "cancel", "run": rid}, controller="ctl-1")
+    expect(c.response()["status"] == "ok", "cancel ok")
+    final = req.final(timeout=10)
+    took = time.monotonic() - t0
+    expect(final["status"] == "cancelled", final)
+    expect("killed" not in final["errors"][0]["message"],
+           "the run had to be killed: %r" % final["errors"])
+    expect(took < 1.0, "cancelled %.2f s after the request" % took)
+
+
 def check_sigterm_stops_at_once(broker, client):
     with Controller(broker, "ctl-stop", build=BUILD) as ctl:
         # A tick of 5 s of wall clock: the run waits for its next tick.
@@ -261,6 +279,8 @@ def main():
                 check_retry_gets_final, client)
         t.check("set and call answers: shortest numbers",
                 check_shortest_numbers, client)
+        t.check("cancel during a long real-time tick ends the run at once",
+                check_cancel_at_once, client)
         t.check("SIGTERM during a long real-time tick stops within 1 s",
                 check_sigterm_stops_at_once, broker, client)
     return t.summary()
