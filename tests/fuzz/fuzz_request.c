@@ -5,7 +5,9 @@
  * "scenario" is composed against the real model and instance libraries
  * with the limits the daemon uses, and a steady request's "options" and
  * "inputs" read against it.  Every rejection is checked to reach the
- * wire whole.
+ * wire whole, and the request itself written as the controller writes
+ * its messages (json_out.c: a set answer echoes its values) must read
+ * back to the same JSON.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +16,7 @@
 #include <jansson.h>
 
 #include "fuzz_support.h"
+#include "json_out.h"
 #include "request.h"
 #include "steady.h"
 
@@ -27,6 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_decref(req);
         return 0;
     }
+    /* The controller's text of it reads back to the same document. */
+    char *text = json_out__dumps(req);
+    json_t *back = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL)
+                        : NULL;
+    if (text == NULL || !json_equal(req, back))
+        abort();
+    json_decref(back);
+    free(text);
     twin_errors errs = {0}, inner = {0};
     const char *id = NULL;
     req_type type = REQ__COUNT;
