@@ -184,10 +184,11 @@ static void note_lost(replay_job *j, json_int_t seq)
 static void finish(serve *sv, replay_job *j)
 {
     run_rec *r = serve__find_run(sv, j->run);
-    json_int_t last = r ? (r->state == RUN_RUNNING && r->out
-                               ? sender__run_last_seq(r->out)
-                               : r->last_seq)
-                        : -1;
+    json_int_t last = !r                          ? -1
+                      : r->state != RUN_RUNNING   ? r->last_seq
+                      : r->st ? spool__stream_last_seq(r->st)
+                      : r->out ? sender__run_last_seq(r->out)
+                               : -1;
     /* An ended run's seqs up to its last one are all in the journal,
      * unless it was damaged. */
     if (r && r->state != RUN_RUNNING)

@@ -4,6 +4,7 @@
  * start it in its own process.  The answer is `accepted` with the result
  * columns; the run's end is answered later by serve.c.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,9 @@ scenario *serve__scenario_arg(serve *sv, const json_t *req, const char *needs,
  * never refused for the spool; replayed results are not journaled
  * again). */
 #define HEADROOM_SHARE 16
+/* Free space kept on the spool's filesystem beside what runs reserve: the
+ * daemon's answers and the ack marks. */
+#define DISK_MARGIN (1u << 20)
 /* A run's responses in its journal beside its ids, columns and reply
  * topic: `accepted`, and the final one (solver statistics and an error
  * message of at most 1 KiB), with per function of the scenario its value
@@ -175,6 +179,29 @@ void serve__spool_room(serve *sv, spool_room *room)
     room->headroom = room->limit / HEADROOM_SHARE;
     size_t taken = room->used + room->reserved + room->headroom;
     room->free = room->limit > taken ? room->limit - taken : 0;
+    /* The disk under the spool may hold less than its limit (other files,
+     * a small filesystem): what running runs may still write must fit on
+     * it too, and DISK_MARGIN more for the daemon's answers. */
+    room->disk = spool__disk_free(sv->sp);
+    if (room->disk != SIZE_MAX) {
+        size_t keep = room->reserved + DISK_MARGIN;
+        size_t on_disk = room->disk > keep ? room->disk - keep : 0;
+        if (on_disk < room->free) {
+            room->free = on_disk;
+            room->disk_bound = 1;
+        }
+    }
+}
+
+int serve__spool_error(serve *sv, char *why, size_t len)
+{
+    int err = sender__spool_error(sv->out);
+    if (err == 0)
+        return 0;
+    snprintf(why, len, "the spool %s cannot be written: %s; running runs "
+             "are paused until it can (tried every second), and no new run "
+             "is taken", spool__dir(sv->sp), strerror(err));
+    return 1;
 }
 
 /* What the run's journal may take at most: its results and events
@@ -213,7 +240,7 @@ int serve__spool_full(serve *sv)
     json_decref(cols);
     spool_room room;
     serve__spool_room(sv, &room);
-    return room.free < least;
+    return room.free < least || sender__spool_error(sv->out) != 0;
 }
 
 static void check_room(serve *sv, size_t need, const scenario *sc,
@@ -223,7 +250,17 @@ static void check_room(serve *sv, size_t need, const scenario *sc,
     serve__spool_room(sv, &room);
     if (sv->sp == NULL || need <= room.free)
         return;
-    if (need > room.limit - room.headroom)
+    if (room.disk_bound && need <= room.limit - room.headroom)
+        errors__add(errs, TWIN_E_BUSY, "", "the filesystem of this "
+                    "controller's spool (%s) has no room for this run: it "
+                    "may write up to %zu bytes, and the filesystem has %zu "
+                    "bytes free, of which running runs may still write %zu "
+                    "and %u are kept for the daemon's answers; free space "
+                    "on that filesystem, send the run to another "
+                    "controller, or move the spool (\"spool\") to a larger "
+                    "one", spool__dir(sv->sp), need, room.disk,
+                    room.reserved, DISK_MARGIN);
+    else if (need > room.limit - room.headroom)
         errors__add(errs, TWIN_E_TOO_LARGE, "/scenario/time",
                     "this run may write up to %zu bytes to the spool (%zu "
                     "rows of %zu columns, its responses and events), more "
@@ -301,6 +338,9 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
         errors__add(&errs, TWIN_E_BUSY, "", "this controller is running %zu "
                     "runs, its limit; try again later or send it to the "
                     "pool", sv->active);
+    if (errs.count == 0 && serve__spool_error(sv, why, sizeof why))
+        errors__add(&errs, TWIN_E_BUSY, "", "%s; try again once it can be "
+                    "written, or send the run to another controller", why);
     if (errs.count == 0)
         check_room(sv, need, sc, &errs);
     if (errs.count == 0 && sender__full(sv->out))
@@ -319,6 +359,19 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
     r->columns = columns;
     columns = NULL;
     r->st = sv->sp ? spool__stream(sv->sp, id) : NULL;
+    if (sv->sp && r->st == NULL) {
+        /* No run without its journal. */
+        errors__add(&errs, TWIN_E_BUSY, "", "this controller cannot make "
+                    "the run's journal in its spool %s: %s; it takes no run "
+                    "until it can (make the spool writable, free space on "
+                    "its filesystem), send the run to another controller",
+                    spool__dir(sv->sp), strerror(errno));
+        free(r->id);
+        request__reply_free(&r->reply);
+        json_decref(r->columns);
+        free(r);
+        goto reject;
+    }
     if (r->st)
         spool__reserve(r->st, need);
     r->out = sender__run_new(sv->out, &spec, r->st);

@@ -19,8 +19,11 @@ static const char *state_name(run_state s)
 static json_t *run_json(const run_rec *r)
 {
     int running = r->state == RUN_RUNNING;
-    int64_t last = running && r->out ? sender__run_last_seq(r->out)
-                                     : r->last_seq;
+    /* A running run's last seq journaled (what can be sent or replayed:
+     * a message the spool has not taken yet waits). */
+    int64_t last = running && r->st    ? spool__stream_last_seq(r->st)
+                   : running && r->out ? sender__run_last_seq(r->out)
+                                       : r->last_seq;
     uint64_t rows = running && r->out ? sender__run_rows(r->out) : r->rows;
     return json_pack("{s:s, s:s, s:I, s:I}", "run", r->id, "state",
                      state_name(r->state), "last_seq", (json_int_t)last,

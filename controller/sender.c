@@ -10,10 +10,12 @@
  */
 #include "sender.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "csv.h"
 #include "json_out.h"
@@ -25,6 +27,7 @@ typedef struct out_msg {
     uint64_t tag;          /* 0 while QUEUED */
     spool_stream *st;      /* its journal, or NULL (not spooled) */
     int64_t rec;           /* its record there */
+    int64_t seq;           /* result seq, or −1 */
     char *topic;
     char *payload;
     size_t len;
@@ -64,6 +67,13 @@ struct sender {
     spool *sp;             /* NULL: memory only */
     spool_stream *misc;    /* the daemon's own journal */
     int sync_failed;
+    int misc_failed;       /* the last answer could not be journaled */
+    /* Messages of runs that could not be journaled yet (and every run
+     * message after them), in order: not published until they are. */
+    out_msg *held_head, *held_tail;
+    size_t held;
+    int spool_errno;       /* why, while there are held messages */
+    double held_since;     /* monotonic s */
     sender_limits lim;
     out_msg *head, *tail;
     out_msg *next_send;    /* first QUEUED message, or NULL */
@@ -105,6 +115,12 @@ void sender__free(sender **sp)
         s->head = m->next;
         msg_free(m);
     }
+    while (s->held_head) {
+        out_msg *m = s->held_head;
+        s->held_head = m->next;
+        spool__pending(m->st, -1);
+        msg_free(m);
+    }
     while (s->runs) {
         sender_run *r = s->runs;
         sender__run_free(&r);
@@ -117,9 +133,56 @@ void sender__free(sender **sp)
  * journaled again (a replayed record). */
 #define NOT_JOURNALED (-2)
 
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* m is journaled (or not spooled at all): it goes out in turn. */
+static void push(sender *s, out_msg *m)
+{
+    m->next = NULL;
+    if (s->tail)
+        s->tail->next = m;
+    else
+        s->head = m;
+    s->tail = m;
+    if (s->next_send == NULL)
+        s->next_send = m;
+    s->count++;
+}
+
+/* m, a run's message, cannot be journaled now (or one before it could
+ * not): it waits, and no run message is published after it, until the
+ * spool takes it (sender__retry). */
+static void hold(sender *s, out_msg *m, int err)
+{
+    if (s->held_head == NULL) {
+        s->spool_errno = err;
+        s->held_since = mono_now();
+        fprintf(stderr, "twinctl serve: cannot write to the spool %s: %s; "
+                "runs are paused (their messages wait in memory, none is "
+                "sent before it is journaled) until it can be written "
+                "again, tried every second\n",
+                spool__dir(s->sp), strerror(err));
+    }
+    m->next = NULL;
+    if (s->held_tail)
+        s->held_tail->next = m;
+    else
+        s->held_head = m;
+    s->held_tail = m;
+    s->held++;
+    spool__pending(m->st, 1);
+}
+
 /* Take ownership of payload.  st: the journal to write it to first (NULL:
  * the daemon's own); rec ≥ 0: it is there already (after a restart);
- * NOT_JOURNALED: keep it in memory only. */
+ * NOT_JOURNALED: keep it in memory only.  A run's message that cannot be
+ * journaled is held (see hold); an answer of the daemon's that cannot is
+ * sent from memory, and the log says so. */
 static int enqueue_rec(sender *s, spool_stream *st, int64_t seq, int64_t rec,
                        const char *topic, char *payload, size_t len,
                        int retained, const void *corr, size_t corr_len)
@@ -143,21 +206,7 @@ static int enqueue_rec(sender *s, spool_stream *st, int64_t seq, int64_t rec,
         return -1;
     }
     m->rec = -1;
-    if (s->sp != NULL && rec != NOT_JOURNALED) {
-        m->st = st ? st : s->misc;
-        m->rec = rec >= 0 ? rec
-                 : m->st ? spool__append(m->st, seq, retained, topic, corr,
-                                         corr_len, payload, len)
-                         : -1;
-        if (m->rec < 0) {
-            if (!s->sync_failed)
-                fprintf(stderr, "twinctl serve: cannot write to the spool "
-                        "(disk full?); messages are held in memory only "
-                        "until it works again\n");
-            s->sync_failed = 1;
-            m->st = NULL;
-        }
-    }
+    m->seq = seq;
     m->topic = strdup(topic);
     m->payload = payload;
     m->len = len;
@@ -172,21 +221,79 @@ static int enqueue_rec(sender *s, spool_stream *st, int64_t seq, int64_t rec,
         msg_free(m);
         return -1;
     }
-    if (s->tail)
-        s->tail->next = m;
-    else
-        s->head = m;
-    s->tail = m;
-    if (s->next_send == NULL)
-        s->next_send = m;
-    s->count++;
+    int held = 0, err = 0;
+    if (s->sp != NULL && rec != NOT_JOURNALED) {
+        m->st = st ? st : s->misc;
+        if (rec >= 0)
+            m->rec = rec;
+        else if (st != NULL && s->held_head != NULL)
+            held = 1; /* behind what waits for the spool */
+        else if (m->st == NULL ||
+                 (m->rec = spool__append(m->st, seq, retained, topic, corr,
+                                         corr_len, payload, len)) < 0) {
+            err = m->st ? errno : ENOMEM;
+            held = st != NULL;
+        }
+        if (m->rec < 0 && !held) {
+            /* The daemon's own answer: sent from memory. */
+            if (!s->misc_failed)
+                fprintf(stderr, "twinctl serve: cannot write the daemon's "
+                        "answers to the spool %s: %s; they are sent from "
+                        "memory (a crash before the broker took one loses "
+                        "it, and its requester asks again)\n",
+                        spool__dir(s->sp), strerror(err));
+            s->misc_failed = 1;
+            m->st = NULL;
+        } else if (st == NULL && m->rec >= 0) {
+            s->misc_failed = 0;
+        }
+    }
     s->bytes += len + strlen(topic) + sizeof *m;
+    if (held) {
+        hold(s, m, err);
+        return 0;
+    }
+    push(s, m);
     /* With a spool, the owner pumps once per pass of its loop, so that one
      * sync covers every message of the pass (a group commit); without,
      * publish at once. */
     if (s->sp == NULL)
         sender__pump(s);
     return 0;
+}
+
+int sender__retry(sender *s)
+{
+    while (s->held_head) {
+        out_msg *m = s->held_head;
+        int64_t rec = spool__append(m->st, m->seq, m->retained, m->topic,
+                                    m->correlation, m->correlation_len,
+                                    m->payload, m->len);
+        if (rec < 0) {
+            s->spool_errno = errno;
+            return -1;
+        }
+        m->rec = rec;
+        spool__pending(m->st, -1);
+        s->held_head = m->next;
+        if (s->held_head == NULL)
+            s->held_tail = NULL;
+        s->held--;
+        push(s, m);
+    }
+    if (s->spool_errno != 0) {
+        fprintf(stderr, "twinctl serve: the spool %s can be written again "
+                "after %.1f s; runs go on\n", spool__dir(s->sp),
+                mono_now() - s->held_since);
+        s->spool_errno = 0;
+    }
+    return 0;
+}
+
+int sender__spool_error(const sender *s)
+{
+    return s->held_head != NULL ? (s->spool_errno ? s->spool_errno : EIO)
+                                : 0;
 }
 
 static int enqueue(sender *s, const char *topic, char *payload, size_t len,
@@ -323,10 +430,10 @@ void sender__on_mqtt(sender *s, const mqtt_event *ev)
 
 int sender__full(const sender *s)
 {
-    /* Memory only: the spool's bound is kept by admission (every run
-     * reserves its share before it starts), so a run never waits for the
-     * spool. */
-    return s->bytes >= s->lim.buffer_bytes;
+    /* Memory, or a spool that cannot be written: the spool's bound is
+     * kept by admission (every run reserves its share before it starts),
+     * but the disk under it can still fill or fail. */
+    return s->bytes >= s->lim.buffer_bytes || s->held_head != NULL;
 }
 
 void sender__use_spool(sender *s, spool *sp)
@@ -368,7 +475,7 @@ int sender__adopt(sender *s, spool_stream *st, const spool_record *r)
 
 size_t sender__queued(const sender *s)
 {
-    return s->count;
+    return s->count + s->held;
 }
 
 size_t sender__queued_bytes(const sender *s)

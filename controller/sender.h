@@ -18,6 +18,9 @@
  * disk — a run's own, or the daemon's — and the journals are synced
  * before any of it is handed to the MQTT client (one sync per pump, a
  * group commit); an acknowledgement is noted in the journal's marks.
+ * When the disk cannot take a run's message (full, read-only, failing),
+ * it and every run message after it wait in memory, unpublished, and the
+ * sender is full (the runs pause) until the spool takes them.
  *
  * A run's share of the spool: sender__run_bound gives, before the run
  * starts, the most its results and events can take in its journal (the
@@ -110,7 +113,18 @@ void sender__on_mqtt(sender *s, const mqtt_event *ev);
 /* Publish what waits, as far as the connection and window allow. */
 void sender__pump(sender *s);
 
+/* Full: past buffer_bytes, or holding messages of runs that the spool
+ * could not take (the daemon then stops reading the runs' pipes). */
 int sender__full(const sender *s);
+
+/* Why the spool cannot be written (an errno) while messages of runs wait
+ * for it, else 0.  Such a message is never published before it is
+ * journaled: every run message after it waits too, in order.
+ * sender__retry journals them (call it now and then, about once a
+ * second): 0 when none waits any more, −1 when the spool still cannot be
+ * written. */
+int sender__spool_error(const sender *s);
+int sender__retry(sender *s);
 size_t sender__queued(const sender *s);      /* not yet acknowledged */
 size_t sender__queued_bytes(const sender *s);
 

@@ -47,6 +47,9 @@ static void say(const serve *sv, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void say_v(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+
+static void say_v(const char *fmt, va_list ap)
 {
     fprintf(stderr, "twinctl serve: ");
     vfprintf(stderr, fmt, ap);
@@ -279,6 +282,12 @@ json_t *serve__status_json(serve *sv, const char *state)
                         json_integer((json_int_t)room.free));
     json_object_set_new(st, "spool_full",
                         json_boolean(serve__spool_full(sv)));
+    if (room.disk != SIZE_MAX)
+        json_object_set_new(st, "spool_disk_free",
+                            json_integer((json_int_t)room.disk));
+    char why[512];
+    if (serve__spool_error(sv, why, sizeof why))
+        json_object_set_new(st, "spool_error", json_string(why));
     return st;
 }
 
@@ -286,6 +295,7 @@ void serve__publish_status(serve *sv)
 {
     json_t *st = serve__status_json(sv, sv->stopping ? "offline" : "online");
     sv->spool_full_said = json_is_true(json_object_get(st, "spool_full"));
+    sv->spool_error_said = json_object_get(st, "spool_error") != NULL;
     sender__publish_json(sv->out, sv->t_status, st, 1, NULL, 0);
     json_decref(st);
 }
@@ -832,8 +842,12 @@ int serve__main(twin_config *cfg)
         if (now >= next_tidy) {
             spool__tidy(sv->sp);
             next_tidy = now + 1.0;
-            if (serve__spool_full(sv) != sv->spool_full_said)
-                serve__publish_status(sv); /* retention freed room */
+            /* A disk that could not be written: try again. */
+            if (sender__spool_error(sv->out))
+                sender__retry(sv->out);
+            if (serve__spool_full(sv) != sv->spool_full_said ||
+                (sender__spool_error(sv->out) != 0) != sv->spool_error_said)
+                serve__publish_status(sv); /* room freed, or taken */
         }
         replaying = replay__step(sv);
         sender__flush_due(sv->out, now);

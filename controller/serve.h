@@ -98,6 +98,7 @@ typedef struct serve {
     int sigfd;
     int stopping;
     int spool_full_said;     /* spool_full in the last status published */
+    int spool_error_said;    /* spool_error in it */
     int reload_pending;
     double started;
     uint64_t requests, rejected;
@@ -147,11 +148,18 @@ void serve__cancel_run(serve *sv, run_rec *r);
  * the daemon's answers, and what is left for a new run. */
 typedef struct spool_room {
     size_t limit, used, reserved, headroom, free;
+    size_t disk;             /* free on its filesystem (SIZE_MAX: unknown) */
+    int disk_bound;          /* free is what the filesystem leaves */
 } spool_room;
 void serve__spool_room(serve *sv, spool_room *room);
 
-/* Is there too little room left for even the smallest run? */
+/* Is there too little room left for even the smallest run, or can the
+ * spool not be written (runs paused)? */
 int serve__spool_full(serve *sv);
+
+/* The spool cannot be written: 1 with a sentence in why (what, the
+ * system's reason, what happens meanwhile), else 0. */
+int serve__spool_error(serve *sv, char *why, size_t len);
 
 /* The retained status message. */
 json_t *serve__status_json(serve *sv, const char *state);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,8 @@ struct spool_stream {
     char *path;
     int fd;
     int64_t count;         /* records written */
+    int64_t last_seq;      /* of the last result record, or −1 */
+    size_t pending;        /* messages waiting to be appended (spool__pending) */
     uint8_t *acked;        /* per record */
     size_t acked_cap;
     int64_t mark;          /* records acknowledged from the start */
@@ -103,6 +106,23 @@ static int mkdir_p(const char *path)
     return mkdir(buf, 0750) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* Can a journal be made in dir/runs (a file created, written, removed)?
+ * 0, or −1 with errno. */
+static int probe_writable(const char *dir)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/runs/.probe-%ld", dir, (long)getpid());
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    int rc = write(fd, "x", 1) == 1 ? 0 : -1;
+    int err = errno;
+    close(fd);
+    unlink(path);
+    errno = err;
+    return rc;
+}
+
 spool *spool__open(const char *dir, char *why, size_t why_len)
 {
     spool *sp = calloc(1, sizeof *sp);
@@ -122,10 +142,23 @@ spool *spool__open(const char *dir, char *why, size_t why_len)
     }
     snprintf(path, sizeof path, "%s/LOCK", dir);
     sp->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (sp->lock_fd < 0 || flock(sp->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    /* A full disk is no reason not to start (what is there is sent, and
+     * the status says the spool is full); a read-only or forbidden one
+     * is. */
+    if (sp->lock_fd < 0 || access(path, W_OK) != 0 ||
+        (probe_writable(dir) != 0 && errno != ENOSPC && errno != EDQUOT)) {
+        snprintf(why, why_len, "the spool directory %s cannot be written: "
+                 "%s (%s): make it writable by this user, remount its "
+                 "filesystem read-write, or set \"spool\" in the "
+                 "configuration to a writable place", dir, strerror(errno),
+                 errno == EROFS ? "its filesystem is mounted read-only"
+                                : "check its owner and permissions");
+        goto fail;
+    }
+    if (flock(sp->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         snprintf(why, why_len, "the spool %s is in use by another twinctl "
-                 "serve (each controller needs its own spool directory)",
-                 dir);
+                 "serve (each controller needs its own spool directory): "
+                 "%s", dir, strerror(errno));
         goto fail;
     }
     /* Number this start's own journal after the ones left behind. */
@@ -457,6 +490,8 @@ static int note_present(void *ctx, const spool_record *r)
     if (ensure_acked(st, r->index + 1) != 0)
         return 1;
     st->acked[r->index] = PRESENT;
+    if (r->seq > st->last_seq)
+        st->last_seq = r->seq;
     return 0;
 }
 
@@ -470,6 +505,7 @@ spool_stream *spool__stream(spool *sp, const char *run)
         return NULL;
     st->sp = sp;
     st->fd = -1;
+    st->last_seq = -1;
     int rc = run ? asprintf(&st->path, "%s/runs/%s.log", sp->dir, run)
                  : asprintf(&st->path, "%s/misc-%u.log", sp->dir,
                             sp->misc_n);
@@ -504,8 +540,10 @@ spool_stream *spool__stream(spool *sp, const char *run)
     sp->streams = st;
     sp->bytes += st->bytes;
     return st;
-fail:
+fail:;
+    int err = errno;
     stream_free(st);
+    errno = err;
     return NULL;
 }
 
@@ -547,9 +585,11 @@ int64_t spool__append(spool_stream *st, int64_t seq, int retained,
             continue;
         if (k <= 0) {
             /* Cut what was written, so the journal stays whole. */
+            int err = k == 0 ? ENOSPC : errno;
             if (ftruncate(st->fd, (off_t)st->bytes) == 0)
                 lseek(st->fd, (off_t)st->bytes, SEEK_SET);
             free(rec);
+            errno = err;
             return -1;
         }
         done += (size_t)k;
@@ -558,6 +598,8 @@ int64_t spool__append(spool_stream *st, int64_t seq, int retained,
     st->bytes += total;
     st->sp->bytes += total;
     st->dirty = 1;
+    if (seq > st->last_seq)
+        st->last_seq = seq;
     st->acked[st->count] = 0;
     return st->count++;
 }
@@ -662,7 +704,7 @@ void spool__tidy(spool *sp)
             continue;
         }
         if (st->run != NULL && st->finished && all_acked &&
-            now >= st->retain_until)
+            st->pending == 0 && now >= st->retain_until)
             remove_stream(sp, st);
     }
 }
@@ -670,6 +712,35 @@ void spool__tidy(spool *sp)
 size_t spool__bytes(const spool *sp)
 {
     return sp->bytes;
+}
+
+void spool__pending(spool_stream *st, int delta)
+{
+    if (st == NULL)
+        return;
+    if (delta > 0)
+        st->pending += (size_t)delta;
+    else if (st->pending >= (size_t)-delta)
+        st->pending -= (size_t)-delta;
+}
+
+size_t spool__disk_free(const spool *sp)
+{
+    struct statvfs vfs;
+    if (statvfs(sp->dir, &vfs) != 0)
+        return SIZE_MAX;
+    double bytes = (double)vfs.f_bavail * (double)vfs.f_frsize;
+    return bytes >= (double)SIZE_MAX ? SIZE_MAX : (size_t)bytes;
+}
+
+const char *spool__dir(const spool *sp)
+{
+    return sp->dir;
+}
+
+int64_t spool__stream_last_seq(const spool_stream *st)
+{
+    return st->last_seq;
 }
 
 size_t spool__stream_bytes(const spool_stream *st)

@@ -55,20 +55,28 @@ typedef struct spool_damage {
 } spool_damage;
 
 /* Open (creating) and lock dir.  NULL with a sentence in why when the
- * directory cannot be made or another daemon holds it. */
+ * directory cannot be made or written (read-only, full, permissions: the
+ * system's reason and what to do), or another daemon holds it. */
 spool *spool__open(const char *dir, char *why, size_t why_len);
 void spool__close(spool **sp);
 
 /* The journal of a run (created, or opened for appending after a
- * restart), or the daemon's own (run NULL). */
+ * restart), or the daemon's own (run NULL).  NULL with errno when it
+ * cannot be opened. */
 spool_stream *spool__stream(spool *sp, const char *run);
 
-/* Append a record; returns its index, or −1 when it could not be written
- * (the caller keeps the message in memory and says so). */
+/* Append a record; returns its index, or −1 with errno when it could
+ * not be written (ENOSPC, EROFS, EIO…; nothing of it stays in the
+ * journal). */
 int64_t spool__append(spool_stream *st, int64_t seq, int retained,
                       const char *topic, const void *correlation,
                       size_t correlation_len, const char *payload,
                       size_t len);
+
+/* delta more (or fewer) messages wait in memory to be appended to st
+ * (the disk could not take them): its journal is not deleted meanwhile.
+ * st may be NULL. */
+void spool__pending(spool_stream *st, int delta);
 
 /* Make every appended record durable (fdatasync of each journal written
  * since the last call).  Returns 0, or −1 when a sync failed. */
@@ -96,6 +104,16 @@ void spool__tidy(spool *sp);
 
 /* Bytes on disk. */
 size_t spool__bytes(const spool *sp);
+
+/* Bytes the spool's filesystem has free for this user (statvfs), or
+ * SIZE_MAX when it cannot be asked. */
+size_t spool__disk_free(const spool *sp);
+
+/* The spool's directory, as given to spool__open. */
+const char *spool__dir(const spool *sp);
+
+/* The seq of the last result record in st's journal, or −1. */
+int64_t spool__stream_last_seq(const spool_stream *st);
 
 /* The bytes of one journal on disk, and what its run had reserved. */
 size_t spool__stream_bytes(const spool_stream *st);

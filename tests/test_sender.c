@@ -4,13 +4,21 @@
  * null for non-finite values, the width check, holding everything while
  * the broker is away and sending it again in order, the memory bound,
  * and a run's share of the spool (its rows within the bound reserved for
- * them, its events past their share counted and said).
+ * them, its events past their share counted and said).  With a real
+ * spool whose writes fail (RLIMIT_FSIZE: EFBIG, as a full disk fails
+ * them): nothing unjournaled is published, the sender is full, and once
+ * the spool can be written everything goes, in order.
  */
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <cmocka.h>
 
@@ -374,6 +382,69 @@ static void test_sender__share_of_events(void **state)
     json_decref(cols);
 }
 
+/* The journal cannot grow (a full disk, here the file size limit): the
+ * run's messages wait unpublished, after the first one that failed too;
+ * the sender is full (the daemon stops reading the run); when the
+ * limit goes, a retry journals them and they go out in order. */
+static void test_sender__spool_cannot_write(void **state)
+{
+    (void)state;
+    char dir[64] = "/tmp/twin-test-sender-XXXXXX", why[256], cmd[128];
+    assert_non_null(mkdtemp(dir));
+    mqtt_client *mq = fake_mqtt__new();
+    fake_mqtt__set_connected(mq, 1);
+    sender_limits lim = {.batch_rows = 1, .batch_delay = 0.02,
+                         .buffer_bytes = 1u << 20, .window = 100};
+    sender *s = sender__new(mq, &lim);
+    spool *sp = spool__open(dir, why, sizeof why);
+    assert_non_null(sp);
+    sender__use_spool(s, sp);
+    spool_stream *st = spool__stream(sp, "run-1");
+    json_t *cols = json_pack("[s, s, s]", "t", "a.x", "a.y");
+    sender_run_spec spec = {.run_id = "run-1",
+                            .result_topic = "twin/c/result/run-1",
+                            .event_topic = "twin/c/event/run-1",
+                            .columns = cols};
+    sender_run *r = sender__run_new(s, &spec, st);
+    fixture f = {.mq = mq, .s = s, .r = r, .cols = cols};
+    for (int i = 0; i < 5; i++)
+        row(&f, i, 0);
+    sender__pump(s);
+    assert_int_equal(fake_mqtt__count(mq), 5);
+    /* No file may grow any more. */
+    struct rlimit was, now;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    now = was;
+    now.rlim_cur = spool__stream_bytes(st) + 40;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &now), 0);
+    for (int i = 5; i < 10; i++)
+        row(&f, i, 0);
+    sender__pump(s);
+    assert_int_equal(fake_mqtt__count(mq), 5);
+    assert_true(sender__full(s));
+    assert_int_equal(sender__spool_error(s), EFBIG);
+    assert_int_equal(sender__retry(s), -1);
+    assert_int_equal(spool__stream_last_seq(st), 4);
+    /* The limit goes: everything is journaled, then sent, in order. */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+    assert_int_equal(sender__retry(s), 0);
+    assert_int_equal(sender__spool_error(s), 0);
+    assert_false(sender__full(s));
+    sender__pump(s);
+    assert_int_equal(fake_mqtt__count(mq), 10);
+    for (size_t i = 0; i < 10; i++)
+        json_decref(result(&f, i, (json_int_t)i));
+    assert_int_equal(spool__stream_last_seq(st), 9);
+    sender__run_free(&r);
+    sender__free(&s);
+    spool__close(&sp);
+    fake_mqtt__free(mq);
+    json_decref(cols);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +462,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sender__events, setup, teardown),
         cmocka_unit_test(test_sender__share_holds_rows),
         cmocka_unit_test(test_sender__share_of_events),
+        cmocka_unit_test(test_sender__spool_cannot_write),
     };
     return cmocka_run_group_tests_name("sender", tests, NULL, NULL);
 }

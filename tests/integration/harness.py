@@ -819,6 +819,18 @@ def spool_reservation(prefix, cid, request_id, run, columns, rows,
             + 8192 + sum(2304 + 2 * len(f) for f in functions))
 
 
+def tank_farm(n, hours, speed=None):
+    """examples/gen_tank_farm.py's tank-farm-N scenario over `hours`, paced
+    at `speed` when given."""
+    out = subprocess.run(
+        [sys.executable, os.path.join(SOURCE_DIR, "examples",
+                                      "gen_tank_farm.py"), str(n), "--stop",
+         str(int(hours * 3600))] +
+        (["--realtime", str(speed)] if speed else []),
+        check=True, capture_output=True, text=True, timeout=60)
+    return json.loads(out.stdout)
+
+
 # --------------------------------------------------------------------------
 # Controller
 

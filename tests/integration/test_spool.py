@@ -35,7 +35,8 @@ from paho.mqtt.properties import Properties
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Broker, Client, Controller, HarnessError, Request,  # noqa: E402
-                     SOURCE_DIR, Tests, build_dir, spool_reservation, twinctl)
+                     SOURCE_DIR, Tests, build_dir, spool_reservation,
+                     tank_farm, twinctl)
 
 BUILD = build_dir()
 
@@ -60,13 +61,7 @@ def reference(scenario, header=False):
 
 
 def farm(hours, speed=None):
-    out = subprocess.run(
-        [sys.executable, os.path.join(SOURCE_DIR, "examples",
-                                      "gen_tank_farm.py"), "3", "--stop",
-         str(int(hours * 3600))] +
-        (["--realtime", str(speed)] if speed else []),
-        check=True, capture_output=True, text=True)
-    s = json.loads(out.stdout)
+    s = tank_farm(3, hours, speed)
     s["every"] = 10
     return s
 

@@ -11,11 +11,9 @@ format in docs/spool.md, not from the C.
 
 Usage: python3 tests/integration/test_spool_damage.py BUILD_DIR"""
 
-import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 import schema_check  # noqa: E402
 from harness import (Broker, Client, Controller, HarnessError,  # noqa: E402
-                     SOURCE_DIR, Tests, build_dir)
+                     Tests, build_dir, tank_farm)
 
 BUILD = build_dir()
 CID = "c-dmg"
@@ -66,12 +64,7 @@ def records(data):
 def killed_mid_run(broker, client, spool, run):
     """A paced run of tank-farm-3 (one row per message), its controller
     SIGKILLed after about 2 s: the journal it left."""
-    out = subprocess.run(
-        [sys.executable, os.path.join(SOURCE_DIR, "examples",
-                                      "gen_tank_farm.py"), "3", "--stop",
-         "7200", "--realtime", "1200"],
-        check=True, capture_output=True, text=True)
-    scen = json.loads(out.stdout)
+    scen = tank_farm(3, 2, speed=1200)
     scen["every"] = 10
     ctl = Controller(broker, CID, build=BUILD, limits={"batch_rows": 1},
                      config_extra={"spool": spool}).start()
