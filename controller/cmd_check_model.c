@@ -1,21 +1,28 @@
 /*
  * cmd_check_model.c — `twinctl check-model PLUGIN.so`: what a modeler runs
- * before anything else.  Loads the plugin, checks its ABI and descriptor
- * (every problem listed), then exercises it once: create with the default
- * parameters, init at the start values, outputs, derivatives, event
- * indicators and each event, or one tick — checking statuses and that
- * every number that comes back is finite.
+ * before anything else.  Vets the plugin in a child process first, as
+ * every command does before it loads one (model_vet.h): a plugin that
+ * crashes or hangs there is reported with the phase and the signal, and
+ * nothing more of it runs here.  Then loads it, checks its ABI and
+ * descriptor (every problem listed), and exercises it once: create with
+ * the default parameters, init at the start values, outputs, derivatives,
+ * event indicators and each event, or one tick — checking statuses and
+ * that every number that comes back is finite.
  */
-#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "model_lib.h"
+#include "model_vet.h"
+#include "plugin_open.h"
 
 typedef struct checker {
     int failures;
@@ -32,7 +39,9 @@ static void usage(FILE *f)
         "per check; exits 0 when all pass, 1 otherwise.\n"
         "\n"
         "Options:\n"
-        "  -h, --help   show this help\n");
+        "      --timeout S  the time limit of each phase of the vetting in a\n"
+        "                   child process (default %g)\n"
+        "  -h, --help       show this help\n", MODVET_SECONDS);
 }
 
 static void report(checker *ck, int ok, const char *fmt, ...)
@@ -92,25 +101,15 @@ static void exercise(checker *ck, const twin_model *m)
     twin_host host = {sizeof host, NULL, plugin_log};
     twin_instance *inst = NULL;
     size_t ng = d->n_event_indicators;
-    double *p = calloc(m->n_param + 1, sizeof *p);
-    double *x = calloc(m->n_state + 1, sizeof *x);
-    double *u = calloc(m->n_input + 1, sizeof *u);
-    double *y = calloc(m->n_output + 1, sizeof *y);
-    double *dx = calloc(m->n_state + 1, sizeof *dx);
-    double *g = calloc(ng + 1, sizeof *g);
+    modlib_scratch s = {0};
     int *crossed = calloc(ng + 1, sizeof *crossed);
-    if (!p || !x || !u || !y || !dx || !g || !crossed) {
+    if (modlib__scratch_new(m, &s) != 0 || crossed == NULL) {
         report(ck, 0, "out of memory");
         goto exit;
     }
-    for (size_t i = 0; i < m->n_param; i++)
-        p[i] = m->param[i]->start;
-    for (size_t i = 0; i < m->n_state; i++)
-        x[i] = m->state[i]->start;
-    for (size_t i = 0; i < m->n_input; i++)
-        u[i] = m->input[i]->start;
+    double *x = s.x, *u = s.u, *y = s.y, *dx = s.dx, *g = s.g;
 
-    twin_status st = d->create(&host, p, &inst);
+    twin_status st = d->create(&host, s.p, &inst);
     check_status(ck, st, "create at the default parameters");
     if (st > TWIN_WARNING)
         goto exit;
@@ -158,22 +157,20 @@ destroy:
     d->destroy(inst);
     report(ck, 1, "destroy");
 exit:
-    free(p);
-    free(x);
-    free(u);
-    free(y);
-    free(dx);
-    free(g);
+    modlib__scratch_free(&s);
     free(crossed);
 }
 
 int cmd_check_model(int argc, char **argv)
 {
     static const struct option longopts[] = {
+        {"timeout", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     checker ck = {0};
+    modvet_file vet = {.fd = -1};
+    double timeout = MODVET_SECONDS;
     twin_errors errs = {0};
     twin_model *m = NULL;
     void *handle = NULL;
@@ -182,12 +179,23 @@ int cmd_check_model(int argc, char **argv)
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (c == 'h') {
+        char *end = NULL;
+        switch (c) {
+        case 'h':
             usage(stdout);
             return 0;
+        case 'T':
+            timeout = strtod(optarg, &end);
+            if (end != optarg && *end == '\0' && timeout > 0 &&
+                timeout <= 3600)
+                break;
+            fprintf(stderr, "twinctl check-model: --timeout takes seconds "
+                    "in (0, 3600], not '%s'\n", optarg);
+            return 2;
+        default:
+            usage(stderr);
+            return 2;
         }
-        usage(stderr);
-        return 2;
     }
     if (optind != argc - 1) {
         fprintf(stderr, "twinctl check-model: give exactly one PLUGIN.so\n");
@@ -195,14 +203,23 @@ int cmd_check_model(int argc, char **argv)
         return 2;
     }
     const char *path = argv[optind];
-    /* dlopen needs a slash to load a file rather than search the path. */
-    char local[4096];
-    if (strchr(path, '/') == NULL) {
-        snprintf(local, sizeof local, "./%s", path);
-        path = local;
+    vet.path = path;
+    vet.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (vet.fd < 0) {
+        report(&ck, 0, "load %s: cannot open it: %s", path, strerror(errno));
+        goto exit;
     }
+    /* Nothing of the plugin runs here before it came through a child. */
+    modvet__vet(&vet, 1, timeout);
+    if (vet.kind == MODVET_DIED) {
+        report(&ck, 0, "%s", vet.why);
+        goto exit;
+    }
+    if (vet.kind == MODVET_FIT)
+        report(&ck, 1, "vetted in a child process: it loads, and survives "
+               "a call at its start values");
     const twin_model_descriptor *d =
-        modlib__load_descriptor(path, &handle, why, sizeof why);
+        modlib__load_descriptor(path, vet.fd, &handle, why, sizeof why);
     report(&ck, d != NULL, "load %s%s%s", path, d ? "" : ": ", d ? "" : why);
     if (d == NULL)
         goto exit;
@@ -227,7 +244,9 @@ exit:
            ck.failures == 1 ? "" : "s");
     modlib__close(&m);
     if (handle)
-        dlclose(handle);
+        plugin_open__close(handle);
+    if (vet.fd >= 0)
+        close(vet.fd);
     errors__clear(&errs);
     return ck.failures ? 1 : 0;
 }

@@ -3,17 +3,24 @@
  *
  * Owns: dlopen/dlsym of plugins, the ABI version check, the descriptor
  * check, and the per-kind variable tables the rest of the host indexes
- * with.  It calls no model function; sim.c does that.
+ * with.  It calls no model function itself (sim.c does); a plugin's code
+ * first runs in a child process (model_vet.c), and only a plugin that
+ * came through that is loaded here, by inode (plugin_open.c).
  */
 #include "model_lib.h"
 
 #include <ctype.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "model_vet.h"
+#include "plugin_open.h"
 #include "util.h"
 
 /* The part of the descriptor ABI 1.0 defines. */
@@ -24,10 +31,18 @@ static int valid_name(const char *s)
 {
     if (s == NULL || !(isalpha((unsigned char)*s) || *s == '_'))
         return 0;
-    for (const char *c = s; *c; c++)
-        if (!(isalnum((unsigned char)*c) || *c == '_'))
+    for (size_t n = 0; s[n]; n++)
+        if (n >= MODLIB_MAX_NAME ||
+            !(isalnum((unsigned char)s[n]) || s[n] == '_'))
             return 0;
     return 1;
+}
+
+/* A string ends within MODLIB_MAX_TEXT bytes.  Reading a pointer that
+ * lies is what kills the vetting child, not the host. */
+static int bounded_text(const char *s)
+{
+    return s != NULL && strnlen(s, MODLIB_MAX_TEXT) < MODLIB_MAX_TEXT;
 }
 
 static int is_signal(twin_var_kind k)
@@ -55,7 +70,8 @@ static void check_variables(const twin_model_descriptor *d, twin_errors *errs)
         if (!valid_name(v->name)) {
             errors__add(errs, TWIN_E_WRONG_TYPE, path,
                         "variable %zu has no valid name (letters, digits and "
-                        "_ only, not starting with a digit)", i);
+                        "_ only, not starting with a digit, at most %d of them)", i,
+                        MODLIB_MAX_NAME);
             continue;
         }
         if ((unsigned)v->kind > TWIN_VAR_OUTPUT)
@@ -66,6 +82,10 @@ static void check_variables(const twin_model_descriptor *d, twin_errors *errs)
             errors__add(errs, TWIN_E_MISSING_FIELD, path,
                         "variable '%s' needs a unit and a description "
                         "(\"\" is allowed)", v->name);
+        else if (!bounded_text(v->unit) || !bounded_text(v->description))
+            errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
+                        "variable '%s' has a unit or description longer "
+                        "than %d bytes", v->name, MODLIB_MAX_TEXT - 1);
         if (isnan(v->min) || isnan(v->max) || v->min > v->max)
             errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
                         "variable '%s' has min %g above max %g (or NaN)",
@@ -117,10 +137,25 @@ size_t modlib__check_descriptor(const twin_model_descriptor *d,
     }
     if (!valid_name(d->name))
         errors__add(errs, TWIN_E_MISSING_FIELD, "/name",
-                    "the model needs a name of letters, digits and _");
+                    "the model needs a name of letters, digits and _ "
+                    "(at most %d of them)", MODLIB_MAX_NAME);
     if (d->version == NULL || d->description == NULL)
         errors__add(errs, TWIN_E_MISSING_FIELD, "/version",
                     "the model needs a version and a description");
+    else if (!bounded_text(d->version) || !bounded_text(d->description))
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, "/version",
+                    "the version or description is longer than %d bytes",
+                    MODLIB_MAX_TEXT - 1);
+    if (d->n_variables > MODLIB_MAX_VARIABLES ||
+        d->n_event_indicators > MODLIB_MAX_VARIABLES) {
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, "/n_variables",
+                    "n_variables is %zu and n_event_indicators %zu, more "
+                    "than the %d a model may have: the descriptor's counts "
+                    "are wrong (they must be the lengths of its arrays)",
+                    d->n_variables, d->n_event_indicators,
+                    MODLIB_MAX_VARIABLES);
+        return errs->count - before; /* the arrays cannot be read */
+    }
     if (d->kind != TWIN_MODEL_CONTINUOUS && d->kind != TWIN_MODEL_DISCRETE)
         errors__add(errs, TWIN_E_OUT_OF_RANGE, "/kind",
                     "unknown model kind %d", (int)d->kind);
@@ -223,23 +258,21 @@ fail:
     return NULL;
 }
 
-const twin_model_descriptor *modlib__load_descriptor(const char *path,
+const twin_model_descriptor *modlib__load_descriptor(const char *path, int fd,
                                                      void **handle_out,
                                                      char *why, size_t why_len)
 {
     twin_model_entry_fn entry;
     const twin_model_descriptor *d;
-    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (handle == NULL) {
-        snprintf(why, why_len, "cannot load %s: %s", path, dlerror());
+    void *handle = plugin_open__fd(fd, path, why, why_len);
+    if (handle == NULL)
         return NULL;
-    }
     dlerror();
     *(void **)&entry = dlsym(handle, TWIN_MODEL_ENTRY_SYMBOL);
     if (entry == NULL) {
         snprintf(why, why_len,
-                 "%s is not a twinctl model: it exports no %s() (%s)", path,
-                 TWIN_MODEL_ENTRY_SYMBOL, dlerror());
+                 "%s is not a twinctl model: it exports no %s()", path,
+                 TWIN_MODEL_ENTRY_SYMBOL);
         goto fail;
     }
     d = entry();
@@ -251,22 +284,24 @@ const twin_model_descriptor *modlib__load_descriptor(const char *path,
     *handle_out = handle;
     return d;
 fail:
-    dlclose(handle);
+    plugin_open__close(handle);
     return NULL;
 }
 
-twin_model *modlib__open(const char *path, char *why, size_t why_len)
+/* Load a plugin that came through its vetting. */
+static twin_model *open_vetted(const char *path, int fd, char *why,
+                               size_t why_len)
 {
     void *handle = NULL;
     char inner[512];
     const twin_model_descriptor *d =
-        modlib__load_descriptor(path, &handle, why, why_len);
+        modlib__load_descriptor(path, fd, &handle, why, why_len);
     if (d == NULL)
         return NULL;
     twin_model *m = modlib__wrap(d, inner, sizeof inner);
     if (m == NULL) {
         snprintf(why, why_len, "%s: refused: %s", path, inner);
-        dlclose(handle);
+        plugin_open__close(handle);
         return NULL;
     }
     m->handle = handle;
@@ -276,6 +311,35 @@ twin_model *modlib__open(const char *path, char *why, size_t why_len)
         modlib__close(&m);
         return NULL;
     }
+    return m;
+}
+
+/* A verdict as the one sentence the log gets. */
+static void refusal(const modvet_file *f, char *why, size_t why_len)
+{
+    if (f->kind == MODVET_DIED)
+        snprintf(why, why_len, "model plugin %s: refused, not loaded: %s. "
+                 "Fix the plugin; twinctl check-model %s shows every check",
+                 f->path, f->why, f->path);
+    else
+        snprintf(why, why_len, "%s", f->why);
+}
+
+twin_model *modlib__open(const char *path, char *why, size_t why_len)
+{
+    modvet_file f = {.path = path};
+    twin_model *m = NULL;
+    f.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (f.fd < 0) {
+        snprintf(why, why_len, "cannot load %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    modvet__vet(&f, 1, MODVET_SECONDS);
+    if (f.kind == MODVET_FIT)
+        m = open_vetted(path, f.fd, why, why_len);
+    else
+        refusal(&f, why, why_len);
+    close(f.fd);
     return m;
 }
 
@@ -290,9 +354,39 @@ void modlib__close(twin_model **mp)
     free(m->output);
     free(m->path);
     if (m->handle)
-        dlclose(m->handle);
+        plugin_open__close(m->handle);
     free(m);
     *mp = NULL;
+}
+
+int modlib__scratch_new(const twin_model *m, modlib_scratch *s)
+{
+    s->p = calloc(m->n_param + 1, sizeof *s->p);
+    s->x = calloc(m->n_state + 1, sizeof *s->x);
+    s->u = calloc(m->n_input + 1, sizeof *s->u);
+    s->y = calloc(m->n_output + 1, sizeof *s->y);
+    s->dx = calloc(m->n_state + 1, sizeof *s->dx);
+    s->g = calloc(m->d->n_event_indicators + 1, sizeof *s->g);
+    if (!s->p || !s->x || !s->u || !s->y || !s->dx || !s->g)
+        return -1;
+    for (size_t i = 0; i < m->n_param; i++)
+        s->p[i] = m->param[i]->start;
+    for (size_t i = 0; i < m->n_state; i++)
+        s->x[i] = m->state[i]->start;
+    for (size_t i = 0; i < m->n_input; i++)
+        s->u[i] = m->input[i]->start;
+    return 0;
+}
+
+void modlib__scratch_free(modlib_scratch *s)
+{
+    free(s->p);
+    free(s->x);
+    free(s->u);
+    free(s->y);
+    free(s->dx);
+    free(s->g);
+    memset(s, 0, sizeof *s);
 }
 
 int modlib__add(model_lib *lib, twin_model *m)
@@ -308,6 +402,24 @@ int modlib__add(model_lib *lib, twin_model *m)
     return 0;
 }
 
+static void take(model_lib *lib, twin_model *m, const char *path,
+                 modlib_log_fn log, void *log_ctx, int *loaded)
+{
+    char why[8192];
+    if (modlib__add(lib, m) == 0) {
+        (*loaded)++;
+        return;
+    }
+    if (log) {
+        const twin_model *first = modlib__find(lib, m->d->name);
+        snprintf(why, sizeof why,
+                 "%s: model '%s' is already loaded from %s; skipped", path,
+                 m->d->name, first ? first->path : "?");
+        log(log_ctx, why);
+    }
+    modlib__close(&m);
+}
+
 int modlib__load_dir(model_lib *lib, const char *dir, modlib_log_fn log,
                      void *log_ctx)
 {
@@ -317,26 +429,53 @@ int modlib__load_dir(model_lib *lib, const char *dir, modlib_log_fn log,
         return -1;
 
     int loaded = 0;
-    char why[8192], path[4096];
-    for (long i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        twin_model *m = modlib__open(path, why, sizeof why);
-        if (m == NULL) {
-            if (log)
-                log(log_ctx, why);
-        } else if (modlib__add(lib, m) != 0) {
-            if (log) {
-                const twin_model *first = modlib__find(lib, m->d->name);
-                snprintf(why, sizeof why,
-                         "%s: model '%s' is already loaded from %s; skipped",
-                         path, m->d->name, first ? first->path : "?");
-                log(log_ctx, why);
-            }
-            modlib__close(&m);
-        } else {
-            loaded++;
-        }
+    size_t k = 0;
+    char why[8192];
+    modvet_file *files = calloc((size_t)n + 1, sizeof *files);
+    char **paths = calloc((size_t)n + 1, sizeof *paths);
+    if (files == NULL || paths == NULL) {
+        if (log)
+            log(log_ctx, "out of memory loading the model directory");
+        goto exit;
     }
+    /* Opened once: what is vetted is what is loaded, whatever happens to
+     * the names meanwhile. */
+    for (long i = 0; i < n; i++) {
+        if (asprintf(&paths[k], "%s/%s", dir, names[i]) < 0) {
+            paths[k] = NULL;
+            continue;
+        }
+        files[k].path = paths[k];
+        files[k].fd = open(paths[k], O_RDONLY | O_CLOEXEC);
+        if (files[k].fd >= 0) {
+            k++;
+            continue;
+        }
+        snprintf(why, sizeof why, "cannot load %s: %s", paths[k],
+                 strerror(errno));
+        if (log)
+            log(log_ctx, why);
+        free(paths[k]);
+        paths[k] = NULL;
+    }
+    modvet__vet(files, k, MODVET_SECONDS);
+    for (size_t i = 0; i < k; i++) {
+        twin_model *m = NULL;
+        if (files[i].kind == MODVET_FIT)
+            m = open_vetted(files[i].path, files[i].fd, why, sizeof why);
+        else
+            refusal(&files[i], why, sizeof why);
+        if (m != NULL)
+            take(lib, m, files[i].path, log, log_ctx, &loaded);
+        else if (log)
+            log(log_ctx, why);
+        close(files[i].fd);
+    }
+exit:
+    for (size_t i = 0; paths && i < k; i++)
+        free(paths[i]);
+    free(paths);
+    free(files);
     util__free_names(names, n);
     return loaded;
 }

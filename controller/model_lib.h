@@ -14,6 +14,12 @@
 #include "errors.h"
 #include "twin_model.h"
 
+/* What a descriptor may declare: a count beyond these is a descriptor
+ * that lies about its arrays. */
+#define MODLIB_MAX_NAME 128          /* characters of a name */
+#define MODLIB_MAX_TEXT 65536        /* bytes of a unit, a description */
+#define MODLIB_MAX_VARIABLES 65536   /* variables; event indicators */
+
 typedef struct twin_model {
     char *path;                       /* the shared object */
     void *handle;                     /* from dlopen; NULL for built-ins */
@@ -39,14 +45,17 @@ typedef struct model_lib {
 size_t modlib__check_descriptor(const twin_model_descriptor *d,
                                 twin_errors *errs);
 
-/* Load one plugin and check it.  On failure returns NULL and puts one
- * sentence saying why (naming the file) into why. */
+/* Vet one plugin in a child process (model_vet.h), then load and check
+ * it.  On failure returns NULL and puts one sentence saying why (naming
+ * the file) into why. */
 twin_model *modlib__open(const char *path, char *why, size_t why_len);
 
-/* dlopen a plugin and call its entry point, without checking the
- * descriptor.  On success *handle gets the dlopen handle (dlclose it).
- * On failure returns NULL with one sentence in why. */
-const twin_model_descriptor *modlib__load_descriptor(const char *path,
+/* Load the plugin fd is open on (path names it in messages) and call its
+ * entry point, in this process and without checking the descriptor: for
+ * a plugin that was vetted.  On success *handle gets the handle (give it
+ * to plugin_open__close).  On failure returns NULL with one sentence in
+ * why. */
+const twin_model_descriptor *modlib__load_descriptor(const char *path, int fd,
                                                      void **handle,
                                                      char *why, size_t why_len);
 
@@ -56,8 +65,20 @@ twin_model *modlib__wrap(const twin_model_descriptor *d, char *why,
 
 void modlib__close(twin_model **m);
 
-/* Load every *.so in dir.  A plugin that fails to load is reported through
- * log (when given) and skipped; so is a second model of the same name.
+/* Arrays for one call of each function at the start values: p holds the
+ * default parameters, x and u the start values, y, dx and g (event
+ * indicators) zeros.  modlib__scratch_new returns 0, or -1 for want of
+ * memory (free it all the same). */
+typedef struct modlib_scratch {
+    double *p, *x, *u, *y, *dx, *g;
+} modlib_scratch;
+int modlib__scratch_new(const twin_model *m, modlib_scratch *s);
+void modlib__scratch_free(modlib_scratch *s);
+
+/* Load every *.so in dir, all vetted first in one child process.  A
+ * plugin that fails its vetting or its checks is reported through log
+ * (when given, one sentence each) and skipped; so is a second model of
+ * the same name.
  * Returns the number loaded, or -1 when the directory cannot be read. */
 typedef void (*modlib_log_fn)(void *ctx, const char *message);
 int modlib__load_dir(model_lib *lib, const char *dir, modlib_log_fn log,

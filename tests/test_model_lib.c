@@ -1,19 +1,25 @@
 /*
  * test_model_lib.c — loading plugins: the reference library, and the test
  * plugins of tests/plugins/ that each bend the ABI in one way and must be
- * refused with a message naming the file and the reason.
+ * refused with a message naming the file and the reason; the plugins of
+ * tests/plugins/vet/ that crash, hang or lie in their descriptor, refused
+ * after their vetting in a child process while the good ones beside them
+ * load; a plugin replaced by rename and loaded again is the new version.
  */
-#include <dlfcn.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "model_lib.h"
+#include "model_vet.h"
+#include "plugin_open.h"
 #include "support.h"
 
 static const char *plugin(const char *name)
@@ -89,8 +95,10 @@ static void test_model_lib__all_descriptor_problems(void **state)
 {
     void *handle = NULL;
     char why[1024];
+    int fd = open(plugin("bad_descriptor"), O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
     const twin_model_descriptor *d =
-        modlib__load_descriptor(plugin("bad_descriptor"), &handle, why,
+        modlib__load_descriptor(plugin("bad_descriptor"), fd, &handle, why,
                                 sizeof why);
     assert_non_null(d);
     twin_errors errs = {0};
@@ -105,7 +113,8 @@ static void test_model_lib__all_descriptor_problems(void **state)
     assert_true(n >= 3);
     assert_true(clash && range && deriv);
     errors__clear(&errs);
-    dlclose(handle);
+    plugin_open__close(handle);
+    close(fd);
 }
 
 static int logged;
@@ -131,6 +140,131 @@ static void test_model_lib__load_dir_skips_bad(void **state)
     modlib__free(&lib);
 }
 
+/* ---- vetting ------------------------------------------------------------ */
+
+static char logs[16384];
+static void keep_log(void *ctx, const char *message)
+{
+    size_t n = strlen(logs);
+    snprintf(logs + n, sizeof logs - n, "%s\n", message);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char buf[65536];
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+    assert_true(in >= 0 && out >= 0);
+    for (ssize_t k; (k = read(in, buf, sizeof buf)) > 0;)
+        assert_int_equal(write(out, buf, (size_t)k), k);
+    close(in);
+    close(out);
+}
+
+static const char *vet_plugin(const char *name)
+{
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/vet/%s.so",
+             getenv("TWIN_TEST_PLUGIN_DIR"), name);
+    return path;
+}
+
+static void test_model_lib__vetting_refuses_bad_plugins(void **state)
+{
+    static const struct {
+        const char *plugin, *says;
+    } bad[] = {
+        {"entry_aborts", "its entry point died of SIGABRT (aborted) while "
+                         "being vetted in a child process"},
+        {"entry_segfaults", "its entry point died of SIGSEGV (segmentation "
+                            "fault)"},
+        {"lying_count", "n_variables is 1099511627776"},
+        {"garbage_name", "died of SIGSEGV (segmentation fault) reading its "
+                         "descriptor"},
+        {"create_segfaults", "create died of SIGSEGV (segmentation fault) at "
+                             "the default parameters"},
+    };
+    char dir[] = "/tmp/twin-vet-XXXXXX", path[4096];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/decay.so", dir);
+    copy_file(plugin("decay"), path);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s.so", dir, bad[i].plugin);
+        copy_file(vet_plugin(bad[i].plugin), path);
+    }
+    model_lib lib = {0};
+    logs[0] = '\0';
+    unsigned long before = modvet__children();
+    assert_int_equal(modlib__load_dir(&lib, dir, keep_log, NULL), 1);
+    assert_non_null(modlib__find(&lib, "decay"));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *line = strstr(logs, bad[i].plugin);
+        if (line == NULL || strstr(line, bad[i].says) == NULL)
+            fail_msg("%s: no log line saying '%s':\n%s", bad[i].plugin,
+                     bad[i].says, logs);
+    }
+    /* One child, and one more after each of the four that died. */
+    assert_true(modvet__children() - before <= 5);
+    /* Again, nothing changed: the verdicts are remembered, no child. */
+    model_lib again = {0};
+    before = modvet__children();
+    assert_int_equal(modlib__load_dir(&again, dir, NULL, NULL), 1);
+    assert_int_equal(modvet__children(), before);
+    modlib__free(&again);
+    modlib__free(&lib);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s.so", dir, bad[i].plugin);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/decay.so", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_model_lib__vetting_time_limit(void **state)
+{
+    modvet_file f[2] = {{.path = vet_plugin("entry_hangs")},
+                        {.path = plugin("decay")}};
+    f[0].fd = open(f[0].path, O_RDONLY | O_CLOEXEC);
+    f[1].fd = open(f[1].path, O_RDONLY | O_CLOEXEC);
+    assert_true(f[0].fd >= 0 && f[1].fd >= 0);
+    modvet__vet(f, 2, 0.3);
+    assert_int_equal(f[0].kind, MODVET_DIED);
+    if (strstr(f[0].why, "its entry point did not return within 0.3 s") ==
+        NULL)
+        fail_msg("the hang is not named: %s", f[0].why);
+    /* The plugin after the one that hung was vetted by a second child. */
+    assert_int_equal(f[1].kind, MODVET_FIT);
+    close(f[0].fd);
+    close(f[1].fd);
+}
+
+static void test_model_lib__replaced_plugin_is_reloaded(void **state)
+{
+    char dir[] = "/tmp/twin-swap-XXXXXX", path[4096], tmp[4096];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/swap.so", dir);
+    snprintf(tmp, sizeof tmp, "%s/swap.so.new", dir);
+    copy_file(vet_plugin("swap_v1"), path);
+    model_lib v1 = {0}, v2 = {0};
+    assert_int_equal(modlib__load_dir(&v1, dir, NULL, NULL), 1);
+    assert_string_equal(modlib__find(&v1, "swap")->d->version, "1.0");
+    /* Installed as a package manager does: a new file renamed over. */
+    copy_file(vet_plugin("swap_v2"), tmp);
+    assert_int_equal(rename(tmp, path), 0);
+    assert_int_equal(modlib__load_dir(&v2, dir, NULL, NULL), 1);
+    assert_string_equal(modlib__find(&v2, "swap")->d->version, "2.0");
+    assert_string_equal(modlib__find(&v1, "swap")->d->version, "1.0");
+    modlib__free(&v1);
+    modlib__free(&v2);
+    /* Once the old one is gone, loading again still finds 2.0. */
+    assert_int_equal(modlib__load_dir(&v2, dir, NULL, NULL), 1);
+    assert_string_equal(modlib__find(&v2, "swap")->d->version, "2.0");
+    modlib__free(&v2);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +272,9 @@ int main(void)
         cmocka_unit_test(test_model_lib__refusals),
         cmocka_unit_test(test_model_lib__all_descriptor_problems),
         cmocka_unit_test(test_model_lib__load_dir_skips_bad),
+        cmocka_unit_test(test_model_lib__vetting_refuses_bad_plugins),
+        cmocka_unit_test(test_model_lib__vetting_time_limit),
+        cmocka_unit_test(test_model_lib__replaced_plugin_is_reloaded),
     };
     return cmocka_run_group_tests_name("model_lib", tests, NULL, NULL);
 }

@@ -5,8 +5,17 @@
  *   ABI_MAJOR, ABI_MINOR   the versions the descriptor claims
  *   BAD_DESCRIPTOR         duplicate names, min > max, no derivatives
  *   NO_ENTRY               export nothing at all
+ * and, for the plugins a host must refuse at load time without dying
+ * (vet/, docs/plugin-guide.md "How a plugin is vetted"):
+ *   ENTRY_DIES 1, 2, 3     the entry point aborts, writes through a bad
+ *                          pointer, never returns
+ *   LYING_COUNT            n_variables far larger than the array
+ *   GARBAGE_NAME           a variable's name points nowhere
+ *   CREATE_DIES            create writes through a bad pointer
+ *   VERSION "v"            the version (default "0.0.1")
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "twin_model.h"
@@ -17,10 +26,18 @@
 #ifndef ABI_MINOR
 #define ABI_MINOR TWIN_MODEL_ABI_MINOR
 #endif
+#ifndef VERSION
+#define VERSION "0.0.1"
+#endif
 
 static const twin_variable variables[] = {
     {"k", "1/s", TWIN_VAR_PARAMETER, 0, 1.0, 0.0, INFINITY, "Rate."},
+#ifdef GARBAGE_NAME
+    {(const char *)(uintptr_t)16, "1", TWIN_VAR_STATE, 0, 1.0, -INFINITY,
+     INFINITY, "A name that points nowhere."},
+#else
     {"x", "1", TWIN_VAR_STATE, 0, 1.0, -INFINITY, INFINITY, "Amount."},
+#endif
 #ifdef BAD_DESCRIPTOR
     {"x", "1", TWIN_VAR_OUTPUT, 0, 0.0, 2.0, 1.0, "Clashes and min > max."},
 #endif
@@ -30,9 +47,16 @@ struct twin_instance {
     double k;
 };
 
+#if defined(CREATE_DIES) || (defined(ENTRY_DIES) && ENTRY_DIES == 2)
+static int *volatile nowhere = (int *)(uintptr_t)8;
+#endif
+
 static twin_status create(const twin_host *host, const double *p,
                           twin_instance **out)
 {
+#ifdef CREATE_DIES
+    *nowhere = 1;
+#endif
     twin_instance *m = malloc(sizeof *m);
     if (m == NULL)
         return TWIN_ERROR;
@@ -55,11 +79,15 @@ static const twin_model_descriptor descriptor = {
     .abi_minor = ABI_MINOR,
     .struct_size = sizeof(twin_model_descriptor),
     .name = PLUGIN_NAME,
-    .version = "0.0.1",
+    .version = VERSION,
     .description = "A test plugin.",
     .kind = TWIN_MODEL_CONTINUOUS,
     .variables = variables,
+#ifdef LYING_COUNT
+    .n_variables = (size_t)1 << 40,
+#else
     .n_variables = sizeof variables / sizeof variables[0],
+#endif
     .create = create,
     .destroy = destroy,
 #ifndef BAD_DESCRIPTOR
@@ -70,6 +98,14 @@ static const twin_model_descriptor descriptor = {
 #ifndef NO_ENTRY
 TWIN_EXPORT const twin_model_descriptor *twin_model_entry(void)
 {
+#if defined(ENTRY_DIES) && ENTRY_DIES == 1
+    abort();
+#elif defined(ENTRY_DIES) && ENTRY_DIES == 2
+    *nowhere = 1;
+#elif defined(ENTRY_DIES) && ENTRY_DIES == 3
+    for (volatile int spin = 1; spin;)
+        ;
+#endif
     (void)derivatives;
     return &descriptor;
 }

@@ -1,0 +1,522 @@
+/*
+ * model_vet.c — vetting model plugins in a child process (model_vet.h).
+ *
+ * The child reports each plugin's verdict on the pipe in a line,
+ * "V i kind sentence", and which plugin and phase it is in on a shared
+ * page (a store, no system call: the parent is not woken up for it).  The
+ * parent reads the verdicts under each plugin's time limit, which starts
+ * again at each verdict.  When the child dies, or is killed at a time
+ * limit, the shared page says which plugin and phase it was in: that
+ * plugin's verdict says so, and a new child vets the files after it.  The child's limits: its own process group (killed as a whole),
+ * RLIMIT_CPU, RLIMIT_AS at 1 GiB above the host's current address space,
+ * no core file; its stdin, stdout and stderr are /dev/null, so a plugin's
+ * chatter does not reach the host's output.
+ */
+#include "model_vet.h"
+
+#include <ctype.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/pidfd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "model_lib.h"
+#include "plugin_open.h"
+
+#define CACHE_SIZE 256
+#define MEMORY_HEADROOM ((rlim_t)1 << 30)
+
+typedef enum phase {
+    PH_LOAD, PH_ENTRY, PH_DESCRIPTOR, PH_CREATE, PH_INIT, PH_OUTPUTS,
+    PH_DERIVATIVES, PH_TICK, PH_INDICATORS, PH_DESTROY, PH_COUNT
+} phase;
+
+/* "<subject> died of SIGSEGV (segmentation fault)<where>" */
+static const struct {
+    const char *subject, *where;
+} phases[PH_COUNT] = {
+    [PH_LOAD] = {"it", " while being loaded (dlopen, its constructors)"},
+    [PH_ENTRY] = {"its entry point", ""},
+    [PH_DESCRIPTOR] = {"it", " reading its descriptor (a count or a pointer "
+                             "in it is wrong)"},
+    [PH_CREATE] = {"create", " at the default parameters"},
+    [PH_INIT] = {"init", " at the start values"},
+    [PH_OUTPUTS] = {"outputs", " at the start values"},
+    [PH_DERIVATIVES] = {"derivatives", " at the start values"},
+    [PH_TICK] = {"tick", " at the start values"},
+    [PH_INDICATORS] = {"event_indicators", " at the start values"},
+    [PH_DESTROY] = {"destroy", ""},
+};
+
+typedef struct verdict {
+    char *path;
+    struct stat st;
+    modvet_kind kind;
+    char why[1024];
+} verdict;
+
+/* Where the child is, on a page it shares with the parent. */
+typedef struct progress {
+    volatile size_t current;
+    volatile int phase;
+} progress;
+
+static progress *at;          /* in the child */
+
+static void enter(size_t i, phase ph)
+{
+    at->current = i;
+    at->phase = (int)ph;
+}
+
+static verdict cache[CACHE_SIZE];
+static size_t cache_next;
+static unsigned long children;
+
+unsigned long modvet__children(void)
+{
+    return children;
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+           a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static verdict *cached(const char *path, const struct stat *st)
+{
+    for (size_t i = 0; i < CACHE_SIZE; i++)
+        if (cache[i].path && strcmp(cache[i].path, path) == 0 &&
+            same_file(&cache[i].st, st))
+            return &cache[i];
+    return NULL;
+}
+
+static void remember(const modvet_file *f, const struct stat *st)
+{
+    verdict *v = NULL;
+    for (size_t i = 0; i < CACHE_SIZE && v == NULL; i++)
+        if (cache[i].path && strcmp(cache[i].path, f->path) == 0)
+            v = &cache[i]; /* an older version of the file: replace it */
+    if (v == NULL) {
+        v = &cache[cache_next];
+        cache_next = (cache_next + 1) % CACHE_SIZE;
+    }
+    char *path = strdup(f->path);
+    if (path == NULL)
+        return;
+    free(v->path);
+    v->path = path;
+    v->st = *st;
+    v->kind = f->kind;
+    snprintf(v->why, sizeof v->why, "%s", f->why);
+}
+
+/* ---- in the child -------------------------------------------------------- */
+
+static int pending(const modvet_file *f)
+{
+    return f->kind == MODVET_DIED && f->why[0] == '\0';
+}
+
+static void say(int out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void say(int out, const char *fmt, ...)
+{
+    char line[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof line - 2)
+        n = sizeof line - 2;
+    for (int i = 0; i < n; i++)
+        if (line[i] == '\n')
+            line[i] = ' ';
+    line[n++] = '\n';
+    for (const char *p = line; n > 0;) {
+        ssize_t k = write(out, p, (size_t)n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            _exit(1);
+        p += k;
+        n -= (int)k;
+    }
+}
+
+static void quiet_log(void *ctx, twin_log_level level, const char *message)
+{
+}
+
+/* One call at the start values.  The statuses do not matter here (a run
+ * reports them); that the calls return does. */
+static void exercise(size_t i, const twin_model *m)
+{
+    const twin_model_descriptor *d = m->d;
+    twin_host host = {sizeof host, NULL, quiet_log};
+    twin_instance *inst = NULL;
+    modlib_scratch s = {0};
+    if (modlib__scratch_new(m, &s) != 0)
+        return; /* the child's memory: not the plugin's fault */
+    enter(i, PH_CREATE);
+    if (d->create(&host, s.p, &inst) > TWIN_WARNING || inst == NULL)
+        return;
+    if (d->init) {
+        enter(i, PH_INIT);
+        d->init(inst, 0.0, s.x, s.u);
+    }
+    if (d->kind == TWIN_MODEL_DISCRETE) {
+        enter(i, PH_TICK);
+        d->tick(inst, 0.0, 1.0, s.x, s.u, s.y);
+    } else {
+        if (d->outputs) {
+            enter(i, PH_OUTPUTS);
+            d->outputs(inst, 0.0, s.x, s.u, s.y);
+        }
+        enter(i, PH_DERIVATIVES);
+        d->derivatives(inst, 0.0, s.x, s.u, s.dx);
+        if (d->n_event_indicators > 0) {
+            enter(i, PH_INDICATORS);
+            d->event_indicators(inst, 0.0, s.x, s.u, s.g);
+        }
+    }
+    enter(i, PH_DESTROY);
+    d->destroy(inst);
+}
+
+static void vet_one(int out, size_t i, const modvet_file *f)
+{
+    char why[1024];
+    twin_model_entry_fn entry;
+    enter(i, PH_LOAD);
+    void *handle = plugin_open__fd(f->fd, f->path, why, sizeof why);
+    if (handle == NULL) {
+        say(out, "V %zu %d %s", i, MODVET_REFUSED, why);
+        return;
+    }
+    enter(i, PH_ENTRY);
+    *(void **)&entry = dlsym(handle, TWIN_MODEL_ENTRY_SYMBOL);
+    if (entry == NULL) {
+        say(out, "V %zu %d %s is not a twinctl model: it exports no %s()",
+            i, MODVET_REFUSED, f->path, TWIN_MODEL_ENTRY_SYMBOL);
+        return;
+    }
+    const twin_model_descriptor *d = entry();
+    if (d == NULL) {
+        say(out, "V %zu %d %s: %s() returned NULL", i, MODVET_REFUSED,
+            f->path, TWIN_MODEL_ENTRY_SYMBOL);
+        return;
+    }
+    enter(i, PH_DESCRIPTOR);
+    twin_model *m = modlib__wrap(d, why, sizeof why);
+    if (m == NULL) {
+        say(out, "V %zu %d %s: refused: %s", i, MODVET_REFUSED, f->path, why);
+        return;
+    }
+    exercise(i, m);
+    say(out, "V %zu %d", i, MODVET_FIT);
+}
+
+static int by_number(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static void set_limit(int resource, rlim_t value)
+{
+    struct rlimit had, rl = {value, value};
+    if (getrlimit(resource, &had) == 0 && had.rlim_max != RLIM_INFINITY &&
+        had.rlim_max < value)
+        rl.rlim_cur = rl.rlim_max = had.rlim_max; /* never raise it */
+    setrlimit(resource, &rl);
+}
+
+static void __attribute__((noreturn))
+child_main(int out, progress *shared, modvet_file *files, size_t n,
+           size_t from, double seconds, rlim_t memory)
+{
+    at = shared;
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
+                                SIGXCPU, SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+    for (size_t k = 0; k < sizeof fatal / sizeof fatal[0]; k++)
+        signal(fatal[k], SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setpgid(0, 0);
+    /* 0, 1 and 2 become /dev/null below: nothing of ours may be there. */
+    if (out <= 2)
+        out = fcntl(out, F_DUPFD, 3);
+    for (size_t i = from; i < n; i++)
+        if (pending(&files[i]) && files[i].fd <= 2)
+            files[i].fd = fcntl(files[i].fd, F_DUPFD, 3);
+    if (out < 0)
+        _exit(70);
+    /* Open: the pipe, the files being vetted, and the descriptors the
+     * names of loaded plugins stand for (plugin_open.h); nothing else,
+     * the host's sockets and files are none of a plugin's business. */
+    size_t n_keep = plugin_open__fds(NULL, 0) + (n - from) + 1;
+    int *keep = calloc(n_keep, sizeof *keep);
+    if (keep == NULL)
+        _exit(70);
+    size_t k = plugin_open__fds(keep, n_keep);
+    keep[k++] = out;
+    for (size_t i = from; i < n; i++)
+        if (pending(&files[i]))
+            keep[k++] = files[i].fd;
+    qsort(keep, k, sizeof *keep, by_number);
+    unsigned lo = 3;
+    for (size_t i = 0; i < k; i++) {
+        if ((unsigned)keep[i] > lo)
+            close_range(lo, (unsigned)keep[i] - 1, 0);
+        if ((unsigned)keep[i] + 1 > lo)
+            lo = (unsigned)keep[i] + 1;
+    }
+    close_range(lo, ~0U, 0);
+    free(keep);
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        if (null > 2)
+            close(null);
+    }
+    set_limit(RLIMIT_CORE, 0);
+    set_limit(RLIMIT_CPU, (rlim_t)ceil(seconds * (double)(n - from)) + 1);
+    if (memory > 0)
+        set_limit(RLIMIT_AS, memory);
+    for (size_t i = from; i < n; i++)
+        if (pending(&files[i]))
+            vet_one(out, i, &files[i]);
+    _exit(0);
+}
+
+/* ---- in the parent ------------------------------------------------------- */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static rlim_t memory_limit(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    unsigned long long kb = 0;
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb ? (rlim_t)kb * 1024 + MEMORY_HEADROOM : 0;
+}
+
+static void signal_name(int sig, char *buf, size_t len)
+{
+    const char *abbrev = sigabbrev_np(sig);
+    const char *what = strsignal(sig);
+    char lower[64];
+    snprintf(lower, sizeof lower, "%s", what ? what : "unknown signal");
+    lower[0] = (char)tolower((unsigned char)lower[0]);
+    if (abbrev)
+        snprintf(buf, len, "SIG%s (%s)", abbrev, lower);
+    else
+        snprintf(buf, len, "signal %d (%s)", sig, lower);
+}
+
+/* The verdict on the file the child was in when it ended or was killed. */
+static void died(modvet_file *f, phase ph, int wstatus, int timed_out,
+                 double seconds)
+{
+    const char *subject = phases[ph].subject, *where = phases[ph].where;
+    char how[128];
+    if (timed_out)
+        snprintf(how, sizeof how, "did not return within %g s", seconds);
+    else if (WIFSIGNALED(wstatus)) {
+        char sig[96];
+        signal_name(WTERMSIG(wstatus), sig, sizeof sig);
+        snprintf(how, sizeof how, "died of %s", sig);
+    } else
+        snprintf(how, sizeof how, "ended the process (exit status %d)",
+                 WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1);
+    f->kind = MODVET_DIED;
+    f->transient = timed_out;
+    snprintf(f->why, sizeof f->why, "%s %s%s while being vetted in a child "
+             "process", subject, how, where);
+}
+
+/* A verdict line from the child.  The next plugin's time starts. */
+static void take_line(char *line, modvet_file *files, size_t n,
+                      double *deadline, double seconds)
+{
+    size_t i;
+    int a, used = 0;
+    if (sscanf(line, "V %zu %d%n", &i, &a, &used) == 2 && i < n &&
+        pending(&files[i])) {
+        *deadline = now() + seconds;
+        const char *why = line + used + (line[used] == ' ');
+        files[i].kind = a == MODVET_FIT ? MODVET_FIT : MODVET_REFUSED;
+        snprintf(files[i].why, sizeof files[i].why, "%s",
+                 files[i].kind == MODVET_FIT ? "" : why);
+        if (files[i].kind != MODVET_FIT && files[i].why[0] == '\0')
+            snprintf(files[i].why, sizeof files[i].why, "%s: refused",
+                     files[i].path);
+    }
+}
+
+/* One child over the pending files from `from`; returns when it ended. */
+/* Read the child's verdicts until it ends (seen on its pidfd, or at the
+ * pipe's end without one) or a plugin's time is up (returns 1). */
+static int read_verdicts(int fd, int pidfd, modvet_file *files, size_t n,
+                         double seconds)
+{
+    char buf[8192];
+    size_t have = 0;
+    double deadline = now() + seconds;
+    for (;;) {
+        double left = deadline - now();
+        if (left <= 0)
+            return 1;
+        struct pollfd p[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
+        if (poll(p, pidfd >= 0 ? 2 : 1, (int)ceil(left * 1000)) <= 0)
+            continue;
+        for (;;) {
+            ssize_t k = read(fd, buf + have, sizeof buf - 1 - have);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0)
+                break; /* all there is for now */
+            if (k == 0)
+                return 0;
+            have += (size_t)k;
+            buf[have] = '\0';
+            char *start = buf, *nl;
+            while ((nl = strchr(start, '\n')) != NULL) {
+                *nl = '\0';
+                take_line(start, files, n, &deadline, seconds);
+                start = nl + 1;
+            }
+            have -= (size_t)(start - buf);
+            memmove(buf, start, have);
+            if (have == sizeof buf - 1)
+                have = 0; /* a line longer than any the child writes */
+        }
+        /* Ended, and what it wrote is read (a process the plugin started
+         * may hold the pipe open: the pidfd does not wait for it). */
+        if (pidfd >= 0 && (p[1].revents & POLLIN))
+            return 0;
+    }
+}
+
+/* One child over the pending files from `from`; returns when it ended. */
+static void run_child(modvet_file *files, size_t n, size_t from,
+                      double seconds)
+{
+    int fds[2], wstatus = 0;
+    progress *shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED)
+        goto cannot;
+    shared->current = from;
+    shared->phase = PH_LOAD;
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        munmap(shared, sizeof *shared);
+        goto cannot;
+    }
+    rlim_t memory = memory_limit();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        munmap(shared, sizeof *shared);
+        goto cannot;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        child_main(fds[1], shared, files, n, from, seconds, memory);
+    }
+    children++;
+    setpgid(pid, pid);
+    close(fds[1]);
+    fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+    int pidfd = pidfd_open(pid, 0);
+    int timed_out = read_verdicts(fds[0], pidfd, files, n, seconds);
+    close(fds[0]);
+    if (pidfd >= 0)
+        close(pidfd);
+    if (timed_out)
+        kill(-pid, SIGKILL);
+    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+        ;
+    kill(-pid, SIGKILL); /* whatever the plugin started */
+    size_t current = shared->current;
+    int ph = shared->phase;
+    munmap(shared, sizeof *shared);
+    if (current < n && pending(&files[current]))
+        died(&files[current], ph >= 0 && ph < PH_COUNT ? (phase)ph : PH_LOAD,
+             wstatus, timed_out, seconds);
+    else if (pending(&files[from]))
+        died(&files[from], PH_LOAD, wstatus, timed_out, seconds);
+    return;
+cannot:
+    for (size_t i = from; i < n; i++)
+        if (pending(&files[i])) {
+            files[i].transient = 1;
+            snprintf(files[i].why, sizeof files[i].why, "%s could not be "
+                     "vetted (cannot start a process: %s); not loaded",
+                     files[i].path, strerror(errno));
+        }
+}
+
+void modvet__vet(modvet_file *files, size_t n, double seconds)
+{
+    struct stat *st = calloc(n + 1, sizeof *st);
+    for (size_t i = 0; i < n; i++) {
+        const verdict *v = NULL;
+        files[i].why[0] = '\0';
+        files[i].transient = 0;
+        files[i].kind = MODVET_DIED; /* pending: no verdict yet */
+        if (st == NULL || fstat(files[i].fd, &st[i]) != 0) {
+            snprintf(files[i].why, sizeof files[i].why, "cannot load %s: %s",
+                     files[i].path, strerror(st ? errno : ENOMEM));
+            files[i].kind = MODVET_REFUSED;
+        } else if ((v = cached(files[i].path, &st[i])) != NULL) {
+            files[i].kind = v->kind;
+            snprintf(files[i].why, sizeof files[i].why, "%s", v->why);
+        }
+    }
+    for (size_t from = 0; from < n; from++)
+        if (pending(&files[from]))
+            run_child(files, n, from, seconds);
+    for (size_t i = 0; st && i < n; i++)
+        if ((st[i].st_ino != 0 || st[i].st_dev != 0) && !files[i].transient)
+            remember(&files[i], &st[i]);
+    free(st);
+}
