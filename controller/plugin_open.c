@@ -81,9 +81,20 @@ void *plugin_open__fd(int fd, const char *path, char *why, size_t why_len)
         return NULL;
     }
     plugin_open__name(o->fd, name, sizeof name);
-    o->handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    /* Without /proc (a bare container) only the name is left, and with
+     * it the old behaviour: a file renamed over a loaded one is not seen
+     * until the old one is unloaded. */
+    char local[4096];
+    const char *by = name;
+    if (access(name, R_OK) != 0) {
+        /* dlopen needs a slash to load a file rather than search. */
+        snprintf(local, sizeof local, "%s%s",
+                 strchr(path, '/') ? "" : "./", path);
+        by = local;
+    }
+    o->handle = dlopen(by, RTLD_NOW | RTLD_LOCAL);
     if (o->handle == NULL) {
-        say_dlerror(path, name, why, why_len);
+        say_dlerror(path, by, why, why_len);
         close(o->fd);
         free(o);
         return NULL;

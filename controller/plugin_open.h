@@ -8,7 +8,8 @@
  * Here a plugin is loaded through "/proc/self/fd/N" of a descriptor
  * opened on the file, a name no other loaded object can have, and objects
  * are shared by (device, inode): the same file is mapped once, a new file
- * at the same path is a new object.
+ * at the same path is a new object.  Without /proc the plugin is loaded
+ * by its path, as before.
  */
 #ifndef TWIN_PLUGIN_OPEN_H
 #define TWIN_PLUGIN_OPEN_H
