@@ -34,6 +34,8 @@
 /* Records one damaged stretch can lose at most (a record's index past
  * this is taken for damage): a million, at least 33 MB of journal. */
 #define MAX_GAP (1 << 20)
+/* Records longer than this have their fixed fields checked first. */
+#define PRECHECK_AT 4096u
 /* The daemon's journal is cut as soon as it is all acknowledged once it
  * holds this much (else at the next tidy), so that a steady stream of
  * answers cannot keep it growing between two tidies. */
@@ -259,6 +261,28 @@ static off_t file_size(int fd)
     return fstat(fd, &sb) == 0 ? sb.st_size : 0;
 }
 
+/* A record's fixed fields (fix: its body's first bytes) against its
+ * length and the index expected: NULL when they hold (the index in
+ * *index), else why not. */
+static const char *check_fixed(const reader *rd, const char *fix, int v1,
+                               uint32_t len, int64_t *index)
+{
+    uint16_t tl, cl;
+    int64_t i = rd->index;
+    if (!v1)
+        memcpy(&i, fix, 8);
+    const char *rest = fix + (v1 ? 0 : 8);
+    memcpy(&tl, rest + 9, 2);
+    memcpy(&cl, rest + 11, 2);
+    if ((size_t)(v1 ? FIXED_V1 : FIXED) + tl + cl > len)
+        return "a record's lengths do not add up";
+    if (i < rd->index || i - rd->index > MAX_GAP)
+        return "a record's index is out of order";
+    if (index)
+        *index = i;
+    return NULL;
+}
+
 /* The record at offset at into r: its size on disk, or 0 with why set
  * (NULL: the end of the file, exactly). */
 static size_t parse_at(reader *rd, off_t at, spool_record *r,
@@ -290,6 +314,14 @@ static size_t parse_at(reader *rd, off_t at, spool_record *r,
         *why = "a record's length is damaged or the record is cut short";
         return 0;
     }
+    /* A long record's fixed fields are checked before its body is read,
+     * so that false markers in damage (looking for the next record) cost
+     * little whatever length they claim. */
+    char fix[FIXED];
+    if (len > PRECHECK_AT &&
+        (read_all(rd->fd, fix, fixed, at + HEADER) != 0 ||
+         (*why = check_fixed(rd, fix, v1, len, NULL)) != NULL))
+        return 0;
     if (grow(&rd->body, &rd->cap, len) != 0 ||
         read_all(rd->fd, rd->body, len, at + HEADER) != 0) {
         *why = "the journal ends in the middle of a record";
@@ -299,20 +331,12 @@ static size_t parse_at(reader *rd, off_t at, spool_record *r,
         *why = "a record's checksum does not match its bytes";
         return 0;
     }
+    int64_t index;
+    if ((*why = check_fixed(rd, rd->body, v1, len, &index)) != NULL)
+        return 0;
     const char *body = rd->body + (v1 ? 0 : 8);
-    int64_t index = rd->index;
-    if (!v1)
-        memcpy(&index, rd->body, 8);
     memcpy(&tl, body + 9, 2);
     memcpy(&cl, body + 11, 2);
-    if (fixed + tl + cl > len) {
-        *why = "a record's lengths do not add up";
-        return 0;
-    }
-    if (index < rd->index || index - rd->index > MAX_GAP) {
-        *why = "a record's index is out of order";
-        return 0;
-    }
     if (grow(&rd->topic, &rd->topic_cap, (size_t)tl + 1) != 0) {
         *why = "out of memory";
         return 0;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -470,6 +471,37 @@ static void test_spool__damage_garbage(void **state)
     assert_int_equal(fd.damage[0].bytes, sizeof junk);
 }
 
+/* 4 MB of false markers that each claim a body of 1 MiB, before the
+ * journal: found past quickly (their fixed fields are checked before a
+ * body is read), every record after them kept. */
+static void test_spool__damage_false_markers(void **state)
+{
+    fixture *f = *state;
+    char path[128];
+    size_t len, junk = 4u << 20;
+    char *buf = stopped_journal(f, path, sizeof path, &len);
+    char *more = malloc(junk + len);
+    for (size_t at = 0; at < junk; at += 16) {
+        memcpy(more + at, "TWR2\xff\xff\x0f\0\0\0\0\0", 12);
+        memset(more + at + 12, 0x7f, 4);
+    }
+    memcpy(more + junk, buf, len);
+    spit(path, more, junk + len);
+    free(buf);
+    free(more);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    found fd;
+    restart(f, &fd);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) +
+                  1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    assert_int_equal(fd.n_seqs, N_RESULTS);
+    assert_int_equal(fd.n_damage, 1);
+    assert_int_equal(fd.damage[0].bytes, junk);
+    assert_true(took < 5.0);
+}
+
 /* A journal of the old format (TWR1: no index, the CRC of the body only),
  * as a daemon before this one left it: read by the old rules — every
  * record up to the first damaged one — and written to in the new. */
@@ -590,6 +622,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_spool__damage_garbage, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_spool__damage_false_markers,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool__old_format, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_spool__bad_ack_marks, setup,
