@@ -122,7 +122,8 @@ size_t plugin_open__fds(int *fds, size_t max)
     for (size_t i = 0; i < n_kept; i++, n++)
         if (n < max)
             fds[n] = kept[i];
-    qsort(fds, n < max ? n : max, sizeof *fds, by_number);
+    if (n > 0 && max > 0)
+        qsort(fds, n < max ? n : max, sizeof *fds, by_number);
     return n;
 }
 
