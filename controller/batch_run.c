@@ -11,7 +11,9 @@
  * parent writes the result of a child that could not: crashed (with the
  * model that was running, which the child's fatal-signal handler sends
  * through a pipe) or past its time.  A child that a stopping signal ended
- * has no result, so it runs again when the batch is resumed.
+ * has no result, so it runs again when the batch is resumed.  Each case
+ * leads its own process group, ended as a whole when the case ends
+ * (proc.h).
  *
  * The KPIs of a case come from the scenario's functions (functions.h);
  * the section "KPIs" below is the one place that knows.
@@ -36,6 +38,7 @@
 
 #include "csv.h"
 #include "functions.h"
+#include "proc.h"
 #include "scenario.h"
 #include "sim.h"
 #include "util.h"
@@ -267,6 +270,7 @@ run_case(const runner *r, size_t index, const scenario *sc, int fd,
     sim_stats st = {0};
 
     crash_fd = fd;
+    proc__own_group(0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(3);
@@ -446,6 +450,8 @@ static void start_case(runner *r, size_t index, const sigset_t *mask)
         close(p[0]);
         run_case(r, index, sc, p[1], mask, parent);
     }
+    if (pid > 0)
+        proc__own_group(pid);
     close(p[1]);
     scenario__free(&sc);
     if (pid < 0) {
@@ -528,8 +534,10 @@ static void reap(runner *r, pid_t pid, int wstatus)
 static void signal_all(runner *r, int sig)
 {
     for (unsigned i = 0; i < r->jobs; i++)
-        if (r->slots[i].pid > 0)
-            kill(r->slots[i].pid, sig);
+        if (r->slots[i].pid > 0 && sig == SIGKILL)
+            proc__signal_group(r->slots[i].pid, sig);
+        else if (r->slots[i].pid > 0)
+            kill(r->slots[i].pid, sig); /* the case ends itself */
 }
 
 static void on_sigchld(int sig)
@@ -550,6 +558,7 @@ static void run_all(runner *r)
     struct sigaction sa = {.sa_handler = on_sigchld}, old_chld;
     sigaction(SIGCHLD, &sa, &old_chld);
     sigprocmask(SIG_BLOCK, &wait_set, &old);
+    proc__become_reaper(); /* what a case forks is collected here */
 
     size_t next = 0, n = r->b->n_cases;
     int killed = 0;
@@ -570,7 +579,7 @@ static void run_all(runner *r)
                 continue;
             double left = s->started + r->o->timeout - t;
             if (left <= 0) {
-                kill(s->pid, SIGKILL);
+                proc__signal_group(s->pid, SIGKILL);
                 s->timed_out = 1;
             } else if (left < wait) {
                 wait = left;
@@ -591,7 +600,7 @@ static void run_all(runner *r)
         }
         int wstatus;
         pid_t pid;
-        while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0)
+        while ((pid = proc__reap(&wstatus, NULL)) > 0)
             reap(r, pid, wstatus);
         if (r->t->stopping && !killed)
             signal_all(r, SIGTERM); /* a stop a child's end revealed */

@@ -4,6 +4,7 @@
 #include "frame.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -142,4 +143,25 @@ void frame__reader_free(frame_reader *r)
     free(r->buf);
     free(r->aligned);
     memset(r, 0, sizeof *r);
+}
+
+char *frame__where_text(const char *p, size_t len)
+{
+    size_t ml = strnlen(p, len);
+    if (ml >= len)
+        return NULL;
+    const char *inst = p + ml + 1;
+    size_t il = strnlen(inst, len - ml - 1);
+    char *text = NULL;
+    double t;
+    int rc;
+    if (ml + 1 + il + 1 + sizeof t <= len) {
+        memcpy(&t, inst + il + 1, sizeof t);
+        rc = asprintf(&text, "model '%s' (instance '%.*s') at t = %.9g", p,
+                      (int)il, inst, t);
+    } else {
+        rc = asprintf(&text, "model '%s' (instance '%.*s')", p, (int)il,
+                      inst);
+    }
+    return rc < 0 ? NULL : text;
 }

@@ -18,8 +18,10 @@ enum {
     FRAME_EVENT = 'E',     /* JSON object: an event without contract/run */
     FRAME_END = 'X',       /* JSON object: status, errors, stats */
     FRAME_SET = 'S',       /* JSON object: {"name": value, ...} */
-    FRAME_WHERE = 'W'      /* "model\0instance": the model running when
-                            * the process got a fatal signal or SIGUSR1 */
+    FRAME_WHERE = 'W'      /* "model\0instance\0" and the t it was
+                            * called with (a double): the model running
+                            * when the process got a fatal signal or
+                            * SIGUSR1 */
 };
 
 #define FRAME_MAX (64u << 20)
@@ -58,5 +60,9 @@ long frame__fill(frame_reader *r, int fd);
 int frame__next(frame_reader *r, const char **payload, size_t *len);
 
 void frame__reader_free(frame_reader *r);
+
+/* A FRAME_WHERE's payload as "model 'm' (instance 'i') at t = 2.5"
+ * (malloc'd), or NULL when it is garbled or memory is short. */
+char *frame__where_text(const char *payload, size_t len);
 
 #endif

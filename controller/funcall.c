@@ -9,9 +9,11 @@
  * only calls ffi_call and writes that buffer to the pipe, so a function
  * that corrupts memory, crashes, calls exit() or loops harms nothing but
  * the child.  The parent reads the buffer back into its own copy, which
- * has the same layout.
+ * has the same layout.  The child leads its own process group
+ * (proc.h): what a function forks ends with its call.
  */
 #include "funcall.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -479,10 +481,8 @@ void funcall__free(fl_call **cp)
     fl_call *c = *cp;
     if (c == NULL)
         return;
-    if (c->pid > 0 && !c->reaped) {
-        kill(c->pid, SIGKILL);
-        waitpid(c->pid, NULL, 0);
-    }
+    if (c->pid > 0 && !c->reaped)
+        proc__end(c->pid, NULL);
     if (c->fd >= 0)
         close(c->fd);
     for (size_t j = 0; j < FUNCLIB_MAX_ARGS; j++)
@@ -512,6 +512,7 @@ child_main(fl_call *c, const fl_limits *lim, int out_fd)
 {
     static const int defaults[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGSEGV,
                                    SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGXCPU};
+    proc__own_group(0);
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
         signal(defaults[i], SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
@@ -568,6 +569,7 @@ int funcall__start(fl_call *c, const fl_limits *lim, char *why,
         close(fds[0]);
         child_main(c, lim, fds[1]);
     }
+    proc__own_group(pid);
     close(fds[1]);
     fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
     c->pid = pid;
@@ -686,15 +688,15 @@ int funcall__run(fl_call *c, const fl_limits *lim, twin_errors *errs)
     for (;;) {
         if (!eof)
             eof = funcall__read(c);
-        if (waitpid(c->pid, &status, WNOHANG) == c->pid) {
+        if (proc__ended(c->pid)) {
+            proc__end(c->pid, &status); /* and what it forked */
             if (!eof) /* its writes are all in the pipe by now */
                 funcall__read(c);
             break;
         }
         double left = deadline - mono();
         if (left <= 0) {
-            kill(c->pid, SIGKILL);
-            waitpid(c->pid, &status, 0);
+            proc__end(c->pid, &status);
             timed_out = 1;
             break;
         }

@@ -171,7 +171,8 @@ void calls__tick(serve *sv, double now)
     for (call_rec **link = &sv->calls; *link;) {
         call_rec *r = *link;
         if (!r->reaped && !r->timed_out && now >= r->deadline) {
-            kill(funcall__pid(r->call), SIGKILL); /* reaped by the loop */
+            /* reaped by the loop */
+            proc__signal_group(funcall__pid(r->call), SIGKILL);
             r->timed_out = 1;
         }
         if (r->reaped) {

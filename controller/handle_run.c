@@ -395,7 +395,22 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
         "pace", pace));
     runner_limits rl = {.cpu_seconds = sv->cfg.limits.cpu_seconds,
                         .memory_bytes = sv->cfg.limits.memory_bytes};
-    if (runner__start(r->sc, &rl, &r->child, why, sizeof why) != 0) {
+    runner_spec spec_run = {.lim = &rl, .opt = {.realtime = -1},
+                            .output_fd = -1};
+    char label[256];
+    if (r->sc->n_inst == 1)
+        snprintf(label, sizeof label, "twinctl serve: run %s (instance %s)",
+                 r->id, r->sc->inst[0].name);
+    else
+        snprintf(label, sizeof label, "twinctl serve: run %s", r->id);
+    r->output = malloc(sizeof *r->output);
+    if (r->output != NULL &&
+        proc__output_open(r->output, &spec_run.output_fd, stderr,
+                          label) != 0) {
+        free(r->output);
+        r->output = NULL; /* its output goes to the log as it is */
+    }
+    if (runner__start(r->sc, &spec_run, &r->child, why, sizeof why) != 0) {
         r->state = RUN_FAILED;
         json_t *resp = json_pack("{s:s, s:s, s:I, s:I, s:I, s:{}, s:[{s:s, "
                                  "s:s, s:s}]}", "status", "failed", "run",

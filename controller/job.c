@@ -1,7 +1,9 @@
 /*
  * job.c — requests answered by a forked child (job.h): forking under
  * the configured limits, reading the answer from the pipe, and saying
- * how a child that gave none ended.
+ * how a child that gave none ended.  The child leads its own process
+ * group and its stdout and stderr come to the daemon's log labelled and
+ * bounded (proc.h), as a run's do.
  */
 #include "job.h"
 
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "proc.h"
 #include "runner.h"
 
 #define KILL_GRACE 0.2   /* s between SIGUSR1 (say where) and SIGKILL */
@@ -28,6 +31,7 @@ struct job {
     pid_t pid;
     int fd;                /* the answer, or -1 once at end of file */
     frame_reader rd;
+    proc_output output;    /* its stdout and stderr */
     json_t *answer;        /* the child's FRAME_END */
     char *where;           /* "model 'm' (instance 'i')" it died in */
     double deadline, kill_at;
@@ -40,9 +44,11 @@ static const char oom_answer[] =
     "\"message\":\"out of memory building the answer\"}]}";
 
 static void __attribute__((noreturn))
-child_main(int fd, const runner_limits *lim, const char *what, job_work work,
-           void *arg)
+child_main(int fd, int output_fd, const runner_limits *lim, const char *what,
+           job_work work, void *arg)
 {
+    proc__own_group(0);
+    proc__redirect(output_fd);
     /* The daemon blocks these for its signalfd; the child wants them. */
     sigset_t none;
     sigemptyset(&none);
@@ -81,14 +87,20 @@ int job__start(serve *sv, const reply_to *to, req_type type,
                const char *what, job_work work, void *arg, char *why,
                size_t why_len)
 {
-    int p[2] = {-1, -1};
+    int p[2] = {-1, -1}, output_fd = -1;
     struct job *j = calloc(1, sizeof *j);
+    if (j != NULL)
+        j->output.fd = -1;
     if (j == NULL || (j->what = strdup(what)) == NULL ||
         request__reply_copy(&j->reply, to) != 0) {
         snprintf(why, why_len, "out of memory starting the %s", what);
         goto fail;
     }
-    if (pipe2(p, O_CLOEXEC) != 0) {
+    char label[256];
+    snprintf(label, sizeof label, "twinctl serve: %s for request %s", what,
+             to->id ? to->id : "?");
+    if (pipe2(p, O_CLOEXEC) != 0 ||
+        proc__output_open(&j->output, &output_fd, stderr, label) != 0) {
         snprintf(why, why_len, "cannot make a pipe for the %s: %s", what,
                  strerror(errno));
         goto fail;
@@ -104,9 +116,11 @@ int job__start(serve *sv, const reply_to *to, req_type type,
     }
     if (pid == 0) {
         close(p[0]);
-        child_main(p[1], &lim, what, work, arg);
+        child_main(p[1], output_fd, &lim, what, work, arg);
     }
+    proc__own_group(pid);
     close(p[1]);
+    close(output_fd);
     fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
     j->type = type;
     j->pid = pid;
@@ -120,7 +134,11 @@ fail:
         close(p[0]);
     if (p[1] >= 0)
         close(p[1]);
+    if (output_fd >= 0)
+        close(output_fd);
     if (j) {
+        if (j->output.fd >= 0)
+            close(j->output.fd);
         free(j->what);
         request__reply_free(&j->reply);
     }
@@ -147,9 +165,12 @@ int job__running(const serve *sv, const char *id)
 size_t job__poll_fds(const serve *sv, struct pollfd *pfd, size_t cap)
 {
     size_t n = 0;
-    for (const struct job *j = sv->jobs; j && n < cap; j = j->next)
+    for (const struct job *j = sv->jobs; j && n < cap; j = j->next) {
         if (j->fd >= 0)
             pfd[n++] = (struct pollfd){.fd = j->fd, .events = POLLIN};
+        if (j->output.fd >= 0 && !j->output.eof && n < cap)
+            pfd[n++] = (struct pollfd){.fd = j->output.fd, .events = POLLIN};
+    }
     return n;
 }
 
@@ -171,12 +192,8 @@ static void job_read(struct job *j)
                 json_decref(j->answer);
                 j->answer = json_loadb(p, len, 0, NULL);
             } else if (type == FRAME_WHERE) {
-                size_t ml = strnlen(p, len);
                 free(j->where);
-                if (ml >= len ||
-                    asprintf(&j->where, "model '%s' (instance '%.*s')", p,
-                             (int)(len - ml - 1), p + ml + 1) < 0)
-                    j->where = NULL;
+                j->where = frame__where_text(p, len);
             }
         }
         if (type < 0)
@@ -225,12 +242,11 @@ static void job_end(serve *sv, struct job *j)
 
 static void job_free(struct job *j)
 {
-    if (!j->reaped) {
-        kill(j->pid, SIGKILL);
-        waitpid(j->pid, NULL, 0);
-    }
+    if (!j->reaped)
+        proc__end(j->pid, NULL);
     if (j->fd >= 0)
         close(j->fd);
+    proc__output_close(&j->output);
     frame__reader_free(&j->rd);
     json_decref(j->answer);
     request__reply_free(&j->reply);
@@ -245,6 +261,7 @@ void job__service(serve *sv, double now)
         struct job *j = *link;
         if (j->fd >= 0)
             job_read(j);
+        proc__output_read(&j->output);
         if (!j->reaped && now >= j->deadline && !j->timed_out) {
             /* SIGUSR1: say where you are; then you are killed. */
             j->timed_out = 1;
@@ -252,7 +269,7 @@ void job__service(serve *sv, double now)
             j->kill_at = now + KILL_GRACE;
         } else if (!j->reaped && j->kill_at > 0 && now >= j->kill_at) {
             j->kill_at = 0;
-            kill(j->pid, SIGKILL);
+            proc__signal_group(j->pid, SIGKILL);
         }
         if (j->reaped && j->fd < 0) {
             job_end(sv, j);

@@ -13,6 +13,15 @@
  * unless the signal came in the middle of writing a frame — before the
  * process dies.
  *
+ * The child is the leader of its own process group (proc.h): whatever a
+ * model forks is ended with the run.  SIGUSR1 is the daemon's notice that
+ * the run's wall-clock time is over: the child writes out what it holds
+ * and then only waits for the SIGKILL that follows, so a model whose
+ * sleep the signal cut short cannot finish the run after its time.  Its
+ * stdout and stderr go where the spec says: a pipe the daemon labels and
+ * bounds, or (twinctl run) stderr, so that a model's prints never mix
+ * with the CSV on stdout.
+ *
  * Resource limits from the configuration are set in the child before the
  * loop starts: RLIMIT_CPU and RLIMIT_AS.  At the CPU limit the kernel
  * sends SIGXCPU; the child writes out its rows and an end frame prepared
@@ -39,6 +48,8 @@
 #include "crash.h"
 #include "frame.h"
 #include "functions.h"
+#include "proc.h"
+#include "rt.h"
 
 typedef struct child_ctx {
     frame_writer w;
@@ -89,20 +100,24 @@ static void flush_buffered(void)
     }
 }
 
-/* Which model was running, as a FRAME_WHERE (async-signal-safe). */
+/* Which model was running, at what t, as a FRAME_WHERE
+ * (async-signal-safe). */
 static void say_where(void)
 {
     const char *m = sim__model_in_use, *i = sim__instance_in_use;
-    static char frame[5 + 256 + 1 + 256];
+    double t = sim__t_in_use;
+    static char frame[5 + 256 + 1 + 256 + 1 + sizeof(double)];
     if (m == NULL || i == NULL || crash_writer == NULL || in_frame)
         return;
     size_t ml = strnlen(m, 255), il = strnlen(i, 255);
-    uint32_t n = (uint32_t)(1 + ml + 1 + il);
+    uint32_t n = (uint32_t)(1 + ml + 1 + il + 1 + sizeof t);
     memcpy(frame, &n, 4);
     frame[4] = FRAME_WHERE;
     memcpy(frame + 5, m, ml);
     frame[5 + ml] = '\0';
     memcpy(frame + 6 + ml, i, il);
+    frame[6 + ml + il] = '\0';
+    memcpy(frame + 7 + ml + il, &t, sizeof t);
     crash__write(crash_writer->fd, frame, 4 + n);
 }
 
@@ -110,8 +125,13 @@ static void flush_on_signal(int sig)
 {
     flush_buffered();
     say_where();
-    if (sig == SIGUSR1)
-        return; /* the daemon kills us next */
+    if (sig == SIGUSR1) {
+        /* The time is over: nothing more from this process (a model's
+         * sleep the signal cut short must not go on to end the run as
+         * finished); the supervisor's SIGKILL comes next. */
+        for (;;)
+            pause();
+    }
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -496,9 +516,12 @@ static void name_memory_limit(json_t *errors, const runner_limits *lim)
 }
 
 static void __attribute__((noreturn))
-child_main(const scenario *sc, const runner_limits *lim, int out_fd,
+child_main(const scenario *sc, const runner_spec *spec, int out_fd,
            int in_fd)
 {
+    static const runner_limits no_limits = {0};
+    const runner_limits *lim = spec->lim ? spec->lim : &no_limits;
+    proc__own_group(0);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_term;
@@ -514,23 +537,35 @@ child_main(const scenario *sc, const runner_limits *lim, int out_fd,
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 
-    /* Keep the two pipes as 3 and 4, close everything else. */
+    /* stdout and stderr where the spec says; keep the two pipes as 3 and
+     * 4, close everything else. */
+    if (spec->output_fd >= 0)
+        proc__redirect(spec->output_fd);
+    else if (spec->stdout_to_stderr)
+        dup2(STDERR_FILENO, STDOUT_FILENO);
     if (dup2(out_fd, 3) < 0 || dup2(in_fd, 4) < 0)
         _exit(70);
     close_range(5, ~0U, 0);
     fcntl(3, F_SETFL, fcntl(3, F_GETFL) & ~O_NONBLOCK);
     fcntl(4, F_SETFL, fcntl(4, F_GETFL) | O_NONBLOCK);
 
-    child_ctx c = {.in_fd = 4, .realtime = sc->realtime};
+    int paced = spec->opt.realtime >= 0 ? spec->opt.realtime : sc->realtime;
+    child_ctx c = {.in_fd = 4, .realtime = paced};
     if (frame__writer_init(&c.w, 3, 256u << 10) != 0)
         _exit(71);
     runner__watch_crashes(&c.w);
     char why[1024];
-    if (apply_limits(sc, lim, why, sizeof why) != 0) {
+    const char *code = NULL;
+    if (apply_limits(sc, lim, why, sizeof why) != 0)
+        code = "internal";
+    else if ((spec->fifo || spec->mlock) &&
+             rt__setup(spec->fifo, spec->mlock, why, sizeof why) != 0)
+        code = "not_allowed";
+    if (code != NULL) { /* the run ends before it starts */
         ending = 1;
         put_json(&c, FRAME_END, json_pack("{s:s, s:[{s:s, s:s, s:s}], s:{}}",
                                           "status", "failed", "errors",
-                                          "code", "internal", "path", "",
+                                          "code", code, "path", "",
                                           "message", why, "stats"), 1);
         _exit(0);
     }
@@ -540,7 +575,7 @@ child_main(const scenario *sc, const runner_limits *lim, int out_fd,
                         .event = on_event, .poll = on_poll,
                         .tick = sc->n_fn ? on_tick : NULL,
                         .stop = &stop_requested};
-    sim_options opt = {.realtime = -1};
+    sim_options opt = spec->opt;
     sim_stats st = {0};
     twin_errors errs = {0};
     int rc = sim__run_scenario(sc, &opt, &cb, &st, &errs);
@@ -556,7 +591,7 @@ child_main(const scenario *sc, const runner_limits *lim, int out_fd,
         name_memory_limit(errors, lim);
     json_t *end = json_pack("{s:s, s:o, s:o}", "status", status, "errors",
                             errors, "stats",
-                            runner__stats_json(&st, sc->realtime));
+                            runner__stats_json(&st, paced));
     if (end != NULL && rc == 0 && sc->n_fn > 0) {
         /* Values of the functions, only when the run finished. */
         json_t *values, *fn_errors;
@@ -571,10 +606,9 @@ child_main(const scenario *sc, const runner_limits *lim, int out_fd,
     _exit(0);
 }
 
-int runner__start(const scenario *sc, const runner_limits *lim,
+int runner__start(const scenario *sc, const runner_spec *spec,
                   run_child *out, char *why, size_t why_len)
 {
-    static const runner_limits none = {0};
     int up[2] = {-1, -1}, down[2] = {-1, -1};
     if (pipe2(up, O_CLOEXEC) != 0 || pipe2(down, O_CLOEXEC) != 0) {
         snprintf(why, why_len, "cannot make pipes for the run: %s",
@@ -592,8 +626,11 @@ int runner__start(const scenario *sc, const runner_limits *lim,
     if (pid == 0) {
         close(up[0]);
         close(down[1]);
-        child_main(sc, lim ? lim : &none, up[1], down[0]);
+        child_main(sc, spec, up[1], down[0]);
     }
+    proc__own_group(pid);
+    if (spec->output_fd >= 0)
+        close(spec->output_fd);
     close(up[1]);
     close(down[0]);
     fcntl(up[0], F_SETFL, fcntl(up[0], F_GETFL) | O_NONBLOCK);
@@ -603,6 +640,8 @@ int runner__start(const scenario *sc, const runner_limits *lim,
     out->to_child = down[1];
     return 0;
 fail:
+    if (spec->output_fd >= 0)
+        close(spec->output_fd);
     for (int i = 0; i < 2; i++) {
         if (up[i] >= 0)
             close(up[i]);

@@ -35,9 +35,20 @@ typedef struct run_child {
     int to_child;     /* live inputs to the run (non-blocking) */
 } run_child;
 
-/* Fork the run under lim (NULL: no limits).  Returns 0, or -1 with a
- * sentence in why. */
-int runner__start(const scenario *sc, const runner_limits *lim,
+/* How to start a run's process. */
+typedef struct runner_spec {
+    const runner_limits *lim; /* NULL: no limits */
+    sim_options opt;          /* {.realtime = -1}: as the scenario says */
+    int output_fd;            /* the child's stdout and stderr (proc.h's
+                               * pipe; runner__start closes it in the
+                               * parent, started or not), or -1 */
+    int stdout_to_stderr;     /* with output_fd -1: stdout onto stderr */
+    int fifo, mlock;          /* rt__setup in the child (twinctl run) */
+} runner_spec;
+
+/* Fork the run as spec says, the leader of its own process group
+ * (proc.h).  Returns 0, or -1 with a sentence in why. */
+int runner__start(const scenario *sc, const runner_spec *spec,
                   run_child *out, char *why, size_t why_len);
 
 /* For other work in a child process of the daemon (job.c): set the
@@ -49,8 +60,8 @@ int runner__set_limits(const runner_limits *lim, const char *what,
 
 /* In a child process: on a fatal signal or SIGUSR1, write out what w
  * holds and a FRAME_WHERE naming the model being called (sim.h's
- * sim__model_in_use), then die of the signal (SIGUSR1: carry on; the
- * daemon kills next). */
+ * sim__model_in_use), then die of the signal (SIGUSR1: wait for the
+ * supervisor's SIGKILL, doing nothing more). */
 void runner__watch_crashes(frame_writer *w);
 
 /* Send live input values ({"name": value, ...}).  Returns 0 or -1. */

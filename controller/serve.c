@@ -27,6 +27,7 @@
 #include "intake.h"
 #include "job.h"
 #include "json_out.h"
+#include "proc.h"
 #include "twin_paths.h"
 #include "util.h"
 
@@ -341,6 +342,9 @@ static void run_free(run_rec *r)
         close(r->child.from_child);
     if (r->child.to_child >= 0)
         close(r->child.to_child);
+    if (r->output != NULL)
+        proc__output_close(r->output);
+    free(r->output);
     free(r);
 }
 
@@ -388,7 +392,7 @@ static int run_read(serve *sv, run_rec *r, double now)
                     say(sv, "run %s: more rows than the %lld it announced; "
                         "stopped as garbled", r->id,
                         (long long)(r->sc->n_ticks / r->sc->every + 1));
-                    kill(r->child.pid, SIGKILL);
+                    proc__signal_group(r->child.pid, SIGKILL);
                     return 1;
                 }
                 if (rc != 0)
@@ -404,22 +408,17 @@ static int run_read(serve *sv, run_rec *r, double now)
                 json_decref(r->end);
                 r->end = json_loadb(p, len, 0, NULL);
                 break;
-            case FRAME_WHERE: {
-                size_t ml = strnlen(p, len);
+            case FRAME_WHERE:
                 free(r->where);
-                if (ml < len &&
-                    asprintf(&r->where, "model '%s' (instance '%.*s')", p,
-                             (int)(len - ml - 1), p + ml + 1) < 0)
-                    r->where = NULL;
+                r->where = frame__where_text(p, len);
                 break;
-            }
             default: /* columns: known since composition */
                 break;
             }
         }
         if (type < 0) {
             say(sv, "run %s: garbled data from the run process", r->id);
-            kill(r->child.pid, SIGKILL);
+            proc__signal_group(r->child.pid, SIGKILL);
             return 1;
         }
     }
@@ -505,6 +504,10 @@ static void run_end(serve *sv, run_rec *r)
     waiters__answer(sv, &r->retries);
     if (r->st)
         spool__finish(r->st, sv->cfg.limits.retention);
+    if (r->output != NULL) /* its last lines before the end's */
+        proc__output_close(r->output);
+    free(r->output);
+    r->output = NULL;
     say(sv, "run %s %s: %llu rows in %lld messages, %.3f s; its journal "
         "%zu bytes of the %zu it reserved", r->id, status,
         (unsigned long long)r->rows, (long long)(r->last_seq + 1),
@@ -513,17 +516,23 @@ static void run_end(serve *sv, run_rec *r)
     close(r->child.from_child);
     close(r->child.to_child);
     r->child.from_child = r->child.to_child = -1;
+
     frame__reader_free(&r->rd); /* 1 MiB or more, of no use now */
     sender__run_free(&r->out);
     sv->active--;
     serve__publish_status(sv);
 }
 
+/* Collect the children that ended, each with the rest of its process
+ * group (proc.h): nothing a run, a job or a call forked outlives it. */
 static void reap(serve *sv)
 {
-    int status;
+    int status, left;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    while ((pid = proc__reap(&status, &left)) > 0) {
+        if (left)
+            say(sv, "the process group of child %d still has members "
+                "50 ms after SIGKILL", (int)pid);
         if (calls__reaped(sv, pid, status) || job__reaped(sv, pid, status))
             continue;
         for (run_rec *r = sv->runs; r; r = r->next)
@@ -546,7 +555,7 @@ static void check_time_limits(serve *sv, double now)
             r->kill_at = now + 0.2;
         } else if (r->kill_at > 0 && now >= r->kill_at) {
             r->kill_at = 0;
-            kill(r->child.pid, SIGKILL);
+            proc__signal_group(r->child.pid, SIGKILL);
         }
     }
 }
@@ -687,6 +696,10 @@ int serve__main(twin_config *cfg)
 
     sv->started = serve__now();
     crash__install("twinctl serve");
+    if (proc__become_reaper() != 0)
+        say(sv, "cannot become a child subreaper (%s): what a run's "
+            "process forks is still ended with its process group",
+            strerror(errno));
     if (!request__topic_safe(sv->cfg.id)) {
         fprintf(stderr, "twinctl serve: controller id '%s' cannot stand in "
                 "a topic: use letters, digits, -, _, . and : only\n",
@@ -757,7 +770,8 @@ int serve__main(twin_config *cfg)
                              now > stop_deadline))
             break;
         /* What to watch. */
-        size_t n = 2, cap = 2 + sv->active + sv->n_calls + job__count(sv);
+        size_t n = 2,
+               cap = 2 + 2 * sv->active + sv->n_calls + 2 * job__count(sv);
         free(pfd);
         free(polled);
         pfd = calloc(cap, sizeof *pfd);
@@ -776,6 +790,13 @@ int serve__main(twin_config *cfg)
                                            .events = POLLIN};
             }
         size_t n_runs = n;
+        for (run_rec *r = sv->runs; r && n < cap; r = r->next)
+            if (r->state == RUN_RUNNING && r->output && !r->output->eof) {
+                polled[n] = r;
+                pfd[n++] = (struct pollfd){.fd = r->output->fd,
+                                           .events = POLLIN};
+            }
+        size_t n_outputs = n;
         n = calls__watch(sv, pfd, n);
         n += job__poll_fds(sv, pfd + n, cap - n);
         double due = next_deadline(sv);
@@ -822,6 +843,9 @@ int serve__main(twin_config *cfg)
         for (size_t i = 2; i < n_runs; i++)
             if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
                 run_read(sv, polled[i], now);
+        for (size_t i = n_runs; i < n_outputs; i++)
+            if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+                proc__output_read(polled[i]->output);
         calls__ready(sv, pfd);
         reap(sv);
         calls__tick(sv, now);
@@ -887,10 +911,8 @@ exit:
     while (sv->runs) {
         run_rec *r = sv->runs;
         sv->runs = r->next;
-        if (r->state == RUN_RUNNING) {
-            kill(r->child.pid, SIGKILL);
-            waitpid(r->child.pid, NULL, 0);
-        }
+        if (r->state == RUN_RUNNING && !r->reaped)
+            proc__end(r->child.pid, NULL);
         run_free(r);
     }
     calls__stop_all(sv, 0);

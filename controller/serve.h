@@ -20,6 +20,7 @@
 #include "model_lib.h"
 #include "mqtt.h"
 #include "request.h"
+#include "proc.h"
 #include "runner.h"
 #include "scenario.h"
 #include "sender.h"
@@ -41,6 +42,7 @@ typedef struct run_rec {
     scenario *sc;
     int realtime;
     run_child child;
+    proc_output *output;     /* its stdout and stderr, or NULL */
     frame_reader rd;
     json_t *columns;
     sender_run *out;

@@ -40,6 +40,7 @@
 
 const char *volatile sim__model_in_use;
 const char *volatile sim__instance_in_use;
+volatile double sim__t_in_use;
 
 /* ---- failures ---------------------------------------------------------- */
 
@@ -149,7 +150,7 @@ int sim__group_derivs(group *g, double t, double *x, double *dx)
     int rc = sim__group_eval(g, t, x);
     for (size_t i = 0; rc == 0 && i < g->n_nodes; i++) {
         node *n = g->nodes[i];
-        twin_status st = IN_MODEL(n, n->d->derivatives(n->inst, t, n->x, n->u,
+        twin_status st = IN_MODEL(n, t, n->d->derivatives(n->inst, t, n->x, n->u,
                                                        dx + n->x_off));
         OUT_OF_MODEL();
         rc = sim__model_status(n, st, "derivatives", t, 1);
@@ -186,7 +187,7 @@ int sim__group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,
         /* Every output is current for indicators that read them. */
         if (!n->rhs_outputs && (rc = call_outputs(n, t, 0)) != 0)
             break;
-        twin_status st = IN_MODEL(n, n->d->event_indicators(
+        twin_status st = IN_MODEL(n, t, n->d->event_indicators(
                                          n->inst, t, n->x, n->u,
                                          gout + n->g_off));
         OUT_OF_MODEL();
@@ -244,7 +245,10 @@ static int build_nodes(sim *s, twin_errors *errs)
         n->host.struct_size = sizeof n->host;
         n->host.context = n;
         n->host.log = host_log;
-        twin_status st = m->d->create(&n->host, sc->inst[i].params, &n->inst);
+        twin_status st = IN_MODEL(n, sc->start, m->d->create(
+                                         &n->host, sc->inst[i].params,
+                                         &n->inst));
+        OUT_OF_MODEL();
         if (st > TWIN_WARNING || n->inst == NULL) {
             errors__add(errs, TWIN_E_SOLVER_FAILURE, "",
                         "model '%s' refused to create instance '%s' (%s); "
@@ -707,7 +711,7 @@ int sim__evaluate(sim *s, double t, int first)
             node *n = s->order[k];
             if (n->d->init == NULL)
                 continue;
-            twin_status st = IN_MODEL(n, n->d->init(n->inst, t, n->x, n->u));
+            twin_status st = IN_MODEL(n, t, n->d->init(n->inst, t, n->x, n->u));
             OUT_OF_MODEL();
             if (sim__model_status(n, st, "init", t, 0) != 0)
                 return -1;
@@ -721,7 +725,7 @@ int sim__evaluate(sim *s, double t, int first)
         if (n->continuous) {
             rc = call_outputs(n, t, 0);
         } else {
-            twin_status st = IN_MODEL(n, n->d->tick(n->inst, t, sc->dt, n->x,
+            twin_status st = IN_MODEL(n, t, n->d->tick(n->inst, t, sc->dt, n->x,
                                                     n->u, n->y));
             OUT_OF_MODEL();
             rc = sim__model_status(n, st, "tick", t, 0);

@@ -116,6 +116,8 @@ void sim__free(sim **s);
  * model took it down. */
 extern const char *volatile sim__model_in_use;
 extern const char *volatile sim__instance_in_use;
+/* The t the model was called with (its create: the scenario's start). */
+extern volatile double sim__t_in_use;
 
 /* ---- the composed right-hand side, for steady states (sim_steady.c) ----
  *

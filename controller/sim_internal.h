@@ -103,10 +103,11 @@ struct sim {
     size_t n_blocks;
 };
 
-/* Around every call into a model: who is running, for crash reports. */
-#define IN_MODEL(n, call)                                                  \
+/* Around every call into a model: who is running, at what t, for crash
+ * reports. */
+#define IN_MODEL(n, t, call)                                               \
     (sim__model_in_use = (n)->d->name,                                     \
-     sim__instance_in_use = (n)->si->name, (call))
+     sim__instance_in_use = (n)->si->name, sim__t_in_use = (t), (call))
 #define OUT_OF_MODEL() (sim__model_in_use = NULL, sim__instance_in_use = NULL)
 
 /* Record the run's first failure (later ones are dropped). */
@@ -164,7 +165,7 @@ static inline int call_outputs(node *n, double t, int recoverable)
 {
     if (n->d->outputs == NULL)
         return 0;
-    twin_status st = IN_MODEL(n, n->d->outputs(n->inst, t, n->x, n->u,
+    twin_status st = IN_MODEL(n, t, n->d->outputs(n->inst, t, n->x, n->u,
                                                 n->y));
     OUT_OF_MODEL();
     return sim__model_status(n, st, "outputs", t, recoverable);
@@ -173,7 +174,7 @@ static inline int call_outputs(node *n, double t, int recoverable)
 /* Hand n the event indicators it has in n->crossed. */
 static inline int call_event(node *n, double t)
 {
-    twin_status st = IN_MODEL(n, n->d->event(n->inst, t, n->x, n->u,
+    twin_status st = IN_MODEL(n, t, n->d->event(n->inst, t, n->x, n->u,
                                              n->crossed));
     OUT_OF_MODEL();
     return sim__model_status(n, st, "event", t, 0);
