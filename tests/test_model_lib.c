@@ -126,15 +126,16 @@ static void test_model_lib__load_dir_skips_bad(void **state)
     logged = 0;
     int n = modlib__load_dir(&lib, getenv("TWIN_TEST_PLUGIN_DIR"), count_log,
                              NULL);
-    assert_int_equal(n, 2); /* decay and failing */
+    assert_int_equal(n, 3); /* decay, failing and escaping */
     assert_non_null(modlib__find(&lib, "decay"));
     assert_non_null(modlib__find(&lib, "failing"));
+    assert_non_null(modlib__find(&lib, "escaping"));
     assert_int_equal(logged, 4);
     /* The same directory again: every name is a duplicate. */
     logged = 0;
     assert_int_equal(modlib__load_dir(&lib, getenv("TWIN_TEST_PLUGIN_DIR"),
                                       count_log, NULL), 0);
-    assert_int_equal(logged, 6);
+    assert_int_equal(logged, 7);
     assert_int_equal(modlib__load_dir(&lib, "/nonexistent", count_log, NULL),
                      -1);
     modlib__free(&lib);
