@@ -3,22 +3,40 @@
  * locally, without a broker, writing its rows as CSV.  Events go to stderr
  * (or --events FILE); a summary with solver statistics and the values of
  * the scenario's functions ends the run (--functions FILE: those as JSON).
+ *
+ * The simulation runs in a child process, the daemon's run process
+ * (runner.c), with the same frames over a pipe: this process writes each
+ * row it receives as CSV and prints the events, so that a model that
+ * crashes the child loses nothing already computed, and the command says
+ * which model it was, with which signal, at what t (exit status 3).  The
+ * child's stdout goes to stderr, so a model's prints never enter the CSV;
+ * it leads its own process group, ended with it (proc.h).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
 #include "csv.h"
 #include "functions.h"
+#include "frame.h"
 #include "paths.h"
+#include "proc.h"
 #include "rt.h"
+#include "runner.h"
 #include "scenario.h"
 #include "sim.h"
+
+#define EXIT_CRASHED 3
 
 typedef struct run_ctx {
     FILE *out;
@@ -29,8 +47,21 @@ typedef struct run_ctx {
     double next_report;    /* wall time of the next progress line */
     uint64_t late_shown;
     uint64_t late_total;
-    fn_recorder *fns;      /* the scenario's functions, or NULL */
+    uint64_t rows;         /* written to out */
+    double last_t;         /* of the last row */
+    size_t n_columns;
+    int write_failed;
+    json_t *end;           /* the child's end frame, when it came */
+    char *where;           /* "model 'm' (instance 'i') at t = …" */
 } run_ctx;
+
+static volatile sig_atomic_t stops; /* SIGINT/SIGTERM received */
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stops++;
+}
 
 static void usage(FILE *f)
 {
@@ -62,8 +93,18 @@ static void usage(FILE *f)
         "  -q, --quiet          print nothing but errors\n"
         "  -h, --help           show this help\n"
         "\n"
-        "Exit status: 0 finished, 1 the run failed, 2 bad usage or the\n"
-        "scenario was rejected (every problem is listed).\n");
+        "The simulation runs in a child process: a model that crashes it\n"
+        "(a segmentation fault, abort(), exit()) takes only that process;\n"
+        "the rows it made before are in the CSV, and a line on stderr names\n"
+        "the model, its instance, the signal and the t it was called with.\n"
+        "What a model prints goes to stderr, never into the CSV.  SIGINT or\n"
+        "SIGTERM stops the run at its next tick with the rows so far (a\n"
+        "second one kills it).\n"
+        "\n"
+        "Exit status: 0 finished, 1 the run failed or was stopped, 2 bad\n"
+        "usage or the scenario was rejected (every problem is listed),\n"
+        "3 a model crashed the simulation's process (the rows before the\n"
+        "crash are written).\n");
 }
 
 static double wall_now(void)
@@ -73,17 +114,34 @@ static double wall_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int on_columns(void *ctx, size_t n, const char *const *names)
+static void on_columns(run_ctx *rc, const char *p, size_t len)
 {
-    run_ctx *rc = ctx;
-    return csv__header(rc->out, n, names);
+    json_t *arr = json_loadb(p, len, 0, NULL);
+    size_t n = json_array_size(arr);
+    const char **names = calloc(n + 1, sizeof *names);
+    if (names != NULL) {
+        for (size_t i = 0; i < n; i++) {
+            const char *name = json_string_value(json_array_get(arr, i));
+            names[i] = name ? name : "";
+        }
+        if (csv__header(rc->out, n, names) != 0)
+            rc->write_failed = 1;
+        rc->n_columns = n;
+    }
+    free(names);
+    json_decref(arr);
 }
 
-static int on_row(void *ctx, const double *values, size_t n)
+static void on_row(run_ctx *rc, const double *values, size_t n)
 {
-    run_ctx *rc = ctx;
-    if (csv__row(rc->out, values, n) != 0)
-        return -1;
+    if (n == 0 || rc->write_failed)
+        return;
+    if (csv__row(rc->out, values, n) != 0) {
+        rc->write_failed = 1;
+        return;
+    }
+    rc->rows++;
+    rc->last_t = values[0];
     if (rc->progress) {
         double now = wall_now();
         if (now >= rc->next_report) {
@@ -93,29 +151,150 @@ static int on_row(void *ctx, const double *values, size_t n)
                     100.0 * (values[0] - rc->start) / (rc->stop - rc->start));
         }
     }
-    return 0;
 }
 
-static void on_tick(void *ctx, const sim *s, double t)
+/* An event as the run process sent it (runner.c's on_event), printed. */
+static void on_event(run_ctx *rc, const char *p, size_t len)
 {
-    run_ctx *rc = ctx;
-    functions__record(rc->fns, s, t);
+    FILE *f = rc->events ? rc->events : stderr;
+    if (rc->quiet && rc->events == NULL)
+        return;
+    json_t *ev = json_loadb(p, len, 0, NULL);
+    const char *kind = json_string_value(json_object_get(ev, "kind"));
+    const char *msg = json_string_value(json_object_get(ev, "message"));
+    const char *inst = json_string_value(json_object_get(ev, "instance"));
+    double t = json_number_value(json_object_get(ev, "t"));
+    msg = msg ? msg : "";
+    if (kind == NULL) {
+        /* not an event this command prints */
+    } else if (strcmp(kind, "state") == 0) {
+        fprintf(f, "event: t=%.17g %s indicator %d %s\n", t,
+                inst ? inst : "-",
+                (int)json_integer_value(json_object_get(ev, "indicator")),
+                json_integer_value(json_object_get(ev, "direction")) > 0
+                    ? "rising" : "falling");
+    } else if (strcmp(kind, "late") == 0) {
+        rc->late_total++;
+        if (rc->events != NULL || rc->late_shown < 10) {
+            rc->late_shown++; /* the summary counts them all */
+            fprintf(f, "late: t=%.17g %s\n", t, msg);
+        }
+    } else if (strcmp(kind, "nonfinite") == 0) {
+        fprintf(f, "nonfinite: %s\n", msg);
+    } else if (strcmp(kind, "log") == 0) {
+        fprintf(f, "log: %s: %s\n", inst ? inst : "-", msg);
+    }
+    json_decref(ev);
 }
 
-/* The functions' values: a summary on stderr, and JSON in file. */
+/* Read what the run process sent.  Returns 1 at end of file (or when
+ * what came cannot be read), else 0. */
+static int read_frames(run_ctx *rc, frame_reader *rd, int fd)
+{
+    long got;
+    while ((got = frame__fill(rd, fd)) > 0) {
+        const char *p;
+        size_t len;
+        int type;
+        while ((type = frame__next(rd, &p, &len)) > 0) {
+            switch (type) {
+            case FRAME_COLUMNS:
+                on_columns(rc, p, len);
+                break;
+            case FRAME_ROW:
+                on_row(rc, (const double *)(const void *)p,
+                       len / sizeof(double));
+                break;
+            case FRAME_EVENT:
+                on_event(rc, p, len);
+                break;
+            case FRAME_END:
+                json_decref(rc->end);
+                rc->end = json_loadb(p, len, 0, NULL);
+                break;
+            case FRAME_WHERE:
+                free(rc->where);
+                rc->where = frame__where_text(p, len);
+                break;
+            default:
+                break;
+            }
+        }
+        if (type < 0) {
+            fprintf(stderr, "twinctl run: garbled data from the run's "
+                    "process\n");
+            return 1;
+        }
+    }
+    return got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+/* Run sc in a child process and write what it sends until it ends.
+ * Returns the child's wait status, or -1 with a sentence on stderr. */
+static int run_child_process(const scenario *sc, const runner_spec *spec,
+                             run_ctx *rc)
+{
+    run_child child;
+    char why[1024];
+    frame_reader rd = {0};
+    int status = 0, eof = 0, signalled = 0;
+    if (runner__start(sc, spec, &child, why, sizeof why) != 0) {
+        fprintf(stderr, "twinctl run: %s\n", why);
+        return -1;
+    }
+    /* The child's end wakes poll through a pidfd; without one, poll
+     * looks again every 50 ms. */
+    int pidfd = (int)pidfd_open(child.pid, 0);
+    for (;;) {
+        if (stops > signalled) {
+            /* The first stops the run at its next tick (its rows so far
+             * and a "cancelled" end come); the second kills it. */
+            if (signalled == 0)
+                kill(child.pid, SIGTERM);
+            else
+                proc__signal_group(child.pid, SIGKILL);
+            signalled = stops;
+        }
+        if (!eof)
+            eof = read_frames(rc, &rd, child.from_child);
+        if (eof || proc__ended(child.pid)) {
+            if (!eof) /* its writes are in the pipe by now */
+                read_frames(rc, &rd, child.from_child);
+            if (eof) /* it closed the pipe: it is ending */
+                waitid(P_PID, (id_t)child.pid, &(siginfo_t){0},
+                       WEXITED | WNOWAIT);
+            proc__end(child.pid, &status); /* and what it forked */
+            break;
+        }
+        struct pollfd p[2] = {{.fd = child.from_child, .events = POLLIN},
+                              {.fd = pidfd, .events = POLLIN}};
+        poll(p, 2, pidfd < 0 ? 50 : 250);
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+    close(child.from_child);
+    close(child.to_child);
+    frame__reader_free(&rd);
+    return status;
+}
+
+/* The functions' values (from the run's end): a summary on stderr, and
+ * JSON in file. */
 static int report_functions(const scenario *sc, const run_ctx *rc,
                             const char *file)
 {
-    json_t *values, *errors;
-    functions__evaluate(sc, rc->fns, "", &values, &errors);
+    json_t *values = json_object_get(rc->end, "functions");
+    json_t *errors = json_object_get(rc->end, "function_errors");
     int status = 0;
     if (!rc->quiet) {
         fprintf(stderr, "twinctl run: functions:\n");
         functions__print(sc, values, errors, stderr);
     }
     if (file != NULL) {
-        json_t *doc = json_pack("{s:O, s:O}", "functions", values,
-                                "function_errors", errors);
+        json_t *doc = json_pack("{s:O, s:O}", "functions",
+                                values ? values : json_object(),
+                                "function_errors",
+                                errors ? errors : json_object());
         if (doc == NULL ||
             json_dump_file(doc, file, JSON_INDENT(1)) != 0) {
             fprintf(stderr, "twinctl run: cannot write %s\n", file);
@@ -123,38 +302,82 @@ static int report_functions(const scenario *sc, const run_ctx *rc,
         }
         json_decref(doc);
     }
-    json_decref(values);
-    json_decref(errors);
     return status;
 }
 
-static void on_event(void *ctx, const sim_event *ev)
+/* How the run's process ended without an end frame: the line that says
+ * so. */
+static void report_crash(const run_ctx *rc, int wstatus, const char *output)
 {
-    run_ctx *rc = ctx;
-    FILE *f = rc->events ? rc->events : stderr;
-    if (rc->quiet && rc->events == NULL)
-        return;
-    switch (ev->kind) {
-    case SIM_EVENT_STATE:
-        fprintf(f, "event: t=%.17g %s indicator %d %s\n", ev->t,
-                ev->instance, ev->indicator,
-                ev->direction > 0 ? "rising" : "falling");
-        break;
-    case SIM_EVENT_LATE:
-        rc->late_total++;
-        if (rc->events == NULL && rc->late_shown >= 10)
-            return; /* the summary counts them all */
-        rc->late_shown++;
-        fprintf(f, "late: t=%.17g %s\n", ev->t, ev->message);
-        break;
-    case SIM_EVENT_NONFINITE:
-        fprintf(f, "nonfinite: %s\n", ev->message);
-        break;
-    case SIM_EVENT_LOG:
-        fprintf(f, "log: %s: %s\n", ev->instance ? ev->instance : "-",
-                ev->message);
-        break;
+    char rows[256];
+    if (rc->rows > 0)
+        snprintf(rows, sizeof rows, "the %llu rows before it (t = %.9g to "
+                 "%.9g) are in %s", (unsigned long long)rc->rows, rc->start,
+                 rc->last_t, output ? output : "the output");
+    else
+        snprintf(rows, sizeof rows, "it had made no row");
+    if (WIFSIGNALED(wstatus)) {
+        int sig = WTERMSIG(wstatus);
+        const char *abbrev = sigabbrev_np(sig);
+        fprintf(stderr, "twinctl run: %s%s crashed the simulation: its "
+                "process died of signal %d (SIG%s, %s); %s\n",
+                rc->where ? "" : "a model or the solver",
+                rc->where ? rc->where : "", sig, abbrev ? abbrev : "?",
+                strsignal(sig), rows);
+    } else {
+        fprintf(stderr, "twinctl run: the simulation's process exited with "
+                "status %d before it finished%s%s (a model called exit?); "
+                "%s\n", WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1,
+                rc->where ? " in " : "", rc->where ? rc->where : "", rows);
     }
+}
+
+/* The end's errors, one line each, as errors__print does. */
+static void print_errors(const json_t *errors, const char *prefix)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e) {
+        const char *path = json_string_value(json_object_get(e, "path"));
+        const char *code = json_string_value(json_object_get(e, "code"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        fprintf(stderr, "%s%s%s%s [%s]\n", prefix,
+                path && path[0] ? path : "", path && path[0] ? ": " : "",
+                msg ? msg : "", code ? code : "internal");
+    }
+}
+
+static uint64_t stat_of(const json_t *stats, const char *key)
+{
+    return (uint64_t)json_integer_value(json_object_get(stats, key));
+}
+
+static void print_summary(const scenario *sc, const run_ctx *rc,
+                          const char *how, int paced)
+{
+    const json_t *st = json_object_get(rc->end, "stats");
+    fprintf(stderr,
+            "twinctl run: %s %s: %llu rows, %llu integration group%s, "
+            "%llu states; steps %llu, rhs evaluations %llu, restarts "
+            "%llu, state events %llu; %.3f s\n",
+            sc->name, how, (unsigned long long)rc->rows,
+            (unsigned long long)stat_of(st, "groups"),
+            stat_of(st, "groups") == 1 ? "" : "s",
+            (unsigned long long)stat_of(st, "states"),
+            (unsigned long long)stat_of(st, "steps"),
+            (unsigned long long)stat_of(st, "rhs_evals"),
+            (unsigned long long)stat_of(st, "restarts"),
+            (unsigned long long)stat_of(st, "events"),
+            json_number_value(json_object_get(st, "wall_seconds")));
+    if (paced)
+        fprintf(stderr,
+                "twinctl run: real time: %llu late ticks, %llu missed; "
+                "lateness p50 %.1f us, p99 %.1f us, max %.1f us\n",
+                (unsigned long long)stat_of(st, "late_ticks"),
+                (unsigned long long)stat_of(st, "missed_ticks"),
+                json_number_value(json_object_get(st, "lateness_p50")) * 1e6,
+                json_number_value(json_object_get(st, "lateness_p99")) * 1e6,
+                json_number_value(json_object_get(st, "lateness_max")) * 1e6);
 }
 
 int cmd_run(int argc, char **argv)
@@ -271,50 +494,46 @@ int cmd_run(int argc, char **argv)
     rc.progress = !rc.quiet && isatty(STDERR_FILENO) && rc.out != stdout;
     rc.next_report = wall_now() + 1.0;
 
-    rc.fns = functions__new(sc);
-    sim_callbacks cb = {.ctx = &rc, .columns = on_columns, .row = on_row,
-                        .event = on_event,
-                        .tick = sc->n_fn ? on_tick : NULL};
-    sim_stats st = {0};
-    int result = sim__run_scenario(sc, &opt, &cb, &st, &errs);
+    runner_spec spec = {.opt = opt, .output_fd = -1, .stdout_to_stderr = 1,
+                        .fifo = fifo, .mlock = lock, .fn_root = ""};
+    struct sigaction sa = {.sa_handler = on_stop}, old_int, old_term;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int wstatus = run_child_process(sc, &spec, &rc);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (rc.progress)
         fprintf(stderr, "\r%60s\r", "");
-    if (fflush(rc.out) != 0 || ferror(rc.out)) {
-        fprintf(stderr, "twinctl run: writing the rows failed: %m\n");
-        result = -1;
-    }
-    if (result != 0) {
-        errors__print(&errs, "twinctl run: failed: ", stderr);
+    int write_failed = rc.write_failed || fflush(rc.out) != 0 ||
+                       ferror(rc.out);
+    const char *end = json_string_value(json_object_get(rc.end, "status"));
+    if (wstatus == -1) {
         status = 1;
+    } else if (end == NULL) {
+        report_crash(&rc, wstatus, output);
+        status = EXIT_CRASHED;
     } else {
-        status = 0;
+        if (strcmp(end, "finished") != 0)
+            print_errors(json_object_get(rc.end, "errors"), strcmp(
+                end, "cancelled") == 0 ? "twinctl run: stopped: "
+                                       : "twinctl run: failed: ");
+        status = strcmp(end, "finished") == 0 ? 0 : 1;
+        if (!rc.quiet)
+            print_summary(sc, &rc, status == 0 ? "finished" : "stopped",
+                          opt.realtime == 1 ||
+                              (opt.realtime < 0 && sc->realtime));
+        if (status == 0 && sc->n_fn > 0 &&
+            report_functions(sc, &rc, fn_file) != 0)
+            status = 1;
     }
-    if (!rc.quiet) {
-        fprintf(stderr,
-                "twinctl run: %s %s: %llu rows, %zu integration group%s, "
-                "%zu states; steps %llu, rhs evaluations %llu, restarts "
-                "%llu, state events %llu; %.3f s\n",
-                sc->name, result == 0 ? "finished" : "stopped",
-                (unsigned long long)st.rows, st.n_groups,
-                st.n_groups == 1 ? "" : "s", st.n_states,
-                (unsigned long long)st.steps,
-                (unsigned long long)st.rhs_evals,
-                (unsigned long long)st.restarts,
-                (unsigned long long)st.events, st.wall_seconds);
-        if (opt.realtime == 1 || (opt.realtime < 0 && sc->realtime))
-            fprintf(stderr,
-                    "twinctl run: real time: %llu late ticks, %llu missed; "
-                    "lateness p50 %.1f us, p99 %.1f us, max %.1f us\n",
-                    (unsigned long long)st.late_ticks,
-                    (unsigned long long)st.missed_ticks,
-                    st.lateness_p50 * 1e6, st.lateness_p99 * 1e6,
-                    st.lateness_max * 1e6);
+    if (write_failed) {
+        fprintf(stderr, "twinctl run: writing the rows failed: %m\n");
+        if (status == 0)
+            status = 1;
     }
-    if (result == 0 && sc->n_fn > 0 &&
-        report_functions(sc, &rc, fn_file) != 0)
-        status = 1;
 exit:
-    functions__free(&rc.fns);
+    json_decref(rc.end);
+    free(rc.where);
     if (rc.out != NULL && rc.out != stdout)
         fclose(rc.out);
     if (rc.events != NULL)

@@ -595,7 +595,9 @@ child_main(const scenario *sc, const runner_spec *spec, int out_fd,
     if (end != NULL && rc == 0 && sc->n_fn > 0) {
         /* Values of the functions, only when the run finished. */
         json_t *values, *fn_errors;
-        functions__evaluate(sc, c.fns, "/scenario", &values, &fn_errors);
+        functions__evaluate(sc, c.fns, spec->fn_root ? spec->fn_root
+                                                     : "/scenario",
+                            &values, &fn_errors);
         json_object_set_new(end, "functions", values);
         json_object_set_new(end, "function_errors", fn_errors);
     }

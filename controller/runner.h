@@ -44,6 +44,8 @@ typedef struct runner_spec {
                                * parent, started or not), or -1 */
     int stdout_to_stderr;     /* with output_fd -1: stdout onto stderr */
     int fifo, mlock;          /* rt__setup in the child (twinctl run) */
+    const char *fn_root;      /* JSON Pointer of the scenario in the
+                               * functions' error paths; NULL: "/scenario" */
 } runner_spec;
 
 /* Fork the run as spec says, the leader of its own process group
