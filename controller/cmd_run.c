@@ -50,7 +50,7 @@ typedef struct run_ctx {
     uint64_t rows;         /* written to out */
     double last_t;         /* of the last row */
     size_t n_columns;
-    int write_failed;
+    int write_failed;      /* errno of the first failed write, or 0 */
     json_t *end;           /* the child's end frame, when it came */
     char *where;           /* "model 'm' (instance 'i') at t = …" */
 } run_ctx;
@@ -125,7 +125,7 @@ static void on_columns(run_ctx *rc, const char *p, size_t len)
             names[i] = name ? name : "";
         }
         if (csv__header(rc->out, n, names) != 0)
-            rc->write_failed = 1;
+            rc->write_failed = errno ? errno : EIO;
         rc->n_columns = n;
     }
     free(names);
@@ -137,7 +137,7 @@ static void on_row(run_ctx *rc, const double *values, size_t n)
     if (n == 0 || rc->write_failed)
         return;
     if (csv__row(rc->out, values, n) != 0) {
-        rc->write_failed = 1;
+        rc->write_failed = errno ? errno : EIO;
         return;
     }
     rc->rows++;
@@ -237,7 +237,7 @@ static int run_child_process(const scenario *sc, const runner_spec *spec,
     run_child child;
     char why[1024];
     frame_reader rd = {0};
-    int status = 0, eof = 0, signalled = 0;
+    int status = 0, eof = 0, signalled = 0, told_to_stop = 0;
     if (runner__start(sc, spec, &child, why, sizeof why) != 0) {
         fprintf(stderr, "twinctl run: %s\n", why);
         return -1;
@@ -254,6 +254,10 @@ static int run_child_process(const scenario *sc, const runner_spec *spec,
             else
                 proc__signal_group(child.pid, SIGKILL);
             signalled = stops;
+        }
+        if (rc->write_failed && !told_to_stop && signalled == 0) {
+            kill(child.pid, SIGTERM); /* no use going on */
+            told_to_stop = 1;
         }
         if (!eof)
             eof = read_frames(rc, &rd, child.from_child);
@@ -504,10 +508,16 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &old_term, NULL);
     if (rc.progress)
         fprintf(stderr, "\r%60s\r", "");
-    int write_failed = rc.write_failed || fflush(rc.out) != 0 ||
-                       ferror(rc.out);
+    if (!rc.write_failed && (fflush(rc.out) != 0 || ferror(rc.out)))
+        rc.write_failed = errno ? errno : EIO;
     const char *end = json_string_value(json_object_get(rc.end, "status"));
-    if (wstatus == -1) {
+    if (rc.write_failed) {
+        /* The run was stopped for it: that is what to say. */
+        fprintf(stderr, "twinctl run: writing the rows failed after %llu "
+                "rows: %s\n", (unsigned long long)rc.rows,
+                strerror(rc.write_failed));
+        status = 1;
+    } else if (wstatus == -1) {
         status = 1;
     } else if (end == NULL) {
         report_crash(&rc, wstatus, output);
@@ -524,11 +534,6 @@ int cmd_run(int argc, char **argv)
                               (opt.realtime < 0 && sc->realtime));
         if (status == 0 && sc->n_fn > 0 &&
             report_functions(sc, &rc, fn_file) != 0)
-            status = 1;
-    }
-    if (write_failed) {
-        fprintf(stderr, "twinctl run: writing the rows failed: %m\n");
-        if (status == 0)
             status = 1;
     }
 exit:
