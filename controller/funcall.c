@@ -508,7 +508,7 @@ static int set_limit(int resource, rlim_t soft, rlim_t hard)
 }
 
 static void __attribute__((noreturn))
-child_main(fl_call *c, const fl_limits *lim, int out_fd)
+child_main(fl_call *c, const fl_limits *lim, int out_fd, int output_fd)
 {
     static const int defaults[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGSEGV,
                                    SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGXCPU};
@@ -519,9 +519,14 @@ child_main(fl_call *c, const fl_limits *lim, int out_fd)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    /* The result pipe as 3; what a function prints goes to stderr (the
-     * CLI's stdout carries the answer); nothing else stays open. */
-    if (dup2(out_fd, 3) < 0 || dup2(2, 1) < 0)
+    /* What a function prints goes to the daemon's labelled log, or to
+     * stderr (the CLI's stdout carries the answer); the result pipe as 3;
+     * nothing else stays open. */
+    if (output_fd >= 0)
+        proc__redirect(output_fd);
+    else if (dup2(2, 1) < 0)
+        _exit(CHILD_LIMITS_FAILED);
+    if (dup2(out_fd, 3) < 0)
         _exit(CHILD_LIMITS_FAILED);
     close_range(4, ~0U, 0);
     if (lim->cpu_seconds > 0) {
@@ -547,13 +552,15 @@ child_main(fl_call *c, const fl_limits *lim, int out_fd)
     _exit(0);
 }
 
-int funcall__start(fl_call *c, const fl_limits *lim, char *why,
-                   size_t why_len)
+int funcall__start(fl_call *c, const fl_limits *lim, int output_fd,
+                   char *why, size_t why_len)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
         snprintf(why, why_len, "cannot make a pipe for the call: %s",
                  strerror(errno));
+        if (output_fd >= 0)
+            close(output_fd);
         return -1;
     }
     fflush(NULL);
@@ -563,14 +570,18 @@ int funcall__start(fl_call *c, const fl_limits *lim, char *why,
                  strerror(errno));
         close(fds[0]);
         close(fds[1]);
+        if (output_fd >= 0)
+            close(output_fd);
         return -1;
     }
     if (pid == 0) {
         close(fds[0]);
-        child_main(c, lim, fds[1]);
+        child_main(c, lim, fds[1], output_fd);
     }
     proc__own_group(pid);
     close(fds[1]);
+    if (output_fd >= 0)
+        close(output_fd);
     fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
     c->pid = pid;
     c->fd = fds[0];
@@ -677,7 +688,7 @@ static double mono(void)
 int funcall__run(fl_call *c, const fl_limits *lim, twin_errors *errs)
 {
     char why[512];
-    if (funcall__start(c, lim, why, sizeof why) != 0) {
+    if (funcall__start(c, lim, -1, why, sizeof why) != 0) {
         errors__add(errs, TWIN_E_INTERNAL, "/function", "%s", why);
         return -1;
     }

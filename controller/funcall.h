@@ -70,9 +70,11 @@ void funcall__free(fl_call **c);
 /* ---- in a child process ---- */
 
 /* Fork the call under lim; the child calls the function and writes its
- * result to a pipe.  Returns 0, or -1 with a sentence in why. */
-int funcall__start(fl_call *c, const fl_limits *lim, char *why,
-                   size_t why_len);
+ * result to a pipe.  The child's stdout and stderr go to output_fd
+ * (proc.h's pipe, closed here in the parent either way), or with -1 its
+ * stdout onto its stderr.  Returns 0, or -1 with a sentence in why. */
+int funcall__start(fl_call *c, const fl_limits *lim, int output_fd,
+                   char *why, size_t why_len);
 
 int funcall__fd(const fl_call *c);      /* the result pipe (non-blocking) */
 pid_t funcall__pid(const fl_call *c);

@@ -7,7 +7,8 @@
  * daemon goes on serving.  The loop in serve.c watches the call's pipe,
  * reaps its process and enforces limits.call_seconds through the calls__
  * functions below; a call that crashes, exits or overruns ends `failed`
- * (model_crashed, timeout) and nothing else is touched.
+ * (model_crashed, timeout) and nothing else is touched.  What the
+ * function prints comes to the log labelled with the call (proc.h).
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@ typedef struct call_rec {
     int eof;                  /* its pipe ended */
     int reaped, wait_status, timed_out;
     int polled;               /* index in the poll set, or -1 */
+    proc_output output;       /* what the function prints */
+    int polled_output;        /* index of output.fd in the poll set, or -1 */
 } call_rec;
 
 static fl_limits limits_of(const serve *sv)
@@ -72,12 +75,20 @@ void handle_call(serve *sv, const reply_to *to, const json_t *req)
         goto reject;
     }
     r = calloc(1, sizeof *r);
+    if (r != NULL)
+        r->output.fd = -1;
     if (r == NULL || request__reply_copy(&r->reply, to) != 0) {
         errors__add(&errs, TWIN_E_INTERNAL, "", "out of memory");
         goto reject;
     }
     fl_limits lim = limits_of(sv);
-    if (funcall__start(c, &lim, why, sizeof why) != 0) {
+    char label[256];
+    int output_fd = -1;
+    snprintf(label, sizeof label, "twinctl serve: call of function '%s' for "
+             "request %s", name, to->id ? to->id : "?");
+    if (proc__output_open(&r->output, &output_fd, stderr, label) != 0)
+        output_fd = -1; /* what it prints goes to the log as it is */
+    if (funcall__start(c, &lim, output_fd, why, sizeof why) != 0) {
         errors__add(&errs, TWIN_E_INTERNAL, "", "%s", why);
         goto reject;
     }
@@ -93,8 +104,10 @@ void handle_call(serve *sv, const reply_to *to, const json_t *req)
 reject:
     serve__reject(sv, to, REQ_CALL, &errs);
 exit:
-    if (r != NULL)
+    if (r != NULL) {
         request__reply_free(&r->reply);
+        proc__output_close(&r->output);
+    }
     free(r);
     funcall__free(&c);
     errors__clear(&errs);
@@ -105,11 +118,15 @@ exit:
 size_t calls__watch(serve *sv, struct pollfd *pfd, size_t n)
 {
     for (call_rec *r = sv->calls; r; r = r->next) {
-        r->polled = -1;
+        r->polled = r->polled_output = -1;
         if (!r->eof) {
             r->polled = (int)n;
             pfd[n++] = (struct pollfd){.fd = funcall__fd(r->call),
                                        .events = POLLIN};
+        }
+        if (r->output.fd >= 0 && !r->output.eof) {
+            r->polled_output = (int)n;
+            pfd[n++] = (struct pollfd){.fd = r->output.fd, .events = POLLIN};
         }
     }
     return n;
@@ -117,10 +134,14 @@ size_t calls__watch(serve *sv, struct pollfd *pfd, size_t n)
 
 void calls__ready(serve *sv, const struct pollfd *pfd)
 {
-    for (call_rec *r = sv->calls; r; r = r->next)
+    for (call_rec *r = sv->calls; r; r = r->next) {
         if (r->polled >= 0 &&
             (pfd[r->polled].revents & (POLLIN | POLLHUP | POLLERR)))
             r->eof = funcall__read(r->call);
+        if (r->polled_output >= 0 &&
+            (pfd[r->polled_output].revents & (POLLIN | POLLHUP | POLLERR)))
+            proc__output_read(&r->output);
+    }
 }
 
 int calls__reaped(serve *sv, pid_t pid, int status)
@@ -138,6 +159,7 @@ int calls__reaped(serve *sv, pid_t pid, int status)
 static void call_free(call_rec *r)
 {
     funcall__free(&r->call);
+    proc__output_close(&r->output);
     request__reply_free(&r->reply);
     free(r);
 }

@@ -771,7 +771,7 @@ int serve__main(twin_config *cfg)
             break;
         /* What to watch. */
         size_t n = 2,
-               cap = 2 + 2 * sv->active + sv->n_calls + 2 * job__count(sv);
+               cap = 2 + 2 * sv->active + 2 * sv->n_calls + 2 * job__count(sv);
         free(pfd);
         free(polled);
         pfd = calloc(cap, sizeof *pfd);

@@ -7,7 +7,9 @@
 #include <math.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* doubles in, double out */
 double fn_affine(double a, double b, double x)
@@ -126,4 +128,20 @@ double fn_loop(double x)
 double fn_exit(double x)
 {
     exit(x > 0 ? 3 : 0);
+}
+
+/* Says something on stdout and on stderr, forks a process that sleeps
+ * for ever, and returns its pid: the call's end must end that process
+ * too, and the daemon's log must hold the lines, labelled. */
+double fn_chatty_fork(double x)
+{
+    printf("fntest chatty_fork says %g on stdout\n", x);
+    fprintf(stderr, "fntest chatty_fork says %g on stderr\n", x);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (;;)
+            pause();
+    }
+    return (double)pid;
 }

@@ -350,6 +350,38 @@ def check_fault(client, function, code, words):
     expect(r["value"] == 7, r)
 
 
+def running(pid):
+    """Alive and not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def check_call_output_and_fork(client, log):
+    """A function that prints and forks: its lines are in the daemon's log,
+    labelled with the call, and its fork ends with its call."""
+    r = ok_value(client, "chatty_fork", {"x": 42})
+    pid = int(r["value"])
+    deadline = time.monotonic() + 3
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if running(pid):
+        os.kill(pid, 9)
+        raise HarnessError("the function's fork %d still runs after its "
+                           "call" % pid)
+    time.sleep(0.2)
+    with open(log, errors="replace") as f:
+        lines = [ln for ln in f if "chatty_fork says 42" in ln]
+    expect(len(lines) == 2, "the function's two lines in the log: %r"
+           % lines)
+    label = "twinctl serve: call of function 'chatty_fork' for request %s: " \
+        % r["id"]
+    expect(all(ln.startswith(label) for ln in lines),
+           "lines without the label %r: %r" % (label, lines))
+
+
 def check_loop_keeps_daemon_answering(client):
     t0 = time.monotonic()
     looping = client.request({"type": "call", "function": "loop",
@@ -530,6 +562,9 @@ def main():
                 t.check("a loop ends at limits.call_seconds (timeout) while "
                         "the daemon answers", check_loop_keeps_daemon_answering,
                         client)
+                t.check("a function's output labelled in the log, its "
+                        "fork ended with its call",
+                        check_call_output_and_fork, client, ctl.log)
                 t.check("limits.max_calls: busy", check_busy, client)
                 t.check("a retried call id: one call, answered again",
                         check_retry, client)
