@@ -4,7 +4,8 @@
 # (file or stdout), stderr names the model, its instance, the signal and
 # the t it was called with, and the exit status is 3 (run --help).  Also:
 # what a model prints to stdout never mixes with the CSV on stdout, and a
-# process a model forks does not outlive the command.
+# process a model forks outlives neither `twinctl run` nor the cases of a
+# local `twinctl batch`.
 # Usage: tests/test_run_crash.sh BUILD_DIR
 set -u
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
@@ -100,6 +101,33 @@ else
         kill -9 "$pid" 2>/dev/null
     }
 fi
+
+# A model that forks in the cases of a local batch: nothing of the batch
+# is left once it ended (forks of twinctl batch carry its command line).
+printf '{"contract": "twin.batch/1", "name": "forks",
+ "scenario": {"name": "forks", "time": {"stop": 5, "dt": 1},
+   "instances": {"esc0": {"model": "escaping", "params": {"mode": 1}}}},
+ "variations": {"grid": [{"param": "esc0.seconds", "values": [1, 2]}]}}\n' \
+    >"$tmp/forks-batch.json"
+timeout 60 "$twinctl" batch --models "$plugins" "$tmp/forks-batch.json" \
+    -o "$tmp/forks-out" >"$tmp/stdout" 2>"$tmp/err"
+status=$?
+[ "$status" -eq 0 ] && pass || fail "forking batch: exit status $status"
+left=""
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    left=$(grep -l "forks-batch.json" /proc/[0-9]*/cmdline 2>/dev/null |
+        while read -r f; do
+            d=${f%/cmdline}
+            state=$(sed 's/.*) \(.\).*/\1/' "$d/stat" 2>/dev/null)
+            [ -n "$state" ] && [ "$state" != Z ] && echo "${d#/proc/}"
+        done | tr '\n' ' ')
+    [ -z "$left" ] && break
+    sleep 0.2
+done
+[ -z "$left" ] && pass || {
+    fail "forking batch: its cases' forks $left still run"
+    for pid in $left; do kill -9 "$pid" 2>/dev/null; done
+}
 
 echo "test_run_crash: $passes passed, $failures failed"
 [ "$failures" -eq 0 ]
