@@ -15,8 +15,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "funcall.h"
 #include "callable.h"
+#include "fds.h"
+#include "funcall.h"
 #include "serve.h"
 
 typedef struct call_rec {
@@ -72,6 +73,11 @@ void handle_call(serve *sv, const reply_to *to, const json_t *req)
         errors__add(&errs, TWIN_E_BUSY, "", "this controller is running %zu "
                     "calls, its limit (limits.max_calls); try again or send "
                     "it to another", sv->n_calls);
+        goto reject;
+    }
+    /* Its pipe and its output's, both ends of each until the fork. */
+    if (!fds__room_for(4, "plugin call", why, sizeof why)) {
+        errors__add(&errs, TWIN_E_BUSY, "", "%s", why);
         goto reject;
     }
     r = calloc(1, sizeof *r);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fds.h"
 #include "serve.h"
 
 /* Copy composition problems under the request's /scenario member. */
@@ -287,6 +288,10 @@ static void check_room(serve *sv, size_t need, const scenario *sc,
 
 /* ---- the request ---------------------------------------------------------- */
 
+/* Descriptors a run takes in the daemon: its two pipes and the one of its
+ * output (both ends of each until the fork, then one), and its journal. */
+#define RUN_FDS 7
+
 void handle_run(serve *sv, const reply_to *to, const json_t *req)
 {
     twin_errors errs = {0};
@@ -341,6 +346,8 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
     if (errs.count == 0 && serve__spool_error(sv, why, sizeof why))
         errors__add(&errs, TWIN_E_BUSY, "", "%s; try again once it can be "
                     "written, or send the run to another controller", why);
+    if (errs.count == 0 && !fds__room_for(RUN_FDS, "run", why, sizeof why))
+        errors__add(&errs, TWIN_E_BUSY, "", "%s", why);
     if (errs.count == 0)
         check_room(sv, need, sc, &errs);
     if (errs.count == 0 && sender__full(sv->out))
@@ -420,7 +427,7 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
                                  "path", "", "message", why);
         serve__respond_run(sv, to, r, resp);
         if (r->st)
-            spool__finish(r->st, sv->cfg.limits.retention);
+            spool__finish(&r->st, sv->cfg.limits.retention);
         r->next = sv->runs;
         sv->runs = r;
         sender__run_free(&r->out);
@@ -440,7 +447,7 @@ oom:
         json_decref(r->columns);
         sender__run_free(&r->out);
         if (r->st)
-            spool__finish(r->st, 0);
+            spool__finish(&r->st, 0);
         free(r);
     }
 reject:

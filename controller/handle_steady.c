@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fds.h"
 #include "job.h"
 #include "serve.h"
 #include "steady.h"
@@ -56,6 +57,9 @@ void handle_steady(serve *sv, const reply_to *to, const json_t *req)
         errors__add(&errs, TWIN_E_BUSY, "", "this controller is solving %zu "
                     "steady states, its limit (limits.max_runs); try again "
                     "later or send it to the pool", job__count(sv));
+    if (errs.count == 0 &&
+        !fds__room_for(4, "steady-state solve", why, sizeof why))
+        errors__add(&errs, TWIN_E_BUSY, "", "%s", why);
     if (errs.count > 0) {
         serve__reject(sv, to, REQ_STEADY, &errs);
     } else {

@@ -229,6 +229,8 @@ void recover__journal(void *ctx, const char *run, const spool_found *found)
             serve__warn("run %s: its journal holds no `accepted` response "
                       "(damaged?); the run is not remembered", run);
         free(r);
+        /* Its journal is kept as long as any other, then goes. */
+        spool__finish(&st, sv->cfg.limits.retention);
         goto exit;
     }
     r->child.from_child = r->child.to_child = -1;
@@ -282,7 +284,8 @@ void recover__journal(void *ctx, const char *run, const spool_found *found)
     r->state = strcmp(status, "finished") == 0    ? RUN_FINISHED
                : strcmp(status, "cancelled") == 0 ? RUN_CANCELLED
                                                   : RUN_FAILED;
-    spool__finish(st, sv->cfg.limits.retention);
+    spool__finish(&st, sv->cfg.limits.retention);
+    r->st = NULL;
     r->next = sv->runs;
     sv->runs = r;
 exit:

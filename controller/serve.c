@@ -502,8 +502,6 @@ static void run_end(serve *sv, run_rec *r)
     }
     serve__respond_run(sv, &r->reply, r, resp);
     waiters__answer(sv, &r->retries);
-    if (r->st)
-        spool__finish(r->st, sv->cfg.limits.retention);
     if (r->output != NULL) /* its last lines before the end's */
         proc__output_close(r->output);
     free(r->output);
@@ -513,12 +511,21 @@ static void run_end(serve *sv, run_rec *r)
         (unsigned long long)r->rows, (long long)(r->last_seq + 1),
         serve__now() - r->started, r->st ? spool__stream_bytes(r->st) : 0,
         r->st ? spool__stream_reserved(r->st) : 0);
+    /* What an ended run keeps is its record for status, cancel and
+     * replay: no descriptor (its journal's goes once the broker has it
+     * all), no scenario, no buffers. */
+    spool__finish(&r->st, sv->cfg.limits.retention);
     close(r->child.from_child);
     close(r->child.to_child);
     r->child.from_child = r->child.to_child = -1;
 
     frame__reader_free(&r->rd); /* 1 MiB or more, of no use now */
     sender__run_free(&r->out);
+    scenario__free(&r->sc);
+    json_decref(r->doc);
+    json_decref(r->columns);
+    json_decref(r->end);
+    r->doc = r->columns = r->end = NULL;
     sv->active--;
     serve__publish_status(sv);
 }

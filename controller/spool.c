@@ -2,6 +2,14 @@
  * spool.c — append-only journals on disk for every message the daemon
  * sends, synced before publishing, kept until acknowledged and, for runs,
  * for a retention time.  See spool.h for the layout.
+ *
+ * A journal is a stream (open descriptor, a flag per record) while it is
+ * written or has records the broker has not acknowledged.  Once its run
+ * has ended and everything in it was acknowledged, it is retired: its ack
+ * mark is written, its descriptor closed, and all that stays in memory is
+ * its run id, size and when its retention ends (a kept_journal, about 50
+ * bytes) — so runs kept for replay cost no descriptor, and replay opens
+ * the file when it needs it.
  */
 #include "spool.h"
 
@@ -61,11 +69,21 @@ struct spool_stream {
     double retain_until;   /* wall clock */
 };
 
+/* A retired journal, kept for replay until retain_until. */
+typedef struct kept_journal {
+    struct kept_journal *next;
+    double retain_until;   /* wall clock */
+    size_t bytes;
+    char run[];
+} kept_journal;
+
 struct spool {
     char *dir;
     int lock_fd;
     spool_stream *streams;
-    size_t bytes;          /* of the streams open now */
+    kept_journal *kept;    /* retired journals, oldest first */
+    kept_journal **kept_tail;
+    size_t bytes;          /* of the streams and the kept journals */
     unsigned misc_n;
 };
 
@@ -135,6 +153,7 @@ spool *spool__open(const char *dir, char *why, size_t why_len)
         return NULL;
     }
     sp->lock_fd = -1;
+    sp->kept_tail = &sp->kept;
     snprintf(path, sizeof path, "%s/runs", dir);
     if (mkdir_p(path) != 0) {
         snprintf(why, why_len, "cannot make the spool directory %s: %s "
@@ -198,6 +217,11 @@ void spool__close(spool **spp)
         spool_stream *st = sp->streams;
         sp->streams = st->next;
         stream_free(st);
+    }
+    while (sp->kept) {
+        kept_journal *k = sp->kept;
+        sp->kept = k->next;
+        free(k);
     }
     if (sp->lock_fd >= 0)
         close(sp->lock_fd);
@@ -653,9 +677,42 @@ static void cut_misc(spool *sp, spool_stream *st)
     st->dirty = 1;
 }
 
+static void write_mark(spool_stream *st);
+
+/* An ended run's journal, all acknowledged: from a stream to a kept
+ * journal (mark written, descriptor closed). */
+static void retire(spool *sp, spool_stream *st)
+{
+    kept_journal *k = malloc(sizeof *k + strlen(st->run) + 1);
+    if (k == NULL)
+        return; /* stays a stream; the next tidy tries again */
+    if (st->dirty && fdatasync(st->fd) == 0)
+        st->dirty = 0;
+    write_mark(st);
+    k->next = NULL;
+    k->retain_until = st->retain_until;
+    k->bytes = st->bytes;
+    strcpy(k->run, st->run);
+    *sp->kept_tail = k;
+    sp->kept_tail = &k->next;
+    spool_stream **link = &sp->streams;
+    while (*link != st)
+        link = &(*link)->next;
+    *link = st->next;
+    stream_free(st); /* its bytes stay counted, as the kept journal's */
+}
+
+/* Ended, everything in it acknowledged, and nothing waiting in memory to
+ * be appended to it (spool__pending). */
+static int retirable(const spool_stream *st)
+{
+    return st->run != NULL && st->finished && st->mark == st->count &&
+           st->pending == 0;
+}
+
 void spool__acked(spool_stream *st, int64_t index)
 {
-    if (st == NULL || index < 0 || index >= st->count)
+    if (st == NULL || index < st->mark || index >= st->count)
         return;
     st->acked[index] = 1;
     while (st->mark < st->count && st->acked[st->mark])
@@ -663,12 +720,20 @@ void spool__acked(spool_stream *st, int64_t index)
     if (st->run == NULL && st->mark == st->count &&
         st->bytes >= CUT_MISC_AT)
         cut_misc(st->sp, st);
+    else if (retirable(st))
+        retire(st->sp, st);
 }
 
-void spool__finish(spool_stream *st, double retention)
+void spool__finish(spool_stream **stp, double retention)
 {
+    spool_stream *st = *stp;
+    *stp = NULL;
+    if (st == NULL)
+        return;
     st->finished = 1;
     st->retain_until = wall_now() + retention;
+    if (retirable(st))
+        retire(st->sp, st);
 }
 
 void spool__reserve(spool_stream *st, size_t bytes)
@@ -701,19 +766,16 @@ static void write_mark(spool_stream *st)
         st->mark_written = st->mark;
 }
 
-static void remove_stream(spool *sp, spool_stream *st)
+/* A kept journal past its retention: its files go. */
+static void remove_kept(spool *sp, kept_journal *k)
 {
     char path[4200];
-    unlink(st->path);
-    snprintf(path, sizeof path, "%.*s.acked", (int)(strlen(st->path) - 4),
-             st->path);
+    snprintf(path, sizeof path, "%s/runs/%s.log", sp->dir, k->run);
     unlink(path);
-    spool_stream **link = &sp->streams;
-    while (*link != st)
-        link = &(*link)->next;
-    *link = st->next;
-    sp->bytes -= st->bytes;
-    stream_free(st);
+    snprintf(path, sizeof path, "%s/runs/%s.acked", sp->dir, k->run);
+    unlink(path);
+    sp->bytes -= k->bytes;
+    free(k);
 }
 
 void spool__tidy(spool *sp)
@@ -722,15 +784,25 @@ void spool__tidy(spool *sp)
     for (spool_stream *st = sp->streams, *next; st; st = next) {
         next = st->next;
         write_mark(st);
-        int all_acked = st->mark == st->count;
-        if (st->run == NULL && all_acked && st->count > 0) {
+        if (st->run == NULL && st->mark == st->count && st->count > 0)
             cut_misc(sp, st);
-            continue;
-        }
-        if (st->run != NULL && st->finished && all_acked &&
-            st->pending == 0 && now >= st->retain_until)
-            remove_stream(sp, st);
+        else if (retirable(st))
+            retire(sp, st); /* one that could not be before */
     }
+    /* Every kept journal is looked at: retention is mostly, not always,
+     * in the order they were kept (a run that never started keeps none). */
+    for (kept_journal **link = &sp->kept; *link;) {
+        kept_journal *k = *link;
+        if (now >= k->retain_until) {
+            *link = k->next;
+            remove_kept(sp, k);
+        } else {
+            link = &k->next;
+        }
+    }
+    sp->kept_tail = &sp->kept;
+    while (*sp->kept_tail)
+        sp->kept_tail = &(*sp->kept_tail)->next;
 }
 
 size_t spool__bytes(const spool *sp)

@@ -87,8 +87,11 @@ void spool__acked(spool_stream *st, int64_t index);
 
 /* The run has ended: its journal stays for `retention` seconds after now
  * (wall clock), then goes once everything in it was acknowledged.  What
- * it had reserved and not written is free again. */
-void spool__finish(spool_stream *st, double retention);
+ * it had reserved and not written is free again.  The spool takes the
+ * stream over and *st is cleared: once everything in the journal was
+ * acknowledged its descriptor is closed and the stream freed (the journal
+ * stays on disk, for replay, with only its name and size in memory). */
+void spool__finish(spool_stream **st, double retention);
 
 /* Reserve room for everything st's run will write: bytes from the start
  * of its journal.  What it writes counts against its reservation; while

@@ -2,12 +2,15 @@
  * test_spool.c — the spool's replay cursor on real journals in a
  * temporary directory: the records of a seq range in order and intact,
  * a read budget that splits the walk, a journal deleted under the cursor
- * (retention over) still read to its end, a torn record ending it.
+ * (retention over) still read to its end, a torn record ending it; a
+ * journal whose run ended and was all acknowledged holds no descriptor
+ * and is still replayed, counted and deleted after its retention.
  * A damaged journal (a flipped byte, bytes cut out of its middle, its end
  * cut off) keeps every intact record, for a restart and for replay, and
  * says what was lost; an ack mark that is not a count (-1, garbage,
  * empty, huge) is read as nothing acknowledged, never a crash.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <setjmp.h>
@@ -164,7 +167,7 @@ static void test_spool__cursor_outlives_journal(void **state)
     int64_t n = 1 + N_RESULTS + N_RESULTS / 10 + 1;
     for (int64_t i = 0; i < n; i++)
         spool__acked(f->st, i);
-    spool__finish(f->st, 0);
+    spool__finish(&f->st, 0);
     spool__tidy(f->sp);
     snprintf(path, sizeof path, "%s/runs/run-1.log", f->dir);
     assert_int_equal(access(path, F_OK), -1);
@@ -325,7 +328,7 @@ static void check_damaged(fixture *f, size_t lost)
     f->st = spool__stream(f->sp, "run-1");
     for (size_t i = 0; i < fd.n; i++)
         spool__acked(f->st, fd.index[i]);
-    spool__finish(f->st, 0);
+    spool__finish(&f->st, 0);
     spool__tidy(f->sp);
     assert_false(spool__has_run(f->sp, "run-1"));
 }
@@ -553,7 +556,7 @@ static void test_spool__old_format(void **state)
                                    "{\"status\":\"finished\"}", 21), 11);
     for (int64_t i = 0; i < 12; i++)
         spool__acked(st, i);
-    spool__finish(st, 0);
+    spool__finish(&st, 0);
     spool__tidy(f->sp);
     assert_false(spool__has_run(f->sp, "old-1"));
 }
@@ -601,6 +604,53 @@ static void test_spool__bad_ack_marks(void **state)
     }
 }
 
+/* Descriptors this process has open. */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    assert_non_null(d);
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n - 3; /* ".", ".." and the directory's own */
+}
+
+static void test_spool__ended_journal_holds_no_descriptor(void **state)
+{
+    fixture *f = *state;
+    int64_t n = 1 + N_RESULTS + N_RESULTS / 10 + 1;
+    size_t bytes = spool__bytes(f->sp);
+    int before = open_fds();
+    /* Ended before the broker acknowledged all: the stream stays (with
+     * its descriptor) until the last acknowledgement, then goes. */
+    spool_stream *st = f->st;
+    spool__finish(&f->st, 3600);
+    assert_null(f->st);
+    for (int64_t i = n - 1; i > 0; i--)
+        spool__acked(st, i);
+    assert_int_equal(open_fds(), before);
+    spool__acked(st, 0);
+    assert_int_equal(open_fds(), before - 1);
+    /* Still there for replay, and counted; kept past a tidy. */
+    spool__tidy(f->sp);
+    assert_true(spool__has_run(f->sp, "run-1"));
+    assert_int_equal(spool__bytes(f->sp), bytes);
+    spool_cursor *c = spool__cursor(f->sp, "run-1", 10, 20);
+    assert_non_null(c);
+    assert_int_equal(read_range(c, 10, 20, 1u << 20), 0);
+    spool__cursor_free(&c);
+    assert_int_equal(open_fds(), before - 1);
+    /* Its ack mark is on disk: a restart sends nothing of it again. */
+    char path[128], mark[32] = "";
+    snprintf(path, sizeof path, "%s/runs/run-1.acked", f->dir);
+    FILE *m = fopen(path, "r");
+    assert_non_null(m);
+    assert_non_null(fgets(mark, sizeof mark, m));
+    fclose(m);
+    assert_int_equal(atoll(mark), n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -628,6 +678,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_spool__bad_ack_marks, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_spool__ended_journal_holds_no_descriptor, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

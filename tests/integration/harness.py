@@ -846,8 +846,10 @@ class Controller:
     def __init__(self, broker, cid="ctl-1", build=None, prefix="twin",
                  group="twin", limits=None, allow=None, extra_args=(),
                  models=None, instances=None, scenarios=None,
-                 start_timeout=10.0, stop_timeout=10.0, config_extra=None):
+                 start_timeout=10.0, stop_timeout=10.0, config_extra=None,
+                 preexec_fn=None):
         self.broker = broker
+        self.preexec_fn = preexec_fn   # run in the daemon before exec
         self.id = cid
         self.build = build or build_dir([])
         self.prefix = prefix
@@ -898,7 +900,8 @@ class Controller:
             self.proc = subprocess.Popen(
                 [twinctl(self.build), "serve", "--config", conf]
                 + self.extra_args, stdin=subprocess.DEVNULL,
-                stdout=logf, stderr=subprocess.STDOUT)
+                stdout=logf, stderr=subprocess.STDOUT,
+                preexec_fn=self.preexec_fn)
         finally:
             logf.close()
         deadline = _deadline(self.start_timeout)
