@@ -41,7 +41,7 @@
 
 typedef enum phase {
     PH_LOAD, PH_ENTRY, PH_DESCRIPTOR, PH_CREATE, PH_INIT, PH_OUTPUTS,
-    PH_DERIVATIVES, PH_TICK, PH_INDICATORS, PH_DESTROY, PH_COUNT
+    PH_DERIVATIVES, PH_TICK, PH_INDICATORS, PH_EVENT, PH_DESTROY, PH_COUNT
 } phase;
 
 /* "<subject> died of SIGSEGV (segmentation fault)<where>" */
@@ -58,6 +58,7 @@ static const struct {
     [PH_DERIVATIVES] = {"derivatives", " at the start values"},
     [PH_TICK] = {"tick", " at the start values"},
     [PH_INDICATORS] = {"event_indicators", " at the start values"},
+    [PH_EVENT] = {"event", " at the start values"},
     [PH_DESTROY] = {"destroy", ""},
 };
 
@@ -168,6 +169,24 @@ static void quiet_log(void *ctx, twin_log_level level, const char *message)
 {
 }
 
+/* Each event indicator crossing up, then down, as check-model does. */
+static void events(size_t i, const twin_model *m, twin_instance *inst,
+                   double *x, const double *u)
+{
+    size_t ng = m->d->n_event_indicators;
+    int *crossed = calloc(ng, sizeof *crossed);
+    if (crossed == NULL)
+        return;
+    enter(i, PH_EVENT);
+    for (size_t k = 0; k < ng; k++)
+        for (int dir = 1; dir >= -1; dir -= 2) {
+            memset(crossed, 0, ng * sizeof *crossed);
+            crossed[k] = dir;
+            m->d->event(inst, 0.0, x, u, crossed);
+        }
+    free(crossed);
+}
+
 /* One call at the start values.  The statuses do not matter here (a run
  * reports them); that the calls return does. */
 static void exercise(size_t i, const twin_model *m)
@@ -198,6 +217,7 @@ static void exercise(size_t i, const twin_model *m)
         if (d->n_event_indicators > 0) {
             enter(i, PH_INDICATORS);
             d->event_indicators(inst, 0.0, s.x, s.u, s.g);
+            events(i, m, inst, s.x, s.u);
         }
     }
     enter(i, PH_DESTROY);

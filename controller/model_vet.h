@@ -5,7 +5,8 @@
  * A plugin's code runs for the first time in a child: dlopen, the entry
  * point, reading the whole descriptor (every string and count), and one
  * call at the start values (create from the default parameters, init,
- * outputs and derivatives or tick, event indicators, destroy), under a
+ * outputs and derivatives or tick, event indicators and each event,
+ * destroy), under a
  * time limit per plugin and resource limits.  A plugin that crashes,
  * hangs or has a descriptor the host would refuse gets a verdict saying
  * which phase and why; only a fit one is loaded into the host.  All the

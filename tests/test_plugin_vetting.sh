@@ -2,7 +2,7 @@
 # test_plugin_vetting.sh — bad plugins in a model directory, as the CLI
 # meets them (docs/plugin-guide.md, "How a plugin is vetted"): a plugin
 # whose entry point aborts, segfaults or hangs, whose descriptor lies about
-# its variable count or points a name nowhere, or whose create segfaults
+# its variable count or points a name nowhere, or whose create or event segfaults
 # is refused with the phase and the signal, and the commands go on with the
 # good plugins beside it: `twinctl run` and `twinctl models` work and name
 # each refused plugin on stderr; `twinctl check-model BAD.so` prints the
@@ -58,6 +58,8 @@ expect_status 1 "check-model garbage_name" "$twinctl" check-model "$vet/garbage_
 says "garbage_name: phase and signal" "$tmp/out" 'died of SIGSEGV (segmentation fault) reading its descriptor'
 expect_status 1 "check-model create_segfaults" "$twinctl" check-model "$vet/create_segfaults.so"
 says "create_segfaults: phase and signal" "$tmp/out" 'create died of SIGSEGV (segmentation fault)'
+expect_status 1 "check-model event_segfaults" "$twinctl" check-model "$vet/event_segfaults.so"
+says "event_segfaults: phase and signal" "$tmp/out" 'event died of SIGSEGV (segmentation fault) at the start values'
 expect_status 1 "check-model entry_hangs" "$twinctl" check-model --timeout 0.5 "$vet/entry_hangs.so"
 says "entry_hangs: the time limit" "$tmp/out" 'its entry point did not return within 0.5 s'
 expect_status 0 "check-model swap_v1 (a good one)" "$twinctl" check-model "$vet/swap_v1.so"

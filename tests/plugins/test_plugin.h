@@ -12,6 +12,8 @@
  *   LYING_COUNT            n_variables far larger than the array
  *   GARBAGE_NAME           a variable's name points nowhere
  *   CREATE_DIES            create writes through a bad pointer
+ *   EVENT_DIES             one event indicator; event writes through a
+ *                          bad pointer
  *   VERSION "v"            the version (default "0.0.1")
  */
 #include <math.h>
@@ -47,7 +49,8 @@ struct twin_instance {
     double k;
 };
 
-#if defined(CREATE_DIES) || (defined(ENTRY_DIES) && ENTRY_DIES == 2)
+#if defined(CREATE_DIES) || defined(EVENT_DIES) || \
+    (defined(ENTRY_DIES) && ENTRY_DIES == 2)
 static int *volatile nowhere = (int *)(uintptr_t)8;
 #endif
 
@@ -74,6 +77,22 @@ static twin_status derivatives(twin_instance *m, double t, const double *x,
     return TWIN_OK;
 }
 
+#ifdef EVENT_DIES
+static twin_status indicators(twin_instance *m, double t, const double *x,
+                              const double *u, double *g)
+{
+    g[0] = x[0] - 0.5;
+    return TWIN_OK;
+}
+
+static twin_status event(twin_instance *m, double t, double *x,
+                         const double *u, const int *crossed)
+{
+    *nowhere = 1;
+    return TWIN_OK;
+}
+#endif
+
 static const twin_model_descriptor descriptor = {
     .abi_major = ABI_MAJOR,
     .abi_minor = ABI_MINOR,
@@ -92,6 +111,11 @@ static const twin_model_descriptor descriptor = {
     .destroy = destroy,
 #ifndef BAD_DESCRIPTOR
     .derivatives = derivatives,
+#endif
+#ifdef EVENT_DIES
+    .n_event_indicators = 1,
+    .event_indicators = indicators,
+    .event = event,
 #endif
 };
 
