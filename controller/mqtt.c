@@ -29,6 +29,8 @@
 #include <MQTTAsync.h>
 #include <MQTTReasonCodes.h>
 
+#include "tls_check.h"
+
 typedef struct node {
     mqtt_event *ev;
     struct node *next;
@@ -353,6 +355,9 @@ static void tls_hint(const mqtt_client *c, const char *tls, char *out,
                  c->cert_file ? c->cert_file : "(none given)",
                  c->key_file ? c->key_file : "(in the certificate file)",
                  c->ca_file ? c->ca_file : "(none: the system's CAs)");
+    else if (strstr(tls, "certificate verify failed") != NULL &&
+             tls__explain_verify_failure(c->url, c->ca_file, out, len))
+        return; /* expired or not yet valid: not the CA file's fault */
     else if (c->ca_file)
         snprintf(out, len, "check the CA file %s: it must hold the CA that "
                  "signed the broker's certificate, and that certificate "
@@ -511,7 +516,8 @@ int mqtt__check_security(const mqtt_options *o, char *why, size_t why_len)
         readable("client key", o->key_file, why, why_len) != 0 ||
         readable("password file", o->password_file, why, why_len) != 0)
         return -1;
-    return 0;
+    return tls__check_files(o->ca_file, o->cert_file, o->key_file, why,
+                            why_len);
 }
 
 /* The first line of a file, without its line end. */
@@ -564,6 +570,14 @@ char *mqtt__read_password(const mqtt_options *o, int *failed, char *why,
         *failed = 1;
     }
     return pw;
+}
+
+void mqtt__scrub_password_env(void)
+{
+    char *v = getenv(PASSWORD_ENV);
+    if (v != NULL)
+        explicit_bzero(v, strlen(v)); /* where /proc/<pid>/environ shows it */
+    unsetenv(PASSWORD_ENV);
 }
 
 void mqtt__free_password(char **p)

@@ -174,8 +174,11 @@ int mqtt__url_is_tls(const char *url);
  * are; the strings are borrowed from sec) and check them as mqtt__start
  * will, so that a problem stops the caller before it starts anything: TLS
  * files with a URL that is not TLS, a key without its certificate, a file
- * that cannot be read, a password without a username.  o->url must be
- * set.  Returns 0, or -1 with a sentence in why. */
+ * that cannot be read, a password without a username, and with OpenSSL
+ * (tls_check.h) a CA file that is not PEM or holds no certificate in
+ * force, a client certificate that is not or is out of its dates, a key
+ * that is encrypted or does not belong to the certificate.  o->url must
+ * be set.  Returns 0, or -1 with a sentence in why. */
 int mqtt__security_options(mqtt_options *o, const struct twin_security *sec,
                            char *why, size_t why_len);
 
@@ -189,6 +192,12 @@ int mqtt__check_security(const mqtt_options *o, char *why, size_t why_len);
  * or is empty. */
 char *mqtt__read_password(const mqtt_options *o, int *failed, char *why,
                           size_t why_len);
+
+/* Remove TWIN_MQTT_PASSWORD from this process's environment, its value
+ * overwritten where it was, so that no process started or forked from
+ * here after (a run, a plugin call) inherits it and /proc/<pid>/environ
+ * no longer shows it.  The daemon reads the password first. */
+void mqtt__scrub_password_env(void);
 
 /* Overwrite and free a password; clears *p. */
 void mqtt__free_password(char **p);

@@ -718,8 +718,6 @@ int serve__main(twin_config *cfg)
                 strerror(errno));
         goto exit;
     }
-    if (load_libraries(sv) != 0)
-        goto exit;
 
     json_t *offline = json_pack("{s:s, s:s, s:s}", "contract",
                                 "twin.status/1", "controller", sv->cfg.id,
@@ -736,14 +734,33 @@ int serve__main(twin_config *cfg)
                         * answered too_large. */
                        .max_packet = serve__max_packet(&sv->cfg),
                        .max_queued = sv->cfg.limits.queued_requests};
+    char *password = NULL;
+    int failed = 0;
     if (mqtt__security_options(&mo, &sv->cfg.security, why, sizeof why) !=
-        0) {
+            0 ||
+        (password = mqtt__read_password(&mo, &failed, why, sizeof why),
+         failed)) {
         fprintf(stderr, "twinctl serve: %s\n", why);
         free(will);
         goto exit;
     }
+    /* Out of the environment before a plugin is loaded or a run forked:
+     * they would inherit it. */
+    mqtt__scrub_password_env();
+    mo.password = password;
+    if (mo.username && strcmp(mo.username, sv->cfg.id) != 0)
+        say(sv, "logging in as '%s', not as this controller's id '%s': "
+            "with examples/mosquitto-secure.conf (use_username_as_clientid) "
+            "and examples/acl a controller's username is its id "
+            "(docs/serve.md, Security)", mo.username, sv->cfg.id);
+    if (load_libraries(sv) != 0) {
+        free(will);
+        mqtt__free_password(&password);
+        goto exit;
+    }
     sv->mq = mqtt__start(&mo, why, sizeof why);
     free(will);
+    mqtt__free_password(&password);
     if (sv->mq == NULL) {
         fprintf(stderr, "twinctl serve: %s\n", why);
         goto exit;

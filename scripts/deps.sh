@@ -10,7 +10,7 @@ set -eu
 twin_packages="gcc libc6-dev make pkg-config meson ninja-build binutils
  libsundials-dev libpaho-mqtt-dev libjansson-dev libffi-dev libgsl-dev
  zlib1g-dev libcmocka-dev mosquitto mosquitto-clients python3 python3-paho-mqtt
- python3-jsonschema python3-yaml openssl clang libclang-rt-14-dev gnuplot-nox"
+ python3-jsonschema python3-yaml openssl libssl-dev clang libclang-rt-14-dev gnuplot-nox"
 
 twin_install_deps() {
     [ "${TWIN_SKIP_DEPS:-0}" = 1 ] && return 0

@@ -14,7 +14,15 @@ server and client certificates made here with openssl:
     answers "not authorised" and closes its connection); a response the ACL
     forbids is not used: the answer comes on the controller's own topic;
     a wrong password is refused with a clear log line; no command takes a
-    password as a flag.
+    password as a flag; an orchestrator's valid login that connects with
+    the controller's client id does not take its connection over
+    (use_username_as_clientid); a controller given its password in
+    TWIN_MQTT_PASSWORD leaves it out of its runs' environment (and its
+    own);
+(d) what OpenSSL can tell at start stops the command with its own
+    sentence (a CA file that is not PEM, a client key that is not the
+    certificate's); a broker certificate that has expired, or is not
+    valid yet, is named as such, not as a CA file to check.
 
 Usage: python3 tests/integration/test_tls.py BUILD_DIR"""
 
@@ -68,6 +76,22 @@ keyUsage = critical, digitalSignature
 extendedKeyUsage = clientAuth
 """
 
+# `openssl ca`, for server certificates with given dates (openssl 3.0's
+# x509 -req only counts days from now).
+CA_CNF = """\
+[ca]
+default_ca = testca
+[testca]
+database = {dir}/index.txt
+new_certs_dir = {dir}
+serial = {dir}/serial
+default_md = sha256
+policy = any
+unique_subject = no
+[any]
+commonName = supplied
+"""
+
 
 def expect(cond, what):
     if not cond:
@@ -97,6 +121,17 @@ class Pki:
         self._leaf("server", "127.0.0.1", "server")
         self._leaf("elsewhere", "elsewhere.example", "elsewhere")
         self._leaf("client", "twinctl test client", "client")
+        # A broker certificate that expired, one not valid yet.
+        with open(self.path("ca-db.cnf"), "w") as f:
+            f.write(CA_CNF.format(dir=self.dir))
+        open(self.path("index.txt"), "w").close()
+        with open(self.path("serial"), "w") as f:
+            f.write("1000\n")
+        self._dated("expired", "20200101000000Z", "20200102000000Z")
+        self._dated("future", "20991231000000Z", "21000101000000Z")
+        # The CA in DER form: not what a CA file holds.
+        self._openssl("x509", "-in", self.path("ca.crt"), "-outform", "der",
+                      "-out", self.path("ca.der"))
         self.passwd = self.path("passwd")
         for i, (user, pw) in enumerate(sorted(PASSWORDS.items())):
             r = run(["mosquitto_passwd"] + (["-c"] if i == 0 else [])
@@ -136,6 +171,18 @@ class Pki:
                       "-extfile", self.cnf, "-extensions", ext, "-out",
                       self.path(name + ".crt"))
 
+    def _dated(self, name, start, end):
+        self._openssl("req", "-new", "-config", self.cnf, "-newkey", "ec",
+                      "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                      "-keyout", self.path(name + ".key"), "-out",
+                      self.path(name + ".csr"), "-subj", "/CN=127.0.0.1")
+        self._openssl("ca", "-batch", "-config", self.path("ca-db.cnf"),
+                      "-cert", self.path("ca.crt"), "-keyfile",
+                      self.path("ca.key"), "-in", self.path(name + ".csr"),
+                      "-startdate", start, "-enddate", end, "-notext",
+                      "-extfile", self.cnf, "-extensions", "server", "-out",
+                      self.path(name + ".crt"))
+
     def client_tls(self):
         """paho (Python) tls_set() arguments for a client of the broker."""
         return {"ca_certs": self.path("ca.crt"),
@@ -146,16 +193,17 @@ class Pki:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def plain_tls_conf(pki, elsewhere_port):
-    """A TLS listener with anonymous clients (test a and b), and a second
-    one whose certificate names another host."""
+def plain_tls_conf(pki, second_port, first="server", second="elsewhere"):
+    """A TLS listener with anonymous clients and the certificate `first`
+    (test a and b: one for 127.0.0.1), and a second one with `second`
+    (one that names another host)."""
     return ("listener {port} 127.0.0.1\n"
             "cafile %s\ncertfile %s\nkeyfile %s\nallow_anonymous true\n"
             "listener %d 127.0.0.1\n"
             "cafile %s\ncertfile %s\nkeyfile %s\nallow_anonymous true\n"
-            % (pki.path("ca.crt"), pki.path("server.crt"),
-               pki.path("server.key"), elsewhere_port, pki.path("ca.crt"),
-               pki.path("elsewhere.crt"), pki.path("elsewhere.key")))
+            % (pki.path("ca.crt"), pki.path(first + ".crt"),
+               pki.path(first + ".key"), second_port, pki.path("ca.crt"),
+               pki.path(second + ".crt"), pki.path(second + ".key")))
 
 
 def secure_example_conf(pki):
@@ -422,7 +470,8 @@ def check_acl_other_controller(broker, pki, watch):
                    "mosquitto kept ctl-2 connected after a denied publish")
         finally:
             intruder.close()
-        expect(denied(broker, intruder.client_id, topic) == 1,
+        # (Its client id is its username: use_username_as_clientid.)
+        expect(denied(broker, "ctl-2", topic) == 1,
                "the broker log has no 'Denied PUBLISH' of %s" % topic)
     time.sleep(0.3)
     forged = watch.messages(lambda m: m.topic in ("twin/ctl-1/result/x",
@@ -482,6 +531,153 @@ def check_wrong_password(broker, pki, tmp):
            "submit with a wrong password: %d %s" % (r.returncode, r.stderr))
 
 
+def check_no_takeover(broker, pki, ctl, watch):
+    """An orchestrator's valid login connecting with ctl-1's client id:
+    the broker gives it its username as client id, so ctl-1 keeps its
+    connection (no `offline` will, no reconnect) and answers."""
+    def lost():
+        with open(ctl.log, errors="replace") as f:
+            return f.read().count("lost the broker")
+
+    topic = "twin/ctl-1/status"
+    watch.subscribe(topic)
+    start = watch.mark()
+    before = lost()
+    thief = Client(broker, url=broker.tls_url, tls=pki.client_tls(),
+                   username="orchestrator",
+                   password=PASSWORDS["orchestrator"],
+                   client_id="ctl-1").connect()
+    try:
+        time.sleep(2.0)
+    finally:
+        thief.close()
+    offline = watch.messages(lambda m: m.topic == topic and isinstance(
+        m.payload, dict) and m.payload.get("state") == "offline", start)
+    expect(not offline and lost() == before,
+           "a login as 'orchestrator' with client id ctl-1 took ctl-1's "
+           "connection over (%d offline wills, %d reconnects)"
+           % (len(offline), lost() - before))
+    d = watch.request({"type": "describe"}, controller="ctl-1").response()
+    expect(d.get("status") == "ok", d)
+
+
+def children(pid):
+    kids = []
+    for task in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+            kids += [int(k) for k in f.read().split()]
+    return kids
+
+
+def check_password_not_inherited(broker, pki):
+    """ctl-2 takes its password from TWIN_MQTT_PASSWORD: neither its own
+    environment (as /proc shows it) nor its run's holds it."""
+    secret = PASSWORDS["ctl-2"]
+    security = controller_security(pki, "ctl-2", None)
+    del security["password_file"]
+    ctl = Controller(broker, "ctl-2", build=BUILD, config_extra={
+        "broker": broker.tls_url, "security": security})
+    os.environ["TWIN_MQTT_PASSWORD"] = secret
+    try:
+        ctl.start()
+    finally:
+        del os.environ["TWIN_MQTT_PASSWORD"]
+    try:
+        with open(SCENARIO) as f:
+            scen = json.load(f)
+        scen["pace"] = {"realtime": 40}
+        orch = tls_client(broker, pki, "orchestrator")
+        try:
+            req = orch.request({"type": "run", "scenario": scen},
+                               controller="ctl-2")
+            expect(req.response().get("status") == "accepted",
+                   "ctl-2 did not take the run")
+            kids = children(ctl.proc.pid)
+            expect(kids, "no run process under ctl-2")
+            for pid in [ctl.proc.pid] + kids:
+                with open("/proc/%d/environ" % pid, "rb") as f:
+                    env = f.read()
+                expect(secret.encode() not in env,
+                       "process %d (%s) has the MQTT password in its "
+                       "environment" % (pid, "the daemon" if pid ==
+                                        ctl.proc.pid else "a run"))
+            req.final(timeout=20)
+        finally:
+            orch.close()
+    finally:
+        problems = ctl.stop()
+    expect(not problems, "\n".join(problems))
+
+
+# ---- (d) what OpenSSL can tell -------------------------------------------------
+
+def serve_exits(config, timeout=10.0):
+    """`twinctl serve --config` must stop by itself (exit 1) within
+    timeout; returns its log."""
+    log = config + ".log"
+    with open(log, "wb") as logf:
+        proc = subprocess.Popen([TWINCTL, "serve", "--config", config],
+                                stdin=subprocess.DEVNULL, stdout=logf,
+                                stderr=subprocess.STDOUT)
+    try:
+        rc = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+        rc = None
+    with open(log, errors="replace") as f:
+        text = f.read()
+    expect(rc == 1, "twinctl serve %s within %g s; the log:\n%s"
+           % ("went on" if rc is None else "exited %d" % rc, timeout,
+              text[-2000:]))
+    return text
+
+
+def check_bad_files(broker, pki, tmp):
+    cases = [
+        ("ctl-der-ca", {"ca_file": pki.path("ca.der")},
+         ["--ca-file", pki.path("ca.der")],
+         "the CA file %s holds no certificate in PEM form"
+         % pki.path("ca.der")),
+        ("ctl-wrong-key", {"ca_file": pki.path("ca.crt"),
+                           "cert_file": pki.path("client.crt"),
+                           "key_file": pki.path("server.key")},
+         ["--ca-file", pki.path("ca.crt"), "--cert", pki.path("client.crt"),
+          "--key", pki.path("server.key")],
+         "the client key %s does not belong to the client certificate %s"
+         % (pki.path("server.key"), pki.path("client.crt"))),
+    ]
+    for name, security, flags, want in cases:
+        log = serve_exits(serve_config(tmp, name, broker.tls_url, security))
+        expect(want in log and "trying again" not in log,
+               "serve with %s: the log is\n%s\nnot ...%s..." % (name, log,
+                                                               want))
+        r = run([TWINCTL, "status", "--broker", broker.tls_url] + flags,
+                timeout=20)
+        expect(r.returncode == 1 and want in r.stderr,
+               "status with %s: %d %s" % (name, r.returncode, r.stderr))
+
+
+def check_broker_dates(broker, future_port, pki, tmp):
+    cases = [(broker.tls_port, "expired on 2020-01-02 00:00:00 UTC"),
+             (future_port, "is not valid before 2099-12-31 00:00:00 UTC")]
+    for port, want in cases:
+        url = "ssl://%s:%d" % (HOST, port)
+        r = run([TWINCTL, "status", "--broker", url, "--ca-file",
+                 pki.path("ca.crt")], timeout=30)
+        expect(r.returncode == 1 and "the broker's certificate" in r.stderr
+               and want in r.stderr and "check the CA file" not in r.stderr,
+               "status against a broker whose certificate %s: %d %s"
+               % (want, r.returncode, r.stderr))
+        print("     " + r.stderr.strip())
+    conf = serve_config(tmp, "ctl-expired", broker.tls_url,
+                        {"ca_file": pki.path("ca.crt")})
+    line, _, _ = serve_until(conf, r"TLS failed")
+    expect("the broker's certificate /CN=127.0.0.1 expired on 2020-01-02" in
+           line and "check the CA file" not in line,
+           "serve against an expired broker certificate: %s" % line)
+
+
 def main():
     t = Tests()
     pki = Pki()
@@ -500,6 +696,13 @@ def main():
                     broker, pki)
             t.check("(b) a certificate for another host is refused",
                     check_host_name, pki, elsewhere)
+            t.check("(d) a CA file not PEM, a key not the certificate's: "
+                    "stopped at start", check_bad_files, broker, pki, tmp)
+        future = free_port()
+        with Broker(tls_conf=plain_tls_conf(pki, future, "expired",
+                                            "future")) as broker:
+            t.check("(d) a broker certificate expired or not valid yet: "
+                    "said so", check_broker_dates, broker, future, pki, tmp)
         with Broker(tls_conf=secure_example_conf(pki)) as broker, \
                 Client(broker) as watch:
             with Controller(broker, "ctl-1", build=BUILD, config_extra={
@@ -514,6 +717,11 @@ def main():
                         broker, pki, watch)
                 t.check("(c) ACL: a refused response is not sent again",
                         check_acl_refused_response, broker, pki, ctl)
+                t.check("(c) another login with ctl-1's client id does not "
+                        "take its connection", check_no_takeover, broker,
+                        pki, ctl, watch)
+            t.check("(c) the password is not in the runs' environment",
+                    check_password_not_inherited, broker, pki)
             t.check("(c) a wrong password: one clear log line",
                     check_wrong_password, broker, pki, tmp)
     finally:
