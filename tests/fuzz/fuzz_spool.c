@@ -142,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         for (int64_t k = 0; k <= i; k++)
             spool__acked(st, k);
-        spool__finish(st, 0);
+        spool__finish(&st, 0);
     }
     spool__close(&sp);
     return 0;
