@@ -179,7 +179,7 @@ class Load:
     def final_of(self, key):
         return [a for a in self.answers.get(key, []) if a[0] != "accepted"]
 
-    def wait_answered(self, keys, deadline):
+    def wait_answered(self, keys, deadline, log=None):
         while time.monotonic() < deadline:
             with self.lock:
                 missing = [k for k in keys if not self.final_of(k)]
@@ -188,9 +188,21 @@ class Load:
             time.sleep(0.05)
         with self.lock:
             missing = [k for k in keys if not self.final_of(k)]
-        raise HarnessError("%d of %d requests unanswered, e.g. %s"
-                           % (len(missing), len(keys),
-                              [(k, self.sent[k][0]) for k in missing[:5]]))
+            # What each did get (an `accepted` alone, or nothing), and
+            # what the controller's log says of it: enough to tell a
+            # request lost at intake from a run whose end never came.
+            shown = [(k, self.sent[k][0], [a[:2] for a in
+                                           self.answers.get(k, [])])
+                     for k in missing[:5]]
+        said = []
+        if log is not None and os.path.exists(log):
+            with open(log, errors="replace") as f:
+                said = [line.rstrip() for line in f
+                        if any(k in line for k, _, _ in shown)][:20]
+        raise HarnessError("%d of %d requests unanswered, e.g. %s%s"
+                           % (len(missing), len(keys), shown,
+                              "".join("\n       log: " + line
+                                      for line in said)))
 
     def check(self, keys):
         """Exactly one final answer each, of the right kind; a run's
@@ -292,7 +304,7 @@ def run_load(tx, rx, client, ctl, figures):
     rng = random.Random(20240611)
     load = Load(tx, rx)
     warm = load.send(WARMUP, rng)
-    load.wait_answered(warm, t_end)
+    load.wait_answered(warm, t_end, ctl.log)
     load.check(warm)
     base = settle(client, ctl)
     spool_base = spool_bytes(client)
@@ -300,14 +312,14 @@ def run_load(tx, rx, client, ctl, figures):
     one = []
     for _ in range(100):
         k = load.send(1, rng)
-        load.wait_answered(k, t_end)
+        load.wait_answered(k, t_end, ctl.log)
         one.extend(k)
     idle = load.latencies(one)
 
     t0 = time.monotonic()
     keys = load.send(LOAD, rng)
     t_sent = time.monotonic()
-    load.wait_answered(keys, t_end)
+    load.wait_answered(keys, t_end, ctl.log)
     t_done = max(a[2] for k in keys for a in load.answers[k])
     load.check(keys)
     expect(ctl.alive(), "the controller died under the load")
