@@ -243,9 +243,15 @@ class Broker:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def outage(self, seconds, kill=False):
+    def outage(self, seconds, kill=False, freeze=0.0):
         """Stop the broker (SIGTERM, or SIGKILL with kill=True), keep it
-        down for `seconds`, start it again on the same port."""
+        down for `seconds`, start it again on the same port.  freeze > 0:
+        first SIGSTOP it for that long (its clients' sockets fill: their
+        writes end part-way), then SIGKILL it."""
+        if freeze > 0:
+            self.proc.send_signal(signal.SIGSTOP)
+            time.sleep(freeze)
+            kill = True
         if kill:
             self.proc.kill()
             self.proc.wait(self.stop_timeout)

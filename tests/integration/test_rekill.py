@@ -16,7 +16,12 @@ columns, every row equal to the reference CSV's row of the same t, a seq
 seen twice byte for byte the same — and afterwards fills the gaps with
 status and replay as docs/orchestrators.md says.  Per run, KILLS times:
 wait until the controller logs that it connected again, wait AFTER
-seconds, SIGKILL the broker, start it again DOWN seconds later.  RUNS
+seconds, SIGKILL the broker, start it again DOWN seconds later; every
+second kill comes after the broker was frozen (SIGSTOP) for FREEZE
+seconds, so that the controller's socket is full and its MQTT client
+holds a packet written part-way when the connection goes.  The
+controller runs with glibc's MALLOC_PERTURB_, so that a freed buffer
+sent by mistake arrives as filler bytes, never as plausible rows.  RUNS
 runs (TWIN_REKILL_RUNS, default 1, about a minute here; set it higher
 for a soak; TWIN_REKILL_STOP shortens the run, for valgrind).
 
@@ -35,9 +40,10 @@ from harness import (Broker, Client, Controller, HarnessError,  # noqa: E402
                      SOURCE_DIR, Tests, build_dir)
 
 BUILD = build_dir()
-KILLS = 5          # broker kills per run
-AFTER = 0.3        # s after the controller's reconnect
+KILLS = int(os.environ.get("TWIN_REKILL_KILLS", "6"))  # kills per run
+AFTER = float(os.environ.get("TWIN_REKILL_AFTER", "0.3"))  # s after reconnect
 DOWN = 0.3         # s the broker stays down
+FREEZE = float(os.environ.get("TWIN_REKILL_FREEZE", "0.4"))  # s, odd kills
 RUNS = int(os.environ.get("TWIN_REKILL_RUNS", "1"))
 # The simulated seconds of the run (under valgrind, fewer).
 STOP = int(os.environ.get("TWIN_REKILL_STOP", "86400"))
@@ -87,14 +93,14 @@ def one_run(broker, client, ctl, scen_path, ref_lines, n, res):
         if k > 0:
             time.sleep(AFTER)    # the reconnect was logged just now
         at_log = os.path.getsize(ctl.log)
-        broker.outage(DOWN, kill=True)
+        broker.outage(DOWN, kill=True, freeze=FREEZE if k % 2 else 0.0)
         wait_connects(ctl, before)
         kept += O.kept_unacknowledged(ctl.log, at_log)
     back = time.monotonic()
     O.connected(rcv, client)
-    log("%d kills, each %.1f s after the controller reconnected; it kept "
-        "%s unacknowledged messages at each loss"
-        % (KILLS, AFTER, kept))
+    log("%d kills, each %.1f s after the controller reconnected (every "
+        "second one after a %.1f s freeze); it kept %s unacknowledged "
+        "messages at each loss" % (KILLS, AFTER, FREEZE, kept))
     expect(kept and max(kept) > 0, "no kill came while messages were on "
            "their way (kept %s)" % kept)
     res["end"], res["requests"], res["replays"] = O.follow(rcv, back, log)
@@ -105,6 +111,9 @@ def one_run(broker, client, ctl, scen_path, ref_lines, n, res):
 
 
 def main():
+    # glibc fills what is freed with 0xa5 bytes (and what is allocated
+    # with 0x5a): a freed payload sent cannot pass for rows.
+    os.environ.setdefault("MALLOC_PERTURB_", "165")
     t = Tests()
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="twin-rekill-") as tmp:
