@@ -22,6 +22,7 @@
 #include "batch_doc.h"
 #include "batch_remote.h"
 #include "batch_run.h"
+#include "cli_opts.h"
 #include "cmd.h"
 #include "csv.h"
 #include "paths.h"
@@ -62,10 +63,7 @@ static void usage(FILE *f)
         "                       as CSV on stdout); run nothing\n"
         "      --export DIR     with --dry-run: write each case's scenario to\n"
         "                       DIR/ID.json (for twinctl run or submit)\n"
-        "      --models DIR     load model plugins from DIR too (repeatable;\n"
-        "                       also TWIN_MODEL_PATH=DIR:DIR)\n"
-        "      --instances DIR  instance library (default: instance-library/)\n"
-        "      --scenarios DIR  where scenario names are looked up\n"
+        CLI_LIBRARY_USAGE
         "  -q, --quiet          print nothing but errors\n"
         "  -h, --help           show this help\n"
         "\n"
@@ -90,7 +88,7 @@ static void usage(FILE *f)
         "      --max-attempts N times a case may be lost before it is\n"
         "                       recorded as failed (default 5)\n"
         "\n"
-        MQTT_SECURITY_USAGE
+        CLI_SECURITY_USAGE
         "\n"
         "Exit status: 0 every case finished, 1 a case did not (see the\n"
         "summary) or an output could not be written, 2 bad usage, the\n"
@@ -288,9 +286,7 @@ int cmd_batch(int argc, char **argv)
         {"max-steps", required_argument, NULL, 'X'},
         {"dry-run", no_argument, NULL, 'D'},
         {"export", required_argument, NULL, 'E'},
-        {"models", required_argument, NULL, 'M'},
-        {"instances", required_argument, NULL, 'I'},
-        {"scenarios", required_argument, NULL, 'S'},
+        CLI_LIBRARY_LONGOPTS,
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         /* across machines */
@@ -301,7 +297,7 @@ int cmd_batch(int argc, char **argv)
         {"check-after", required_argument, NULL, 'K'},
         {"wait-controllers", required_argument, NULL, 'W'},
         {"max-attempts", required_argument, NULL, 'N'},
-        MQTT_SECURITY_LONGOPTS,
+        CLI_SECURITY_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     batch_remote_opts rem = {0};
@@ -322,6 +318,14 @@ int cmd_batch(int argc, char **argv)
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:j:qh", longopts, NULL)) != -1) {
+        int shared = cli_opts__library("batch", c, optarg, &paths);
+        if (shared == 0 &&
+            (shared = cli_opts__security("batch", c, optarg, &rem.sec)) > 0)
+            remote_only = 1;
+        if (shared < 0)
+            goto exit;
+        if (shared > 0)
+            continue;
         switch (c) {
         case 'o': ro.dir = optarg; break;
         case 'j':
@@ -352,14 +356,6 @@ int cmd_batch(int argc, char **argv)
         case 'X': ro.max_steps = atol(optarg); break;
         case 'D': dry = 1; break;
         case 'E': export = optarg; break;
-        case 'M':
-            if (paths__add_model_dir(&paths, optarg) != 0) {
-                fprintf(stderr, "twinctl batch: too many --models\n");
-                goto exit;
-            }
-            break;
-        case 'I': paths.instance_dir = optarg; break;
-        case 'S': paths.scenario_dir = optarg; break;
         case 'q': v.quiet = 1; break;
         case 'h': usage(stdout); status = 0; goto exit;
         case 'b': rem.broker = optarg; break;
@@ -386,14 +382,7 @@ int cmd_batch(int argc, char **argv)
                 goto exit;
             remote_only = 1;
             break;
-        default:
-            switch (cmd__security_flag(c, optarg, &rem.sec)) {
-            case 1: remote_only = 1; break;
-            case -1:
-                fprintf(stderr, "twinctl batch: %s\n", MQTT_NO_PASSWORD_FLAG);
-                goto exit;
-            default: usage(stderr); goto exit;
-            }
+        default: usage(stderr); goto exit;
         }
     }
     if (rem.broker == NULL && remote_only) {
@@ -407,12 +396,8 @@ int cmd_batch(int argc, char **argv)
                 "--timeout and --max-steps are for a batch run here\n");
         goto exit;
     }
-    if (rem.prefix && (strchr(rem.prefix, '+') || strchr(rem.prefix, '#') ||
-                       rem.prefix[0] == '\0')) {
-        fprintf(stderr, "twinctl batch: the prefix '%s' cannot hold + or # or "
-                "be empty\n", rem.prefix);
+    if (rem.prefix && cli_opts__prefix("batch", rem.prefix) != 0)
         goto exit;
-    }
     if (export != NULL && !dry) {
         fprintf(stderr, "twinctl batch: --export goes with --dry-run\n");
         goto exit;

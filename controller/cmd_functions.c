@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "cmd.h"
 #include "funcall.h"
 #include "callable.h"
@@ -123,7 +124,7 @@ static void print_entry(const json_t *e)
 int cmd_functions(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"function-dir", required_argument, NULL, 'F'},
+        CLI_FUNCTION_DIR_LONGOPT,
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -135,8 +136,9 @@ int cmd_functions(int argc, char **argv)
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (cli_opts__library(NULL, c, optarg, &paths) > 0)
+            continue;
         switch (c) {
-        case 'F': paths__add_function_dir(&paths, optarg); break;
         case 'j': as_json = 1; break;
         case 'h': functions_usage(stdout); status = 0; goto exit;
         default: functions_usage(stderr); goto exit;
@@ -188,7 +190,7 @@ exit:
 int cmd_call(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"function-dir", required_argument, NULL, 'F'},
+        CLI_FUNCTION_DIR_LONGOPT,
         {"timeout", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -203,8 +205,9 @@ int cmd_call(int argc, char **argv)
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (cli_opts__library(NULL, c, optarg, &paths) > 0)
+            continue;
         switch (c) {
-        case 'F': paths__add_function_dir(&paths, optarg); break;
         case 't': {
             char *end;
             lim.seconds = strtod(optarg, &end);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "cmd.h"
 #include "paths.h"
 
@@ -58,7 +59,7 @@ static void print_model(const twin_model *m)
 int cmd_models(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"models", required_argument, NULL, 'M'},
+        CLI_MODELS_LONGOPT,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -68,8 +69,9 @@ int cmd_models(int argc, char **argv)
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (cli_opts__library(NULL, c, optarg, &paths) > 0)
+            continue;
         switch (c) {
-        case 'M': paths__add_model_dir(&paths, optarg); break;
         case 'h': usage(stdout); status = 0; goto exit;
         default: usage(stderr); goto exit;
         }

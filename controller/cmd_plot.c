@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_opts.h"
 #include "cmd.h"
 #include "plot.h"
 
@@ -76,10 +77,7 @@ static void usage(FILE *f)
         "      --script FILE    write the gnuplot script, with its data, to\n"
         "                       FILE instead of running gnuplot (render it\n"
         "                       with: gnuplot FILE)\n"
-        "      --models DIR     load model plugins from DIR too (repeatable;\n"
-        "                       also TWIN_MODEL_PATH=DIR:DIR)\n"
-        "      --instances DIR  instance library (default: instance-library/)\n"
-        "      --scenarios DIR  where scenario names are looked up\n"
+        CLI_LIBRARY_USAGE
         "  -q, --quiet          print nothing but errors\n"
         "  -h, --help           show this help\n"
         "\n"
@@ -487,9 +485,7 @@ static int parse_options(plot *p, int argc, char **argv)
         {"size", required_argument, NULL, 'z'},
         {"max-points", required_argument, NULL, 'm'},
         {"script", required_argument, NULL, 'S'},
-        {"models", required_argument, NULL, 'M'},
-        {"instances", required_argument, NULL, 'I'},
-        {"scenarios", required_argument, NULL, 'D'},
+        CLI_LIBRARY_LONGOPTS,
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -498,6 +494,11 @@ static int parse_options(plot *p, int argc, char **argv)
     double v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:c:qh", longopts, NULL)) != -1) {
+        int shared = cli_opts__library("plot", c, optarg, &p->paths);
+        if (shared < 0)
+            return -1;
+        if (shared > 0)
+            continue;
         switch (c) {
         case 'o': p->output = optarg; break;
         case 'c':
@@ -586,14 +587,6 @@ static int parse_options(plot *p, int argc, char **argv)
             p->max_points = (size_t)v;
             break;
         case 'S': p->script = optarg; break;
-        case 'M':
-            if (paths__add_model_dir(&p->paths, optarg) != 0) {
-                plot__complain("too many --models");
-                return -1;
-            }
-            break;
-        case 'I': p->paths.instance_dir = optarg; break;
-        case 'D': p->paths.scenario_dir = optarg; break;
         case 'q': p->quiet = 1; break;
         case 'h': return 1;
         default: return -1;

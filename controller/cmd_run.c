@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_opts.h"
 #include "cmd.h"
 #include "csv.h"
 #include "functions.h"
@@ -74,10 +75,7 @@ static void usage(FILE *f)
         "\n"
         "Options:\n"
         "  -o, --output FILE    write the CSV to FILE (default: stdout)\n"
-        "      --models DIR     load model plugins from DIR too (repeatable;\n"
-        "                       also TWIN_MODEL_PATH=DIR:DIR)\n"
-        "      --instances DIR  instance library (default: instance-library/)\n"
-        "      --scenarios DIR  where scenario names are looked up\n"
+        CLI_LIBRARY_USAGE
         "      --batch          run as fast as possible, whatever the "
         "scenario says\n"
         "      --realtime[=X]   pace to the wall clock at speed X (default "
@@ -388,9 +386,7 @@ int cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
-        {"models", required_argument, NULL, 'M'},
-        {"instances", required_argument, NULL, 'I'},
-        {"scenarios", required_argument, NULL, 'S'},
+        CLI_LIBRARY_LONGOPTS,
         {"batch", no_argument, NULL, 'b'},
         {"realtime", optional_argument, NULL, 'r'},
         {"fifo", required_argument, NULL, 'F'},
@@ -416,16 +412,13 @@ int cmd_run(int argc, char **argv)
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+        int shared = cli_opts__library("run", c, optarg, &paths);
+        if (shared < 0)
+            goto exit;
+        if (shared > 0)
+            continue;
         switch (c) {
         case 'o': output = optarg; break;
-        case 'M':
-            if (paths__add_model_dir(&paths, optarg) != 0) {
-                fprintf(stderr, "twinctl run: too many --models\n");
-                goto exit;
-            }
-            break;
-        case 'I': paths.instance_dir = optarg; break;
-        case 'S': paths.scenario_dir = optarg; break;
         case 'b': opt.realtime = 0; break;
         case 'r':
             opt.realtime = 1;

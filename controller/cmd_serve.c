@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "cmd.h"
 #include "config.h"
 #include "serve.h"
@@ -50,10 +51,10 @@ int cmd_serve(int argc, char **argv)
         {"broker", required_argument, NULL, 'b'},
         {"prefix", required_argument, NULL, 'p'},
         {"group", required_argument, NULL, 'g'},
-        {"models", required_argument, NULL, 'M'},
-        {"function-dir", required_argument, NULL, 'F'},
-        {"instances", required_argument, NULL, 'I'},
-        {"scenarios", required_argument, NULL, 'S'},
+        CLI_MODELS_LONGOPT,
+        CLI_FUNCTION_DIR_LONGOPT,
+        CLI_INSTANCES_LONGOPT,
+        CLI_SCENARIOS_LONGOPT,
         {"max-runs", required_argument, NULL, 'r'},
         {"spool", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},
@@ -87,15 +88,13 @@ int cmd_serve(int argc, char **argv)
     }
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:qh", longopts, NULL)) != -1) {
+        if (cli_opts__library(NULL, c, optarg, &cfg.paths) > 0)
+            continue;
         switch (c) {
         case 'i': cfg.id = optarg; break;
         case 'b': cfg.broker = optarg; break;
         case 'p': cfg.prefix = optarg; break;
         case 'g': cfg.group = optarg; break;
-        case 'M': paths__add_model_dir(&cfg.paths, optarg); break;
-        case 'F': paths__add_function_dir(&cfg.paths, optarg); break;
-        case 'I': cfg.paths.instance_dir = optarg; break;
-        case 'S': cfg.paths.scenario_dir = optarg; break;
         case 'r': {
             long n = atol(optarg);
             if (n < 1) {

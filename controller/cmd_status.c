@@ -18,10 +18,9 @@
 
 #include <jansson.h>
 
+#include "cli_opts.h"
 #include "cmd.h"
 #include "mqtt.h"
-
-#define DEFAULT_BROKER "tcp://127.0.0.1:1883"
 
 /* The latest status of one controller. */
 typedef struct seen {
@@ -45,16 +44,14 @@ static void usage(FILE *f)
         "and models.\n"
         "\n"
         "Options:\n"
-        "      --broker URL     broker (default $TWIN_BROKER, else\n"
-        "                       " DEFAULT_BROKER ")\n"
-        "      --prefix P       topic prefix (default twin)\n"
+        CLI_BROKER_USAGE
         "      --wait S         seconds to collect status messages (default "
         "1)\n"
         "      --json           print the messages as they came, one per "
         "line\n"
         "  -h, --help           show this help\n"
         "\n"
-        MQTT_SECURITY_USAGE
+        CLI_SECURITY_USAGE
         "\n"
         "Exit status: 0 at least one controller is online; 1 none is (or\n"
         "no broker); 2 bad usage.\n");
@@ -159,10 +156,10 @@ int cmd_status(int argc, char **argv)
         {"wait", required_argument, NULL, 'w'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
-        MQTT_SECURITY_LONGOPTS,
+        CLI_SECURITY_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    const char *broker = getenv("TWIN_BROKER"), *prefix = "twin";
+    const char *broker = cli_opts__broker(), *prefix = "twin";
     mqtt_options mo = {0};
     double wait = 1.0;
     int json = 0, status = 2, c;
@@ -171,10 +168,13 @@ int cmd_status(int argc, char **argv)
     mqtt_event *ev;
     char *filter = NULL, why[1024], client_id[48];
 
-    if (broker == NULL || broker[0] == '\0')
-        broker = DEFAULT_BROKER;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int shared = cli_opts__security("status", c, optarg, &mo);
+        if (shared < 0)
+            goto exit;
+        if (shared > 0)
+            continue;
         switch (c) {
         case 'b': broker = optarg; break;
         case 'p': prefix = optarg; break;
@@ -190,15 +190,7 @@ int cmd_status(int argc, char **argv)
         }
         case 'j': json = 1; break;
         case 'h': usage(stdout); status = 0; goto exit;
-        default:
-            switch (cmd__security_flag(c, optarg, &mo)) {
-            case 1: break;
-            case -1:
-                fprintf(stderr, "twinctl status: %s\n",
-                        MQTT_NO_PASSWORD_FLAG);
-                goto exit;
-            default: usage(stderr); goto exit;
-            }
+        default: usage(stderr); goto exit;
         }
     }
     if (optind != argc) {
@@ -206,11 +198,8 @@ int cmd_status(int argc, char **argv)
         usage(stderr);
         goto exit;
     }
-    if (prefix[0] == '\0' || strpbrk(prefix, "+#") != NULL) {
-        fprintf(stderr, "twinctl status: the prefix '%s' cannot hold + or # "
-                "or be empty\n", prefix);
+    if (cli_opts__prefix("status", prefix) != 0)
         goto exit;
-    }
     status = 1;
     if (asprintf(&filter, "%s/+/status", prefix) < 0) {
         filter = NULL;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "cmd.h"
 #include "csv.h"
 #include "paths.h"
@@ -127,8 +128,7 @@ static void print_answer(const scenario *sc, const json_t *answer)
 
 int cmd_steady(int argc, char **argv)
 {
-    enum { O_METHOD = 0x100, O_RTOL, O_STOL, O_ITER, O_JSON, O_MODELS,
-           O_INSTANCES, O_SCENARIOS };
+    enum { O_METHOD = 0x100, O_RTOL, O_STOL, O_ITER, O_JSON };
     static const struct option longopts[] = {
         {"input", required_argument, NULL, 'i'},
         {"method", required_argument, NULL, O_METHOD},
@@ -136,9 +136,7 @@ int cmd_steady(int argc, char **argv)
         {"step-tol", required_argument, NULL, O_STOL},
         {"max-iterations", required_argument, NULL, O_ITER},
         {"json", no_argument, NULL, O_JSON},
-        {"models", required_argument, NULL, O_MODELS},
-        {"instances", required_argument, NULL, O_INSTANCES},
-        {"scenarios", required_argument, NULL, O_SCENARIOS},
+        CLI_LIBRARY_LONGOPTS,
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -158,6 +156,11 @@ int cmd_steady(int argc, char **argv)
     steady__defaults(&opt);
     optind = 1;
     while ((c = getopt_long(argc, argv, "i:qh", longopts, NULL)) != -1) {
+        int shared = cli_opts__library("steady", c, optarg, &paths);
+        if (shared != 0) {
+            bad |= shared < 0;
+            continue;
+        }
         switch (c) {
         case 'i':
             if (add_input(values, optarg) != 0) {
@@ -185,14 +188,6 @@ int cmd_steady(int argc, char **argv)
             }
             break;
         case O_JSON: as_json = 1; break;
-        case O_MODELS:
-            if (paths__add_model_dir(&paths, optarg) != 0) {
-                fprintf(stderr, "twinctl steady: too many --models\n");
-                bad = 1;
-            }
-            break;
-        case O_INSTANCES: paths.instance_dir = optarg; break;
-        case O_SCENARIOS: paths.scenario_dir = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); status = 0; goto exit;
         default: usage(stderr); goto exit;

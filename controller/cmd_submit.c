@@ -25,11 +25,10 @@
 
 #include <jansson.h>
 
+#include "cli_opts.h"
 #include "cmd.h"
 #include "request.h"
 #include "submit.h"
-
-#define DEFAULT_BROKER "tcp://127.0.0.1:1883"
 
 static void usage(FILE *f)
 {
@@ -53,9 +52,7 @@ static void usage(FILE *f)
         "status, set, cancel) the response is printed on stdout, indented.\n"
         "\n"
         "Options:\n"
-        "      --broker URL     broker (default $TWIN_BROKER, else\n"
-        "                       " DEFAULT_BROKER ")\n"
-        "      --prefix P       topic prefix (default twin)\n"
+        CLI_BROKER_USAGE
         "      --controller ID  send to P/ID/request\n"
         "      --pool           send to P/pool/request: any controller of the\n"
         "                       pool takes it (the default)\n"
@@ -73,7 +70,7 @@ static void usage(FILE *f)
         "  -q, --quiet          print only errors\n"
         "  -h, --help           show this help\n"
         "\n"
-        MQTT_SECURITY_USAGE
+        CLI_SECURITY_USAGE
         "\n"
         "Exit status: 0 the run finished and every row arrived (other\n"
         "requests: ok); 1 rejected, failed, cancelled, timed out, rows\n"
@@ -402,19 +399,6 @@ static void submit__say_timeout(submit *s)
 
 /* ---- the command ---------------------------------------------------------- */
 
-int cmd__security_flag(int c, const char *arg, mqtt_options *o)
-{
-    switch (c) {
-    case MQTT_OPT_CA_FILE: o->ca_file = arg; return 1;
-    case MQTT_OPT_CERT: o->cert_file = arg; return 1;
-    case MQTT_OPT_KEY: o->key_file = arg; return 1;
-    case MQTT_OPT_USERNAME: o->username = arg; return 1;
-    case MQTT_OPT_PASSWORD_FILE: o->password_file = arg; return 1;
-    case MQTT_OPT_PASSWORD: return -1;
-    default: return 0;
-    }
-}
-
 int cmd_submit(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -429,7 +413,7 @@ int cmd_submit(int argc, char **argv)
         {"set", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
-        MQTT_SECURITY_LONGOPTS,
+        CLI_SECURITY_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     submit sv = {.prefix = "twin", .timeout = 600, .last_seq = -1};
@@ -440,11 +424,14 @@ int cmd_submit(int argc, char **argv)
     char why[1024], client_id[64], uuid[37];
     mqtt_event *ev;
 
-    s->broker = getenv("TWIN_BROKER");
-    if (s->broker == NULL || s->broker[0] == '\0')
-        s->broker = DEFAULT_BROKER;
+    s->broker = cli_opts__broker();
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+        int shared = cli_opts__security("submit", c, optarg, &s->sec);
+        if (shared < 0)
+            goto exit;
+        if (shared > 0)
+            continue;
         switch (c) {
         case 'b': s->broker = optarg; break;
         case 'p': s->prefix = optarg; break;
@@ -479,12 +466,7 @@ int cmd_submit(int argc, char **argv)
         }
         case 'q': s->quiet = 1; break;
         case 'h': usage(stdout); status = 0; goto exit;
-        default:
-            switch (cmd__security_flag(c, optarg, &s->sec)) {
-            case 1: break;
-            case -1: say(s, "%s", MQTT_NO_PASSWORD_FLAG); goto exit;
-            default: usage(stderr); goto exit;
-            }
+        default: usage(stderr); goto exit;
         }
     }
     if (name ? optind != argc : optind != argc - 1) {
@@ -502,11 +484,8 @@ int cmd_submit(int argc, char **argv)
             ": only)", s->controller);
         goto exit;
     }
-    if (strchr(s->prefix, '+') || strchr(s->prefix, '#') ||
-        s->prefix[0] == '\0') {
-        say(s, "the prefix '%s' cannot hold + or # or be empty", s->prefix);
+    if (cli_opts__prefix("submit", s->prefix) != 0)
         goto exit;
-    }
     if ((status = submit__build(s, file, name, id)) != 0)
         goto exit;
     status = 2;

@@ -1,0 +1,62 @@
+/*
+ * cli_opts.c — the options several twinctl commands share: the library
+ * directories and the broker connection (see cli_opts.h).  What a
+ * command alone takes is parsed in its own file.
+ */
+#include "cli_opts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_opts__library(const char *cmd, int c, const char *arg,
+                      twin_paths *p)
+{
+    switch (c) {
+    case CLI_OPT_MODELS:
+        if (paths__add_model_dir(p, arg) != 0 && cmd != NULL) {
+            fprintf(stderr, "twinctl %s: too many --models\n", cmd);
+            return -1;
+        }
+        return 1;
+    case CLI_OPT_INSTANCES: p->instance_dir = arg; return 1;
+    case CLI_OPT_SCENARIOS: p->scenario_dir = arg; return 1;
+    case CLI_OPT_FUNCTION_DIR: paths__add_function_dir(p, arg); return 1;
+    default: return 0;
+    }
+}
+
+const char *cli_opts__broker(void)
+{
+    const char *broker = getenv("TWIN_BROKER");
+    return broker == NULL || broker[0] == '\0' ? CLI_DEFAULT_BROKER
+                                               : broker;
+}
+
+int cli_opts__prefix(const char *cmd, const char *prefix)
+{
+    if (prefix[0] != '\0' && strpbrk(prefix, "+#") == NULL)
+        return 0;
+    fprintf(stderr, "twinctl %s: the prefix '%s' cannot hold + or # or be "
+            "empty\n", cmd, prefix);
+    return -1;
+}
+
+int cli_opts__security(const char *cmd, int c, const char *arg,
+                       mqtt_options *o)
+{
+    switch (c) {
+    case CLI_OPT_CA_FILE: o->ca_file = arg; return 1;
+    case CLI_OPT_CERT: o->cert_file = arg; return 1;
+    case CLI_OPT_KEY: o->key_file = arg; return 1;
+    case CLI_OPT_USERNAME: o->username = arg; return 1;
+    case CLI_OPT_PASSWORD_FILE: o->password_file = arg; return 1;
+    case CLI_OPT_PASSWORD:
+        fprintf(stderr, "twinctl %s: there is no --password: a command line "
+                "is visible to every user of the machine; put the password "
+                "in a file for --password-file, or in TWIN_MQTT_PASSWORD\n",
+                cmd);
+        return -1;
+    default: return 0;
+    }
+}

@@ -1,0 +1,119 @@
+/*
+ * cli_opts.h — the options several twinctl commands share, parsed and
+ * documented in one place: where the libraries are (--models,
+ * --instances, --scenarios, --function-dir) and how to reach the broker
+ * (--broker, --prefix and the connection's security flags).
+ *
+ * A command puts the long-option entries below in its getopt_long table
+ * (where they stood before: the order decides how an ambiguous
+ * abbreviation is reported), the help text in its usage, and hands each
+ * option getopt_long returns to cli_opts__library() or
+ * cli_opts__security(); what they refuse they say themselves, as
+ * "twinctl CMD: ...".  The commands' own options stay in their files.
+ */
+#ifndef TWIN_CLI_OPTS_H
+#define TWIN_CLI_OPTS_H
+
+#include <getopt.h>
+
+#include "mqtt.h"
+#include "paths.h"
+
+#define CLI_DEFAULT_BROKER "tcp://127.0.0.1:1883"
+
+/* getopt_long values of the shared options (above every short option). */
+enum {
+    CLI_OPT_MODELS = 0x300,
+    CLI_OPT_INSTANCES,
+    CLI_OPT_SCENARIOS,
+    CLI_OPT_FUNCTION_DIR,
+    CLI_OPT_CA_FILE,
+    CLI_OPT_CERT,
+    CLI_OPT_KEY,
+    CLI_OPT_USERNAME,
+    CLI_OPT_PASSWORD_FILE,
+    CLI_OPT_PASSWORD       /* refused: listed so that getopt_long does not
+                            * take --password as short for --password-file
+                            * (and a password for a file name) */
+};
+
+/* ---- the libraries --------------------------------------------------------- */
+
+#define CLI_MODELS_LONGOPT {"models", required_argument, NULL, CLI_OPT_MODELS}
+#define CLI_INSTANCES_LONGOPT                                           \
+    {"instances", required_argument, NULL, CLI_OPT_INSTANCES}
+#define CLI_SCENARIOS_LONGOPT                                           \
+    {"scenarios", required_argument, NULL, CLI_OPT_SCENARIOS}
+#define CLI_FUNCTION_DIR_LONGOPT                                        \
+    {"function-dir", required_argument, NULL, CLI_OPT_FUNCTION_DIR}
+
+/* The three of a command that composes scenarios here (run, steady,
+ * batch, plot). */
+#define CLI_LIBRARY_LONGOPTS                                            \
+    CLI_MODELS_LONGOPT, CLI_INSTANCES_LONGOPT, CLI_SCENARIOS_LONGOPT
+
+/* Their help, in the column of run, batch and plot. */
+#define CLI_LIBRARY_USAGE                                               \
+    "      --models DIR     load model plugins from DIR too (repeatable;\n" \
+    "                       also TWIN_MODEL_PATH=DIR:DIR)\n"           \
+    "      --instances DIR  instance library (default: instance-library/)\n" \
+    "      --scenarios DIR  where scenario names are looked up\n"
+
+/* Take option c, with its argument, into p (arg is borrowed).  Returns 1
+ * when it was one of the library options, 0 when it is not, -1 for one
+ * --models too many (PATHS_MAX_MODEL_DIRS), said as "twinctl CMD: too
+ * many --models".  With cmd NULL such a directory is left out without a
+ * word, as `serve` and `models` always did. */
+int cli_opts__library(const char *cmd, int c, const char *arg,
+                      twin_paths *p);
+
+/* ---- the broker ------------------------------------------------------------ */
+
+/* --broker's default: $TWIN_BROKER when set and not empty, else
+ * CLI_DEFAULT_BROKER. */
+const char *cli_opts__broker(void);
+
+/* The help of --broker and --prefix (submit, status). */
+#define CLI_BROKER_USAGE                                                \
+    "      --broker URL     broker (default $TWIN_BROKER, else\n"      \
+    "                       " CLI_DEFAULT_BROKER ")\n"                 \
+    "      --prefix P       topic prefix (default twin)\n"
+
+/* A topic prefix holds no + or # and is not empty; else "twinctl CMD: the
+ * prefix 'P' cannot hold + or # or be empty" is said and -1 returned. */
+int cli_opts__prefix(const char *cmd, const char *prefix);
+
+/* The flags for the broker connection's security, the same for every
+ * command that connects as an orchestrator (submit, status, batch).  The
+ * password never comes from the command line: only its file, or
+ * TWIN_MQTT_PASSWORD (mqtt.h). */
+#define CLI_SECURITY_LONGOPTS                                           \
+    {"ca-file", required_argument, NULL, CLI_OPT_CA_FILE},             \
+    {"cert", required_argument, NULL, CLI_OPT_CERT},                   \
+    {"key", required_argument, NULL, CLI_OPT_KEY},                     \
+    {"username", required_argument, NULL, CLI_OPT_USERNAME},           \
+    {"password-file", required_argument, NULL, CLI_OPT_PASSWORD_FILE}, \
+    {"password", required_argument, NULL, CLI_OPT_PASSWORD}
+
+#define CLI_SECURITY_USAGE                                              \
+    "Connection security (a --broker URL ssl://HOST:PORT or mqtts:// uses\n" \
+    "TLS and checks the broker's certificate and host name):\n"        \
+    "      --ca-file FILE   CA certificates (PEM) to check the broker's\n" \
+    "                       certificate against (default: the system's)\n" \
+    "      --cert FILE      client certificate (PEM), if the broker asks\n" \
+    "                       for one\n"                                  \
+    "      --key FILE       its private key (PEM), if not in --cert's file\n" \
+    "      --username NAME  log in as NAME; the password is the first line\n" \
+    "                       of --password-file FILE, else\n"            \
+    "                       $TWIN_MQTT_PASSWORD (never a flag: a command\n" \
+    "                       line is visible to every user)\n"           \
+    "      --password-file FILE\n"                                      \
+    "                       the file whose first line is the password\n"
+
+/* Take security flag c, with its argument, into o (borrowed).  Returns 1
+ * when it was one, 0 when it is not, -1 for --password: refused, and
+ * said as "twinctl CMD: there is no --password: ...". */
+int cli_opts__security(const char *cmd, int c, const char *arg,
+                       mqtt_options *o);
+
+#endif
