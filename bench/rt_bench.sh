@@ -5,7 +5,7 @@
 #   cyclictest  the kernel's own wake-up latency (rt-tests), no work at all;
 #   floor_rt    tank-farm-N on plain CVODE, paced (bench/floor_rt.c);
 #   controller  bench_controller --realtime on tank-farm-N at dt = 0.01 s
-#               (its --fifo/--mlock go through controller/rt.c).
+#               (its --fifo/--mlock go through controller/sim/rt.c).
 # SCHED_FIFO 80 and mlockall are used where this process is allowed them
 # (detected, never assumed); all three get the same.
 #

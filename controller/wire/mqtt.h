@@ -15,8 +15,9 @@
  * it names the host of the URL; a client certificate and key, a username
  * and a password are optional.  A password never comes from the command
  * line: the caller gives it, or the name of a file holding it, or it is
- * read from the environment (TWIN_MQTT_PASSWORD).  mqtt_security.c fills
- * these options from a configuration's "security" object.
+ * read from the environment (TWIN_MQTT_PASSWORD).  The daemon's
+ * mqtt_security.c (config.h) fills these options from a configuration's
+ * "security" object.
  */
 #ifndef TWIN_MQTT_H
 #define TWIN_MQTT_H
@@ -164,25 +165,16 @@ void mqtt__stop(mqtt_client **c, int timeout_ms);
 
 /* ---- security ------------------------------------------------------------ */
 
-struct twin_security;
-
 /* Is this URL one paho opens with TLS (ssl://, mqtts://, wss://)? */
 int mqtt__url_is_tls(const char *url);
 
-/* (mqtt_security.c) Fill o's TLS files, username and password file from a
- * configuration's "security" object (members it does not set stay as they
- * are; the strings are borrowed from sec) and check them as mqtt__start
- * will, so that a problem stops the caller before it starts anything: TLS
- * files with a URL that is not TLS, a key without its certificate, a file
- * that cannot be read, a password without a username, and with OpenSSL
- * (tls_check.h) a CA file that is not PEM or holds no certificate in
- * force, a client certificate that is not or is out of its dates, a key
- * that is encrypted or does not belong to the certificate.  o->url must
- * be set.  Returns 0, or -1 with a sentence in why. */
-int mqtt__security_options(mqtt_options *o, const struct twin_security *sec,
-                           char *why, size_t why_len);
-
-/* The checks above, on options however they were filled. */
+/* Check o's security options however they were filled: TLS files with a
+ * URL that is not TLS, a key without its certificate, a file that cannot
+ * be read, a password without a username, and with OpenSSL (tls_check.h)
+ * a CA file that is not PEM or holds no certificate in force, a client
+ * certificate that is not or is out of its dates, a key that is encrypted
+ * or does not belong to the certificate.  o->url must be set.  Returns 0,
+ * or -1 with a sentence in why. */
 int mqtt__check_security(const mqtt_options *o, char *why, size_t why_len);
 
 /* The password for o: o->password, else the first line of
