@@ -361,6 +361,12 @@ int config__override_allowed(const twin_config *c, const char *model,
     return 0;
 }
 
+uint32_t config__max_packet(const twin_config *c)
+{
+    size_t req = c->limits.request_bytes;
+    return req < (1u << 30) ? (uint32_t)(2 * req + 65536) : 0;
+}
+
 void config__free(twin_config *c)
 {
     free(c->allow.models);

@@ -7,6 +7,7 @@
 #define TWIN_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "errors.h"
 #include "mqtt.h"
@@ -94,6 +95,12 @@ int config__model_allowed(const twin_config *c, const char *model);
 /* May a request override parameter param of a library instance of model? */
 int config__override_allowed(const twin_config *c, const char *model,
                              const char *param);
+
+/* The MQTT v5 Maximum Packet Size announced at CONNECT: twice
+ * limits.request_bytes plus 64 KiB (0: none, for a limit of 1 GiB or
+ * more), so that requests far over the limit never reach this process
+ * and those just over it are still answered too_large. */
+uint32_t config__max_packet(const twin_config *c);
 
 void config__free(twin_config *c);
 

@@ -5,10 +5,11 @@
  * against its signature here, in the daemon (every problem named); then
  * the call runs in a child process of its own (funcall.h) while the
  * daemon goes on serving.  The loop in serve.c watches the call's pipe,
- * reaps its process and enforces limits.call_seconds through the calls__
- * functions below; a call that crashes, exits or overruns ends `failed`
- * (model_crashed, timeout) and nothing else is touched.  What the
- * function prints comes to the log labelled with the call (proc.h).
+ * reaps its process and enforces limits.call_seconds through the
+ * handle_call__ functions below; a call that crashes, exits or overruns
+ * ends `failed` (model_crashed, timeout) and nothing else is touched.
+ * What the function prints comes to the log labelled with the call
+ * (proc.h).
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -18,7 +19,8 @@
 #include "callable.h"
 #include "fds.h"
 #include "funcall.h"
-#include "serve.h"
+#include "handlers.h"
+#include "respond.h"
 
 typedef struct call_rec {
     struct call_rec *next;
@@ -59,7 +61,7 @@ void handle_call(serve *sv, const reply_to *to, const json_t *req)
     if (callable__builtin(name, args, &answer, &errs)) {
         if (errs.count)
             goto reject;
-        serve__respond(sv, to, REQ_CALL, answer);
+        respond__send(sv, to, REQ_CALL, answer);
         goto exit;
     }
     const fl_function *f = funclib__find(&sv->functions, name);
@@ -99,7 +101,7 @@ void handle_call(serve *sv, const reply_to *to, const json_t *req)
         goto reject;
     }
     r->call = c;
-    r->deadline = serve__now() + lim.seconds;
+    r->deadline = daemon__now() + lim.seconds;
     r->polled = -1;
     r->next = sv->calls;
     sv->calls = r;
@@ -108,7 +110,7 @@ void handle_call(serve *sv, const reply_to *to, const json_t *req)
     r = NULL;
     goto exit;
 reject:
-    serve__reject(sv, to, REQ_CALL, &errs);
+    respond__reject(sv, to, REQ_CALL, &errs);
 exit:
     if (r != NULL) {
         request__reply_free(&r->reply);
@@ -121,7 +123,7 @@ exit:
 
 /* ---- calls in their processes, for serve.c's loop ------------------------ */
 
-size_t calls__watch(serve *sv, struct pollfd *pfd, size_t n)
+size_t handle_call__watch(serve *sv, struct pollfd *pfd, size_t n)
 {
     for (call_rec *r = sv->calls; r; r = r->next) {
         r->polled = r->polled_output = -1;
@@ -138,7 +140,7 @@ size_t calls__watch(serve *sv, struct pollfd *pfd, size_t n)
     return n;
 }
 
-void calls__ready(serve *sv, const struct pollfd *pfd)
+void handle_call__ready(serve *sv, const struct pollfd *pfd)
 {
     for (call_rec *r = sv->calls; r; r = r->next) {
         if (r->polled >= 0 &&
@@ -150,7 +152,7 @@ void calls__ready(serve *sv, const struct pollfd *pfd)
     }
 }
 
-int calls__reaped(serve *sv, pid_t pid, int status)
+int handle_call__reaped(serve *sv, pid_t pid, int status)
 {
     for (call_rec *r = sv->calls; r; r = r->next)
         if (!r->reaped && funcall__pid(r->call) == pid) {
@@ -179,14 +181,13 @@ static void call_end(serve *sv, call_rec *r)
         funcall__read(r->call);
     if (funcall__finish(r->call, r->wait_status, r->timed_out, &lim,
                         &errs) == 0) {
-        serve__respond(sv, &r->reply, REQ_CALL,
-                       funcall__answer(r->call));
+        respond__send(sv, &r->reply, REQ_CALL, funcall__answer(r->call));
     } else {
         json_t *resp = json_pack("{s:s, s:s, s:o}", "status", "failed",
                                  "function",
                                  funcall__function(r->call)->name, "errors",
                                  errors__to_json(&errs));
-        serve__respond(sv, &r->reply, REQ_CALL, resp);
+        respond__send(sv, &r->reply, REQ_CALL, resp);
         if (!sv->cfg.quiet)
             fprintf(stderr, "twinctl serve: call %s: %s\n",
                     r->reply.id ? r->reply.id : "?", errs.items[0].message);
@@ -194,7 +195,7 @@ static void call_end(serve *sv, call_rec *r)
     errors__clear(&errs);
 }
 
-void calls__tick(serve *sv, double now)
+void handle_call__tick(serve *sv, double now)
 {
     for (call_rec **link = &sv->calls; *link;) {
         call_rec *r = *link;
@@ -214,7 +215,7 @@ void calls__tick(serve *sv, double now)
     }
 }
 
-double calls__next_due(const serve *sv, double due)
+double handle_call__next_due(const serve *sv, double due)
 {
     for (const call_rec *r = sv->calls; r; r = r->next)
         if (!r->reaped && !r->timed_out && r->deadline < due)
@@ -222,7 +223,7 @@ double calls__next_due(const serve *sv, double due)
     return due;
 }
 
-void calls__stop_all(serve *sv, int answer)
+void handle_call__stop_all(serve *sv, int answer)
 {
     while (sv->calls) {
         call_rec *r = sv->calls;
@@ -234,7 +235,7 @@ void calls__stop_all(serve *sv, int answer)
                         "stopping; the call of '%s' was ended unanswered: "
                         "send it again to another controller",
                         funcall__function(r->call)->name);
-            serve__respond(sv, &r->reply, REQ_CALL, json_pack(
+            respond__send(sv, &r->reply, REQ_CALL, json_pack(
                 "{s:s, s:s, s:o}", "status", "failed", "function",
                 funcall__function(r->call)->name, "errors",
                 errors__to_json(&errs)));

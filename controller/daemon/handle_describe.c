@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "callable.h"
-#include "serve.h"
+#include "handlers.h"
+#include "respond.h"
 #include "twin_paths.h"
 #include "util.h"
 
@@ -82,11 +83,11 @@ void handle_describe(serve *sv, const reply_to *to, const json_t *req)
     json_object_set_new(resp, "limits", json_pack(
         "{s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:f, s:f}", "request_bytes",
         (json_int_t)l->request_bytes, "max_packet_bytes",
-        (json_int_t)serve__max_packet(&sv->cfg), "retention_seconds",
+        (json_int_t)config__max_packet(&sv->cfg), "retention_seconds",
         l->retention, "replays", (json_int_t)l->replays, "remembered",
         (json_int_t)l->remembered, "remembered_bytes",
         (json_int_t)l->remembered_bytes, "max_runs",
         (json_int_t)l->max_runs, "run_seconds", l->run_seconds,
         "call_seconds", l->call_seconds));
-    serve__respond(sv, to, REQ_DESCRIBE, resp);
+    respond__send(sv, to, REQ_DESCRIBE, resp);
 }

@@ -8,7 +8,7 @@
  *
  * A replay is a cursor over the journal, not one long read: the daemon's
  * loop advances every replay in progress by a bounded step per pass
- * (replay__step), and only while the sender holds little that the
+ * (handle_replay__step), and only while the sender holds little that the
  * broker has not acknowledged, so answers to other requests, and the
  * results of running runs, are never queued behind a whole replay.  The
  * answer (`ok` with `sent`) follows the replay's last message.  What
@@ -19,8 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve.h"
-#include "waiters.h"
+#include "handlers.h"
+#include "respond.h"
+#include "runs.h"
 
 #define STEP_MESSAGES 64        /* per replay per pass */
 #define STEP_BYTES (1u << 20)   /* of journal read, per replay per pass */
@@ -112,21 +113,21 @@ void handle_replay(serve *sv, const reply_to *to, const json_t *req)
     if (errs.count) {
         if (j)
             job_free(j);
-        serve__reject(sv, to, REQ_REPLAY, &errs);
+        respond__reject(sv, to, REQ_REPLAY, &errs);
         errors__clear(&errs);
         return;
     }
     /* What a running run still holds in its open batch is not in the
      * journal yet: send it first, so the range is as complete as it can
      * be. */
-    run_rec *r = serve__find_run(sv, id);
+    run_rec *r = runs__find(sv, id);
     if (r && r->out)
         sender__run_flush(r->out);
     j->from = from;
     j->until = until;
     j->last_sent = -1;
     j->next_seq = from;
-    j->started = serve__now();
+    j->started = daemon__now();
     /* At the end of the list: the oldest replay goes first. */
     replay_job **link = &sv->replays;
     while (*link)
@@ -135,7 +136,7 @@ void handle_replay(serve *sv, const reply_to *to, const json_t *req)
     sv->n_replays++;
 }
 
-int replay__retry(serve *sv, const reply_to *to)
+int handle_replay__retry(serve *sv, const reply_to *to)
 {
     for (replay_job *j = sv->replays; j; j = j->next) {
         if (j->to.id == NULL || strcmp(j->to.id, to->id) != 0)
@@ -161,7 +162,7 @@ static void unlink_job(serve *sv, replay_job *j)
  * answer to every retry that asked elsewhere, and forget the replay. */
 static void answer_retries(serve *sv, replay_job *j)
 {
-    waiters__answer(sv, &j->also);
+    respond__waiters(sv, &j->also);
     job_free(j);
 }
 
@@ -183,7 +184,7 @@ static void note_lost(replay_job *j, json_int_t seq)
 /* The replay is done: answer the request and every retry. */
 static void finish(serve *sv, replay_job *j)
 {
-    run_rec *r = serve__find_run(sv, j->run);
+    run_rec *r = runs__find(sv, j->run);
     json_int_t last = !r                          ? -1
                       : r->state != RUN_RUNNING   ? r->last_seq
                       : r->st ? spool__stream_last_seq(r->st)
@@ -200,12 +201,12 @@ static void finish(serve *sv, replay_job *j)
                                "last_seq", last);
     if (j->lost)
         json_object_set(answer, "lost_seqs", j->lost);
-    serve__respond(sv, &j->to, REQ_REPLAY, answer);
+    respond__send(sv, &j->to, REQ_REPLAY, answer);
     if (!sv->cfg.quiet)
         fprintf(stderr, "twinctl serve: replay of run %s, seq %lld to %lld: "
                 "%lld result messages sent again in %.3f s\n", j->run,
                 (long long)j->from, (long long)j->until, (long long)j->sent,
-                serve__now() - j->started);
+                daemon__now() - j->started);
     answer_retries(sv, j);
 }
 
@@ -226,7 +227,7 @@ static void cut_short(serve *sv, replay_job *j)
                     "before it sent any of this replay; ask again once it "
                     "is back (the results stay in its spool)");
     unlink_job(sv, j);
-    serve__reject(sv, &j->to, REQ_REPLAY, &errs);
+    respond__reject(sv, &j->to, REQ_REPLAY, &errs);
     errors__clear(&errs);
     answer_retries(sv, j);
 }
@@ -259,7 +260,7 @@ static int advance(serve *sv, replay_job *j, size_t room)
     return 1;
 }
 
-int replay__step(serve *sv)
+int handle_replay__step(serve *sv)
 {
     if (sv->stopping) {
         while (sv->replays)
@@ -285,7 +286,7 @@ int replay__step(serve *sv)
            sender__queued_bytes(sv->out) < QUEUE_BYTES;
 }
 
-void replay__free_all(serve *sv)
+void handle_replay__free_all(serve *sv)
 {
     while (sv->replays) {
         replay_job *j = sv->replays;

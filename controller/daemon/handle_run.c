@@ -2,7 +2,8 @@
  * handle_run.c — `run`: compose the scenario (inline or stored by name),
  * check it against the libraries and what this deployment allows, and
  * start it in its own process.  The answer is `accepted` with the result
- * columns; the run's end is answered later by serve.c.
+ * columns; the run's end is answered later (runs.c).  What decides
+ * whether it is taken is admission.c's.
  */
 #include <errno.h>
 #include <math.h>
@@ -10,287 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fds.h"
-#include "serve.h"
-
-/* Copy composition problems under the request's /scenario member. */
-static void reroot(const twin_errors *from, const char *root,
-                   const char *stored, twin_errors *to)
-{
-    for (size_t i = 0; i < from->count; i++) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s%s", root, from->items[i].path);
-        if (stored)
-            errors__add(to, from->items[i].code, path,
-                        "%s (in stored scenario '%s' at %s)",
-                        from->items[i].message, stored,
-                        from->items[i].path[0] ? from->items[i].path : "/");
-        else
-            errors__add(to, from->items[i].code, path, "%s",
-                        from->items[i].message);
-    }
-}
-
-static json_t *load_scenario(serve *sv, const json_t *member,
-                             const char *needs, const char **stored,
-                             twin_errors *errs)
-{
-    if (member == NULL) {
-        errors__add(errs, TWIN_E_MISSING_FIELD, "/scenario",
-                    "%s needs a \"scenario\": a scenario object, or the "
-                    "name of a stored one", needs);
-        return NULL;
-    }
-    if (json_is_object(member))
-        return json_incref((json_t *)member);
-    if (!json_is_string(member)) {
-        errors__add(errs, TWIN_E_WRONG_TYPE, "/scenario",
-                    "\"scenario\" is a scenario object or a stored "
-                    "scenario's name");
-        return NULL;
-    }
-    const char *name = json_string_value(member);
-    if (!request__topic_safe(name) || strchr(name, '/') || name[0] == '.') {
-        errors__add(errs, TWIN_E_OUT_OF_RANGE, "/scenario",
-                    "'%s' is not a scenario name (letters, digits, -, _ "
-                    "and . only)", name);
-        return NULL;
-    }
-    char why[1024], path[4096];
-    snprintf(path, sizeof path, "%s/%s.json",
-             sv->cfg.paths.scenario_dir ? sv->cfg.paths.scenario_dir : ".",
-             name);
-    json_t *doc = scenario__load(path, NULL, why, sizeof why);
-    if (doc == NULL)
-        errors__add(errs, TWIN_E_OUT_OF_RANGE, "/scenario",
-                    "there is no stored scenario '%s' on this controller "
-                    "(describe lists them)", name);
-    *stored = name;
-    return doc;
-}
-
-/* The parameters a request's scenario overrides on library instances
- * (DESIGN.md: "params may override only what the deployment allows").
- * A stored scenario is the deployment's own and is not checked. */
-static void check_overrides(serve *sv, const scenario *sc, const json_t *doc,
-                            twin_errors *errs)
-{
-    const json_t *insts = json_object_get(doc, "instances");
-    for (size_t i = 0; i < sc->n_inst; i++) {
-        const sc_instance *si = &sc->inst[i];
-        const json_t *params = json_object_get(
-            json_object_get(insts, si->name), "params");
-        if (si->library_id == NULL || !json_is_object(params))
-            continue;
-        const char *model = si->model->d->name, *k;
-        const json_t *v;
-        json_object_foreach((json_t *)params, k, v) {
-            (void)v;
-            if (config__override_allowed(&sv->cfg, model, k))
-                continue;
-            char *inst = errors__path("/scenario/instances", si->name);
-            char *pp = inst ? errors__path(inst, "params") : NULL;
-            char *p = pp ? errors__path(pp, k) : NULL;
-            errors__add(errs, TWIN_E_NOT_ALLOWED, p ? p : "/scenario",
-                        "this controller's deployment does not allow "
-                        "overriding parameter '%s' of library instance '%s' "
-                        "(model %s); leave it to the instance library, or "
-                        "ask the operator to list \"%s.%s\" in "
-                        "allow.overrides", k, si->library_id, model, model,
-                        k);
-            free(p);
-            free(pp);
-            free(inst);
-        }
-    }
-}
-
-static void check_deployment(serve *sv, const scenario *sc, int realtime,
-                             twin_errors *errs)
-{
-    if (realtime && sc->realtime && !sv->cfg.allow.realtime)
-        errors__add(errs, TWIN_E_NOT_ALLOWED, "/scenario/pace",
-                    "this controller's deployment does not allow real-time "
-                    "runs; use \"pace\": \"batch\"");
-    for (size_t i = 0; i < sc->n_inst; i++) {
-        const char *model = sc->inst[i].model->d->name;
-        if (!config__model_allowed(&sv->cfg, model)) {
-            char *p = errors__path("/scenario/instances", sc->inst[i].name);
-            errors__add(errs, TWIN_E_NOT_ALLOWED, p ? p : "/scenario",
-                        "this controller's deployment does not allow model "
-                        "'%s'", model);
-            free(p);
-        }
-    }
-}
-
-scenario *serve__scenario_arg(serve *sv, const json_t *req, const char *needs,
-                              int realtime, json_t **doc, twin_errors *errs)
-{
-    twin_errors inner = {0};
-    const char *stored = NULL;
-    scenario *sc = NULL;
-    *doc = load_scenario(sv, json_object_get(req, "scenario"), needs,
-                         &stored, errs);
-    if (*doc != NULL) {
-        scenario_limits lim = {
-            .max_instances = sv->cfg.limits.max_instances,
-            .max_connections = sv->cfg.limits.max_connections,
-            .max_rows = sv->cfg.limits.max_rows,
-            .max_function_samples = sv->cfg.limits.function_samples,
-        };
-        sc = scenario__compose(*doc, &sv->models, &sv->instances, &lim,
-                               &inner);
-        reroot(&inner, "/scenario", stored, errs);
-        if (sc != NULL)
-            check_deployment(sv, sc, realtime, errs);
-        if (sc != NULL && stored == NULL)
-            check_overrides(sv, sc, *doc, errs);
-    }
-    errors__clear(&inner);
-    return sc;
-}
-
-/* ---- the spool's room ---------------------------------------------------- */
-
-/* A 16th of limits.spool_bytes is kept for what belongs to no run: the
- * daemon's answers (they wait in its own journal for the broker, and are
- * never refused for the spool; replayed results are not journaled
- * again). */
-#define HEADROOM_SHARE 16
-/* Free space kept on the spool's filesystem beside what runs reserve: the
- * daemon's answers and the ack marks. */
-#define DISK_MARGIN (1u << 20)
-/* A run's responses in its journal beside its ids, columns and reply
- * topic: `accepted`, and the final one (solver statistics and an error
- * message of at most 1 KiB), with per function of the scenario its value
- * or its error (a message of at most 1 KiB, escaped) beside its name. */
-#define ACCEPTED_MAX 1024
-#define FINAL_MAX 8192
-#define FUNCTION_MAX 2304
-
-void serve__spool_room(serve *sv, spool_room *room)
-{
-    memset(room, 0, sizeof *room);
-    room->limit = sv->cfg.limits.spool_bytes;
-    if (sv->sp == NULL)
-        return;
-    room->used = spool__bytes(sv->sp);
-    room->reserved = spool__reserved(sv->sp);
-    room->headroom = room->limit / HEADROOM_SHARE;
-    size_t taken = room->used + room->reserved + room->headroom;
-    room->free = room->limit > taken ? room->limit - taken : 0;
-    /* The disk under the spool may hold less than its limit (other files,
-     * a small filesystem): what running runs may still write must fit on
-     * it too, and DISK_MARGIN more for the daemon's answers. */
-    room->disk = spool__disk_free(sv->sp);
-    if (room->disk != SIZE_MAX) {
-        size_t keep = room->reserved + DISK_MARGIN;
-        size_t on_disk = room->disk > keep ? room->disk - keep : 0;
-        if (on_disk < room->free) {
-            room->free = on_disk;
-            room->disk_bound = 1;
-        }
-    }
-}
-
-int serve__spool_error(serve *sv, char *why, size_t len)
-{
-    int err = sender__spool_error(sv->out);
-    if (err == 0)
-        return 0;
-    snprintf(why, len, "the spool %s cannot be written: %s; running runs "
-             "are paused until it can (tried every second), and no new run "
-             "is taken", spool__dir(sv->sp), strerror(err));
-    return 1;
-}
-
-/* What the run's journal may take at most: its results and events
- * (sender__run_bound) and its two responses.  sc NULL: no functions. */
-static size_t run_reservation(serve *sv, const reply_to *to,
-                              const sender_run_spec *spec,
-                              const scenario *sc)
-{
-    char *cols = json_dumps(spec->columns, JSON_COMPACT);
-    size_t ids = (to->id ? strlen(to->id) : 0) + strlen(spec->run_id) +
-                 strlen(sv->cfg.id);
-    size_t record = SENDER_RECORD_OVERHEAD +
-                    (to->topic ? strlen(to->topic) : 0) +
-                    to->correlation_len + ids;
-    size_t bytes = sender__run_bound(sv->out, spec) +
-                   2 * record + ACCEPTED_MAX + (cols ? strlen(cols) : 0) +
-                   FINAL_MAX;
-    for (size_t i = 0; sc && i < sc->n_fn; i++)
-        bytes += FUNCTION_MAX + 2 * strlen(sc->fn[i].name);
-    free(cols);
-    return bytes;
-}
-
-int serve__spool_full(serve *sv)
-{
-    if (sv->sp == NULL)
-        return 0;
-    /* The smallest run: one row of t, its responses, its events' share. */
-    json_t *cols = json_pack("[s]", "t");
-    sender_run_spec spec = {.run_id = "r", .result_topic = "r",
-                            .event_topic = "r", .columns = cols,
-                            .max_rows = 1,
-                            .event_bytes = sv->cfg.limits.event_bytes};
-    reply_to to = {.topic = "r"};
-    size_t least = run_reservation(sv, &to, &spec, NULL);
-    json_decref(cols);
-    spool_room room;
-    serve__spool_room(sv, &room);
-    return room.free < least || sender__spool_error(sv->out) != 0;
-}
-
-static void check_room(serve *sv, size_t need, const scenario *sc,
-                       twin_errors *errs)
-{
-    spool_room room;
-    serve__spool_room(sv, &room);
-    if (sv->sp == NULL || need <= room.free)
-        return;
-    if (room.disk_bound && need <= room.limit - room.headroom)
-        errors__add(errs, TWIN_E_BUSY, "", "the filesystem of this "
-                    "controller's spool (%s) has no room for this run: it "
-                    "may write up to %zu bytes, and the filesystem has %zu "
-                    "bytes free, of which running runs may still write %zu "
-                    "and %u are kept for the daemon's answers; free space "
-                    "on that filesystem, send the run to another "
-                    "controller, or move the spool (\"spool\") to a larger "
-                    "one", spool__dir(sv->sp), need, room.disk,
-                    room.reserved, DISK_MARGIN);
-    else if (need > room.limit - room.headroom)
-        errors__add(errs, TWIN_E_TOO_LARGE, "/scenario/time",
-                    "this run may write up to %zu bytes to the spool (%zu "
-                    "rows of %zu columns, its responses and events), more "
-                    "than this controller's spool takes for runs (%zu of "
-                    "limits.spool_bytes %zu; the rest is for answers and "
-                    "replays): shorten the horizon, emit fewer rows with "
-                    "\"every\" or fewer outputs, or raise "
-                    "limits.spool_bytes", need,
-                    sc->n_ticks / sc->every + 1, sc->n_out + 1,
-                    room.limit - room.headroom, room.limit);
-    else
-        errors__add(errs, TWIN_E_BUSY, "", "this controller's spool has no "
-                    "room for this run: it may write up to %zu bytes, and "
-                    "%zu of limits.spool_bytes %zu are free (%zu hold "
-                    "results waiting for the broker or kept for replay, "
-                    "%zu are reserved by running runs, %zu are kept for "
-                    "the daemon's answers); try again once older results "
-                    "have expired (limits.retention_seconds, %g s after "
-                    "their run ended) or running runs have ended, send it "
-                    "to another controller, or raise limits.spool_bytes",
-                    need, room.free, room.limit, room.used, room.reserved,
-                    room.headroom, sv->cfg.limits.retention);
-}
-
-/* ---- the request ---------------------------------------------------------- */
-
-/* Descriptors a run takes in the daemon: its two pipes and the one of its
- * output (both ends of each until the fork, then one), and its journal. */
-#define RUN_FDS 7
+#include "admission.h"
+#include "handlers.h"
+#include "respond.h"
+#include "runs.h"
+#include "status.h"
 
 void handle_run(serve *sv, const reply_to *to, const json_t *req)
 {
@@ -305,12 +30,12 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
     const char *id = to->id;
     if (run_id != NULL && (id = request__run_id(run_id, &errs)) == NULL)
         id = to->id;
-    if (errs.count == 0 && (serve__find_run(sv, id) != NULL ||
+    if (errs.count == 0 && (runs__find(sv, id) != NULL ||
                             (sv->sp && spool__has_run(sv->sp, id))))
         errors__add(&errs, TWIN_E_OUT_OF_RANGE, run_id ? "/run" : "/id",
                     "run id '%s' is already in use on this controller", id);
     json_t *doc = NULL;
-    sc = serve__scenario_arg(sv, req, "a run", 1, &doc, &errs);
+    sc = admission__scenario(sv, req, "a run", 1, &doc, &errs);
     if (errs.count > 0)
         goto reject;
     if (sc == NULL)
@@ -337,24 +62,8 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
         .max_rows = (uint64_t)(sc->n_ticks / sc->every + 1),
         .paced_seconds = fmin(paced, sv->cfg.limits.run_seconds),
         .event_bytes = sv->cfg.limits.event_bytes};
-    size_t need = run_reservation(sv, to, &spec, sc);
-
-    if (sv->active >= sv->cfg.limits.max_runs)
-        errors__add(&errs, TWIN_E_BUSY, "", "this controller is running %zu "
-                    "runs, its limit; try again later or send it to the "
-                    "pool", sv->active);
-    if (errs.count == 0 && serve__spool_error(sv, why, sizeof why))
-        errors__add(&errs, TWIN_E_BUSY, "", "%s; try again once it can be "
-                    "written, or send the run to another controller", why);
-    if (errs.count == 0 && !fds__room_for(RUN_FDS, "run", why, sizeof why))
-        errors__add(&errs, TWIN_E_BUSY, "", "%s", why);
-    if (errs.count == 0)
-        check_room(sv, need, sc, &errs);
-    if (errs.count == 0 && sender__full(sv->out))
-        errors__add(&errs, TWIN_E_BUSY, "", "this controller holds %zu "
-                    "bytes of results the broker has not taken yet; it "
-                    "takes no new run until they are delivered",
-                    sender__queued_bytes(sv->out));
+    size_t need = admission__reservation(sv, to, &spec, sc);
+    admission__run(sv, need, sc, &errs);
     if (errs.count > 0)
         goto reject;
 
@@ -389,14 +98,14 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
     sc = NULL;
     doc = NULL;
     r->realtime = r->sc->realtime;
-    r->started = serve__now();
+    r->started = daemon__now();
     r->deadline = r->started + sv->cfg.limits.run_seconds;
     r->last_seq = -1;
 
     /* Accepted before the first result can be published. */
     json_t *pace = r->realtime ? json_pack("{s:f}", "realtime", r->sc->speed)
                                : json_string("batch");
-    serve__respond_run(sv, to, r, json_pack(
+    respond__run(sv, to, r, json_pack(
         "{s:s, s:s, s:O, s:I, s:o}", "status", "accepted", "run", r->id,
         "columns", r->columns, "rows_expected", (json_int_t)spec.max_rows,
         "pace", pace));
@@ -425,7 +134,7 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
                                  (json_int_t)0, "messages", (json_int_t)0,
                                  "stats", "errors", "code", "internal",
                                  "path", "", "message", why);
-        serve__respond_run(sv, to, r, resp);
+        respond__run(sv, to, r, resp);
         if (r->st)
             spool__finish(&r->st, sv->cfg.limits.retention);
         r->next = sv->runs;
@@ -437,7 +146,7 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
     r->next = sv->runs;
     sv->runs = r;
     sv->active++;
-    serve__publish_status(sv);
+    status__publish(sv);
     goto exit;
 oom:
     errors__add(&errs, TWIN_E_INTERNAL, "", "out of memory starting the run");
@@ -451,7 +160,7 @@ oom:
         free(r);
     }
 reject:
-    serve__reject(sv, to, REQ_RUN, &errs);
+    respond__reject(sv, to, REQ_RUN, &errs);
 exit:
     scenario__free(&sc);
     json_decref(doc);

@@ -3,7 +3,10 @@
  * plus every run it remembers), or of one run: its state, last_seq and
  * rows, so a receiver can tell whether it holds every result.
  */
-#include "serve.h"
+#include "handlers.h"
+#include "respond.h"
+#include "runs.h"
+#include "status.h"
 
 static const char *state_name(run_state s)
 {
@@ -35,18 +38,18 @@ void handle_status(serve *sv, const reply_to *to, const json_t *req)
     const json_t *run = json_object_get(req, "run");
     if (run != NULL) {
         twin_errors errs = {0};
-        run_rec *r = serve__run_arg(sv, req, "", &errs);
+        run_rec *r = runs__arg(sv, req, "", &errs);
         if (errs.count) {
-            serve__reject(sv, to, REQ_STATUS, &errs);
+            respond__reject(sv, to, REQ_STATUS, &errs);
             errors__clear(&errs);
             return;
         }
         json_t *resp = run_json(r);
         json_object_set_new(resp, "status", json_string("ok"));
-        serve__respond(sv, to, REQ_STATUS, resp);
+        respond__send(sv, to, REQ_STATUS, resp);
         return;
     }
-    json_t *resp = serve__status_json(sv, "online");
+    json_t *resp = status__json(sv, "online");
     json_object_del(resp, "contract");
     json_object_set_new(resp, "controller_state", json_string("online"));
     json_object_del(resp, "state");
@@ -55,5 +58,5 @@ void handle_status(serve *sv, const reply_to *to, const json_t *req)
         json_array_append_new(runs, run_json(r));
     json_object_set_new(resp, "runs", runs);
     json_object_set_new(resp, "status", json_string("ok"));
-    serve__respond(sv, to, REQ_STATUS, resp);
+    respond__send(sv, to, REQ_STATUS, resp);
 }

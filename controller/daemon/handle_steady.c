@@ -9,9 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "fds.h"
+#include "admission.h"
+#include "handlers.h"
 #include "job.h"
-#include "serve.h"
+#include "respond.h"
 #include "steady.h"
 
 typedef struct steady_job {
@@ -46,27 +47,21 @@ void handle_steady(serve *sv, const reply_to *to, const json_t *req)
         return;
     }
     steady__defaults(&sj.opt);
-    scenario *sc = serve__scenario_arg(sv, req, "a steady request", 0, &doc,
+    scenario *sc = admission__scenario(sv, req, "a steady request", 0, &doc,
                                        &errs);
     steady__read_options(json_object_get(req, "options"), "/options",
                          &sj.opt, &errs);
     if (sc != NULL)
         steady__hold_inputs(sc, json_object_get(req, "inputs"), "/inputs",
                             &errs);
-    if (errs.count == 0 && job__count(sv) >= sv->cfg.limits.max_runs)
-        errors__add(&errs, TWIN_E_BUSY, "", "this controller is solving %zu "
-                    "steady states, its limit (limits.max_runs); try again "
-                    "later or send it to the pool", job__count(sv));
-    if (errs.count == 0 &&
-        !fds__room_for(4, "steady-state solve", why, sizeof why))
-        errors__add(&errs, TWIN_E_BUSY, "", "%s", why);
+    admission__steady(sv, &errs);
     if (errs.count > 0) {
-        serve__reject(sv, to, REQ_STEADY, &errs);
+        respond__reject(sv, to, REQ_STEADY, &errs);
     } else {
         sj.sc = sc;
         if (job__start(sv, to, REQ_STEADY, "steady-state solve", solve, &sj,
                        why, sizeof why) != 0)
-            serve__respond(sv, to, REQ_STEADY, json_pack(
+            respond__send(sv, to, REQ_STEADY, json_pack(
                 "{s:s, s:[{s:s, s:s, s:s}]}", "status", "failed", "errors",
                 "code", "internal", "path", "", "message", why));
     }

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "handlers.h"
+#include "respond.h"
+#include "runs.h"
 #include "topic.h"
 
 /* Where the answers go (topic.h); a response topic that cannot be
@@ -84,7 +87,7 @@ static char *scan_id(const char *p, size_t len)
 static void live_input(serve *sv, const mqtt_event *ev)
 {
     const char *run_id = strrchr(ev->topic, '/') + 1;
-    run_rec *r = serve__find_run(sv, run_id);
+    run_rec *r = runs__find(sv, run_id);
     twin_errors errs = {0};
     json_t *msg = json_loadb(ev->payload, ev->len, 0, NULL);
     const json_t *values = json_object_get(msg, "values");
@@ -95,7 +98,7 @@ static void live_input(serve *sv, const mqtt_event *ev)
         errors__add(&errs, TWIN_E_MISSING_FIELD, "/values",
                     "live input is {\"values\": {\"instance.input\": "
                     "number, ...}}");
-    } else if (serve__check_values(sv, r, values, "/values", &errs) == 0) {
+    } else if (runs__check_values(r, values, "/values", &errs) == 0) {
         runner__set(&r->child, values);
     }
     if (errs.count > 0 && r != NULL && r->out != NULL) {
@@ -166,7 +169,8 @@ void intake__message(serve *sv, const mqtt_event *ev)
     reply_for(sv, ev, id, &to, &errs);
     if (errs.count > 0)
         goto reject;
-    if (intake__answer_again(sv, &to))
+    /* Answered before, or a replay still going: not processed again. */
+    if (respond__again(sv, &to) || handle_replay__retry(sv, &to))
         goto exit;
     if (!(sv->cfg.allow.requests & REQ_BIT(type))) {
         if (!(REQ_IMPLEMENTED & REQ_BIT(type)))
@@ -198,7 +202,7 @@ void intake__message(serve *sv, const mqtt_event *ev)
     goto exit;
 reject:
     if (to.topic != NULL)
-        serve__reject(sv, &to, (int)type, &errs);
+        respond__reject(sv, &to, (int)type, &errs);
 exit:
     errors__clear(&errs);
     request__reply_free(&to);

@@ -19,6 +19,7 @@
 
 #include "frame.h"
 #include "proc.h"
+#include "respond.h"
 #include "runner.h"
 
 #define KILL_GRACE 0.2   /* s between SIGUSR1 (say where) and SIGKILL */
@@ -125,7 +126,7 @@ int job__start(serve *sv, const reply_to *to, req_type type,
     j->type = type;
     j->pid = pid;
     j->fd = p[0];
-    j->deadline = serve__now() + sv->cfg.limits.run_seconds;
+    j->deadline = daemon__now() + sv->cfg.limits.run_seconds;
     j->next = sv->jobs;
     sv->jobs = j;
     return 0;
@@ -218,26 +219,26 @@ static void job_end(serve *sv, struct job *j)
     if (j->answer != NULL && json_is_object(j->answer))
         resp = json_incref(j->answer);
     else if (j->timed_out)
-        resp = failed(serve__error_list(
+        resp = failed(respond__errors(
             TWIN_E_TIMEOUT, "the %s passed this controller's limit of %g s "
             "of wall-clock time (limits.run_seconds) and was stopped%s%s",
             j->what, sv->cfg.limits.run_seconds, in, where));
     else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGXCPU)
-        resp = failed(serve__error_list(
+        resp = failed(respond__errors(
             TWIN_E_TIMEOUT, "the %s used its CPU-time limit of %g s "
             "(limits.cpu_seconds) and was stopped%s%s", j->what,
             sv->cfg.limits.cpu_seconds, in, where));
     else if (WIFSIGNALED(st))
-        resp = failed(serve__error_list(
+        resp = failed(respond__errors(
             TWIN_E_MODEL_CRASHED, "the %s's process died of signal %d (%s) "
             "%s%s", j->what, WTERMSIG(st), strsignal(WTERMSIG(st)),
             j->where ? "in " : "in a model or the solver", where));
     else
-        resp = failed(serve__error_list(
+        resp = failed(respond__errors(
             TWIN_E_MODEL_CRASHED, "the %s's process exited with status %d "
             "before it answered (a model called exit?)", j->what,
             WEXITSTATUS(st)));
-    serve__respond(sv, &j->reply, j->type, resp);
+    respond__send(sv, &j->reply, j->type, resp);
 }
 
 static void job_free(struct job *j)
@@ -311,7 +312,7 @@ void job__stop_all(serve *sv)
     while (sv->jobs) {
         struct job *j = sv->jobs;
         sv->jobs = j->next;
-        serve__respond(sv, &j->reply, j->type, failed(serve__error_list(
+        respond__send(sv, &j->reply, j->type, failed(respond__errors(
             TWIN_E_CANCELLED, "this controller is stopping; the %s was "
             "ended before it answered: send the request again, to another "
             "controller", j->what)));

@@ -26,7 +26,7 @@
 
 #include <jansson.h>
 
-#include "serve.h"
+#include "daemon.h"
 
 /* Runs in the child: returns the response members ({"status": "ok" or
  * "failed", ...}, a new reference), or NULL when out of memory. */

@@ -14,13 +14,15 @@
  * intact results, and after the last one up to the final response's
  * last_seq — so that a receiver knows a replay cannot bring them back.
  */
+#include "recover.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json_out.h"
-#include "serve.h"
+#include "respond.h"
 
 /* Stretches and seq ranges named in one sentence, at most (the event's
  * lost_seqs lists up to MAX_RANGES_EVENT). */
@@ -139,10 +141,10 @@ static json_t *report_damage(serve *sv, const char *run, spool_stream *st,
     if (!unknown)
         snprintf(lost_records, sizeof lost_records, ", %lld records lost "
                  "in all", (long long)records);
-    serve__warn("%s%s: its journal in the spool is damaged: %s%s; result "
-              "seqs lost: %s (%llu); every intact record is kept and sent",
-              run ? "run " : "the daemon's own journal", run ? run : "",
-              t.buf, lost_records, seqs.buf, (unsigned long long)n_lost);
+    daemon__warn("%s%s: its journal in the spool is damaged: %s%s; result "
+                 "seqs lost: %s (%llu); every intact record is kept and sent",
+                 run ? "run " : "the daemon's own journal", run ? run : "",
+                 t.buf, lost_records, seqs.buf, (unsigned long long)n_lost);
     if (run == NULL || st == NULL)
         return ranges;
     char msg[2600];
@@ -176,10 +178,10 @@ void recover__journal(void *ctx, const char *run, const spool_found *found)
     const spool_record *recs = found->records;
     size_t n = found->n, acked = found->acked;
     if (found->mark_problem)
-        serve__warn("%s%s: %s; everything in its journal is sent again "
-                  "(receivers drop duplicates by seq)",
-                  run ? "run " : "a journal of the daemon", run ? run : "",
-                  found->mark_problem);
+        daemon__warn("%s%s: %s; everything in its journal is sent again "
+                     "(receivers drop duplicates by seq)",
+                     run ? "run " : "a journal of the daemon",
+                     run ? run : "", found->mark_problem);
     if (run == NULL) {
         report_damage(sv, NULL, NULL, found, -1);
         for (size_t i = acked; i < n; i++)
@@ -188,8 +190,8 @@ void recover__journal(void *ctx, const char *run, const spool_found *found)
     }
     spool_stream *st = spool__stream(sv->sp, run);
     if (st == NULL) {
-        serve__warn("run %s: its journal in the spool cannot be opened again; "
-                  "its unacknowledged messages are not sent", run);
+        daemon__warn("run %s: its journal in the spool cannot be opened "
+                     "again; its unacknowledged messages are not sent", run);
         return;
     }
     const spool_record *acc = NULL;
@@ -226,8 +228,9 @@ void recover__journal(void *ctx, const char *run, const spool_found *found)
     run_rec *r = calloc(1, sizeof *r);
     if (r == NULL || accepted == NULL || (r->id = strdup(run)) == NULL) {
         if (accepted == NULL)
-            serve__warn("run %s: its journal holds no `accepted` response "
-                      "(damaged?); the run is not remembered", run);
+            daemon__warn("run %s: its journal holds no `accepted` "
+                         "response (damaged?); the run is not remembered",
+                         run);
         free(r);
         /* Its journal is kept as long as any other, then goes. */
         spool__finish(&st, sv->cfg.limits.retention);
@@ -269,7 +272,7 @@ void recover__journal(void *ctx, const char *run, const spool_found *found)
                                  (json_int_t)(last_seq + 1), "stats",
                                  "errors", "code", "internal", "path", "",
                                  "message", msg);
-        serve__respond_run(sv, &r->reply, r, resp);
+        respond__run(sv, &r->reply, r, resp);
         if (!sv->cfg.quiet)
             fprintf(stderr, "twinctl serve: run %s was cut short by the end "
                     "of the last start: reported failed with its %llu "
@@ -278,7 +281,7 @@ void recover__journal(void *ctx, const char *run, const spool_found *found)
     } else {
         char *text = json_out__dumps(final);
         if (text)
-            serve__remember(sv, &r->reply, text);
+            respond__remember(sv, &r->reply, text);
         free(text);
     }
     r->state = strcmp(status, "finished") == 0    ? RUN_FINISHED

@@ -1,13 +1,12 @@
 /*
  * waiters.c — retries of a request in progress that want its answer
  * elsewhere (see waiters.h).  The answer itself is the one remembered
- * for retries (serve.c); this file only keeps where else it goes.
+ * for retries (answers.c), sent by respond.c; this file only keeps where
+ * else it goes.
  */
 #include "waiters.h"
 
 #include <string.h>
-
-#include "intake.h"
 
 static int same_place(const reply_to *a, const reply_to *b)
 {
@@ -28,13 +27,6 @@ int waiters__add(waiters *w, const reply_to *first, const reply_to *to)
         return 0;
     w->n++;
     return 1;
-}
-
-void waiters__answer(struct serve *sv, waiters *w)
-{
-    for (size_t i = 0; i < w->n; i++)
-        intake__answer_again(sv, &w->to[i]);
-    waiters__free(w);
 }
 
 void waiters__free(waiters *w)

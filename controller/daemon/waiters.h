@@ -5,7 +5,7 @@
  * running run and a replay in progress each keep a few; when the
  * request's answer is sent and remembered, each waiter gets it too, as a
  * retry of an answered request would (docs/contract.md, "A request id
- * seen again").
+ * seen again"; respond__waiters sends it).
  */
 #ifndef TWIN_WAITERS_H
 #define TWIN_WAITERS_H
@@ -21,15 +21,10 @@ typedef struct waiters {
     size_t n;
 } waiters;
 
-struct serve;
-
 /* Add `to` unless the answer goes there already (where `first`, the
  * request's own reply, goes, or an earlier waiter), or WAITERS_MAX wait
  * already.  Returns 1 when it was added. */
 int waiters__add(waiters *w, const reply_to *first, const reply_to *to);
-
-/* Send each waiter the request's remembered answer, then forget them. */
-void waiters__answer(struct serve *sv, waiters *w);
 
 void waiters__free(waiters *w);
 
