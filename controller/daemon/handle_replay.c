@@ -138,6 +138,8 @@ void handle_replay(serve *sv, const reply_to *to, const json_t *req)
 
 int handle_replay__retry(serve *sv, const reply_to *to)
 {
+    if (to->id == NULL)
+        return 0;
     for (replay_job *j = sv->replays; j; j = j->next) {
         if (j->to.id == NULL || strcmp(j->to.id, to->id) != 0)
             continue;
