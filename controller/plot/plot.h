@@ -1,10 +1,10 @@
 /*
- * plot.h — the figure `twinctl plot` builds, shared by its three files:
- * cmd_plot.c (the command: options, run CSVs, rendering), plot_batch.c
- * (a batch directory: its cases' lines, their envelope, a KPI against a
- * factor) and plot_units.c (the axes' units, from the model library).
- * Reading files is plot_data.h's, the envelope's statistics
- * plot_stats.h's, gnuplot plot_gp.h's.
+ * plot.h — the figure `twinctl plot` builds, and the helpers every part
+ * of it uses (plot.c).  Above it: plot_units.h (the axes' units, from the
+ * model library), plot_batch.h (a batch directory: its cases' lines,
+ * their envelope, a KPI against a factor) and the command, cmd_plot.c
+ * (options, run CSVs, rendering).  Reading files is plot_data.h's, the
+ * envelope's statistics plot_stats.h's, gnuplot plot_gp.h's.
  */
 #ifndef TWIN_PLOT_H
 #define TWIN_PLOT_H
@@ -78,7 +78,7 @@ typedef struct plot {
     gp_figure fig;
 } plot;
 
-/* ---- the figure (cmd_plot.c) ------------------------------------------- */
+/* ---- the figure (plot.c) ----------------------------------------------- */
 
 void plot__complain(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
@@ -120,34 +120,5 @@ const char *plot__time_label(double scale);
 
 /* The caption's part on thinned lines, when a line was. */
 void plot__note_thinning(plot *p);
-
-/* ---- a batch directory (plot_batch.c) --------------------------------- */
-
-/* Each finished case's line (--overlay) or their envelope, a panel per
- * channel; the KPI --kpi against the factor --vs.  Return the exit
- * status (0, or 2 for an input that cannot be drawn, 1 for want of
- * memory), having said what was wrong. */
-int plot__draw_cases(plot *p, const char *dir);
-int plot__draw_kpi(plot *p, const char *dir);
-
-/* ---- units (plot_units.c) ---------------------------------------------- */
-
-/* The runs' scenario named by --scenario.  Returns -1 when it cannot be
- * read (said); 0 otherwise, sc NULL when it does not compose here (with
- * units_why). */
-int plot__units_from_scenario(plot *p);
-
-/* A batch directory's batch.json: the batch and a case's scenario (its
- * functions include the KPIs).  Returns -1 when dir has none (said). */
-int plot__units_from_batch(plot *p, const char *dir);
-
-/* The unit of a signal "inst.var", of what factor name sets, of KPI name
- * (into buf); NULL when unknown. */
-const char *plot__signal_unit(const plot *p, const char *name);
-const char *plot__factor_unit(const plot *p, const char *name);
-const char *plot__kpi_unit(const plot *p, const char *name, char *buf,
-                           size_t len);
-
-void plot__free_units(plot *p);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * plot_batch.c — `twinctl plot` on a batch's output directory (see
- * plot.h; the directory's layout is batch_run.h's): every finished case's
+ * plot_batch.h; the directory's layout is batch_run.h's): every finished case's
  * line (--overlay), their envelope per time step (--envelope), or a KPI
  * against a factor (--kpi, --vs, --by).
  *
@@ -15,7 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "plot.h"
+#include "plot_batch.h"
+#include "plot_units.h"
 
 static const char *batch_name(const plot *p, const char *dir)
 {
@@ -243,7 +244,7 @@ static int draw_envelope(plot *p, size_t k, double ts)
     return 0;
 }
 
-int plot__draw_cases(plot *p, const char *dir)
+int plot_batch__draw_cases(plot *p, const char *dir)
 {
     size_t stride;
     int rc = read_cases(p, dir, &stride);
@@ -256,7 +257,7 @@ int plot__draw_cases(plot *p, const char *dir)
     for (size_t k = 0; k < p->n_panel; k++) {
         const char *name = plot__column(p, k);
         p->panel[k].ylabel = plot__label(p, name,
-                                         plot__signal_unit(p, name));
+                                         plot_units__signal(p, name));
         if (p->mode == M_ENVELOPE) {
             if (draw_envelope(p, k, ts) != 0)
                 return 1;
@@ -360,7 +361,7 @@ static int kpi_items(plot *p, const kpi_point *pt, size_t n,
         p->kpi_xy[i] = pt[i].x;
         p->kpi_xy[n + i] = pt[i].y;
     }
-    const char *gu = p->by ? plot__factor_unit(p, p->by) : NULL;
+    const char *gu = p->by ? plot_units__factor(p, p->by) : NULL;
     int unitless = gu == NULL || gu[0] == '\0' || strcmp(gu, "1") == 0;
     for (size_t g = 0, i = 0; g < n_groups; g++) {
         size_t start = i;
@@ -380,7 +381,7 @@ static int kpi_items(plot *p, const kpi_point *pt, size_t n,
     return 0;
 }
 
-int plot__draw_kpi(plot *p, const char *dir)
+int plot_batch__draw_kpi(plot *p, const char *dir)
 {
     long id_col, status_col;
     char path[4200], unit[128];
@@ -431,10 +432,9 @@ int plot__draw_kpi(plot *p, const char *dir)
     p->fig.key_outside = p->by != NULL;
     if ((rc = kpi_items(p, pt, n, group, n_groups)) != 0)
         goto exit;
-    p->panel[0].ylabel = plot__label(p, p->kpi, plot__kpi_unit(p, p->kpi,
-                                                               unit,
-                                                               sizeof unit));
-    p->fig.xlabel = plot__label(p, p->vs, plot__factor_unit(p, p->vs));
+    p->panel[0].ylabel = plot__label(
+        p, p->kpi, plot_units__kpi(p, p->kpi, unit, sizeof unit));
+    p->fig.xlabel = plot__label(p, p->vs, plot_units__factor(p, p->vs));
     if (p->title == NULL)
         p->title = plot__keep(p, "%s: %s against %s", batch_name(p, dir),
                               p->kpi, p->vs);

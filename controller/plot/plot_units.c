@@ -1,6 +1,6 @@
 /*
  * plot_units.c — the units on `twinctl plot`'s axes, from the model
- * library (see plot.h).
+ * library (see plot_units.h).
  *
  * A CSV's header has names only, so the units come from the runs'
  * scenario composed here against the model and instance libraries: a
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "functions.h"
-#include "plot.h"
+#include "plot_units.h"
 
 static int load_libraries(plot *p)
 {
@@ -44,7 +44,7 @@ static void compose(plot *p, const json_t *doc, const char *what)
     errors__clear(&errs);
 }
 
-int plot__units_from_scenario(plot *p)
+int plot_units__from_scenario(plot *p)
 {
     char why[4400];
     if (load_libraries(p) != 0)
@@ -60,7 +60,7 @@ int plot__units_from_scenario(plot *p)
     return 0;
 }
 
-int plot__units_from_batch(plot *p, const char *dir)
+int plot_units__from_batch(plot *p, const char *dir)
 {
     char path[4200];
     json_error_t jerr;
@@ -116,7 +116,7 @@ static const sc_instance *find_instance(const scenario *sc, const char *name,
     return NULL;
 }
 
-const char *plot__signal_unit(const plot *p, const char *name)
+const char *plot_units__signal(const plot *p, const char *name)
 {
     if (p->sc == NULL)
         return NULL;
@@ -133,7 +133,7 @@ const char *plot__signal_unit(const plot *p, const char *name)
             : kind == TWIN_VAR_INPUT ? m->input[k] : m->output[k])->unit;
 }
 
-const char *plot__factor_unit(const plot *p, const char *name)
+const char *plot_units__factor(const plot *p, const char *name)
 {
     if (p->b == NULL || p->sc == NULL)
         return NULL;
@@ -144,7 +144,7 @@ const char *plot__factor_unit(const plot *p, const char *name)
         if (f->target == BATCH_STEP_TIME)
             return "s";
         if (f->target == BATCH_INPUT || f->target == BATCH_STEP_VALUE)
-            return plot__signal_unit(p, f->variable);
+            return plot_units__signal(p, f->variable);
         const sc_instance *in = find_instance(p->sc, f->instance,
                                               strlen(f->instance));
         size_t k;
@@ -161,8 +161,8 @@ const char *plot__factor_unit(const plot *p, const char *name)
     return NULL;
 }
 
-const char *plot__kpi_unit(const plot *p, const char *name, char *buf,
-                           size_t len)
+const char *plot_units__kpi(const plot *p, const char *name, char *buf,
+                            size_t len)
 {
     for (size_t i = 0; p->sc != NULL && i < p->sc->n_fn; i++)
         if (strcmp(p->sc->fn[i].name, name) == 0)
@@ -170,7 +170,7 @@ const char *plot__kpi_unit(const plot *p, const char *name, char *buf,
     return NULL;
 }
 
-void plot__free_units(plot *p)
+void plot_units__free(plot *p)
 {
     scenario__free(&p->sc);
     batch__free(&p->b);
