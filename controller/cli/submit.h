@@ -1,14 +1,14 @@
 /*
- * submit.h — what the two halves of `twinctl submit` share: the state of
- * one exchange, and the helpers both use.  cmd_submit.c is the command
- * (options, the request, the connection and its events, the loop);
- * submit_run.c follows a run (responses, results, events, --set requests,
- * missing results asked for again, the verdict).  Internal to submit.
+ * submit.h — the state of one `twinctl submit` exchange, and the helpers
+ * every part of it uses (submit.c).  Above it: submit_run.c follows a run
+ * (responses, results, events, --set requests, missing results asked for
+ * again, the verdict), submit_exchange.c makes the request, connects and
+ * runs the loop, cmd_submit.c is the command's options.  Internal to
+ * submit.
  */
 #ifndef TWIN_SUBMIT_H
 #define TWIN_SUBMIT_H
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -78,13 +78,11 @@ typedef struct submit {
     int drawn;
 } submit;
 
-/* ---- cmd_submit.c ---------------------------------------------------- */
-
 double submit__now(void);              /* monotonic seconds */
 /* "twinctl submit: " and the sentence on stderr, the progress line
- * cleared first (each file's say() calls it). */
-void submit__vsay(submit *s, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
+ * cleared first. */
+void submit__say(submit *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void submit__unprogress(submit *s);    /* clear the progress line */
 /* A new string, or NULL when out of memory. */
 char *submit__printf(const char *fmt, ...)
@@ -94,21 +92,8 @@ const char *submit__topic_controller(const submit *s, const char *topic,
                                      size_t *len);
 /* Is topic from the controller that took the run (or none known yet)? */
 int submit__from_cid(const submit *s, const char *topic);
-
-/* ---- submit_run.c ---------------------------------------------------- */
-
-void submit__draw(submit *s, double now);     /* the progress line */
-void submit__on_result(submit *s, const mqtt_event *ev);
-void submit__on_event(submit *s, const mqtt_event *ev);
-void submit__on_response(submit *s, const mqtt_event *ev);
-void submit__on_repair_answer(submit *s, const mqtt_event *ev, double now);
-void submit__send_sets(submit *s);            /* the --set requests due */
-/* Have all the answers come (or will no more)? */
-int submit__complete(const submit *s, double now);
-/* The exit status of a run that got its final response, said. */
-int submit__verdict(submit *s);
-/* repair_io for repair.c: its requests go to the run's controller. */
-int submit__send_repair(void *ctx, const char *payload);
-void submit__repair_note(void *ctx, const char *sentence);
+/* Free what s holds (the connection is stopped and the output closed by
+ * then: submit_exchange__run). */
+void submit__free(submit *s);
 
 #endif

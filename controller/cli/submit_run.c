@@ -5,7 +5,8 @@
  * --set requests sent when the results reach their time, the requests of
  * repair.c (status and replay of what is missing) sent to the run's
  * controller, and the verdict: finished with every row, or what is wrong.
- * The command and its connection are cmd_submit.c's (submit.h).
+ * The connection and its loop are submit_exchange.c's, the state
+ * submit.h's.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -16,20 +17,9 @@
 #include <jansson.h>
 
 #include "csv.h"
-#include "submit.h"
+#include "submit_run.h"
 
-static void say(submit *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void say(submit *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    submit__vsay(s, fmt, ap);
-    va_end(ap);
-}
-
-void submit__draw(submit *s, double now)
+void submit_run__draw(submit *s, double now)
 {
     if (!s->progress || now < s->next_draw)
         return;
@@ -45,7 +35,7 @@ void submit__draw(submit *s, double now)
     s->drawn = 1;
 }
 
-void submit__on_result(submit *s, const mqtt_event *ev)
+void submit_run__on_result(submit *s, const mqtt_event *ev)
 {
     char why[512];
     size_t len;
@@ -55,7 +45,7 @@ void submit__on_result(submit *s, const mqtt_event *ev)
                              NULL);
     if (source == NULL ||
         collect__take(s->col, msg, source, why, sizeof why) < 0)
-        say(s, "run %s: %s", s->run, source ? why : "out of memory");
+        submit__say(s, "run %s: %s", s->run, source ? why : "out of memory");
     free(source);
 }
 
@@ -75,10 +65,11 @@ static void submit__say_missing(submit *s)
                  "to %lld", next - 1);
     else if (s->out)
         snprintf(holds, sizeof holds, "; the CSV holds no rows");
-    say(s, "%lld of the %lld result messages of run %s never arrived: seq "
-        "%s%s%s", missing, s->last_seq + 1, s->run, list,
-        s->lost_connection ? " (the connection to the broker was lost "
-                             "during the run)" : "", holds);
+    submit__say(s, "%lld of the %lld result messages of run %s never arrived: "
+                "seq %s%s%s", missing, s->last_seq + 1, s->run, list,
+                s->lost_connection ? " (the connection to the broker was lost "
+                                     "during the run)" : "",
+                holds);
 }
 
 /* The controller that answered the run: from now on only its results
@@ -89,7 +80,7 @@ static void submit__learn_controller(submit *s, const char *cid)
     s->cid = strdup(cid ? cid : "?");
     if (s->cid == NULL ||
         collect__source(s->col, s->cid, why, sizeof why) != 0)
-        say(s, "run %s: %s", s->run, s->cid ? why : "out of memory");
+        submit__say(s, "run %s: %s", s->run, s->cid ? why : "out of memory");
 }
 
 static void submit__say_errors(submit *s, const json_t *resp)
@@ -116,11 +107,11 @@ static void submit__on_run_response(submit *s, json_t *resp,
             json_object_get(resp, "rows_expected"));
         const json_t *cols = json_object_get(resp, "columns");
         if (json_array_size(cols) == 0) {
-            say(s, "the accepted response to run %s names no columns",
-                s->run);
+            submit__say(s, "the accepted response to run %s names no columns",
+                        s->run);
             s->bad_results++;
         } else if (collect__columns(s->col, cols) != 0) {
-            say(s, "out of memory");
+            submit__say(s, "out of memory");
             s->bad_results++;
         }
         /* Results come on P/+/result/<run>, subscribed before the request
@@ -131,8 +122,8 @@ static void submit__on_run_response(submit *s, json_t *resp,
     if (strcmp(status, "rejected") == 0) {
         json_t *errs = json_object_get(resp, "errors");
         size_t n = json_array_size(errs);
-        say(s, "run %s rejected by %s, %zu problem%s:", s->run,
-            cid ? cid : "?", n, n == 1 ? "" : "s");
+        submit__say(s, "run %s rejected by %s, %zu problem%s:", s->run,
+                    cid ? cid : "?", n, n == 1 ? "" : "s");
         submit__say_errors(s, resp);
         s->status = 1;
         s->done = 1;
@@ -159,13 +150,13 @@ static void submit__on_run_response(submit *s, json_t *resp,
         else if (s->rep)
             repair__final(s->rep, s->last_seq, submit__now());
         if (strcmp(status, "finished") != 0) {
-            say(s, "run %s %s:", s->run, status);
+            submit__say(s, "run %s %s:", s->run, status);
             submit__say_errors(s, resp);
         }
         return;
     }
-    say(s, "an unexpected \"%s\" response to run %s; ignored", status,
-        s->run);
+    submit__say(s, "an unexpected \"%s\" response to run %s; ignored", status,
+                s->run);
 }
 
 static void submit__on_set_response(submit *s, set_req *st, json_t *resp,
@@ -176,18 +167,18 @@ static void submit__on_set_response(submit *s, set_req *st, json_t *resp,
     st->answered = 1;
     st->ok = strcmp(status, "ok") == 0;
     if (!st->ok) {
-        say(s, "set %s refused:", st->name);
+        submit__say(s, "set %s refused:", st->name);
         submit__say_errors(s, resp);
     }
 }
 
-void submit__on_response(submit *s, const mqtt_event *ev)
+void submit_run__on_response(submit *s, const mqtt_event *ev)
 {
     json_t *resp = json_loadb(ev->payload, ev->len, 0, NULL);
     const char *status = json_string_value(json_object_get(resp, "status"));
     if (status == NULL) {
-        say(s, "a message on %s is not a twin.response/1; ignored",
-            ev->topic);
+        submit__say(s, "a message on %s is not a twin.response/1; ignored",
+                    ev->topic);
         goto exit;
     }
     if (!s->is_run && mqtt__topic_matches(s->f_response, ev->topic)) {
@@ -196,8 +187,8 @@ void submit__on_response(submit *s, const mqtt_event *ev)
             printf("%s\n", text);
         free(text);
         if (strcmp(status, "rejected") == 0) {
-            say(s, "%s request rejected:",
-                json_string_value(json_object_get(resp, "type")));
+            submit__say(s, "%s request rejected:",
+                        json_string_value(json_object_get(resp, "type")));
             submit__say_errors(s, resp);
         }
         s->status = strcmp(status, "ok") == 0 ? 0 : 1;
@@ -222,7 +213,7 @@ exit:
     json_decref(resp);
 }
 
-void submit__on_event(submit *s, const mqtt_event *ev)
+void submit_run__on_event(submit *s, const mqtt_event *ev)
 {
     if (s->quiet)
         return;
@@ -254,7 +245,7 @@ void submit__on_event(submit *s, const mqtt_event *ev)
     json_decref(e);
 }
 
-void submit__send_sets(submit *s)
+void submit_run__send_sets(submit *s)
 {
     if (s->cid == NULL || s->final != NULL)
         return;
@@ -283,8 +274,8 @@ void submit__send_sets(submit *s)
             if (mqtt__publish(s->mq, &pub) == 0) {
                 st->sent = 1;
                 if (!s->quiet)
-                    say(s, "set %s sent at t = %.17g", st->name,
-                        collect__t(s->col));
+                    submit__say(s, "set %s sent at t = %.17g", st->name,
+                                collect__t(s->col));
             }
         }
 next:
@@ -298,7 +289,7 @@ next:
 
 /* Have all the answers come?  Missing rows are asked for again until
  * repair gives up. */
-int submit__complete(const submit *s, double now)
+int submit_run__complete(const submit *s, double now)
 {
     if (s->done)
         return 1;
@@ -327,7 +318,8 @@ static void submit__final_from_status(submit *s)
         json_object_get(st, "last_seq"));
 }
 
-void submit__on_repair_answer(submit *s, const mqtt_event *ev, double now)
+void submit_run__on_repair_answer(submit *s, const mqtt_event *ev,
+                                  double now)
 {
     json_t *resp = json_loadb(ev->payload, ev->len, 0, NULL);
     if (s->rep && resp)
@@ -337,7 +329,7 @@ void submit__on_repair_answer(submit *s, const mqtt_event *ev, double now)
 }
 
 /* repair.c's requests: to the run's controller, answered on f_repair. */
-int submit__send_repair(void *ctx, const char *payload)
+int submit_run__send_repair(void *ctx, const char *payload)
 {
     submit *s = ctx;
     const char *cid = s->cid ? s->cid : s->controller;
@@ -355,11 +347,11 @@ int submit__send_repair(void *ctx, const char *payload)
     return rc;
 }
 
-void submit__repair_note(void *ctx, const char *sentence)
+void submit_run__repair_note(void *ctx, const char *sentence)
 {
     submit *s = ctx;
     if (!s->quiet)
-        say(s, "%s", sentence);
+        submit__say(s, "%s", sentence);
 }
 
 /* The values of the scenario's functions, as twinctl run prints them. */
@@ -370,19 +362,19 @@ static void say_functions(submit *s)
     const char *name;
     json_t *v;
     if (json_object_size(values) > 0)
-        say(s, "functions:");
+        submit__say(s, "functions:");
     json_object_foreach((json_t *)values, name, v) {
         const json_t *e = json_object_get(errors, name);
         const char *why = json_string_value(json_object_get(e, "message"));
         if (json_is_number(v))
-            say(s, "  %s = %.10g", name, json_number_value(v));
+            submit__say(s, "  %s = %.10g", name, json_number_value(v));
         else
-            say(s, "  %s = null: %s", name, why ? why : "no value");
+            submit__say(s, "  %s = null: %s", name, why ? why : "no value");
     }
 }
 
 /* The verdict on a run that got its final response. */
-int submit__verdict(submit *s)
+int submit_run__verdict(submit *s)
 {
     int status = 0;
     const char *fs = json_string_value(json_object_get(s->final, "status"));
@@ -390,27 +382,28 @@ int submit__verdict(submit *s)
         status = 1;
     if (!submit__rows_complete(s)) {
         if (s->answered_before)
-            say(s, "%s answered request %s before: this is its earlier "
-                "answer, and the run's rows were sent then; give a new "
-                "--id (or none) to run it again", s->cid, s->id);
+            submit__say(s, "%s answered request %s before: this is its "
+                        "earlier answer, and the run's rows were sent then; "
+                        "give a new --id (or none) to run it again", s->cid,
+                        s->id);
         else
             submit__say_missing(s);
         if (s->rep && repair__gave_up(s->rep))
-            say(s, "run %s: %s", s->run, repair__why(s->rep));
+            submit__say(s, "run %s: %s", s->run, repair__why(s->rep));
         status = 1;
     }
     if (s->final_from_status)
-        say(s, "the final response of run %s never arrived; its status "
-            "said it %s, with %lld rows", s->run, fs ? fs : "?",
-            (long long)json_integer_value(json_object_get(s->final,
-                                                          "rows")));
+        submit__say(s, "the final response of run %s never arrived; its "
+                    "status said it %s, with %lld rows", s->run, fs ? fs : "?",
+                    (long long)json_integer_value(
+                        json_object_get(s->final, "rows")));
     long long rows = (long long)json_integer_value(
         json_object_get(s->final, "rows"));
     unsigned long long got = collect__rows(s->col);
     int bad = s->bad_results > 0 || collect__bad(s->col) > 0;
     if (submit__rows_complete(s) && !bad && rows != (long long)got) {
-        say(s, "run %s: the controller sent %lld rows, %llu arrived", s->run,
-            rows, got);
+        submit__say(s, "run %s: the controller sent %lld rows, %llu arrived",
+                    s->run, rows, got);
         status = 1;
     }
     if (bad)
@@ -418,10 +411,10 @@ int submit__verdict(submit *s)
     for (size_t i = 0; i < s->n_sets; i++) {
         const set_req *st = &s->sets[i];
         if (!st->sent)
-            say(s, "set %s was never sent: the run ended at t = %.6g s",
-                st->name, collect__t(s->col));
+            submit__say(s, "set %s was never sent: the run ended at t = "
+                        "%.6g s", st->name, collect__t(s->col));
         else if (!st->answered)
-            say(s, "set %s got no answer", st->name);
+            submit__say(s, "set %s got no answer", st->name);
         if (!st->ok)
             status = 1;
     }
@@ -432,13 +425,13 @@ int submit__verdict(submit *s)
         if (json_is_number(wall))  /* not in a status answer */
             snprintf(took, sizeof took, "controller %.3f s, ",
                      json_number_value(wall));
-        say(s, "run %s %s on %s: %llu rows in %lld messages (%llu "
-            "duplicates dropped, %u status and replay requests); "
-            "%sexchange %.3f s", s->run, fs ? fs : "?",
-            s->cid ? s->cid : "?", got, collect__next_seq(s->col),
-            collect__duplicates(s->col),
-            s->rep ? repair__requests(s->rep) : 0, took,
-            submit__now() - s->started);
+        submit__say(s, "run %s %s on %s: %llu rows in %lld messages (%llu "
+                    "duplicates dropped, %u status and replay requests); "
+                    "%sexchange %.3f s", s->run, fs ? fs : "?",
+                    s->cid ? s->cid : "?", got, collect__next_seq(s->col),
+                    collect__duplicates(s->col),
+                    s->rep ? repair__requests(s->rep) : 0, took,
+                    submit__now() - s->started);
         say_functions(s);
     }
     return status;

@@ -9,7 +9,7 @@
  * it explains), the rules for those options, and reading the password
  * (from the caller, its file's first line, or TWIN_MQTT_PASSWORD).
  * Filling them from the configuration is mqtt_security.c's.  What the
- * events mean is the owner's business (serve.c, cmd_submit.c, ...).
+ * events mean is the owner's business (serve.c, submit_exchange.c, ...).
  */
 #include "mqtt.h"
 
