@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 #include "errors.h"
-#include "mqtt.h"
 #include "paths.h"
 
 typedef struct twin_limits {
@@ -103,13 +102,5 @@ int config__override_allowed(const twin_config *c, const char *model,
 uint32_t config__max_packet(const twin_config *c);
 
 void config__free(twin_config *c);
-
-/* (mqtt_security.c) Fill o's TLS files, username and password file from a
- * configuration's "security" object (members it does not set stay as they
- * are; the strings are borrowed from sec) and check them as mqtt__start
- * will (mqtt__check_security, mqtt.h), so that a problem stops the caller
- * before it starts anything.  Returns 0, or -1 with a sentence in why. */
-int mqtt__security_options(mqtt_options *o, const twin_security *sec,
-                           char *why, size_t why_len);
 
 #endif

@@ -8,11 +8,9 @@
  * where any user of the machine can read it in /proc) are mqtt.c's, so
  * every command applies the same ones.
  */
-#include "mqtt.h"
+#include "mqtt_security.h"
 
-#include "config.h"
-
-int mqtt__security_options(mqtt_options *o, const struct twin_security *sec,
+int mqtt_security__options(mqtt_options *o, const twin_security *sec,
                            char *why, size_t why_len)
 {
     if (sec->ca_file)

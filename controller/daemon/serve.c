@@ -29,6 +29,7 @@
 #include "handlers.h"
 #include "intake.h"
 #include "job.h"
+#include "mqtt_security.h"
 #include "paths.h"
 #include "recover.h"
 #include "runs.h"
@@ -112,7 +113,7 @@ static int broker_options(serve *sv, mqtt_options *mo, const char **subs,
                          .max_packet = config__max_packet(&sv->cfg),
                          .max_queued = sv->cfg.limits.queued_requests};
     int failed = 0;
-    if (mqtt__security_options(mo, &sv->cfg.security, why, sizeof why) !=
+    if (mqtt_security__options(mo, &sv->cfg.security, why, sizeof why) !=
             0 ||
         (*password = mqtt__read_password(mo, &failed, why, sizeof why),
          failed)) {
