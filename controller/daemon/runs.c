@@ -187,53 +187,58 @@ static int run_read(serve *sv, run_rec *r, double now)
     return got == 0;
 }
 
-/* The run's process is gone and its pipe drained: say how it ended. */
-static void run_end(serve *sv, run_rec *r)
+/* How the run ended: its status ("finished", "failed", "cancelled"),
+ * with *errors and *stats (new references, or NULL) — its own end frame's
+ * when it sent one, else what the daemon knows (time limit, cancel,
+ * signal, exit). */
+static const char *run_outcome(serve *sv, const run_rec *r,
+                               json_t **errors, json_t **stats)
 {
-    sender__run_close(r->out);
-    r->last_seq = sender__run_last_seq(r->out);
-    r->rows = sender__run_rows(r->out);
-    const char *status = "failed";
-    json_t *errors = NULL, *stats = NULL;
     const char *end_status = json_string_value(json_object_get(r->end,
                                                                "status"));
+    *errors = *stats = NULL;
     if (end_status != NULL) {
-        status = end_status;
-        errors = json_incref(json_object_get(r->end, "errors"));
-        stats = json_incref(json_object_get(r->end, "stats"));
-    } else if (r->end_reason == TWIN_E_TIMEOUT) {
-        errors = respond__errors(TWIN_E_TIMEOUT, "the run passed this "
-                                   "controller's limit of %g s of wall-clock "
-                                   "time and was stopped%s%s",
-                                   sv->cfg.limits.run_seconds,
-                                   r->where ? " while in " : "",
-                                   r->where ? r->where : "");
-    } else if (r->end_reason == TWIN_E_CANCELLED) {
-        status = "cancelled";
-        errors = respond__errors(TWIN_E_CANCELLED, "cancelled; the run "
-                                   "did not stop by itself within %g s and "
-                                   "was killed", RUNS_CANCEL_GRACE);
-    } else if (WIFSIGNALED(r->wait_status)) {
-        errors = respond__errors(TWIN_E_MODEL_CRASHED, "the run process "
-                                   "died of signal %d (%s) %s%s; the %llu "
-                                   "rows before it were sent",
-                                   WTERMSIG(r->wait_status),
-                                   strsignal(WTERMSIG(r->wait_status)),
-                                   r->where ? "in "
-                                            : "in a model or the solver",
-                                   r->where ? r->where : "",
-                                   (unsigned long long)r->rows);
-    } else {
-        errors = respond__errors(TWIN_E_MODEL_CRASHED, "the run process "
-                                   "exited with status %d before it "
-                                   "finished (a model called exit?); the "
-                                   "%llu rows before it were sent",
-                                   WEXITSTATUS(r->wait_status),
-                                   (unsigned long long)r->rows);
+        *errors = json_incref(json_object_get(r->end, "errors"));
+        *stats = json_incref(json_object_get(r->end, "stats"));
+        return end_status;
     }
-    r->state = strcmp(status, "finished") == 0    ? RUN_FINISHED
-               : strcmp(status, "cancelled") == 0 ? RUN_CANCELLED
-                                                  : RUN_FAILED;
+    if (r->end_reason == TWIN_E_TIMEOUT) {
+        *errors = respond__errors(TWIN_E_TIMEOUT, "the run passed this "
+                                  "controller's limit of %g s of wall-clock "
+                                  "time and was stopped%s%s",
+                                  sv->cfg.limits.run_seconds,
+                                  r->where ? " while in " : "",
+                                  r->where ? r->where : "");
+    } else if (r->end_reason == TWIN_E_CANCELLED) {
+        *errors = respond__errors(TWIN_E_CANCELLED, "cancelled; the run "
+                                  "did not stop by itself within %g s and "
+                                  "was killed", RUNS_CANCEL_GRACE);
+        return "cancelled";
+    } else if (WIFSIGNALED(r->wait_status)) {
+        *errors = respond__errors(TWIN_E_MODEL_CRASHED, "the run process "
+                                  "died of signal %d (%s) %s%s; the %llu "
+                                  "rows before it were sent",
+                                  WTERMSIG(r->wait_status),
+                                  strsignal(WTERMSIG(r->wait_status)),
+                                  r->where ? "in "
+                                           : "in a model or the solver",
+                                  r->where ? r->where : "",
+                                  (unsigned long long)r->rows);
+    } else {
+        *errors = respond__errors(TWIN_E_MODEL_CRASHED, "the run process "
+                                  "exited with status %d before it "
+                                  "finished (a model called exit?); the "
+                                  "%llu rows before it were sent",
+                                  WEXITSTATUS(r->wait_status),
+                                  (unsigned long long)r->rows);
+    }
+    return "failed";
+}
+
+/* The run's final response (takes errors and stats); r->state is set. */
+static json_t *final_response(const run_rec *r, const char *status,
+                              json_t *errors, json_t *stats)
+{
     json_t *resp = json_pack("{s:s, s:s, s:I, s:I, s:I}", "status", status,
                              "run", r->id, "last_seq",
                              (json_int_t)r->last_seq, "rows",
@@ -251,21 +256,14 @@ static void run_end(serve *sv, run_rec *r)
         json_object_set(resp, "functions", fv ? fv : json_object());
         json_object_set(resp, "function_errors", fe ? fe : json_object());
     }
-    respond__run(sv, &r->reply, r, resp);
-    respond__waiters(sv, &r->retries);
-    if (r->output != NULL) /* its last lines before the end's */
-        proc__output_close(r->output);
-    free(r->output);
-    r->output = NULL;
-    daemon__say(sv, "run %s %s: %llu rows in %lld messages, %.3f s; its "
-                "journal %zu bytes of the %zu it reserved", r->id, status,
-                (unsigned long long)r->rows, (long long)(r->last_seq + 1),
-                daemon__now() - r->started,
-                r->st ? spool__stream_bytes(r->st) : 0,
-                r->st ? spool__stream_reserved(r->st) : 0);
-    /* What an ended run keeps is its record for status, cancel and
-     * replay: no descriptor (its journal's goes once the broker has it
-     * all), no scenario, no buffers. */
+    return resp;
+}
+
+/* What an ended run keeps is its record for status, cancel and replay:
+ * no descriptor (its journal's goes once the broker has it all), no
+ * scenario, no buffers. */
+static void run_release(serve *sv, run_rec *r)
+{
     spool__finish(&r->st, sv->cfg.limits.retention);
     close(r->child.from_child);
     close(r->child.to_child);
@@ -278,6 +276,32 @@ static void run_end(serve *sv, run_rec *r)
     json_decref(r->columns);
     json_decref(r->end);
     r->doc = r->columns = r->end = NULL;
+}
+
+/* The run's process is gone and its pipe drained: say how it ended. */
+static void run_end(serve *sv, run_rec *r)
+{
+    sender__run_close(r->out);
+    r->last_seq = sender__run_last_seq(r->out);
+    r->rows = sender__run_rows(r->out);
+    json_t *errors, *stats;
+    const char *status = run_outcome(sv, r, &errors, &stats);
+    r->state = strcmp(status, "finished") == 0    ? RUN_FINISHED
+               : strcmp(status, "cancelled") == 0 ? RUN_CANCELLED
+                                                  : RUN_FAILED;
+    respond__run(sv, &r->reply, r, final_response(r, status, errors, stats));
+    respond__waiters(sv, &r->retries);
+    if (r->output != NULL) /* its last lines before the end's */
+        proc__output_close(r->output);
+    free(r->output);
+    r->output = NULL;
+    daemon__say(sv, "run %s %s: %llu rows in %lld messages, %.3f s; its "
+                "journal %zu bytes of the %zu it reserved", r->id, status,
+                (unsigned long long)r->rows, (long long)(r->last_seq + 1),
+                daemon__now() - r->started,
+                r->st ? spool__stream_bytes(r->st) : 0,
+                r->st ? spool__stream_reserved(r->st) : 0);
+    run_release(sv, r); /* status may point into r->end: last */
     sv->active--;
     status__publish(sv);
 }
