@@ -2,11 +2,12 @@
  * batch_remote.c — a batch's cases on controllers over MQTT (see
  * batch_remote.h and docs/batch.md, "Across machines").
  *
- * Owns sending a distributed batch's cases: the controllers of the group
- * (what their retained statuses say, which batch_remote_answers.c reads),
- * the window of cases in flight, each case's request (its id, where it
- * went, its subscriptions, made before it is published), the timeouts and
- * sending a case again, the connection and the loop.  The answers are
+ * Owns sending a distributed batch's cases: the window of cases in
+ * flight (from the controllers of the group: what their retained statuses
+ * say, which batch_remote_answers.c reads), each case's request (where it
+ * goes, its subscriptions, made before it is published), the timeouts,
+ * the connection and the loop.  A case's state and what happens to it
+ * (ended, lost, renewed) are batch_remote_cases.c's, the answers
  * batch_remote_answers.c's; the directory, the tally and the summary are
  * batch_run.c's; talking to the broker is mqtt.c's.
  *
@@ -18,7 +19,7 @@
  * the case ran the check interval (T2) without news.  One thread: poll()
  * on the client's event fd and a signalfd.
  */
-#include "batch_remote_int.h"
+#include "batch_remote.h"
 
 #include <errno.h>
 #include <math.h>
@@ -32,56 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-double remote__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-void remote__note(remote *m, const char *fmt, ...)
-{
-    char text[1024];
-    va_list ap;
-    if (m->obs == NULL || m->obs->note == NULL)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    m->obs->note(m->obs->ctx, m->t, text);
-}
-
-void remote__stall(remote *m, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m->why, m->why_len, fmt, ap);
-    va_end(ap);
-    m->t->stalled = 1;
-}
-
-/* ---- controllers -------------------------------------------------------- */
-
-ctl *remote__find_ctl(remote *m, const char *id, size_t len, int make)
-{
-    for (size_t i = 0; i < m->n_ctls; i++)
-        if (strlen(m->ctls[i]->id) == len &&
-            strncmp(m->ctls[i]->id, id, len) == 0)
-            return m->ctls[i];
-    if (!make)
-        return NULL;
-    ctl **more = realloc(m->ctls, (m->n_ctls + 1) * sizeof *more);
-    ctl *c = calloc(1, sizeof *c);
-    if (more != NULL)
-        m->ctls = more;
-    if (more == NULL || c == NULL || (c->id = strndup(id, len)) == NULL) {
-        free(c);
-        return NULL;
-    }
-    c->heard = -INFINITY;
-    m->ctls[m->n_ctls++] = c;
-    return c;
-}
+#include "batch_remote_answers.h"
+#include "batch_remote_cases.h"
 
 /* Our cases it holds: accepted, or sent to it and not yet answered. */
 static unsigned holding(const remote *m, const ctl *c)
@@ -106,7 +59,7 @@ static int usable(const remote *m, const ctl *c)
 static long room(const remote *m, const ctl *c)
 {
     long mine = (long)holding(m, c);
-    if (c->full_until > remote__now())
+    if (c->full_until > batch_remote_cases__now())
         return 0;
     return c->capacity - (c->load > mine ? c->load : mine);
 }
@@ -189,71 +142,15 @@ static void say_group(remote *m)
             w += (size_t)snprintf(list + w, sizeof list - w, "%s%s "
                                   "(capacity %ld)", w ? ", " : "",
                                   m->ctls[i]->id, m->ctls[i]->capacity);
-    remote__note(m, "group %s under %s: %s; %zu case%s in flight at most%s",
-                 m->group, m->prefix, list, window(m),
-                 window(m) == 1 ? "" : "s", m->o->jobs ? " (-j)" : "");
+    batch_remote_cases__note(m,
+                             "group %s under %s: %s; %zu case%s in flight "
+                             "at most%s",
+                             m->group, m->prefix, list, window(m),
+                             window(m) == 1 ? "" : "s",
+                             m->o->jobs ? " (-j)" : "");
 }
 
 /* ---- a case's request and subscriptions --------------------------------- */
-
-static rcase *find_case(const remote *m, size_t index)
-{
-    for (size_t i = 0; i < m->n_live; i++)
-        if (m->live[i]->index == index)
-            return m->live[i];
-    return NULL;
-}
-
-/* The case an id of ours names ("b<hash>-<case id>[.n]"), if it is in
- * flight; *current: the id is its request id now. */
-rcase *remote__case_of(const remote *m, const char *id, size_t len,
-                      int *current)
-{
-    size_t tl = strlen(m->tag);
-    if (len <= tl || strncmp(id, m->tag, tl) != 0)
-        return NULL;
-    char *end;
-    unsigned long long index = strtoull(id + tl, &end, 10);
-    if (end == id + tl || index >= m->b->n_cases)
-        return NULL;
-    rcase *rc = find_case(m, (size_t)index);
-    if (rc == NULL)
-        return NULL;
-    const char *name = batch__case_name(m->r, rc->index);
-    size_t nl = strlen(name);
-    if (len < tl + nl || strncmp(id + tl, name, nl) != 0 ||
-        (len > tl + nl && id[tl + nl] != '.'))
-        return NULL;
-    *current = strlen(rc->id) == len && strncmp(rc->id, id, len) == 0;
-    return rc;
-}
-
-static void drop_topics(remote *m, rcase *rc)
-{
-    if (rc->n_topics > 0 && m->mq != NULL)
-        mqtt__unsubscribe(m->mq, (const char *const *)rc->topics,
-                          rc->n_topics);
-    for (size_t i = 0; i < rc->n_topics; i++)
-        free(rc->topics[i]);
-    rc->n_topics = 0;
-    rc->subscribed = 0;
-}
-
-/* The request id from the case's id and its suffix, into req and text. */
-static int set_id(remote *m, rcase *rc)
-{
-    const char *name = batch__case_name(m->r, rc->index);
-    if (rc->fresh)
-        snprintf(rc->id, sizeof rc->id, "%s%s.%u", m->tag, name, rc->fresh);
-    else
-        snprintf(rc->id, sizeof rc->id, "%s%s", m->tag, name);
-    free(rc->text);
-    rc->text = NULL;
-    if (json_object_set_new(rc->req, "id", json_string(rc->id)) != 0)
-        return -1;
-    rc->text = json_dumps(rc->req, JSON_COMPACT);
-    return rc->text ? 0 : -1;
-}
 
 /* Answers to this id, its results with --rows, and repair's answers. */
 static int subscribe(remote *m, rcase *rc)
@@ -288,111 +185,8 @@ static void publish(remote *m, rcase *rc, ctl *to, enum rstate state)
     rc->unsent = mqtt__publish(m->mq, &pub) != 0;
     rc->target = to;
     rc->state = state;
-    rc->sent = remote__now();
+    rc->sent = batch_remote_cases__now();
     rc->sends++;
-}
-
-/* ---- a case's end ------------------------------------------------------- */
-
-static void take_case(remote *m, rcase *rc)
-{
-    for (size_t i = 0; i < m->n_live; i++)
-        if (m->live[i] == rc) {
-            m->live[i] = m->live[--m->n_live];
-            break;
-        }
-    drop_topics(m, rc);
-    remote__drop_rows(rc);
-    json_decref(rc->req);
-    free(rc->text);
-    free(rc);
-}
-
-/* The case ended with rec (stolen), answered by c (or NULL). */
-void remote__end_case(remote *m, rcase *rc, ctl *c, json_t *rec)
-{
-    if (rec != NULL) {
-        if (c != NULL)
-            json_object_set_new(rec, "controller", json_string(c->id));
-        json_object_set_new(rec, "request", json_string(rc->id));
-        json_object_set_new(rec, "sent", json_integer(rc->sends));
-    }
-    if (c != NULL)
-        c->done++;
-    size_t index = rc->index;
-    take_case(m, rc);
-    batch__case_end(m->r, index, rec);
-}
-
-/* ---- losing a case, and sending it again -------------------------------- */
-
-/* Lost once more because of why: 0, or -1 when that was once too many
- * and the case has ended, failed. */
-static int count_loss(remote *m, rcase *rc, const char *why)
-{
-    if (++rc->lost <= m->max_lost)
-        return 0;
-    char msg[1024];
-    snprintf(msg, sizeof msg, "lost %u times, the last time because %s; "
-             "not sent again (run the batch again with --retry-failed)",
-             rc->lost, why);
-    remote__end_case(m, rc, NULL, batch__record_new(m->r, rc->index,
-                                                    "failed", "internal",
-                                                    msg));
-    return -1;
-}
-
-void remote__renew(remote *m, rcase *rc, const char *why)
-{
-    if (why != NULL && count_loss(m, rc, why) != 0)
-        return;
-    drop_topics(m, rc);
-    remote__drop_rows(rc);
-    rc->fresh++;
-    if (set_id(m, rc) != 0)
-        remote__stall(m, "out of memory");
-    rc->bound = NULL;
-    rc->target = NULL;
-    rc->state = R_QUEUED;
-    rc->not_before = remote__now();
-}
-
-/* Lost: sent again, the same request, to a controller that answers. */
-static void lose(remote *m, rcase *rc, const char *why)
-{
-    if (count_loss(m, rc, why) != 0)
-        return;
-    rc->bound = NULL;
-    rc->target = NULL;
-    if (m->o->rows)
-        remote__drop_rows(rc);
-    m->resent++;
-    remote__note(m, "case %s: %s; sending it again",
-                 batch__case_name(m->r, rc->index), why);
-    rc->state = R_QUEUED;
-    rc->not_before = remote__now();
-}
-
-/* A controller went offline: the cases it held are lost, and those sent
- * to the pool and not yet answered may have gone to it. */
-void remote__controller_gone(remote *m, ctl *c)
-{
-    char why[300];
-    snprintf(why, sizeof why, "%s went offline", c->id);
-    remote__note(m, "%s went offline (its last will)", c->id);
-    for (size_t i = m->n_live; i-- > 0;) {
-        rcase *rc = m->live[i];
-        if (rc->bound == c || (rc->bound == NULL && rc->target == c &&
-                               rc->state != R_QUEUED))
-            lose(m, rc, why);
-        else if (rc->bound == NULL && rc->target == NULL &&
-                 rc->state == R_SENT) {
-            /* It may have gone to c: the same request to one that
-             * answers (which, if it had it, answers from memory). */
-            rc->state = R_QUEUED;
-            rc->not_before = remote__now();
-        }
-    }
 }
 
 /* ---- the cases in flight ------------------------------------------------ */
@@ -425,7 +219,7 @@ static int add_case(remote *m, size_t index)
     rc->index = index;
     rc->last_seq = -1;
     rc->state = R_QUEUED;
-    if (set_id(m, rc) != 0) {
+    if (batch_remote_cases__set_id(m, rc) != 0) {
         json_decref(rc->req);
         free(rc);
         return -1;
@@ -459,8 +253,10 @@ static void send_queued(remote *m, rcase *rc, double t)
     rc->target = to;
     if (!rc->subscribed) {
         if (subscribe(m, rc) != 0) {
-            remote__stall(m, "cannot subscribe to the answers of case %s",
-                          batch__case_name(m->r, rc->index));
+            batch_remote_cases__stall(m,
+                                      "cannot subscribe to the answers of "
+                                      "case %s",
+                                      batch__case_name(m->r, rc->index));
             return;
         }
         rc->subscribed = 1;
@@ -514,7 +310,8 @@ static void step_cases(remote *m, double t)
             break;
         case R_SUBSCRIBING:
             if (t - rc->sent > m->t1 && m->connected) {
-                drop_topics(m, rc); /* no SUBACK: subscribe again */
+                batch_remote_cases__drop_topics(
+                    m, rc); /* no SUBACK: subscribe again */
                 rc->state = R_QUEUED;
             }
             break;
@@ -526,12 +323,12 @@ static void step_cases(remote *m, double t)
                     rc->target->suspect = 1;
                 snprintf(why, sizeof why, "no answer from %s within %g s",
                          rc->target ? rc->target->id : "the pool", m->t1);
-                lose(m, rc, why);
+                batch_remote_cases__lose(m, rc, why);
             }
             break;
         case R_RUNNING:
             if (m->o->rows && rc->final != NULL)
-                remote__rows_step(m, rc, t);
+                batch_remote_answers__rows_step(m, rc, t);
             else if (t - rc->heard > check_after(m) && m->connected)
                 publish(m, rc, rc->bound, R_PROBING); /* still there? */
             break;
@@ -543,7 +340,7 @@ static void step_cases(remote *m, double t)
                 snprintf(why, sizeof why, "%s did not answer within %g s "
                          "when asked about it after %g s", rc->bound->id,
                          m->t1, check_after(m));
-                lose(m, rc, why);
+                batch_remote_cases__lose(m, rc, why);
             }
             break;
         }
@@ -560,7 +357,7 @@ static void fill(remote *m)
         if (!batch__case_todo(m->r, i))
             continue;
         if (add_case(m, i) != 0)
-            remote__stall(m, "out of memory");
+            batch_remote_cases__stall(m, "out of memory");
     }
 }
 
@@ -568,11 +365,12 @@ static void fill(remote *m)
 
 static void on_mqtt(remote *m, const mqtt_event *ev)
 {
-    double t = remote__now();
+    double t = batch_remote_cases__now();
     switch (ev->kind) {
     case MQTT_EV_CONNECTED:
         if (m->ever_connected)
-            remote__note(m, "connected to %s again", m->ro->broker);
+            batch_remote_cases__note(m, "connected to %s again",
+                                     m->ro->broker);
         else
             m->connected_at = t;
         m->connected = m->ever_connected = 1;
@@ -593,28 +391,32 @@ static void on_mqtt(remote *m, const mqtt_event *ev)
     case MQTT_EV_LOST:
         m->connected = 0;
         m->gone_since = t;
-        remote__note(m, "lost the broker (%s); reconnecting",
-                     ev->text ? ev->text : "?");
+        batch_remote_cases__note(m, "lost the broker (%s); reconnecting",
+                                 ev->text ? ev->text : "?");
         for (size_t i = 0; i < m->n_live; i++)
             if (m->live[i]->rep)
                 repair__lost(m->live[i]->rep, t);
         break;
     case MQTT_EV_CONNECT_FAILED:
         if (!m->ever_connected) {
-            remote__stall(m, "%s%s", ev->text ? ev->text : "cannot connect",
-                          ev->refused ? "" : "; check --broker");
+            batch_remote_cases__stall(m, "%s%s",
+                                      ev->text ? ev->text : "cannot connect",
+                                      ev->refused ? "" : "; check --broker");
             break;
         }
         m->reconnect_at = t + 1.0;
         break;
     case MQTT_EV_SUBACK: {
-        rcase *rc = ev->tag ? find_case(m, (size_t)(ev->tag - 1)) : NULL;
+        rcase *rc = NULL;
+        if (ev->tag)
+            rc = batch_remote_cases__find(m, (size_t)(ev->tag - 1));
         if (ev->refused) {
-            remote__stall(m,
-                          "%s: check the broker's ACL (the batch reads "
-                          "%s/+/response/#, %s/+/result/# and %s/+/status)",
-                          ev->text ? ev->text : "a subscription was refused",
-                          m->prefix, m->prefix, m->prefix);
+            batch_remote_cases__stall(
+                m,
+                "%s: check the broker's ACL (the batch reads "
+                "%s/+/response/#, %s/+/result/# and %s/+/status)",
+                ev->text ? ev->text : "a subscription was refused", m->prefix,
+                m->prefix, m->prefix);
         } else if (rc != NULL && rc->state == R_SUBSCRIBING) {
             publish(m, rc, rc->target, R_SENT);
         }
@@ -622,7 +424,7 @@ static void on_mqtt(remote *m, const mqtt_event *ev)
     }
     case MQTT_EV_PUBACK:
         if (ev->refused && ev->tag < TAG_OTHER)
-            remote__stall(
+            batch_remote_cases__stall(
                 m,
                 "%s: a request was not delivered; check the broker's "
                 "ACL for %s/pool/request and %s/+/request",
@@ -630,12 +432,13 @@ static void on_mqtt(remote *m, const mqtt_event *ev)
         break;
     case MQTT_EV_PUBFAIL: {
         rcase *rc = ev->tag && ev->tag < TAG_OTHER
-                        ? find_case(m, (size_t)(ev->tag - 1)) : NULL;
+                        ? batch_remote_cases__find(m, (size_t)(ev->tag - 1))
+                        : NULL;
         if (rc != NULL && (rc->state == R_SENT || rc->state == R_PROBING))
             rc->unsent = 1;
         break;
     }
-    case MQTT_EV_MESSAGE: remote__on_message(m, ev); break;
+    case MQTT_EV_MESSAGE: batch_remote_answers__on_message(m, ev); break;
     }
 }
 
@@ -666,10 +469,10 @@ static void cancel_all(remote *m, int sfd)
         json_decref(req);
     }
     /* until they are acknowledged, the time is up, or a second signal */
-    double until = remote__now() + STOP_WAIT;
+    double until = batch_remote_cases__now() + STOP_WAIT;
     struct pollfd pfd = {.fd = sfd, .events = POLLIN};
     while (m->connected && mqtt__in_flight(m->mq) > 0 &&
-           remote__now() < until && poll(&pfd, 1, 10) == 0)
+           batch_remote_cases__now() < until && poll(&pfd, 1, 10) == 0)
         ;
 }
 
@@ -691,7 +494,7 @@ static int setup(remote *m, char *client_id, size_t len)
     mo.n_subscriptions = 1;
     m->mq = mqtt__start(&mo, why, sizeof why);
     if (m->mq == NULL) {
-        remote__stall(m, "%s", why);
+        batch_remote_cases__stall(m, "%s", why);
         return -1;
     }
     return 0;
@@ -742,20 +545,22 @@ void batch_remote__run_all(batch_runner *r, const batch *b,
     sfd = signalfd(-1, &stop_set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0 || setup(m, client_id, sizeof client_id) != 0) {
         if (sfd < 0)
-            remote__stall(m, "cannot make a signalfd: %s", strerror(errno));
+            batch_remote_cases__stall(m, "cannot make a signalfd: %s",
+                                      strerror(errno));
         goto exit;
     }
-    m->none_since = m->gone_since = remote__now();
+    m->none_since = m->gone_since = batch_remote_cases__now();
     for (;;) {
-        double tn = remote__now();
+        double tn = batch_remote_cases__now();
         if (m->connected && tn >= m->connected_at + DISCOVERY &&
             !t->stopping) {
             if (window(m) == 0 || m->ctls == NULL) {
                 if (!m->said_waiting)
-                    remote__note(m,
-                                 "no controller of group %s is online under "
-                                 "%s/+/status; waiting up to %g s for one",
-                                 m->group, m->prefix, wait);
+                    batch_remote_cases__note(
+                        m,
+                        "no controller of group %s is online under "
+                        "%s/+/status; waiting up to %g s for one",
+                        m->group, m->prefix, wait);
                 m->said_waiting = 1;
             } else {
                 m->said_waiting = 0;
@@ -778,18 +583,22 @@ void batch_remote__run_all(batch_runner *r, const batch *b,
             m->none_since = tn;
         if (tn - m->none_since > wait) {
             if (!m->ever_connected)
-                remote__stall(m,
-                              "could not reach the broker at %s within %g s; "
-                              "check --broker",
-                              ro->broker, wait);
+                batch_remote_cases__stall(
+                    m,
+                    "could not reach the broker at %s within %g s; "
+                    "check --broker",
+                    ro->broker, wait);
             else if (!m->connected)
-                remote__stall(m, "lost the broker at %s for more than %g s",
-                              ro->broker, wait);
+                batch_remote_cases__stall(m,
+                                          "lost the broker at %s for more "
+                                          "than %g s",
+                                          ro->broker, wait);
             else
-                remote__stall(m,
-                              "no controller of group %s online under %s for "
-                              "%g s ('twinctl status --prefix %s' lists them)",
-                              m->group, m->prefix, wait, m->prefix);
+                batch_remote_cases__stall(
+                    m,
+                    "no controller of group %s online under %s for "
+                    "%g s ('twinctl status --prefix %s' lists them)",
+                    m->group, m->prefix, wait, m->prefix);
             break;
         }
         struct pollfd pfd[2] = {{.fd = mqtt__wake_fd(m->mq),
@@ -809,7 +618,8 @@ void batch_remote__run_all(batch_runner *r, const batch *b,
             on_mqtt(m, ev);
             mqtt__event_free(ev);
         }
-        if (m->reconnect_at > 0 && remote__now() >= m->reconnect_at) {
+        if (m->reconnect_at > 0 &&
+            batch_remote_cases__now() >= m->reconnect_at) {
             m->reconnect_at = 0;
             mqtt__reconnect(m->mq);
         }
@@ -819,14 +629,15 @@ void batch_remote__run_all(batch_runner *r, const batch *b,
     describe_workers(m);
     batch__progress(r, 1);
     if (m->busy || m->resent || m->late)
-        remote__note(m,
-                     "%zu case%s sent again after a controller was lost, %zu "
-                     "after a busy answer; %zu late answer%s ignored",
-                     m->resent, m->resent == 1 ? "" : "s", m->busy, m->late,
-                     m->late == 1 ? "" : "s");
+        batch_remote_cases__note(
+            m,
+            "%zu case%s sent again after a controller was lost, %zu "
+            "after a busy answer; %zu late answer%s ignored",
+            m->resent, m->resent == 1 ? "" : "s", m->busy, m->late,
+            m->late == 1 ? "" : "s");
 exit:
     while (m->n_live > 0)
-        take_case(m, m->live[m->n_live - 1]);
+        batch_remote_cases__take(m, m->live[m->n_live - 1]);
     mqtt__stop(&m->mq, 1000);
     free(m->live);
     for (size_t i = 0; i < m->n_ctls; i++) {

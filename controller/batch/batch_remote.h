@@ -45,12 +45,10 @@ typedef struct batch_remote_opts {
     unsigned max_attempts;     /* 0: BATCH_MAX_ATTEMPTS */
 } batch_remote_opts;
 
-/* Run the cases of r that have to run, on the controllers; returns when
- * every one ended, a stopping signal came (t->stopping) or there is no
- * controller or broker to run them (t->stalled, why says). */
-void batch_remote__run_all(batch_runner *r, const batch *b,
-                           const batch_run_opts *o, batch_tally *t,
-                           const batch_observer *obs, char *why,
-                           size_t why_len);
+/* The batch_executor (batch_run.h) that runs the cases of r that have to
+ * run on the controllers, o->remote saying how; returns when every one
+ * ended, a stopping signal came (t->stopping) or there is no controller or
+ * broker to run them (t->stalled, why says). */
+batch_executor batch_remote__run_all;
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * batch_remote_answers.c — what comes back to `twinctl batch --broker`
- * (batch_remote_int.h): the controllers' retained statuses, the answers
+ * (batch_remote_answers.h): the controllers' retained statuses, the answers
  * to the cases' requests and, with --rows, their result messages (put in
  * order by collect.c, gaps asked for again by repair.c), turned into the
  * result record a local run writes: the KPIs from `finished`'s
@@ -17,28 +17,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "batch_remote_int.h"
+#include "batch_remote_answers.h"
 
 /* The topic's levels after the prefix: controller, kind, id, rest. */
 typedef struct topic_parts {
     const char *cid, *kind, *id, *rest;
     size_t cid_len, kind_len, id_len;
 } topic_parts;
-
-void remote__drop_rows(rcase *rc)
-{
-    if (rc->rows) {
-        fclose(rc->rows);
-        unlink(rc->tmp);
-        rc->rows = NULL;
-    }
-    free(rc->tmp);
-    rc->tmp = NULL;
-    repair__free(&rc->rep);
-    collect__free(&rc->col);
-    json_decref(rc->final);
-    rc->final = NULL;
-}
 
 /* repair.c's requests: to the case's controller, answered under its
  * topics on P/C/response/<id>/repair. */
@@ -61,8 +46,8 @@ static int send_repair(void *ctx, const char *payload)
 static void repair_note(void *ctx, const char *sentence)
 {
     rcase *rc = ctx;
-    remote__note(rc->m, "case %s: %s", batch__case_name(rc->m->r, rc->index),
-                 sentence);
+    batch_remote_cases__note(rc->m, "case %s: %s",
+                             batch__case_name(rc->m->r, rc->index), sentence);
 }
 
 /* The case's rows from now on come from its controller. */
@@ -70,7 +55,7 @@ static int start_rows(remote *m, rcase *rc, const json_t *columns)
 {
     char why[512];
     const char *name = batch__case_name(m->r, rc->index);
-    remote__drop_rows(rc);
+    batch_remote_cases__drop_rows(rc);
     if (asprintf(&rc->tmp, "%s/cases/%s.csv.tmp", m->o->dir, name) < 0) {
         rc->tmp = NULL;
         return -1;
@@ -84,7 +69,7 @@ static int start_rows(remote *m, rcase *rc, const json_t *columns)
         collect__source(rc->col, rc->bound->id, why, sizeof why) != 0)
         return -1;
     if (m->connected)
-        repair__connected(rc->rep, remote__now());
+        repair__connected(rc->rep, batch_remote_cases__now());
     return 0;
 }
 
@@ -208,7 +193,7 @@ static int retry_rejection(const json_t *resp)
 static void on_final(remote *m, rcase *rc, ctl *c, json_t *resp)
 {
     if (!m->o->rows) {
-        remote__end_case(m, rc, c, record_of(m, rc, resp));
+        batch_remote_cases__end(m, rc, c, record_of(m, rc, resp));
         return;
     }
     /* With rows the answer of the controller whose rows we collect
@@ -218,8 +203,9 @@ static void on_final(remote *m, rcase *rc, ctl *c, json_t *resp)
         rc->bound = c;
         rc->state = R_RUNNING;
         if (start_rows(m, rc, NULL) != 0) {
-            remote__stall(m, "cannot write %s: %s", rc->tmp ? rc->tmp : "rows",
-                          strerror(errno));
+            batch_remote_cases__stall(m, "cannot write %s: %s",
+                                      rc->tmp ? rc->tmp : "rows",
+                                      strerror(errno));
             return;
         }
     }
@@ -230,14 +216,14 @@ static void on_final(remote *m, rcase *rc, ctl *c, json_t *resp)
     rc->final = json_incref(resp);
     rc->last_seq = (long long)json_integer_value(json_object_get(resp,
                                                                  "last_seq"));
-    repair__final(rc->rep, rc->last_seq, remote__now());
+    repair__final(rc->rep, rc->last_seq, batch_remote_cases__now());
 }
 
 static void on_answer(remote *m, rcase *rc, ctl *c, int current,
                       json_t *resp)
 {
     const char *st = json_string_value(json_object_get(resp, "status"));
-    double t = remote__now();
+    double t = batch_remote_cases__now();
     if (st == NULL)
         return;
     if (strcmp(st, "finished") == 0 || strcmp(st, "failed") == 0) {
@@ -253,8 +239,9 @@ static void on_answer(remote *m, rcase *rc, ctl *c, int current,
             rc->bound = c;
             if (m->o->rows &&
                 start_rows(m, rc, json_object_get(resp, "columns")) != 0)
-                remote__stall(m, "cannot write %s: %s",
-                              rc->tmp ? rc->tmp : "rows", strerror(errno));
+                batch_remote_cases__stall(m, "cannot write %s: %s",
+                                          rc->tmp ? rc->tmp : "rows",
+                                          strerror(errno));
         }
         rc->state = R_RUNNING;
         rc->heard = t;
@@ -274,7 +261,7 @@ static void on_answer(remote *m, rcase *rc, ctl *c, int current,
             c->full_until = t + FULL_WAIT_BUSY;
             rc->busy++;
         }
-        remote__renew(m, rc, busy ? NULL : why);
+        batch_remote_cases__renew(m, rc, busy ? NULL : why);
         if (busy && rc->busy > 2)
             rc->not_before = t + 0.5;
     } else if (strcmp(st, "rejected") == 0) {
@@ -282,17 +269,20 @@ static void on_answer(remote *m, rcase *rc, ctl *c, int current,
         problems(json_object_get(resp, "errors"), msg, sizeof msg);
         const json_t *e0 = json_array_get(json_object_get(resp, "errors"), 0);
         const char *code = json_string_value(json_object_get(e0, "code"));
-        remote__end_case(m, rc, c,
-                         batch__record_new(m->r, rc->index, "rejected",
-                                           code ? code : "internal", msg));
+        batch_remote_cases__end(m, rc, c,
+                                batch__record_new(m->r, rc->index, "rejected",
+                                                  code ? code : "internal",
+                                                  msg));
     } else if (strcmp(st, "cancelled") == 0) {
         /* Not by us in this run: someone cancelled it, or an interrupted
          * run of this batch did.  Its id is spent there. */
         char why[300];
         snprintf(why, sizeof why, "it was cancelled on %s", c->id);
-        remote__note(m, "case %s: %s; sending it again under a new id",
-                     batch__case_name(m->r, rc->index), why);
-        remote__renew(m, rc, why);
+        batch_remote_cases__note(m,
+                                 "case %s: %s; sending it again under a "
+                                 "new id",
+                                 batch__case_name(m->r, rc->index), why);
+        batch_remote_cases__renew(m, rc, why);
     }
 }
 
@@ -322,7 +312,7 @@ static int is(const char *s, size_t len, const char *word)
 
 static void on_status(remote *m, const mqtt_event *ev, const topic_parts *p)
 {
-    ctl *c = remote__find_ctl(m, p->cid, p->cid_len, 1);
+    ctl *c = batch_remote_cases__find_ctl(m, p->cid, p->cid_len, 1);
     if (c == NULL)
         return;
     json_t *st = ev->len ? json_loadb(ev->payload, ev->len, 0, NULL) : NULL;
@@ -333,7 +323,7 @@ static void on_status(remote *m, const mqtt_event *ev, const topic_parts *p)
     if (group != NULL)
         c->in_group = strcmp(group, m->group) == 0;
     if (was && !(c->online && c->in_group))
-        remote__controller_gone(m, c);
+        batch_remote_cases__controller_gone(m, c);
     if (c->online) {
         c->capacity = (long)json_integer_value(json_object_get(st,
                                                                "capacity"));
@@ -341,17 +331,18 @@ static void on_status(remote *m, const mqtt_event *ev, const topic_parts *p)
         /* A full spool takes no new run until it drains, which no status
          * announces: look again after a while. */
         c->full_until = json_is_true(json_object_get(st, "spool_full"))
-                            ? remote__now() + FULL_WAIT_SPOOL : 0;
+                            ? batch_remote_cases__now() + FULL_WAIT_SPOOL : 0;
         if (!ev->retained)
-            heard_from(c, remote__now());
+            heard_from(c, batch_remote_cases__now());
         if (!was && c->in_group && m->ever_connected &&
-            remote__now() > m->connected_at + DISCOVERY)
-            remote__note(m, "%s is online, capacity %ld", c->id, c->capacity);
+            batch_remote_cases__now() > m->connected_at + DISCOVERY)
+            batch_remote_cases__note(m, "%s is online, capacity %ld", c->id,
+                                     c->capacity);
     }
     json_decref(st);
 }
 
-void remote__on_message(remote *m, const mqtt_event *ev)
+void batch_remote_answers__on_message(remote *m, const mqtt_event *ev)
 {
     topic_parts p;
     int current = 0;
@@ -361,11 +352,12 @@ void remote__on_message(remote *m, const mqtt_event *ev)
         on_status(m, ev, &p);
         return;
     }
-    rcase *rc = p.id ? remote__case_of(m, p.id, p.id_len, &current) : NULL;
-    ctl *c = remote__find_ctl(m, p.cid, p.cid_len, 1);
+    rcase *rc = p.id ? batch_remote_cases__of_id(m, p.id, p.id_len, &current)
+                     : NULL;
+    ctl *c = batch_remote_cases__find_ctl(m, p.cid, p.cid_len, 1);
     if (c == NULL)
         return;
-    heard_from(c, remote__now());
+    heard_from(c, batch_remote_cases__now());
     if (rc == NULL) {
         m->late += is(p.kind, p.kind_len, "response") && p.rest == NULL;
         return;
@@ -376,11 +368,11 @@ void remote__on_message(remote *m, const mqtt_event *ev)
         char why[512];
         json_t *msg = json_loadb(ev->payload, ev->len,
                                  JSON_DECODE_INT_AS_REAL, NULL);
-        rc->heard = remote__now();
+        rc->heard = batch_remote_cases__now();
         repair__heard(rc->rep, rc->heard);
         if (collect__take(rc->col, msg, c->id, why, sizeof why) < 0)
-            remote__note(m, "case %s: %s", batch__case_name(m->r, rc->index),
-                         why);
+            batch_remote_cases__note(m, "case %s: %s",
+                                     batch__case_name(m->r, rc->index), why);
         return;
     }
     if (!is(p.kind, p.kind_len, "response"))
@@ -388,7 +380,7 @@ void remote__on_message(remote *m, const mqtt_event *ev)
     json_t *resp = json_loadb(ev->payload, ev->len, 0, NULL);
     if (p.rest != NULL) {            /* P/C/response/<id>/repair */
         if (rc->rep && resp && current)
-            repair__answer(rc->rep, resp, remote__now());
+            repair__answer(rc->rep, resp, batch_remote_cases__now());
     } else if (resp != NULL) {
         on_answer(m, rc, c, current, resp);
     }
@@ -398,7 +390,7 @@ void remote__on_message(remote *m, const mqtt_event *ev)
 /* With --rows, a case with its final answer ends once its rows are all
  * there (repair asking for what is missing), or is sent again when they
  * cannot be had. */
-void remote__rows_step(remote *m, rcase *rc, double t)
+void batch_remote_answers__rows_step(remote *m, rcase *rc, double t)
 {
     if (rc->final == NULL)
         return;
@@ -409,9 +401,11 @@ void remote__rows_step(remote *m, rcase *rc, double t)
                  rc->bound->id, repair__gave_up(rc->rep)
                                     ? repair__why(rc->rep)
                                     : "unusable result messages");
-        remote__note(m, "case %s: %s; running it again under a new id",
-                     batch__case_name(m->r, rc->index), why);
-        remote__renew(m, rc, why);
+        batch_remote_cases__note(m,
+                                 "case %s: %s; running it again under a "
+                                 "new id",
+                                 batch__case_name(m->r, rc->index), why);
+        batch_remote_cases__renew(m, rc, why);
         return;
     }
     if (!collect__complete(rc->col, rc->last_seq))
@@ -424,10 +418,11 @@ void remote__rows_step(remote *m, rcase *rc, double t)
     FILE *f = rc->rows;
     rc->rows = NULL;
     if (batch__commit_file(f, rc->tmp, path, dir) != 0) {
-        remote__stall(m, "cannot write %s: %s", path, strerror(errno));
+        batch_remote_cases__stall(m, "cannot write %s: %s", path,
+                                  strerror(errno));
         return;
     }
     json_t *final = json_incref(rc->final);
-    remote__end_case(m, rc, rc->bound, record_of(m, rc, final));
+    batch_remote_cases__end(m, rc, rc->bound, record_of(m, rc, final));
     json_decref(final);
 }

@@ -19,7 +19,6 @@
  * the section "KPIs" below is the one place that knows.
  */
 #include "batch_run.h"
-#include "batch_remote.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -851,8 +850,8 @@ batch_outcome batch__run(const batch *b, const json_t *doc,
         goto exit;
     scan_done(&r);
     r.t0 = now();
-    if (opts->remote)
-        batch_remote__run_all(&r, b, opts, tally, obs, why, why_len);
+    if (opts->elsewhere)
+        opts->elsewhere(&r, b, opts, tally, obs, why, why_len);
     else
         run_all(&r);
     if (tally->stopping)

@@ -25,7 +25,7 @@
  * finished case whose rows are missing; with retry_failed, the cases that
  * did not finish).
  *
- * With opts->remote the cases run on controllers over MQTT instead
+ * With opts->elsewhere the cases run on controllers over MQTT instead
  * (batch_remote.h); the directory, the results and the summary are the
  * same, and so is this interface.
  */
@@ -69,6 +69,18 @@ typedef struct batch_observer {
 } batch_observer;
 
 struct batch_remote_opts;
+struct batch_run_opts;
+typedef struct batch_runner batch_runner;
+
+/* Another way of running the cases than here (batch_remote__run_all,
+ * batch_remote.h): given the runner (the interface below), it runs the
+ * cases of r that have to run, and returns when every one ended, a
+ * stopping signal came (t->stopping) or it stalled (t->stalled, why
+ * says). */
+typedef void batch_executor(batch_runner *r, const batch *b,
+                            const struct batch_run_opts *o, batch_tally *t,
+                            const batch_observer *obs, char *why,
+                            size_t why_len);
 
 typedef struct batch_run_opts {
     const char *dir;
@@ -80,9 +92,11 @@ typedef struct batch_run_opts {
     const model_lib *models;
     const instance_lib *instances;
     const char *document;  /* the batch file, for batch.json */
-    /* Run the cases on controllers over MQTT (batch_remote.h): jobs is
-     * then the cases in flight (0: the controllers' capacity), timeout
-     * and max_steps are the controllers' business. */
+    /* Run the cases on controllers over MQTT: elsewhere is then
+     * batch_remote__run_all and remote its options (batch_remote.h); jobs
+     * is the cases in flight (0: the controllers' capacity), timeout and
+     * max_steps are the controllers' business.  NULL: here. */
+    batch_executor *elsewhere;
     const struct batch_remote_opts *remote;
 } batch_run_opts;
 
@@ -111,8 +125,7 @@ batch_outcome batch__run(const batch *b, const json_t *doc,
 
 /* ---- for another way of running the cases (batch_remote.c) --------------
  * batch__run() keeps the directory, the tally and the summary, and hands
- * the cases to be run, with this runner, to batch_remote__run_all(). */
-typedef struct batch_runner batch_runner;
+ * the cases to be run, with this runner, to opts->elsewhere. */
 
 /* The case's id, and whether it still has to run. */
 const char *batch__case_name(const batch_runner *r, size_t index);

@@ -454,6 +454,7 @@ int cmd_batch(int argc, char **argv)
             status = 2;
             goto exit;
         }
+        ro.elsewhere = batch_remote__run_all;
         ro.remote = &rem;
         v.remote = &rem;
     }

@@ -1,13 +1,15 @@
 /*
- * batch_remote_int.h — what the two halves of `twinctl batch --broker`
+ * batch_remote_cases.h — what the two halves of `twinctl batch --broker`
  * share: the controllers, the cases in flight and the state of the
- * whole.  batch_remote.c sends the cases (the window, the requests, the
- * timeouts, the connection, the loop); batch_remote_answers.c takes what
- * comes back (statuses, answers, results) and makes the cases' results.
- * Internal to them; batch_remote.h is the interface.
+ * whole, and what happens to a case (batch_remote_cases.c).  Above it,
+ * batch_remote_answers.c takes what comes back (statuses, answers,
+ * results) and makes the cases' results; above both, batch_remote.c
+ * sends the cases (the window, the requests, the timeouts, the
+ * connection, the loop).  Internal to them; batch_remote.h is the
+ * interface.
  */
-#ifndef TWIN_BATCH_REMOTE_INT_H
-#define TWIN_BATCH_REMOTE_INT_H
+#ifndef TWIN_BATCH_REMOTE_CASES_H
+#define TWIN_BATCH_REMOTE_CASES_H
 
 #include <stdio.h>
 
@@ -93,39 +95,44 @@ typedef struct remote {
     size_t busy, resent, late;
 } remote;
 
-/* ---- batch_remote.c ------------------------------------------------------ */
-
-double remote__now(void);              /* monotonic seconds */
+double batch_remote_cases__now(void);  /* monotonic seconds */
 /* A sentence for the operator (the observer's note). */
-void remote__note(remote *m, const char *fmt, ...)
+void batch_remote_cases__note(remote *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Stop the batch for want of a controller, the broker or a resource; the
  * sentence goes to why. */
-void remote__stall(remote *m, const char *fmt, ...)
+void batch_remote_cases__stall(remote *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The controller with this id (len bytes), made when make and unknown;
  * NULL when unknown, or out of memory. */
-ctl *remote__find_ctl(remote *m, const char *id, size_t len, int make);
-/* The case in flight an id of ours names, if any. */
-rcase *remote__case_of(const remote *m, const char *id, size_t len,
-                       int *current);
+ctl *batch_remote_cases__find_ctl(remote *m, const char *id, size_t len,
+                                  int make);
+/* The case in flight of this index, or the one an id of ours names
+ * (*current: the id is its request id now); NULL: none. */
+rcase *batch_remote_cases__find(const remote *m, size_t index);
+rcase *batch_remote_cases__of_id(const remote *m, const char *id,
+                                 size_t len, int *current);
+/* Its subscriptions undone. */
+void batch_remote_cases__drop_topics(remote *m, rcase *rc);
+/* The request id from the case's id and its suffix, into req and text.
+ * Returns 0, -1 for want of memory. */
+int batch_remote_cases__set_id(remote *m, rcase *rc);
+/* With --rows: forget the rows collected so far. */
+void batch_remote_cases__drop_rows(rcase *rc);
+/* The case is no longer in flight: its subscriptions, rows and request
+ * go, and rc is freed. */
+void batch_remote_cases__take(remote *m, rcase *rc);
 /* The case ended with rec (stolen), answered by c (or NULL): written by
  * batch_run.c, and no longer in flight (rc is freed). */
-void remote__end_case(remote *m, rcase *rc, ctl *c, json_t *rec);
+void batch_remote_cases__end(remote *m, rcase *rc, ctl *c, json_t *rec);
 /* Send the case again under a new id: its id is spent where it went
  * (busy: why NULL), or it was lost because of why (it may then have
  * ended, failed, when that was once too many: rc is then freed). */
-void remote__renew(remote *m, rcase *rc, const char *why);
+void batch_remote_cases__renew(remote *m, rcase *rc, const char *why);
+/* Lost because of why: sent again, the same request, to a controller
+ * that answers (or ended, failed, when that was once too many). */
+void batch_remote_cases__lose(remote *m, rcase *rc, const char *why);
 /* Controller c went offline. */
-void remote__controller_gone(remote *m, ctl *c);
-
-/* ---- batch_remote_answers.c ---------------------------------------------- */
-
-void remote__on_message(remote *m, const mqtt_event *ev);
-/* With --rows: forget the rows collected so far. */
-void remote__drop_rows(rcase *rc);
-/* With --rows, a case whose final answer came: ended once its rows are
- * all there, sent again when they cannot be had. */
-void remote__rows_step(remote *m, rcase *rc, double t);
+void batch_remote_cases__controller_gone(remote *m, ctl *c);
 
 #endif
