@@ -20,8 +20,13 @@ its meson.build makes with configure_file (twin_paths.h in library/).  A
 quoted include of a name found in no tier (twin_model.h, the plugin
 header) is not the controller's and is left alone.
 
-Usage: test_tiers.py [CONTROLLER_DIR]   (default: ../controller from here)
+The unit tests are held to the same rule: tests/unit/<tier>/ tests
+controller/<tier>/ and includes no header of a higher tier (its
+test_*.c files link that tier alone, tests/unit/meson.build).
+
+Usage: test_tiers.py [CONTROLLER_DIR [UNIT_DIR]]
        test_tiers.py --self-check [CONTROLLER_DIR]
+(defaults: controller/ and tests/unit/ of the tree this file is in)
 The self-check runs the check on a copy of the tree, clean (it must pass)
 and with an upward include planted (it must fail and name the line).
 Exit status: 0 when every include keeps to the tiers, 1 when one does not.
@@ -52,17 +57,26 @@ CONFIGURED = re.compile(r"configure_file\s*\((?:[^)]*?)output\s*:\s*'([^']+)'",
                         re.S)
 
 
-def headers_of(controller):
-    """{header name: tier} and the problems found while making it."""
-    where, problems = {}, []
-    for tier in sorted(os.listdir(controller)):
-        path = os.path.join(controller, tier)
+def tier_folders(top, problems):
+    """The tier folders under top as (tier, path); a folder that is no
+    tier goes to problems."""
+    folders = []
+    for tier in sorted(os.listdir(top)):
+        path = os.path.join(top, tier)
         if not os.path.isdir(path):
             continue
         if tier not in BELOW:
             problems.append('%s: a folder that is no tier (tiers: %s)'
                             % (path, ', '.join(BELOW)))
             continue
+        folders.append((tier, path))
+    return folders
+
+
+def headers_of(controller, problems):
+    """{header name: tier} of the tier folders under controller."""
+    where = {}
+    for tier, path in tier_folders(controller, problems):
         names = [f for f in os.listdir(path) if f.endswith('.h')]
         build = os.path.join(path, 'meson.build')
         if os.path.exists(build):
@@ -78,16 +92,18 @@ def headers_of(controller):
             if t not in BELOW:
                 problems.append('tier %s may include %s, which is no tier'
                                 % (tier, t))
-    return where, problems
+    return where
 
 
-def check(controller):
-    """Every upward include under controller, as 'file:line: ...' lines."""
-    where, problems = headers_of(controller)
-    for tier in sorted(BELOW):
-        path = os.path.join(controller, tier)
-        if not os.path.isdir(path):
-            continue
+def check(controller, unit=None):
+    """Every upward include under controller (and the unit tests' tier
+    folders under unit), as 'file:line: ...' lines."""
+    problems = []
+    where = headers_of(controller, problems)
+    folders = tier_folders(controller, [])
+    if unit:
+        folders += tier_folders(unit, problems)
+    for tier, path in folders:
         allowed = set(BELOW[tier]) | {tier}
         for name in sorted(os.listdir(path)):
             if not name.endswith(('.c', '.h')):
@@ -160,13 +176,15 @@ def main(argv):
         args = args[1:]
     here = os.path.dirname(os.path.abspath(__file__))
     controller = args[0] if args else os.path.join(here, '..', 'controller')
+    unit = args[1] if len(args) > 1 else (None if args else
+                                          os.path.join(here, 'unit'))
     if selftest:
         return self_check(controller)
-    problems = check(controller)
+    problems = check(controller, unit)
     for p in problems:
         print(p)
     if problems:
-        print('%d include(s) against the tiers (docs/architecture.md)'
+        print('%d problem(s) with the tiers (docs/architecture.md)'
               % len(problems))
         return 1
     return 0
