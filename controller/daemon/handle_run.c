@@ -17,6 +17,98 @@
 #include "runs.h"
 #include "status.h"
 
+/* The run's id: the request's "run", else its id; one in use (a run
+ * remembered, or a journal in the spool) is a problem in errs. */
+static const char *run_id_arg(serve *sv, const reply_to *to,
+                              const json_t *req, twin_errors *errs)
+{
+    const json_t *run_id = json_object_get(req, "run");
+    const char *id = to->id;
+    if (run_id != NULL && (id = request__run_id(run_id, errs)) == NULL)
+        id = to->id;
+    if (errs->count == 0 && (runs__find(sv, id) != NULL ||
+                             (sv->sp && spool__has_run(sv->sp, id))))
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, run_id ? "/run" : "/id",
+                    "run id '%s' is already in use on this controller", id);
+    return id;
+}
+
+/* What the run will send (its columns and topics, new in *columns,
+ * *result_topic and *event_topic, the caller's to free), and so its share
+ * of the spool.  Returns 0, or -1 out of memory. */
+static int run_spec(serve *sv, const scenario *sc, const char *id,
+                    json_t **columns, char **result_topic,
+                    char **event_topic, sender_run_spec *spec)
+{
+    *columns = json_array();
+    json_array_append_new(*columns, json_string("t"));
+    for (size_t i = 0; i < sc->n_out; i++)
+        json_array_append_new(*columns, json_string(sc->out_name[i]));
+    if (asprintf(result_topic, "%s/%s/result/%s", sv->cfg.prefix,
+                 sv->cfg.id, id) < 0)
+        *result_topic = NULL;
+    if (asprintf(event_topic, "%s/%s/event/%s", sv->cfg.prefix, sv->cfg.id,
+                 id) < 0)
+        *event_topic = NULL;
+    if (*result_topic == NULL || *event_topic == NULL)
+        return -1;
+    double paced = sc->realtime ? (double)sc->n_ticks * sc->dt / sc->speed
+                                : 0.0;
+    *spec = (sender_run_spec){
+        .run_id = id, .result_topic = *result_topic,
+        .event_topic = *event_topic, .columns = *columns,
+        .max_rows = (uint64_t)(sc->n_ticks / sc->every + 1),
+        .paced_seconds = fmin(paced, sv->cfg.limits.run_seconds),
+        .event_bytes = sv->cfg.limits.event_bytes};
+    return 0;
+}
+
+/* Start the accepted run's process, its output to the log labelled with
+ * the run; then it is one of the runs, running, or (the process could
+ * not be started) one that failed, answered so. */
+static void start_child(serve *sv, const reply_to *to, run_rec *r)
+{
+    char why[1024];
+    runner_limits rl = {.cpu_seconds = sv->cfg.limits.cpu_seconds,
+                        .memory_bytes = sv->cfg.limits.memory_bytes};
+    runner_spec spec_run = {.lim = &rl, .opt = {.realtime = -1},
+                            .output_fd = -1};
+    char label[256];
+    if (r->sc->n_inst == 1)
+        snprintf(label, sizeof label, "twinctl serve: run %s (instance %s)",
+                 r->id, r->sc->inst[0].name);
+    else
+        snprintf(label, sizeof label, "twinctl serve: run %s", r->id);
+    r->output = malloc(sizeof *r->output);
+    if (r->output != NULL &&
+        proc__output_open(r->output, &spec_run.output_fd, stderr,
+                          label) != 0) {
+        free(r->output);
+        r->output = NULL; /* its output goes to the log as it is */
+    }
+    if (runner__start(r->sc, &spec_run, &r->child, why, sizeof why) != 0) {
+        r->state = RUN_FAILED;
+        json_t *resp = json_pack("{s:s, s:s, s:I, s:I, s:I, s:{}, s:[{s:s, "
+                                 "s:s, s:s}]}", "status", "failed", "run",
+                                 r->id, "last_seq", (json_int_t)-1, "rows",
+                                 (json_int_t)0, "messages", (json_int_t)0,
+                                 "stats", "errors", "code", "internal",
+                                 "path", "", "message", why);
+        respond__run(sv, to, r, resp);
+        if (r->st)
+            spool__finish(&r->st, sv->cfg.limits.retention);
+        r->next = sv->runs;
+        sv->runs = r;
+        sender__run_free(&r->out);
+        return;
+    }
+    r->state = RUN_RUNNING;
+    r->next = sv->runs;
+    sv->runs = r;
+    sv->active++;
+    status__publish(sv);
+}
+
 void handle_run(serve *sv, const reply_to *to, const json_t *req)
 {
     twin_errors errs = {0};
@@ -24,44 +116,18 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
     run_rec *r = NULL;
     json_t *columns = NULL;
     char *result_topic = NULL, *event_topic = NULL;
-    char why[1024];
+    sender_run_spec spec;
 
-    const json_t *run_id = json_object_get(req, "run");
-    const char *id = to->id;
-    if (run_id != NULL && (id = request__run_id(run_id, &errs)) == NULL)
-        id = to->id;
-    if (errs.count == 0 && (runs__find(sv, id) != NULL ||
-                            (sv->sp && spool__has_run(sv->sp, id))))
-        errors__add(&errs, TWIN_E_OUT_OF_RANGE, run_id ? "/run" : "/id",
-                    "run id '%s' is already in use on this controller", id);
+    const char *id = run_id_arg(sv, to, req, &errs);
     json_t *doc = NULL;
     sc = admission__scenario(sv, req, "a run", 1, &doc, &errs);
     if (errs.count > 0)
         goto reject;
     if (sc == NULL)
         goto oom;
-
-    /* What the run will send, and so its share of the spool. */
-    columns = json_array();
-    json_array_append_new(columns, json_string("t"));
-    for (size_t i = 0; i < sc->n_out; i++)
-        json_array_append_new(columns, json_string(sc->out_name[i]));
-    if (asprintf(&result_topic, "%s/%s/result/%s", sv->cfg.prefix,
-                 sv->cfg.id, id) < 0)
-        result_topic = NULL;
-    if (asprintf(&event_topic, "%s/%s/event/%s", sv->cfg.prefix, sv->cfg.id,
-                 id) < 0)
-        event_topic = NULL;
-    if (result_topic == NULL || event_topic == NULL)
+    if (run_spec(sv, sc, id, &columns, &result_topic, &event_topic,
+                 &spec) != 0)
         goto oom;
-    double paced = sc->realtime ? (double)sc->n_ticks * sc->dt / sc->speed
-                                : 0.0;
-    sender_run_spec spec = {
-        .run_id = id, .result_topic = result_topic,
-        .event_topic = event_topic, .columns = columns,
-        .max_rows = (uint64_t)(sc->n_ticks / sc->every + 1),
-        .paced_seconds = fmin(paced, sv->cfg.limits.run_seconds),
-        .event_bytes = sv->cfg.limits.event_bytes};
     size_t need = admission__reservation(sv, to, &spec, sc);
     admission__run(sv, need, sc, &errs);
     if (errs.count > 0)
@@ -109,44 +175,7 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
         "{s:s, s:s, s:O, s:I, s:o}", "status", "accepted", "run", r->id,
         "columns", r->columns, "rows_expected", (json_int_t)spec.max_rows,
         "pace", pace));
-    runner_limits rl = {.cpu_seconds = sv->cfg.limits.cpu_seconds,
-                        .memory_bytes = sv->cfg.limits.memory_bytes};
-    runner_spec spec_run = {.lim = &rl, .opt = {.realtime = -1},
-                            .output_fd = -1};
-    char label[256];
-    if (r->sc->n_inst == 1)
-        snprintf(label, sizeof label, "twinctl serve: run %s (instance %s)",
-                 r->id, r->sc->inst[0].name);
-    else
-        snprintf(label, sizeof label, "twinctl serve: run %s", r->id);
-    r->output = malloc(sizeof *r->output);
-    if (r->output != NULL &&
-        proc__output_open(r->output, &spec_run.output_fd, stderr,
-                          label) != 0) {
-        free(r->output);
-        r->output = NULL; /* its output goes to the log as it is */
-    }
-    if (runner__start(r->sc, &spec_run, &r->child, why, sizeof why) != 0) {
-        r->state = RUN_FAILED;
-        json_t *resp = json_pack("{s:s, s:s, s:I, s:I, s:I, s:{}, s:[{s:s, "
-                                 "s:s, s:s}]}", "status", "failed", "run",
-                                 r->id, "last_seq", (json_int_t)-1, "rows",
-                                 (json_int_t)0, "messages", (json_int_t)0,
-                                 "stats", "errors", "code", "internal",
-                                 "path", "", "message", why);
-        respond__run(sv, to, r, resp);
-        if (r->st)
-            spool__finish(&r->st, sv->cfg.limits.retention);
-        r->next = sv->runs;
-        sv->runs = r;
-        sender__run_free(&r->out);
-        goto exit;
-    }
-    r->state = RUN_RUNNING;
-    r->next = sv->runs;
-    sv->runs = r;
-    sv->active++;
-    status__publish(sv);
+    start_child(sv, to, r);
     goto exit;
 oom:
     errors__add(&errs, TWIN_E_INTERNAL, "", "out of memory starting the run");
