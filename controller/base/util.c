@@ -1,11 +1,20 @@
 /*
- * util.c — directory listing shared by the model and instance libraries.
+ * util.c — the monotonic clock and the directory listing that every tier
+ * may use (util.h).
  */
 #include "util.h"
 
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+double util__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int by_name(const void *a, const void *b)
 {

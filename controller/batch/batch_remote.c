@@ -35,6 +35,7 @@
 
 #include "batch_remote_answers.h"
 #include "batch_remote_cases.h"
+#include "util.h"
 
 /* Our cases it holds: accepted, or sent to it and not yet answered. */
 static unsigned holding(const remote *m, const ctl *c)
@@ -59,7 +60,7 @@ static int usable(const remote *m, const ctl *c)
 static long room(const remote *m, const ctl *c)
 {
     long mine = (long)holding(m, c);
-    if (c->full_until > batch_remote_cases__now())
+    if (c->full_until > util__now())
         return 0;
     return c->capacity - (c->load > mine ? c->load : mine);
 }
@@ -185,7 +186,7 @@ static void publish(remote *m, rcase *rc, ctl *to, enum rstate state)
     rc->unsent = mqtt__publish(m->mq, &pub) != 0;
     rc->target = to;
     rc->state = state;
-    rc->sent = batch_remote_cases__now();
+    rc->sent = util__now();
     rc->sends++;
 }
 
@@ -365,7 +366,7 @@ static void fill(remote *m)
 
 static void on_mqtt(remote *m, const mqtt_event *ev)
 {
-    double t = batch_remote_cases__now();
+    double t = util__now();
     switch (ev->kind) {
     case MQTT_EV_CONNECTED:
         if (m->ever_connected)
@@ -469,10 +470,10 @@ static void cancel_all(remote *m, int sfd)
         json_decref(req);
     }
     /* until they are acknowledged, the time is up, or a second signal */
-    double until = batch_remote_cases__now() + STOP_WAIT;
+    double until = util__now() + STOP_WAIT;
     struct pollfd pfd = {.fd = sfd, .events = POLLIN};
     while (m->connected && mqtt__in_flight(m->mq) > 0 &&
-           batch_remote_cases__now() < until && poll(&pfd, 1, 10) == 0)
+           util__now() < until && poll(&pfd, 1, 10) == 0)
         ;
 }
 
@@ -549,9 +550,9 @@ void batch_remote__run_all(batch_runner *r, const batch *b,
                                       strerror(errno));
         goto exit;
     }
-    m->none_since = m->gone_since = batch_remote_cases__now();
+    m->none_since = m->gone_since = util__now();
     for (;;) {
-        double tn = batch_remote_cases__now();
+        double tn = util__now();
         if (m->connected && tn >= m->connected_at + DISCOVERY &&
             !t->stopping) {
             if (window(m) == 0 || m->ctls == NULL) {
@@ -619,7 +620,7 @@ void batch_remote__run_all(batch_runner *r, const batch *b,
             mqtt__event_free(ev);
         }
         if (m->reconnect_at > 0 &&
-            batch_remote_cases__now() >= m->reconnect_at) {
+            util__now() >= m->reconnect_at) {
             m->reconnect_at = 0;
             mqtt__reconnect(m->mq);
         }

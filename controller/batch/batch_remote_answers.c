@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "batch_remote_answers.h"
+#include "util.h"
 
 /* The topic's levels after the prefix: controller, kind, id, rest. */
 typedef struct topic_parts {
@@ -69,7 +70,7 @@ static int start_rows(remote *m, rcase *rc, const json_t *columns)
         collect__source(rc->col, rc->bound->id, why, sizeof why) != 0)
         return -1;
     if (m->connected)
-        repair__connected(rc->rep, batch_remote_cases__now());
+        repair__connected(rc->rep, util__now());
     return 0;
 }
 
@@ -216,14 +217,14 @@ static void on_final(remote *m, rcase *rc, ctl *c, json_t *resp)
     rc->final = json_incref(resp);
     rc->last_seq = (long long)json_integer_value(json_object_get(resp,
                                                                  "last_seq"));
-    repair__final(rc->rep, rc->last_seq, batch_remote_cases__now());
+    repair__final(rc->rep, rc->last_seq, util__now());
 }
 
 static void on_answer(remote *m, rcase *rc, ctl *c, int current,
                       json_t *resp)
 {
     const char *st = json_string_value(json_object_get(resp, "status"));
-    double t = batch_remote_cases__now();
+    double t = util__now();
     if (st == NULL)
         return;
     if (strcmp(st, "finished") == 0 || strcmp(st, "failed") == 0) {
@@ -331,11 +332,11 @@ static void on_status(remote *m, const mqtt_event *ev, const topic_parts *p)
         /* A full spool takes no new run until it drains, which no status
          * announces: look again after a while. */
         c->full_until = json_is_true(json_object_get(st, "spool_full"))
-                            ? batch_remote_cases__now() + FULL_WAIT_SPOOL : 0;
+                            ? util__now() + FULL_WAIT_SPOOL : 0;
         if (!ev->retained)
-            heard_from(c, batch_remote_cases__now());
+            heard_from(c, util__now());
         if (!was && c->in_group && m->ever_connected &&
-            batch_remote_cases__now() > m->connected_at + DISCOVERY)
+            util__now() > m->connected_at + DISCOVERY)
             batch_remote_cases__note(m, "%s is online, capacity %ld", c->id,
                                      c->capacity);
     }
@@ -357,7 +358,7 @@ void batch_remote_answers__on_message(remote *m, const mqtt_event *ev)
     ctl *c = batch_remote_cases__find_ctl(m, p.cid, p.cid_len, 1);
     if (c == NULL)
         return;
-    heard_from(c, batch_remote_cases__now());
+    heard_from(c, util__now());
     if (rc == NULL) {
         m->late += is(p.kind, p.kind_len, "response") && p.rest == NULL;
         return;
@@ -368,7 +369,7 @@ void batch_remote_answers__on_message(remote *m, const mqtt_event *ev)
         char why[512];
         json_t *msg = json_loadb(ev->payload, ev->len,
                                  JSON_DECODE_INT_AS_REAL, NULL);
-        rc->heard = batch_remote_cases__now();
+        rc->heard = util__now();
         repair__heard(rc->rep, rc->heard);
         if (collect__take(rc->col, msg, c->id, why, sizeof why) < 0)
             batch_remote_cases__note(m, "case %s: %s",
@@ -380,7 +381,7 @@ void batch_remote_answers__on_message(remote *m, const mqtt_event *ev)
     json_t *resp = json_loadb(ev->payload, ev->len, 0, NULL);
     if (p.rest != NULL) {            /* P/C/response/<id>/repair */
         if (rc->rep && resp && current)
-            repair__answer(rc->rep, resp, batch_remote_cases__now());
+            repair__answer(rc->rep, resp, util__now());
     } else if (resp != NULL) {
         on_answer(m, rc, c, current, resp);
     }

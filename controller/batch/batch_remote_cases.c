@@ -17,13 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-double batch_remote_cases__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
+#include "util.h"
 void batch_remote_cases__note(remote *m, const char *fmt, ...)
 {
     char text[1024];
@@ -210,7 +204,7 @@ void batch_remote_cases__renew(remote *m, rcase *rc, const char *why)
     rc->bound = NULL;
     rc->target = NULL;
     rc->state = R_QUEUED;
-    rc->not_before = batch_remote_cases__now();
+    rc->not_before = util__now();
 }
 
 /* Lost: sent again, the same request, to a controller that answers. */
@@ -226,7 +220,7 @@ void batch_remote_cases__lose(remote *m, rcase *rc, const char *why)
     batch_remote_cases__note(m, "case %s: %s; sending it again",
                              batch__case_name(m->r, rc->index), why);
     rc->state = R_QUEUED;
-    rc->not_before = batch_remote_cases__now();
+    rc->not_before = util__now();
 }
 
 /* A controller went offline: the cases it held are lost, and those sent
@@ -246,7 +240,7 @@ void batch_remote_cases__controller_gone(remote *m, ctl *c)
             /* It may have gone to c: the same request to one that
              * answers (which, if it had it, answers from memory). */
             rc->state = R_QUEUED;
-            rc->not_before = batch_remote_cases__now();
+            rc->not_before = util__now();
         }
     }
 }

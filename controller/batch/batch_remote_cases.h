@@ -95,7 +95,6 @@ typedef struct remote {
     size_t busy, resent, late;
 } remote;
 
-double batch_remote_cases__now(void);  /* monotonic seconds */
 /* A sentence for the operator (the observer's note). */
 void batch_remote_cases__note(remote *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -69,13 +69,6 @@ typedef struct batch_runner {
     int write_failed;
 } runner;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 unsigned batch__cpus(void)
 {
     cpu_set_t set;
@@ -335,7 +328,7 @@ end:;
 
 static void tick(runner *r, int force)
 {
-    double t = now();
+    double t = util__now();
     r->t->elapsed = t - r->t0;
     double every = r->obs && r->obs->refresh > 0 ? r->obs->refresh : 0.25;
     if (r->obs && r->obs->tick && (force || t - r->last_tick >= every)) {
@@ -350,7 +343,7 @@ static void ended(runner *r, size_t index, int finished, const char *status,
     r->state[index] = finished ? CASE_FINISHED : CASE_UNFINISHED;
     r->t->done++;
     r->t->failed += !finished;
-    r->t->elapsed = now() - r->t0;
+    r->t->elapsed = util__now() - r->t0;
     if (r->obs && r->obs->ended)
         r->obs->ended(r->obs->ctx, r->t, id_of(r, index), status, message);
 }
@@ -461,7 +454,7 @@ static void start_case(runner *r, size_t index, const sigset_t *mask)
         return;
     }
     *s = (slot){.pid = pid, .index = index, .crash_fd = p[0],
-                .started = now()};
+                .started = util__now()};
     r->t->running++;
 }
 
@@ -571,7 +564,7 @@ static void run_all(runner *r)
         if (r->t->running == 0 && (r->t->stopping || next >= n))
             break;
         double wait = r->obs && r->obs->refresh > 0 ? r->obs->refresh : 0.25;
-        double t = now();
+        double t = util__now();
         for (unsigned i = 0; r->o->timeout > 0 && i < r->jobs; i++) {
             slot *s = &r->slots[i];
             if (s->pid == 0 || s->timed_out)
@@ -849,7 +842,7 @@ batch_outcome batch__run(const batch *b, const json_t *doc,
     if ((lock = open_dir(&r, doc)) < 0)
         goto exit;
     scan_done(&r);
-    r.t0 = now();
+    r.t0 = util__now();
     if (opts->elsewhere)
         opts->elsewhere(&r, b, opts, tally, obs, why, why_len);
     else

@@ -36,6 +36,7 @@
 #include "runner.h"
 #include "scenario.h"
 #include "sim.h"
+#include "util.h"
 
 #define EXIT_CRASHED 3
 
@@ -105,13 +106,6 @@ static void usage(FILE *f)
         "crash are written).\n");
 }
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void on_columns(run_ctx *rc, const char *p, size_t len)
 {
     json_t *arr = json_loadb(p, len, 0, NULL);
@@ -141,7 +135,7 @@ static void on_row(run_ctx *rc, const double *values, size_t n)
     rc->rows++;
     rc->last_t = values[0];
     if (rc->progress) {
-        double now = wall_now();
+        double now = util__now();
         if (now >= rc->next_report) {
             rc->next_report = now + 0.5;
             fprintf(stderr, "\rtwinctl: t = %.6g s of %.6g (%3.0f%%)",
@@ -489,7 +483,7 @@ int cmd_run(int argc, char **argv)
     rc.start = sc->start;
     rc.stop = sc->stop;
     rc.progress = !rc.quiet && isatty(STDERR_FILENO) && rc.out != stdout;
-    rc.next_report = wall_now() + 1.0;
+    rc.next_report = util__now() + 1.0;
 
     runner_spec spec = {.opt = opt, .output_fd = -1, .stdout_to_stderr = 1,
                         .fifo = fifo, .mlock = lock, .fn_root = ""};

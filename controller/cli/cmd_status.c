@@ -21,6 +21,7 @@
 #include "cli_opts.h"
 #include "cmd.h"
 #include "mqtt.h"
+#include "util.h"
 
 /* The latest status of one controller. */
 typedef struct seen {
@@ -55,13 +56,6 @@ static void usage(FILE *f)
         "\n"
         "Exit status: 0 at least one controller is online; 1 none is (or\n"
         "no broker); 2 bad usage.\n");
-}
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Keep the latest message of each controller; an empty retained message
@@ -221,10 +215,10 @@ int cmd_status(int argc, char **argv)
     }
     /* Connecting may take up to the connect timeout; --wait counts from
      * the subscription, when the retained messages start to arrive. */
-    double until = wall_now() + 10.0;
+    double until = util__now() + 10.0;
     int connected = 0;
     for (;;) {
-        double now = wall_now();
+        double now = util__now();
         if (now >= until)
             break;
         struct pollfd pfd = {.fd = mqtt__wake_fd(mq), .events = POLLIN};
@@ -233,7 +227,7 @@ int cmd_status(int argc, char **argv)
         while ((ev = mqtt__next(mq)) != NULL) {
             if (ev->kind == MQTT_EV_CONNECTED && !connected) {
                 connected = 1;
-                until = wall_now() + wait;
+                until = util__now() + wait;
             } else if (ev->kind == MQTT_EV_CONNECT_FAILED) {
                 fprintf(stderr, "twinctl status: %s%s\n",
                         ev->text ? ev->text : "no broker",

@@ -1,6 +1,6 @@
 /*
  * submit.c — the state of one `twinctl submit` exchange (submit.h) and
- * the helpers every part of it uses: the clock, what is said on stderr
+ * the helpers every part of it uses: what is said on stderr
  * (the progress line cleared first), topic levels, and freeing it all.
  * The exchange itself is submit_exchange.c's, following a run
  * submit_run.c's, the command's options cmd_submit.c's.
@@ -11,14 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-double submit__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Clear the progress line before anything else goes to stderr. */
 void submit__unprogress(submit *s)

@@ -78,7 +78,6 @@ typedef struct submit {
     int drawn;
 } submit;
 
-double submit__now(void);              /* monotonic seconds */
 /* "twinctl submit: " and the sentence on stderr, the progress line
  * cleared first. */
 void submit__say(submit *s, const char *fmt, ...)

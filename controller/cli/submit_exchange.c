@@ -23,6 +23,7 @@
 
 #include "request.h"
 #include "submit_run.h"
+#include "util.h"
 
 /* ---- the request ---------------------------------------------------------- */
 
@@ -301,7 +302,7 @@ static int start(submit *s)
     mo.client_id = client_id;
     mo.subscriptions = subs;
     mo.n_subscriptions = n_subs;
-    s->started = submit__now();
+    s->started = util__now();
     s->deadline = s->started + s->timeout;
     s->last_message = s->started;
     s->progress = s->is_run && !s->quiet && isatty(STDERR_FILENO) &&
@@ -324,7 +325,7 @@ static int follow(submit *s)
     /* mqtt__is_connected() holds once every subscription above is in
      * place: only then does the request go out. */
     for (;;) {
-        double now = submit__now();
+        double now = util__now();
         if (!s->published && !s->done && mqtt__is_connected(s->mq))
             publish_request(s);
         double repair_at = s->rep ? repair__step(s->rep, now) : INFINITY;
@@ -345,7 +346,7 @@ static int follow(submit *s)
         double wait = fmin(until - now, 0.5);
         struct pollfd pfd = {.fd = mqtt__wake_fd(s->mq), .events = POLLIN};
         poll(&pfd, 1, wait <= 0 ? 0 : (int)ceil(wait * 1000.0));
-        now = submit__now();
+        now = util__now();
         while ((ev = mqtt__next(s->mq)) != NULL) {
             on_mqtt(s, ev, now);
             mqtt__event_free(ev);

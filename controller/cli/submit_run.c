@@ -18,6 +18,7 @@
 
 #include "csv.h"
 #include "submit_run.h"
+#include "util.h"
 
 void submit_run__draw(submit *s, double now)
 {
@@ -148,7 +149,7 @@ static void submit__on_run_response(submit *s, json_t *resp,
         if (s->answered_before)
             repair__free(&s->rep);  /* those rows are not this exchange's */
         else if (s->rep)
-            repair__final(s->rep, s->last_seq, submit__now());
+            repair__final(s->rep, s->last_seq, util__now());
         if (strcmp(status, "finished") != 0) {
             submit__say(s, "run %s %s:", s->run, status);
             submit__say_errors(s, resp);
@@ -431,7 +432,7 @@ int submit_run__verdict(submit *s)
                     s->cid ? s->cid : "?", got, collect__next_seq(s->col),
                     collect__duplicates(s->col),
                     s->rep ? repair__requests(s->rep) : 0, took,
-                    submit__now() - s->started);
+                    util__now() - s->started);
         say_functions(s);
     }
     return status;

@@ -1,19 +1,11 @@
 /*
- * daemon.c — the daemon's clock and its log lines (daemon.h); the state
- * itself is a plain struct, set up and torn down by serve.c.
+ * daemon.c — the daemon's log lines (daemon.h); the state itself is a
+ * plain struct, set up and torn down by serve.c.
  */
 #include "daemon.h"
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
-
-double daemon__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void say_v(const char *fmt, va_list ap)
     __attribute__((format(printf, 1, 0)));

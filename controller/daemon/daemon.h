@@ -6,7 +6,8 @@
  * loop (serve.c), the intake (intake.c), the handlers (handle_*.c) and
  * the pieces below them (respond.c, runs.c, status.c, admission.c,
  * job.c, recover.c) all work on this one struct; none of them includes
- * another's header to get at it.  Also the daemon's clock and log lines.
+ * another's header to get at it.  Also the daemon's log lines (its clock
+ * is util__now, util.h).
  *
  * One thread runs everything: it waits in poll() on the MQTT event fd,
  * the runs' pipes and a signalfd, and on the sender's next batch deadline.
@@ -96,9 +97,6 @@ typedef struct serve {
     double started;
     uint64_t requests, rejected;
 } serve;
-
-/* The daemon's clock: monotonic seconds. */
-double daemon__now(void);
 
 /* A line in the daemon's log, "twinctl serve: " first; silenced by
  * `quiet`. */

@@ -21,6 +21,7 @@
 #include "funcall.h"
 #include "handlers.h"
 #include "respond.h"
+#include "util.h"
 
 typedef struct call_rec {
     struct call_rec *next;
@@ -101,7 +102,7 @@ void handle_call(serve *sv, const reply_to *to, const json_t *req)
         goto reject;
     }
     r->call = c;
-    r->deadline = daemon__now() + lim.seconds;
+    r->deadline = util__now() + lim.seconds;
     r->polled = -1;
     r->next = sv->calls;
     sv->calls = r;

@@ -22,6 +22,7 @@
 #include "handlers.h"
 #include "respond.h"
 #include "runs.h"
+#include "util.h"
 
 #define STEP_MESSAGES 64        /* per replay per pass */
 #define STEP_BYTES (1u << 20)   /* of journal read, per replay per pass */
@@ -127,7 +128,7 @@ void handle_replay(serve *sv, const reply_to *to, const json_t *req)
     j->until = until;
     j->last_sent = -1;
     j->next_seq = from;
-    j->started = daemon__now();
+    j->started = util__now();
     /* At the end of the list: the oldest replay goes first. */
     replay_job **link = &sv->replays;
     while (*link)
@@ -208,7 +209,7 @@ static void finish(serve *sv, replay_job *j)
         fprintf(stderr, "twinctl serve: replay of run %s, seq %lld to %lld: "
                 "%lld result messages sent again in %.3f s\n", j->run,
                 (long long)j->from, (long long)j->until, (long long)j->sent,
-                daemon__now() - j->started);
+                util__now() - j->started);
     answer_retries(sv, j);
 }
 

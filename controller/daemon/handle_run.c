@@ -16,6 +16,7 @@
 #include "respond.h"
 #include "runs.h"
 #include "status.h"
+#include "util.h"
 
 /* The run's id: the request's "run", else its id; one in use (a run
  * remembered, or a journal in the spool) is a problem in errs. */
@@ -164,7 +165,7 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
     sc = NULL;
     doc = NULL;
     r->realtime = r->sc->realtime;
-    r->started = daemon__now();
+    r->started = util__now();
     r->deadline = r->started + sv->cfg.limits.run_seconds;
     r->last_seq = -1;
 

@@ -21,6 +21,7 @@
 #include "proc.h"
 #include "respond.h"
 #include "runner.h"
+#include "util.h"
 
 #define KILL_GRACE 0.2   /* s between SIGUSR1 (say where) and SIGKILL */
 
@@ -126,7 +127,7 @@ int job__start(serve *sv, const reply_to *to, req_type type,
     j->type = type;
     j->pid = pid;
     j->fd = p[0];
-    j->deadline = daemon__now() + sv->cfg.limits.run_seconds;
+    j->deadline = util__now() + sv->cfg.limits.run_seconds;
     j->next = sv->jobs;
     sv->jobs = j;
     return 0;

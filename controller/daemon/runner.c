@@ -50,6 +50,7 @@
 #include "functions.h"
 #include "proc.h"
 #include "rt.h"
+#include "util.h"
 
 typedef struct child_ctx {
     frame_writer w;
@@ -191,13 +192,6 @@ static int guarded_flush(frame_writer *w)
     return rc;
 }
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int put_json(child_ctx *c, int type, json_t *obj, int flush)
 {
     char *text = json_dumps(obj, JSON_COMPACT);
@@ -226,7 +220,7 @@ static int on_row(void *ctx, const double *values, size_t n)
     if (guarded_put(&c->w, FRAME_ROW, values, n * sizeof *values) != 0)
         return -1;
     c->rows++;
-    double now = mono();
+    double now = util__now();
     if (c->rows == 1 || c->realtime || now - c->last_flush > 0.005) {
         c->last_flush = now;
         return guarded_flush(&c->w);
@@ -281,7 +275,7 @@ static int on_poll(void *ctx, sim *s, double t)
     if (stop_requested)
         return 1;
     if (!c->realtime) {
-        double now = mono();
+        double now = util__now();
         if (now - c->last_read < BATCH_READ_INTERVAL)
             return 0;
         c->last_read = now;
@@ -303,7 +297,7 @@ static int on_poll(void *ctx, sim *s, double t)
         json_decref(values);
     }
     if (c->realtime) {
-        double now = mono();
+        double now = util__now();
         if (c->wall0 == 0) {
             c->wall0 = c->win_wall = now;
             c->t0 = c->win_t = t;
@@ -569,7 +563,7 @@ child_main(const scenario *sc, const runner_spec *spec, int out_fd,
                                           "message", why, "stats"), 1);
         _exit(0);
     }
-    c.last_flush = mono();
+    c.last_flush = util__now();
     c.fns = functions__new(sc);
     sim_callbacks cb = {.ctx = &c, .columns = on_columns, .row = on_row,
                         .event = on_event, .poll = on_poll,

@@ -18,6 +18,7 @@
 
 #include "respond.h"
 #include "status.h"
+#include "util.h"
 
 #define KEEP_ENDED_RUNS 256
 
@@ -298,7 +299,7 @@ static void run_end(serve *sv, run_rec *r)
     daemon__say(sv, "run %s %s: %llu rows in %lld messages, %.3f s; its "
                 "journal %zu bytes of the %zu it reserved", r->id, status,
                 (unsigned long long)r->rows, (long long)(r->last_seq + 1),
-                daemon__now() - r->started,
+                util__now() - r->started,
                 r->st ? spool__stream_bytes(r->st) : 0,
                 r->st ? spool__stream_reserved(r->st) : 0);
     run_release(sv, r); /* status may point into r->end: last */
@@ -339,7 +340,7 @@ void runs__cancel(serve *sv, run_rec *r)
 {
     if (r->state != RUN_RUNNING || r->kill_at > 0)
         return;
-    r->kill_at = daemon__now() + RUNS_CANCEL_GRACE;
+    r->kill_at = util__now() + RUNS_CANCEL_GRACE;
     if (r->end_reason == 0)
         r->end_reason = TWIN_E_CANCELLED;
     kill(r->child.pid, SIGTERM);

@@ -21,6 +21,7 @@
 #include "json_out.h"
 #include "spool.h"
 #include "topic.h"
+#include "util.h"
 
 typedef struct out_msg {
     struct out_msg *next;
@@ -133,13 +134,6 @@ void sender__free(sender **sp)
  * journaled again (a replayed record). */
 #define NOT_JOURNALED (-2)
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* m is journaled (or not spooled at all): it goes out in turn. */
 static void push(sender *s, out_msg *m)
 {
@@ -161,7 +155,7 @@ static void hold(sender *s, out_msg *m, int err)
 {
     if (s->held_head == NULL) {
         s->spool_errno = err;
-        s->held_since = mono_now();
+        s->held_since = util__now();
         fprintf(stderr, "twinctl serve: cannot write to the spool %s: %s; "
                 "runs are paused (their messages wait in memory, none is "
                 "sent before it is journaled) until it can be written "
@@ -284,7 +278,7 @@ int sender__retry(sender *s)
     if (s->spool_errno != 0) {
         fprintf(stderr, "twinctl serve: the spool %s can be written again "
                 "after %.1f s; runs go on\n", spool__dir(s->sp),
-                mono_now() - s->held_since);
+                util__now() - s->held_since);
         s->spool_errno = 0;
     }
     return 0;

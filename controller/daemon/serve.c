@@ -34,6 +34,7 @@
 #include "recover.h"
 #include "runs.h"
 #include "status.h"
+#include "util.h"
 
 #define DRAIN_SECONDS 2.0  /* s more to deliver what is queued when
                             * stopping; what is not stays in the spool */
@@ -204,7 +205,7 @@ static void on_mqtt(serve *sv, mqtt_event *ev, double *reconnect_at)
                     text);
             snprintf(last, sizeof last, "%s", text);
         }
-        *reconnect_at = daemon__now() + 1.0;
+        *reconnect_at = util__now() + 1.0;
         break;
     }
     case MQTT_EV_MESSAGE:
@@ -344,7 +345,7 @@ static int loop(serve *sv)
     mqtt_event *ev;
     int rc = -1;
     for (;;) {
-        double now = daemon__now();
+        double now = util__now();
         if (stopped(sv, &ls, now))
             break;
         if (watch(sv, &ls) != 0)
@@ -356,7 +357,7 @@ static int loop(serve *sv)
         int timeout = wait <= 0 ? 0 : (int)ceil(wait * 1000.0);
         if (poll(ls.pfd, ls.n, timeout) < 0 && errno != EINTR)
             goto exit;
-        now = daemon__now();
+        now = util__now();
 
         if (ls.pfd[1].revents & POLLIN)
             on_signals(sv, &ls, now);
@@ -406,9 +407,9 @@ static void say_offline(serve *sv)
     mqtt_event *ev;
     status__publish(sv);
     sender__pump(sv->out);
-    for (double until = daemon__now() + OFFLINE_SECONDS;
+    for (double until = util__now() + OFFLINE_SECONDS;
          sender__queued(sv->out) > 0 && mqtt__is_connected(sv->mq) &&
-         daemon__now() < until;) {
+         util__now() < until;) {
         struct pollfd one = {.fd = mqtt__wake_fd(sv->mq), .events = POLLIN};
         poll(&one, 1, 50);
         while ((ev = mqtt__next(sv->mq)) != NULL) {
@@ -452,7 +453,7 @@ int serve__main(twin_config *cfg)
     serve *sv = &sv_storage;
     int status = 1;
 
-    sv->started = daemon__now();
+    sv->started = util__now();
     crash__install("twinctl serve");
     if (proc__become_reaper() != 0)
         daemon__say(sv, "cannot become a child subreaper (%s): what a "

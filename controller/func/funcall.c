@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
 /* The return value's place at the start of the result buffer: room for
  * ffi_arg (integers come back widened to it) and double, 8-aligned. */
 #define RET_SLOT 16
@@ -678,13 +679,6 @@ int funcall__finish(fl_call *c, int wait_status, int timed_out,
     return -1;
 }
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int funcall__run(fl_call *c, const fl_limits *lim, twin_errors *errs)
 {
     char why[512];
@@ -692,7 +686,7 @@ int funcall__run(fl_call *c, const fl_limits *lim, twin_errors *errs)
         errors__add(errs, TWIN_E_INTERNAL, "/function", "%s", why);
         return -1;
     }
-    double deadline = lim->seconds > 0 ? mono() + lim->seconds : INFINITY;
+    double deadline = lim->seconds > 0 ? util__now() + lim->seconds : INFINITY;
     int status = 0, timed_out = 0, eof = 0;
     /* The process's end wakes poll through a pidfd (no SIGCHLD needed). */
     int pidfd = pidfd_open(c->pid, 0);
@@ -705,7 +699,7 @@ int funcall__run(fl_call *c, const fl_limits *lim, twin_errors *errs)
                 funcall__read(c);
             break;
         }
-        double left = deadline - mono();
+        double left = deadline - util__now();
         if (left <= 0) {
             proc__end(c->pid, &status);
             timed_out = 1;

@@ -35,6 +35,7 @@
 
 #include "model_lib.h"
 #include "plugin_open.h"
+#include "util.h"
 
 #define CACHE_SIZE 256
 #define MEMORY_HEADROOM ((rlim_t)1 << 30)
@@ -336,13 +337,6 @@ child_main(int out, progress *shared, modvet_file *files, size_t n,
 
 /* ---- in the parent ------------------------------------------------------- */
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static rlim_t memory_limit(void)
 {
     FILE *f = fopen("/proc/self/status", "re");
@@ -399,7 +393,7 @@ static void take_line(char *line, modvet_file *files, size_t n,
     int a, used = 0;
     if (sscanf(line, "V %zu %d%n", &i, &a, &used) == 2 && i < n &&
         pending(&files[i])) {
-        *deadline = now() + seconds;
+        *deadline = util__now() + seconds;
         const char *why = line + used + (line[used] == ' ');
         files[i].kind = a == MODVET_FIT ? MODVET_FIT : MODVET_REFUSED;
         snprintf(files[i].why, sizeof files[i].why, "%s",
@@ -418,9 +412,9 @@ static int read_verdicts(int fd, int pidfd, modvet_file *files, size_t n,
 {
     char buf[8192];
     size_t have = 0;
-    double deadline = now() + seconds;
+    double deadline = util__now() + seconds;
     for (;;) {
-        double left = deadline - now();
+        double left = deadline - util__now();
         if (left <= 0)
             return 1;
         struct pollfd p[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};

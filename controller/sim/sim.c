@@ -37,6 +37,7 @@
 #include "graph.h"
 #include "pace.h"
 #include "sim_internal.h"
+#include "util.h"
 
 const char *volatile sim__model_in_use;
 const char *volatile sim__instance_in_use;
@@ -778,13 +779,6 @@ static int emit_row(sim *s, double t)
     return s->cb.row(s->cb.ctx, s->row, sc->n_out + 1);
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int sim__run(sim *s, sim_stats *stats, twin_errors *errs)
 {
     const scenario *sc = s->sc;
@@ -792,7 +786,7 @@ int sim__run(sim *s, sim_stats *stats, twin_errors *errs)
     double speed = s->opt.speed > 0 ? s->opt.speed : sc->speed;
     pace pc = {0};
     int rc = 0;
-    double wall0 = now_seconds();
+    double wall0 = util__now();
 
     if (s->cb.columns &&
         s->cb.columns(s->cb.ctx, sc->n_out + 1, s->columns) != 0) {
@@ -858,7 +852,7 @@ done:
         s->st.lateness_max = pc.max;
         pace__free(&pc);
     }
-    s->st.wall_seconds = now_seconds() - wall0;
+    s->st.wall_seconds = util__now() - wall0;
     if (s->fail[0] != '\0') {
         errors__add(errs, s->fail_code, "", "%s", s->fail);
         rc = (int)s->fail_code;
