@@ -11,7 +11,7 @@
  * What the function prints comes to the log labelled with the call
  * (proc.h).
  */
-#include <signal.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -21,15 +21,12 @@
 #include "funcall.h"
 #include "handlers.h"
 #include "respond.h"
-#include "util.h"
 
 typedef struct call_rec {
     struct call_rec *next;
     reply_to reply;
-    fl_call *call;
-    double deadline;          /* monotonic s: killed past it */
+    fl_call *call;            /* with its process (child.h) */
     int eof;                  /* its pipe ended */
-    int reaped, wait_status, timed_out;
     int polled;               /* index in the poll set, or -1 */
     proc_output output;       /* what the function prints */
     int polled_output;        /* index of output.fd in the poll set, or -1 */
@@ -102,7 +99,6 @@ void handle_call(serve *sv, const reply_to *to, const json_t *req)
         goto reject;
     }
     r->call = c;
-    r->deadline = util__now() + lim.seconds;
     r->polled = -1;
     r->next = sv->calls;
     sv->calls = r;
@@ -156,12 +152,8 @@ void handle_call__ready(serve *sv, const struct pollfd *pfd)
 int handle_call__reaped(serve *sv, pid_t pid, int status)
 {
     for (call_rec *r = sv->calls; r; r = r->next)
-        if (!r->reaped && funcall__pid(r->call) == pid) {
-            r->reaped = 1;
-            r->wait_status = status;
-            funcall__reaped(r->call);
+        if (child__reaped(funcall__child(r->call), pid, status))
             return 1;
-        }
     return 0;
 }
 
@@ -180,8 +172,7 @@ static void call_end(serve *sv, call_rec *r)
     fl_limits lim = limits_of(sv);
     if (!r->eof) /* what it wrote before it went is in the pipe */
         funcall__read(r->call);
-    if (funcall__finish(r->call, r->wait_status, r->timed_out, &lim,
-                        &errs) == 0) {
+    if (funcall__finish(r->call, &lim, &errs) == 0) {
         respond__send(sv, &r->reply, REQ_CALL, funcall__answer(r->call));
     } else {
         json_t *resp = json_pack("{s:s, s:s, s:o}", "status", "failed",
@@ -200,12 +191,9 @@ void handle_call__tick(serve *sv, double now)
 {
     for (call_rec **link = &sv->calls; *link;) {
         call_rec *r = *link;
-        if (!r->reaped && !r->timed_out && now >= r->deadline) {
-            /* reaped by the loop */
-            proc__signal_group(funcall__pid(r->call), SIGKILL);
-            r->timed_out = 1;
-        }
-        if (r->reaped) {
+        child *proc = funcall__child(r->call);
+        child__tick(proc, now); /* killed past limits.call_seconds */
+        if (proc->reaped) {
             call_end(sv, r);
             *link = r->next;
             sv->n_calls--;
@@ -219,8 +207,7 @@ void handle_call__tick(serve *sv, double now)
 double handle_call__next_due(const serve *sv, double due)
 {
     for (const call_rec *r = sv->calls; r; r = r->next)
-        if (!r->reaped && !r->timed_out && r->deadline < due)
-            due = r->deadline;
+        due = fmin(due, child__due(funcall__child(r->call)));
     return due;
 }
 

@@ -9,8 +9,8 @@
  * only calls ffi_call and writes that buffer to the pipe, so a function
  * that corrupts memory, crashes, calls exit() or loops harms nothing but
  * the child.  The parent reads the buffer back into its own copy, which
- * has the same layout.  The child leads its own process group
- * (proc.h): what a function forks ends with its call.
+ * has the same layout.  The process is child.h's: its own process group
+ * (what a function forks ends with its call), its limits and deadline.
  */
 #include "funcall.h"
 #include "proc.h"
@@ -19,15 +19,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,9 +52,8 @@ struct fl_call {
     size_t offsets[FUNCLIB_MAX_ARGS]; /* output arrays in result */
     unsigned char *result;
     size_t result_len, got;
-    pid_t pid;
+    child proc;            /* its process, once started */
     int fd;
-    int reaped;
 };
 
 const fl_function *funcall__function(const fl_call *c)
@@ -482,8 +478,7 @@ void funcall__free(fl_call **cp)
     fl_call *c = *cp;
     if (c == NULL)
         return;
-    if (c->pid > 0 && !c->reaped)
-        proc__end(c->pid, NULL);
+    child__end(&c->proc);
     if (c->fd >= 0)
         close(c->fd);
     for (size_t j = 0; j < FUNCLIB_MAX_ARGS; j++)
@@ -495,31 +490,20 @@ void funcall__free(fl_call **cp)
 
 /* ---- in a child process ------------------------------------------------- */
 
-static int set_limit(int resource, rlim_t soft, rlim_t hard)
-{
-    struct rlimit had, rl = {.rlim_cur = soft, .rlim_max = hard};
-    if (getrlimit(resource, &had) == 0 && had.rlim_max != RLIM_INFINITY &&
-        had.rlim_max < rl.rlim_max) {
-        /* Never raise the daemon's own hard limit. */
-        rl.rlim_max = had.rlim_max;
-        if (rl.rlim_cur > rl.rlim_max)
-            rl.rlim_cur = rl.rlim_max;
-    }
-    return setrlimit(resource, &rl);
-}
+/* What the child of a call is given. */
+typedef struct call_child {
+    fl_call *c;
+    const fl_limits *lim;
+    int out_fd, output_fd;
+} call_child;
 
-static void __attribute__((noreturn))
-child_main(fl_call *c, const fl_limits *lim, int out_fd, int output_fd)
+static void call_main(void *arg)
 {
-    static const int defaults[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGSEGV,
-                                   SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGXCPU};
-    proc__own_group(0);
-    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-        signal(defaults[i], SIG_DFL);
-    signal(SIGPIPE, SIG_IGN);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    const call_child *a = arg;
+    fl_call *c = a->c;
+    int out_fd = a->out_fd, output_fd = a->output_fd;
+    child__enter();
+    child__unblock();
     /* What a function prints goes to the daemon's labelled log, or to
      * stderr (the CLI's stdout carries the answer); the result pipe as 3;
      * nothing else stays open. */
@@ -530,13 +514,10 @@ child_main(fl_call *c, const fl_limits *lim, int out_fd, int output_fd)
     if (dup2(out_fd, 3) < 0)
         _exit(CHILD_LIMITS_FAILED);
     close_range(4, ~0U, 0);
-    if (lim->cpu_seconds > 0) {
-        rlim_t soft = (rlim_t)ceil(lim->cpu_seconds);
-        if (set_limit(RLIMIT_CPU, soft, soft + 1) != 0)
-            _exit(CHILD_LIMITS_FAILED);
-    }
-    if (lim->memory_bytes > 0 &&
-        set_limit(RLIMIT_AS, lim->memory_bytes, lim->memory_bytes) != 0)
+    char why[512];
+    child_limits lim = {.cpu_seconds = a->lim->cpu_seconds, .cpu_grace = 1,
+                        .memory_bytes = a->lim->memory_bytes};
+    if (child__set_limits(&lim, "call", why, sizeof why) != 0)
         _exit(CHILD_LIMITS_FAILED);
     funcall__invoke(c);
     const unsigned char *p = c->result;
@@ -564,27 +545,20 @@ int funcall__start(fl_call *c, const fl_limits *lim, int output_fd,
             close(output_fd);
         return -1;
     }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
+    call_child a = {.c = c, .lim = lim, .out_fd = fds[1],
+                    .output_fd = output_fd};
+    int started = child__start(&c->proc, lim->seconds, call_main, &a);
+    if (started != 0)
         snprintf(why, why_len, "cannot start the call's process: %s",
                  strerror(errno));
-        close(fds[0]);
-        close(fds[1]);
-        if (output_fd >= 0)
-            close(output_fd);
-        return -1;
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        child_main(c, lim, fds[1], output_fd);
-    }
-    proc__own_group(pid);
     close(fds[1]);
     if (output_fd >= 0)
         close(output_fd);
+    if (started != 0) {
+        close(fds[0]);
+        return -1;
+    }
     fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
-    c->pid = pid;
     c->fd = fds[0];
     c->got = 0;
     return 0;
@@ -595,14 +569,9 @@ int funcall__fd(const fl_call *c)
     return c->fd;
 }
 
-pid_t funcall__pid(const fl_call *c)
+child *funcall__child(fl_call *c)
 {
-    return c->pid;
-}
-
-void funcall__reaped(fl_call *c)
-{
-    c->reaped = 1;
+    return &c->proc;
 }
 
 int funcall__read(fl_call *c)
@@ -631,15 +600,14 @@ int funcall__read(fl_call *c)
     }
 }
 
-int funcall__finish(fl_call *c, int wait_status, int timed_out,
-                    const fl_limits *lim, twin_errors *errs)
+int funcall__finish(fl_call *c, const fl_limits *lim, twin_errors *errs)
 {
     const fl_function *f = c->f;
+    int wait_status = c->proc.status;
     char who[512];
     snprintf(who, sizeof who, "function '%s' (%s in %s)", f->name,
              f->symbol, f->plugin->library);
-    c->reaped = 1;
-    if (timed_out) {
+    if (c->proc.timed_out) {
         errors__add(errs, TWIN_E_TIMEOUT, "/function", "%s did not return "
                     "within %g s (%s) and was stopped; only this call ended",
                     who, lim->seconds, lim->seconds_name
@@ -679,6 +647,12 @@ int funcall__finish(fl_call *c, int wait_status, int timed_out,
     return -1;
 }
 
+/* child__wait's step: read what the call wrote. */
+static int read_step(void *c)
+{
+    return funcall__read(c);
+}
+
 int funcall__run(fl_call *c, const fl_limits *lim, twin_errors *errs)
 {
     char why[512];
@@ -686,31 +660,6 @@ int funcall__run(fl_call *c, const fl_limits *lim, twin_errors *errs)
         errors__add(errs, TWIN_E_INTERNAL, "/function", "%s", why);
         return -1;
     }
-    double deadline = lim->seconds > 0 ? util__now() + lim->seconds : INFINITY;
-    int status = 0, timed_out = 0, eof = 0;
-    /* The process's end wakes poll through a pidfd (no SIGCHLD needed). */
-    int pidfd = pidfd_open(c->pid, 0);
-    for (;;) {
-        if (!eof)
-            eof = funcall__read(c);
-        if (proc__ended(c->pid)) {
-            proc__end(c->pid, &status); /* and what it forked */
-            if (!eof) /* its writes are all in the pipe by now */
-                funcall__read(c);
-            break;
-        }
-        double left = deadline - util__now();
-        if (left <= 0) {
-            proc__end(c->pid, &status);
-            timed_out = 1;
-            break;
-        }
-        struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN},
-                              {.fd = eof ? -1 : c->fd, .events = POLLIN}};
-        int ms = (int)fmin(ceil(left * 1e3), pidfd < 0 ? 1.0 : 1e3);
-        poll(p, 2, ms);
-    }
-    if (pidfd >= 0)
-        close(pidfd);
-    return funcall__finish(c, status, timed_out, lim, errs);
+    child__wait(&c->proc, c->fd, read_step, c);
+    return funcall__finish(c, lim, errs);
 }

@@ -29,6 +29,7 @@
 
 #include <jansson.h>
 
+#include "child.h"
 #include "errors.h"
 #include "funclib.h"
 
@@ -69,31 +70,30 @@ void funcall__free(fl_call **c);
 
 /* ---- in a child process ---- */
 
-/* Fork the call under lim; the child calls the function and writes its
- * result to a pipe.  The child's stdout and stderr go to output_fd
- * (proc.h's pipe, closed here in the parent either way), or with -1 its
- * stdout onto its stderr.  Returns 0, or -1 with a sentence in why. */
+/* Fork the call under lim (child.h: lim->seconds is its deadline); the
+ * child calls the function and writes its result to a pipe.  The child's
+ * stdout and stderr go to output_fd (proc.h's pipe, closed here in the
+ * parent either way), or with -1 its stdout onto its stderr.  Returns 0,
+ * or -1 with a sentence in why. */
 int funcall__start(fl_call *c, const fl_limits *lim, int output_fd,
                    char *why, size_t why_len);
 
 int funcall__fd(const fl_call *c);      /* the result pipe (non-blocking) */
-pid_t funcall__pid(const fl_call *c);
 
-/* Someone else's waitpid collected the process (the daemon's loop
- * reaps every child): it must not be killed or waited for again. */
-void funcall__reaped(fl_call *c);
+/* The call's process, for an event loop (the daemon's) to keep its
+ * deadline (child__tick) and hand it what it collected (child__reaped). */
+child *funcall__child(fl_call *c);
 
 /* Read what the child wrote.  Returns 1 once the pipe is at its end, 0
  * when more may come. */
 int funcall__read(fl_call *c);
 
-/* The child is gone (wait_status from waitpid) and its pipe read: how
- * the call ended.  timed_out: the caller killed it at lim->seconds.
- * Returns 0 when the result is complete (funcall__answer), else -1 with
- * the reason in errs (timeout, model_crashed or internal, path
- * "/function", naming the function and what happened). */
-int funcall__finish(fl_call *c, int wait_status, int timed_out,
-                    const fl_limits *lim, twin_errors *errs);
+/* The child is collected and its pipe read: how the call ended (killed
+ * at lim->seconds, or its wait status).  Returns 0 when the result is
+ * complete (funcall__answer), else -1 with the reason in errs (timeout,
+ * model_crashed or internal, path "/function", naming the function and
+ * what happened). */
+int funcall__finish(fl_call *c, const fl_limits *lim, twin_errors *errs);
 
 /* Start, wait (at most lim->seconds) and finish, in one. */
 int funcall__run(fl_call *c, const fl_limits *lim, twin_errors *errs);

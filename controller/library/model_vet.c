@@ -7,7 +7,8 @@
  * parent reads the verdicts under each plugin's time limit, which starts
  * again at each verdict.  When the child dies, or is killed at a time
  * limit, the shared page says which plugin and phase it was in: that
- * plugin's verdict says so, and a new child vets the files after it.  The child's limits: its own process group (killed as a whole),
+ * plugin's verdict says so, and a new child vets the files after it.
+ * The child is child.h's: its own process group (killed as a whole),
  * RLIMIT_CPU, RLIMIT_AS at 1 GiB above the host's current address space,
  * no core file; its stdin, stdout and stderr are /dev/null, so a plugin's
  * chatter does not reach the host's output.
@@ -19,26 +20,24 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/pidfd.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "model_lib.h"
 #include "plugin_open.h"
 #include "util.h"
 
 #define CACHE_SIZE 256
-#define MEMORY_HEADROOM ((rlim_t)1 << 30)
+#define MEMORY_HEADROOM ((size_t)1 << 30)
 
 typedef enum phase {
     PH_LOAD, PH_ENTRY, PH_DESCRIPTOR, PH_CREATE, PH_INIT, PH_OUTPUTS,
@@ -264,29 +263,25 @@ static int by_number(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void set_limit(int resource, rlim_t value)
-{
-    struct rlimit had, rl = {value, value};
-    if (getrlimit(resource, &had) == 0 && had.rlim_max != RLIM_INFINITY &&
-        had.rlim_max < value)
-        rl.rlim_cur = rl.rlim_max = had.rlim_max; /* never raise it */
-    setrlimit(resource, &rl);
-}
+/* What the vetting child is given. */
+typedef struct vet_child {
+    int out;
+    progress *shared;
+    modvet_file *files;
+    size_t n, from;
+    double seconds;
+    size_t memory;
+} vet_child;
 
-static void __attribute__((noreturn))
-child_main(int out, progress *shared, modvet_file *files, size_t n,
-           size_t from, double seconds, rlim_t memory)
+static void vet_main(void *arg)
 {
-    at = shared;
-    static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
-                                SIGXCPU, SIGTERM, SIGINT, SIGHUP, SIGCHLD};
-    for (size_t k = 0; k < sizeof fatal / sizeof fatal[0]; k++)
-        signal(fatal[k], SIG_DFL);
-    signal(SIGPIPE, SIG_IGN);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    setpgid(0, 0);
+    const vet_child *a = arg;
+    int out = a->out;
+    modvet_file *files = a->files;
+    size_t n = a->n, from = a->from;
+    at = a->shared;
+    child__enter();
+    child__unblock();
     /* 0, 1 and 2 become /dev/null below: nothing of ours may be there. */
     if (out <= 2)
         out = fcntl(out, F_DUPFD, 3);
@@ -325,10 +320,12 @@ child_main(int out, progress *shared, modvet_file *files, size_t n,
         if (null > 2)
             close(null);
     }
-    set_limit(RLIMIT_CORE, 0);
-    set_limit(RLIMIT_CPU, (rlim_t)ceil(seconds * (double)(n - from)) + 1);
-    if (memory > 0)
-        set_limit(RLIMIT_AS, memory);
+    /* CPU time for all the plugins, and a second; SIGKILL at it. */
+    char why[512];
+    child_limits lim = {.cpu_seconds = ceil(a->seconds * (double)(n - from))
+                                       + 1,
+                        .memory_bytes = a->memory, .no_core = 1};
+    child__set_limits(&lim, "vetting", why, sizeof why);
     for (size_t i = from; i < n; i++)
         if (pending(&files[i]))
             vet_one(out, i, &files[i]);
@@ -336,20 +333,6 @@ child_main(int out, progress *shared, modvet_file *files, size_t n,
 }
 
 /* ---- in the parent ------------------------------------------------------- */
-
-static rlim_t memory_limit(void)
-{
-    FILE *f = fopen("/proc/self/status", "re");
-    char line[256];
-    unsigned long long kb = 0;
-    if (f == NULL)
-        return 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmSize: %llu kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb ? (rlim_t)kb * 1024 + MEMORY_HEADROOM : 0;
-}
 
 static void signal_name(int sig, char *buf, size_t len)
 {
@@ -404,55 +387,53 @@ static void take_line(char *line, modvet_file *files, size_t n,
     }
 }
 
-/* One child over the pending files from `from`; returns when it ended. */
-/* Read the child's verdicts until it ends (seen on its pidfd, or at the
- * pipe's end without one) or a plugin's time is up (returns 1). */
-static int read_verdicts(int fd, int pidfd, modvet_file *files, size_t n,
-                         double seconds)
-{
+/* The verdicts coming from one child. */
+typedef struct verdicts {
+    int fd;
+    child *proc;           /* its deadline moves at each verdict */
+    modvet_file *files;
+    size_t n;
+    double seconds;
     char buf[8192];
-    size_t have = 0;
-    double deadline = util__now() + seconds;
+    size_t have;
+} verdicts;
+
+/* child__wait's step: read the verdicts there are; 1 at the pipe's end
+ * (a process the plugin started may hold it open: child__wait also
+ * watches the child's own end). */
+static int read_verdicts(void *arg)
+{
+    verdicts *v = arg;
     for (;;) {
-        double left = deadline - util__now();
-        if (left <= 0)
-            return 1;
-        struct pollfd p[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
-        if (poll(p, pidfd >= 0 ? 2 : 1, (int)ceil(left * 1000)) <= 0)
+        ssize_t k = read(v->fd, v->buf + v->have,
+                         sizeof v->buf - 1 - v->have);
+        if (k < 0 && errno == EINTR)
             continue;
-        for (;;) {
-            ssize_t k = read(fd, buf + have, sizeof buf - 1 - have);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k < 0)
-                break; /* all there is for now */
-            if (k == 0)
-                return 0;
-            have += (size_t)k;
-            buf[have] = '\0';
-            char *start = buf, *nl;
-            while ((nl = strchr(start, '\n')) != NULL) {
-                *nl = '\0';
-                take_line(start, files, n, &deadline, seconds);
-                start = nl + 1;
-            }
-            have -= (size_t)(start - buf);
-            memmove(buf, start, have);
-            if (have == sizeof buf - 1)
-                have = 0; /* a line longer than any the child writes */
+        if (k < 0)
+            return 0; /* all there is for now */
+        if (k == 0)
+            return 1;
+        v->have += (size_t)k;
+        v->buf[v->have] = '\0';
+        char *start = v->buf, *nl;
+        while ((nl = strchr(start, '\n')) != NULL) {
+            *nl = '\0';
+            take_line(start, v->files, v->n, &v->proc->deadline, v->seconds);
+            start = nl + 1;
         }
-        /* Ended, and what it wrote is read (a process the plugin started
-         * may hold the pipe open: the pidfd does not wait for it). */
-        if (pidfd >= 0 && (p[1].revents & POLLIN))
-            return 0;
+        v->have -= (size_t)(start - v->buf);
+        memmove(v->buf, start, v->have);
+        if (v->have == sizeof v->buf - 1)
+            v->have = 0; /* a line longer than any the child writes */
     }
 }
 
-/* One child over the pending files from `from`; returns when it ended. */
+/* One child over the pending files from `from`, each under its time
+ * limit (which starts again at each verdict); returns when it ended. */
 static void run_child(modvet_file *files, size_t n, size_t from,
                       double seconds)
 {
-    int fds[2], wstatus = 0;
+    int fds[2];
     progress *shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE,
                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED)
@@ -463,41 +444,32 @@ static void run_child(modvet_file *files, size_t n, size_t from,
         munmap(shared, sizeof *shared);
         goto cannot;
     }
-    rlim_t memory = memory_limit();
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
+    size_t vm = child__vm_bytes("VmSize:");
+    vet_child a = {.out = fds[1], .shared = shared, .files = files, .n = n,
+                   .from = from, .seconds = seconds,
+                   .memory = vm ? vm + MEMORY_HEADROOM : 0};
+    verdicts v = {.fd = fds[0], .files = files, .n = n, .seconds = seconds};
+    child proc;
+    if (child__start(&proc, seconds, vet_main, &a) != 0) {
         close(fds[0]);
         close(fds[1]);
         munmap(shared, sizeof *shared);
         goto cannot;
     }
-    if (pid == 0) {
-        close(fds[0]);
-        child_main(fds[1], shared, files, n, from, seconds, memory);
-    }
     children++;
-    setpgid(pid, pid);
     close(fds[1]);
     fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
-    int pidfd = pidfd_open(pid, 0);
-    int timed_out = read_verdicts(fds[0], pidfd, files, n, seconds);
+    v.proc = &proc;
+    child__wait(&proc, fds[0], read_verdicts, &v);
     close(fds[0]);
-    if (pidfd >= 0)
-        close(pidfd);
-    if (timed_out)
-        kill(-pid, SIGKILL);
-    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
-        ;
-    kill(-pid, SIGKILL); /* whatever the plugin started */
     size_t current = shared->current;
     int ph = shared->phase;
     munmap(shared, sizeof *shared);
     if (current < n && pending(&files[current]))
         died(&files[current], ph >= 0 && ph < PH_COUNT ? (phase)ph : PH_LOAD,
-             wstatus, timed_out, seconds);
+             proc.status, proc.timed_out, seconds);
     else if (pending(&files[from]))
-        died(&files[from], PH_LOAD, wstatus, timed_out, seconds);
+        died(&files[from], PH_LOAD, proc.status, proc.timed_out, seconds);
     return;
 cannot:
     for (size_t i = from; i < n; i++)

@@ -22,6 +22,7 @@
 
 #include "funcall.h"
 #include "funclib.h"
+#include "util.h"
 
 static char path_buf[4096];
 
@@ -530,13 +531,6 @@ static void test_funclib__faults_end_the_call(void **state)
     json_decref(a);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* What isolation costs: the same call in this process and in a child,
  * with the same results.  The figures are printed (docs/functions.md). */
 static void test_funclib__cost_of_a_child(void **state)
@@ -547,13 +541,13 @@ static void test_funclib__cost_of_a_child(void **state)
     fl_call *c = funcall__prepare(fn("dot"), a, &errs);
     assert_non_null(c);
     fl_limits lim = {.seconds = 10};
-    double t0 = now();
+    double t0 = util__now();
     for (int i = 0; i < N; i++)
         funcall__invoke(c);
-    double inproc = (now() - t0) / N;
+    double inproc = (util__now() - t0) / N;
     json_t *want = funcall__answer(c);
     funcall__free(&c);
-    double t1 = now();
+    double t1 = util__now();
     for (int i = 0; i < N; i++) {
         c = funcall__prepare(fn("dot"), a, &errs);
         assert_int_equal(funcall__run(c, &lim, &errs), 0);
@@ -562,10 +556,10 @@ static void test_funclib__cost_of_a_child(void **state)
         json_decref(got);
         funcall__free(&c);
     }
-    double child = (now() - t1) / N;
+    double in_child = (util__now() - t1) / N;
     printf("    cost of a call of dot(5): %.2f us in this process, %.0f us "
            "checked and run in a child process\n", 1e6 * inproc,
-           1e6 * child);
+           1e6 * in_child);
     json_decref(want);
     json_decref(a);
 }
