@@ -12,8 +12,10 @@
  * model that was running, which the child's fatal-signal handler sends
  * through a pipe) or past its time.  A child that a stopping signal ended
  * has no result, so it runs again when the batch is resumed.  Each case
- * leads its own process group, ended as a whole when the case ends
- * (proc.h).
+ * is child.h's: it leads its own process group, ended as a whole when the
+ * case ends, and --timeout is both its deadline of wall-clock time and,
+ * a second more, its limit of CPU time (RLIMIT_CPU: a case whose threads
+ * use more CPU than wall-clock time).
  *
  * The KPIs of a case come from the scenario's functions (functions.h);
  * the section "KPIs" below is the one place that knows.
@@ -35,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "csv.h"
 #include "functions.h"
 #include "proc.h"
@@ -47,11 +50,9 @@
 enum case_state { CASE_TODO, CASE_FINISHED, CASE_UNFINISHED };
 
 typedef struct slot {
-    pid_t pid;             /* 0: free */
+    child proc;            /* proc.pid 0: free */
     size_t index;
     int crash_fd;          /* read end of the child's crash pipe */
-    double started;
-    int timed_out;
 } slot;
 
 typedef struct batch_runner {
@@ -251,20 +252,31 @@ static int record_write(const runner *r, const char *id, json_t *rec)
 
 /* In the child: run, write rows and result, exit 0 finished, 1 failed,
  * 3 when the result could not be written. */
-static void __attribute__((noreturn))
-run_case(const runner *r, size_t index, const scenario *sc, int fd,
-         const sigset_t *mask, pid_t parent)
+/* What a case's process is given. */
+typedef struct case_args {
+    const runner *r;
+    size_t index;
+    const scenario *sc;
+    int fd;                /* the crash pipe */
+    const sigset_t *mask;  /* the signal mask the batch started with */
+    pid_t parent;
+} case_args;
+
+static void run_case(void *arg)
 {
+    const case_args *a = arg;
+    const runner *r = a->r;
+    size_t index = a->index;
+    const scenario *sc = a->sc;
     const char *id = id_of(r, index);
     char dir[4096], tmp[4300], path[4200];
     child_ctx c = {0};
     twin_errors errs = {0};
     sim_stats st = {0};
 
-    crash_fd = fd;
-    proc__own_group(0);
+    crash_fd = a->fd;
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
+    if (getppid() != a->parent)
         _exit(3);
     struct sigaction sa = {.sa_handler = SIG_DFL};
     for (int s = 1; s < NSIG; s++)
@@ -275,7 +287,17 @@ run_case(const runner *r, size_t index, const scenario *sc, int fd,
     int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS};
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
         sigaction(fatal[i], &sa, NULL);
-    sigprocmask(SIG_SETMASK, mask, NULL);
+    sigprocmask(SIG_SETMASK, a->mask, NULL);
+    char why[1024];
+    /* A second past --timeout: the wall-clock deadline ends a case of one
+     * thread first; this one a case whose threads use more than that. */
+    child_limits lim = {.cpu_seconds = r->o->timeout > 0 ? r->o->timeout + 1
+                                                         : 0,
+                        .cpu_grace = 2};
+    if (child__set_limits(&lim, "case", why, sizeof why) != 0) {
+        errors__add(&errs, TWIN_E_INTERNAL, "", "%s", why);
+        goto end;
+    }
 
     snprintf(dir, sizeof dir, "%s/cases", r->o->dir);
     snprintf(path, sizeof path, "%s/%s.csv", dir, id);
@@ -426,7 +448,7 @@ static void start_case(runner *r, size_t index, const sigset_t *mask)
     json_decref(doc);
     slot *s = NULL;
     for (unsigned i = 0; s == NULL && i < r->jobs; i++)
-        if (r->slots[i].pid == 0)
+        if (r->slots[i].proc.pid == 0)
             s = &r->slots[i];
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
@@ -434,27 +456,21 @@ static void start_case(runner *r, size_t index, const sigset_t *mask)
         scenario__free(&sc);
         return;
     }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[0]);
-        run_case(r, index, sc, p[1], mask, parent);
-    }
-    if (pid > 0)
-        proc__own_group(pid);
+    case_args a = {.r = r, .index = index, .sc = sc, .fd = p[1],
+                   .mask = mask, .parent = getpid()};
+    int started = child__start(&s->proc, r->o->timeout, run_case, &a);
+    int err = errno;
     close(p[1]);
     scenario__free(&sc);
-    if (pid < 0) {
+    if (started != 0) {
         close(p[0]);
         snprintf(msg, sizeof msg, "cannot start a process: %s",
-                 strerror(errno));
+                 strerror(err));
         record_end(r, index, "crashed", "internal", msg);
         return;
     }
-    *s = (slot){.pid = pid, .index = index, .crash_fd = p[0],
-                .started = util__now()};
+    s->index = index;
+    s->crash_fd = p[0];
     r->t->running++;
 }
 
@@ -482,7 +498,7 @@ static void reap(runner *r, pid_t pid, int wstatus)
 {
     slot *s = NULL;
     for (unsigned i = 0; s == NULL && i < r->jobs; i++)
-        if (r->slots[i].pid == pid)
+        if (child__reaped(&r->slots[i].proc, pid, wstatus))
             s = &r->slots[i];
     if (s == NULL)
         return;
@@ -500,9 +516,14 @@ static void reap(runner *r, pid_t pid, int wstatus)
         ended(r, index, fin, fin ? "finished" : "failed",
               json_string_value(json_object_get(rec, "message")));
         json_decref(rec);
-    } else if (WIFSIGNALED(wstatus) && s->timed_out) {
+    } else if (WIFSIGNALED(wstatus) && s->proc.timed_out) {
         snprintf(msg, sizeof msg, "ran past the time limit of %g s per "
                  "case (--timeout)", r->o->timeout);
+        record_end(r, index, "timeout", "timeout", msg);
+    } else if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGXCPU &&
+               r->o->timeout > 0) {
+        snprintf(msg, sizeof msg, "used more CPU time than its time limit "
+                 "of %g s per case (--timeout)", r->o->timeout);
         record_end(r, index, "timeout", "timeout", msg);
     } else if (WIFSIGNALED(wstatus) &&
                (WTERMSIG(wstatus) == SIGINT || WTERMSIG(wstatus) == SIGTERM ||
@@ -526,10 +547,10 @@ static void reap(runner *r, pid_t pid, int wstatus)
 static void signal_all(runner *r, int sig)
 {
     for (unsigned i = 0; i < r->jobs; i++)
-        if (r->slots[i].pid > 0 && sig == SIGKILL)
-            proc__signal_group(r->slots[i].pid, sig);
-        else if (r->slots[i].pid > 0)
-            kill(r->slots[i].pid, sig); /* the case ends itself */
+        if (sig == SIGKILL)
+            child__kill(&r->slots[i].proc);
+        else
+            child__signal(&r->slots[i].proc, sig); /* it ends itself */
 }
 
 static void on_sigchld(int sig)
@@ -565,18 +586,8 @@ static void run_all(runner *r)
             break;
         double wait = r->obs && r->obs->refresh > 0 ? r->obs->refresh : 0.25;
         double t = util__now();
-        for (unsigned i = 0; r->o->timeout > 0 && i < r->jobs; i++) {
-            slot *s = &r->slots[i];
-            if (s->pid == 0 || s->timed_out)
-                continue;
-            double left = s->started + r->o->timeout - t;
-            if (left <= 0) {
-                proc__signal_group(s->pid, SIGKILL);
-                s->timed_out = 1;
-            } else if (left < wait) {
-                wait = left;
-            }
-        }
+        for (unsigned i = 0; i < r->jobs; i++) /* past --timeout: killed */
+            wait = fmin(wait, child__tick(&r->slots[i].proc, t) - t);
         struct timespec ts = {.tv_sec = (time_t)wait,
                               .tv_nsec = (long)((wait - floor(wait)) * 1e9)};
         siginfo_t info;

@@ -10,17 +10,15 @@
  * crashes the child loses nothing already computed, and the command says
  * which model it was, with which signal, at what t (exit status 3).  The
  * child's stdout goes to stderr, so a model's prints never enter the CSV;
- * it leads its own process group, ended with it (proc.h).
+ * it leads its own process group, ended with it (child.h).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,7 +29,7 @@
 #include "functions.h"
 #include "frame.h"
 #include "paths.h"
-#include "proc.h"
+#include "child.h"
 #include "rt.h"
 #include "runner.h"
 #include "scenario.h"
@@ -221,57 +219,52 @@ static int read_frames(run_ctx *rc, frame_reader *rd, int fd)
     return got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR);
 }
 
+/* What child__wait's step needs: the run, its pipe, the stops passed on. */
+typedef struct run_wait {
+    run_ctx *rc;
+    run_child *child;
+    frame_reader rd;
+    int signalled, told_to_stop;
+} run_wait;
+
+/* Pass on a stop, read what came; 1 at the pipe's end. */
+static int run_step(void *arg)
+{
+    run_wait *w = arg;
+    child *proc = &w->child->proc;
+    if (stops > w->signalled) {
+        /* The first stops the run at its next tick (its rows so far and
+         * a "cancelled" end come); the second kills it. */
+        if (w->signalled == 0)
+            child__signal(proc, SIGTERM);
+        else
+            child__kill(proc);
+        w->signalled = stops;
+    }
+    if (w->rc->write_failed && !w->told_to_stop && w->signalled == 0) {
+        child__signal(proc, SIGTERM); /* no use going on */
+        w->told_to_stop = 1;
+    }
+    return read_frames(w->rc, &w->rd, w->child->from_child);
+}
+
 /* Run sc in a child process and write what it sends until it ends.
  * Returns the child's wait status, or -1 with a sentence on stderr. */
 static int run_child_process(const scenario *sc, const runner_spec *spec,
                              run_ctx *rc)
 {
-    run_child child;
+    run_child run;
     char why[1024];
-    frame_reader rd = {0};
-    int status = 0, eof = 0, signalled = 0, told_to_stop = 0;
-    if (runner__start(sc, spec, &child, why, sizeof why) != 0) {
+    if (runner__start(sc, spec, &run, why, sizeof why) != 0) {
         fprintf(stderr, "twinctl run: %s\n", why);
         return -1;
     }
-    /* The child's end wakes poll through a pidfd; without one, poll
-     * looks again every 50 ms. */
-    int pidfd = (int)pidfd_open(child.pid, 0);
-    for (;;) {
-        if (stops > signalled) {
-            /* The first stops the run at its next tick (its rows so far
-             * and a "cancelled" end come); the second kills it. */
-            if (signalled == 0)
-                kill(child.pid, SIGTERM);
-            else
-                proc__signal_group(child.pid, SIGKILL);
-            signalled = stops;
-        }
-        if (rc->write_failed && !told_to_stop && signalled == 0) {
-            kill(child.pid, SIGTERM); /* no use going on */
-            told_to_stop = 1;
-        }
-        if (!eof)
-            eof = read_frames(rc, &rd, child.from_child);
-        if (eof || proc__ended(child.pid)) {
-            if (!eof) /* its writes are in the pipe by now */
-                read_frames(rc, &rd, child.from_child);
-            if (eof) /* it closed the pipe: it is ending */
-                waitid(P_PID, (id_t)child.pid, &(siginfo_t){0},
-                       WEXITED | WNOWAIT);
-            proc__end(child.pid, &status); /* and what it forked */
-            break;
-        }
-        struct pollfd p[2] = {{.fd = child.from_child, .events = POLLIN},
-                              {.fd = pidfd, .events = POLLIN}};
-        poll(p, 2, pidfd < 0 ? 50 : 250);
-    }
-    if (pidfd >= 0)
-        close(pidfd);
-    close(child.from_child);
-    close(child.to_child);
-    frame__reader_free(&rd);
-    return status;
+    run_wait w = {.rc = rc, .child = &run};
+    child__wait(&run.proc, run.from_child, run_step, &w);
+    close(run.from_child);
+    close(run.to_child);
+    frame__reader_free(&w.rd);
+    return run.proc.status;
 }
 
 /* The functions' values (from the run's end): a summary on stderr, and

@@ -48,21 +48,17 @@ typedef struct run_rec {
     json_t *doc;             /* the scenario document */
     scenario *sc;
     int realtime;
-    run_child child;
+    run_child child;         /* its process, deadline and end (child.h) */
     proc_output *output;     /* its stdout and stderr, or NULL */
     frame_reader rd;
     json_t *columns;
     sender_run *out;
     spool_stream *st;        /* its journal in the spool, or NULL */
     run_state state;
-    double started, deadline;  /* monotonic s */
-    double kill_at;          /* after a cancel: SIGKILL if still there */
-    int end_reason;          /* TWIN_E_TIMEOUT / CANCELLED when we ended it */
+    double started;          /* monotonic s */
     json_t *end;             /* the child's end frame, when it came */
     char *where;             /* "model 'm' (instance 'i')" the process was
                               * in when it died or was stopped, or NULL */
-    int reaped;              /* waitpid collected the child */
-    int wait_status;
     uint64_t rows;           /* final counts, once ended */
     int64_t last_seq;
     waiters retries;         /* retries that want the final response

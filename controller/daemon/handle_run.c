@@ -70,9 +70,11 @@ static int run_spec(serve *sv, const scenario *sc, const char *id,
 static void start_child(serve *sv, const reply_to *to, run_rec *r)
 {
     char why[1024];
-    runner_limits rl = {.cpu_seconds = sv->cfg.limits.cpu_seconds,
-                        .memory_bytes = sv->cfg.limits.memory_bytes};
+    child_limits rl = {.cpu_seconds = sv->cfg.limits.cpu_seconds,
+                       .cpu_grace = 2,
+                       .memory_bytes = sv->cfg.limits.memory_bytes};
     runner_spec spec_run = {.lim = &rl, .opt = {.realtime = -1},
+                            .seconds = sv->cfg.limits.run_seconds,
                             .output_fd = -1};
     char label[256];
     if (r->sc->n_inst == 1)
@@ -166,7 +168,6 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
     doc = NULL;
     r->realtime = r->sc->realtime;
     r->started = util__now();
-    r->deadline = r->started + sv->cfg.limits.run_seconds;
     r->last_seq = -1;
 
     /* Accepted before the first result can be published. */

@@ -1,9 +1,10 @@
 /*
  * job.c — requests answered by a forked child (job.h): forking under
  * the configured limits, reading the answer from the pipe, and saying
- * how a child that gave none ended.  The child leads its own process
- * group and its stdout and stderr come to the daemon's log labelled and
- * bounded (proc.h), as a run's do.
+ * how a child that gave none ended.  The child is child.h's (its own
+ * process group, its limits, its deadline with SIGUSR1 before the
+ * SIGKILL) and its stdout and stderr come to the daemon's log labelled
+ * and bounded (proc.h), as a run's do.
  */
 #include "job.h"
 
@@ -17,11 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "frame.h"
 #include "proc.h"
 #include "respond.h"
 #include "runner.h"
-#include "util.h"
 
 #define KILL_GRACE 0.2   /* s between SIGUSR1 (say where) and SIGKILL */
 
@@ -30,14 +31,12 @@ struct job {
     req_type type;
     char *what;
     reply_to reply;
-    pid_t pid;
+    child proc;            /* its process */
     int fd;                /* the answer, or -1 once at end of file */
     frame_reader rd;
     proc_output output;    /* its stdout and stderr */
     json_t *answer;        /* the child's FRAME_END */
     char *where;           /* "model 'm' (instance 'i')" it died in */
-    double deadline, kill_at;
-    int timed_out, reaped, wait_status;
 };
 
 /* What a child with nothing to say for want of memory says. */
@@ -45,21 +44,26 @@ static const char oom_answer[] =
     "{\"status\":\"failed\",\"errors\":[{\"code\":\"internal\",\"path\":\"\","
     "\"message\":\"out of memory building the answer\"}]}";
 
-static void __attribute__((noreturn))
-child_main(int fd, int output_fd, const runner_limits *lim, const char *what,
-           job_work work, void *arg)
+/* What the child of a job is given. */
+typedef struct job_child {
+    int fd, output_fd;
+    child_limits lim;
+    const char *what;
+    job_work work;
+    void *arg;
+} job_child;
+
+static void job_main(void *arg)
 {
-    proc__own_group(0);
-    proc__redirect(output_fd);
-    /* The daemon blocks these for its signalfd; the child wants them. */
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGTERM, SIG_DFL);
+    const job_child *a = arg;
+    int fd = a->fd;
+    proc__redirect(a->output_fd);
+    /* The daemon blocks its signals for its signalfd; the child wants
+     * them, but not the terminal's. */
+    child__enter();
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
-    signal(SIGCHLD, SIG_DFL);
-    signal(SIGPIPE, SIG_IGN);
+    child__unblock();
     if (dup2(fd, 3) < 0)
         _exit(70);
     close_range(4, ~0U, 0);
@@ -69,12 +73,12 @@ child_main(int fd, int output_fd, const runner_limits *lim, const char *what,
     runner__watch_crashes(&w);
     char why[1024];
     json_t *answer = NULL;
-    if (runner__set_limits(lim, what, why, sizeof why) != 0)
+    if (child__set_limits(&a->lim, a->what, why, sizeof why) != 0)
         answer = json_pack("{s:s, s:[{s:s, s:s, s:s}]}", "status", "failed",
                            "errors", "code", "internal", "path", "",
                            "message", why);
     else
-        answer = work(arg);
+        answer = a->work(a->arg);
     char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
     json_decref(answer);
     if (text != NULL)
@@ -107,27 +111,25 @@ int job__start(serve *sv, const reply_to *to, req_type type,
                  strerror(errno));
         goto fail;
     }
-    runner_limits lim = {.cpu_seconds = sv->cfg.limits.cpu_seconds,
-                         .memory_bytes = sv->cfg.limits.memory_bytes};
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
+    job_child a = {.fd = p[1], .output_fd = output_fd,
+                   .lim = {.cpu_seconds = sv->cfg.limits.cpu_seconds,
+                           .cpu_grace = 2,
+                           .memory_bytes = sv->cfg.limits.memory_bytes},
+                   .what = what, .work = work, .arg = arg};
+    if (child__start(&j->proc, sv->cfg.limits.run_seconds, job_main,
+                     &a) != 0) {
         snprintf(why, why_len, "cannot start the %s's process: %s", what,
                  strerror(errno));
         goto fail;
     }
-    if (pid == 0) {
-        close(p[0]);
-        child_main(p[1], output_fd, &lim, what, work, arg);
-    }
-    proc__own_group(pid);
+    /* SIGUSR1 at the deadline: say where you are; then you are killed. */
+    j->proc.notice = SIGUSR1;
+    j->proc.grace = KILL_GRACE;
     close(p[1]);
     close(output_fd);
     fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
     j->type = type;
-    j->pid = pid;
     j->fd = p[0];
-    j->deadline = util__now() + sv->cfg.limits.run_seconds;
     j->next = sv->jobs;
     sv->jobs = j;
     return 0;
@@ -214,12 +216,12 @@ static json_t *failed(json_t *errors)
 static void job_end(serve *sv, struct job *j)
 {
     json_t *resp;
-    int st = j->wait_status;
+    int st = j->proc.status;
     const char *in = j->where ? " while in " : "";
     const char *where = j->where ? j->where : "";
     if (j->answer != NULL && json_is_object(j->answer))
         resp = json_incref(j->answer);
-    else if (j->timed_out)
+    else if (j->proc.timed_out)
         resp = failed(respond__errors(
             TWIN_E_TIMEOUT, "the %s passed this controller's limit of %g s "
             "of wall-clock time (limits.run_seconds) and was stopped%s%s",
@@ -244,8 +246,7 @@ static void job_end(serve *sv, struct job *j)
 
 static void job_free(struct job *j)
 {
-    if (!j->reaped)
-        proc__end(j->pid, NULL);
+    child__end(&j->proc);
     if (j->fd >= 0)
         close(j->fd);
     proc__output_close(&j->output);
@@ -264,16 +265,8 @@ void job__service(serve *sv, double now)
         if (j->fd >= 0)
             job_read(j);
         proc__output_read(&j->output);
-        if (!j->reaped && now >= j->deadline && !j->timed_out) {
-            /* SIGUSR1: say where you are; then you are killed. */
-            j->timed_out = 1;
-            kill(j->pid, SIGUSR1);
-            j->kill_at = now + KILL_GRACE;
-        } else if (!j->reaped && j->kill_at > 0 && now >= j->kill_at) {
-            j->kill_at = 0;
-            proc__signal_group(j->pid, SIGKILL);
-        }
-        if (j->reaped && j->fd < 0) {
+        child__tick(&j->proc, now);
+        if (j->proc.reaped && j->fd < 0) {
             job_end(sv, j);
             *link = j->next;
             job_free(j);
@@ -286,25 +279,16 @@ void job__service(serve *sv, double now)
 int job__reaped(serve *sv, pid_t pid, int status)
 {
     for (struct job *j = sv->jobs; j; j = j->next)
-        if (!j->reaped && j->pid == pid) {
-            j->reaped = 1;
-            j->wait_status = status;
+        if (child__reaped(&j->proc, pid, status))
             return 1;
-        }
     return 0;
 }
 
 double job__next_deadline(const serve *sv)
 {
     double due = INFINITY;
-    for (const struct job *j = sv->jobs; j; j = j->next) {
-        if (j->reaped)
-            continue;
-        if (!j->timed_out && j->deadline < due)
-            due = j->deadline;
-        if (j->kill_at > 0 && j->kill_at < due)
-            due = j->kill_at;
-    }
+    for (const struct job *j = sv->jobs; j; j = j->next)
+        due = fmin(due, child__due(&j->proc));
     return due;
 }
 

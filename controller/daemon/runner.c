@@ -13,8 +13,8 @@
  * unless the signal came in the middle of writing a frame — before the
  * process dies.
  *
- * The child is the leader of its own process group (proc.h): whatever a
- * model forks is ended with the run.  SIGUSR1 is the daemon's notice that
+ * The child is child.h's, the leader of its own process group: whatever
+ * a model forks is ended with the run.  SIGUSR1 is the daemon's notice that
  * the run's wall-clock time is over: the child writes out what it holds
  * and then only waits for the SIGKILL that follows, so a model whose
  * sleep the signal cut short cannot finish the run after its time.  Its
@@ -41,10 +41,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "crash.h"
 #include "frame.h"
 #include "functions.h"
@@ -385,26 +385,9 @@ static void name_instances(const scenario *sc, char *buf, size_t len)
         snprintf(buf + used, len - used, " and %zu more", sc->n_inst - i);
 }
 
-/* A "Vm…:" figure of /proc/self/status in bytes, 0 if unknown.  No
- * stdio: it is read when memory may be short. */
-static size_t vm_bytes(const char *key)
-{
-    char buf[8192];
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    const char *p = strstr(buf, key);
-    return p ? (size_t)strtoull(p + strlen(key), NULL, 10) << 10 : 0;
-}
-
 /* Prepare the end frames and set the limits.  Returns 0, or -1 with a
  * sentence in why (the run then ends before it starts). */
-static int apply_limits(const scenario *sc, const runner_limits *lim,
+static int apply_limits(const scenario *sc, const child_limits *lim,
                         char *why, size_t why_len)
 {
     char who[512], msg[1024];
@@ -429,64 +412,17 @@ static int apply_limits(const scenario *sc, const runner_limits *lim,
             return -1;
         }
     }
-    return runner__set_limits(lim, "run", why, why_len);
-}
-
-int runner__set_limits(const runner_limits *lim, const char *what,
-                       char *why, size_t why_len)
-{
-    struct rlimit had;
-    if (lim->cpu_seconds > 0) {
-        /* SIGXCPU at the soft limit; the hard one (SIGKILL) only if the
-         * handler could not end the process. */
-        rlim_t soft = (rlim_t)ceil(lim->cpu_seconds);
-        struct rlimit rl = {.rlim_cur = soft, .rlim_max = soft + 2};
-        if (getrlimit(RLIMIT_CPU, &had) == 0 &&
-            had.rlim_max != RLIM_INFINITY && had.rlim_max < rl.rlim_max) {
-            /* The daemon's own hard limit is lower: never raise it. */
-            rl.rlim_max = had.rlim_max;
-            if (rl.rlim_cur > rl.rlim_max)
-                rl.rlim_cur = rl.rlim_max;
-        }
-        if (setrlimit(RLIMIT_CPU, &rl) != 0) {
-            snprintf(why, why_len, "cannot set the %s's CPU-time limit "
-                     "(limits.cpu_seconds = %g): %s", what, lim->cpu_seconds,
-                     strerror(errno));
-            return -1;
-        }
-    }
-    if (lim->memory_bytes > 0) {
-        size_t now = vm_bytes("VmSize:");
-        if (now >= lim->memory_bytes) {
-            snprintf(why, why_len, "the %s process starts with %zu bytes "
-                     "of address space, copied from the daemon, more than "
-                     "its limit of %zu bytes (limits.memory_bytes); raise "
-                     "the limit", what, now, lim->memory_bytes);
-            return -1;
-        }
-        struct rlimit rl = {.rlim_cur = lim->memory_bytes,
-                            .rlim_max = lim->memory_bytes};
-        if (getrlimit(RLIMIT_AS, &had) == 0 &&
-            had.rlim_max != RLIM_INFINITY && had.rlim_max < rl.rlim_max)
-            rl.rlim_cur = rl.rlim_max = had.rlim_max;
-        if (setrlimit(RLIMIT_AS, &rl) != 0) {
-            snprintf(why, why_len, "cannot set the %s's address-space "
-                     "limit (limits.memory_bytes = %zu): %s", what,
-                     lim->memory_bytes, strerror(errno));
-            return -1;
-        }
-    }
-    return 0;
+    return child__set_limits(lim, "run", why, why_len);
 }
 
 /* A run that failed while an address-space limit was set: if it failed
  * for want of memory, or came within 1 MiB of the limit, say so with the
  * limit in each error's message. */
-static void name_memory_limit(json_t *errors, const runner_limits *lim)
+static void name_memory_limit(json_t *errors, const child_limits *lim)
 {
     if (lim->memory_bytes == 0)
         return;
-    size_t peak = vm_bytes("VmPeak:");
+    size_t peak = child__vm_bytes("VmPeak:");
     size_t i;
     json_t *e;
     json_array_foreach(errors, i, e) {
@@ -509,27 +445,32 @@ static void name_memory_limit(json_t *errors, const runner_limits *lim)
     }
 }
 
-static void __attribute__((noreturn))
-child_main(const scenario *sc, const runner_spec *spec, int out_fd,
-           int in_fd)
+/* What the run's process is given. */
+typedef struct run_args {
+    const scenario *sc;
+    const runner_spec *spec;
+    int out_fd, in_fd;
+} run_args;
+
+static void run_main(void *arg)
 {
-    static const runner_limits no_limits = {0};
-    const runner_limits *lim = spec->lim ? spec->lim : &no_limits;
-    proc__own_group(0);
+    static const child_limits no_limits = {0};
+    const run_args *a = arg;
+    const scenario *sc = a->sc;
+    const runner_spec *spec = a->spec;
+    int out_fd = a->out_fd, in_fd = a->in_fd;
+    const child_limits *lim = spec->lim ? spec->lim : &no_limits;
+    child__enter();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_term;
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGCHLD, SIG_DFL);
     sa.sa_handler = on_cpu_limit;
     sa.sa_flags = SA_RESTART;
     sigaction(SIGXCPU, &sa, NULL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    child__unblock();
 
     /* stdout and stderr where the spec says; keep the two pipes as 3 and
      * 4, close everything else. */
@@ -612,26 +553,21 @@ int runner__start(const scenario *sc, const runner_spec *spec,
         goto fail;
     }
     fcntl(up[0], F_SETPIPE_SZ, 1 << 20); /* room for bursts of rows */
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
+    run_args a = {.sc = sc, .spec = spec, .out_fd = up[1], .in_fd = down[0]};
+    if (child__start(&out->proc, spec->seconds, run_main, &a) != 0) {
         snprintf(why, why_len, "cannot start the run process: %s",
                  strerror(errno));
         goto fail;
     }
-    if (pid == 0) {
-        close(up[0]);
-        close(down[1]);
-        child_main(sc, spec, up[1], down[0]);
-    }
-    proc__own_group(pid);
+    /* SIGUSR1 at the deadline: write out the rows you hold. */
+    out->proc.notice = SIGUSR1;
+    out->proc.grace = RUNNER_KILL_GRACE;
     if (spec->output_fd >= 0)
         close(spec->output_fd);
     close(up[1]);
     close(down[0]);
     fcntl(up[0], F_SETFL, fcntl(up[0], F_GETFL) | O_NONBLOCK);
     fcntl(down[1], F_SETFL, fcntl(down[1], F_GETFL) | O_NONBLOCK);
-    out->pid = pid;
     out->from_child = up[0];
     out->to_child = down[1];
     return 0;

@@ -15,29 +15,29 @@
 #include <jansson.h>
 #include <sys/types.h>
 
+#include "child.h"
 #include "frame.h"
 #include "scenario.h"
 #include "sim.h"
 
-/* Resource limits of a run's process, applied in the child after fork.
- * 0 means none.  Past cpu_seconds of CPU time the run ends `failed` with
- * `timeout`; memory_bytes bounds its whole address space (RLIMIT_AS),
- * which starts as a copy of the daemon's, and a run that starts above it
- * or fails for want of memory ends `failed` with a message naming it. */
-typedef struct runner_limits {
-    double cpu_seconds;       /* RLIMIT_CPU, rounded up to whole seconds */
-    size_t memory_bytes;      /* RLIMIT_AS */
-} runner_limits;
+/* The SIGKILL after the SIGUSR1 at a run's deadline, in seconds. */
+#define RUNNER_KILL_GRACE 0.2
 
 typedef struct run_child {
-    pid_t pid;
+    child proc;       /* its process (child.h) */
     int from_child;   /* frames from the run (non-blocking) */
     int to_child;     /* live inputs to the run (non-blocking) */
 } run_child;
 
 /* How to start a run's process. */
 typedef struct runner_spec {
-    const runner_limits *lim; /* NULL: no limits */
+    const child_limits *lim;  /* NULL: no limits.  Past cpu_seconds of CPU
+                               * time the run ends `failed` with `timeout`;
+                               * a run that starts above memory_bytes or
+                               * fails for want of memory ends `failed`
+                               * with a message naming it */
+    double seconds;           /* wall-clock deadline (0: none): SIGUSR1,
+                               * then RUNNER_KILL_GRACE s to its SIGKILL */
     sim_options opt;          /* {.realtime = -1}: as the scenario says */
     int output_fd;            /* the child's stdout and stderr (proc.h's
                                * pipe; runner__start closes it in the
@@ -48,17 +48,10 @@ typedef struct runner_spec {
                                * functions' error paths; NULL: "/scenario" */
 } runner_spec;
 
-/* Fork the run as spec says, the leader of its own process group
- * (proc.h).  Returns 0, or -1 with a sentence in why. */
+/* Fork the run as spec says (child.h: its own process group, its
+ * limits, its deadline).  Returns 0, or -1 with a sentence in why. */
 int runner__start(const scenario *sc, const runner_spec *spec,
                   run_child *out, char *why, size_t why_len);
-
-/* For other work in a child process of the daemon (job.c): set the
- * limits of lim in this process (what names the process in a failure:
- * "run", "steady-state solve"); returns 0, or -1 with a sentence in why.
- * The hard limits are never raised. */
-int runner__set_limits(const runner_limits *lim, const char *what,
-                       char *why, size_t why_len);
 
 /* In a child process: on a fatal signal or SIGUSR1, write out what w
  * holds and a FRAME_WHERE naming the model being called (sim.h's

@@ -153,7 +153,7 @@ static int run_read(serve *sv, run_rec *r, double now)
                                 "announced; stopped as garbled", r->id,
                                 (long long)(r->sc->n_ticks / r->sc->every +
                                             1));
-                    proc__signal_group(r->child.pid, SIGKILL);
+                    child__kill(&r->child.proc);
                     return 1;
                 }
                 if (rc != 0)
@@ -181,7 +181,7 @@ static int run_read(serve *sv, run_rec *r, double now)
         if (type < 0) {
             daemon__say(sv, "run %s: garbled data from the run process",
                         r->id);
-            proc__signal_group(r->child.pid, SIGKILL);
+            child__kill(&r->child.proc);
             return 1;
         }
     }
@@ -203,24 +203,24 @@ static const char *run_outcome(serve *sv, const run_rec *r,
         *stats = json_incref(json_object_get(r->end, "stats"));
         return end_status;
     }
-    if (r->end_reason == TWIN_E_TIMEOUT) {
+    if (r->child.proc.timed_out) {
         *errors = respond__errors(TWIN_E_TIMEOUT, "the run passed this "
                                   "controller's limit of %g s of wall-clock "
                                   "time and was stopped%s%s",
                                   sv->cfg.limits.run_seconds,
                                   r->where ? " while in " : "",
                                   r->where ? r->where : "");
-    } else if (r->end_reason == TWIN_E_CANCELLED) {
+    } else if (r->child.proc.cancelled) {
         *errors = respond__errors(TWIN_E_CANCELLED, "cancelled; the run "
                                   "did not stop by itself within %g s and "
                                   "was killed", RUNS_CANCEL_GRACE);
         return "cancelled";
-    } else if (WIFSIGNALED(r->wait_status)) {
+    } else if (WIFSIGNALED(r->child.proc.status)) {
         *errors = respond__errors(TWIN_E_MODEL_CRASHED, "the run process "
                                   "died of signal %d (%s) %s%s; the %llu "
                                   "rows before it were sent",
-                                  WTERMSIG(r->wait_status),
-                                  strsignal(WTERMSIG(r->wait_status)),
+                                  WTERMSIG(r->child.proc.status),
+                                  strsignal(WTERMSIG(r->child.proc.status)),
                                   r->where ? "in "
                                            : "in a model or the solver",
                                   r->where ? r->where : "",
@@ -230,7 +230,7 @@ static const char *run_outcome(serve *sv, const run_rec *r,
                                   "exited with status %d before it "
                                   "finished (a model called exit?); the "
                                   "%llu rows before it were sent",
-                                  WEXITSTATUS(r->wait_status),
+                                  WEXITSTATUS(r->child.proc.status),
                                   (unsigned long long)r->rows);
     }
     return "failed";
@@ -307,43 +307,29 @@ static void run_end(serve *sv, run_rec *r)
     status__publish(sv);
 }
 
+/* A run past limits.run_seconds: SIGUSR1 (write out the rows you hold),
+ * then SIGKILL; a cancelled one's SIGKILL after RUNS_CANCEL_GRACE. */
 void runs__tick(serve *sv, double now)
 {
-    for (run_rec *r = sv->runs; r; r = r->next) {
-        if (r->state != RUN_RUNNING || r->reaped)
-            continue;
-        if (now >= r->deadline && r->end_reason == 0) {
-            /* SIGUSR1: write out the rows you hold; then it is killed. */
-            r->end_reason = TWIN_E_TIMEOUT;
-            kill(r->child.pid, SIGUSR1);
-            r->kill_at = now + 0.2;
-        } else if (r->kill_at > 0 && now >= r->kill_at) {
-            r->kill_at = 0;
-            proc__signal_group(r->child.pid, SIGKILL);
-        }
-    }
+    for (run_rec *r = sv->runs; r; r = r->next)
+        if (r->state == RUN_RUNNING)
+            child__tick(&r->child.proc, now);
 }
 
 double runs__next_due(const serve *sv, double due)
 {
     for (const run_rec *r = sv->runs; r; r = r->next)
-        if (r->state == RUN_RUNNING) {
-            if (r->deadline < due)
-                due = r->deadline;
-            if (r->kill_at > 0 && r->kill_at < due)
-                due = r->kill_at;
-        }
+        if (r->state == RUN_RUNNING)
+            due = fmin(due, child__due(&r->child.proc));
     return due;
 }
 
 void runs__cancel(serve *sv, run_rec *r)
 {
-    if (r->state != RUN_RUNNING || r->kill_at > 0)
-        return;
-    r->kill_at = util__now() + RUNS_CANCEL_GRACE;
-    if (r->end_reason == 0)
-        r->end_reason = TWIN_E_CANCELLED;
-    kill(r->child.pid, SIGTERM);
+    (void)sv;
+    if (r->state == RUN_RUNNING)
+        child__cancel(&r->child.proc, SIGTERM, RUNS_CANCEL_GRACE,
+                      util__now());
 }
 
 /* ---- for the loop -------------------------------------------------------- */
@@ -383,16 +369,14 @@ void runs__ready(serve *sv, const struct pollfd *pfd, run_rec *const *polled,
 void runs__reaped(serve *sv, pid_t pid, int status)
 {
     for (run_rec *r = sv->runs; r; r = r->next)
-        if (r->state == RUN_RUNNING && r->child.pid == pid) {
-            r->reaped = 1;
-            r->wait_status = status;
-        }
+        if (r->state == RUN_RUNNING)
+            child__reaped(&r->child.proc, pid, status);
 }
 
 void runs__end_reaped(serve *sv, double now)
 {
     for (run_rec *r = sv->runs; r; r = r->next)
-        if (r->state == RUN_RUNNING && r->reaped) {
+        if (r->state == RUN_RUNNING && r->child.proc.reaped) {
             /* Drain what is left, then end it. */
             if (!r->rd.eof && (sv->stopping || !sender__full(sv->out)))
                 run_read(sv, r, now);
@@ -416,8 +400,8 @@ void runs__free_all(serve *sv)
     while (sv->runs) {
         run_rec *r = sv->runs;
         sv->runs = r->next;
-        if (r->state == RUN_RUNNING && !r->reaped)
-            proc__end(r->child.pid, NULL);
+        if (r->state == RUN_RUNNING)
+            child__end(&r->child.proc);
         run_free(r);
     }
 }
