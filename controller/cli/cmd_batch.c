@@ -274,7 +274,64 @@ static int whole(const char *arg, const char *takes, long max,
     return 0;
 }
 
-int cmd_batch(int argc, char **argv)
+/* One invocation: what the command line asked for, and what it loaded. */
+typedef struct batch_cmd {
+    batch_run_opts ro;
+    batch_remote_opts rem;
+    int remote_only;       /* a flag that needs --broker */
+    batch_env env;
+    twin_paths paths;
+    const char *file, *export;
+    int dry;
+    view v;
+
+    model_lib models;
+    instance_lib instances;
+    twin_errors errs;
+    json_t *doc;
+    batch *b;
+    char *file_copy;
+} batch_cmd;
+
+/* An option of "Across machines" but --broker's and the security flags'.
+ * Returns 1 when it was one, 0 when it is not, -1 for a bad value
+ * (said). */
+static int remote_option(batch_cmd *bc, int c, const char *arg)
+{
+    batch_remote_opts *rem = &bc->rem;
+    char *end;
+    switch (c) {
+    case 'p': rem->prefix = arg; break;
+    case 'g': rem->group = arg; break;
+    case 'A': case 'K': case 'W': {
+        double sec = strtod(arg, &end);
+        if (*end != '\0' || !(sec > 0) || !isfinite(sec)) {
+            fprintf(stderr, "twinctl batch: --%s takes a positive number "
+                    "of seconds, not '%s'\n", c == 'A' ? "answer-timeout"
+                    : c == 'K' ? "check-after" : "wait-controllers",
+                    arg);
+            return -1;
+        }
+        *(c == 'A' ? &rem->answer_timeout : c == 'K' ? &rem->check_after
+                                                     : &rem->wait_controllers)
+            = sec;
+        break;
+    }
+    case 'N':
+        if (whole(arg, "--max-attempts takes a number", 1000,
+                  &rem->max_attempts) != 0)
+            return -1;
+        break;
+    default:
+        return 0;
+    }
+    bc->remote_only = 1;
+    return 1;
+}
+
+/* The options into bc.  Returns 0, 1 after --help, 2 for bad usage
+ * (said). */
+static int parse_options(batch_cmd *bc, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
@@ -300,47 +357,38 @@ int cmd_batch(int argc, char **argv)
         CLI_SECURITY_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    batch_remote_opts rem = {0};
-    int remote_only = 0;  /* a flag that needs --broker */
-    twin_paths paths = {0};
-    model_lib models = {0};
-    instance_lib instances = {0};
-    twin_errors errs = {0};
-    json_t *doc = NULL;
-    batch *b = NULL;
-    batch_run_opts ro = {0};
-    batch_env env = {.max_cases = 1000000};
-    view v = {0};
-    char *file_copy = NULL, why[2048];
-    const char *export = NULL;
-    int dry = 0, status = 2, c;
+    batch_run_opts *ro = &bc->ro;
+    int c;
     char *end;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:j:qh", longopts, NULL)) != -1) {
-        int shared = cli_opts__library("batch", c, optarg, &paths);
-        if (shared == 0 &&
-            (shared = cli_opts__security("batch", c, optarg, &rem.sec)) > 0)
-            remote_only = 1;
+        int shared = cli_opts__library("batch", c, optarg, &bc->paths);
+        if (shared == 0 && (shared = cli_opts__security(
+                                "batch", c, optarg, &bc->rem.sec)) > 0)
+            bc->remote_only = 1;
+        if (shared == 0)
+            shared = remote_option(bc, c, optarg);
         if (shared < 0)
-            goto exit;
+            return 2;
         if (shared > 0)
             continue;
         switch (c) {
-        case 'o': ro.dir = optarg; break;
+        case 'o': ro->dir = optarg; break;
         case 'j':
             if (whole(optarg, "-j takes a number of processes", 4096,
-                      &ro.jobs) != 0)
-                goto exit;
+                      &ro->jobs) != 0)
+                return 2;
             break;
-        case 'R': ro.rows = 1; break;
-        case 'F': ro.retry_failed = 1; break;
+        case 'R': ro->rows = 1; break;
+        case 'F': ro->retry_failed = 1; break;
         case 'T':
-            ro.timeout = strtod(optarg, &end);
-            if (*end != '\0' || !(ro.timeout > 0) || !isfinite(ro.timeout)) {
+            ro->timeout = strtod(optarg, &end);
+            if (*end != '\0' || !(ro->timeout > 0) ||
+                !isfinite(ro->timeout)) {
                 fprintf(stderr, "twinctl batch: --timeout takes a positive "
                         "number of seconds, not '%s'\n", optarg);
-                goto exit;
+                return 2;
             }
             break;
         case 'C': {
@@ -348,133 +396,143 @@ int cmd_batch(int argc, char **argv)
             if (*end != '\0' || n < 1) {
                 fprintf(stderr, "twinctl batch: --max-cases takes a "
                         "positive number, not '%s'\n", optarg);
-                goto exit;
+                return 2;
             }
-            env.max_cases = (size_t)n;
+            bc->env.max_cases = (size_t)n;
             break;
         }
-        case 'X': ro.max_steps = atol(optarg); break;
-        case 'D': dry = 1; break;
-        case 'E': export = optarg; break;
-        case 'q': v.quiet = 1; break;
-        case 'h': usage(stdout); status = 0; goto exit;
-        case 'b': rem.broker = optarg; break;
-        case 'p': rem.prefix = optarg; remote_only = 1; break;
-        case 'g': rem.group = optarg; remote_only = 1; break;
-        case 'A': case 'K': case 'W': {
-            double sec = strtod(optarg, &end);
-            if (*end != '\0' || !(sec > 0) || !isfinite(sec)) {
-                fprintf(stderr, "twinctl batch: --%s takes a positive number "
-                        "of seconds, not '%s'\n", c == 'A' ? "answer-timeout"
-                        : c == 'K' ? "check-after" : "wait-controllers",
-                        optarg);
-                goto exit;
-            }
-            *(c == 'A' ? &rem.answer_timeout : c == 'K' ? &rem.check_after
-                                                       : &rem.wait_controllers)
-                = sec;
-            remote_only = 1;
-            break;
-        }
-        case 'N':
-            if (whole(optarg, "--max-attempts takes a number", 1000,
-                      &rem.max_attempts) != 0)
-                goto exit;
-            remote_only = 1;
-            break;
-        default: usage(stderr); goto exit;
+        case 'X': ro->max_steps = atol(optarg); break;
+        case 'D': bc->dry = 1; break;
+        case 'E': bc->export = optarg; break;
+        case 'q': bc->v.quiet = 1; break;
+        case 'h': usage(stdout); return 1;
+        case 'b': bc->rem.broker = optarg; break;
+        default: usage(stderr); return 2;
         }
     }
-    if (rem.broker == NULL && remote_only) {
+    return 0;
+}
+
+/* The options that go together, and one FILE.  Returns 0, or 2 (said). */
+static int check_options(batch_cmd *bc, int argc, char **argv)
+{
+    const batch_remote_opts *rem = &bc->rem;
+    if (rem->broker == NULL && bc->remote_only) {
         fprintf(stderr, "twinctl batch: --prefix, --group, the timeouts and "
                 "the TLS and login flags go with --broker URL\n");
-        goto exit;
+        return 2;
     }
-    if (rem.broker != NULL && (ro.timeout > 0 || ro.max_steps != 0)) {
+    if (rem->broker != NULL && (bc->ro.timeout > 0 || bc->ro.max_steps != 0)) {
         fprintf(stderr, "twinctl batch: with --broker the controllers' limits "
                 "hold (limits.run_seconds; the solver's steps per tick): "
                 "--timeout and --max-steps are for a batch run here\n");
-        goto exit;
+        return 2;
     }
-    if (rem.prefix && cli_opts__prefix("batch", rem.prefix) != 0)
-        goto exit;
-    if (export != NULL && !dry) {
+    if (rem->prefix && cli_opts__prefix("batch", rem->prefix) != 0)
+        return 2;
+    if (bc->export != NULL && !bc->dry) {
         fprintf(stderr, "twinctl batch: --export goes with --dry-run\n");
-        goto exit;
+        return 2;
     }
-    if (optind != argc - 1 || (ro.dir == NULL && !dry)) {
+    if (optind != argc - 1 || (bc->ro.dir == NULL && !bc->dry)) {
         fprintf(stderr, "twinctl batch: give one batch FILE and -o DIR\n\n");
         usage(stderr);
-        goto exit;
+        return 2;
     }
-    const char *file = argv[optind];
+    bc->file = argv[optind];
+    return 0;
+}
+
+/* The document, the libraries and the batch.  Returns 0, or the exit
+ * status (said). */
+static int load(batch_cmd *bc)
+{
     json_error_t jerr;
-    doc = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
-    if (doc == NULL) {
-        fprintf(stderr, "twinctl batch: %s: %s%s [bad_json]\n", file,
+    bc->doc = json_load_file(bc->file, JSON_REJECT_DUPLICATES, &jerr);
+    if (bc->doc == NULL) {
+        fprintf(stderr, "twinctl batch: %s: %s%s [bad_json]\n", bc->file,
                 jerr.text, jerr.line > 0 ? "" : " (cannot read it)");
-        goto exit;
+        return 2;
     }
-    paths__finish(&paths);
-    if (paths__load(&paths, &models, &instances, v.quiet) != 0) {
-        status = 1;
-        goto exit;
+    paths__finish(&bc->paths);
+    if (paths__load(&bc->paths, &bc->models, &bc->instances,
+                    bc->v.quiet) != 0)
+        return 1;
+    bc->file_copy = strdup(bc->file);
+    bc->env.models = &bc->models;
+    bc->env.instances = &bc->instances;
+    bc->env.scenario_dir = bc->paths.scenario_dir;
+    bc->env.doc_dir = bc->file_copy ? dirname(bc->file_copy) : ".";
+    bc->b = batch__load(bc->doc, &bc->env, &bc->errs);
+    if (bc->b == NULL) {
+        fprintf(stderr, "twinctl batch: %s rejected, %zu problem%s:\n",
+                bc->file, bc->errs.count, bc->errs.count == 1 ? "" : "s");
+        errors__print(&bc->errs, "  ", stderr);
+        return 2;
     }
-    file_copy = strdup(file);
-    env.models = &models;
-    env.instances = &instances;
-    env.scenario_dir = paths.scenario_dir;
-    env.doc_dir = file_copy ? dirname(file_copy) : ".";
-    b = batch__load(doc, &env, &errs);
-    if (b == NULL) {
-        fprintf(stderr, "twinctl batch: %s rejected, %zu problem%s:\n", file,
-                errs.count, errs.count == 1 ? "" : "s");
-        errors__print(&errs, "  ", stderr);
-        goto exit;
-    }
-    if (dry) {
-        if (list_cases(b, export) != 0) {
-            status = 1;
-            goto exit;
+    return 0;
+}
+
+/* --dry-run: the cases listed (and exported).  The exit status. */
+static int dry_run(const batch_cmd *bc)
+{
+    const batch *b = bc->b;
+    if (list_cases(b, bc->export) != 0)
+        return 1;
+    if (!bc->v.quiet)
+        fprintf(stderr, "twinctl batch: %s: %zu case%s (hash %s)\n",
+                bc->file, b->n_cases, b->n_cases == 1 ? "" : "s", b->hash);
+    return 0;
+}
+
+/* Run the cases, here or on the controllers, with their progress shown;
+ * the exit status. */
+static int run(batch_cmd *bc, int argc, char **argv)
+{
+    batch_run_opts *ro = &bc->ro;
+    view *v = &bc->v;
+    char why[2048];
+    ro->models = &bc->models;
+    ro->instances = &bc->instances;
+    ro->document = bc->file;
+    if (bc->rem.broker != NULL) {
+        bc->rem.sec.url = bc->rem.broker;
+        if (mqtt__check_security(&bc->rem.sec, why, sizeof why) != 0) {
+            fprintf(stderr, "twinctl batch: %s\n", why);
+            return 2;
         }
-        if (!v.quiet)
-            fprintf(stderr, "twinctl batch: %s: %zu case%s (hash %s)\n",
-                    file, b->n_cases, b->n_cases == 1 ? "" : "s", b->hash);
-        status = 0;
-        goto exit;
+        ro->elsewhere = batch_remote__run_all;
+        ro->remote = &bc->rem;
+        v->remote = &bc->rem;
     }
-    ro.models = &models;
-    ro.instances = &instances;
-    ro.document = file;
-    if (rem.broker != NULL) {
-        char why_sec[1024];
-        rem.sec.url = rem.broker;
-        if (mqtt__check_security(&rem.sec, why_sec, sizeof why_sec) != 0) {
-            fprintf(stderr, "twinctl batch: %s\n", why_sec);
-            status = 2;
-            goto exit;
-        }
-        ro.elsewhere = batch_remote__run_all;
-        ro.remote = &rem;
-        v.remote = &rem;
-    }
-    v.bar = isatty(STDERR_FILENO);
-    v.jobs = ro.jobs ? ro.jobs : batch__cpus();
-    batch_observer obs = {.ctx = &v, .tick = on_tick, .ended = on_ended,
-                          .note = on_note, .refresh = v.bar ? 0.2 : 0.5};
+    v->bar = isatty(STDERR_FILENO);
+    v->jobs = ro->jobs ? ro->jobs : batch__cpus();
+    batch_observer obs = {.ctx = v, .tick = on_tick, .ended = on_ended,
+                          .note = on_note, .refresh = v->bar ? 0.2 : 0.5};
     batch_tally t;
-    batch_outcome out = batch__run(b, doc, &ro, &obs, &t, why, sizeof why);
-    if (v.bar && !v.quiet)
+    batch_outcome out = batch__run(bc->b, bc->doc, ro, &obs, &t, why,
+                                   sizeof why);
+    if (v->bar && !v->quiet)
         fprintf(stderr, "\r\033[K");
-    report(&v, &t, out, argc, argv, ro.dir, why);
-    status = (int)out;
-exit:
-    batch__free(&b);
-    free(file_copy);
-    json_decref(doc);
-    errors__clear(&errs);
-    instlib__free(&instances);
-    modlib__free(&models);
-    paths__free(&paths);
+    report(v, &t, out, argc, argv, ro->dir, why);
+    return (int)out;
+}
+
+int cmd_batch(int argc, char **argv)
+{
+    batch_cmd bc = {.env = {.max_cases = 1000000}};
+    int status = parse_options(&bc, argc, argv);
+    if (status == 1)
+        status = 0; /* --help */
+    else if (status == 0 && (status = check_options(&bc, argc, argv)) == 0 &&
+             (status = load(&bc)) == 0)
+        status = bc.dry ? dry_run(&bc) : run(&bc, argc, argv);
+    batch__free(&bc.b);
+    free(bc.file_copy);
+    json_decref(bc.doc);
+    errors__clear(&bc.errs);
+    instlib__free(&bc.instances);
+    modlib__free(&bc.models);
+    paths__free(&bc.paths);
     return status;
 }
