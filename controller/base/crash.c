@@ -30,7 +30,7 @@ static const char *crash_who = "twinctl";
 static pid_t crash_owner;     /* the process that installed the handler */
 static char alt_stack[64 * 1024];
 
-void crash__write(int fd, const void *p, size_t n)
+int crash__write(int fd, const void *p, size_t n)
 {
     const char *b = p;
     while (n > 0) {
@@ -38,10 +38,11 @@ void crash__write(int fd, const void *p, size_t n)
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
-            return;
+            return -1;
         b += k;
         n -= (size_t)k;
     }
+    return 0;
 }
 
 static void put(const char *s)

@@ -16,7 +16,9 @@
 void crash__install(const char *who);
 
 /* write(2) all n bytes of p to fd, again after EINTR, until done or it
- * fails; async-signal-safe (for signal handlers: here and runner.c's). */
-void crash__write(int fd, const void *p, size_t n);
+ * fails; async-signal-safe (for signal handlers: here and runner.c's; and
+ * for a child's answer to its supervisor: funcall.c, model_vet.c).
+ * Returns 0 when all was written, else -1. */
+int crash__write(int fd, const void *p, size_t n);
 
 #endif

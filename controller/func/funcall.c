@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "util.h"
 /* The return value's place at the start of the result buffer: room for
  * ffi_arg (integers come back widened to it) and double, 8-aligned. */
@@ -520,18 +521,7 @@ static void call_main(void *arg)
     if (child__set_limits(&lim, "call", why, sizeof why) != 0)
         _exit(CHILD_LIMITS_FAILED);
     funcall__invoke(c);
-    const unsigned char *p = c->result;
-    size_t left = c->result_len;
-    while (left > 0) {
-        ssize_t k = write(3, p, left);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            _exit(1);
-        p += k;
-        left -= (size_t)k;
-    }
-    _exit(0);
+    _exit(crash__write(3, c->result, c->result_len) == 0 ? 0 : 1);
 }
 
 int funcall__start(fl_call *c, const fl_limits *lim, int output_fd,

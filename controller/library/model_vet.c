@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "crash.h"
 #include "model_lib.h"
 #include "plugin_open.h"
 #include "util.h"
@@ -154,15 +155,8 @@ static void say(int out, const char *fmt, ...)
         if (line[i] == '\n')
             line[i] = ' ';
     line[n++] = '\n';
-    for (const char *p = line; n > 0;) {
-        ssize_t k = write(out, p, (size_t)n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            _exit(1);
-        p += k;
-        n -= (int)k;
-    }
+    if (crash__write(out, line, (size_t)n) != 0)
+        _exit(1);
 }
 
 static void quiet_log(void *ctx, twin_log_level level, const char *message)
