@@ -26,6 +26,17 @@ int cli_opts__library(const char *cmd, int c, const char *arg,
     }
 }
 
+int cli_opts__getopt(const char *cmd, int argc, char **argv,
+                     const char *shortopts, const struct option *longopts,
+                     twin_paths *p)
+{
+    int c, taken = 0;
+    do
+        c = getopt_long(argc, argv, shortopts, longopts, NULL);
+    while (c != -1 && (taken = cli_opts__library(cmd, c, optarg, p)) > 0);
+    return c != -1 && taken < 0 ? CLI_OPT_REFUSED : c;
+}
+
 const char *cli_opts__broker(void)
 {
     const char *broker = getenv("TWIN_BROKER");

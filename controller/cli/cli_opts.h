@@ -32,9 +32,10 @@ enum {
     CLI_OPT_KEY,
     CLI_OPT_USERNAME,
     CLI_OPT_PASSWORD_FILE,
-    CLI_OPT_PASSWORD       /* refused: listed so that getopt_long does not
+    CLI_OPT_PASSWORD,      /* refused: listed so that getopt_long does not
                             * take --password as short for --password-file
                             * (and a password for a file name) */
+    CLI_OPT_REFUSED        /* cli_opts__getopt: a library option refused */
 };
 
 /* ---- the libraries --------------------------------------------------------- */
@@ -66,6 +67,14 @@ enum {
  * word, as `serve` and `models` always did. */
 int cli_opts__library(const char *cmd, int c, const char *arg,
                       twin_paths *p);
+
+/* getopt_long(argc, argv, shortopts, longopts, NULL) that takes the
+ * library options itself (cli_opts__library(cmd, ..., p)) and returns
+ * the next other one: -1 at the end, CLI_OPT_REFUSED for a library
+ * option refused (said). */
+int cli_opts__getopt(const char *cmd, int argc, char **argv,
+                     const char *shortopts, const struct option *longopts,
+                     twin_paths *p);
 
 /* ---- the broker ------------------------------------------------------------ */
 

@@ -362,10 +362,10 @@ static int parse_options(batch_cmd *bc, int argc, char **argv)
     char *end;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:j:qh", longopts, NULL)) != -1) {
-        int shared = cli_opts__library("batch", c, optarg, &bc->paths);
-        if (shared == 0 && (shared = cli_opts__security(
-                                "batch", c, optarg, &bc->rem.sec)) > 0)
+    while ((c = cli_opts__getopt("batch", argc, argv, "o:j:qh", longopts,
+                                 &bc->paths)) != -1) {
+        int shared = cli_opts__security("batch", c, optarg, &bc->rem.sec);
+        if (shared > 0)
             bc->remote_only = 1;
         if (shared == 0)
             shared = remote_option(bc, c, optarg);
@@ -407,6 +407,7 @@ static int parse_options(batch_cmd *bc, int argc, char **argv)
         case 'q': bc->v.quiet = 1; break;
         case 'h': usage(stdout); return 1;
         case 'b': bc->rem.broker = optarg; break;
+        case CLI_OPT_REFUSED: return 2;
         default: usage(stderr); return 2;
         }
     }

@@ -135,9 +135,8 @@ int cmd_functions(int argc, char **argv)
     int status = 2, c, as_json = 0;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (cli_opts__library(NULL, c, optarg, &paths) > 0)
-            continue;
+    while ((c = cli_opts__getopt(NULL, argc, argv, "h", longopts,
+                                 &paths)) != -1) {
         switch (c) {
         case 'j': as_json = 1; break;
         case 'h': functions_usage(stdout); status = 0; goto exit;
@@ -204,9 +203,8 @@ int cmd_call(int argc, char **argv)
     int status = 2, c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (cli_opts__library(NULL, c, optarg, &paths) > 0)
-            continue;
+    while ((c = cli_opts__getopt(NULL, argc, argv, "h", longopts,
+                                 &paths)) != -1) {
         switch (c) {
         case 't': {
             char *end;

@@ -68,9 +68,8 @@ int cmd_models(int argc, char **argv)
     int status = 2, c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (cli_opts__library(NULL, c, optarg, &paths) > 0)
-            continue;
+    while ((c = cli_opts__getopt(NULL, argc, argv, "h", longopts,
+                                 &paths)) != -1) {
         switch (c) {
         case 'h': usage(stdout); status = 0; goto exit;
         default: usage(stderr); goto exit;

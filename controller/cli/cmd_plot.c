@@ -334,12 +334,8 @@ static int parse_options(plot *p, int argc, char **argv)
     int c;
     double v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:c:qh", longopts, NULL)) != -1) {
-        int shared = cli_opts__library("plot", c, optarg, &p->paths);
-        if (shared < 0)
-            return -1;
-        if (shared > 0)
-            continue;
+    while ((c = cli_opts__getopt("plot", argc, argv, "o:c:qh", longopts,
+                                 &p->paths)) != -1) {
         switch (c) {
         case 'o': p->output = optarg; break;
         case 'c':
@@ -430,7 +426,7 @@ static int parse_options(plot *p, int argc, char **argv)
         case 'S': p->script = optarg; break;
         case 'q': p->quiet = 1; break;
         case 'h': return 1;
-        default: return -1;
+        default: return -1; /* and CLI_OPT_REFUSED */
         }
     }
     return 0;

@@ -398,14 +398,11 @@ int cmd_run(int argc, char **argv)
     char why[1024];
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
-        int shared = cli_opts__library("run", c, optarg, &paths);
-        if (shared < 0)
-            goto exit;
-        if (shared > 0)
-            continue;
+    while ((c = cli_opts__getopt("run", argc, argv, "o:qh", longopts,
+                                 &paths)) != -1) {
         switch (c) {
         case 'o': output = optarg; break;
+        case CLI_OPT_REFUSED: goto exit;
         case 'b': opt.realtime = 0; break;
         case 'r':
             opt.realtime = 1;

@@ -87,9 +87,8 @@ int cmd_serve(int argc, char **argv)
         goto exit;
     }
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:qh", longopts, NULL)) != -1) {
-        if (cli_opts__library(NULL, c, optarg, &cfg.paths) > 0)
-            continue;
+    while ((c = cli_opts__getopt(NULL, argc, argv, "c:qh", longopts,
+                                 &cfg.paths)) != -1) {
         switch (c) {
         case 'i': cfg.id = optarg; break;
         case 'b': cfg.broker = optarg; break;

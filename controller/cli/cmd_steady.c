@@ -155,12 +155,8 @@ int cmd_steady(int argc, char **argv)
 
     steady__defaults(&opt);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "i:qh", longopts, NULL)) != -1) {
-        int shared = cli_opts__library("steady", c, optarg, &paths);
-        if (shared != 0) {
-            bad |= shared < 0;
-            continue;
-        }
+    while ((c = cli_opts__getopt("steady", argc, argv, "i:qh", longopts,
+                                 &paths)) != -1) {
         switch (c) {
         case 'i':
             if (add_input(values, optarg) != 0) {
@@ -188,6 +184,7 @@ int cmd_steady(int argc, char **argv)
             }
             break;
         case O_JSON: as_json = 1; break;
+        case CLI_OPT_REFUSED: bad = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); status = 0; goto exit;
         default: usage(stderr); goto exit;
