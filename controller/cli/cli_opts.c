@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scenario.h"
+
 int cli_opts__library(const char *cmd, int c, const char *arg,
                       twin_paths *p)
 {
@@ -35,6 +37,36 @@ int cli_opts__getopt(const char *cmd, int argc, char **argv,
         c = getopt_long(argc, argv, shortopts, longopts, NULL);
     while (c != -1 && (taken = cli_opts__library(cmd, c, optarg, p)) > 0);
     return c != -1 && taken < 0 ? CLI_OPT_REFUSED : c;
+}
+
+int cli_opts__load(const char *cmd, const char *name, cli_library *lib,
+                   int quiet, json_t **doc)
+{
+    char why[1024];
+    paths__finish(&lib->paths);
+    *doc = scenario__load(name, lib->paths.scenario_dir, why,
+                          sizeof why);
+    if (*doc == NULL) {
+        fprintf(stderr, "twinctl %s: %s [bad_json]\n", cmd, why);
+        return 2;
+    }
+    return paths__load(&lib->paths, &lib->models, &lib->instances,
+                       quiet) != 0 ? 1 : 0;
+}
+
+void cli_opts__rejected(const char *cmd, const char *name,
+                        const twin_errors *errs)
+{
+    fprintf(stderr, "twinctl %s: scenario %s rejected, %zu problem%s:\n", cmd,
+            name, errs->count, errs->count == 1 ? "" : "s");
+    errors__print(errs, "  ", stderr);
+}
+
+void cli_opts__free_library(cli_library *lib)
+{
+    instlib__free(&lib->instances);
+    modlib__free(&lib->models);
+    paths__free(&lib->paths);
 }
 
 const char *cli_opts__broker(void)

@@ -17,7 +17,10 @@
 #include <getopt.h>
 
 #include "mqtt.h"
+#include "errors.h"
 #include "paths.h"
+
+#include <jansson.h>
 
 #define CLI_DEFAULT_BROKER "tcp://127.0.0.1:1883"
 
@@ -75,6 +78,26 @@ int cli_opts__library(const char *cmd, int c, const char *arg,
 int cli_opts__getopt(const char *cmd, int argc, char **argv,
                      const char *shortopts, const struct option *longopts,
                      twin_paths *p);
+
+/* The libraries of a command that composes a scenario here (run,
+ * steady): where they are (the options above) and what was loaded. */
+typedef struct cli_library {
+    twin_paths paths;
+    model_lib models;
+    instance_lib instances;
+} cli_library;
+
+/* The scenario document name (a file, or a name in the scenario
+ * directory) into *doc, and the libraries it is composed against.  Returns 0, 2 for a document that cannot be read ("twinctl
+ * CMD: WHY [bad_json]" said), 1 when no model could be loaded (said). */
+int cli_opts__load(const char *cmd, const char *name, cli_library *lib,
+                   int quiet, json_t **doc);
+
+/* "twinctl CMD: scenario NAME rejected, N problems:" and each of them. */
+void cli_opts__rejected(const char *cmd, const char *name,
+                        const twin_errors *errs);
+
+void cli_opts__free_library(cli_library *lib);
 
 /* ---- the broker ------------------------------------------------------------ */
 

@@ -385,9 +385,7 @@ int cmd_run(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    twin_paths paths = {0};
-    model_lib models = {0};
-    instance_lib instances = {0};
+    cli_library lib = {0};
     twin_errors errs = {0};
     scenario *sc = NULL;
     json_t *doc = NULL;
@@ -399,7 +397,7 @@ int cmd_run(int argc, char **argv)
 
     optind = 1;
     while ((c = cli_opts__getopt("run", argc, argv, "o:qh", longopts,
-                                 &paths)) != -1) {
+                                 &lib.paths)) != -1) {
         switch (c) {
         case 'o': output = optarg; break;
         case CLI_OPT_REFUSED: goto exit;
@@ -438,21 +436,13 @@ int cmd_run(int argc, char **argv)
         usage(stderr);
         goto exit;
     }
-    paths__finish(&paths);
-    doc = scenario__load(argv[optind], paths.scenario_dir, why, sizeof why);
-    if (doc == NULL) {
-        fprintf(stderr, "twinctl run: %s [bad_json]\n", why);
+    if ((status = cli_opts__load("run", argv[optind], &lib, rc.quiet,
+                                 &doc)) != 0)
         goto exit;
-    }
-    if (paths__load(&paths, &models, &instances, rc.quiet) != 0) {
-        status = 1;
-        goto exit;
-    }
-    sc = scenario__compose(doc, &models, &instances, NULL, &errs);
+    status = 2;
+    sc = scenario__compose(doc, &lib.models, &lib.instances, NULL, &errs);
     if (sc == NULL) {
-        fprintf(stderr, "twinctl run: scenario %s rejected, %zu problem%s:\n",
-                argv[optind], errs.count, errs.count == 1 ? "" : "s");
-        errors__print(&errs, "  ", stderr);
+        cli_opts__rejected("run", argv[optind], &errs);
         goto exit;
     }
     if ((fifo || lock) && rt__setup(fifo, lock, why, sizeof why) != 0) {
@@ -523,8 +513,6 @@ exit:
     scenario__free(&sc);
     json_decref(doc);
     errors__clear(&errs);
-    instlib__free(&instances);
-    modlib__free(&models);
-    paths__free(&paths);
+    cli_opts__free_library(&lib);
     return status;
 }

@@ -141,9 +141,7 @@ int cmd_steady(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    twin_paths paths = {0};
-    model_lib models = {0};
-    instance_lib instances = {0};
+    cli_library lib = {0};
     twin_errors errs = {0};
     scenario *sc = NULL;
     json_t *doc = NULL, *values = json_object(), *opts = json_object();
@@ -151,12 +149,11 @@ int cmd_steady(int argc, char **argv)
     steady_options opt;
     steady_result res = {0};
     int as_json = 0, quiet = 0, status = 2, c, bad = 0;
-    char why[1024];
 
     steady__defaults(&opt);
     optind = 1;
     while ((c = cli_opts__getopt("steady", argc, argv, "i:qh", longopts,
-                                 &paths)) != -1) {
+                                 &lib.paths)) != -1) {
         switch (c) {
         case 'i':
             if (add_input(values, optarg) != 0) {
@@ -201,24 +198,15 @@ int cmd_steady(int argc, char **argv)
         errors__print(&errs, "twinctl steady: ", stderr);
         goto exit;
     }
-    paths__finish(&paths);
-    doc = scenario__load(argv[optind], paths.scenario_dir, why, sizeof why);
-    if (doc == NULL) {
-        fprintf(stderr, "twinctl steady: %s [bad_json]\n", why);
+    if ((status = cli_opts__load("steady", argv[optind], &lib, quiet,
+                                 &doc)) != 0)
         goto exit;
-    }
-    if (paths__load(&paths, &models, &instances, quiet) != 0) {
-        status = 1;
-        goto exit;
-    }
-    sc = scenario__compose(doc, &models, &instances, NULL, &errs);
+    status = 2;
+    sc = scenario__compose(doc, &lib.models, &lib.instances, NULL, &errs);
     if (sc != NULL)
         steady__hold_inputs(sc, values, "--input", &errs);
     if (errs.count > 0) {
-        fprintf(stderr, "twinctl steady: scenario %s rejected, %zu "
-                "problem%s:\n", argv[optind], errs.count,
-                errs.count == 1 ? "" : "s");
-        errors__print(&errs, "  ", stderr);
+        cli_opts__rejected("steady", argv[optind], &errs);
         goto exit;
     }
     int rc = steady__solve(sc, &opt, &res);
@@ -247,8 +235,6 @@ exit:
     json_decref(values);
     json_decref(opts);
     errors__clear(&errs);
-    instlib__free(&instances);
-    modlib__free(&models);
-    paths__free(&paths);
+    cli_opts__free_library(&lib);
     return status;
 }
