@@ -7,9 +7,9 @@
 # demo's and the plot tests').
 set -eu
 
-twin_packages="gcc libc6-dev make pkg-config meson ninja-build binutils
+twin_packages="gcc g++ libc6-dev make pkg-config meson ninja-build binutils
  libsundials-dev libpaho-mqtt-dev libjansson-dev libffi-dev libgsl-dev
- zlib1g-dev libcmocka-dev mosquitto mosquitto-clients python3 python3-paho-mqtt
+ zlib1g-dev libdouble-conversion-dev libcmocka-dev mosquitto mosquitto-clients python3 python3-paho-mqtt
  python3-jsonschema python3-yaml openssl libssl-dev clang libclang-rt-14-dev gnuplot-nox"
 
 twin_install_deps() {
@@ -50,7 +50,7 @@ twin_build() { # twin_build BUILD_DIR
 # scripts/sanitize and scripts/fuzz share it.
 twin_build_sanitized() { # twin_build_sanitized BUILD_DIR
     if [ ! -f "$1/build.ninja" ]; then
-        CC=clang meson setup "$1" -Db_sanitize=address,undefined \
+        CC=clang CXX=clang++ meson setup "$1" -Db_sanitize=address,undefined \
             -Db_lundef=false -Dfuzz=enabled >/dev/null
     fi
     meson compile -C "$1" >/dev/null

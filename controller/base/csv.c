@@ -3,19 +3,22 @@
  */
 #include "csv.h"
 
-#include <math.h>
-#include <stdlib.h>
+#include <string.h>
+
+#include "dtoa.h"
 
 int csv__number(char *buf, size_t len, double v)
 {
-    if (isnan(v))
-        return snprintf(buf, len, "nan");
-    if (isinf(v))
-        return snprintf(buf, len, v > 0 ? "inf" : "-inf");
-    int n = snprintf(buf, len, "%.15g", v);
-    if (strtod(buf, NULL) != v)
-        n = snprintf(buf, len, "%.17g", v);
-    return n;
+    if (len >= DTOA_SIZE)
+        return (int)dtoa__shortest(v, buf);
+    char text[DTOA_SIZE]; /* cut to len, as snprintf would */
+    size_t n = dtoa__shortest(v, text);
+    if (len > 0) {
+        size_t k = n < len ? n : len - 1;
+        memcpy(buf, text, k);
+        buf[k] = '\0';
+    }
+    return (int)n;
 }
 
 int csv__header(FILE *f, size_t n, const char *const *names)

@@ -1,7 +1,7 @@
 /*
  * test_json_out.c — the text of every message the controller sends
- * (json_out.c): numbers as the results write them (the shortest of
- * %.15g/%.17g that reads back), a real keeping its ".0", and everything
+ * (json_out.c): numbers as the results write them (the shortest text
+ * that reads back, dtoa.h), a real keeping its ".0", and everything
  * else exactly as jansson's compact dump writes it.
  */
 #include <setjmp.h>
@@ -27,9 +27,12 @@ static void test_json_out__numbers(void **state)
         {-0.0, "[-0.0]"},
         {20.0, "[20.0]"},
         {1e300, "[1e+300]"},
-        {1.0 / 3.0, "[0.33333333333333331]"},
-        {76.92307692307752, "[76.923076923077517]"},
-        {5e-324, "[4.94065645841247e-324]"},
+        {1.0 / 3.0, "[0.3333333333333333]"},
+        {76.92307692307752, "[76.92307692307752]"},
+        {5e-324, "[5e-324]"},
+        {0.69999999999999996, "[0.7]"},
+        {273.14999999999998, "[273.15]"},
+        {1e-5, "[1e-05]"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

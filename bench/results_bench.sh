@@ -1,0 +1,61 @@
+#!/bin/bash
+# results_bench.sh — what writing a run's results costs over computing
+# them: `twinctl run -o FILE.csv` on tank-farm-N (24 h, 86 401 rows)
+# against bench/bench_controller on the same scenario (the simulation
+# alone, through the real core into a summing sink, no text), alternating,
+# REPEAT times each; wall and CPU time (user + system, children included),
+# medians, and the ratio run / simulation alone.
+#
+# Usage: bench/results_bench.sh BUILD_DIR [REPEAT [N...]]
+#   REPEAT (default 3), N (default 10 100).
+# Also prints bench_dtoa's table (the text of a double alone).  Keep the
+# machine otherwise idle; on a busy one, read the CPU columns.
+set -u
+[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [REPEAT [N...]]" >&2; exit 2; }
+build=$(cd "$1" && pwd)
+repeat=${2:-3}
+shift $(( $# >= 2 ? 2 : 1 ))
+sizes=${*:-10 100}
+src=$(cd "$(dirname "$0")/.." && pwd)
+twinctl="$build/controller/twinctl"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+"$build/bench/bench_dtoa" 2000000 || exit 1
+echo
+
+TIMEFORMAT='%R %U %S'
+measure() { # measure OUT_FILE COMMAND...: appends "wall cpu" to OUT_FILE
+    out=$1; shift
+    { time "$@" >/dev/null 2>"$tmp/err"; } 2>"$tmp/time" ||
+        { echo "$0: $* failed" >&2; cat "$tmp/err" >&2; exit 1; }
+    read -r w u s <"$tmp/time"
+    python3 -c "print($w, $u + $s)" >>"$out"
+}
+median() { # median FILE COLUMN
+    python3 - "$1" "$2" <<'PY'
+import statistics, sys
+print("%.2f" % statistics.median(float(l.split()[int(sys.argv[2])])
+                                  for l in open(sys.argv[1])))
+PY
+}
+
+printf '%-5s %-22s %10s %10s %12s %12s\n' N what "wall s" "CPU s" \
+    "wall ratio" "CPU ratio"
+for n in $sizes; do
+    python3 "$src/examples/gen_tank_farm.py" "$n" -o "$tmp/tf$n.json" ||
+        exit 1
+    for i in $(seq "$repeat"); do
+        measure "$tmp/sim$n" "$build/bench/bench_controller" "$tmp/tf$n.json"
+        measure "$tmp/csv$n" "$twinctl" run -q "$tmp/tf$n.json" \
+            -o "$tmp/out.csv"
+    done
+    sw=$(median "$tmp/sim$n" 0); sc=$(median "$tmp/sim$n" 1)
+    cw=$(median "$tmp/csv$n" 0); cc=$(median "$tmp/csv$n" 1)
+    printf '%-5s %-22s %10s %10s %12s %12s\n' "$n" "simulation alone" \
+        "$sw" "$sc" 1.00 1.00
+    printf '%-5s %-22s %10s %10s %12s %12s\n' "$n" "twinctl run -o csv" \
+        "$cw" "$cc" "$(python3 -c "print('%.2f' % ($cw / $sw))")" \
+        "$(python3 -c "print('%.2f' % ($cc / $sc))")"
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
