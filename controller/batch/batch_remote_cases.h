@@ -15,8 +15,9 @@
 
 #include <jansson.h>
 
-#include "batch_remote.h"
+#include "batch_run.h"
 #include "collect.h"
+#include "mqtt.h"
 #include "repair.h"
 
 #define DISCOVERY 0.3      /* s after connecting for the retained statuses */
@@ -72,7 +73,7 @@ typedef struct remote {
     batch_runner *r;
     const batch *b;
     const batch_run_opts *o;
-    const batch_remote_opts *ro;
+    const struct batch_remote_opts *ro; /* batch_remote.h */
     batch_tally *t;
     const batch_observer *obs;
     char *why;
