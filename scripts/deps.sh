@@ -38,11 +38,26 @@ twin_install_deps() {
     $sudo apt-get install -y -q --no-install-recommends $missing >/dev/null
 }
 
+# twin_quiet COMMAND [ARG...] — run a setup or build step with its chatter
+# kept out of the test log; when it fails, show why (the last lines of
+# what it printed: the compiler's or meson's error) and fail.
+twin_quiet() {
+    twin_log=$(mktemp "${TMPDIR:-/tmp}/twinctl-build.XXXXXX")
+    if "$@" >"$twin_log" 2>&1; then
+        rm -f "$twin_log"
+        return 0
+    fi
+    echo "twinctl: this failed: $*" >&2
+    tail -n 40 "$twin_log" >&2
+    rm -f "$twin_log"
+    return 1
+}
+
 twin_build() { # twin_build BUILD_DIR
     if [ ! -f "$1/build.ninja" ]; then
-        meson setup "$1" >/dev/null
+        twin_quiet meson setup "$1"
     fi
-    meson compile -C "$1" >/dev/null
+    twin_quiet meson compile -C "$1"
 }
 
 # The sanitizer build: clang, AddressSanitizer and UndefinedBehaviorSanitizer
@@ -50,10 +65,10 @@ twin_build() { # twin_build BUILD_DIR
 # scripts/sanitize and scripts/fuzz share it.
 twin_build_sanitized() { # twin_build_sanitized BUILD_DIR
     if [ ! -f "$1/build.ninja" ]; then
-        CC=clang CXX=clang++ meson setup "$1" -Db_sanitize=address,undefined \
-            -Db_lundef=false -Dfuzz=enabled >/dev/null
+        twin_quiet env CC=clang CXX=clang++ meson setup "$1" \
+            -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=enabled
     fi
-    meson compile -C "$1" >/dev/null
+    twin_quiet meson compile -C "$1"
 }
 
 # What the sanitizers do when they find something: stop at the first
