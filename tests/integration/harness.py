@@ -101,16 +101,36 @@ def _left(deadline):
     return max(0.0, deadline - time.monotonic())
 
 
-def _stop_process(proc, timeout):
-    """SIGTERM, then SIGKILL after timeout; returns (returncode, killed)."""
+def _stop_process(proc, timeout, stacks=False):
+    """SIGTERM, then SIGKILL after timeout; returns (returncode, killed).
+    With stacks, a process that outlives its timeout first has the stacks
+    of all its threads printed (gdb, when there is one), so that a wedged
+    controller says where it is stuck."""
     if proc.poll() is not None:
         return proc.returncode, False
     proc.send_signal(signal.SIGTERM)
     try:
         return proc.wait(timeout), False
     except subprocess.TimeoutExpired:
+        if stacks:
+            _print_stacks(proc.pid)
         proc.kill()
         return proc.wait(5), True
+
+
+def _print_stacks(pid):
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        return
+    try:
+        out = subprocess.run([gdb, "-p", str(pid), "-batch", "-nx",
+                              "-ex", "thread apply all bt"],
+                             stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        out = "gdb failed: %s" % e
+    print("stacks of pid %d, which did not stop:\n%s" % (pid, out),
+          file=sys.stderr, flush=True)
 
 
 def _tail(path, n=40):
@@ -948,7 +968,8 @@ class Controller:
             problems.append("twinctl serve %s died during the test (exit %s)"
                             % (self.id, self.proc.returncode))
         else:
-            rc, killed = _stop_process(self.proc, self.stop_timeout)
+            rc, killed = _stop_process(self.proc, self.stop_timeout,
+                                          stacks=True)
             if killed:
                 problems.append("twinctl serve %s did not stop within %g s of "
                                 "SIGTERM (killed)" % (self.id,
