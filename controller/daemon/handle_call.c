@@ -173,13 +173,14 @@ static void call_end(serve *sv, call_rec *r)
     if (!r->eof) /* what it wrote before it went is in the pipe */
         funcall__read(r->call);
     if (funcall__finish(r->call, &lim, &errs) == 0) {
-        respond__send(sv, &r->reply, REQ_CALL, funcall__answer(r->call));
+        respond__computed(sv, &r->reply, REQ_CALL,
+                          funcall__answer(r->call));
     } else {
         json_t *resp = json_pack("{s:s, s:s, s:o}", "status", "failed",
                                  "function",
                                  funcall__function(r->call)->name, "errors",
                                  errors__to_json(&errs));
-        respond__send(sv, &r->reply, REQ_CALL, resp);
+        respond__computed(sv, &r->reply, REQ_CALL, resp);
         if (!sv->cfg.quiet)
             fprintf(stderr, "twinctl serve: call %s: %s\n",
                     r->reply.id ? r->reply.id : "?", errs.items[0].message);

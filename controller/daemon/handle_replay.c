@@ -251,7 +251,7 @@ static int advance(serve *sv, replay_job *j, size_t room)
             note_lost(j, rec.seq);
             j->next_seq = rec.seq + 1;
             if (sender__publish_copy(sv->out, rec.topic, rec.payload,
-                                     rec.len) == 0) {
+                                     rec.len, 0, NULL, 0) == 0) {
                 j->sent++;
                 j->last_sent = rec.seq;
             }

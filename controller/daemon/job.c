@@ -241,7 +241,7 @@ static void job_end(serve *sv, struct job *j)
             TWIN_E_MODEL_CRASHED, "the %s's process exited with status %d "
             "before it answered (a model called exit?)", j->what,
             WEXITSTATUS(st)));
-    respond__send(sv, &j->reply, j->type, resp);
+    respond__computed(sv, &j->reply, j->type, resp);
 }
 
 static void job_free(struct job *j)

@@ -27,8 +27,10 @@ int respond__again(serve *sv, const reply_to *to)
     const char *response = answers__find(&sv->memo, to->id);
     if (response == NULL)
         return 0;
-    sender__publish(sv->out, to->topic, response, strlen(response), 0,
-                    to->correlation, to->correlation_len);
+    /* From memory: the answer a restart could not give again is in a
+     * journal already (a run's; a computed one in the daemon's). */
+    sender__publish_copy(sv->out, to->topic, response, strlen(response), 0,
+                         to->correlation, to->correlation_len);
     /* A run still going: its final response goes there too. */
     for (run_rec *r = sv->runs; r; r = r->next)
         if (r->state == RUN_RUNNING && r->reply.id &&
@@ -44,8 +46,16 @@ void respond__waiters(serve *sv, waiters *w)
     waiters__free(w);
 }
 
+/* Where a response is kept until the broker took it (docs/spool.md,
+ * What is synced). */
+typedef enum keep {
+    KEEP_MEMORY,     /* a restart can answer it again: no disk */
+    KEEP_JOURNAL,    /* the daemon's journal, synced before it leaves */
+    KEEP_RUN         /* the run's journal, synced before it leaves */
+} keep;
+
 static void respond_on(serve *sv, const reply_to *to, req_type type,
-                       json_t *resp, spool_stream *st)
+                       json_t *resp, keep where, spool_stream *st)
 {
     /* The envelope first, for people reading the messages. */
     json_t *msg = json_pack("{s:s, s:o}", "contract", "twin.response/1",
@@ -60,8 +70,13 @@ static void respond_on(serve *sv, const reply_to *to, req_type type,
     json_decref(msg);
     if (text == NULL)
         return;
-    sender__publish_on(sv->out, st, to->topic, text, strlen(text),
-                       to->correlation, to->correlation_len);
+    size_t len = strlen(text);
+    if (where == KEEP_MEMORY)
+        sender__publish_copy(sv->out, to->topic, text, len, 0,
+                             to->correlation, to->correlation_len);
+    else
+        sender__publish_on(sv->out, where == KEEP_RUN ? st : NULL, to->topic,
+                           text, len, to->correlation, to->correlation_len);
     respond__remember(sv, to, text);
     free(text);
 }
@@ -69,12 +84,18 @@ static void respond_on(serve *sv, const reply_to *to, req_type type,
 void respond__send(serve *sv, const reply_to *to, req_type type,
                    json_t *resp)
 {
-    respond_on(sv, to, type, resp, NULL);
+    respond_on(sv, to, type, resp, KEEP_MEMORY, NULL);
+}
+
+void respond__computed(serve *sv, const reply_to *to, req_type type,
+                       json_t *resp)
+{
+    respond_on(sv, to, type, resp, KEEP_JOURNAL, NULL);
 }
 
 void respond__run(serve *sv, const reply_to *to, run_rec *r, json_t *resp)
 {
-    respond_on(sv, to, REQ_RUN, resp, r->st);
+    respond_on(sv, to, REQ_RUN, resp, KEEP_RUN, r->st);
 }
 
 void respond__reject(serve *sv, const reply_to *to, int type,

@@ -14,11 +14,22 @@
 #include "errors.h"
 
 /* Send a response (adds contract, id, type, controller) and remember it
- * for retries.  Takes the reference. */
+ * for retries.  Takes the reference.  It goes from memory, waiting for
+ * no disk: for an answer a restart can give again by validating again
+ * (a rejection, `describe`, `status`, `set`, `cancel`, `replay`'s, a
+ * built-in `call`'s; docs/spool.md, What is synced). */
 void respond__send(serve *sv, const reply_to *to, req_type type,
                    json_t *resp);
 
-/* The same for a response about a run, written to the run's journal. */
+/* The same for the answer of a computation in a process of its own (a
+ * plugin function's `call`, a `steady` solve): journaled in the
+ * daemon's journal and synced before it leaves, so that a crash before
+ * the broker took it does not make its requester compute it again. */
+void respond__computed(serve *sv, const reply_to *to, req_type type,
+                       json_t *resp);
+
+/* The same for a response about a run, written to the run's journal and
+ * synced before it leaves (its `accepted` and its final response). */
 void respond__run(serve *sv, const reply_to *to, run_rec *r, json_t *resp);
 
 /* Reject with every problem in errs. */

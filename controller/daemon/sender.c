@@ -130,8 +130,8 @@ void sender__free(sender **sp)
     *sp = NULL;
 }
 
-/* rec for a message that is on disk elsewhere already and is not
- * journaled again (a replayed record). */
+/* rec for a message kept in memory only: on disk elsewhere already (a
+ * replayed record), or an answer a restart can give again. */
 #define NOT_JOURNALED (-2)
 
 /* m is journaled (or not spooled at all): it goes out in turn. */
@@ -320,17 +320,6 @@ int sender__publish(sender *s, const char *topic, const char *payload,
                    correlation_len);
 }
 
-int sender__publish_json(sender *s, const char *topic, const json_t *obj,
-                         int retained, const void *correlation,
-                         size_t correlation_len)
-{
-    char *text = json_out__dumps(obj);
-    if (text == NULL)
-        return -1;
-    return enqueue(s, topic, text, strlen(text), retained, correlation,
-                   correlation_len);
-}
-
 static void acked(sender *s, uint64_t tag);
 
 void sender__pump(sender *s)
@@ -448,13 +437,14 @@ int sender__publish_on(sender *s, spool_stream *st, const char *topic,
 }
 
 int sender__publish_copy(sender *s, const char *topic, const char *payload,
-                         size_t len)
+                         size_t len, int retained, const void *correlation,
+                         size_t correlation_len)
 {
     char *copy = copy_of(payload, len);
     if (copy == NULL)
         return -1;
-    return enqueue_rec(s, NULL, -1, NOT_JOURNALED, topic, copy, len, 0, NULL,
-                       0);
+    return enqueue_rec(s, NULL, -1, NOT_JOURNALED, topic, copy, len,
+                       retained, correlation, correlation_len);
 }
 
 int sender__adopt(sender *s, spool_stream *st, const spool_record *r)

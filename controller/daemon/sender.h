@@ -14,10 +14,13 @@
  * dropped; when stopping it reads them to their end regardless) and
  * refuses new runs with `busy`.
  *
- * With a spool (spool.h), every message is first appended to a journal on
- * disk — a run's own, or the daemon's — and the journals are synced
- * before any of it is handed to the MQTT client (one sync per pump, a
- * group commit); an acknowledgement is noted in the journal's marks.
+ * With a spool (spool.h), a run's messages (and the daemon's answers a
+ * restart could not give again) are first appended to a journal on disk
+ * — the run's own, or the daemon's — and the journals are synced before
+ * any of it is handed to the MQTT client (one sync per pump, a group
+ * commit, and none when nothing was appended); an acknowledgement is
+ * noted in the journal's marks.  Answers a restart can give again go
+ * from memory (sender__publish_copy) and wait for no disk.
  * When the disk cannot take a run's message (full, read-only, failing),
  * it and every run message after it wait in memory, unpublished, and the
  * sender is full (the runs pause) until the spool takes them.
@@ -76,16 +79,13 @@ typedef struct sender_run_spec {
 sender *sender__new(mqtt_client *mq, const sender_limits *lim);
 void sender__free(sender **s);
 
-/* Queue one message for the broker (QoS 1, copied).  correlation may be
- * NULL.  Returns 0, or -1 when out of memory. */
+/* Queue one of the daemon's own messages for the broker (QoS 1, copied),
+ * journaled in the daemon's journal first (with a spool): for an answer
+ * a restart could not give again (docs/spool.md, What is synced).
+ * correlation may be NULL.  Returns 0, or -1 when out of memory. */
 int sender__publish(sender *s, const char *topic, const char *payload,
                     size_t len, int retained, const void *correlation,
                     size_t correlation_len);
-
-/* The same for a JSON object (compact). */
-int sender__publish_json(sender *s, const char *topic, const json_t *obj,
-                         int retained, const void *correlation,
-                         size_t correlation_len);
 
 /* Write every message to sp first (NULL: memory only). */
 void sender__use_spool(sender *s, spool *sp);
@@ -95,12 +95,17 @@ int sender__publish_on(sender *s, spool_stream *st, const char *topic,
                        const char *payload, size_t len,
                        const void *correlation, size_t correlation_len);
 
-/* Queue a message that is on disk already (a record of a run's journal,
- * sent again by `replay`): held in memory until acknowledged, not
- * journaled a second time.  A crash loses it, as it loses the replay
- * (whose requester, never answered, asks again). */
+/* Queue a message that needs no journal: held in memory until the
+ * broker acknowledged it (sent again after a reconnect), never written
+ * to the spool, so it waits for no disk.  For a copy of a record on disk
+ * already (a run's result sent again by `replay`), and for an answer a
+ * restart can give again (a rejection, `describe`, `status`, the
+ * retained status, a retry answered from memory: docs/spool.md, What is
+ * synced).  A crash loses it; its requester, never answered, asks again.
+ * correlation may be NULL. */
 int sender__publish_copy(sender *s, const char *topic, const char *payload,
-                         size_t len);
+                         size_t len, int retained, const void *correlation,
+                         size_t correlation_len);
 
 /* After a restart: send a record of a journal again (st: the run's
  * journal, where the record already is; NULL: a record of an earlier

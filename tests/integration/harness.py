@@ -27,6 +27,7 @@ are integers, reals or null): the rest of a run's results only for
 their row lengths, so 86 401 results cost no more than a few.
 """
 
+import csv
 import json
 import math
 import os
@@ -845,6 +846,23 @@ def spool_reservation(prefix, cid, request_id, run, columns, rows,
             + 8192 + sum(2304 + 2 * len(f) for f in functions))
 
 
+def run_rows(scenario, build=None, header=False):
+    """`twinctl run`'s rows of a scenario (a dict), as floats (and its
+    CSV header first, if asked): the independent form a controller's
+    results are compared with."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "s.json")
+        with open(path, "w") as f:
+            json.dump(scenario, f)
+        subprocess.run([twinctl(build or build_dir([])), "run", "-q", path,
+                        "-o", os.path.join(d, "ref.csv")], check=True,
+                       timeout=120)
+        with open(os.path.join(d, "ref.csv")) as f:
+            rows = list(csv.reader(f))
+    values = [[float(x) for x in r] for r in rows[1:]]
+    return (rows[0], values) if header else values
+
+
 def tank_farm(n, hours, speed=None):
     """examples/gen_tank_farm.py's tank-farm-N scenario over `hours`, paced
     at `speed` when given."""
@@ -873,8 +891,9 @@ class Controller:
                  group="twin", limits=None, allow=None, extra_args=(),
                  models=None, instances=None, scenarios=None,
                  start_timeout=10.0, stop_timeout=10.0, config_extra=None,
-                 preexec_fn=None):
+                 preexec_fn=None, env=None):
         self.broker = broker
+        self.env = env                 # more environment for the daemon
         self.preexec_fn = preexec_fn   # run in the daemon before exec
         self.id = cid
         self.build = build or build_dir([])
@@ -927,7 +946,8 @@ class Controller:
                 [twinctl(self.build), "serve", "--config", conf]
                 + self.extra_args, stdin=subprocess.DEVNULL,
                 stdout=logf, stderr=subprocess.STDOUT,
-                preexec_fn=self.preexec_fn)
+                preexec_fn=self.preexec_fn,
+                env=dict(os.environ, **self.env) if self.env else None)
         finally:
             logf.close()
         deadline = _deadline(self.start_timeout)

@@ -20,12 +20,10 @@ answers it `busy`, saying how far it got, and the daemon stops cleanly.
 
 Usage: python3 tests/integration/test_spool.py BUILD_DIR"""
 
-import csv
 import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,8 +33,8 @@ from paho.mqtt.properties import Properties
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Broker, Client, Controller, HarnessError, Request,  # noqa: E402
-                     SOURCE_DIR, Tests, build_dir, spool_reservation,
-                     tank_farm, twinctl)
+                     SOURCE_DIR, Tests, build_dir, run_rows,
+                     spool_reservation, tank_farm)
 
 BUILD = build_dir()
 
@@ -48,16 +46,7 @@ def expect(cond, what):
 
 def reference(scenario, header=False):
     """twinctl run's rows of the scenario (and its header, if asked)."""
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "s.json")
-        with open(path, "w") as f:
-            json.dump(scenario, f)
-        subprocess.run([twinctl(BUILD), "run", "-q", path, "-o",
-                        os.path.join(d, "ref.csv")], check=True, timeout=120)
-        with open(os.path.join(d, "ref.csv")) as f:
-            rows = list(csv.reader(f))
-    values = [[float(x) for x in r] for r in rows[1:]]
-    return (rows[0], values) if header else values
+    return run_rows(scenario, BUILD, header)
 
 
 def farm(hours, speed=None):

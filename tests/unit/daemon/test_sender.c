@@ -445,6 +445,66 @@ static void test_sender__spool_cannot_write(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* With a spool: an answer that needs no disk (sender__publish_copy)
+ * is not journaled, goes out in order with journaled ones, keeps its
+ * retained flag, and is sent again after a reconnect until the broker
+ * acknowledged it; the daemon's own journaled answer (sender__publish)
+ * is in the spool. */
+static void test_sender__copies_need_no_disk(void **state)
+{
+    (void)state;
+    char dir[64] = "/tmp/twin-test-sender-XXXXXX", why[256], cmd[128];
+    assert_non_null(mkdtemp(dir));
+    mqtt_client *mq = fake_mqtt__new();
+    fake_mqtt__set_connected(mq, 1);
+    sender_limits lim = {.batch_rows = 1, .buffer_bytes = 1u << 20,
+                         .window = 100};
+    sender *s = sender__new(mq, &lim);
+    spool *sp = spool__open(dir, why, sizeof why);
+    assert_non_null(sp);
+    sender__use_spool(s, sp);
+    size_t empty = spool__bytes(sp);
+    assert_int_equal(sender__publish_copy(s, "twin/c/response/a", "{\"a\":1}",
+                                          7, 0, "corr", 4), 0);
+    assert_int_equal(sender__publish_copy(s, "twin/c/status", "{}", 2, 1,
+                                          NULL, 0), 0);
+    assert_int_equal(spool__bytes(sp), empty);
+    assert_int_equal(sender__publish(s, "twin/c/response/b", "{}", 2, 0,
+                                     NULL, 0), 0);
+    assert_true(spool__bytes(sp) > empty);
+    /* Never journaled, even so refused for its topic. */
+    assert_int_equal(sender__publish_copy(s, "twin/#", "{}", 2, 0, NULL, 0),
+                     -1);
+    sender__pump(s);
+    assert_int_equal(fake_mqtt__count(mq), 3);
+    assert_string_equal(fake_mqtt__get(mq, 0)->topic, "twin/c/response/a");
+    assert_string_equal(fake_mqtt__get(mq, 0)->payload, "{\"a\":1}");
+    assert_int_equal(fake_mqtt__get(mq, 1)->retained, 1);
+    assert_string_equal(fake_mqtt__get(mq, 2)->topic, "twin/c/response/b");
+    assert_int_equal(sender__queued(s), 3);
+    /* The connection drops before any PUBACK: all of it goes again. */
+    fake_mqtt__set_connected(mq, 0);
+    mqtt_event lost = fake_mqtt__event(MQTT_EV_LOST, 0);
+    sender__on_mqtt(s, &lost);
+    fake_mqtt__clear(mq);
+    fake_mqtt__set_connected(mq, 1);
+    mqtt_event up = fake_mqtt__event(MQTT_EV_CONNECTED, 0);
+    sender__on_mqtt(s, &up);
+    assert_int_equal(fake_mqtt__count(mq), 3);
+    assert_string_equal(fake_mqtt__get(mq, 0)->topic, "twin/c/response/a");
+    for (size_t i = 0; i < 3; i++) {
+        mqtt_event a = fake_mqtt__event(MQTT_EV_PUBACK,
+                                        fake_mqtt__get(mq, i)->tag);
+        sender__on_mqtt(s, &a);
+    }
+    assert_int_equal(sender__queued(s), 0);
+    sender__free(&s);
+    spool__close(&sp);
+    fake_mqtt__free(mq);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_sender__share_holds_rows),
         cmocka_unit_test(test_sender__share_of_events),
         cmocka_unit_test(test_sender__spool_cannot_write),
+        cmocka_unit_test(test_sender__copies_need_no_disk),
     };
     return cmocka_run_group_tests_name("sender", tests, NULL, NULL);
 }
