@@ -35,6 +35,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as H  # noqa: E402
 import test_outage as O  # noqa: E402
 from harness import (Broker, Client, Controller, HarnessError,  # noqa: E402
                      SOURCE_DIR, Tests, build_dir)
@@ -62,8 +63,12 @@ def connects(ctl):
 def wait_connects(ctl, more_than, timeout=20.0):
     deadline = time.monotonic() + timeout
     while connects(ctl) <= more_than:
-        expect(time.monotonic() < deadline, "the controller did not "
-               "reconnect within %g s" % timeout)
+        if time.monotonic() >= deadline:
+            # Where it is stuck, and what it said last.
+            H._print_stacks(ctl.proc.pid)
+            raise HarnessError("the controller did not reconnect within "
+                               "%g s; its log ends:\n%s"
+                               % (timeout, H._tail(ctl.log, 12)))
         time.sleep(0.01)
     return time.monotonic()
 
