@@ -80,6 +80,9 @@ struct sender {
     out_msg *next_send;    /* first QUEUED message, or NULL */
     size_t count, bytes, in_flight;
     uint64_t next_tag;
+    uint64_t since_requeue;  /* the first tag published since the last
+                              * requeue: an older one's ack or failure
+                              * is about a message sent again already */
     sender_run *runs;
 };
 
@@ -365,10 +368,13 @@ static void requeue_all(sender *s)
         m->tag = 0;
     s->in_flight = 0;
     s->next_send = s->head;
+    s->since_requeue = s->next_tag;
 }
 
 static void acked(sender *s, uint64_t tag)
 {
+    if (tag < s->since_requeue)
+        return; /* from before a requeue: already sent again */
     out_msg *prev = NULL, *m = s->head;
     while (m && m->tag != tag) {
         if (m == s->next_send)
@@ -398,6 +404,13 @@ void sender__on_mqtt(sender *s, const mqtt_event *ev)
         acked(s, ev->tag);
         break;
     case MQTT_EV_PUBFAIL:
+        /* A dropped connection fails every publish paho still held, one
+         * event each, some after the reconnect: only the first of them
+         * sends again, not each one the whole window. */
+        if (ev->tag < s->since_requeue)
+            return;
+        requeue_all(s);
+        break;
     case MQTT_EV_LOST:
         /* Everything not acknowledged goes again, in order. */
         requeue_all(s);

@@ -216,6 +216,69 @@ static void test_sender__holds_while_away(void **state)
     assert_int_equal(sender__queued_bytes(f->s), 0);
 }
 
+/* A dropped connection fails every publish paho still held, one failure
+ * each, and some arrive only after the reconnect.  The first failure
+ * sends the unacknowledged messages again; the failures and the
+ * acknowledgements of publishes from before that must change nothing —
+ * each one sending the whole window again turned one drop into hundreds
+ * of thousands of publishes and a controller busy for minutes. */
+static void test_sender__failures_after_a_drop(void **state)
+{
+    fixture *f;
+    setup_with(state, 1, 0.02, 1u << 24);
+    f = *state;
+    for (int k = 0; k < 300; k++)
+        row(f, k, 0.0);
+    assert_int_equal(fake_mqtt__count(f->mq), 100); /* the window */
+    uint64_t old[100];
+    for (size_t i = 0; i < 100; i++)
+        old[i] = fake_mqtt__get(f->mq, i)->tag;
+    /* The drop: the connection's end, then half of the failures. */
+    fake_mqtt__set_connected(f->mq, 0);
+    mqtt_event lost = fake_mqtt__event(MQTT_EV_LOST, 0);
+    sender__on_mqtt(f->s, &lost);
+    for (size_t i = 0; i < 50; i++) {
+        mqtt_event e = fake_mqtt__event(MQTT_EV_PUBFAIL, old[i]);
+        sender__on_mqtt(f->s, &e);
+    }
+    fake_mqtt__clear(f->mq);
+    /* Back: the window again, from seq 0. */
+    fake_mqtt__set_connected(f->mq, 1);
+    mqtt_event up = fake_mqtt__event(MQTT_EV_CONNECTED, 0);
+    sender__on_mqtt(f->s, &up);
+    assert_int_equal(fake_mqtt__count(f->mq), 100);
+    json_decref(result(f, 0, 0));
+    /* The other half of the failures, and a late acknowledgement, of
+     * publishes from before the drop: nothing more is sent. */
+    for (size_t i = 50; i < 100; i++) {
+        mqtt_event e = fake_mqtt__event(MQTT_EV_PUBFAIL, old[i]);
+        sender__on_mqtt(f->s, &e);
+    }
+    mqtt_event late = fake_mqtt__event(MQTT_EV_PUBACK, old[7]);
+    sender__on_mqtt(f->s, &late);
+    assert_int_equal(fake_mqtt__count(f->mq), 100);
+    assert_int_equal(sender__queued(f->s), 300);
+    /* A failure of a publish made since the reconnect still sends the
+     * unacknowledged again (the window, once), then acknowledgements
+     * drain everything, in order. */
+    mqtt_event fail = fake_mqtt__event(MQTT_EV_PUBFAIL,
+                                       fake_mqtt__get(f->mq, 3)->tag);
+    sender__on_mqtt(f->s, &fail);
+    assert_int_equal(fake_mqtt__count(f->mq), 200);
+    json_decref(result(f, 100, 0));
+    size_t acked = 100;
+    while (sender__queued(f->s) > 0 && acked < fake_mqtt__count(f->mq)) {
+        mqtt_event a = fake_mqtt__event(MQTT_EV_PUBACK,
+                                        fake_mqtt__get(f->mq, acked)->tag);
+        json_decref(result(f, acked, (json_int_t)(acked - 100)));
+        sender__on_mqtt(f->s, &a);
+        acked++;
+    }
+    assert_int_equal(sender__queued(f->s), 0);
+    assert_int_equal(fake_mqtt__count(f->mq), 400);
+    teardown(state);
+}
+
 static void test_sender__bounded(void **state)
 {
     fixture *f;
@@ -519,6 +582,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sender__holds_while_away, setup,
                                         teardown),
         cmocka_unit_test(test_sender__bounded),
+        cmocka_unit_test(test_sender__failures_after_a_drop),
         cmocka_unit_test_setup_teardown(test_sender__events, setup, teardown),
         cmocka_unit_test(test_sender__share_holds_rows),
         cmocka_unit_test(test_sender__share_of_events),
