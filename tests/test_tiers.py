@@ -3,7 +3,8 @@
 
 The tiers (docs/architecture.md), low to high:
 
-    base < func < library < sim < wire < {daemon, batch < plot} < cli
+    base < func < library < sim < results < wire < {daemon, batch < plot}
+        < cli
 
 daemon and batch are side by side: neither includes the other; plot sits
 on batch (a batch's figures read its document) and cli on everything.
@@ -44,12 +45,13 @@ BELOW = {
     'func': ['base'],
     'library': ['func', 'base'],
     'sim': ['library', 'func', 'base'],
-    'wire': ['sim', 'library', 'func', 'base'],
-    'daemon': ['wire', 'sim', 'library', 'func', 'base'],
-    'batch': ['wire', 'sim', 'library', 'func', 'base'],
-    'plot': ['batch', 'wire', 'sim', 'library', 'func', 'base'],
-    'cli': ['daemon', 'plot', 'batch', 'wire', 'sim', 'library', 'func',
-            'base'],
+    'results': ['sim', 'library', 'func', 'base'],
+    'wire': ['results', 'sim', 'library', 'func', 'base'],
+    'daemon': ['wire', 'results', 'sim', 'library', 'func', 'base'],
+    'batch': ['wire', 'results', 'sim', 'library', 'func', 'base'],
+    'plot': ['batch', 'wire', 'results', 'sim', 'library', 'func', 'base'],
+    'cli': ['daemon', 'plot', 'batch', 'wire', 'results', 'sim', 'library',
+            'func', 'base'],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')

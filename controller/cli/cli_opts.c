@@ -103,3 +103,48 @@ int cli_opts__security(const char *cmd, int c, const char *arg,
     default: return 0;
     }
 }
+
+/* ---- result files ---------------------------------------------------- */
+
+int cli_opts__file(const char *cmd, int c, const char *arg, cli_file *f)
+{
+    char *end;
+    switch (c) {
+    case CLI_OPT_FORMAT:
+        if (rows_out__format_named(arg, &f->format) != 0) {
+            fprintf(stderr, "twinctl %s: unknown --format '%s': csv, mat, "
+                    "hdf5 or none\n", cmd, arg);
+            return -1;
+        }
+        f->format_given = 1;
+        return 1;
+    case CLI_OPT_COMPRESS:
+        f->options.compress = 1;
+        if (arg != NULL) {
+            long level = strtol(arg, &end, 10);
+            if (*end != '\0' || end == arg || level < 1 || level > 9) {
+                fprintf(stderr, "twinctl %s: --compress takes a deflate "
+                        "level from 1 to 9, not '%s'\n", cmd, arg);
+                return -1;
+            }
+            f->options.compress = (int)level;
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int cli_opts__file_format(const char *cmd, const cli_file *f,
+                          const char *path, rows_format *format)
+{
+    *format = f->format_given ? f->format
+              : path != NULL  ? rows_out__format_of_path(path)
+                              : ROWS_CSV;
+    if (path == NULL && (*format == ROWS_MAT || *format == ROWS_HDF5)) {
+        fprintf(stderr, "twinctl %s: --format %s writes a file: give it "
+                "with -o FILE\n", cmd, rows_out__format_name(*format));
+        return -1;
+    }
+    return 0;
+}

@@ -2,7 +2,8 @@
  * cli_opts.h — the options several twinctl commands share, parsed and
  * documented in one place: where the libraries are (--models,
  * --instances, --scenarios, --function-dir) and how to reach the broker
- * (--broker, --prefix and the connection's security flags).
+ * (--broker, --prefix and the connection's security flags), and the
+ * format of a result file (--format, --compress).
  *
  * A command puts the long-option entries below in its getopt_long table
  * (where they stood before: the order decides how an ambiguous
@@ -19,6 +20,7 @@
 #include "mqtt.h"
 #include "errors.h"
 #include "paths.h"
+#include "rows_out.h"
 
 #include <jansson.h>
 
@@ -38,7 +40,9 @@ enum {
     CLI_OPT_PASSWORD,      /* refused: listed so that getopt_long does not
                             * take --password as short for --password-file
                             * (and a password for a file name) */
-    CLI_OPT_REFUSED        /* cli_opts__getopt: a library option refused */
+    CLI_OPT_REFUSED,       /* cli_opts__getopt: a library option refused */
+    CLI_OPT_FORMAT,
+    CLI_OPT_COMPRESS
 };
 
 /* ---- the libraries --------------------------------------------------------- */
@@ -98,6 +102,37 @@ void cli_opts__rejected(const char *cmd, const char *name,
                         const twin_errors *errs);
 
 void cli_opts__free_library(cli_library *lib);
+
+/* ---- result files ---------------------------------------------------------- */
+
+/* --format and --compress (run, submit, batch). */
+#define CLI_FILE_LONGOPTS                                               \
+    {"format", required_argument, NULL, CLI_OPT_FORMAT},                \
+    {"compress", optional_argument, NULL, CLI_OPT_COMPRESS}
+#define CLI_FILE_USAGE                                                  \
+    "      --format F       the rows' file format: csv, mat (MAT v4, the\n" \
+    "                       Modelica tools' layout), hdf5 or none (no\n" \
+    "                       rows; default: from the file's extension,\n" \
+    "                       .mat, .h5 or .hdf5, else csv)\n"            \
+    "      --compress[=N]   HDF5: deflate the rows at level N (1-9,\n"   \
+    "                       default 1; off unless given)\n"
+
+/* What --format and --compress said. */
+typedef struct cli_file {
+    int format_given;
+    rows_format format;
+    rows_options options;
+} cli_file;
+
+/* Take option c, with its argument, into f.  Returns 1 when it was one of
+ * them, 0 when it is not, -1 for a bad value (said as "twinctl CMD: ..."). */
+int cli_opts__file(const char *cmd, int c, const char *arg, cli_file *f);
+
+/* The format of the rows written to path (NULL: stdout): --format's, else
+ * path's extension's.  Returns 0, or -1 (said) for a binary format to
+ * stdout. */
+int cli_opts__file_format(const char *cmd, const cli_file *f,
+                          const char *path, rows_format *format);
 
 /* ---- the broker ------------------------------------------------------------ */
 

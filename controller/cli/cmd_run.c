@@ -1,15 +1,18 @@
 /*
  * cmd_run.c — `twinctl run SCENARIO`: compose a scenario and run it
- * locally, without a broker, writing its rows as CSV.  Events go to stderr
+ * locally, without a broker, writing its rows as CSV, MAT or HDF5
+ * (rows_out.h, with the units and the scenario where the format has room
+ * for them).  Events go to stderr
  * (or --events FILE); a summary with solver statistics and the values of
  * the scenario's functions ends the run (--functions FILE: those as JSON).
  *
  * The simulation runs in a child process, the daemon's run process
  * (runner.c), with the same frames over a pipe: this process writes each
- * row it receives as CSV and prints the events, so that a model that
+ * row it receives and prints the events, so that a model that
  * crashes the child loses nothing already computed, and the command says
- * which model it was, with which signal, at what t (exit status 3).  The
- * child's stdout goes to stderr, so a model's prints never enter the CSV;
+ * which model it was, with which signal, at what t (exit status 3); the
+ * file is finished whatever ended the run.  The child's stdout goes to
+ * stderr, so a model's prints never enter the rows;
  * it leads its own process group, ended with it (child.h).
  */
 #include <errno.h>
@@ -25,12 +28,13 @@
 
 #include "cli_opts.h"
 #include "cmd.h"
-#include "csv.h"
 #include "functions.h"
 #include "frame.h"
 #include "paths.h"
 #include "child.h"
 #include "rt.h"
+#include "rows_meta.h"
+#include "rows_out.h"
 #include "runner.h"
 #include "scenario.h"
 #include "sim.h"
@@ -39,7 +43,8 @@
 #define EXIT_CRASHED 3
 
 typedef struct run_ctx {
-    FILE *out;
+    rows_out *out;
+    rows_meta meta;        /* units, descriptions, the scenario's text */
     FILE *events;
     int quiet;
     int progress;          /* draw progress on a terminal */
@@ -50,7 +55,7 @@ typedef struct run_ctx {
     uint64_t rows;         /* written to out */
     double last_t;         /* of the last row */
     size_t n_columns;
-    int write_failed;      /* errno of the first failed write, or 0 */
+    int write_failed;      /* rows_out__why says why */
     json_t *end;           /* the child's end frame, when it came */
     char *where;           /* "model 'm' (instance 'i') at t = …" */
 } run_ctx;
@@ -68,12 +73,16 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: twinctl run [OPTIONS] SCENARIO\n"
         "\n"
-        "Run a scenario locally (no broker) and write its rows as CSV: a\n"
-        "header of column names, then one line per emitted tick.  SCENARIO\n"
-        "is a JSON file or the name of one in the scenario directory.\n"
+        "Run a scenario locally (no broker) and write its rows: CSV (a\n"
+        "header of column names, then one line per emitted tick), a MAT\n"
+        "file or an HDF5 file (with units and the scenario; see\n"
+        "docs/results.md).  SCENARIO is a JSON file or the name of one in\n"
+        "the scenario directory.\n"
         "\n"
         "Options:\n"
-        "  -o, --output FILE    write the CSV to FILE (default: stdout)\n"
+        "  -o, --output FILE    write the rows to FILE (default: CSV to\n"
+        "                       stdout); FILE.mat is MAT, FILE.h5 HDF5\n"
+        CLI_FILE_USAGE
         CLI_LIBRARY_USAGE
         "      --batch          run as fast as possible, whatever the "
         "scenario says\n"
@@ -92,11 +101,11 @@ static void usage(FILE *f)
         "\n"
         "The simulation runs in a child process: a model that crashes it\n"
         "(a segmentation fault, abort(), exit()) takes only that process;\n"
-        "the rows it made before are in the CSV, and a line on stderr names\n"
+        "the rows it made before are in the file, and a line on stderr names\n"
         "the model, its instance, the signal and the t it was called with.\n"
-        "What a model prints goes to stderr, never into the CSV.  SIGINT or\n"
+        "What a model prints goes to stderr, never into the rows.  SIGINT or\n"
         "SIGTERM stops the run at its next tick with the rows so far (a\n"
-        "second one kills it).\n"
+        "second one kills it); the file is finished either way.\n"
         "\n"
         "Exit status: 0 finished, 1 the run failed or was stopped, 2 bad\n"
         "usage or the scenario was rejected (every problem is listed),\n"
@@ -114,9 +123,13 @@ static void on_columns(run_ctx *rc, const char *p, size_t len)
             const char *name = json_string_value(json_array_get(arr, i));
             names[i] = name ? name : "";
         }
-        if (csv__header(rc->out, n, names) != 0)
-            rc->write_failed = errno ? errno : EIO;
+        rows_header h = {.n = n, .names = names};
+        rows_meta__apply(&rc->meta, &h);
+        if (rows_out__header(rc->out, &h) != 0)
+            rc->write_failed = 1;
         rc->n_columns = n;
+    } else {
+        rc->write_failed = 1; /* nothing written: say so at the end */
     }
     free(names);
     json_decref(arr);
@@ -126,8 +139,8 @@ static void on_row(run_ctx *rc, const double *values, size_t n)
 {
     if (n == 0 || rc->write_failed)
         return;
-    if (csv__row(rc->out, values, n) != 0) {
-        rc->write_failed = errno ? errno : EIO;
+    if (rows_out__row(rc->out, values, n) != 0) {
+        rc->write_failed = 1;
         return;
     }
     rc->rows++;
@@ -373,6 +386,7 @@ int cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
+        CLI_FILE_LONGOPTS,
         CLI_LIBRARY_LONGOPTS,
         {"batch", no_argument, NULL, 'b'},
         {"realtime", optional_argument, NULL, 'r'},
@@ -390,14 +404,21 @@ int cmd_run(int argc, char **argv)
     scenario *sc = NULL;
     json_t *doc = NULL;
     sim_options opt = {.realtime = -1};
-    run_ctx rc = {.out = stdout};
+    run_ctx rc = {0};
+    cli_file file = {0};
+    rows_format format;
     const char *output = NULL, *events = NULL, *fn_file = NULL;
-    int fifo = 0, lock = 0, status = 2, c;
+    int fifo = 0, lock = 0, status = 2, c, took;
     char why[1024];
 
     optind = 1;
     while ((c = cli_opts__getopt("run", argc, argv, "o:qh", longopts,
                                  &lib.paths)) != -1) {
+        if ((took = cli_opts__file("run", c, optarg, &file)) != 0) {
+            if (took < 0)
+                goto exit;
+            continue;
+        }
         switch (c) {
         case 'o': output = optarg; break;
         case CLI_OPT_REFUSED: goto exit;
@@ -436,6 +457,8 @@ int cmd_run(int argc, char **argv)
         usage(stderr);
         goto exit;
     }
+    if (cli_opts__file_format("run", &file, output, &format) != 0)
+        goto exit;
     if ((status = cli_opts__load("run", argv[optind], &lib, rc.quiet,
                                  &doc)) != 0)
         goto exit;
@@ -450,8 +473,18 @@ int cmd_run(int argc, char **argv)
         status = 1;
         goto exit;
     }
-    if (output != NULL && (rc.out = fopen(output, "w")) == NULL) {
-        fprintf(stderr, "twinctl run: cannot write %s: %m\n", output);
+    if (rows_meta__of_scenario(&rc.meta, sc, doc) != 0) {
+        fprintf(stderr, "twinctl run: out of memory\n");
+        status = 1;
+        goto exit;
+    }
+    rc.out = output ? rows_out__open(output, format, &file.options, why,
+                                     sizeof why)
+             : format == ROWS_NONE ? rows_out__open("-", format, NULL, why,
+                                                     sizeof why)
+                                   : rows_out__stream(stdout);
+    if (rc.out == NULL) {
+        fprintf(stderr, "twinctl run: %s\n", output ? why : "out of memory");
         status = 1;
         goto exit;
     }
@@ -462,7 +495,8 @@ int cmd_run(int argc, char **argv)
     }
     rc.start = sc->start;
     rc.stop = sc->stop;
-    rc.progress = !rc.quiet && isatty(STDERR_FILENO) && rc.out != stdout;
+    rc.progress = !rc.quiet && isatty(STDERR_FILENO) &&
+                  (output != NULL || format == ROWS_NONE);
     rc.next_report = util__now() + 1.0;
 
     runner_spec spec = {.opt = opt, .output_fd = -1, .stdout_to_stderr = 1,
@@ -475,14 +509,16 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &old_term, NULL);
     if (rc.progress)
         fprintf(stderr, "\r%60s\r", "");
-    if (!rc.write_failed && (fflush(rc.out) != 0 || ferror(rc.out)))
-        rc.write_failed = errno ? errno : EIO;
+    why[0] = '\0';
+    /* Finished whatever ended the run: the rows so far. */
+    if (rows_out__close(&rc.out, why, sizeof why) != 0)
+        rc.write_failed = 1;
     const char *end = json_string_value(json_object_get(rc.end, "status"));
     if (rc.write_failed) {
         /* The run was stopped for it: that is what to say. */
         fprintf(stderr, "twinctl run: writing the rows failed after %llu "
                 "rows: %s\n", (unsigned long long)rc.rows,
-                strerror(rc.write_failed));
+                why[0] ? why : "out of memory");
         status = 1;
     } else if (wstatus == -1) {
         status = 1;
@@ -506,8 +542,8 @@ int cmd_run(int argc, char **argv)
 exit:
     json_decref(rc.end);
     free(rc.where);
-    if (rc.out != NULL && rc.out != stdout)
-        fclose(rc.out);
+    rows_out__close(&rc.out, NULL, 0);
+    rows_meta__free(&rc.meta);
     if (rc.events != NULL)
         fclose(rc.events);
     scenario__free(&sc);

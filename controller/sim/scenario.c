@@ -533,15 +533,12 @@ static int resolve_ref(composer *c, const char *text, const char *path,
 const char *scenario__ref_name(const scenario *sc, sc_ref r, char *buf,
                                size_t len)
 {
-    const twin_model *m = sc->inst[r.inst].model;
-    const twin_variable *v = r.kind == TWIN_VAR_STATE ? m->state[r.index]
-                             : r.kind == TWIN_VAR_INPUT ? m->input[r.index]
-                                                        : m->output[r.index];
-    snprintf(buf, len, "%s.%s", sc->inst[r.inst].name, v->name);
+    snprintf(buf, len, "%s.%s", sc->inst[r.inst].name,
+             scenario__ref_var(sc, r)->name);
     return buf;
 }
 
-static const twin_variable *ref_var(const scenario *sc, sc_ref r)
+const twin_variable *scenario__ref_var(const scenario *sc, sc_ref r)
 {
     const twin_model *m = sc->inst[r.inst].model;
     return r.kind == TWIN_VAR_STATE ? m->state[r.index]
@@ -555,7 +552,8 @@ static const twin_variable *ref_var(const scenario *sc, sc_ref r)
 static char *ref_name_new(const scenario *sc, sc_ref r)
 {
     char *s = NULL;
-    if (asprintf(&s, "%s.%s", sc->inst[r.inst].name, ref_var(sc, r)->name) < 0)
+    if (asprintf(&s, "%s.%s", sc->inst[r.inst].name,
+                 scenario__ref_var(sc, r)->name) < 0)
         return NULL;
     return s;
 }
@@ -712,7 +710,7 @@ static void compose_profile(composer *c, sc_input *in, const json_t *def,
                             const char *path)
 {
     path_buf pb = {0};
-    const twin_variable *v = ref_var(c->sc, in->to);
+    const twin_variable *v = scenario__ref_var(c->sc, in->to);
     sc_profile *pr = &in->profile;
     static const char *const kinds[] = {"value", "steps", "table", "live"};
     int found = -1, count = 0;
@@ -1193,7 +1191,8 @@ static void check_loops(composer *c)
         edges[i].to = sc->conn[i].to.inst;
         edges[i].feedthrough =
             sc->conn[i].from.kind == TWIN_VAR_OUTPUT &&
-            (ref_var(sc, sc->conn[i].from)->flags & TWIN_VAR_FEEDTHROUGH);
+            (scenario__ref_var(sc, sc->conn[i].from)->flags &
+             TWIN_VAR_FEEDTHROUGH);
     }
     int rc = graph__order(n, include, NULL, edges, sc->n_conn, order,
                           &n_order, pre, cycle, &n_cycle);

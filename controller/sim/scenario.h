@@ -128,6 +128,9 @@ double scenario__profile_at(const sc_profile *p, double t);
 const char *scenario__ref_name(const scenario *sc, sc_ref r, char *buf,
                                size_t len);
 
+/* The variable a reference names (its unit, its description). */
+const twin_variable *scenario__ref_var(const scenario *sc, sc_ref r);
+
 /* Read a scenario given as a file path or a name in dir (NAME.json).
  * Returns a new reference or NULL with a sentence in why. */
 json_t *scenario__load(const char *arg, const char *dir, char *why,
