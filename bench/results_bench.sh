@@ -1,10 +1,13 @@
 #!/bin/bash
 # results_bench.sh — what writing a run's results costs over computing
-# them: `twinctl run -o FILE.csv` on tank-farm-N (24 h, 86 401 rows)
-# against bench/bench_controller on the same scenario (the simulation
-# alone, through the real core into a summing sink, no text), alternating,
-# REPEAT times each; wall and CPU time (user + system, children included),
-# medians, and the ratio run / simulation alone.
+# them: `twinctl run` on tank-farm-N (24 h, 86 401 rows) to a CSV, a MAT
+# and an HDF5 file and to no file (--format none: the run process, its
+# frames and this side, no writing), against bench/bench_controller on
+# the same scenario (the simulation alone, through the real core into a
+# summing sink, no text), alternating, REPEAT times each; wall and CPU
+# time (user + system, children included), medians, and the ratio to the
+# simulation alone.  Targets (issue 12): CSV within 1.5×, MAT and HDF5
+# within 1.15×.
 #
 # Usage: bench/results_bench.sh BUILD_DIR [REPEAT [N...]]
 #   REPEAT (default 3), N (default 10 100).
@@ -47,15 +50,24 @@ for n in $sizes; do
         exit 1
     for i in $(seq "$repeat"); do
         measure "$tmp/sim$n" "$build/bench/bench_controller" "$tmp/tf$n.json"
-        measure "$tmp/csv$n" "$twinctl" run -q "$tmp/tf$n.json" \
-            -o "$tmp/out.csv"
+        for f in csv mat h5; do
+            measure "$tmp/$f$n" "$twinctl" run -q "$tmp/tf$n.json" \
+                -o "$tmp/out.$f"
+            rm -f "$tmp/out.$f"
+        done
+        measure "$tmp/none$n" "$twinctl" run -q "$tmp/tf$n.json" \
+            --format none
     done
     sw=$(median "$tmp/sim$n" 0); sc=$(median "$tmp/sim$n" 1)
-    cw=$(median "$tmp/csv$n" 0); cc=$(median "$tmp/csv$n" 1)
     printf '%-5s %-22s %10s %10s %12s %12s\n' "$n" "simulation alone" \
         "$sw" "$sc" 1.00 1.00
-    printf '%-5s %-22s %10s %10s %12s %12s\n' "$n" "twinctl run -o csv" \
-        "$cw" "$cc" "$(python3 -c "print('%.2f' % ($cw / $sw))")" \
-        "$(python3 -c "print('%.2f' % ($cc / $sc))")"
+    for f in none csv mat h5; do
+        fw=$(median "$tmp/$f$n" 0); fc=$(median "$tmp/$f$n" 1)
+        what="twinctl run -o $f"
+        [ "$f" = none ] && what="twinctl run, no file"
+        printf '%-5s %-22s %10s %10s %12s %12s\n' "$n" "$what" "$fw" "$fc" \
+            "$(python3 -c "print('%.2f' % ($fw / $sw))")" \
+            "$(python3 -c "print('%.2f' % ($fc / $sc))")"
+    done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -54,15 +54,16 @@ static void repair_note(void *ctx, const char *sentence)
 /* The case's rows from now on come from its controller. */
 static int start_rows(remote *m, rcase *rc, const json_t *columns)
 {
-    char why[512];
-    const char *name = batch__case_name(m->r, rc->index);
+    char why[512], path[4200];
     batch_remote_cases__drop_rows(rc);
-    if (asprintf(&rc->tmp, "%s/cases/%s.csv.tmp", m->o->dir, name) < 0) {
+    batch__rows_path(m->r, rc->index, path, sizeof path);
+    if (asprintf(&rc->tmp, "%s.tmp", path) < 0) {
         rc->tmp = NULL;
         return -1;
     }
-    rc->rows = fopen(rc->tmp, "w");
-    rc->col = rc->rows ? collect__new(rc->rows) : NULL;
+    rc->rows = rows_out__open(rc->tmp, m->o->rows_format,
+                              &m->o->rows_options, why, sizeof why);
+    rc->col = rc->rows ? collect__new(rc->rows, NULL) : NULL;
     repair_io io = {send_repair, repair_note, rc};
     rc->rep = rc->col ? repair__new(rc->id, rc->col, &io) : NULL;
     if (rc->rep == NULL ||
@@ -411,16 +412,13 @@ void batch_remote_answers__rows_step(remote *m, rcase *rc, double t)
     }
     if (!collect__complete(rc->col, rc->last_seq))
         return;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/cases/%s.csv", m->o->dir,
-             batch__case_name(m->r, rc->index));
+    char path[4200], why[1024];
+    batch__rows_path(m->r, rc->index, path, sizeof path);
     char dir[4100];
     snprintf(dir, sizeof dir, "%s/cases", m->o->dir);
-    FILE *f = rc->rows;
-    rc->rows = NULL;
-    if (batch__commit_file(f, rc->tmp, path, dir) != 0) {
-        batch_remote_cases__stall(m, "cannot write %s: %s", path,
-                                  strerror(errno));
+    if (batch__commit_rows(&rc->rows, rc->tmp, path, dir, why,
+                           sizeof why) != 0) {
+        batch_remote_cases__stall(m, "%s", why);
         return;
     }
     json_t *final = json_incref(rc->final);

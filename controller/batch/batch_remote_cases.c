@@ -130,9 +130,8 @@ int batch_remote_cases__set_id(remote *m, rcase *rc)
 void batch_remote_cases__drop_rows(rcase *rc)
 {
     if (rc->rows) {
-        fclose(rc->rows);
+        rows_out__close(&rc->rows, NULL, 0);
         unlink(rc->tmp);
-        rc->rows = NULL;
     }
     free(rc->tmp);
     rc->tmp = NULL;

@@ -61,7 +61,7 @@ typedef struct rcase {
     ctl *bound;            /* it accepted the case */
     double sent, heard, not_before;
     /* --rows */
-    FILE *rows;
+    rows_out *rows;
     char *tmp;
     collect *col;
     repair *rep;

@@ -41,6 +41,7 @@
 #include "csv.h"
 #include "functions.h"
 #include "proc.h"
+#include "rows_meta.h"
 #include "scenario.h"
 #include "sim.h"
 #include "util.h"
@@ -172,7 +173,8 @@ static void remove_tmp(const char *dir)
 /* ---- KPIs ------------------------------------------------------------- */
 
 typedef struct child_ctx {
-    FILE *rows;
+    rows_out *rows;
+    rows_meta meta;        /* the columns' units and descriptions */
     uint64_t n_rows;
     fn_recorder *kpi;
 } child_ctx;
@@ -206,14 +208,16 @@ static void on_fatal(int sig)
 static int child_columns(void *ctx, size_t n, const char *const *names)
 {
     child_ctx *c = ctx;
-    return c->rows ? csv__header(c->rows, n, names) : 0;
+    rows_header h = {.n = n, .names = names};
+    rows_meta__apply(&c->meta, &h);
+    return c->rows ? rows_out__header(c->rows, &h) : 0;
 }
 
 static int child_row(void *ctx, const double *values, size_t n)
 {
     child_ctx *c = ctx;
     c->n_rows++;
-    return c->rows ? csv__row(c->rows, values, n) : 0;
+    return c->rows ? rows_out__row(c->rows, values, n) : 0;
 }
 
 static json_t *values_object(const batch *b, size_t index)
@@ -300,11 +304,15 @@ static void run_case(void *arg)
     }
 
     snprintf(dir, sizeof dir, "%s/cases", r->o->dir);
-    snprintf(path, sizeof path, "%s/%s.csv", dir, id);
+    batch__rows_path(r, index, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (r->o->rows && (c.rows = fopen(tmp, "w")) == NULL) {
-        errors__add(&errs, TWIN_E_INTERNAL, "", "cannot write %s: %s", tmp,
-                    strerror(errno));
+    if (r->o->rows &&
+        ((c.rows = rows_out__open(tmp, r->o->rows_format,
+                                  &r->o->rows_options, why, sizeof why)) ==
+             NULL ||
+         rows_meta__of_scenario(&c.meta, sc, NULL) != 0)) {
+        errors__add(&errs, TWIN_E_INTERNAL, "", "%s",
+                    c.rows ? "out of memory" : why);
         goto end;
     }
     c.kpi = functions__new(sc);
@@ -314,12 +322,14 @@ static void run_case(void *arg)
                         .tick = sc->n_fn ? kpi_tick : NULL};
     /* The rows of a failed case too, up to where it failed. */
     if (sim__run_scenario(sc, &opt, &cb, &st, &errs) == 0 && c.rows &&
-        commit_file(c.rows, tmp, path, dir) != 0)
-        errors__add(&errs, TWIN_E_INTERNAL, "", "cannot write %s: %s",
-                    path, strerror(errno));
+        batch__commit_rows(&c.rows, tmp, path, dir, why, sizeof why) != 0)
+        errors__add(&errs, TWIN_E_INTERNAL, "", "%s", why);
     else if (c.rows && errs.count)
-        commit_file(c.rows, tmp, path, dir);
+        batch__commit_rows(&c.rows, tmp, path, dir, why, sizeof why);
 end:;
+    rows_out__close(&c.rows, NULL, 0); /* not made: tmp is removed at the
+                                        * next start */
+    rows_meta__free(&c.meta);
     json_t *rec;
     if (errs.count == 0) {
         json_t *values, *kerrs;
@@ -708,8 +718,7 @@ static void scan_done(runner *r)
                       : fin ? CASE_FINISHED : CASE_UNFINISHED;
         json_decref(rec);
         if (fin && r->o->rows) {
-            snprintf(path, sizeof path, "%s/cases/%s.csv", r->o->dir,
-                     id_of(r, i));
+            batch__rows_path(r, i, path, sizeof path);
             if (access(path, F_OK) != 0)
                 r->state[i] = CASE_TODO;
         }
@@ -921,10 +930,30 @@ void batch__progress(batch_runner *r, int force)
     tick(r, force);
 }
 
-int batch__commit_file(FILE *f, const char *tmp, const char *path,
-                       const char *dir)
+int batch__commit_rows(rows_out **rows, const char *tmp, const char *path,
+                       const char *dir, char *why, size_t why_len)
 {
-    return commit_file(f, tmp, path, dir);
+    if (rows_out__close(rows, why, why_len) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    int ok = fd >= 0 && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (!ok || rename(tmp, path) != 0 || sync_dir(dir) != 0) {
+        snprintf(why, why_len, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+void batch__rows_path(const batch_runner *r, size_t index, char *buf,
+                      size_t len)
+{
+    snprintf(buf, len, "%s/cases/%s%s", r->o->dir, id_of(r, index),
+             rows_out__extension(r->o->rows_format));
 }
 
 void batch__problems(const twin_errors *errs, char *buf, size_t len)

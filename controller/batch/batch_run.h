@@ -36,6 +36,7 @@
 
 #include "batch_doc.h"
 #include "errors.h"
+#include "rows_out.h"
 
 typedef struct batch_tally {
     size_t cases;       /* in the batch */
@@ -85,7 +86,9 @@ typedef void batch_executor(batch_runner *r, const batch *b,
 typedef struct batch_run_opts {
     const char *dir;
     unsigned jobs;         /* processes at a time; 0: every CPU we may use */
-    int rows;              /* write cases/<id>.csv */
+    int rows;              /* write cases/<id>.csv (.mat, .h5) */
+    rows_format rows_format; /* of those files: csv, mat or hdf5 */
+    rows_options rows_options;
     int retry_failed;      /* run again the cases that did not finish */
     double timeout;        /* seconds per case; 0: none */
     long max_steps;        /* CVODE steps per tick; 0: the loop's default */
@@ -144,10 +147,14 @@ json_t *batch__record_new(const batch_runner *r, size_t index,
 void batch__case_end(batch_runner *r, size_t index, json_t *rec);
 /* The observer's tick, when due (or now, with force). */
 void batch__progress(batch_runner *r, int force);
-/* A FILE written to tmp made durable and renamed to path in dir (what
- * cases/<id>.csv gets).  Returns 0, or -1 (tmp removed). */
-int batch__commit_file(FILE *f, const char *tmp, const char *path,
-                       const char *dir);
+/* The rows written to tmp finished (rows_out__close, *rows cleared),
+ * made durable and renamed to path in dir (what cases/<id>.csv gets).
+ * Returns 0, or -1 with why (tmp removed). */
+int batch__commit_rows(rows_out **rows, const char *tmp, const char *path,
+                       const char *dir, char *why, size_t why_len);
+/* cases/<id> and its extension for the rows' format, in buf. */
+void batch__rows_path(const batch_runner *r, size_t index, char *buf,
+                      size_t len);
 /* A scenario's problems in one message, as a rejected case's. */
 void batch__problems(const twin_errors *errs, char *buf, size_t len);
 

@@ -46,7 +46,8 @@ static void usage(FILE *f)
         "Monte Carlo draws; docs/batch.md), each in a process of its own,\n"
         "several at a time.  DIR gets summary.csv (one row per case: id,\n"
         "varied values, KPIs, status, message), results/ (one file per\n"
-        "case) and, with --rows, cases/ID.csv.  Run the same command again\n"
+        "case) and, with --rows, cases/ID.csv (.mat, .h5 with --format).\n"
+        "Run the same command again\n"
         "to resume: only the cases without a result run.\n"
         "\n"
         "Options:\n"
@@ -54,6 +55,9 @@ static void usage(FILE *f)
         "  -j, --jobs N         cases at a time (default: every CPU this\n"
         "                       process may use)\n"
         "      --rows           write each case's rows to DIR/cases/ID.csv\n"
+        "      --format F       --rows as csv, mat (DIR/cases/ID.mat) or\n"
+        "                       hdf5 (DIR/cases/ID.h5); default csv\n"
+        "      --compress[=N]   HDF5: deflate the rows at level N (1-9)\n"
         "      --retry-failed   run again the cases that did not finish\n"
         "      --timeout S      end a case after S seconds of wall time\n"
         "      --max-cases N    refuse a batch of more cases (default "
@@ -283,6 +287,7 @@ typedef struct batch_cmd {
     twin_paths paths;
     const char *file, *export;
     int dry;
+    cli_file file_opts;    /* --format, --compress (with --rows) */
     view v;
 
     model_lib models;
@@ -343,6 +348,7 @@ static int parse_options(batch_cmd *bc, int argc, char **argv)
         {"max-steps", required_argument, NULL, 'X'},
         {"dry-run", no_argument, NULL, 'D'},
         {"export", required_argument, NULL, 'E'},
+        CLI_FILE_LONGOPTS,
         CLI_LIBRARY_LONGOPTS,
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -369,6 +375,8 @@ static int parse_options(batch_cmd *bc, int argc, char **argv)
             bc->remote_only = 1;
         if (shared == 0)
             shared = remote_option(bc, c, optarg);
+        if (shared == 0)
+            shared = cli_opts__file("batch", c, optarg, &bc->file_opts);
         if (shared < 0)
             return 2;
         if (shared > 0)
@@ -431,6 +439,14 @@ static int check_options(batch_cmd *bc, int argc, char **argv)
     }
     if (rem->prefix && cli_opts__prefix("batch", rem->prefix) != 0)
         return 2;
+    if (bc->file_opts.format_given &&
+        (!bc->ro.rows || bc->file_opts.format == ROWS_NONE)) {
+        fprintf(stderr, "twinctl batch: --format csv, mat or hdf5 goes with "
+                "--rows (without --rows no rows are written)\n");
+        return 2;
+    }
+    bc->ro.rows_format = bc->file_opts.format;
+    bc->ro.rows_options = bc->file_opts.options;
     if (bc->export != NULL && !bc->dry) {
         fprintf(stderr, "twinctl batch: --export goes with --dry-run\n");
         return 2;

@@ -32,7 +32,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: twinctl plot [OPTIONS] RUN.csv... -c CHANNEL -o FILE\n"
+        "usage: twinctl plot [OPTIONS] RUN... -c CHANNEL -o FILE\n"
         "       twinctl plot [OPTIONS] BATCH-DIR -c CHANNEL [--overlay] -o "
         "FILE\n"
         "       twinctl plot [OPTIONS] BATCH-DIR --kpi NAME --vs FACTOR -o "
@@ -41,9 +41,10 @@ static void usage(FILE *f)
         "Draw channels of runs over time, the cases of a batch, or a batch's\n"
         "KPI against a value it varied, into a PNG or an SVG (by FILE's\n"
         "extension), with gnuplot.  Axes are labelled with names and units;\n"
-        "units come from the model library: for run CSVs (twinctl run -o,\n"
+        "units come from the model library: for runs (twinctl run -o,\n"
         "twinctl submit -o) from the scenario named by --scenario, for a\n"
-        "batch directory (twinctl batch -o DIR) from its batch.json.\n"
+        "batch directory (twinctl batch -o DIR) from its batch.json.  A RUN\n"
+        "is a CSV, or by its extension a MAT (.mat) or HDF5 (.h5) file.\n"
         "\n"
         "Options:\n"
         "  -o, --output FILE    the image: FILE.png or FILE.svg\n"

@@ -32,8 +32,8 @@ static void usage(FILE *f)
         "\n"
         "For a run, every response is printed on stderr as one line of JSON,\n"
         "events as lines on stderr, and the result rows, in seq order and\n"
-        "without duplicates, as CSV to -o (numbers exactly as sent, as\n"
-        "twinctl run writes them; a null is written as nan).  Result\n"
+        "without duplicates, to -o: CSV, MAT or HDF5 as twinctl run writes\n"
+        "them (numbers exactly as sent; a null is written as NaN).  Result\n"
         "messages that do not arrive (a broker that went away loses what it\n"
         "had not delivered) are asked for again with status and replay;\n"
         "the rows after a gap wait for it.  For other requests (describe,\n"
@@ -47,9 +47,10 @@ static void usage(FILE *f)
         "      --name SCENARIO  run the stored scenario SCENARIO\n"
         "      --id ID          the request id (default: the document's, else\n"
         "                       a new UUID)\n"
-        "  -o, --output FILE    write the run's rows as CSV to FILE ('-':\n"
-        "                       stdout; default: rows are checked, not "
-        "written)\n"
+        "  -o, --output FILE    write the run's rows to FILE ('-': CSV to\n"
+        "                       stdout; default: rows are checked, not\n"
+        "                       written); FILE.mat is MAT, FILE.h5 HDF5\n"
+        CLI_FILE_USAGE
         "      --timeout S      seconds for the whole exchange (default 600)\n"
         "      --set NAME=VALUE[@T]\n"
         "                       once the run is accepted and its results\n"
@@ -101,6 +102,7 @@ int cmd_submit(int argc, char **argv)
         {"name", required_argument, NULL, 'n'},
         {"id", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},
+        CLI_FILE_LONGOPTS,
         {"timeout", required_argument, NULL, 't'},
         {"set", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},
@@ -117,6 +119,8 @@ int cmd_submit(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
         int shared = cli_opts__security("submit", c, optarg, &s->sec);
+        if (shared == 0)
+            shared = cli_opts__file("submit", c, optarg, &s->file);
         if (shared < 0)
             goto exit;
         if (shared > 0)
@@ -173,6 +177,12 @@ int cmd_submit(int argc, char **argv)
         goto exit;
     }
     if (cli_opts__prefix("submit", s->prefix) != 0)
+        goto exit;
+    rows_format format; /* checked here for the exit status of bad usage */
+    if (s->output && cli_opts__file_format("submit", &s->file,
+                                           strcmp(s->output, "-") == 0
+                                               ? NULL : s->output,
+                                           &format) != 0)
         goto exit;
     status = submit_exchange__run(s, name ? NULL : argv[optind], name, id);
 exit:

@@ -78,5 +78,6 @@ void submit__free(submit *s)
     free(s->f_event);
     free(s->f_repair);
     free(s->payload);
+    free(s->scenario);
     json_decref(s->req);
 }

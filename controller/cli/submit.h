@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "cli_opts.h"
 #include "collect.h"
 #include "mqtt.h"
 #include "repair.h"
@@ -67,9 +68,12 @@ typedef struct submit {
     int done, status;
 
     /* the results */
-    FILE *out;
+    cli_file file;         /* --format, --compress */
+    rows_out *out;         /* the rows' file (-o), or NULL */
+    char *scenario;        /* the run's scenario as JSON text, for the
+                              file, or NULL */
     collect *col;
-    int bad_results;       /* besides collect's: the CSV could not be
+    int bad_results;       /* besides collect's: the rows could not be
                               written, no columns */
 
     /* progress on a terminal */

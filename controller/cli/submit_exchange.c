@@ -269,14 +269,29 @@ static int start(submit *s)
 {
     const char **subs = NULL;
     char why[1024], client_id[64], uuid[37];
+    rows_format format;
 
-    if (s->output && strcmp(s->output, "-") == 0)
-        s->out = stdout;
-    else if (s->output && (s->out = fopen(s->output, "w")) == NULL) {
-        submit__say(s, "cannot write %s: %m", s->output);
+    int to_stdout = s->output && strcmp(s->output, "-") == 0;
+    if (s->output && cli_opts__file_format("submit", &s->file,
+                                           to_stdout ? NULL : s->output,
+                                           &format) != 0)
+        goto exit;
+    /* The scenario, when the request carries it, goes into the file. */
+    const json_t *sc = json_object_get(s->req, "scenario");
+    if (s->output && json_is_object(sc) &&
+        (s->scenario = json_dumps(sc, JSON_COMPACT)) == NULL)
+        goto exit;
+    why[0] = '\0';
+    if (to_stdout && format != ROWS_NONE)
+        s->out = rows_out__stream(stdout);
+    else if (s->output)
+        s->out = rows_out__open(s->output, format, &s->file.options, why,
+                                sizeof why);
+    if (s->output && s->out == NULL) {
+        submit__say(s, "%s", why[0] ? why : "out of memory");
         goto exit;
     }
-    if ((s->col = collect__new(s->out)) == NULL)
+    if ((s->col = collect__new(s->out, s->scenario)) == NULL)
         goto exit;
     repair_io rio = {submit_run__send_repair, submit_run__repair_note, s};
     if (s->is_run && (s->rep = repair__new(s->run, s->col, &rio)) == NULL)
@@ -306,7 +321,7 @@ static int start(submit *s)
     s->deadline = s->started + s->timeout;
     s->last_message = s->started;
     s->progress = s->is_run && !s->quiet && isatty(STDERR_FILENO) &&
-                  s->out != stdout;
+                  !(s->output && strcmp(s->output, "-") == 0);
     s->next_draw = s->started + 1.0;
     s->mq = mqtt__start(&mo, why, sizeof why);
     if (s->mq == NULL)
@@ -359,10 +374,6 @@ static int follow(submit *s)
         submit_run__draw(s, now);
     }
     submit__unprogress(s);
-    if (s->out && fflush(s->out) != 0) {
-        submit__say(s, "writing the rows to %s failed: %m", s->output);
-        s->bad_results++;
-    }
     if (s->done)
         return s->status;
     if (s->is_run && s->final != NULL)
@@ -389,10 +400,11 @@ int submit_exchange__run(submit *s, const char *file, const char *name,
         status = follow(s);
 exit:
     mqtt__stop(&s->mq, 1000);
-    if (s->out != NULL && s->out != stdout && fclose(s->out) != 0 &&
-        status == 0) {
-        submit__say(s, "writing the rows to %s failed: %m", s->output);
-        status = 1;
+    /* Finished whatever ended the run: the rows that came. */
+    char why[1024] = "";
+    if (rows_out__close(&s->out, why, sizeof why) != 0) {
+        submit__say(s, "%s", why);
+        status = status ? status : 1;
     }
     return status;
 }

@@ -62,10 +62,10 @@ static void submit__say_missing(submit *s)
     long long missing = collect__missing(s->col, s->last_seq, list,
                                          sizeof list);
     if (s->out && next > 0)
-        snprintf(holds, sizeof holds, "; the CSV holds the rows of seq 0 "
-                 "to %lld", next - 1);
+        snprintf(holds, sizeof holds, "; the output holds the rows of seq "
+                 "0 to %lld", next - 1);
     else if (s->out)
-        snprintf(holds, sizeof holds, "; the CSV holds no rows");
+        snprintf(holds, sizeof holds, "; the output holds no rows");
     submit__say(s, "%lld of the %lld result messages of run %s never arrived: "
                 "seq %s%s%s", missing, s->last_seq + 1, s->run, list,
                 s->lost_connection ? " (the connection to the broker was lost "

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "plot_batch.h"
+#include "rows_out.h"
 #include "plot_units.h"
 
 static const char *batch_name(const plot *p, const char *dir)
@@ -112,9 +113,17 @@ static int read_cases(plot *p, const char *dir, size_t *stride)
     for (size_t r = 0; r < p->summary.n_rows; r++) {
         if (strcmp(cell(p, r, status_col), "finished") != 0)
             continue;
-        snprintf(path, sizeof path, "%s/cases/%s.csv", dir,
-                 cell(p, r, id_col));
+        /* The rows as --rows --format wrote them: CSV, HDF5 or MAT. */
+        static const rows_format formats[] = {ROWS_CSV, ROWS_HDF5, ROWS_MAT};
+        for (size_t f = 0; f < 3; f++) {
+            snprintf(path, sizeof path, "%s/cases/%s%s", dir,
+                     cell(p, r, id_col), rows_out__extension(formats[f]));
+            if (access(path, F_OK) == 0)
+                break;
+        }
         if (access(path, F_OK) != 0) {
+            snprintf(path, sizeof path, "%s/cases/%s.csv", dir,
+                     cell(p, r, id_col));
             plot__complain("%s: no such file: the batch ran without --rows; "
                            "twinctl batch FILE -o %s --rows runs again only "
                            "the cases whose rows are missing", path, dir);

@@ -1,7 +1,7 @@
 /*
- * plot_data.c — reading a run's CSV and a batch's summary for `twinctl
- * plot` (see plot_data.h).  Only reading: which columns to draw and what
- * they mean is cmd_plot.c's.
+ * plot_data.c — reading a run's rows (CSV here; MAT and HDF5 through
+ * rows_in.h) and a batch's summary for `twinctl plot` (see plot_data.h).
+ * Only reading: which columns to draw and what they mean is cmd_plot.c's.
  */
 #include "plot_data.h"
 
@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rows_in.h"
 
 static void say(char *why, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -248,6 +250,79 @@ int plotdata__thin_run(plot_run *run, size_t max_points)
     return 0;
 }
 
+/* Room for one more row in run (rows_cap grown).  Returns 0, or -1 for
+ * want of memory. */
+static int room_for_row(plot_run *run, size_t *rows_cap)
+{
+    if (run->n_rows < *rows_cap)
+        return 0;
+    size_t c = *rows_cap ? 2 * *rows_cap : 1024;
+    double *t = realloc(run->t, c * sizeof *t);
+    if (t != NULL)
+        run->t = t;
+    double *v = realloc(run->v, c * run->n_col * sizeof *v + 1);
+    if (t == NULL || v == NULL)
+        return -1;
+    run->v = v;
+    *rows_cap = c;
+    return 0;
+}
+
+/* The rows are all read: none is an error ("PATH <what>"). */
+static int rows_read(plot_run *run, const char *path, const char *what,
+                     char *why, size_t why_len)
+{
+    if (run->n_rows == 0) {
+        say(why, why_len, "%s %s", path, what);
+        return -1;
+    }
+    run->n_lines = run->n_rows;
+    return 0;
+}
+
+/* A MAT or HDF5 file's rows (rows_in.h), the columns asked for. */
+static int read_binary(const char *path, rows_format format,
+                       const char *const *channels, size_t n_channels,
+                       plot_run *run, char *why, size_t why_len)
+{
+    size_t rows_cap = 0;
+    double *row = NULL;
+    int rc = -1, got;
+    rows_in *in = rows_in__open(path, format, why, why_len);
+    if (in == NULL)
+        return -1;
+    size_t n = rows_in__columns(in);
+    run->names = calloc(n, sizeof *run->names);
+    row = malloc(n * sizeof *row);
+    if (run->names == NULL || row == NULL)
+        goto oom;
+    for (size_t i = 0; i < n; i++)
+        if ((run->names[run->n_names++] = strdup(rows_in__name(in, i))) ==
+            NULL)
+            goto oom;
+    if (pick_columns(run, path, channels, n_channels, why, why_len) != 0)
+        goto exit;
+    while ((got = rows_in__next(in, row, why, why_len)) > 0) {
+        if (room_for_row(run, &rows_cap) != 0)
+            goto oom;
+        run->t[run->n_rows] = row[0];
+        for (size_t k = 0; k < run->n_col; k++)
+            run->v[run->n_rows * run->n_col + k] = row[run->col[k]];
+        run->n_rows++;
+    }
+    if (got >= 0)
+        rc = rows_read(run, path, "has columns but no rows", why, why_len);
+    goto exit;
+oom:
+    say(why, why_len, "out of memory reading %s", path);
+exit:
+    if (rc != 0)
+        plotdata__free_run(run);
+    free(row);
+    rows_in__close(&in);
+    return rc;
+}
+
 int plotdata__read_run(const char *path, const char *const *channels,
                        size_t n_channels, plot_run *run, char *why,
                        size_t why_len)
@@ -257,6 +332,10 @@ int plotdata__read_run(const char *path, const char *const *channels,
     long *slot_of = NULL;
     int rc = -1;
     *run = (plot_run){0};
+    rows_format format = rows_out__format_of_path(path);
+    if (format != ROWS_CSV)
+        return read_binary(path, format, channels, n_channels, run, why,
+                           why_len);
 
     FILE *f = fopen(path, "r");
     if (f == NULL) {
@@ -297,17 +376,8 @@ int plotdata__read_run(const char *path, const char *const *channels,
         chomp(line);
         if (line[0] == '\0')
             continue;
-        if (run->n_rows == rows_cap) {
-            size_t c = rows_cap ? 2 * rows_cap : 1024;
-            double *t = realloc(run->t, c * sizeof *t);
-            if (t != NULL)
-                run->t = t;
-            double *v = realloc(run->v, c * run->n_col * sizeof *v + 1);
-            if (t == NULL || v == NULL)
-                goto oom;
-            run->v = v;
-            rows_cap = c;
-        }
+        if (room_for_row(run, &rows_cap) != 0)
+            goto oom;
         size_t nf = split(line, &fields, &fields_cap);
         if (nf == 0)
             goto oom;
@@ -321,12 +391,7 @@ int plotdata__read_run(const char *path, const char *const *channels,
         say(why, why_len, "cannot read %s: %s", path, strerror(errno));
         goto exit;
     }
-    if (run->n_rows == 0) {
-        say(why, why_len, "%s has a header but no rows", path);
-        goto exit;
-    }
-    run->n_lines = run->n_rows;
-    rc = 0;
+    rc = rows_read(run, path, "has a header but no rows", why, why_len);
     goto exit;
 oom:
     say(why, why_len, "out of memory reading %s", path);

@@ -1,10 +1,11 @@
 /*
  * plot_data.h — reading what `twinctl plot` draws.
  *
- * Two kinds of file: a run's CSV, as `twinctl run -o`, `twinctl submit
- * -o` and a batch's cases/<id>.csv write it (a header "t,name,..." and
- * one row of numbers per emitted tick; "nan" for a value that was not
- * finite), and a table with a header row (a batch's summary.csv, its text
+ * Two kinds of file: a run's rows, as `twinctl run -o`, `twinctl submit
+ * -o` and a batch's cases/<id>.csv write them — a CSV (a header
+ * "t,name,..." and one row of numbers per emitted tick; "nan" for a value
+ * that was not finite), or by its extension a MAT (.mat) or HDF5 (.h5,
+ * .hdf5) result file (rows_in.h) — and a table with a header row (a batch's summary.csv, its text
  * fields quoted as RFC 4180 says); and which rows of a long run to draw.
  * Each reader puts what is wrong with a file into why as one sentence
  * that names the file (and the line), and what to do when there is
@@ -26,7 +27,8 @@ typedef struct plot_run {
     size_t n_lines;    /* rows in the file */
 } plot_run;
 
-/* Read the run CSV at path and keep the columns that match channels
+/* Read the run's rows at path (CSV, MAT or HDF5 by its extension) and
+ * keep the columns that match channels
  * (fnmatch(3) patterns: "tank0.h", "tank?.h"), in the order of the
  * patterns and, for one pattern, of the header, each column once; every
  * row.  Returns 0, or -1 with why: no such file, an empty file, a header

@@ -1,6 +1,6 @@
 /*
- * collect.c — one run's results put back in order and written as CSV
- * (see collect.h).
+ * collect.c — one run's results put back in order and written to a
+ * result file (see collect.h).
  *
  * Messages that came before their turn wait in an array indexed by seq;
  * in the usual case (in order, one controller) each is written at once
@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csv.h"
 
 typedef struct held {
     json_t *msg;
@@ -25,7 +24,8 @@ typedef struct held {
 } held;
 
 struct collect {
-    FILE *out;
+    rows_out *out;
+    const char *scenario;
     json_t *columns;
     size_t n_cols;
     double *row;
@@ -51,12 +51,13 @@ static void fail(char *why, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-collect *collect__new(FILE *out)
+collect *collect__new(rows_out *out, const char *scenario)
 {
     collect *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
     c->out = out;
+    c->scenario = scenario;
     c->t = -INFINITY;
     return c;
 }
@@ -134,8 +135,9 @@ int collect__columns(collect *c, const json_t *columns)
         const char *s = json_string_value(json_array_get(columns, i));
         names[i] = s ? s : "?";
     }
+    rows_header h = {.n = n, .names = names, .scenario = c->scenario};
     if (c->out)
-        csv__header(c->out, n, names);
+        rows_out__header(c->out, &h); /* a failure shows at the rows */
     free(names);
     return 0;
 }
@@ -182,9 +184,8 @@ static int write_msg(collect *c, const json_t *msg, long long seq, char *why,
                 return -1;
             }
         }
-        if (c->out && csv__row(c->out, c->row, c->n_cols) != 0) {
-            fail(why, why_len, "writing the rows failed: %s",
-                 strerror(errno));
+        if (c->out && rows_out__row(c->out, c->row, c->n_cols) != 0) {
+            fail(why, why_len, "%s", rows_out__why(c->out));
             return -1;
         }
         c->rows++;

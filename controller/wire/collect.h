@@ -1,8 +1,8 @@
 /*
  * collect.h — the receiving end of one run's results: twin.result/1
  * messages taken in whatever order they come, duplicates dropped by seq,
- * rows written as CSV in seq order (csv.h, so the numbers are the ones
- * sent), and the seqs that never came named.
+ * rows written in seq order to a result file (rows_out.h: CSV, MAT or
+ * HDF5, the numbers the ones sent), and the seqs that never came named.
  *
  * Messages wait until the source — the controller that accepted the run —
  * is known (collect__source): until then a message from another
@@ -17,10 +17,14 @@
 
 #include <jansson.h>
 
+#include "rows_out.h"
+
 typedef struct collect collect;
 
-/* out: where the CSV goes (borrowed), or NULL to check and count only. */
-collect *collect__new(FILE *out);
+/* out: where the rows go (borrowed: its owner closes it), or NULL to
+ * check and count only; scenario: the scenario's JSON text for the file
+ * (borrowed, kept until the header is written), or NULL. */
+collect *collect__new(rows_out *out, const char *scenario);
 void collect__free(collect **c);
 
 /* The run's columns, from its accepted response.  Without them the

@@ -14,7 +14,16 @@ tank-farm-3 (pumps, tanks and PI controllers):
                  valid HDF5 file, and a valid MAT file, holding the rows up
                  to the stop: the first rows of the CSV of the whole run;
   bad_inputs     an unknown --format, a binary format to stdout, a path
-                 that cannot be written: a clear error, no rows.
+                 that cannot be written: a clear error, no rows;
+  submit         `twinctl submit -o x.h5|x.mat` against a real `twinctl
+                 serve` on a real mosquitto: the same doubles as the run's
+                 CSV (and the scenario in the HDF5 file);
+  batch          `twinctl batch --rows --format hdf5|mat`, here and on a
+                 controller over MQTT: each case's file holds the doubles
+                 of the same case's CSV;
+  plot           `twinctl plot` of the CSV, the MAT and the HDF5 file
+                 writes the same gnuplot script and data (--script); a
+                 damaged .h5 or .mat is refused with a clear error.
 
 Usage: /usr/bin/python3 tests/integration/test_results_files.py BUILD_DIR"""
 
@@ -32,7 +41,8 @@ import numpy as np
 import scipy.io
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HarnessError, Tests, build_dir, twinctl  # noqa: E402
+from harness import (Broker, Controller, HarnessError, Tests,  # noqa: E402
+                     build_dir, twinctl)
 
 BUILD = build_dir()
 TWINCTL = twinctl(BUILD)
@@ -199,6 +209,109 @@ def check_bad_inputs(tmp):
            "to 9, not '12'" in p.stderr, "bad --compress: %s" % p.stderr)
 
 
+def check_submit(tmp):
+    _, rows = read_csv(os.path.join(tmp, "run.csv"))
+    with Broker() as broker, Controller(broker, "ctl-r", build=BUILD):
+        for name in ("sub.h5", "sub.mat", "sub.csv"):
+            out = os.path.join(tmp, name)
+            p = run(["submit", "-q", "--broker", broker.url, SCENARIO,
+                     "-o", out], timeout=300)
+            expect(p.returncode == 0, "submit -o %s: %s" % (name, p.stderr))
+    _, crows = read_csv(os.path.join(tmp, "sub.csv"))
+    _, hrows, attrs, _ = read_h5(os.path.join(tmp, "sub.h5"))
+    _, mrows, _ = read_mat(os.path.join(tmp, "sub.mat"))
+    expect(same_bits(crows, rows), "submit's CSV equals run's bit for bit")
+    expect(same_bits(hrows, rows), "submit's HDF5 equals run's CSV")
+    expect(same_bits(mrows, rows), "submit's MAT equals run's CSV")
+    with open(SCENARIO) as f:
+        expect(json.loads(str(attrs["scenario"])) == json.load(f),
+               "submit's HDF5 holds the scenario it sent")
+
+
+def batch_case_rows(out, ext, reader):
+    # {case id: rows} of a batch directory's cases/ID.ext
+    d = os.path.join(out, "cases")
+    found = {}
+    for name in sorted(os.listdir(d)):
+        if name.endswith(ext):
+            found[name[:-len(ext)]] = reader(os.path.join(d, name))[1]
+    return found
+
+
+def check_batch(tmp):
+    with open(SCENARIO) as f:
+        scenario = json.load(f)
+    scenario["time"]["stop"] = 3600
+    doc = os.path.join(tmp, "batch.json")
+    with open(doc, "w") as f:
+        json.dump({"contract": "twin.batch/1", "name": "files",
+                   "scenario": scenario, "variations": {"grid": [
+                       {"param": "pi0.sp", "values": [1.5, 2.5]}]}}, f)
+    outs = {}
+    for fmt in ("csv", "hdf5", "mat"):
+        outs[fmt] = os.path.join(tmp, "batch-" + fmt)
+        p = run(["batch", doc, "-o", outs[fmt], "-j", "2", "-q", "--rows",
+                 "--format", fmt])
+        expect(p.returncode == 0, "batch --format %s: %s" % (fmt, p.stderr))
+    ref = batch_case_rows(outs["csv"], ".csv", read_csv)
+    expect(len(ref) == 2, "two cases' CSV: %s" % list(ref))
+    for fmt, ext, reader in (("hdf5", ".h5", read_h5),
+                             ("mat", ".mat", read_mat)):
+        got = batch_case_rows(outs[fmt], ext, reader)
+        expect(sorted(got) == sorted(ref) and
+               all(same_bits(got[k], ref[k]) for k in ref),
+               "batch --format %s: each case's rows equal its CSV" % fmt)
+        expect(not [n for n in os.listdir(os.path.join(outs[fmt], "cases"))
+                    if n.endswith((".tmp", ".spill"))],
+               "no temporary file left in cases/")
+    p = run(["batch", doc, "-o", os.path.join(tmp, "b-x"), "--format", "mat"])
+    expect(p.returncode == 2 and "goes with --rows" in p.stderr,
+           "--format without --rows: %s" % p.stderr)
+    with Broker() as broker, Controller(broker, "ctl-b", build=BUILD):
+        out = os.path.join(tmp, "batch-remote")
+        p = run(["batch", doc, "-o", out, "-q", "--rows", "--format", "hdf5",
+                 "--broker", broker.url], timeout=300)
+        expect(p.returncode == 0, "batch --broker --format hdf5: %s"
+               % p.stderr)
+    got = batch_case_rows(out, ".h5", read_h5)
+    expect(sorted(got) == sorted(ref) and
+           all(same_bits(got[k], ref[k]) for k in ref),
+           "batch --broker --format hdf5: each case's rows equal its CSV")
+
+
+def plot_script(path, script):
+    p = run(["plot", path, "-c", "tank*.h", "-c", "pump0.w", "--scenario",
+             SCENARIO, "--script", script, "-o",
+             os.path.join(os.path.dirname(script), "fig.png")])
+    expect(p.returncode == 0, "plot %s: %s" % (path, p.stderr))
+    with open(script) as f:
+        return f.read().replace(os.path.basename(path), "RUN")
+
+
+def check_plot(tmp):
+    ref = plot_script(os.path.join(tmp, "run.csv"),
+                      os.path.join(tmp, "csv.gp"))
+    for name in ("run.mat", "run.h5"):
+        got = plot_script(os.path.join(tmp, name), os.path.join(tmp, "x.gp"))
+        expect(got == ref, "plot of %s draws what the CSV's draws" % name)
+    # damaged files: cut short, and another format under the extension
+    for name in ("cut.h5", "cut.mat"):
+        src = os.path.join(tmp, "run" + os.path.splitext(name)[1])
+        with open(src, "rb") as f, open(os.path.join(tmp, name), "wb") as g:
+            g.write(f.read(4000))
+    shutil.copy(os.path.join(tmp, "run.csv"), os.path.join(tmp, "text.h5"))
+    for name, want in (("cut.h5", "damaged"),
+                       ("text.h5", "is not an HDF5 file"),
+                       ("cut.mat", "damaged"),
+                       ("missing.h5", "no such file")):
+        path = os.path.join(tmp, name)
+        p = run(["plot", path, "-c", "tank0.h", "--script",
+                 os.path.join(tmp, "bad.gp"), "-o",
+                 os.path.join(tmp, "bad.png")])
+        expect(p.returncode != 0 and want in p.stderr and path in p.stderr,
+               "plot of %s: %d %s" % (name, p.returncode, p.stderr))
+
+
 def main():
     tests = Tests()
     tmp = tempfile.mkdtemp(prefix="twin-results.")
@@ -207,6 +320,12 @@ def main():
                        check_same_rows, tmp):
             tests.check("run stopped by SIGINT: valid HDF5 and MAT with the "
                         "rows so far", check_cancelled, tmp)
+            tests.check("submit -o x.h5|x.mat over MQTT equals run's CSV",
+                        check_submit, tmp)
+            tests.check("plot reads CSV, MAT and HDF5 alike; damaged "
+                        "files refused", check_plot, tmp)
+        tests.check("batch --rows --format hdf5|mat, here and remote",
+                    check_batch, tmp)
         tests.check("bad inputs: clear errors", check_bad_inputs, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

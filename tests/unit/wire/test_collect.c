@@ -64,7 +64,8 @@ static void test_collect__orders(void **state)
         char *text = NULL, why[256], missing[128];
         size_t len = 0;
         FILE *out = open_memstream(&text, &len);
-        collect *c = collect__new(out);
+        rows_out *ro = rows_out__stream(out);
+        collect *c = collect__new(ro, NULL);
         json_t *cols = columns();
         assert_non_null(c);
         assert_int_equal(collect__columns(c, cols), 0);
@@ -77,6 +78,7 @@ static void test_collect__orders(void **state)
         }
         if (cases[i].source_last)
             assert_int_equal(collect__source(c, "ctl", why, sizeof why), 0);
+        rows_out__close(&ro, NULL, 0);
         fclose(out);
         if (collect__next_seq(c) != cases[i].want_next ||
             collect__duplicates(c) != cases[i].want_dups)
@@ -129,13 +131,15 @@ static void test_collect__numbers(void **state)
     char *csv = NULL, why[256];
     size_t len = 0;
     FILE *out = open_memstream(&csv, &len);
-    collect *c = collect__new(out);
+    rows_out *ro = rows_out__stream(out);
+    collect *c = collect__new(ro, NULL);
     json_t *cols = columns();
     collect__columns(c, cols);
     collect__source(c, "ctl", why, sizeof why);
     json_t *m = json_loads(text, JSON_DECODE_INT_AS_REAL, NULL);
     assert_non_null(m);
     assert_int_equal(collect__take(c, m, "ctl", why, sizeof why), 0);
+    rows_out__close(&ro, NULL, 0);
     fclose(out);
     assert_string_equal(csv, want);
     assert_true(collect__t(c) == 99);
@@ -163,7 +167,7 @@ static void test_collect__refused(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char why[256];
-        collect *c = collect__new(NULL);
+        collect *c = collect__new(NULL, NULL);
         json_t *cols = columns();
         collect__columns(c, cols);
         collect__source(c, "ctl", why, sizeof why);

@@ -70,7 +70,7 @@ static json_t *message(long long seq)
 static collect *holding(const char *have)
 {
     char why[128];
-    collect *c = collect__new(NULL);
+    collect *c = collect__new(NULL, NULL);
     json_t *cols = json_pack("[s]", "t");
     assert_int_equal(collect__columns(c, cols), 0);
     json_decref(cols);
