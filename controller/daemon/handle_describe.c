@@ -78,6 +78,9 @@ void handle_describe(serve *sv, const reply_to *to, const json_t *req)
         insts, "scenarios", scens, "functions",
         callable__describe(&sv->functions), "allowed", "requests",
         allowed, "realtime", sv->cfg.allow.realtime);
+    /* The encodings of result messages a run or replay may ask for. */
+    json_object_set_new(resp, "encodings", json_pack("[s, s]", "json",
+                                                     "cbor"));
     /* The limits a client must respect and could not see otherwise. */
     const twin_limits *l = &sv->cfg.limits;
     json_object_set_new(resp, "limits", json_pack(

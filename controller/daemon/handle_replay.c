@@ -1,7 +1,10 @@
 /*
  * handle_replay.c — `replay`: send result messages of a run again, seq
  * from_seq … to_seq, exactly as they were first sent (same seq, same
- * payload), from the run's journal in the spool.  A run's results stay
+ * payload), from the run's journal in the spool, in the encoding the
+ * request asks for ("encoding": JSON by default, or CBOR): a message
+ * journaled in the other one is read and written again (result_msg.h),
+ * with the same values.  A run's results stay
  * there for limits.retention_seconds after it ended, so a receiver that
  * found a gap in seq (a broker that died with messages it had accepted)
  * can fill it.
@@ -21,6 +24,7 @@
 
 #include "handlers.h"
 #include "respond.h"
+#include "result_msg.h"
 #include "runs.h"
 #include "util.h"
 
@@ -39,6 +43,7 @@ struct replay_job {
     waiters also;                 /* retries that want the answer elsewhere */
     char *run;
     json_int_t from, until;
+    int cbor;                     /* the encoding asked for */
     spool_cursor *cur;
     json_int_t sent;
     json_int_t last_sent;         /* seq of the last message sent, or −1 */
@@ -88,6 +93,7 @@ void handle_replay(serve *sv, const reply_to *to, const json_t *req)
         request__run_id(run, &errs);
     int ok = get_seq(req, "from_seq", "/from_seq", &errs, &from) == 0;
     ok &= get_seq(req, "to_seq", "/to_seq", &errs, &until) == 0;
+    int cbor = request__encoding(req, &errs);
     if (ok && until < from)
         errors__add(&errs, TWIN_E_OUT_OF_RANGE, "/to_seq",
                     "to_seq (%lld) is before from_seq (%lld)",
@@ -126,6 +132,7 @@ void handle_replay(serve *sv, const reply_to *to, const json_t *req)
         sender__run_flush(r->out);
     j->from = from;
     j->until = until;
+    j->cbor = cbor;
     j->last_sent = -1;
     j->next_seq = from;
     j->started = util__now();
@@ -235,6 +242,33 @@ static void cut_short(serve *sv, replay_job *j)
     answer_retries(sv, j);
 }
 
+/* Queue a result record again, in the replay's encoding: 0, or -1 when
+ * it is not sent (out of memory, or a record that cannot be read). */
+static int send_again(serve *sv, replay_job *j, const spool_record *rec)
+{
+    if (rec->cbor == j->cbor)
+        return sender__publish_copy(sv->out, rec->topic, rec->payload,
+                                    rec->len, rec->cbor ? SPOOL_CBOR : 0,
+                                    NULL, 0);
+    result_msg m;
+    char why[256];
+    size_t len = 0;
+    if (result_msg__decode(rec->payload, rec->len, rec->cbor, &m, why,
+                           sizeof why) != 0) {
+        fprintf(stderr, "twinctl serve: replay of run %s: result seq %lld "
+                "in the journal cannot be read to send it in %s: %s\n",
+                j->run, (long long)rec->seq, j->cbor ? "CBOR" : "JSON", why);
+        return -1;
+    }
+    char *text = result_msg__encode(&m, j->cbor, &len);
+    result_msg__clear(&m);
+    int rc = text ? sender__publish_copy(sv->out, rec->topic, text, len,
+                                         j->cbor ? SPOOL_CBOR : 0, NULL, 0)
+                  : -1;
+    free(text);
+    return rc;
+}
+
 /* Advance one replay by at most `room` messages.  Returns 1 when it has
  * more to send. */
 static int advance(serve *sv, replay_job *j, size_t room)
@@ -250,8 +284,7 @@ static int advance(serve *sv, replay_job *j, size_t room)
             /* A copy of what the journal holds already. */
             note_lost(j, rec.seq);
             j->next_seq = rec.seq + 1;
-            if (sender__publish_copy(sv->out, rec.topic, rec.payload,
-                                     rec.len, 0, NULL, 0) == 0) {
+            if (send_again(sv, j, &rec) == 0) {
                 j->sent++;
                 j->last_sent = rec.seq;
             }

@@ -122,6 +122,7 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
     sender_run_spec spec;
 
     const char *id = run_id_arg(sv, to, req, &errs);
+    int cbor = request__encoding(req, &errs);
     json_t *doc = NULL;
     sc = admission__scenario(sv, req, "a run", 1, &doc, &errs);
     if (errs.count > 0)
@@ -131,6 +132,7 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
     if (run_spec(sv, sc, id, &columns, &result_topic, &event_topic,
                  &spec) != 0)
         goto oom;
+    spec.cbor = cbor;
     size_t need = admission__reservation(sv, to, &spec, sc);
     admission__run(sv, need, sc, &errs);
     if (errs.count > 0)
@@ -174,9 +176,9 @@ void handle_run(serve *sv, const reply_to *to, const json_t *req)
     json_t *pace = r->realtime ? json_pack("{s:f}", "realtime", r->sc->speed)
                                : json_string("batch");
     respond__run(sv, to, r, json_pack(
-        "{s:s, s:s, s:O, s:I, s:o}", "status", "accepted", "run", r->id,
+        "{s:s, s:s, s:O, s:I, s:o, s:s}", "status", "accepted", "run", r->id,
         "columns", r->columns, "rows_expected", (json_int_t)spec.max_rows,
-        "pace", pace));
+        "pace", pace, "encoding", cbor ? "cbor" : "json"));
     start_child(sv, to, r);
     goto exit;
 oom:

@@ -23,6 +23,7 @@
 
 #include "json_out.h"
 #include "respond.h"
+#include "result_msg.h"
 
 /* Stretches and seq ranges named in one sentence, at most (the event's
  * lost_seqs lists up to MAX_RANGES_EVENT). */
@@ -202,9 +203,11 @@ void recover__journal(void *ctx, const char *run, const spool_found *found)
         if (recs[i].seq >= 0) {
             if (recs[i].seq > last_seq)
                 last_seq = recs[i].seq;
-            json_t *m = json_loadb(recs[i].payload, recs[i].len, 0, NULL);
-            rows += json_array_size(json_object_get(m, "rows"));
-            json_decref(m);
+            result_msg m;
+            if (result_msg__decode(recs[i].payload, recs[i].len,
+                                   recs[i].cbor, &m, NULL, 0) == 0)
+                rows += m.n_rows;
+            result_msg__clear(&m);
             continue;
         }
         if (strstr(recs[i].topic, "/event/") != NULL)

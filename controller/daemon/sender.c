@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "csv.h"
 #include "json_out.h"
+#include "result_msg.h"
 #include "spool.h"
 #include "topic.h"
 #include "util.h"
@@ -35,6 +35,7 @@ typedef struct out_msg {
     void *correlation;
     size_t correlation_len;
     int retained;
+    int cbor;              /* its payload is CBOR, not JSON */
 } out_msg;
 
 struct sender_run {
@@ -42,8 +43,7 @@ struct sender_run {
     char *run_id;
     spool_stream *st;
     char *result_topic, *event_topic;
-    char *prefix;          /* {"contract":"twin.result/1","run":"…","seq": */
-    char *columns;         /* ,"columns":[…],"rows":[ */
+    result_enc enc;        /* its result messages' encoding and fixed parts */
     size_t n_cols;
     int64_t seq;           /* next seq */
     uint64_t rows;         /* rows handed in */
@@ -175,14 +175,21 @@ static void hold(sender *s, out_msg *m, int err)
     spool__pending(m->st, 1);
 }
 
+/* The spool record flags of m. */
+static int flags_of(const out_msg *m)
+{
+    return (m->retained ? SPOOL_RETAINED : 0) | (m->cbor ? SPOOL_CBOR : 0);
+}
+
 /* Take ownership of payload.  st: the journal to write it to first (NULL:
  * the daemon's own); rec ≥ 0: it is there already (after a restart);
- * NOT_JOURNALED: keep it in memory only.  A run's message that cannot be
+ * NOT_JOURNALED: keep it in memory only.  flags: SPOOL_RETAINED,
+ * SPOOL_CBOR (its content type).  A run's message that cannot be
  * journaled is held (see hold); an answer of the daemon's that cannot is
  * sent from memory, and the log says so. */
 static int enqueue_rec(sender *s, spool_stream *st, int64_t seq, int64_t rec,
                        const char *topic, char *payload, size_t len,
-                       int retained, const void *corr, size_t corr_len)
+                       int flags, const void *corr, size_t corr_len)
 {
     const char *problem = topic__publish_problem(topic, strlen(topic));
     if (problem != NULL) {
@@ -207,7 +214,8 @@ static int enqueue_rec(sender *s, spool_stream *st, int64_t seq, int64_t rec,
     m->topic = strdup(topic);
     m->payload = payload;
     m->len = len;
-    m->retained = retained;
+    m->retained = (flags & SPOOL_RETAINED) != 0;
+    m->cbor = (flags & SPOOL_CBOR) != 0;
     if (corr) {
         m->correlation = malloc(corr_len ? corr_len : 1);
         if (m->correlation)
@@ -226,8 +234,8 @@ static int enqueue_rec(sender *s, spool_stream *st, int64_t seq, int64_t rec,
         else if (st != NULL && s->held_head != NULL)
             held = 1; /* behind what waits for the spool */
         else if (m->st == NULL ||
-                 (m->rec = spool__append(m->st, seq, retained, topic, corr,
-                                         corr_len, payload, len)) < 0) {
+                 (m->rec = spool__append(m->st, seq, flags_of(m), topic,
+                                         corr, corr_len, payload, len)) < 0) {
             err = m->st ? errno : ENOMEM;
             held = st != NULL;
         }
@@ -263,7 +271,7 @@ int sender__retry(sender *s)
 {
     while (s->held_head) {
         out_msg *m = s->held_head;
-        int64_t rec = spool__append(m->st, m->seq, m->retained, m->topic,
+        int64_t rec = spool__append(m->st, m->seq, flags_of(m), m->topic,
                                     m->correlation, m->correlation_len,
                                     m->payload, m->len);
         if (rec < 0) {
@@ -296,8 +304,8 @@ int sender__spool_error(const sender *s)
 static int enqueue(sender *s, const char *topic, char *payload, size_t len,
                    int retained, const void *corr, size_t corr_len)
 {
-    return enqueue_rec(s, NULL, -1, -1, topic, payload, len, retained, corr,
-                       corr_len);
+    return enqueue_rec(s, NULL, -1, -1, topic, payload, len,
+                       retained ? SPOOL_RETAINED : 0, corr, corr_len);
 }
 
 /* A NUL-terminated copy of len bytes (payloads are handed to paho as
@@ -342,6 +350,8 @@ void sender__pump(sender *s)
                           .len = m->len, .qos = 1, .retained = m->retained,
                           .correlation = m->correlation,
                           .correlation_len = m->correlation_len,
+                          .content_type = m->cbor ? RESULT_CONTENT_CBOR
+                                                  : RESULT_CONTENT_JSON,
                           .tag = s->next_tag};
         int rc = mqtt__publish(s->mq, &p);
         if (rc == -2) {
@@ -450,14 +460,14 @@ int sender__publish_on(sender *s, spool_stream *st, const char *topic,
 }
 
 int sender__publish_copy(sender *s, const char *topic, const char *payload,
-                         size_t len, int retained, const void *correlation,
+                         size_t len, int flags, const void *correlation,
                          size_t correlation_len)
 {
     char *copy = copy_of(payload, len);
     if (copy == NULL)
         return -1;
     return enqueue_rec(s, NULL, -1, NOT_JOURNALED, topic, copy, len,
-                       retained, correlation, correlation_len);
+                       flags, correlation, correlation_len);
 }
 
 int sender__adopt(sender *s, spool_stream *st, const spool_record *r)
@@ -466,8 +476,9 @@ int sender__adopt(sender *s, spool_stream *st, const spool_record *r)
     if (copy == NULL)
         return -1;
     return enqueue_rec(s, st, r->seq, st ? r->index : -1, r->topic, copy,
-                       r->len, r->retained, r->correlation,
-                       r->correlation_len);
+                       r->len, (r->retained ? SPOOL_RETAINED : 0) |
+                                   (r->cbor ? SPOOL_CBOR : 0),
+                       r->correlation, r->correlation_len);
 }
 
 size_t sender__queued(const sender *s)
@@ -490,33 +501,6 @@ size_t sender__queued_bytes(const sender *s)
 #define RTF_EVENT_MAX 320
 #define NONFINITE_EVENT_MAX 1024
 
-/* The fixed parts of a run's result messages: the text before the seq
- * and the text between the seq and the rows. */
-static int result_parts(const char *run_id, const json_t *columns,
-                        char **prefix, char **cols_part)
-{
-    json_t *id = json_string(run_id);
-    char *id_text = id ? json_dumps(id, JSON_ENCODE_ANY) : NULL;
-    char *cols = json_dumps(columns, JSON_COMPACT);
-    json_decref(id);
-    *prefix = *cols_part = NULL;
-    if (id_text && cols &&
-        asprintf(prefix, "{\"contract\":\"twin.result/1\",\"run\":%s,"
-                 "\"seq\":", id_text) < 0)
-        *prefix = NULL;
-    if (cols && asprintf(cols_part, ",\"columns\":%s,\"rows\":[", cols) < 0)
-        *cols_part = NULL;
-    free(id_text);
-    free(cols);
-    if (*prefix == NULL || *cols_part == NULL) {
-        free(*prefix);
-        free(*cols_part);
-        *prefix = *cols_part = NULL;
-        return -1;
-    }
-    return 0;
-}
-
 /* The journal bytes of n rows in full batches (the last one partial). */
 static double rows_bound(size_t batch_rows, size_t msg_max, size_t row_max,
                          double n)
@@ -535,7 +519,7 @@ static size_t clamp(double bytes)
 }
 
 static int share_of(const sender *s, const sender_run_spec *sp,
-                    const char *prefix, const char *cols_part, share *out)
+                    const result_enc *enc, share *out)
 {
     memset(out, 0, sizeof *out);
     if (sp->max_rows == 0)
@@ -543,9 +527,8 @@ static int share_of(const sender *s, const sender_run_spec *sp,
     size_t n = json_array_size(sp->columns);
     double rows = (double)sp->max_rows, B = (double)s->lim.batch_rows;
     out->msg_max = SENDER_RECORD_OVERHEAD + strlen(sp->result_topic) +
-                   strlen(prefix) + 20 /* seq */ + strlen(cols_part) + 2;
-    /* ",[" v "," v … "]" */
-    out->row_max = n * (SENDER_VALUE_MAX + 1) + 2;
+                   result_enc__overhead(enc);
+    out->row_max = result_enc__row_max(enc);
     double early = s->lim.batch_delay <= 0 ? rows
                    : sp->paced_seconds > 0
                        ? ceil(sp->paced_seconds / s->lim.batch_delay)
@@ -573,14 +556,13 @@ static int share_of(const sender *s, const sender_run_spec *sp,
 
 size_t sender__run_bound(const sender *s, const sender_run_spec *spec)
 {
-    char *prefix, *cols_part;
+    result_enc enc;
     share sh;
     if (spec->max_rows == 0 ||
-        result_parts(spec->run_id, spec->columns, &prefix, &cols_part) != 0)
+        result_enc__init(&enc, spec->cbor, spec->run_id, spec->columns) != 0)
         return 0;
-    share_of(s, spec, prefix, cols_part, &sh);
-    free(prefix);
-    free(cols_part);
+    share_of(s, spec, &enc, &sh);
+    result_enc__free(&enc);
     return sh.total;
 }
 
@@ -596,14 +578,14 @@ sender_run *sender__run_new(sender *s, const sender_run_spec *spec,
     r->run_id = strdup(spec->run_id);
     r->result_topic = strdup(spec->result_topic);
     r->event_topic = strdup(spec->event_topic);
-    if (result_parts(spec->run_id, spec->columns, &r->prefix,
-                     &r->columns) != 0 ||
+    if (result_enc__init(&r->enc, spec->cbor, spec->run_id,
+                         spec->columns) != 0 ||
         !r->run_id || !r->result_topic || !r->event_topic) {
         sender__run_free(&r);
         return NULL;
     }
     share sh;
-    share_of(s, spec, r->prefix, r->columns, &sh);
+    share_of(s, spec, &r->enc, &sh);
     r->max_rows = spec->max_rows;
     r->msg_max = sh.msg_max;
     r->row_max = sh.row_max;
@@ -636,11 +618,8 @@ static void flush(sender_run *r, int forced)
 {
     if (r->batch == 0)
         return;
-    char seq[32];
-    int seq_len = snprintf(seq, sizeof seq, "%lld", (long long)r->seq);
-    size_t plen = strlen(r->prefix), clen = strlen(r->columns);
-    size_t len = plen + (size_t)seq_len + clen + r->len + 2;
-    size_t rec = SENDER_RECORD_OVERHEAD + strlen(r->result_topic) + len;
+    size_t rec = SENDER_RECORD_OVERHEAD + strlen(r->result_topic) +
+                 result_enc__overhead(&r->enc) + r->len;
     if (!forced && r->max_rows > 0 &&
         (double)(r->res_spent + rec) +
                 rows_bound(r->s->lim.batch_rows, r->msg_max, r->row_max,
@@ -649,23 +628,12 @@ static void flush(sender_run *r, int forced)
         r->held = 1;
         return;
     }
-    char *msg = malloc(len + 1);
+    size_t len;
+    char *msg = result_enc__message(&r->enc, r->seq, r->buf, r->len, &len);
     if (msg == NULL)
         return; /* kept: the next flush tries again */
-    char *w = msg;
-    memcpy(w, r->prefix, plen);
-    w += plen;
-    memcpy(w, seq, (size_t)seq_len);
-    w += seq_len;
-    memcpy(w, r->columns, clen);
-    w += clen;
-    memcpy(w, r->buf, r->len);
-    w += r->len;
-    *w++ = ']';
-    *w++ = '}';
-    *w = '\0';
-    if (enqueue_rec(r->s, r->st, r->seq, -1, r->result_topic, msg, len, 0,
-                    NULL, 0) != 0)
+    if (enqueue_rec(r->s, r->st, r->seq, -1, r->result_topic, msg, len,
+                    r->enc.cbor ? SPOOL_CBOR : 0, NULL, 0) != 0)
         return;
     r->res_spent += rec;
     r->held = 0;
@@ -682,24 +650,10 @@ int sender__row(sender_run *r, const double *values, size_t n, double now)
         return -1;
     if (r->max_rows > 0 && r->rows >= r->max_rows)
         return -2;
-    if (reserve(r, n * (SENDER_VALUE_MAX + 1) + 4) != 0)
+    if (reserve(r, result_enc__row_max(&r->enc)) != 0)
         return -1;
-    char *w = r->buf + r->len;
-    if (r->batch > 0)
-        *w++ = ',';
-    *w++ = '[';
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0)
-            *w++ = ',';
-        if (isfinite(values[i])) {
-            w += csv__number(w, SENDER_VALUE_MAX + 2, values[i]);
-        } else {
-            memcpy(w, "null", 4);
-            w += 4;
-        }
-    }
-    *w++ = ']';
-    r->len = (size_t)(w - r->buf);
+    r->len += result_enc__row(&r->enc, r->buf + r->len, r->batch == 0,
+                              values);
     if (r->batch++ == 0)
         r->first_at = now;
     r->rows++;
@@ -807,8 +761,7 @@ void sender__run_free(sender_run **rp)
     free(r->run_id);
     free(r->result_topic);
     free(r->event_topic);
-    free(r->prefix);
-    free(r->columns);
+    result_enc__free(&r->enc);
     free(r->buf);
     free(r);
     *rp = NULL;

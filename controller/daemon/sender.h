@@ -3,9 +3,11 @@
  * what runs produce.
  *
  * Runs hand it rows and events; it batches rows into twin.result/1
- * messages (bounded by rows and by time), numbers them without gaps per
- * run, writes non-finite values as null, checks each message before it
- * leaves, and publishes every message with QoS 1.  A message stays in the
+ * messages (bounded by rows and by time), in JSON or, when the run asked
+ * for it, CBOR (written straight from the doubles: result_msg.h), numbers
+ * them without gaps per run, checks each message before it leaves, and
+ * publishes every message with QoS 1 and its MQTT v5 content type
+ * (application/json, application/cbor).  A message stays in the
  * sender's memory until the broker acknowledged it: while the broker is
  * away, messages wait, and after a reconnect everything unacknowledged is
  * sent again in order (a receiver drops duplicates by seq).  Memory is
@@ -65,14 +67,13 @@ typedef struct sender_run_spec {
     size_t event_bytes;      /* its events' share, beside the real-time
                               * factor events of a paced run and one
                               * nonfinite event per column */
+    int cbor;                /* result messages in CBOR (result_msg.h),
+                              * else JSON */
 } sender_run_spec;
 
 /* Journal record of a message: header and fixed fields beside topic,
  * correlation data and payload. */
 #define SENDER_RECORD_OVERHEAD 33
-/* The longest a value of a row is written: "%.17g" of a double,
- * "-2.2250738585072014e-308". */
-#define SENDER_VALUE_MAX 24
 /* Room for the event that says how many events were not sent. */
 #define SENDER_WITHHELD_EVENT 1024
 
@@ -102,9 +103,10 @@ int sender__publish_on(sender *s, spool_stream *st, const char *topic,
  * restart can give again (a rejection, `describe`, `status`, the
  * retained status, a retry answered from memory: docs/spool.md, What is
  * synced).  A crash loses it; its requester, never answered, asks again.
- * correlation may be NULL. */
+ * flags: SPOOL_RETAINED, SPOOL_CBOR (its content type:
+ * application/cbor, else application/json).  correlation may be NULL. */
 int sender__publish_copy(sender *s, const char *topic, const char *payload,
-                         size_t len, int retained, const void *correlation,
+                         size_t len, int flags, const void *correlation,
                          size_t correlation_len);
 
 /* After a restart: send a record of a journal again (st: the run's

@@ -367,7 +367,9 @@ static size_t parse_at(reader *rd, off_t at, spool_record *r,
     }
     memcpy(rd->topic, body + 13, tl);
     rd->topic[tl] = '\0';
-    *r = (spool_record){.index = index, .retained = body[8] != 0,
+    *r = (spool_record){.index = index,
+                        .retained = (body[8] & SPOOL_RETAINED) != 0,
+                        .cbor = (body[8] & SPOOL_CBOR) != 0,
                         .topic = rd->topic,
                         .correlation = cl ? body + 13 + tl : NULL,
                         .correlation_len = cl,
@@ -595,7 +597,7 @@ fail:;
     return NULL;
 }
 
-int64_t spool__append(spool_stream *st, int64_t seq, int retained,
+int64_t spool__append(spool_stream *st, int64_t seq, int flags,
                       const char *topic, const void *correlation,
                       size_t correlation_len, const char *payload,
                       size_t len)
@@ -615,7 +617,7 @@ int64_t spool__append(spool_stream *st, int64_t seq, int retained,
     char *b = rec + HEADER;
     memcpy(b, &st->count, 8);
     memcpy(b + 8, &seq, 8);
-    b[16] = (char)(retained != 0);
+    b[16] = (char)(flags & (SPOOL_RETAINED | SPOOL_CBOR));
     memcpy(b + 17, &t16, 2);
     memcpy(b + 19, &c16, 2);
     memcpy(b + FIXED, topic, tl);

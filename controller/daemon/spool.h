@@ -15,8 +15,8 @@
  *                        messages are sent twice after a restart)
  *   misc-<n>.log         the daemon's own journal, one per start
  * A record: "TWR2", body length, CRC-32 of the length and body, then its
- * index in the journal, seq (−1 when not a result), retained flag, topic,
- * correlation data, payload.  Damage (a flipped byte, bytes cut out, a
+ * index in the journal, seq (−1 when not a result), flags (SPOOL_RETAINED,
+ * SPOOL_CBOR), topic, correlation data, payload.  Damage (a flipped byte, bytes cut out, a
  * torn record at the end after a crash) fails a record's marker, length,
  * CRC or index order; readers skip to the next intact record and say
  * what they skipped.  Journals of TWR1 records (before the index and the
@@ -32,10 +32,16 @@
 typedef struct spool spool;
 typedef struct spool_stream spool_stream;
 
+/* A record's flags.  Records written before SPOOL_CBOR had the retained
+ * flag alone (0 or 1), and all were JSON: they read the same. */
+#define SPOOL_RETAINED 1
+#define SPOOL_CBOR 2    /* the payload is CBOR (application/cbor), not JSON */
+
 typedef struct spool_record {
     int64_t index;          /* position in its journal, from 0 */
     int64_t seq;            /* result seq, or −1 */
     int retained;
+    int cbor;               /* SPOOL_CBOR was set */
     const char *topic;
     const void *correlation;
     size_t correlation_len;
@@ -65,10 +71,10 @@ void spool__close(spool **sp);
  * cannot be opened. */
 spool_stream *spool__stream(spool *sp, const char *run);
 
-/* Append a record; returns its index, or −1 with errno when it could
- * not be written (ENOSPC, EROFS, EIO…; nothing of it stays in the
- * journal). */
-int64_t spool__append(spool_stream *st, int64_t seq, int retained,
+/* Append a record (flags: SPOOL_RETAINED, SPOOL_CBOR); returns its
+ * index, or −1 with errno when it could not be written (ENOSPC, EROFS,
+ * EIO…; nothing of it stays in the journal). */
+int64_t spool__append(spool_stream *st, int64_t seq, int flags,
                       const char *topic, const void *correlation,
                       size_t correlation_len, const char *payload,
                       size_t len);

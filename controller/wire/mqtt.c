@@ -3,8 +3,8 @@
  *
  * Owns the paho client, its callbacks (which run on paho's threads and do
  * nothing but copy onto the queue and wake the owner), re-subscription
- * after every connect, the v5 response-topic and correlation-data
- * properties, TCP_NODELAY, and TLS and the login with paho's options
+ * after every connect, the v5 response-topic, correlation-data and
+ * content-type properties, TCP_NODELAY, and TLS and the login with paho's options
  * (the TLS library's error text is kept and put into the connect failure
  * it explains), the rules for those options, and reading the password
  * (from the caller, its file's first line, or TWIN_MQTT_PASSWORD).
@@ -143,6 +143,7 @@ void mqtt__event_free(mqtt_event *e)
     free(e->payload);
     free(e->response_topic);
     free(e->correlation);
+    free(e->content_type);
     free(e);
 }
 
@@ -282,6 +283,8 @@ static int on_message(void *context, char *topic, int topic_len,
         ev->correlation = property_string(
             &m->properties, MQTTPROPERTY_CODE_CORRELATION_DATA,
             &ev->correlation_len);
+        ev->content_type = property_string(
+            &m->properties, MQTTPROPERTY_CODE_CONTENT_TYPE, NULL);
         if (ev->topic == NULL || ev->payload == NULL) {
             mqtt__event_free(ev);
             ev = NULL;
@@ -769,6 +772,10 @@ int mqtt__publish(mqtt_client *c, const mqtt_publish *p)
     if (p->correlation &&
         add_property(&m.properties, MQTTPROPERTY_CODE_CORRELATION_DATA,
                      p->correlation, p->correlation_len) != 0)
+        goto exit;
+    if (p->content_type &&
+        add_property(&m.properties, MQTTPROPERTY_CODE_CONTENT_TYPE,
+                     p->content_type, strlen(p->content_type)) != 0)
         goto exit;
     if (p->qos > 0) {
         ctx = malloc(sizeof *ctx);

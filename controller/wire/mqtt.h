@@ -64,6 +64,8 @@ typedef struct mqtt_event {
     size_t response_topic_len;
     void *correlation;         /* MQTT v5 property, or NULL */
     size_t correlation_len;
+    char *content_type;        /* MQTT v5 property (NUL-terminated copy),
+                                * or NULL */
     int retained;
 } mqtt_event;
 
@@ -110,6 +112,7 @@ typedef struct mqtt_publish {
     const char *response_topic;  /* v5 properties to set, or NULL */
     const void *correlation;
     size_t correlation_len;
+    const char *content_type;  /* v5 property, or NULL */
     uint64_t tag;              /* QoS ≥ 1: reported in PUBACK/PUBFAIL */
 } mqtt_publish;
 

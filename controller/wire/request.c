@@ -85,6 +85,26 @@ const char *request__run_id(const json_t *run, twin_errors *errs)
     return json_string_value(run);
 }
 
+int request__encoding(const json_t *req, twin_errors *errs)
+{
+    const json_t *e = json_object_get(req, "encoding");
+    if (e == NULL)
+        return 0;
+    if (!json_is_string(e)) {
+        errors__add(errs, TWIN_E_WRONG_TYPE, "/encoding",
+                    "\"encoding\" must be the string \"json\" or \"cbor\"");
+        return 0;
+    }
+    if (strcmp(json_string_value(e), "cbor") == 0)
+        return 1;
+    if (strcmp(json_string_value(e), "json") != 0)
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, "/encoding",
+                    "\"encoding\" must be \"json\" (the default) or "
+                    "\"cbor\" (result messages in CBOR, application/cbor), "
+                    "not \"%.64s\"", json_string_value(e));
+    return 0;
+}
+
 /* ---- the envelope ---- */
 
 static void check_contract(const json_t *req, twin_errors *errs)

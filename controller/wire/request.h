@@ -62,4 +62,9 @@ int request__topic_safe(const char *s);
  * rule and code as for "id"). */
 const char *request__run_id(const json_t *run, twin_errors *errs);
 
+/* The result encoding a run or replay request asks for in its optional
+ * "encoding" member: 0 for "json" (or none), 1 for "cbor"; anything else
+ * is a problem in errs at /encoding (wrong_type, out_of_range) and 0. */
+int request__encoding(const json_t *req, twin_errors *errs);
+
 #endif

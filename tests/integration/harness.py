@@ -25,12 +25,19 @@ in Tests.summary(), with the message and what is wrong.  Result messages
 are validated in full once per run, columns and row shape (which values
 are integers, reals or null): the rest of a run's results only for
 their row lengths, so 86 401 results cost no more than a few.
+
+A message whose MQTT v5 content type is application/cbor (a result of a
+run that asked for "encoding": "cbor") is read with python3-cbor2, an
+independent decoder: its rows (RFC 8746 tag 86, float64 little-endian,
+row-major) become lists of floats, a value that is not finite None as in
+the JSON form, so the checks above apply to both encodings alike.
 """
 
 import csv
 import json
 import math
 import os
+import struct
 import shutil
 import signal
 import socket
@@ -41,6 +48,7 @@ import threading
 import time
 import uuid
 
+import cbor2
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -316,21 +324,47 @@ class Broker:
 # Client
 
 
-class Message:
-    """One received message: topic, payload (parsed JSON, or None when it is
-    not JSON), raw bytes, retain flag, MQTT v5 properties, arrival time."""
+def cbor_result(raw):
+    """A CBOR twin.result/1 message as its JSON form: rows (tag 86 over
+    float64 little-endian, row-major, as many per row as columns) as lists
+    of floats, a value that is not finite None.  Raises ValueError when it
+    does not have that shape."""
+    p = cbor2.loads(raw)
+    if not isinstance(p, dict):
+        raise ValueError("not a map")
+    rows = p.get("rows")
+    n = len(p.get("columns") or ())
+    if not isinstance(rows, cbor2.CBORTag) or rows.tag != 86 or \
+            not isinstance(rows.value, bytes) or n == 0 or \
+            len(rows.value) % (8 * n):
+        raise ValueError("rows are not a tag 86 typed array of whole rows")
+    values = struct.unpack("<%dd" % (len(rows.value) // 8), rows.value)
+    p["rows"] = [[v if math.isfinite(v) else None for v in values[i:i + n]]
+                 for i in range(0, len(values), n)]
+    return p
 
-    __slots__ = ("topic", "payload", "raw", "retain", "properties", "time")
+
+class Message:
+    """One received message: topic, payload (parsed JSON, or CBOR as its
+    JSON form, see cbor_result; None when it is neither), raw bytes, retain
+    flag, MQTT v5 properties, content type, arrival time."""
+
+    __slots__ = ("topic", "payload", "raw", "retain", "properties", "time",
+                 "content_type")
 
     def __init__(self, msg):
         self.topic = msg.topic
         self.raw = msg.payload
         self.retain = bool(msg.retain)
         self.properties = getattr(msg, "properties", None)
+        self.content_type = getattr(self.properties, "ContentType", None)
         self.time = time.monotonic()
         try:
-            self.payload = json.loads(msg.payload.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
+            if self.content_type == "application/cbor":
+                self.payload = cbor_result(msg.payload)
+            else:
+                self.payload = json.loads(msg.payload.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, cbor2.CBORDecodeError):
             self.payload = None
 
     @property
@@ -846,10 +880,9 @@ def spool_reservation(prefix, cid, request_id, run, columns, rows,
             + 8192 + sum(2304 + 2 * len(f) for f in functions))
 
 
-def run_rows(scenario, build=None, header=False):
-    """`twinctl run`'s rows of a scenario (a dict), as floats (and its
-    CSV header first, if asked): the independent form a controller's
-    results are compared with."""
+def run_csv(scenario, build=None):
+    """`twinctl run`'s CSV of a scenario (a dict), as text: the reference
+    that results over MQTT are compared with, byte for byte."""
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "s.json")
         with open(path, "w") as f:
@@ -858,7 +891,14 @@ def run_rows(scenario, build=None, header=False):
                         "-o", os.path.join(d, "ref.csv")], check=True,
                        timeout=120)
         with open(os.path.join(d, "ref.csv")) as f:
-            rows = list(csv.reader(f))
+            return f.read()
+
+
+def run_rows(scenario, build=None, header=False):
+    """`twinctl run`'s rows of a scenario (a dict), as floats (and its
+    CSV header first, if asked): the independent form a controller's
+    results are compared with."""
+    rows = list(csv.reader(run_csv(scenario, build).splitlines()))
     values = [[float(x) for x in r] for r in rows[1:]]
     return (rows[0], values) if header else values
 

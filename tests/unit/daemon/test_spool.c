@@ -8,7 +8,9 @@
  * A damaged journal (a flipped byte, bytes cut out of its middle, its end
  * cut off) keeps every intact record, for a restart and for replay, and
  * says what was lost; an ack mark that is not a count (-1, garbage,
- * empty, huge) is read as nothing acknowledged, never a crash.
+ * empty, huge) is read as nothing acknowledged, never a crash.  A
+ * record's flags (retained, CBOR) read back as written, and an old
+ * record is JSON.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -546,6 +548,7 @@ static void test_spool__old_format(void **state)
     for (int64_t seq = 3; seq <= 5; seq++) {
         assert_int_equal(spool__cursor_next(c, &r, &budget), 1);
         assert_int_equal(r.seq, seq);
+        assert_false(r.cbor); /* every old record is JSON */
         payload_of(seq, text, sizeof text);
         assert_memory_equal(r.payload, text, r.len);
     }
@@ -559,6 +562,37 @@ static void test_spool__old_format(void **state)
     spool__finish(&st, 0);
     spool__tidy(f->sp);
     assert_false(spool__has_run(f->sp, "old-1"));
+}
+
+/* A record's flags read back as written: retained and CBOR apart; a
+ * record of the setup's (flags 0, as every record before the CBOR flag)
+ * is JSON and not retained. */
+static void test_spool__flags(void **state)
+{
+    fixture *f = *state;
+    static const int flags[] = {0, SPOOL_RETAINED, SPOOL_CBOR,
+                                SPOOL_RETAINED | SPOOL_CBOR};
+    spool_stream *st = spool__stream(f->sp, "fl-1");
+    assert_non_null(st);
+    for (int64_t i = 0; i < 4; i++)
+        assert_int_equal(spool__append(st, i, flags[i], "t/result/fl-1",
+                                       NULL, 0, "\xa0", 1), i);
+    spool_cursor *c = spool__cursor(f->sp, "fl-1", 0, 3);
+    assert_non_null(c);
+    spool_record r;
+    size_t budget = 1u << 20;
+    for (int64_t i = 0; i < 4; i++) {
+        assert_int_equal(spool__cursor_next(c, &r, &budget), 1);
+        assert_int_equal(r.retained, (flags[i] & SPOOL_RETAINED) != 0);
+        assert_int_equal(r.cbor, (flags[i] & SPOOL_CBOR) != 0);
+    }
+    spool__cursor_free(&c);
+    c = spool__cursor(f->sp, "run-1", 0, 0);
+    assert_int_equal(spool__cursor_next(c, &r, &budget), 1);
+    assert_false(r.cbor);
+    assert_false(r.retained);
+    spool__cursor_free(&c);
+    spool__finish(&st, 0);
 }
 
 /* The ack mark is only ever a count the daemon wrote; anything else
@@ -678,6 +712,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_spool__bad_ack_marks, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_spool__flags, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_spool__ended_journal_holds_no_descriptor, setup, teardown),
     };
