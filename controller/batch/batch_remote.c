@@ -209,10 +209,12 @@ static int add_case(remote *m, size_t index)
         json_object_set_new(sc, "every", json_integer(m->thin));
     }
     rcase *rc = calloc(1, sizeof *rc);
-    if (rc == NULL || (rc->req = json_pack("{s:s, s:s, s:s, s:o}",
+    if (rc == NULL || (rc->req = json_pack("{s:s, s:s, s:s, s:o, s:s}",
                                            "contract", "twin.request/1",
                                            "id", "", "type", "run",
-                                           "scenario", sc)) == NULL) {
+                                           "scenario", sc, "encoding",
+                                           m->encoding))
+                          == NULL) {
         free(rc);
         return -1;
     }
@@ -522,6 +524,7 @@ void batch_remote__run_all(batch_runner *r, const batch *b,
                  .why = why, .why_len = why_len,
                  .prefix = ro->prefix ? ro->prefix : "twin",
                  .group = ro->group ? ro->group : "twin",
+                 .encoding = ro->encoding ? ro->encoding : "cbor",
                  .t1 = ro->answer_timeout > 0 ? ro->answer_timeout
                                               : BATCH_ANSWER_TIMEOUT,
                  .max_lost = ro->max_attempts ? ro->max_attempts

@@ -43,6 +43,8 @@ typedef struct batch_remote_opts {
                                 * run times (docs/batch.md) */
     double wait_controllers;   /* 0: BATCH_WAIT_CONTROLLERS */
     unsigned max_attempts;     /* 0: BATCH_MAX_ATTEMPTS */
+    const char *encoding;      /* of the cases' results: "cbor" or "json";
+                                * NULL: "cbor" */
 } batch_remote_opts;
 
 /* The batch_executor (batch_run.h) that runs the cases of r that have to

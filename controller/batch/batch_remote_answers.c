@@ -64,7 +64,7 @@ static int start_rows(remote *m, rcase *rc, const json_t *columns)
     rc->rows = rows_out__open(rc->tmp, m->o->rows_format,
                               &m->o->rows_options, why, sizeof why);
     rc->col = rc->rows ? collect__new(rc->rows, NULL) : NULL;
-    repair_io io = {send_repair, repair_note, rc};
+    repair_io io = {send_repair, repair_note, rc, m->encoding};
     rc->rep = rc->col ? repair__new(rc->id, rc->col, &io) : NULL;
     if (rc->rep == NULL ||
         (columns && collect__columns(rc->col, columns) != 0) ||
@@ -368,11 +368,11 @@ void batch_remote_answers__on_message(remote *m, const mqtt_event *ev)
         if (rc->col == NULL || rc->bound != c || !current)
             return;
         char why[512];
-        json_t *msg = json_loadb(ev->payload, ev->len,
-                                 JSON_DECODE_INT_AS_REAL, NULL);
         rc->heard = util__now();
         repair__heard(rc->rep, rc->heard);
-        if (collect__take(rc->col, msg, c->id, why, sizeof why) < 0)
+        if (collect__take_payload(rc->col, ev->payload, ev->len,
+                                  ev->content_type, c->id, why,
+                                  sizeof why) < 0)
             batch_remote_cases__note(m, "case %s: %s",
                                      batch__case_name(m->r, rc->index), why);
         return;

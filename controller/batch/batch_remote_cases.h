@@ -79,6 +79,7 @@ typedef struct remote {
     char *why;
     size_t why_len;
     const char *prefix, *group;
+    const char *encoding;  /* of the cases' results: "cbor" or "json" */
     char tag[24];          /* "b<hash>-": our request ids start so */
     double t1, t2_horizon, slowest;
     json_int_t every;      /* the base scenario's */

@@ -85,6 +85,17 @@ int cli_opts__prefix(const char *cmd, const char *prefix)
     return -1;
 }
 
+int cli_opts__encoding(const char *cmd, const char *arg, const char **out)
+{
+    if (strcmp(arg, "cbor") == 0 || strcmp(arg, "json") == 0) {
+        *out = arg;
+        return 0;
+    }
+    fprintf(stderr, "twinctl %s: --encoding takes cbor or json, not '%s'\n",
+            cmd, arg);
+    return -1;
+}
+
 int cli_opts__security(const char *cmd, int c, const char *arg,
                        mqtt_options *o)
 {

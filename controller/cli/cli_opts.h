@@ -150,6 +150,16 @@ const char *cli_opts__broker(void);
  * prefix 'P' cannot hold + or # or be empty" is said and -1 returned. */
 int cli_opts__prefix(const char *cmd, const char *prefix);
 
+/* --encoding E (submit, batch): the encoding of a run's result messages
+ * to ask for, "cbor" (the default: no text between the solver's doubles
+ * and the rows written) or "json".  Returns 0 with *out set to arg, or
+ * says what is wrong ("twinctl CMD: ...") and returns -1. */
+int cli_opts__encoding(const char *cmd, const char *arg, const char **out);
+
+#define CLI_ENCODING_USAGE                                              \
+    "      --encoding E     result messages in E: cbor (the default) or\n" \
+    "                       json (what controllers before CBOR send)\n"
+
 /* The flags for the broker connection's security, the same for every
  * command that connects as an orchestrator (submit, status, batch).  The
  * password never comes from the command line: only its file, or

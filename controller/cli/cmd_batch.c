@@ -91,6 +91,7 @@ static void usage(FILE *f)
         "                       online (default 60; resume later)\n"
         "      --max-attempts N times a case may be lost before it is\n"
         "                       recorded as failed (default 5)\n"
+        CLI_ENCODING_USAGE
         "\n"
         CLI_SECURITY_USAGE
         "\n"
@@ -327,6 +328,10 @@ static int remote_option(batch_cmd *bc, int c, const char *arg)
                   &rem->max_attempts) != 0)
             return -1;
         break;
+    case 'e':
+        if (cli_opts__encoding("batch", arg, &rem->encoding) != 0)
+            return -1;
+        break;
     default:
         return 0;
     }
@@ -360,6 +365,7 @@ static int parse_options(batch_cmd *bc, int argc, char **argv)
         {"check-after", required_argument, NULL, 'K'},
         {"wait-controllers", required_argument, NULL, 'W'},
         {"max-attempts", required_argument, NULL, 'N'},
+        {"encoding", required_argument, NULL, 'e'},
         CLI_SECURITY_LONGOPTS,
         {NULL, 0, NULL, 0},
     };

@@ -33,7 +33,10 @@ static void usage(FILE *f)
         "For a run, every response is printed on stderr as one line of JSON,\n"
         "events as lines on stderr, and the result rows, in seq order and\n"
         "without duplicates, to -o: CSV, MAT or HDF5 as twinctl run writes\n"
-        "them (numbers exactly as sent; a null is written as NaN).  Result\n"
+        "them (numbers exactly as sent; a null is written as NaN).  Results are\n"
+        "asked for in CBOR (the doubles themselves) unless --encoding json\n"
+        "or the request document says otherwise; either is read, by its\n"
+        "content type.  Result\n"
         "messages that do not arrive (a broker that went away loses what it\n"
         "had not delivered) are asked for again with status and replay;\n"
         "the rows after a gap wait for it.  For other requests (describe,\n"
@@ -52,6 +55,7 @@ static void usage(FILE *f)
         "                       written); FILE.mat is MAT, FILE.h5 HDF5\n"
         CLI_FILE_USAGE
         "      --timeout S      seconds for the whole exchange (default 600)\n"
+        CLI_ENCODING_USAGE
         "      --set NAME=VALUE[@T]\n"
         "                       once the run is accepted and its results\n"
         "                       reach simulated time T, send a set request\n"
@@ -106,6 +110,7 @@ int cmd_submit(int argc, char **argv)
         {"timeout", required_argument, NULL, 't'},
         {"set", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},
+        {"encoding", required_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},
         CLI_SECURITY_LONGOPTS,
         {NULL, 0, NULL, 0},
@@ -158,6 +163,10 @@ int cmd_submit(int argc, char **argv)
             break;
         }
         case 'q': s->quiet = 1; break;
+        case 'e':
+            if (cli_opts__encoding("submit", optarg, &s->encoding) != 0)
+                goto exit;
+            break;
         case 'h': usage(stdout); status = 0; goto exit;
         default: usage(stderr); goto exit;
         }

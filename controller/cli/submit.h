@@ -40,6 +40,8 @@ typedef struct submit {
     int quiet;
     set_req *sets;
     size_t n_sets;
+    const char *encoding;  /* of a run's results: "cbor" or "json";
+                            * NULL: the document's, else "cbor" */
 
     /* the request */
     json_t *req;

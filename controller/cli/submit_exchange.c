@@ -104,6 +104,12 @@ static int build_request(submit *s, const char *file, const char *name,
         }
         s->run = json_string_value(run);
     }
+    /* Results in CBOR unless asked otherwise: a controller that predates
+     * it ignores the member and sends JSON, told apart by content type. */
+    if (s->is_run &&
+        (s->encoding || json_object_get(s->req, "encoding") == NULL))
+        json_object_set_new(s->req, "encoding",
+                            json_string(s->encoding ? s->encoding : "cbor"));
     s->payload = json_dumps(s->req, JSON_COMPACT);
     status = s->payload ? 0 : 1;
 exit:
@@ -293,7 +299,8 @@ static int start(submit *s)
     }
     if ((s->col = collect__new(s->out, s->scenario)) == NULL)
         goto exit;
-    repair_io rio = {submit_run__send_repair, submit_run__repair_note, s};
+    repair_io rio = {submit_run__send_repair, submit_run__repair_note, s,
+                     json_string_value(json_object_get(s->req, "encoding"))};
     if (s->is_run && (s->rep = repair__new(s->run, s->col, &rio)) == NULL)
         goto exit;
 

@@ -42,10 +42,9 @@ void submit_run__on_result(submit *s, const mqtt_event *ev)
     size_t len;
     const char *c = submit__topic_controller(s, ev->topic, &len);
     char *source = strndup(c, len);
-    json_t *msg = json_loadb(ev->payload, ev->len, JSON_DECODE_INT_AS_REAL,
-                             NULL);
     if (source == NULL ||
-        collect__take(s->col, msg, source, why, sizeof why) < 0)
+        collect__take_payload(s->col, ev->payload, ev->len, ev->content_type,
+                              source, why, sizeof why) < 0)
         submit__say(s, "run %s: %s", s->run, source ? why : "out of memory");
     free(source);
 }

@@ -1,6 +1,7 @@
 /*
  * collect.c — one run's results put back in order and written to a
- * result file (see collect.h).
+ * result file (see collect.h).  A message is read (result_msg.h: JSON or CBOR, by its
+ * content type) when it comes, so that what waits is its doubles.
  *
  * Messages that came before their turn wait in an array indexed by seq;
  * in the usual case (in order, one controller) each is written at once
@@ -18,7 +19,7 @@
 
 
 typedef struct held {
-    json_t *msg;
+    result_msg *msg;
     char *source;
     struct held *next;     /* the same seq from other sources */
 } held;
@@ -28,7 +29,6 @@ struct collect {
     const char *scenario;
     json_t *columns;
     size_t n_cols;
-    double *row;
     char *source;          /* NULL until known: nothing is written */
     held *held;
     size_t cap;
@@ -64,7 +64,9 @@ collect *collect__new(rows_out *out, const char *scenario)
 
 static void held_free_one(held *h)
 {
-    json_decref(h->msg);
+    if (h->msg != NULL)
+        result_msg__clear(h->msg);
+    free(h->msg);
     free(h->source);
 }
 
@@ -109,7 +111,6 @@ void collect__free(collect **cp)
         held_clear(&c->held[i]);
     free(c->held);
     free(c->source);
-    free(c->row);
     json_decref(c->columns);
     free(c);
     *cp = NULL;
@@ -122,13 +123,8 @@ int collect__columns(collect *c, const json_t *columns)
         return 0;
     size_t n = json_array_size(columns);
     const char **names = calloc(n, sizeof *names);
-    c->row = calloc(n, sizeof *c->row);
-    if (names == NULL || c->row == NULL) {
-        free(names);
-        free(c->row);
-        c->row = NULL;
+    if (names == NULL)
         return -1;
-    }
     c->columns = json_incref((json_t *)columns);
     c->n_cols = n;
     for (size_t i = 0; i < n; i++) {
@@ -143,54 +139,37 @@ int collect__columns(collect *c, const json_t *columns)
 }
 
 /* Check one message's rows against the run's columns and write them. */
-static int write_msg(collect *c, const json_t *msg, long long seq, char *why,
-                     size_t why_len)
+static int write_msg(collect *c, const result_msg *m, long long seq,
+                     char *why, size_t why_len)
 {
-    const json_t *cols = json_object_get(msg, "columns");
-    const json_t *rows = json_object_get(msg, "rows");
-    if (collect__columns(c, cols) != 0) {
+    if (m->columns != NULL && collect__columns(c, m->columns) != 0) {
         fail(why, why_len, "out of memory writing the rows");
         return -1;
     }
-    if (!json_is_array(rows) || c->columns == NULL) {
-        fail(why, why_len, "result seq %lld has no \"rows\" or no "
-             "\"columns\"; its rows are left out", seq);
+    if (c->columns == NULL) {
+        fail(why, why_len, "result seq %lld has no \"columns\"; its rows "
+             "are left out", seq);
         return -1;
     }
-    if (cols != NULL && !json_equal(cols, c->columns)) {
+    if (m->columns != NULL && !json_equal(m->columns, c->columns)) {
         fail(why, why_len, "result seq %lld has other columns than the run "
              "was accepted with; its rows are left out", seq);
         return -1;
     }
-    size_t i;
-    const json_t *r;
-    json_array_foreach(rows, i, r) {
-        if (json_array_size(r) != c->n_cols) {
-            fail(why, why_len, "result seq %lld, row %zu has %zu values for "
-                 "%zu columns; the rest of the message is left out", seq, i,
-                 json_array_size(r), c->n_cols);
-            return -1;
-        }
-        for (size_t k = 0; k < c->n_cols; k++) {
-            const json_t *v = json_array_get(r, k);
-            if (json_is_number(v)) {
-                c->row[k] = json_number_value(v);
-            } else if (json_is_null(v)) {
-                c->row[k] = NAN; /* not finite: a nonfinite event says */
-            } else {
-                fail(why, why_len, "result seq %lld, row %zu, column %zu "
-                     "is neither a number nor null; the rest of the "
-                     "message is left out", seq, i, k);
-                return -1;
-            }
-        }
-        if (c->out && rows_out__row(c->out, c->row, c->n_cols) != 0) {
+    if (m->n_rows > 0 && m->n_cols != c->n_cols) {
+        fail(why, why_len, "result seq %lld, row 0 has %zu values for %zu "
+             "columns; its rows are left out", seq, m->n_cols, c->n_cols);
+        return -1;
+    }
+    for (size_t i = 0; i < m->n_rows; i++) {
+        const double *row = m->values + i * c->n_cols;
+        if (c->out && rows_out__row(c->out, row, c->n_cols) != 0) {
             fail(why, why_len, "%s", rows_out__why(c->out));
             return -1;
         }
         c->rows++;
-        if (c->row[0] > c->t)
-            c->t = c->row[0];
+        if (row[0] > c->t)
+            c->t = row[0];
     }
     return 0;
 }
@@ -229,24 +208,14 @@ int collect__source(collect *c, const char *source, char *why,
     return flush(c, why, why_len);
 }
 
-int collect__take(collect *c, json_t *msg, const char *source, char *why,
-                  size_t why_len)
+int collect__take_msg(collect *c, result_msg *msg, const char *source,
+                      char *why, size_t why_len)
 {
     if (why && why_len)
         why[0] = '\0';
-    const json_t *seqv = json_object_get(msg, "seq");
-    double seqd = json_number_value(seqv);
-    if (!json_is_number(seqv) || seqd < 0 || seqd != floor(seqd) ||
-        seqd > 1e12) {
-        fail(why, why_len, "a message that is not a twin.result/1 with a "
-             "seq; ignored");
-        json_decref(msg);
-        c->bad++;
-        return -1;
-    }
-    long long seq = (long long)seqd;
+    long long seq = (long long)msg->seq;
     if ((c->source != NULL && strcmp(source, c->source) != 0)) {
-        json_decref(msg); /* another controller's run of the same id */
+        result_msg__clear(msg); /* another controller's run of the same id */
         return 0;
     }
     int dup = seq < c->next;
@@ -255,7 +224,7 @@ int collect__take(collect *c, json_t *msg, const char *source, char *why,
         dup = strcmp(h->source, source) == 0;
     if (dup) {
         c->duplicates++;
-        json_decref(msg);
+        result_msg__clear(msg);
         return 1;
     }
     if ((size_t)seq >= c->cap) {
@@ -263,41 +232,70 @@ int collect__take(collect *c, json_t *msg, const char *source, char *why,
         while (cap <= (size_t)seq)
             cap *= 2;
         held *h = realloc(c->held, cap * sizeof *h);
-        if (h == NULL) {
-            fail(why, why_len, "out of memory holding result seq %lld", seq);
-            json_decref(msg);
-            c->bad++;
-            return -1;
-        }
+        if (h == NULL)
+            goto oom;
         memset(h + c->cap, 0, (cap - c->cap) * sizeof *h);
         c->held = h;
         c->cap = cap;
     }
     held *slot = &c->held[seq], *h = slot;
     if (slot->msg != NULL) {   /* another source's: chain this one */
-        if ((h = calloc(1, sizeof *h)) == NULL) {
-            fail(why, why_len, "out of memory holding result seq %lld",
-                 seq);
-            json_decref(msg);
-            c->bad++;
-            return -1;
-        }
+        if ((h = calloc(1, sizeof *h)) == NULL)
+            goto oom;
         h->next = slot->next;
         slot->next = h;
     }
-    if ((h->source = strdup(source)) == NULL) {
-        fail(why, why_len, "out of memory holding result seq %lld", seq);
+    if ((h->source = strdup(source)) == NULL ||
+        (h->msg = malloc(sizeof *h->msg)) == NULL) {
+        free(h->source);
+        h->source = NULL;
         if (h != slot) {
             slot->next = h->next;
             free(h);
         }
-        json_decref(msg);
-        c->bad++;
-        return -1;
+        goto oom;
     }
-    h->msg = msg;
+    *h->msg = *msg;            /* taken over */
+    memset(msg, 0, sizeof *msg);
     c->received++;
     return flush(c, why, why_len);
+oom:
+    fail(why, why_len, "out of memory holding result seq %lld", seq);
+    result_msg__clear(msg);
+    c->bad++;
+    return -1;
+}
+
+/* A message that cannot be read: refused, and counted. */
+static int refuse(collect *c, char *why, size_t why_len)
+{
+    c->bad++;
+    if (why && why_len && why[0] != '\0') {
+        size_t n = strlen(why);
+        snprintf(why + n, why_len - n, "; ignored");
+    }
+    return -1;
+}
+
+int collect__take(collect *c, json_t *msg, const char *source, char *why,
+                  size_t why_len)
+{
+    result_msg m;
+    int rc = result_msg__from_json(msg, &m, why, why_len);
+    json_decref(msg);
+    return rc != 0 ? refuse(c, why, why_len)
+                   : collect__take_msg(c, &m, source, why, why_len);
+}
+
+int collect__take_payload(collect *c, const char *payload, size_t len,
+                          const char *content_type, const char *source,
+                          char *why, size_t why_len)
+{
+    result_msg m;
+    if (result_msg__decode(payload, len, result_msg__is_cbor(content_type),
+                           &m, why, why_len) != 0)
+        return refuse(c, why, why_len);
+    return collect__take_msg(c, &m, source, why, why_len);
 }
 
 long long collect__next_seq(const collect *c)

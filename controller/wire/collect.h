@@ -1,8 +1,7 @@
 /*
  * collect.h — the receiving end of one run's results: twin.result/1
- * messages taken in whatever order they come, duplicates dropped by seq,
- * rows written in seq order to a result file (rows_out.h: CSV, MAT or
- * HDF5, the numbers the ones sent), and the seqs that never came named.
+#include "result_msg.h"
+#include "rows_out.h"
  *
  * Messages wait until the source — the controller that accepted the run —
  * is known (collect__source): until then a message from another
@@ -17,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "result_msg.h"
 #include "rows_out.h"
 
 typedef struct collect collect;
@@ -38,10 +38,22 @@ int collect__columns(collect *c, const json_t *columns);
 int collect__source(collect *c, const char *source, char *why,
                     size_t why_len);
 
-/* Take one result message (parsed with JSON_DECODE_INT_AS_REAL; the
- * reference is stolen) from source.  Returns 0 when taken, 1 for a
- * duplicate (dropped), -1 when it or a row written because of it is
- * unusable (why says; it counts in collect__bad). */
+/* Take one result message as it came from source: its payload, read as
+ * CBOR when the MQTT content type says application/cbor, else as JSON.
+ * Returns 0 when taken, 1 for a duplicate (dropped), -1 when it or a row
+ * written because of it is unusable (why says; it counts in
+ * collect__bad). */
+int collect__take_payload(collect *c, const char *payload, size_t len,
+                          const char *content_type, const char *source,
+                          char *why, size_t why_len);
+
+/* The same for a message read already (its contents are taken over and
+ * *msg is left empty). */
+int collect__take_msg(collect *c, result_msg *msg, const char *source,
+                      char *why, size_t why_len);
+
+/* The same for a JSON message parsed already (the reference is
+ * stolen). */
 int collect__take(collect *c, json_t *msg, const char *source, char *why,
                   size_t why_len);
 

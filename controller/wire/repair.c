@@ -205,6 +205,9 @@ static int send_request(repair *r, const char *type, const span *range,
     if (req != NULL && range != NULL) {
         json_object_set_new(req, "from_seq", json_integer(range->first));
         json_object_set_new(req, "to_seq", json_integer(range->last));
+        if (r->io.encoding != NULL)
+            json_object_set_new(req, "encoding",
+                                json_string(r->io.encoding));
     }
     char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
     int rc = text ? r->io.send(r->io.ctx, text) : -1;

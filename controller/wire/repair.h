@@ -47,6 +47,9 @@ typedef struct repair_io {
     /* What repair is doing, as one sentence (may be NULL). */
     void (*note)(void *ctx, const char *sentence);
     void *ctx;
+    /* The "encoding" of the replays it asks for, as the run asked
+     * ("cbor", "json"); NULL: none said (JSON). */
+    const char *encoding;
 } repair_io;
 
 /* For run, whose rows col collects (both borrowed, they must outlive

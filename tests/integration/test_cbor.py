@@ -17,8 +17,10 @@ the run in CBOR, with its content type, the same bytes a replay gives.
 Usage: python3 tests/integration/test_cbor.py BUILD_DIR"""
 
 import csv
+import json
 import os
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +29,7 @@ import cbor2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Broker, Client, Controller, HarnessError,  # noqa: E402
-                     Tests, build_dir, run_csv, tank_farm)
+                     Tests, build_dir, run_csv, tank_farm, twinctl)
 
 BUILD = build_dir()
 CID = "c-cbor"
@@ -218,6 +220,48 @@ def check_crash(broker, client):
                "replayed bytes differ from those first sent")
 
 
+def submit(broker, scen, encoding, d):
+    """twinctl submit's CSV of the scenario (encoding None: the
+    default), and what it printed."""
+    path = os.path.join(d, "s.json")
+    with open(path, "w") as f:
+        json.dump(scen, f)
+    out = os.path.join(d, "%s.csv" % encoding)
+    cmd = [twinctl(BUILD), "submit", "--broker", broker.url, "--controller",
+           CID, path, "-o", out]
+    if encoding:
+        cmd += ["--encoding", encoding]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    expect(r.returncode == 0, "submit %s: %s" % (encoding, r.stderr[-2000:]))
+    with open(out) as f:
+        return f.read(), r.stderr
+
+
+def check_submit(broker, client):
+    scen = tank_farm(10, 2)
+    ref = reference(scen)
+    with tempfile.TemporaryDirectory() as d:
+        start = client.mark()
+        client.subscribe("twin/%s/result/#" % CID)
+        by_default, err = submit(broker, scen, None, d)
+        as_json, _ = submit(broker, scen, "json", d)
+        as_cbor, _ = submit(broker, scen, "cbor", d)
+        expect('"encoding":"cbor"' in err, "submit's accepted: %s"
+               % err[:500])
+        bad = subprocess.run([twinctl(BUILD), "submit", "--encoding", "xml",
+                              os.path.join(d, "s.json")],
+                             capture_output=True, text=True, timeout=30)
+        expect(bad.returncode == 2 and "--encoding takes cbor or json, not "
+               "'xml'" in bad.stderr, bad.stderr)
+    expect(as_cbor == as_json == by_default == ref,
+           "submit's CSV in CBOR (%d bytes), in JSON (%d) and by default "
+           "(%d) against twinctl run's (%d)" % (len(as_cbor), len(as_json),
+                                                len(by_default), len(ref)))
+    types = {m.content_type for m in client.messages(
+        lambda m: "/result/" in m.topic, start)}
+    expect(types == {"application/cbor", "application/json"}, types)
+
+
 def main():
     t = Tests()
     state = {}
@@ -231,6 +275,9 @@ def main():
             t.check("a bad \"encoding\" is rejected at /encoding",
                     check_bad_encoding, client)
             t.check("describe lists the encodings", check_describe, client)
+            t.check("twinctl submit: CBOR by default, --encoding json; its "
+                    "CSV byte for byte twinctl run's either way",
+                    check_submit, broker, client)
         t.check("SIGKILL mid-run in CBOR, restart on the spool: the rest "
                 "in CBOR, application/cbor, the journal's bytes",
                 check_crash, broker, client)

@@ -63,7 +63,7 @@ except ImportError:
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Broker, Client, Controller, HarnessError, SOURCE_DIR,  # noqa: E402
-                     Tests, build_dir, twinctl)
+                     Tests, build_dir, cbor_result, twinctl)
 
 BUILD = build_dir()
 CTL = "c-out"
@@ -153,7 +153,8 @@ class Receiver(Client):
             super()._on_message(client, userdata, msg)
             return
         now = time.monotonic()
-        problem = self._take(msg.payload)
+        problem = self._take(msg.payload, getattr(
+            getattr(msg, "properties", None), "ContentType", None))
         with self._cond:
             self.heard = now
             if len(self.arrivals) < 200000:
@@ -162,12 +163,15 @@ class Receiver(Client):
                 self.problems.append(problem)
             self._cond.notify_all()
 
-    def _take(self, raw):
-        """Check one result message; returns a problem sentence or None."""
+    def _take(self, raw, ctype):
+        """Check one result message (CBOR by its content type: submit asks
+        for it; else JSON); returns a problem sentence or None."""
         try:
-            p = json.loads(raw.decode("utf-8"))
+            p = cbor_result(raw) if ctype == "application/cbor" else \
+                json.loads(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
-            return "a result message is not JSON: %r" % raw[:120]
+            return "a result message is not %s: %r" % (
+                "CBOR" if ctype == "application/cbor" else "JSON", raw[:120])
         seq = p.get("seq") if isinstance(p, dict) else None
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
             return "a result message without a seq: %r" % raw[:120]
@@ -354,8 +358,11 @@ def follow(rcv, back_at, log):
             a = rcv.first_missing(first, last)
             while a is not None:
                 b = min(a + CHUNK - 1, last)
+                # In CBOR, as submit asked for the run: a seq that comes
+                # twice comes with the same bytes.
                 r = rcv.request({"type": "replay", "run": rcv.run,
-                                 "from_seq": a, "to_seq": b},
+                                 "from_seq": a, "to_seq": b,
+                                 "encoding": "cbor"},
                                 controller=CTL).response(timeout=ANSWER_WAIT)
                 requests += 1
                 replays += b - a + 1

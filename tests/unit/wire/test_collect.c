@@ -1,7 +1,8 @@
 /*
  * test_collect.c — one run's results put back in order: arrival orders
  * with duplicates, gaps and another controller's messages, given as
- * tables; numbers written as they were sent; malformed messages refused.
+ * tables; numbers written as they were sent; the same CSV from CBOR as
+ * from JSON; malformed messages refused.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -148,6 +149,56 @@ static void test_collect__numbers(void **state)
     free(csv);
 }
 
+/* The same rows as CBOR (as a controller writes them) and as JSON, taken
+ * as payloads by their content types: the same CSV, byte for byte; a
+ * damaged CBOR payload is refused with a sentence. */
+static void test_collect__cbor(void **state)
+{
+    static const double rows[][2] = {
+        {0, 1}, {0.1, 1.0 / 3.0}, {1e21, -0.0}, {5e-324, NAN},
+    };
+    json_t *cols = columns();
+    char *csv[2] = {NULL, NULL}, why[256];
+    size_t csv_len[2];
+    for (int cbor = 0; cbor <= 1; cbor++) {
+        result_enc e;
+        assert_int_equal(result_enc__init(&e, cbor, "r", cols), 0);
+        char buf[4 * 64];
+        size_t used = 0, len;
+        for (size_t i = 0; i < 4; i++)
+            used += result_enc__row(&e, buf + used, i == 0, rows[i]);
+        char *msg = result_enc__message(&e, 0, buf, used, &len);
+        result_enc__free(&e);
+        FILE *out = open_memstream(&csv[cbor], &csv_len[cbor]);
+        rows_out *ro = rows_out__stream(out);
+        collect *c = collect__new(ro, NULL);
+        collect__columns(c, cols);
+        collect__source(c, "ctl", why, sizeof why);
+        assert_int_equal(collect__take_payload(c, msg, len, cbor
+                                               ? RESULT_CONTENT_CBOR
+                                               : RESULT_CONTENT_JSON,
+                                               "ctl", why, sizeof why), 0);
+        if (cbor) {
+            /* Cut short: refused, said, counted. */
+            assert_int_equal(collect__take_payload(c, msg, len - 3,
+                                                   RESULT_CONTENT_CBOR,
+                                                   "ctl", why, sizeof why),
+                             -1);
+            assert_non_null(strstr(why, "ends early"));
+            assert_int_equal(collect__bad(c), 1);
+        }
+        assert_int_equal(collect__rows(c), 4);
+        rows_out__close(&ro, NULL, 0);
+        fclose(out);
+        collect__free(&c);
+        free(msg);
+    }
+    assert_string_equal(csv[0], csv[1]);
+    free(csv[0]);
+    free(csv[1]);
+    json_decref(cols);
+}
+
 static void test_collect__refused(void **state)
 {
     static const struct {
@@ -188,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_collect__orders),
         cmocka_unit_test(test_collect__numbers),
         cmocka_unit_test(test_collect__refused),
+        cmocka_unit_test(test_collect__cbor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,7 +113,7 @@ static void answer(repair *r, const json_t *req, double now, const char *fmt,
 
 static repair *start(collect *c, fake *f)
 {
-    repair_io io = {fake_send, fake_note, f};
+    repair_io io = {fake_send, fake_note, f, NULL};
     repair *r = repair__new("r", c, &io);
     assert_non_null(r);
     repair__connected(r, 0.0);
