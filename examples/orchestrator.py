@@ -13,17 +13,29 @@ When the results go quiet with something missing (or without a final
 response), ask the controller `status` and `replay` what is missing, as
 docs/orchestrators.md says; --collect RUN does only that, for a run that
 ended earlier.
+Results are asked for in CBOR (python3-cbor2): the rows come as the
+controller's doubles, 8 bytes each, with nothing to parse; --encoding json
+asks for JSON.  Each result message is read by its MQTT v5 content type
+(application/cbor or application/json), so a controller that predates
+CBOR, and answers JSON, works all the same.
 Exit status: 0 finished; 1 rejected, failed, cancelled or rows missing;
 2 bad usage; 3 no connection or no answer in time.
 """
 import argparse
 import csv
 import json
+import math
 import os
 import queue
+import struct
 import sys
 import time
 import uuid
+
+try:
+    import cbor2
+except ImportError:                 # JSON only (Debian: python3-cbor2)
+    cbor2 = None
 
 try:
     import paho.mqtt.client as mqtt
@@ -35,11 +47,43 @@ except ImportError:
 FINAL = ("finished", "failed", "cancelled", "rejected")
 
 
+def content_type(m):
+    return getattr(getattr(m, "properties", None), "ContentType", None)
+
+
+def read_result(payload, ctype):
+    """A twin.result/1 message as a dict, rows as lists of numbers (None
+    where not finite).  CBOR: rows are one RFC 8746 typed array, tag 86,
+    float64 little-endian, row after row, len(columns) values each."""
+    if ctype != "application/cbor":
+        return json.loads(payload)
+    if cbor2 is None:
+        raise ValueError("a CBOR result, and no cbor2 to read it")
+    msg = cbor2.loads(payload)
+    rows, n = msg["rows"], len(msg["columns"])
+    if not isinstance(rows, cbor2.CBORTag) or rows.tag != 86 or n == 0 \
+            or len(rows.value) % (8 * n):
+        raise ValueError("rows are not a float64 typed array of whole rows")
+    v = struct.unpack("<%dd" % (len(rows.value) // 8), rows.value)
+    msg["rows"] = [[x if math.isfinite(x) else None for x in v[i:i + n]]
+                   for i in range(0, len(v), n)]
+    return msg
+
+
+def number(v):
+    """A value for the CSV, the same whichever encoding brought it."""
+    if v is None:
+        return "nan"
+    v = float(v)
+    return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+
+
 class Run:
     """What has arrived of one run, and the requests that fill its gaps."""
 
-    def __init__(self, client, inbox, prefix, controller, rid):
+    def __init__(self, client, inbox, prefix, controller, rid, encoding):
         self.client, self.inbox, self.prefix = client, inbox, prefix
+        self.encoding = encoding
         self.controller, self.rid = controller, rid
         self.final, self.columns, self.batches = None, None, {}
         self.last_seq = None            # from the final response or status
@@ -54,9 +98,11 @@ class Run:
         """File one MQTT message; returns True if it was of this run."""
         level = m.topic.split("/")
         try:
-            msg = json.loads(m.payload)
-        except ValueError:
-            print("orchestrator: not JSON on %s" % m.topic, file=sys.stderr)
+            msg = read_result(m.payload, content_type(m)) \
+                if level[-2] == "result" else json.loads(m.payload)
+        except (ValueError, KeyError, TypeError) as e:
+            print("orchestrator: unreadable on %s: %s" % (m.topic, e),
+                  file=sys.stderr)
             return False
         if level[-1] == "repair":               # P/C/response/<rid>/repair
             self.answers[msg.get("id")] = msg
@@ -130,7 +176,8 @@ class Run:
                 lo = todo[0]
                 hi = min(todo[-1], lo + chunk - 1)
                 ans = self.ask({"type": "replay", "run": self.rid,
-                                "from_seq": lo, "to_seq": hi},
+                                "from_seq": lo, "to_seq": hi,
+                                "encoding": self.encoding},
                                30 + (hi - lo + 1) / 1000)
                 if ans is None or ans.get("status") != "ok":
                     print("orchestrator: replay %d-%d: %s" % (
@@ -168,7 +215,14 @@ def main():
     ap.add_argument("--quiet", type=float, default=3, help="seconds without "
                     "a message before asking the controller `status` "
                     "(default %(default)s)")
+    ap.add_argument("--encoding", choices=("cbor", "json"), default=None,
+                    help="result messages in CBOR (the default; needs "
+                    "python3-cbor2) or JSON")
     a = ap.parse_args()
+    if a.encoding is None:
+        a.encoding = "cbor" if cbor2 is not None else "json"
+    if a.encoding == "cbor" and cbor2 is None:
+        ap.error("--encoding cbor needs cbor2 (Debian: python3-cbor2)")
     if (a.collect is None) == (a.scenario is None):
         ap.error("give a scenario, or --collect RUN")
     if a.collect and a.pool:
@@ -185,7 +239,7 @@ def main():
             scenario = a.scenario
         rid = "orch-" + uuid.uuid4().hex        # request id = run id
         request = {"contract": "twin.request/1", "id": rid, "type": "run",
-                   "scenario": scenario}
+                   "scenario": scenario, "encoding": a.encoding}
 
     # paho calls back from its network thread; hand everything to a queue.
     inbox = queue.Queue()
@@ -237,7 +291,8 @@ def main():
     # come and so have result seq 0 ... last_seq.  When the results are
     # quiet with something missing (a broker outage loses messages: QoS 1
     # reaches only the broker), ask `status`, then `replay` what is missing.
-    run = Run(client, inbox, a.prefix, None if a.pool else a.controller, rid)
+    run = Run(client, inbox, a.prefix, None if a.pool else a.controller, rid,
+              a.encoding)
     deadline = time.monotonic() + a.timeout
     complete = False
     skip_wait = a.collect is not None   # nothing will come by itself
@@ -275,7 +330,7 @@ def main():
         w.writerow(run.columns or [])
         for s in sorted(run.batches):
             for row in run.batches[s]["rows"]:
-                w.writerow(["nan" if v is None else v for v in row])
+                w.writerow([number(v) for v in row])
         if out is not sys.stdout:
             out.close()
     sys.exit(0 if final["status"] == "finished" else 1)

@@ -2,7 +2,9 @@
 """The example orchestrators against a real mosquitto and two real
 `twinctl serve`: each runs scenarios/tank-overflow.json on one controller
 and on the pool, and its CSV must equal, number by number, what
-`twinctl run scenarios/tank-overflow.json -o ref.csv` writes.  A stored
+`twinctl run scenarios/tank-overflow.json -o ref.csv` writes.
+orchestrator.py asks for results in CBOR by default (python3-cbor2) and
+writes the same CSV, byte for byte, as with --encoding json.  A stored
 scenario that does not exist must make them exit 1.
 
     test_orchestrators.py [BUILD_DIR]       (else $TWIN_BUILD_DIR, else build/)
@@ -159,6 +161,28 @@ def main():
                         for r, rr in zip(rows, rrows) for v, w in zip(r, rr)):
                     raise AssertionError("harness client rows differ")
             tests.check("harness client on the pool: rows equal", harness_client)
+
+            # orchestrator.py asks for CBOR by default (read with cbor2),
+            # JSON with --encoding json: the same CSV either way.
+            def encodings():
+                outs = []
+                for enc in (None, "json"):
+                    out = os.path.join(work, "enc-%s.csv" % enc)
+                    p = orchestrate(ORCH_PY + (["--encoding", enc] if enc
+                                               else []),
+                                    broker, "ctl-1", SCENARIO, out, 0)
+                    want = '"encoding": "%s"' % (enc or "cbor")
+                    if want not in p.stderr:
+                        raise AssertionError("accepted without %s:\n%s"
+                                             % (want, p.stderr[-2000:]))
+                    compare_csv(out, ref)
+                    with open(out) as f:
+                        outs.append(f.read())
+                if outs[0] != outs[1]:
+                    raise AssertionError("the CSV from CBOR differs from "
+                                         "the CSV from JSON")
+            tests.check("orchestrator.py: CBOR by default, --encoding json; "
+                        "the same CSV", encodings)
 
             # The example's gap repair, end to end: a run that ended before
             # the orchestrator subscribed is all gaps; status + replay must
