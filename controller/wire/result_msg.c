@@ -341,6 +341,29 @@ int result_msg__from_json(const json_t *msg, result_msg *m, char *why,
     m->n_cols = m->columns ? json_array_size(cols)
                            : json_array_size(json_array_get(rows, 0));
     m->n_rows = json_array_size(rows);
+    /* Every row checked before the values are allocated, so that what is
+     * allocated is what the message holds. */
+    size_t i;
+    const json_t *r;
+    json_array_foreach(rows, i, r) {
+        if (!json_is_array(r) || json_array_size(r) != m->n_cols ||
+            m->n_cols == 0) {
+            fail(why, why_len, "result seq %lld, row %zu %s %zu values for "
+                 "%zu columns", (long long)m->seq, i,
+                 json_is_array(r) ? "has" : "is no array of",
+                 json_array_size(r), m->n_cols);
+            goto bad;
+        }
+        for (size_t k = 0; k < m->n_cols; k++) {
+            const json_t *v = json_array_get(r, k);
+            if (!json_is_number(v) && !json_is_null(v)) {
+                fail(why, why_len, "result seq %lld, row %zu, column %zu "
+                     "is neither a number nor null", (long long)m->seq, i,
+                     k);
+                goto bad;
+            }
+        }
+    }
     if ((run && (m->run = strdup(run)) == NULL) ||
         (m->values = malloc((m->n_rows * m->n_cols + 1) *
                             sizeof *m->values)) == NULL) {
@@ -348,28 +371,12 @@ int result_msg__from_json(const json_t *msg, result_msg *m, char *why,
              (long long)m->seq);
         goto bad;
     }
-    size_t i;
-    const json_t *r;
     json_array_foreach(rows, i, r) {
-        if (json_array_size(r) != m->n_cols) {
-            fail(why, why_len, "result seq %lld, row %zu has %zu values for "
-                 "%zu columns", (long long)m->seq, i, json_array_size(r),
-                 m->n_cols);
-            goto bad;
-        }
         for (size_t k = 0; k < m->n_cols; k++) {
             const json_t *v = json_array_get(r, k);
-            double *out = &m->values[i * m->n_cols + k];
-            if (json_is_number(v)) {
-                *out = json_number_value(v);
-            } else if (json_is_null(v)) {
-                *out = NAN; /* not finite: a nonfinite event says */
-            } else {
-                fail(why, why_len, "result seq %lld, row %zu, column %zu "
-                     "is neither a number nor null", (long long)m->seq, i,
-                     k);
-                goto bad;
-            }
+            /* null: not finite, a nonfinite event says */
+            m->values[i * m->n_cols + k] =
+                json_is_number(v) ? json_number_value(v) : NAN;
         }
     }
     return 0;
@@ -536,12 +543,14 @@ static int read_columns(reader *rd, result_msg *m)
         item name;
         if (next(rd, &name) != 0)
             return -1;
-        json_t *s = name.kind == K_TEXT
+        /* No NUL: JSON (as jansson reads it) and C strings have none. */
+        json_t *s = name.kind == K_TEXT &&
+                            memchr(name.data, 0, (size_t)name.value) == NULL
                         ? json_stringn((const char *)name.data, name.value)
                         : NULL;
         if (s == NULL || json_array_append_new(m->columns, s) != 0) {
             fail(rd->why, rd->why_len, "\"columns\" %llu is not a text "
-                 "string of UTF-8", (unsigned long long)i);
+                 "string of UTF-8 without NUL", (unsigned long long)i);
             return -1;
         }
     }
@@ -606,10 +615,12 @@ static int decode_cbor(reader *rd, result_msg *m)
             if (next(rd, &v) != 0)
                 return -1;
             if (v.kind != K_TEXT ||
+                memchr(v.data, 0, (size_t)v.value) != NULL ||
                 (!run && !(v.value == 13 &&
                            memcmp(v.data, "twin.result/1", 13) == 0))) {
                 fail(rd->why, rd->why_len, run ? "\"run\" is not a text "
-                     "string" : "\"contract\" is not \"twin.result/1\"");
+                     "string without NUL"
+                     : "\"contract\" is not \"twin.result/1\"");
                 return -1;
             }
             if (run) {
