@@ -6,6 +6,13 @@
  *       time from publishing a request to receiving its rejection, and
  *       from publishing a run to receiving its first result message
  *       (median, p99, max over n requests each, one at a time);
+ *   bench_mqtt latency ... --rejections
+ *       the rejections only (against the echo below: the floor);
+ *   bench_mqtt echo       --broker URL --controller ID
+ *       the floor of the latency: answers every request on ID's request
+ *       topic at once with a fixed rejection, through the same MQTT
+ *       client code as the controller (controller/wire/mqtt.c, paho),
+ *       without parsing it or touching a disk; runs until killed;
  *   bench_mqtt throughput --broker URL --controller ID SCENARIO.json
  *       one run: rows and values per second delivered end to end (from
  *       publishing the request to holding every result message), and
@@ -17,6 +24,7 @@
  */
 #include <math.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +109,7 @@ static void report(const char *what, double *v, size_t n)
            1e3 * v[n / 2], 1e3 * v[p99], 1e3 * v[n - 1]);
 }
 
-static int latency(bench *b, int n)
+static int latency(bench *b, int n, int rejections_only)
 {
     double *rej = calloc((size_t)n, sizeof *rej);
     double *first = calloc((size_t)n, sizeof *first);
@@ -121,7 +129,7 @@ static int latency(bench *b, int n)
         rej[i] = now() - t0;
         mqtt__event_free(ev);
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !rejections_only; i++) {
         /* A small run: time to its first result message. */
         snprintf(payload, sizeof payload, "{\"contract\":\"twin.request/1\","
                  "\"id\":\"first-%d-%d\",\"type\":\"run\",\"scenario\":"
@@ -145,9 +153,33 @@ static int latency(bench *b, int n)
         first[i] = t_first - t0;
     }
     report("rejection", rej, (size_t)n);
-    report("first_row", first, (size_t)n);
+    if (!rejections_only)
+        report("first_row", first, (size_t)n);
     free(rej);
     free(first);
+    return 0;
+}
+
+/* The floor: every request answered at once with the same rejection. */
+static int echo(bench *b)
+{
+    static const char answer[] = "{\"contract\":\"twin.response/1\","
+        "\"id\":\"echo\",\"status\":\"rejected\",\"errors\":[]}";
+    char topic[512];
+    snprintf(topic, sizeof topic, "%s/%s/response/echo", b->prefix,
+             b->controller);
+    for (uint64_t tag = 1;; tag++) {
+        mqtt_event *ev = next_message(b, now() + 3600);
+        if (ev == NULL)
+            continue;
+        if (strstr(ev->topic, "/request") != NULL) {
+            mqtt_publish p = {.topic = topic, .payload = answer,
+                              .len = sizeof answer - 1, .qos = 1,
+                              .tag = tag};
+            mqtt__publish(b->mq, &p);
+        }
+        mqtt__event_free(ev);
+    }
     return 0;
 }
 
@@ -218,10 +250,11 @@ int main(int argc, char **argv)
 {
     const char *broker = "tcp://127.0.0.1:1883", *save = NULL, *file = NULL;
     bench b = {.controller = "ctl-1", .prefix = "twin"};
-    int n = 200;
+    int n = 200, rejections_only = 0;
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_mqtt latency|throughput --broker URL "
-                "--controller ID [-n N] [--save FILE] [SCENARIO.json]\n");
+        fprintf(stderr, "usage: bench_mqtt latency|echo|throughput --broker URL "
+                "--controller ID [-n N] [--rejections] [--save FILE] "
+                "[SCENARIO.json]\n");
         return 2;
     }
     for (int i = 2; i < argc; i++) {
@@ -231,13 +264,17 @@ int main(int argc, char **argv)
             b.controller = argv[++i];
         else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
             n = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--rejections") == 0)
+            rejections_only = 1;
         else if (strcmp(argv[i], "--save") == 0 && i + 1 < argc)
             save = argv[++i];
         else
             file = argv[i];
     }
     char sub1[256], sub2[256], why[512], cid[64];
-    snprintf(sub1, sizeof sub1, "%s/%s/response/#", b.prefix, b.controller);
+    int is_echo = strcmp(argv[1], "echo") == 0;
+    snprintf(sub1, sizeof sub1, "%s/%s/%s", b.prefix, b.controller,
+             is_echo ? "request" : "response/#");
     snprintf(sub2, sizeof sub2, "%s/%s/result/#", b.prefix, b.controller);
     snprintf(cid, sizeof cid, "bench-%d", (int)getpid());
     const char *subs[] = {sub1, sub2};
@@ -250,7 +287,9 @@ int main(int argc, char **argv)
     }
     int rc = 2;
     if (strcmp(argv[1], "latency") == 0)
-        rc = latency(&b, n);
+        rc = latency(&b, n, rejections_only);
+    else if (is_echo)
+        rc = echo(&b);
     else if (strcmp(argv[1], "throughput") == 0 && file)
         rc = throughput(&b, file, save);
     else

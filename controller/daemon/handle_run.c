@@ -109,6 +109,9 @@ static void start_child(serve *sv, const reply_to *to, run_rec *r)
     r->next = sv->runs;
     sv->runs = r;
     sv->active++;
+    /* Its first row comes within a millisecond or so: one sync for it and
+     * the acceptance, instead of one each, one after the other. */
+    sender__await_first_row(r->out, RUNS_FIRST_ROW_WAIT);
     status__publish(sv);
 }
 

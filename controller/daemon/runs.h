@@ -16,6 +16,9 @@
 #include "errors.h"
 
 #define RUNS_CANCEL_GRACE 2.0 /* s a cancelled run gets to stop by itself */
+/* s a started run's acceptance waits for its first row, to share its
+ * sync (docs/spool.md, What is synced). */
+#define RUNS_FIRST_ROW_WAIT 0.001
 
 run_rec *runs__find(serve *sv, const char *id);
 

@@ -84,6 +84,10 @@ struct sender {
                               * requeue: an older one's ack or failure
                               * is about a message sent again already */
     sender_run *runs;
+    /* A run just started whose first row the next sync waits for (one
+     * sync for its acceptance and its first row), until then at most. */
+    sender_run *awaited;
+    double awaited_until;
 };
 
 sender *sender__new(mqtt_client *mq, const sender_limits *lim)
@@ -333,9 +337,32 @@ int sender__publish(sender *s, const char *topic, const char *payload,
 
 static void acked(sender *s, uint64_t tag);
 
+/* Still waiting for the awaited run's first row (sender__await_first_row). */
+static int awaiting(sender *s)
+{
+    const sender_run *r = s->awaited;
+    if (r == NULL)
+        return 0;
+    if (r->rows > 0 || r->closed || util__now() >= s->awaited_until) {
+        s->awaited = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+void sender__await_first_row(sender_run *r, double seconds)
+{
+    sender *s = r->s;
+    if (s->sp == NULL || r->rows > 0)
+        return; /* no sync to share */
+    if (s->awaited == NULL)
+        s->awaited_until = util__now() + seconds;
+    s->awaited = r;
+}
+
 void sender__pump(sender *s)
 {
-    if (s->next_send == NULL || !mqtt__is_connected(s->mq))
+    if (s->next_send == NULL || !mqtt__is_connected(s->mq) || awaiting(s))
         return;
     /* Group commit: whatever was appended is on disk before it leaves. */
     if (s->sp != NULL && spool__sync(s->sp) != 0 && !s->sync_failed) {
@@ -708,7 +735,7 @@ void sender__flush_due(sender *s, double now)
 
 double sender__next_due(const sender *s)
 {
-    double due = INFINITY;
+    double due = s->awaited ? s->awaited_until : INFINITY;
     for (const sender_run *r = s->runs; r; r = r->next_run)
         if (r->batch > 0 && !r->held &&
             r->first_at + s->lim.batch_delay < due)
@@ -751,6 +778,8 @@ void sender__run_free(sender_run **rp)
     sender_run *r = *rp;
     if (r == NULL)
         return;
+    if (r->s && r->s->awaited == r)
+        r->s->awaited = NULL;
     if (r->s) {
         sender_run **link = &r->s->runs;
         while (*link && *link != r)

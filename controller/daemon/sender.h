@@ -147,6 +147,12 @@ size_t sender__run_bound(const sender *s, const sender_run_spec *spec);
 sender_run *sender__run_new(sender *s, const sender_run_spec *spec,
                             spool_stream *st);
 
+/* The run's process has just started: the next sync (and so the
+ * publishing of what waits, its `accepted` first) waits for its first
+ * row, at most `seconds`, so that one sync covers both (without a spool,
+ * nothing waits).  The loop wakes by then (sender__next_due). */
+void sender__await_first_row(sender_run *r, double seconds);
+
 /* Add a row (n values, n must match the columns).  now: monotonic s.
  * Returns -1 for a row of another width, -2 for a row past max_rows
  * (neither is taken). */

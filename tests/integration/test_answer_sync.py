@@ -147,9 +147,9 @@ def check_run_still_synced(broker):
             expect(final["status"] == "finished", final)
             journal = [p for p in syncs(log)[before:]
                        if p.endswith("/runs/%s.log" % r.run)]
-            expect(len(journal) >= 2, "the run's journal was synced %d "
-                   "times (its acceptance, then its rows and end)"
-                   % len(journal))
+            # Its acceptance and first row share a sync; its other rows
+            # and its end may come in time for that one too.
+            expect(len(journal) >= 1, "the run's journal was never synced")
             rows = [row for m in c.results(CTL, r.run, final["last_seq"])
                     for row in m["rows"]]
             expect(rows == run_rows(sc, BUILD), "the rows differ from twinctl "

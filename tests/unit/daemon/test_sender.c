@@ -24,6 +24,7 @@
 
 #include "fake_mqtt.h"
 #include "sender.h"
+#include "util.h"
 
 typedef struct fixture {
     mqtt_client *mq;
@@ -445,6 +446,47 @@ static void test_sender__share_of_events(void **state)
     json_decref(cols);
 }
 
+/* A sender on a fake connection, writing to a spool in a scratch
+ * directory (spooled_free removes it). */
+typedef struct spooled {
+    char dir[64];
+    mqtt_client *mq;
+    sender *s;
+    spool *sp;
+} spooled;
+
+static void spooled_new(spooled *t, const sender_limits *lim)
+{
+    char why[256];
+    snprintf(t->dir, sizeof t->dir, "/tmp/twin-test-sender-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    t->mq = fake_mqtt__new();
+    fake_mqtt__set_connected(t->mq, 1);
+    t->s = sender__new(t->mq, lim);
+    t->sp = spool__open(t->dir, why, sizeof why);
+    assert_non_null(t->sp);
+    sender__use_spool(t->s, t->sp);
+}
+
+static void spooled_free(spooled *t)
+{
+    char cmd[128];
+    sender__free(&t->s);
+    spool__close(&t->sp);
+    fake_mqtt__free(t->mq);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The stream of run-1 with columns cols. */
+static sender_run_spec run1(const json_t *cols)
+{
+    return (sender_run_spec){.run_id = "run-1",
+                             .result_topic = "twin/c/result/run-1",
+                             .event_topic = "twin/c/event/run-1",
+                             .columns = cols};
+}
+
 /* The journal cannot grow (a full disk, here the file size limit): the
  * run's messages wait unpublished, after the first one that failed too;
  * the sender is full (the daemon stops reading the run); when the
@@ -452,22 +494,15 @@ static void test_sender__share_of_events(void **state)
 static void test_sender__spool_cannot_write(void **state)
 {
     (void)state;
-    char dir[64] = "/tmp/twin-test-sender-XXXXXX", why[256], cmd[128];
-    assert_non_null(mkdtemp(dir));
-    mqtt_client *mq = fake_mqtt__new();
-    fake_mqtt__set_connected(mq, 1);
     sender_limits lim = {.batch_rows = 1, .batch_delay = 0.02,
                          .buffer_bytes = 1u << 20, .window = 100};
-    sender *s = sender__new(mq, &lim);
-    spool *sp = spool__open(dir, why, sizeof why);
-    assert_non_null(sp);
-    sender__use_spool(s, sp);
-    spool_stream *st = spool__stream(sp, "run-1");
+    spooled t;
+    spooled_new(&t, &lim);
+    mqtt_client *mq = t.mq;
+    sender *s = t.s;
+    spool_stream *st = spool__stream(t.sp, "run-1");
     json_t *cols = json_pack("[s, s, s]", "t", "a.x", "a.y");
-    sender_run_spec spec = {.run_id = "run-1",
-                            .result_topic = "twin/c/result/run-1",
-                            .event_topic = "twin/c/event/run-1",
-                            .columns = cols};
+    sender_run_spec spec = run1(cols);
     sender_run *r = sender__run_new(s, &spec, st);
     fixture f = {.mq = mq, .s = s, .r = r, .cols = cols};
     for (int i = 0; i < 5; i++)
@@ -500,12 +535,8 @@ static void test_sender__spool_cannot_write(void **state)
         json_decref(result(&f, i, (json_int_t)i));
     assert_int_equal(spool__stream_last_seq(st), 9);
     sender__run_free(&r);
-    sender__free(&s);
-    spool__close(&sp);
-    fake_mqtt__free(mq);
+    spooled_free(&t);
     json_decref(cols);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
 }
 
 /* With a spool: an answer that needs no disk (sender__publish_copy)
@@ -516,16 +547,13 @@ static void test_sender__spool_cannot_write(void **state)
 static void test_sender__copies_need_no_disk(void **state)
 {
     (void)state;
-    char dir[64] = "/tmp/twin-test-sender-XXXXXX", why[256], cmd[128];
-    assert_non_null(mkdtemp(dir));
-    mqtt_client *mq = fake_mqtt__new();
-    fake_mqtt__set_connected(mq, 1);
     sender_limits lim = {.batch_rows = 1, .buffer_bytes = 1u << 20,
                          .window = 100};
-    sender *s = sender__new(mq, &lim);
-    spool *sp = spool__open(dir, why, sizeof why);
-    assert_non_null(sp);
-    sender__use_spool(s, sp);
+    spooled t;
+    spooled_new(&t, &lim);
+    mqtt_client *mq = t.mq;
+    sender *s = t.s;
+    spool *sp = t.sp;
     size_t empty = spool__bytes(sp);
     assert_int_equal(sender__publish_copy(s, "twin/c/response/a", "{\"a\":1}",
                                           7, 0, "corr", 4), 0);
@@ -561,11 +589,61 @@ static void test_sender__copies_need_no_disk(void **state)
         sender__on_mqtt(s, &a);
     }
     assert_int_equal(sender__queued(s), 0);
-    sender__free(&s);
-    spool__close(&sp);
-    fake_mqtt__free(mq);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    spooled_free(&t);
+}
+
+/* A run just started: its acceptance waits for its first row, so that
+ * one sync covers both, and goes first; not past the wait's bound (the
+ * loop wakes then: sender__next_due); a run freed while awaited holds
+ * nothing back. */
+static void test_sender__acceptance_awaits_first_row(void **state)
+{
+    (void)state;
+    sender_limits lim = {.batch_rows = 10, .batch_delay = 5,
+                         .buffer_bytes = 1u << 20, .window = 100};
+    spooled t;
+    spooled_new(&t, &lim);
+    mqtt_client *mq = t.mq;
+    sender *s = t.s;
+    json_t *cols = json_pack("[s, s, s]", "t", "a.x", "a.y");
+    sender_run_spec spec = run1(cols);
+    spool_stream *st = spool__stream(t.sp, "run-1");
+    sender_run *r = sender__run_new(s, &spec, st);
+    fixture f = {.mq = mq, .s = s, .r = r, .cols = cols};
+    assert_int_equal(sender__publish_on(s, st, "twin/c/response/run-1",
+                                        "{}", 2, NULL, 0), 0);
+    sender__await_first_row(r, 60);
+    assert_true(sender__next_due(s) <= util__now() + 60);
+    sender__pump(s);
+    assert_int_equal(fake_mqtt__count(mq), 0);
+    row(&f, 0, util__now());
+    sender__pump(s);
+    assert_int_equal(fake_mqtt__count(mq), 2);
+    assert_string_equal(fake_mqtt__get(mq, 0)->topic,
+                        "twin/c/response/run-1");
+    json_decref(result(&f, 1, 0));
+    assert_true(isinf(sender__next_due(s)) || sender__next_due(s) >
+                util__now() + 1);
+    /* A bound of 0: nothing waits. */
+    fake_mqtt__clear(mq);
+    sender_run *r2 = sender__run_new(s, &spec, st);
+    assert_int_equal(sender__publish_on(s, st, "twin/c/response/run-2",
+                                        "{}", 2, NULL, 0), 0);
+    sender__await_first_row(r2, 0);
+    sender__pump(s);
+    assert_int_equal(fake_mqtt__count(mq), 1);
+    /* Freed while awaited: nothing waits for it any more. */
+    sender_run *r3 = sender__run_new(s, &spec, st);
+    sender__await_first_row(r3, 60);
+    sender__run_free(&r3);
+    assert_int_equal(sender__publish_on(s, st, "twin/c/response/run-3",
+                                        "{}", 2, NULL, 0), 0);
+    sender__pump(s);
+    assert_int_equal(fake_mqtt__count(mq), 2);
+    sender__run_free(&r2);
+    sender__run_free(&r);
+    spooled_free(&t);
+    json_decref(cols);
 }
 
 int main(void)
@@ -588,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_sender__share_of_events),
         cmocka_unit_test(test_sender__spool_cannot_write),
         cmocka_unit_test(test_sender__copies_need_no_disk),
+        cmocka_unit_test(test_sender__acceptance_awaits_first_row),
     };
     return cmocka_run_group_tests_name("sender", tests, NULL, NULL);
 }
