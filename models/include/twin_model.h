@@ -1,5 +1,5 @@
 /*
- * twin_model.h — the model plugin ABI of twinctl (ABI 1.0).
+ * twin_model.h — the model plugin ABI of twinctl (ABI 1.1).
  *
  * A model plugin is a shared object that exports exactly one symbol,
  * twin_model_entry(), returning a constant descriptor.  The descriptor
@@ -105,9 +105,24 @@ typedef enum twin_model_kind {
  * to find algebraic loops.  For a discrete model, an output computed by
  * tick() from the inputs of that tick is feedthrough. */
 #define TWIN_VAR_FEEDTHROUGH 0x1u
+/* ABI 1.1.  The value is a whole number (an FMI Integer or Enumeration):
+ * still carried as a double, in rows as a number; the host refuses a
+ * value set from outside that is not whole or not within min..max. */
+#define TWIN_VAR_INTEGER 0x2u
+/* ABI 1.1.  The value is 0 or 1 (false/true); min 0, max 1. */
+#define TWIN_VAR_BOOLEAN 0x4u
+/* ABI 1.1.  A parameter whose value is a string (an FMI String
+ * parameter).  Its slot in params holds NaN; the model asks the host for
+ * the text with twin_host.param_string.  Only on parameters. */
+#define TWIN_VAR_STRING 0x8u
+/* ABI 1.1.  An output that is the model's internal variable (an FMI
+ * local): recorded and readable like any output, listed as "local". */
+#define TWIN_VAR_LOCAL 0x10u
 
 typedef struct twin_variable {
-    const char *name;        /* [A-Za-z_][A-Za-z0-9_]*; unique among the
+    const char *name;        /* [A-Za-z_][A-Za-z0-9_]* (ABI 1.1 also allows
+                              * . [ ] , ( ) after the first character, as
+                              * FMI names have them); unique among the
                               * parameters, and unique among the states,
                               * inputs and outputs (the signals), so a
                               * parameter and an input may share a name */
@@ -139,6 +154,19 @@ typedef struct twin_host {
     void *context;           /* pass back unchanged */
     /* Log an already formatted message (no printf in a plugin). */
     void (*log)(void *context, twin_log_level level, const char *message);
+
+    /* ABI 1.1 (check struct_size).  The descriptor this instance is made
+     * from: lets one set of functions serve several descriptors (the FMU
+     * importer does). */
+    const struct twin_model_descriptor *model;
+    /* ABI 1.1.  The text given to the string parameter params[index]
+     * (a variable with TWIN_VAR_STRING), or NULL when none was given and
+     * the model's own default applies.  Valid until destroy(). */
+    const char *(*param_string)(void *context, size_t index);
+    /* ABI 1.1.  Ask the host to end the run: it ends normally after the
+     * current tick's row (or at the current event), and the run's final
+     * response names the instance, the time and the reason. */
+    void (*request_end)(void *context, const char *reason);
 } twin_host;
 
 /* Opaque: each plugin defines struct twin_instance as it likes. */
@@ -192,8 +220,9 @@ typedef struct twin_model_descriptor {
 
     /* Called at the located time of a state event.  crossed[i] is +1 where
      * g[i] rose through zero, -1 where it fell, 0 where it did not cross.
+     * ABI 1.1: crossed is NULL for a time event or a step event.
      * May change x (the host restarts the integrator).  Required when
-     * n_event_indicators > 0. */
+     * n_event_indicators > 0 or next_event_time or step_completed is set. */
     twin_status (*event)(twin_instance *inst, double t, double *x,
                          const double *u, const int *crossed);
 
@@ -202,6 +231,30 @@ typedef struct twin_model_descriptor {
      * host holds until the next tick.  Required for discrete models. */
     twin_status (*tick)(twin_instance *inst, double t, double dt, double *x,
                         const double *u, double *y);
+
+    /* ---- ABI 1.1: read only when struct_size covers them ---- */
+
+    /* Discrete models: tick() is called every sample_period seconds from
+     * the run's start, with dt = sample_period; 0 means every tick.  A
+     * period that is not a whole number of the run's ticks is refused
+     * when the run is built. */
+    double sample_period;
+
+    /* Time events.  After init and after every event or tick the host
+     * asks when the instance's next time event is (*t_next = +INFINITY
+     * for none, the default when this is NULL).  The integration interval
+     * then ends exactly at t_next, also inside a tick, and the host calls
+     * event() there with crossed == NULL.  Continuous models only. */
+    twin_status (*next_event_time)(twin_instance *inst, double t,
+                                   double *t_next);
+
+    /* Step events.  Called after every completed integrator step with the
+     * states of that step; setting *event_needed = 1 makes the host call
+     * event() at t with crossed == NULL and restart the integrator.
+     * Optional (NULL: no call, and the solver takes the steps it likes). */
+    twin_status (*step_completed)(twin_instance *inst, double t,
+                                  const double *x, const double *u,
+                                  int *event_needed);
 } twin_model_descriptor;
 
 /* The entry point every plugin defines and exports:
