@@ -606,6 +606,9 @@ fl_plugin *funclib__open(const char *manifest_path, twin_errors *errs)
                     "%d, column %d: %s", jerr.line, jerr.column, jerr.text);
         return NULL;
     }
+    /* A library that does not load is a problem like any in the
+     * manifest: the plugin is refused whole. */
+    size_t before = errs->count;
     const char *name = json_string_value(json_object_get(doc, "library"));
     if (plain_file_name(name)) {
         const char *slash = strrchr(manifest_path, '/');
@@ -621,9 +624,10 @@ fl_plugin *funclib__open(const char *manifest_path, twin_errors *errs)
             errors__add(errs, TWIN_E_OUT_OF_RANGE, "/library", "cannot load "
                         "the library: %s", dlerror());
     }
-    size_t before = errs->count;
     p = funclib__parse(doc, handle, errs);
     if (p == NULL || errs->count != before) {
+        if (p != NULL)
+            p->handle = NULL;   /* closed once, below */
         funclib__close(&p);
         if (handle)
             dlclose(handle);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -284,6 +285,53 @@ static void test_funclib__open(void **state)
     assert_null(p);
     assert_true(has(&errs, TWIN_E_BAD_JSON, "", NULL));
     errors__clear(&errs);
+}
+
+/* A manifest whose library does not load (missing, or not a shared
+ * object) is refused whole: its functions would have no code to call. */
+static void test_funclib__library_that_does_not_load(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/twin-funclib-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char manifest[4096], lib_path[4096];
+    snprintf(manifest, sizeof manifest, "%s/m.json", dir);
+    snprintf(lib_path, sizeof lib_path, "%s/notso.so", dir);
+    FILE *f = fopen(manifest, "w");
+    assert_non_null(f);
+    fputs(ONE_FN(NAN_FN(X_ARG)), f);
+    fclose(f);
+    /* Missing; then a file that is text, not a shared object. */
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) {
+            f = fopen(lib_path, "w");
+            assert_non_null(f);
+            fputs("not an ELF file\n", f);
+            fclose(f);
+            f = fopen(manifest, "w");
+            assert_non_null(f);
+            fputs("{\"contract\": \"twin.functions/1\", \"library\": "
+                  "\"notso.so\", \"functions\": [" NAN_FN(X_ARG) "]}", f);
+            fclose(f);
+        }
+        twin_errors errs = {0};
+        fl_plugin *p = funclib__open(manifest, &errs);
+        if (p != NULL || errs.count != 1)
+            print_errors(&errs);
+        assert_null(p);
+        assert_int_equal(errs.count, 1);
+        assert_true(has(&errs, TWIN_E_OUT_OF_RANGE, "/library",
+                        "cannot load the library"));
+        errors__clear(&errs);
+        /* The directory's loader refuses it too, and loads nothing. */
+        func_lib none = {0};
+        assert_int_equal(funclib__load_dir(&none, dir, NULL, NULL), 0);
+        assert_int_equal(none.n_plugins, 0);
+        funclib__free(&none);
+    }
+    unlink(lib_path);
+    unlink(manifest);
+    rmdir(dir);
 }
 
 /* ---- arguments ----------------------------------------------------------- */
@@ -576,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_funclib__manifest_problems),
         cmocka_unit_test(test_funclib__every_problem_at_once),
         cmocka_unit_test(test_funclib__open),
+        cmocka_unit_test(test_funclib__library_that_does_not_load),
         cmocka_unit_test(test_funclib__wrong_arguments),
         cmocka_unit_test(test_funclib__calls_in_process),
         cmocka_unit_test(test_funclib__calls_in_a_child),
