@@ -3,7 +3,7 @@
 
 The tiers (docs/architecture.md), low to high:
 
-    base < func < library < sim < results < wire < {daemon, batch < plot}
+    base < func < fmi < library < sim < results < wire < {daemon, batch < plot}
         < cli
 
 daemon and batch are side by side: neither includes the other; plot sits
@@ -43,15 +43,16 @@ import tempfile
 BELOW = {
     'base': [],
     'func': ['base'],
-    'library': ['func', 'base'],
-    'sim': ['library', 'func', 'base'],
-    'results': ['sim', 'library', 'func', 'base'],
-    'wire': ['results', 'sim', 'library', 'func', 'base'],
-    'daemon': ['wire', 'results', 'sim', 'library', 'func', 'base'],
-    'batch': ['wire', 'results', 'sim', 'library', 'func', 'base'],
-    'plot': ['batch', 'wire', 'results', 'sim', 'library', 'func', 'base'],
+    'fmi': ['func', 'base'],
+    'library': ['fmi', 'func', 'base'],
+    'sim': ['library', 'fmi', 'func', 'base'],
+    'results': ['sim', 'library', 'fmi', 'func', 'base'],
+    'wire': ['results', 'sim', 'library', 'fmi', 'func', 'base'],
+    'daemon': ['wire', 'results', 'sim', 'library', 'fmi', 'func', 'base'],
+    'batch': ['wire', 'results', 'sim', 'library', 'fmi', 'func', 'base'],
+    'plot': ['batch', 'wire', 'results', 'sim', 'library', 'fmi', 'func', 'base'],
     'cli': ['daemon', 'plot', 'batch', 'wire', 'results', 'sim', 'library',
-            'func', 'base'],
+            'fmi', 'func', 'base'],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
