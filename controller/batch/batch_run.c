@@ -152,14 +152,16 @@ static int write_json(const char *dir, const char *name, const json_t *v)
 }
 
 /* What a stopped or killed run left half-written in results/ and
- * cases/. */
+ * cases/: ID.*.tmp, and a MAT file's rows on their way (ID.mat.tmp.spill,
+ * rows_mat.c). */
 static void remove_tmp(const char *dir)
 {
     static const char *const subs[] = {"results", "cases"};
-    for (size_t k = 0; k < 2; k++) {
+    static const char *const ends[] = {".tmp", ".spill"};
+    for (size_t k = 0; k < 4; k++) {
         char sub[4200], **names = NULL;
-        snprintf(sub, sizeof sub, "%s/%s", dir, subs[k]);
-        long n = util__list_dir(sub, ".tmp", &names);
+        snprintf(sub, sizeof sub, "%s/%s", dir, subs[k / 2]);
+        long n = util__list_dir(sub, ends[k % 2], &names);
         for (long i = 0; i < n; i++) {
             char path[8400];
             snprintf(path, sizeof path, "%s/%s", sub, names[i]);

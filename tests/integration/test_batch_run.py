@@ -285,8 +285,11 @@ def check_resume(tmp):
     whole = os.path.join(tmp, "whole")
     batch([doc, "-o", whole, "-j", "2", "-q"], check=0)
     expected = read_bytes(os.path.join(whole, "summary.csv"))
-    for sig, extra in ((signal.SIGINT, []), (signal.SIGKILL, ["--rows"])):
-        out = os.path.join(tmp, "resume-%d" % sig)
+    for sig, extra in ((signal.SIGINT, []),
+                       (signal.SIGINT, ["--rows", "--format", "mat"]),
+                       (signal.SIGKILL, ["--rows"]),
+                       (signal.SIGKILL, ["--rows", "--format", "mat"])):
+        out = os.path.join(tmp, "resume-%d-%s" % (sig, "-".join(extra)))
         left = interrupt(doc, out, sig, extra)
         stamps = {n: os.stat(os.path.join(out, "results", n)).st_mtime_ns
                   for n in left}
@@ -294,7 +297,7 @@ def check_resume(tmp):
             stale = [n for sub in ("results", "cases")
                      if os.path.isdir(os.path.join(out, sub))
                      for n in os.listdir(os.path.join(out, sub))
-                     if n.endswith(".tmp")]
+                     if n.endswith(".tmp") or n.endswith(".spill")]
             expect(not stale, "half-written files left: %r" % stale)
             pending = [r for r in summary(out) if r["status"] == "pending"]
             expect(len(pending) == 12 - len(left), "the interrupted summary "
@@ -310,7 +313,23 @@ def check_resume(tmp):
         expect(len(results_in(out)) == 12, "every case has a result")
         expect(read_bytes(os.path.join(out, "summary.csv")) == expected,
                "the resumed summary differs from an uninterrupted run's")
-        if extra:
+        # Nothing half-written stays behind: a killed case's .tmp, or the
+        # spill file of a MAT case (ID.mat.tmp.spill).
+        stale = [n for sub in ("results", "cases")
+                 if os.path.isdir(os.path.join(out, sub))
+                 for n in os.listdir(os.path.join(out, sub))
+                 if ".tmp" in n or n.endswith(".spill")]
+        expect(not stale, "after the resume, half-written files are left: %r"
+               % stale)
+        if "mat" in extra:
+            import scipy.io
+            for r in summary(out):
+                m = scipy.io.loadmat(os.path.join(out, "cases",
+                                                  r["id"] + ".mat"))
+                n = m["data_2"].shape[1]
+                expect(n == 21601, "case %s has %d rows, not 21601"
+                       % (r["id"], n))
+        elif extra:
             for r in summary(out):
                 with open(os.path.join(out, "cases", r["id"] + ".csv")) as f:
                     n = sum(1 for _ in f)
