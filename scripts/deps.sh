@@ -12,7 +12,8 @@ twin_packages="gcc g++ libc6-dev make pkg-config meson ninja-build binutils
  zlib1g-dev libdouble-conversion-dev libcmocka-dev mosquitto mosquitto-clients python3 python3-paho-mqtt
  python3-jsonschema python3-yaml openssl libssl-dev clang libclang-rt-14-dev gnuplot-nox
  libmatio-dev libhdf5-dev python3-h5py python3-scipy
- libcbor-dev python3-cbor2"
+ libcbor-dev python3-cbor2
+ libzip-dev libxml2-dev"
 
 twin_install_deps() {
     [ "${TWIN_SKIP_DEPS:-0}" = 1 ] && return 0

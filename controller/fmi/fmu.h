@@ -4,13 +4,17 @@
  * modelDescription.xml read into an fmu_desc (fmu_xml.c, libxml2), its
  * binary for this platform opened and its functions bound (fmu_bind.c),
  * and the whole presented as a twin_model_descriptor of ABI 1.1
- * (fmu_model.c), so that the rest of the controller treats an FMU like a
- * plugin.
+ * (fmu_model.c maps the variables; fmu_run.c supplies the calls), so
+ * that the rest of the controller treats an FMU like a plugin.
  *
  * The FMI types and function types are declared in fmi2.h and fmi3.h,
  * written from the standards: for each function fmiNXxx the type
  * fmiNXxxTYPE, and the tables fmi2_api / fmi3_api whose member for
  * fmiNXxx is named Xxx (fmi2SetTime → api->SetTime).
+ *
+ * Errors: every function that can fail puts one sentence into why (of
+ * why_len bytes) naming the .fmu file, what is wrong and what to do, as a
+ * plugin's refusal does.
  */
 #ifndef TWIN_FMU_H
 #define TWIN_FMU_H
@@ -23,6 +27,9 @@
 /* What a description may declare: beyond these it is refused. */
 #define FMU_MAX_VARIABLES 65536
 #define FMU_MAX_XML_BYTES (64u << 20)
+/* What an archive may hold: beyond these it is refused as a zip bomb. */
+#define FMU_MAX_ENTRIES 100000
+#define FMU_MAX_UNPACKED ((uint64_t)4 << 30)
 
 typedef enum fmu_version { FMU_FMI2 = 2, FMU_FMI3 = 3 } fmu_version;
 
@@ -114,9 +121,12 @@ typedef struct fmu_desc {
 struct fmi2_api;
 struct fmi3_api;
 
+#define FMU_MAGIC 0x464d5531u  /* "FMU1" */
+
 /* A loaded FMU: one per .fmu file in the model library, shared by the
  * instances of its model. */
 typedef struct fmu {
+    uint32_t magic;           /* FMU_MAGIC, for fmu_model__of */
     char *path;               /* the .fmu file */
     char *dir;                /* where it is unpacked (the cache entry) */
     char *resources;          /* file URI of <dir>/resources/ (FMI 2) or
@@ -124,13 +134,83 @@ typedef struct fmu {
     fmu_desc desc;
     fmu_interface use;        /* the interface the model uses */
     void *handle;             /* dlopen of the binary */
-    const struct fmi2_api *f2;  /* bound functions; one of them is set */
-    const struct fmi3_api *f3;
+    struct fmi2_api *f2;      /* bound functions (fmu_bind.c): the one of
+                               * the FMU's version is set, the other NULL */
+    struct fmi3_api *f3;
     /* The model the library lists (fmu_model.c fills it): name = the
      * model identifier, variables mapped from desc. */
     twin_model_descriptor model;
     twin_variable *model_vars;
     size_t *var_of;           /* model_vars[i] comes from desc.vars[var_of[i]] */
 } fmu;
+
+/* ---- fmu_unpack.c: the archive in the cache ---- */
+
+/* The environment variable that overrides where the cache is. */
+#define FMU_CACHE_ENV "TWIN_FMU_CACHE"
+
+/* The cache directory: $TWIN_FMU_CACHE, else $XDG_CACHE_HOME/twinctl/fmu,
+ * else $HOME/.cache/twinctl/fmu, else <tmp>/twinctl-fmu-<uid>.  A
+ * malloc'd string. */
+char *fmu_unpack__cache_root(void);
+
+/* Unpack path into the cache entry named after the SHA-256 of its bytes
+ * (reused when it is there already) and put that directory, malloc'd,
+ * into *dir.  Returns 0, or -1 with a sentence in why. */
+int fmu_unpack__open(const char *path, char **dir, char *why,
+                     size_t why_len);
+
+/* ---- fmu_xml.c: modelDescription.xml ---- */
+
+/* Read <dir>/modelDescription.xml of the FMU path into d.  Returns 0, or
+ * -1 with a sentence in why (d is then empty). */
+int fmu_xml__read(const char *path, const char *dir, fmu_desc *d,
+                  char *why, size_t why_len);
+/* The same from bytes in memory (name is the file named in messages). */
+int fmu_xml__parse(const char *bytes, size_t len, const char *name,
+                   fmu_desc *d, char *why, size_t why_len);
+void fmu_xml__free(fmu_desc *d);
+
+/* ---- fmu_bind.c: the binary ---- */
+
+/* The platform folder under binaries/ for a version ("linux64",
+ * "x86_64-linux"). */
+const char *fmu_bind__platform(fmu_version v);
+
+/* dlopen f->dir's binary for f->use (RTLD_NOW | RTLD_LOCAL), bind every
+ * function that interface needs into f->f2 or f->f3, check the version
+ * the binary reports, and set f->resources.  Returns 0, or -1 with a
+ * sentence in why. */
+int fmu_bind__open(fmu *f, char *why, size_t why_len);
+void fmu_bind__close(fmu *f);
+
+/* The sentence for an instantiate call that returned NULL: names the
+ * file and the instance, quotes what the FMU logged (last, may be NULL),
+ * and says what a GUID / instantiation token mismatch means and what to
+ * do.  For fmu_run.c's create. */
+void fmu_bind__instantiate_failed(const fmu *f, const char *instance,
+                                  const char *last, char *why,
+                                  size_t why_len);
+
+/* ---- fmu_model.c: the FMU as a model ---- */
+
+/* Open the FMU path: unpack, read, choose the interface (want: FMU_ME or
+ * FMU_CS, 0 for Model Exchange when offered), bind, map onto f->model.
+ * Returns the FMU, or NULL with a sentence in why. */
+fmu *fmu_model__open(const char *path, unsigned want, char *why,
+                     size_t why_len);
+void fmu_model__close(fmu **f);
+
+/* The FMU a descriptor made by fmu_model__open belongs to (host->model
+ * in create), or NULL for any other descriptor. */
+fmu *fmu_model__of(const twin_model_descriptor *d);
+
+/* ---- fmu_run.c (the runtime adapter): the descriptor's calls ---- */
+
+/* Fill in f->model's functions (create, destroy, init, derivatives,
+ * outputs, event_indicators, event, tick, next_event_time,
+ * step_completed) for f->use.  Called by fmu_model__open after the
+ * variables are mapped. */
+void fmu_run__calls(fmu *f);
 
 #endif
