@@ -154,10 +154,11 @@ typedef struct fmu {
  * malloc'd string. */
 char *fmu_unpack__cache_root(void);
 
-/* Unpack path into the cache entry named after the SHA-256 of its bytes
+/* Unpack the FMU path (read through fd when fd >= 0: the caller's, left
+ * open) into the cache entry named after the SHA-256 of its bytes
  * (reused when it is there already) and put that directory, malloc'd,
  * into *dir.  Returns 0, or -1 with a sentence in why. */
-int fmu_unpack__open(const char *path, char **dir, char *why,
+int fmu_unpack__open(const char *path, int fd, char **dir, char *why,
                      size_t why_len);
 
 /* ---- fmu_xml.c: modelDescription.xml ---- */
@@ -194,10 +195,11 @@ void fmu_bind__instantiate_failed(const fmu *f, const char *instance,
 
 /* ---- fmu_model.c: the FMU as a model ---- */
 
-/* Open the FMU path: unpack, read, choose the interface (want: FMU_ME or
- * FMU_CS, 0 for Model Exchange when offered), bind, map onto f->model.
- * Returns the FMU, or NULL with a sentence in why. */
-fmu *fmu_model__open(const char *path, unsigned want, char *why,
+/* Open the FMU path (through fd when fd >= 0, left open): unpack, read,
+ * choose the interface (want: FMU_ME or FMU_CS, 0 for Model Exchange
+ * when offered), bind, map onto f->model, and have fmu_run.c fill in its
+ * calls.  Returns the FMU, or NULL with a sentence in why. */
+fmu *fmu_model__open(const char *path, int fd, unsigned want, char *why,
                      size_t why_len);
 void fmu_model__close(fmu **f);
 
