@@ -98,7 +98,7 @@ static void check_values(checker *ck, const double *v, size_t n,
 static void exercise(checker *ck, const twin_model *m)
 {
     const twin_model_descriptor *d = m->d;
-    twin_host host = {sizeof host, NULL, plugin_log};
+    twin_host host;
     twin_instance *inst = NULL;
     size_t ng = d->n_event_indicators;
     modlib_scratch s = {0};
@@ -108,6 +108,7 @@ static void exercise(checker *ck, const twin_model *m)
         goto exit;
     }
     double *x = s.x, *u = s.u, *y = s.y, *dx = s.dx, *g = s.g;
+    modlib__plain_host(&host, d, plugin_log, NULL);
 
     twin_status st = d->create(&host, s.p, &inst);
     check_status(ck, st, "create at the default parameters");
@@ -152,6 +153,23 @@ static void exercise(checker *ck, const twin_model *m)
                 check_values(ck, x, m->n_state, m->state,
                              "states after the event");
             }
+    }
+    if (m->next_event_time) {
+        double t_next = INFINITY;
+        check_status(ck, m->next_event_time(inst, 0.0, &t_next),
+                     "next_event_time");
+        report(ck, t_next >= 0.0, "next time event at t = %g (not before 0)",
+               t_next);
+    }
+    if (m->step_completed) {
+        int needed = 0;
+        check_status(ck, m->step_completed(inst, 0.0, x, u, &needed),
+                     "step_completed");
+    }
+    if (m->next_event_time || m->step_completed) {
+        check_status(ck, d->event(inst, 0.0, x, u, NULL),
+                     "event (time or step event, crossed NULL)");
+        check_values(ck, x, m->n_state, m->state, "states after the event");
     }
 destroy:
     d->destroy(inst);

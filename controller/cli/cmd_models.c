@@ -47,11 +47,15 @@ static void print_model(const twin_model *m)
         const twin_variable *v = &d->variables[i];
         char range[64];
         snprintf(range, sizeof range, "[%g, %g]", v->min, v->max);
-        printf("  %-9s %-10s %-8s", modlib__kind_name(v->kind), v->name,
+        printf("  %-9s %-10s %-8s", modlib__var_kind_name(v), v->name,
                v->unit[0] ? v->unit : "-");
         print_number(v->start);
-        printf(" %-22s %s%s\n", range, v->description,
-               (v->flags & TWIN_VAR_FEEDTHROUGH) ? " (feedthrough)" : "");
+        printf(" %-22s %s%s%s\n", range, v->description,
+               (v->flags & TWIN_VAR_FEEDTHROUGH) ? " (feedthrough)" : "",
+               (v->flags & TWIN_VAR_STRING)    ? " (string)"
+               : (v->flags & TWIN_VAR_BOOLEAN) ? " (boolean)"
+               : (v->flags & TWIN_VAR_INTEGER) ? " (integer)"
+                                               : "");
     }
     printf("\n");
 }

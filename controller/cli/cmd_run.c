@@ -176,6 +176,8 @@ static void on_event(run_ctx *rc, const char *p, size_t len)
                 (int)json_integer_value(json_object_get(ev, "indicator")),
                 json_integer_value(json_object_get(ev, "direction")) > 0
                     ? "rising" : "falling");
+    } else if (strcmp(kind, "time") == 0) {
+        fprintf(f, "event: t=%.17g %s time event\n", t, inst ? inst : "-");
     } else if (strcmp(kind, "late") == 0) {
         rc->late_total++;
         if (rc->events != NULL || rc->late_shown < 10) {
@@ -352,6 +354,19 @@ static void print_errors(const json_t *errors, const char *prefix)
 static uint64_t stat_of(const json_t *stats, const char *key)
 {
     return (uint64_t)json_integer_value(json_object_get(stats, key));
+}
+
+/* A model asked to end the run (ABI 1.1 request_end): say who, when, why
+ * (also with --quiet: the run is shorter than its scenario says). */
+static void print_ended_by(const run_ctx *rc)
+{
+    const json_t *by = json_object_get(rc->end, "ended_by");
+    if (by != NULL)
+        fprintf(stderr, "twinctl run: ended at t = %.17g by instance '%s', "
+                "which asked to end the run: %s\n",
+                json_number_value(json_object_get(by, "t")),
+                json_string_value(json_object_get(by, "instance")),
+                json_string_value(json_object_get(by, "reason")));
 }
 
 static void print_summary(const scenario *sc, const run_ctx *rc,
@@ -531,6 +546,7 @@ int cmd_run(int argc, char **argv)
                 end, "cancelled") == 0 ? "twinctl run: stopped: "
                                        : "twinctl run: failed: ");
         status = strcmp(end, "finished") == 0 ? 0 : 1;
+        print_ended_by(&rc);
         if (!rc.quiet)
             print_summary(sc, &rc, status == 0 ? "finished" : "stopped",
                           opt.realtime == 1 ||

@@ -234,7 +234,8 @@ static void on_tick(void *ctx, const sim *s, double t)
     functions__record(c->fns, s, t);
 }
 
-static const char *const kinds[] = {"state", "late", "nonfinite", "log"};
+static const char *const kinds[] = {"state", "late", "nonfinite", "log",
+                                    "time"};
 static const char *const levels[] = {"debug", "info", "warning", "error"};
 
 static void on_event(void *ctx, const sim_event *ev)
@@ -263,6 +264,8 @@ static void on_event(void *ctx, const sim_event *ev)
     case SIM_EVENT_LOG:
         json_object_set_new(o, "level", json_string(
             (unsigned)ev->level < 4 ? levels[ev->level] : "info"));
+        break;
+    case SIM_EVENT_TIME:
         break;
     }
     put_json(c, FRAME_EVENT, o, 1);
@@ -293,7 +296,8 @@ static int on_poll(void *ctx, sim *s, double t)
         const char *k;
         json_t *v;
         json_object_foreach(values, k, v)
-            sim__set_input(s, k, json_number_value(v));
+            sim__set_input(s, k, json_is_boolean(v) ? (double)json_is_true(v)
+                                                    : json_number_value(v));
         json_decref(values);
     }
     if (c->realtime) {
@@ -527,6 +531,10 @@ static void run_main(void *arg)
     json_t *end = json_pack("{s:s, s:o, s:o}", "status", status, "errors",
                             errors, "stats",
                             runner__stats_json(&st, paced));
+    if (end != NULL && rc == 0 && st.ended_by_model)
+        json_object_set_new(end, "ended_by", json_pack(
+            "{s:s, s:f, s:s}", "instance", st.end_instance, "t", st.end_t,
+            "reason", st.end_reason));
     if (end != NULL && rc == 0 && sc->n_fn > 0) {
         /* Values of the functions, only when the run finished. */
         json_t *values, *fn_errors;

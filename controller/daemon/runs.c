@@ -69,17 +69,15 @@ int runs__check_values(const run_rec *r, const json_t *values,
                         "run '%s' has no input '%s' to set; only inputs "
                         "listed under \"inputs\" in its scenario can be set",
                         r->id, k);
-        } else if (!json_is_number(v)) {
-            errors__add(errs, TWIN_E_WRONG_TYPE, where,
-                        "the value of '%s' must be a number", k);
         } else {
             const twin_variable *var =
                 r->sc->inst[in->to.inst].model->input[in->to.index];
-            double x = json_number_value(v);
-            if (!isfinite(x) || x < var->min || x > var->max)
-                errors__add(errs, TWIN_E_OUT_OF_RANGE, where,
-                            "'%s' = %g is outside its range [%g, %g]", k, x,
-                            var->min, var->max);
+            char why[512];
+            double x;
+            twin_err_code code = scenario__value(var, v, "input", &x, why,
+                                                 sizeof why);
+            if (code != 0)
+                errors__add(errs, code, where, "%s: %s", k, why);
         }
         free(p);
     }
@@ -250,6 +248,9 @@ static json_t *final_response(const run_rec *r, const char *status,
         json_object_set_new(resp, "errors", errors ? errors : json_array());
     else
         json_decref(errors);
+    const json_t *by = json_object_get(r->end, "ended_by");
+    if (r->state == RUN_FINISHED && by != NULL)
+        json_object_set(resp, "ended_by", (json_t *)by);
     if (r->state == RUN_FINISHED && r->sc && r->sc->n_fn > 0) {
         /* The scenario's functions, as the run's process computed them. */
         json_t *fv = json_object_get(r->end, "functions");

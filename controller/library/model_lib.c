@@ -23,19 +23,36 @@
 #include "plugin_open.h"
 #include "util.h"
 
-/* The part of the descriptor ABI 1.0 defines. */
+/* The part of the descriptor ABI 1.0 defines, and 1.1. */
 #define DESCRIPTOR_SIZE_1_0 \
     (offsetof(twin_model_descriptor, tick) + sizeof(void (*)(void)))
+#define DESCRIPTOR_SIZE_1_1 \
+    (offsetof(twin_model_descriptor, step_completed) + sizeof(void (*)(void)))
 
-static int valid_name(const char *s)
+/* The flags each minor version knows. */
+#define FLAGS_1_0 TWIN_VAR_FEEDTHROUGH
+#define FLAGS_1_1                                                         \
+    (TWIN_VAR_FEEDTHROUGH | TWIN_VAR_INTEGER | TWIN_VAR_BOOLEAN |          \
+     TWIN_VAR_STRING | TWIN_VAR_LOCAL)
+
+/* A name: a letter or _, then letters, digits and _; from ABI 1.1 a
+ * variable's name may also hold . [ ] , ( ) after the first character
+ * (FMI names such as body.frame_a.r[1]); relaxed says which. */
+static int valid_name_in(const char *s, int relaxed)
 {
     if (s == NULL || !(isalpha((unsigned char)*s) || *s == '_'))
         return 0;
     for (size_t n = 0; s[n]; n++)
         if (n >= MODLIB_MAX_NAME ||
-            !(isalnum((unsigned char)s[n]) || s[n] == '_'))
+            !(isalnum((unsigned char)s[n]) || s[n] == '_' ||
+              (relaxed && strchr(".[],()", s[n]) != NULL)))
             return 0;
     return 1;
+}
+
+static int valid_name(const char *s)
+{
+    return valid_name_in(s, 0);
 }
 
 /* A string ends within MODLIB_MAX_TEXT bytes.  Reading a pointer that
@@ -61,19 +78,164 @@ const char *modlib__kind_name(twin_var_kind kind)
     return "?";
 }
 
+const char *modlib__var_kind_name(const twin_variable *v)
+{
+    if (v->kind == TWIN_VAR_OUTPUT && (v->flags & TWIN_VAR_LOCAL))
+        return "local";
+    return modlib__kind_name(v->kind);
+}
+
+static void noop_request_end(void *context, const char *reason)
+{
+}
+
+static const char *no_param_string(void *context, size_t index)
+{
+    return NULL;
+}
+
+void modlib__plain_host(twin_host *host, const twin_model_descriptor *d,
+                        void (*log)(void *context, twin_log_level level,
+                                    const char *message),
+                        void *context)
+{
+    *host = (twin_host){.struct_size = sizeof *host, .context = context,
+                        .log = log, .model = d,
+                        .param_string = no_param_string,
+                        .request_end = noop_request_end};
+}
+
+static int whole(double v)
+{
+    return isinf(v) || v == floor(v);
+}
+
+/* The ABI 1.1 flags of variable v where they make sense (path: its
+ * place in the descriptor). */
+static void check_flags(const twin_model_descriptor *d,
+                        const twin_variable *v, const char *path,
+                        twin_errors *errs)
+{
+    uint32_t known = d->abi_minor >= 1 ? FLAGS_1_1 : FLAGS_1_0;
+    int optional_input = v->kind == TWIN_VAR_INPUT && isnan(v->start);
+    if (v->flags & ~known) {
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
+                    "variable '%s' has flags 0x%x this ABI %u.%u plugin "
+                    "cannot have (it knows 0x%x)", v->name,
+                    (unsigned)(v->flags & ~known), d->abi_major,
+                    d->abi_minor, (unsigned)known);
+        return;
+    }
+    if ((v->flags & TWIN_VAR_FEEDTHROUGH) && v->kind != TWIN_VAR_OUTPUT)
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
+                    "variable '%s' is a %s: only outputs can be "
+                    "feedthrough", v->name, modlib__kind_name(v->kind));
+    if ((v->flags & TWIN_VAR_LOCAL) && v->kind != TWIN_VAR_OUTPUT)
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
+                    "variable '%s' is a %s: only outputs can be local",
+                    v->name, modlib__kind_name(v->kind));
+    if (v->flags & TWIN_VAR_STRING) {
+        if (v->kind != TWIN_VAR_PARAMETER ||
+            (v->flags & (TWIN_VAR_INTEGER | TWIN_VAR_BOOLEAN)))
+            errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
+                        "variable '%s' (%s) is flagged string: only "
+                        "parameters can be strings, and a string is "
+                        "neither integer nor boolean", v->name,
+                        modlib__kind_name(v->kind));
+        return;
+    }
+    if ((v->flags & TWIN_VAR_BOOLEAN) &&
+        (v->min != 0.0 || v->max != 1.0 ||
+         !(optional_input || v->start == 0.0 || v->start == 1.0)))
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
+                    "boolean variable '%s' needs min 0, max 1 and start 0 "
+                    "or 1 (it has %g, %g and %g)", v->name, v->min, v->max,
+                    v->start);
+    if ((v->flags & TWIN_VAR_INTEGER) &&
+        (!whole(v->min) || !whole(v->max) ||
+         !(optional_input || whole(v->start))))
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
+                    "integer variable '%s' needs whole start, min and max "
+                    "(it has %g, %g and %g)", v->name, v->start, v->min,
+                    v->max);
+}
+
+/* Variables by (namespace, name, place): parameters and signals are two
+ * namespaces.  Sorting finds every clash in O(n log n), as a model with
+ * tens of thousands of variables (an FMU) needs. */
+static const twin_variable *sort_vars;
+
+static int by_name(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const twin_variable *v = &sort_vars[i], *w = &sort_vars[j];
+    int si = is_signal(v->kind), sj = is_signal(w->kind);
+    if (si != sj)
+        return si - sj;
+    int c = strcmp(v->name, w->name);
+    if (c != 0)
+        return c;
+    return i < j ? -1 : i > j;
+}
+
+static void check_unique(const twin_model_descriptor *d,
+                         const unsigned char *named, twin_errors *errs)
+{
+    size_t n = 0;
+    size_t *idx = malloc((d->n_variables + 1) * sizeof *idx);
+    if (idx == NULL) {
+        errors__add(errs, TWIN_E_INTERNAL, "/variables",
+                    "out of memory checking the variable names");
+        return;
+    }
+    for (size_t i = 0; i < d->n_variables; i++) {
+        twin_var_kind k = d->variables[i].kind;
+        if (named[i] && (k == TWIN_VAR_PARAMETER || is_signal(k)))
+            idx[n++] = i;
+    }
+    sort_vars = d->variables;
+    qsort(idx, n, sizeof *idx, by_name);
+    for (size_t a = 0, b; a < n; a = b) {
+        const twin_variable *first = &d->variables[idx[a]];
+        for (b = a + 1; b < n; b++) {
+            const twin_variable *v = &d->variables[idx[b]];
+            if (is_signal(v->kind) != is_signal(first->kind) ||
+                strcmp(v->name, first->name) != 0)
+                break;
+            char path[64];
+            snprintf(path, sizeof path, "/variables/%zu", idx[b]);
+            errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
+                        "variable name '%s' is used twice (as %s and %s)",
+                        v->name, modlib__kind_name(first->kind),
+                        modlib__kind_name(v->kind));
+        }
+    }
+    free(idx);
+}
+
 static void check_variables(const twin_model_descriptor *d, twin_errors *errs)
 {
     char path[64];
+    unsigned char *named = calloc(d->n_variables + 1, 1);
+    if (named == NULL) {
+        errors__add(errs, TWIN_E_INTERNAL, "/variables",
+                    "out of memory checking the variables");
+        return;
+    }
     for (size_t i = 0; i < d->n_variables; i++) {
         const twin_variable *v = &d->variables[i];
         snprintf(path, sizeof path, "/variables/%zu", i);
-        if (!valid_name(v->name)) {
+        if (!valid_name_in(v->name, d->abi_minor >= 1)) {
             errors__add(errs, TWIN_E_WRONG_TYPE, path,
                         "variable %zu has no valid name (letters, digits and "
-                        "_ only, not starting with a digit, at most %d of them)", i,
+                        "_ only%s, not starting with a digit, at most %d of "
+                        "them)", i,
+                        d->abi_minor >= 1 ? ", and . [ ] , ( ) after the "
+                                            "first character" : "",
                         MODLIB_MAX_NAME);
             continue;
         }
+        named[i] = 1;
         if ((unsigned)v->kind > TWIN_VAR_OUTPUT)
             errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
                         "variable '%s' has an unknown kind %d", v->name,
@@ -90,29 +252,42 @@ static void check_variables(const twin_model_descriptor *d, twin_errors *errs)
             errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
                         "variable '%s' has min %g above max %g (or NaN)",
                         v->name, v->min, v->max);
-        int optional_input = v->kind == TWIN_VAR_INPUT && isnan(v->start);
-        if (!optional_input && !(v->start >= v->min && v->start <= v->max))
+        /* A string parameter's number is never read (NaN is passed). */
+        int no_number = (v->kind == TWIN_VAR_INPUT && isnan(v->start)) ||
+                        (v->kind == TWIN_VAR_PARAMETER &&
+                         (v->flags & TWIN_VAR_STRING));
+        if (!no_number && !(v->start >= v->min && v->start <= v->max))
             errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
                         "variable '%s' starts at %g, outside [%g, %g]",
                         v->name, v->start, v->min, v->max);
-        if ((v->flags & TWIN_VAR_FEEDTHROUGH) && v->kind != TWIN_VAR_OUTPUT)
-            errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
-                        "variable '%s' is a %s: only outputs can be "
-                        "feedthrough", v->name, modlib__kind_name(v->kind));
-        for (size_t j = 0; j < i; j++) {
-            const twin_variable *w = &d->variables[j];
-            if (w->name == NULL || strcmp(w->name, v->name) != 0)
-                continue;
-            int clash = (v->kind == TWIN_VAR_PARAMETER &&
-                         w->kind == TWIN_VAR_PARAMETER) ||
-                        (is_signal(v->kind) && is_signal(w->kind));
-            if (clash)
-                errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
-                            "variable name '%s' is used twice (as %s and %s)",
-                            v->name, modlib__kind_name(w->kind),
-                            modlib__kind_name(v->kind));
-        }
+        check_flags(d, v, path, errs);
     }
+    check_unique(d, named, errs);
+    free(named);
+}
+
+/* The ABI 1.1 fields: time events, step events and sample periods. */
+static void check_1_1(const twin_model_descriptor *d, twin_errors *errs)
+{
+    if (d->struct_size < DESCRIPTOR_SIZE_1_1)
+        return; /* a 1.0 descriptor: none of them */
+    if (!isfinite(d->sample_period) || d->sample_period < 0)
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, "/sample_period",
+                    "sample_period is %g: it must be finite and >= 0 (0: "
+                    "every tick)", d->sample_period);
+    else if (d->sample_period > 0 && d->kind != TWIN_MODEL_DISCRETE)
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, "/sample_period",
+                    "sample_period is %g, but only a discrete model has a "
+                    "sample period", d->sample_period);
+    if ((d->next_event_time || d->step_completed) &&
+        d->kind != TWIN_MODEL_CONTINUOUS)
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, "/next_event_time",
+                    "next_event_time and step_completed are for continuous "
+                    "models only");
+    else if ((d->next_event_time || d->step_completed) && d->event == NULL)
+        errors__add(errs, TWIN_E_MISSING_FIELD, "/event",
+                    "next_event_time or step_completed is set but event is "
+                    "NULL (it is called at time and step events)");
 }
 
 size_t modlib__check_descriptor(const twin_model_descriptor *d,
@@ -165,6 +340,7 @@ size_t modlib__check_descriptor(const twin_model_descriptor *d,
                     d->n_variables);
     else
         check_variables(d, errs);
+    check_1_1(d, errs);
     if (d->create == NULL || d->destroy == NULL)
         errors__add(errs, TWIN_E_MISSING_FIELD, "/create",
                     "create and destroy are required");
@@ -246,6 +422,11 @@ twin_model *modlib__wrap(const twin_model_descriptor *d, char *why,
     if (m == NULL)
         goto oom;
     m->d = d;
+    if (d->struct_size >= DESCRIPTOR_SIZE_1_1) {
+        m->sample_period = d->sample_period;
+        m->next_event_time = d->next_event_time;
+        m->step_completed = d->step_completed;
+    }
     if (build_tables(m) != 0)
         goto oom;
     errors__clear(&errs);

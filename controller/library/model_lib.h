@@ -31,6 +31,12 @@ typedef struct twin_model {
     const twin_variable **input;
     const twin_variable **output;
     size_t n_param, n_state, n_input, n_output;
+    /* The ABI 1.1 fields as the host may read them: a descriptor whose
+     * struct_size stops before them (an ABI 1.0 plugin) gets 0 and NULL,
+     * so the host never reads past struct_size. */
+    double sample_period;
+    __typeof__(((twin_model_descriptor *)0)->next_event_time) next_event_time;
+    __typeof__(((twin_model_descriptor *)0)->step_completed) step_completed;
 } twin_model;
 
 typedef struct model_lib {
@@ -96,6 +102,18 @@ int modlib__find_signal(const twin_model *m, const char *name,
 int modlib__find_param(const twin_model *m, const char *name, size_t *index);
 
 const char *modlib__kind_name(twin_var_kind kind);
+
+/* What a variable is as a person reads it: its kind, or "local" for an
+ * output flagged TWIN_VAR_LOCAL. */
+const char *modlib__var_kind_name(const twin_variable *v);
+
+/* A host for calling a model outside a run (vetting, check-model): log
+ * goes to log (may be NULL), model is m, param_string answers NULL (the
+ * model's defaults) and request_end is ignored. */
+void modlib__plain_host(twin_host *host, const twin_model_descriptor *d,
+                        void (*log)(void *context, twin_log_level level,
+                                    const char *message),
+                        void *context);
 
 void modlib__free(model_lib *lib);
 

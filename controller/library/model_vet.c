@@ -42,7 +42,8 @@
 
 typedef enum phase {
     PH_LOAD, PH_ENTRY, PH_DESCRIPTOR, PH_CREATE, PH_INIT, PH_OUTPUTS,
-    PH_DERIVATIVES, PH_TICK, PH_INDICATORS, PH_EVENT, PH_DESTROY, PH_COUNT
+    PH_DERIVATIVES, PH_TICK, PH_INDICATORS, PH_EVENT, PH_NEXT_EVENT,
+    PH_STEP, PH_DESTROY, PH_COUNT
 } phase;
 
 /* "<subject> died of SIGSEGV (segmentation fault)<where>" */
@@ -60,6 +61,8 @@ static const struct {
     [PH_TICK] = {"tick", " at the start values"},
     [PH_INDICATORS] = {"event_indicators", " at the start values"},
     [PH_EVENT] = {"event", " at the start values"},
+    [PH_NEXT_EVENT] = {"next_event_time", " at the start values"},
+    [PH_STEP] = {"step_completed", " at the start values"},
     [PH_DESTROY] = {"destroy", ""},
 };
 
@@ -181,14 +184,36 @@ static void events(size_t i, const twin_model *m, twin_instance *inst,
     free(crossed);
 }
 
+/* The ABI 1.1 functions: the next time event, a completed step, and the
+ * event() either of them leads to (crossed NULL). */
+static void time_and_step(size_t i, const twin_model *m, twin_instance *inst,
+                          double *x, const double *u)
+{
+    int needed = 0;
+    double t_next = INFINITY;
+    if (m->next_event_time) {
+        enter(i, PH_NEXT_EVENT);
+        m->next_event_time(inst, 0.0, &t_next);
+    }
+    if (m->step_completed) {
+        enter(i, PH_STEP);
+        m->step_completed(inst, 0.0, x, u, &needed);
+    }
+    if (m->next_event_time || m->step_completed) {
+        enter(i, PH_EVENT);
+        m->d->event(inst, 0.0, x, u, NULL);
+    }
+}
+
 /* One call at the start values.  The statuses do not matter here (a run
  * reports them); that the calls return does. */
 static void exercise(size_t i, const twin_model *m)
 {
     const twin_model_descriptor *d = m->d;
-    twin_host host = {sizeof host, NULL, quiet_log};
+    twin_host host;
     twin_instance *inst = NULL;
     modlib_scratch s = {0};
+    modlib__plain_host(&host, d, quiet_log, NULL);
     if (modlib__scratch_new(m, &s) != 0)
         return; /* the child's memory: not the plugin's fault */
     enter(i, PH_CREATE);
@@ -213,6 +238,7 @@ static void exercise(size_t i, const twin_model *m)
             d->event_indicators(inst, 0.0, s.x, s.u, s.g);
             events(i, m, inst, s.x, s.u);
         }
+        time_and_step(i, m, inst, s.x, s.u);
     }
     enter(i, PH_DESTROY);
     d->destroy(inst);

@@ -84,22 +84,57 @@ static int dimensionless(const char *unit)
     return unit[0] == '\0' || strcmp(unit, "1") == 0;
 }
 
-static int check_range(composer *c, const twin_variable *v, double value,
-                       const char *path, const char *what)
+twin_err_code scenario__value(const twin_variable *v, const json_t *j,
+                              const char *what, double *out, char *why,
+                              size_t why_len)
 {
-    if (!isfinite(value)) {
-        ADD(c, TWIN_E_OUT_OF_RANGE, path, "%s '%s' must be finite", what,
-            v->name);
-        return -1;
+    int boolean = (v->flags & TWIN_VAR_BOOLEAN) != 0;
+    double x;
+    if (json_is_number(j)) {
+        x = json_number_value(j);
+    } else if (boolean && json_is_boolean(j)) {
+        x = json_is_true(j) ? 1.0 : 0.0;
+    } else {
+        snprintf(why, why_len, "%s '%s' must be %s, not %s", what, v->name,
+                 boolean ? "a number 0 or 1, or true or false" : "a number",
+                 type_name(j));
+        return TWIN_E_WRONG_TYPE;
     }
-    if (value < v->min || value > v->max) {
-        ADD(c, TWIN_E_OUT_OF_RANGE, path,
-            "%s '%s' is %g, outside its range [%g, %g]%s%s", what, v->name,
-            value, v->min, v->max, dimensionless(v->unit) ? "" : " ",
-            dimensionless(v->unit) ? "" : v->unit);
-        return -1;
+    if (!isfinite(x)) {
+        snprintf(why, why_len, "%s '%s' must be finite", what, v->name);
+        return TWIN_E_OUT_OF_RANGE;
     }
+    if (boolean && x != 0.0 && x != 1.0) {
+        snprintf(why, why_len, "%s '%s' is boolean: it is 0 or 1 (or false "
+                 "or true), not %g", what, v->name, x);
+        return TWIN_E_OUT_OF_RANGE;
+    }
+    if ((v->flags & TWIN_VAR_INTEGER) && x != floor(x)) {
+        snprintf(why, why_len, "%s '%s' is an integer: %.17g is not a whole "
+                 "number", what, v->name, x);
+        return TWIN_E_OUT_OF_RANGE;
+    }
+    if (x < v->min || x > v->max) {
+        snprintf(why, why_len, "%s '%s' is %g, outside its range [%g, %g]%s%s",
+                 what, v->name, x, v->min, v->max,
+                 dimensionless(v->unit) ? "" : " ",
+                 dimensionless(v->unit) ? "" : v->unit);
+        return TWIN_E_OUT_OF_RANGE;
+    }
+    *out = x;
     return 0;
+}
+
+/* Read value j for v at path into *out: 0, or -1 (reported). */
+static int check_value(composer *c, const twin_variable *v, const json_t *j,
+                       const char *path, const char *what, double *out)
+{
+    char why[512];
+    twin_err_code code = scenario__value(v, j, what, out, why, sizeof why);
+    if (code == 0)
+        return 0;
+    ADD(c, code, path, "%s", why);
+    return -1;
 }
 
 /* ---- time, pace, solver ------------------------------------------------ */
@@ -260,13 +295,30 @@ static void apply_params(composer *c, sc_instance *si, const json_t *params,
                 source);
             continue;
         }
-        if (!json_is_number(v)) {
+        const twin_variable *var = si->model->param[idx];
+        if (var->flags & TWIN_VAR_STRING) {
+            if (!json_is_string(v)) {
+                ADD(c, TWIN_E_WRONG_TYPE, p, "parameter '%s' is a string: "
+                    "give it as a JSON string, not %s%s", k, type_name(v),
+                    source);
+                continue;
+            }
+            char *text = strdup(json_string_value(v));
+            if (text == NULL) {
+                c->oom = 1;
+                continue;
+            }
+            free(si->strings[idx]);
+            si->strings[idx] = text;
+            continue;
+        }
+        double x;
+        if (!json_is_number(v) && !json_is_boolean(v)) {
             ADD(c, TWIN_E_WRONG_TYPE, p, "parameter '%s' must be a number, "
                 "not %s%s", k, type_name(v), source);
             continue;
         }
-        double x = json_number_value(v);
-        if (check_range(c, si->model->param[idx], x, p, "parameter") == 0)
+        if (check_value(c, var, v, p, "parameter", &x) == 0)
             si->params[idx] = x;
     }
     free(pb.p);
@@ -289,13 +341,9 @@ static void apply_start(composer *c, sc_instance *si, const json_t *start,
                 si->model->d->name, k);
             continue;
         }
-        if (!json_is_number(v)) {
-            ADD(c, TWIN_E_WRONG_TYPE, p, "start value of '%s' must be a "
-                "number, not %s", k, type_name(v));
-            continue;
-        }
-        double x = json_number_value(v);
-        if (check_range(c, si->model->state[idx], x, p, "start value of") == 0)
+        double x;
+        if (check_value(c, si->model->state[idx], v, p, "start value of",
+                        &x) == 0)
             si->start[idx] = x;
     }
     free(pb.p);
@@ -307,15 +355,36 @@ static int instance_arrays(sc_instance *si)
     si->params = calloc(m->n_param + 1, sizeof(double));
     si->start = calloc(m->n_state + 1, sizeof(double));
     si->input_start = calloc(m->n_input + 1, sizeof(double));
-    if (!si->params || !si->start || !si->input_start)
+    si->strings = calloc(m->n_param + 1, sizeof(char *));
+    if (!si->params || !si->start || !si->input_start || !si->strings)
         return -1;
     for (size_t i = 0; i < m->n_param; i++)
-        si->params[i] = m->param[i]->start;
+        si->params[i] = m->param[i]->flags & TWIN_VAR_STRING
+                            ? NAN : m->param[i]->start;
     for (size_t i = 0; i < m->n_state; i++)
         si->start[i] = m->state[i]->start;
     for (size_t i = 0; i < m->n_input; i++)
         si->input_start[i] = m->input[i]->start;
     return 0;
+}
+
+/* A discrete model's own sample period (ABI 1.1): a whole number of the
+ * run's ticks, within a relative 1e-9. */
+static void sample_period(composer *c, sc_instance *si, const char *path)
+{
+    double period = si->model->sample_period, dt = c->sc->dt;
+    si->period_ticks = 1;
+    if (!(period > 0) || !(dt > 0) || !isfinite(dt))
+        return;
+    double ticks = period / dt, whole = nearbyint(ticks);
+    if (whole < 1 || fabs(ticks - whole) > 1e-9 * ticks) {
+        ADD(c, TWIN_E_OUT_OF_RANGE, path, "instance '%s' (model '%s') has a "
+            "sample period of %g s, which is not a whole number of the "
+            "run's ticks of %g s: choose a \"dt\" that divides it",
+            si->name, si->model->d->name, period, dt);
+        return;
+    }
+    si->period_ticks = (size_t)whole;
 }
 
 static void compose_instance(composer *c, const char *name, const json_t *def,
@@ -425,6 +494,7 @@ static void compose_instance(composer *c, const char *name, const json_t *def,
             type_name(start));
     else if (start != NULL)
         apply_start(c, si, start, path_of(&pb, path, "start"));
+    sample_period(c, si, path);
 exit:
     free(pb.p);
 }
@@ -683,22 +753,23 @@ static int read_points(composer *c, const json_t *arr, const char *path,
     for (size_t i = 0; i < n; i++) {
         const json_t *pt = json_array_get(arr, i);
         const char *p = path_ofi(&pb, path, i);
+        const json_t *val = json_array_get(pt, 1);
         if (!json_is_array(pt) || json_array_size(pt) != 2 ||
             !json_is_number(json_array_get(pt, 0)) ||
-            !json_is_number(json_array_get(pt, 1))) {
+            !(json_is_number(val) ||
+              (json_is_boolean(val) && (v->flags & TWIN_VAR_BOOLEAN)))) {
             ADD(c, TWIN_E_WRONG_TYPE, p, "each point is a pair of numbers "
                 "[time, value]");
             continue;
         }
         pr->t[i] = json_number_value(json_array_get(pt, 0));
-        pr->v[i] = json_number_value(json_array_get(pt, 1));
         if (!isfinite(pr->t[i]))
             ADD(c, TWIN_E_OUT_OF_RANGE, p, "time must be finite");
         else if (i > 0 && !(pr->t[i] > pr->t[i - 1]) &&
                  c->errs->count == before)
             ADD(c, TWIN_E_OUT_OF_RANGE, p, "times must increase: %g follows "
                 "%g", pr->t[i], pr->t[i - 1]);
-        check_range(c, v, pr->v[i], p, "input");
+        check_value(c, v, val, p, "input", &pr->v[i]);
     }
     rc = c->errs->count == before ? 0 : -1;
 exit:
@@ -738,11 +809,7 @@ static void compose_profile(composer *c, sc_input *in, const json_t *def,
         const json_t *val = json_object_get(def, "value");
         const char *p = path_of(&pb, path, "value");
         pr->kind = SC_PROFILE_VALUE;
-        if (!json_is_number(val))
-            ADD(c, TWIN_E_WRONG_TYPE, p, "\"value\" must be a number, not %s",
-                type_name(val));
-        else if (check_range(c, v, json_number_value(val), p, "input") == 0)
-            pr->value = json_number_value(val);
+        check_value(c, v, val, p, "input", &pr->value);
         break;
     }
     case 1:
@@ -752,6 +819,13 @@ static void compose_profile(composer *c, sc_input *in, const json_t *def,
         break;
     case 2: {
         pr->kind = SC_PROFILE_TABLE;
+        if (v->flags & (TWIN_VAR_INTEGER | TWIN_VAR_BOOLEAN)) {
+            ADD(c, TWIN_E_OUT_OF_RANGE, path_of(&pb, path, "table"),
+                "input '%s' is %s: a table interpolates between its points; "
+                "use \"steps\"", v->name,
+                v->flags & TWIN_VAR_BOOLEAN ? "boolean" : "an integer");
+            break;
+        }
         const json_t *interp = json_object_get(def, "interp");
         if (interp != NULL) {
             const char *ip = path_of(&pb, path, "interp");
@@ -790,11 +864,8 @@ static void compose_profile(composer *c, sc_input *in, const json_t *def,
                 "write {\"live\": true} for an input set while running");
         const json_t *val = json_object_get(def, "value");
         const char *p = path_of(&pb, path, "value");
-        if (val != NULL && !json_is_number(val))
-            ADD(c, TWIN_E_WRONG_TYPE, p, "\"value\" must be a number");
-        else if (val != NULL &&
-                 check_range(c, v, json_number_value(val), p, "input") == 0)
-            pr->value = json_number_value(val);
+        if (val != NULL)
+            check_value(c, v, val, p, "input", &pr->value);
         else if (val == NULL && isnan(pr->value))
             pr->value = NAN; /* optional input, undriven until set */
         break;
@@ -1344,6 +1415,10 @@ void scenario__free(scenario **scp)
         free(sc->inst[i].params);
         free(sc->inst[i].start);
         free(sc->inst[i].input_start);
+        for (size_t k = 0; sc->inst[i].strings &&
+                           k < sc->inst[i].model->n_param; k++)
+            free(sc->inst[i].strings[k]);
+        free(sc->inst[i].strings);
     }
     for (size_t i = 0; i < sc->n_inputs; i++) {
         sc_profile *p = &sc->inputs[i].profile;

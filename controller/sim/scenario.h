@@ -64,6 +64,11 @@ typedef struct sc_instance {
     double *params;           /* model->n_param */
     double *start;            /* model->n_state: start values */
     double *input_start;      /* model->n_input: held before anything drives */
+    char **strings;           /* model->n_param: the text given to a string
+                               * parameter (TWIN_VAR_STRING), or NULL when
+                               * none was (its params slot holds NaN) */
+    size_t period_ticks;      /* a discrete model ticks every period_ticks
+                               * ticks (its sample period; 1: every tick) */
 } sc_instance;
 
 /* One entry of the scenario's "functions" list: a built-in applied to one
@@ -130,6 +135,15 @@ const char *scenario__ref_name(const scenario *sc, sc_ref r, char *buf,
 
 /* The variable a reference names (its unit, its description). */
 const twin_variable *scenario__ref_var(const scenario *sc, sc_ref r);
+
+/* A value given in JSON for variable v (a parameter, start value or
+ * input): a number, or true/false for a boolean variable, finite, within
+ * v's range, whole for an integer and 0 or 1 for a boolean.  Returns 0
+ * with the number in *out, or the error code with a sentence naming what
+ * (e.g. "input 'valve'") in why. */
+twin_err_code scenario__value(const twin_variable *v, const json_t *j,
+                              const char *what, double *out, char *why,
+                              size_t why_len);
 
 /* Read a scenario given as a file path or a name in dir (NAME.json).
  * Returns a new reference or NULL with a sentence in why. */

@@ -97,6 +97,30 @@ static void host_log(void *context, twin_log_level level, const char *message)
     s->cb.event(s->cb.ctx, &ev);
 }
 
+/* ABI 1.1: the text of string parameter index, kept by the scenario for
+ * the run's life. */
+static const char *host_param_string(void *context, size_t index)
+{
+    const node *n = context;
+    if (index >= n->si->model->n_param || n->si->strings == NULL)
+        return NULL;
+    return n->si->strings[index];
+}
+
+/* ABI 1.1: end the run after this tick's row; the first request counts. */
+static void host_request_end(void *context, const char *reason)
+{
+    node *n = context;
+    sim_stats *st = &n->owner->st;
+    if (st->ended_by_model)
+        return;
+    st->ended_by_model = 1;
+    st->end_t = sim__t_in_use;
+    snprintf(st->end_instance, sizeof st->end_instance, "%s", n->si->name);
+    snprintf(st->end_reason, sizeof st->end_reason, "%s",
+             reason ? reason : "");
+}
+
 static void solver_error(int code, const char *module, const char *function,
                          char *msg, void *data)
 {
@@ -128,7 +152,8 @@ void sim__gather_held(node *n)
  * date at (t, x). */
 int sim__group_eval(group *g, double t, double *x)
 {
-    bind(g, x);
+    if (x != NULL)
+        bind(g, x); /* NULL: a group without states keeps its own */
     for (size_t i = 0; i < g->n_pre; i++) {
         int rc = call_outputs(g->pre[i], t, 1);
         if (rc)
@@ -246,6 +271,14 @@ static int build_nodes(sim *s, twin_errors *errs)
         n->host.struct_size = sizeof n->host;
         n->host.context = n;
         n->host.log = host_log;
+        n->host.model = m->d;
+        n->host.param_string = host_param_string;
+        n->host.request_end = host_request_end;
+        n->period_ticks = sc->inst[i].period_ticks ? sc->inst[i].period_ticks
+                                                   : 1;
+        n->tick_dt = m->sample_period > 0 ? m->sample_period : sc->dt;
+        n->timed = m->next_event_time != NULL;
+        n->t_next = INFINITY;
         twin_status st = IN_MODEL(n, sc->start, m->d->create(
                                          &n->host, sc->inst[i].params,
                                          &n->inst));
@@ -317,6 +350,7 @@ static int build_order(sim *s)
     for (size_t gi = 0; gi < s->n_groups; gi++) {
         group *g = &s->groups[gi];
         g->owner = s;
+        g->t_next = INFINITY;
         for (size_t i = 0; i < nn; i++)
             member[i] = cont[i] && comp[i] == gi;
         g->nodes = malloc(nn * sizeof *g->nodes);
@@ -334,6 +368,8 @@ static int build_order(sim *s)
             n->g_off = g->n_g;
             g->n_x += n->si->model->n_state;
             g->n_g += n->n_g;
+            g->timed |= n->timed;
+            g->stepped |= n->si->model->step_completed != NULL;
         }
         for (size_t i = 0; i < nn; i++)
             if (member[i] && pre[i])
@@ -376,7 +412,7 @@ exit:
 /* CVODE's name of a return flag ("CV_TOO_MUCH_WORK") in buf.  SUNDIALS 6
  * hands the name back malloc'd and the caller frees it; 7 returns a
  * constant string. */
-static const char *flag_name(int flag, char *buf, size_t len)
+const char *sim__flag_name(int flag, char *buf, size_t len)
 {
 #if SUNDIALS_VERSION_MAJOR < 7
     char *name = CVodeGetReturnFlagName(flag);
@@ -394,7 +430,7 @@ static const char *flag_name(int flag, char *buf, size_t len)
         if (flag_ < 0) {                                                   \
             char name_[64];                                                \
             errors__add(errs, TWIN_E_INTERNAL, "", "%s failed: %s", #call, \
-                        flag_name(flag_, name_, sizeof name_));            \
+                        sim__flag_name(flag_, name_, sizeof name_));       \
             return -1;                                                     \
         }                                                                  \
     } while (0)
@@ -575,7 +611,7 @@ static void collect_stats(sim *s, group *g)
         st->root_evals += (uint64_t)v;
 }
 
-static int restart(sim *s, group *g, double t)
+int sim__restart(sim *s, group *g, double t)
 {
     collect_stats(s, g);
     int flag = CVodeReInit(g->cvode, t, g->y);
@@ -583,93 +619,12 @@ static int restart(sim *s, group *g, double t)
         char name[64];
         sim__fail(s, TWIN_E_SOLVER_FAILURE,
                   "CVodeReInit at t = %.17g failed: %s", t,
-                  flag_name(flag, name, sizeof name));
+                  sim__flag_name(flag, name, sizeof name));
         return -1;
     }
     /* The first one only takes in what init() did to the start values. */
     s->st.restarts += g->started;
     g->started = 1;
-    return 0;
-}
-
-static void describe_group(const group *g, char *buf, size_t len)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < g->n_nodes && used + 1 < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%s (model %s)",
-                                 i ? ", " : "", g->nodes[i]->si->name,
-                                 g->nodes[i]->d->name);
-}
-
-/* A state event at t: let each model whose indicator crossed handle it. */
-static int handle_events(sim *s, group *g, double t)
-{
-    if (CVodeGetRootInfo(g->cvode, g->roots) < 0)
-        return -1;
-    double *y = N_VGetArrayPointer(g->y);
-    if (sim__group_eval(g, t, y) != 0)
-        return -1;
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        node *n = g->nodes[i];
-        int any = 0;
-        for (size_t k = 0; k < n->n_g; k++) {
-            n->crossed[k] = g->roots[n->g_off + k];
-            any |= n->crossed[k] != 0;
-        }
-        if (!any)
-            continue;
-        if (call_event(n, t) != 0)
-            return -1;
-        for (size_t k = 0; k < n->n_g; k++) {
-            if (n->crossed[k] == 0)
-                continue;
-            s->st.events++;
-            if (s->cb.event) {
-                sim_event ev = {.kind = SIM_EVENT_STATE, .t = t,
-                                .instance = n->si->name, .indicator = (int)k,
-                                .direction = n->crossed[k],
-                                .message = "state event"};
-                s->cb.event(s->cb.ctx, &ev);
-            }
-        }
-    }
-    return 0;
-}
-
-/* Integrate one group from t to t1, never past t1. */
-static int advance(sim *s, group *g, double t, double t1)
-{
-    if (g->restart) {
-        if (restart(s, g, t) != 0)
-            return -1;
-        g->restart = 0;
-    }
-    for (;;) {
-        int flag = CVodeSetStopTime(g->cvode, t1);
-        double tret = t;
-        if (flag >= 0)
-            flag = CVode(g->cvode, t1, g->y, &tret, CV_NORMAL);
-        if (flag == CV_ROOT_RETURN) {
-            if (handle_events(s, g, tret) != 0 || restart(s, g, tret) != 0)
-                return -1;
-            if (tret >= t1)
-                break;
-            continue;
-        }
-        if (flag >= 0)
-            break;
-        char who[512], name[64];
-        describe_group(g, who, sizeof who);
-        if (s->fail[0] == '\0')
-            sim__fail(s, TWIN_E_SOLVER_FAILURE,
-                      "the solver failed between t = %.17g and %.17g (%s) "
-                      "for instances %s%s%s", t, t1,
-                      flag_name(flag, name, sizeof name), who,
-                      s->solver_msg[0] ? ": " : "", s->solver_msg);
-        return -1;
-    }
-    bind(g, N_VGetArrayPointer(g->y));
     return 0;
 }
 
@@ -725,9 +680,11 @@ int sim__evaluate(sim *s, double t, int first)
         int rc;
         if (n->continuous) {
             rc = call_outputs(n, t, 0);
+        } else if (n->period_ticks > 1 && s->k % n->period_ticks != 0) {
+            rc = 0; /* between its samples: outputs held */
         } else {
-            twin_status st = IN_MODEL(n, t, n->d->tick(n->inst, t, sc->dt, n->x,
-                                                    n->u, n->y));
+            twin_status st = IN_MODEL(n, t, n->d->tick(n->inst, t, n->tick_dt,
+                                                    n->x, n->u, n->y));
             OUT_OF_MODEL();
             rc = sim__model_status(n, st, "tick", t, 0);
         }
@@ -820,6 +777,7 @@ int sim__run(sim *s, sim_stats *stats, twin_errors *errs)
             sim__fail(s, TWIN_E_CANCELLED, "cancelled at t = %.17g", t);
             break;
         }
+        s->k = k;
         if (sim__evaluate(s, t, k == 0) != 0)
             break;
         if (s->cb.tick)
@@ -829,13 +787,13 @@ int sim__run(sim *s, sim_stats *stats, twin_errors *errs)
                       "cancelled by the receiver at t = %.17g", t);
             break;
         }
-        if (k == sc->n_ticks)
-            break;
+        if (k == sc->n_ticks || s->st.ended_by_model)
+            break; /* the end, or a model asked for it */
         double t1 = sc->start + (double)(k + 1) * sc->dt;
         int failed = 0;
         for (size_t gi = 0; gi < s->n_groups && !failed; gi++)
-            if (s->groups[gi].cvode)
-                failed = advance(s, &s->groups[gi], t, t1) != 0;
+            if (s->groups[gi].cvode || s->groups[gi].timed)
+                failed = sim__advance(s, &s->groups[gi], t, t1) != 0;
         if (failed)
             break;
         s->st.ticks++;

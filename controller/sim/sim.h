@@ -23,7 +23,8 @@ typedef enum sim_event_kind {
     SIM_EVENT_STATE,      /* a state event located by root finding */
     SIM_EVENT_LATE,       /* real-time: a tick started after its deadline */
     SIM_EVENT_NONFINITE,  /* a value in a row was not finite */
-    SIM_EVENT_LOG         /* a model logged a message */
+    SIM_EVENT_LOG,        /* a model logged a message */
+    SIM_EVENT_TIME        /* a model's time event (ABI 1.1 next_event_time) */
 } sim_event_kind;
 
 typedef struct sim_event {
@@ -80,6 +81,8 @@ typedef struct sim_stats {
     uint64_t root_evals;
     uint64_t restarts;     /* integrator restarts (input jumps, events) */
     uint64_t events;       /* state events located */
+    uint64_t time_events;  /* time events handled (one per instance) */
+    uint64_t step_events;  /* step events a model asked for */
     uint64_t late_ticks;   /* real-time: ticks started after deadline */
     uint64_t missed_ticks; /* real-time: ticks started a whole dt late */
     double lateness_p50;   /* real-time, seconds */
@@ -88,6 +91,12 @@ typedef struct sim_stats {
     size_t n_groups;       /* integration groups */
     size_t n_states;       /* continuous states over all groups */
     double wall_seconds;
+    /* A model asked to end the run (twin_host.request_end): the run
+     * ended normally after that tick's row.  The first request counts. */
+    int ended_by_model;
+    double end_t;          /* the t of the model call that asked */
+    char end_instance[128];
+    char end_reason[256];
 } sim_stats;
 
 /* Build.  Returns NULL with problems in errs (model create failures,

@@ -47,6 +47,12 @@ struct node {
     group *grp;
     size_t x_off, g_off, n_g;
     int *crossed;
+    /* ABI 1.1 */
+    size_t period_ticks;  /* discrete: tick when the tick number divides */
+    double tick_dt;       /* discrete: tick()'s dt (the sample period) */
+    double t_next;        /* time events: the next one (+INFINITY: none) */
+    int timed;            /* has next_event_time */
+    int handled;          /* its time event was just handled */
 };
 
 struct group {
@@ -63,6 +69,9 @@ struct group {
     int *roots;
     int restart;          /* an input jumped: CVodeReInit before going on */
     int started;          /* the first ReInit after CVodeInit is no restart */
+    int timed;            /* a node has time events (next_event_time) */
+    int stepped;          /* a node has step events: CV_ONE_STEP */
+    double t_next;        /* the earliest of the nodes' next time events */
 };
 
 typedef struct input_slot {
@@ -101,6 +110,7 @@ struct sim {
     const node *discarded;
     group **blocks;       /* the groups with states, in order */
     size_t n_blocks;
+    size_t k;             /* the tick being taken */
 };
 
 /* Around every call into a model: who is running, at what t, for crash
@@ -122,7 +132,7 @@ int sim__model_status(node *n, twin_status st, const char *fn, double t,
 /* Copy held sources into n's inputs (a jump restarts its group). */
 void sim__gather_held(node *n);
 
-/* Bind group g to the states x and bring every input read inside its
+/* Bind group g to the states x (NULL: as they are) and bring every input read inside its
  * right-hand side up to date at (t, x); sim__group_derivs then fills
  * dx (0, 1 retry, -1 failed). */
 int sim__group_eval(group *g, double t, double *x);
@@ -138,6 +148,18 @@ int sim__propagate(sim *s, double t);
 
 /* Steps 1–3 of a tick at t (first: the run's first tick, with init). */
 int sim__evaluate(sim *s, double t, int first);
+
+/* CVODE's name of a return flag ("CV_TOO_MUCH_WORK") in buf. */
+const char *sim__flag_name(int flag, char *buf, size_t len);
+
+/* Restart g's integrator at t from its vector (counted as a restart but
+ * for the first).  0, or -1 (recorded). */
+int sim__restart(sim *s, group *g, double t);
+
+/* Step 5 for one group (sim_events.c): integrate from t to t1, never
+ * past t1, handling state events, time events (ABI 1.1) strictly
+ * before t1 and step events on the way.  0, or -1 (recorded). */
+int sim__advance(sim *s, group *g, double t, double t1);
 
 static inline double link_value(const link *l)
 {
@@ -171,11 +193,12 @@ static inline int call_outputs(node *n, double t, int recoverable)
     return sim__model_status(n, st, "outputs", t, recoverable);
 }
 
-/* Hand n the event indicators it has in n->crossed. */
-static inline int call_event(node *n, double t)
+/* Hand n the event indicators it has in n->crossed (NULL: a time or step
+ * event). */
+static inline int call_event(node *n, double t, const int *crossed)
 {
     twin_status st = IN_MODEL(n, t, n->d->event(n->inst, t, n->x, n->u,
-                                             n->crossed));
+                                             crossed));
     OUT_OF_MODEL();
     return sim__model_status(n, st, "event", t, 0);
 }

@@ -186,7 +186,7 @@ static int settle_events(sim *s, double t)
                 any |= n->crossed[k] != 0;
             }
             if (any)
-                rc = call_event(n, t);
+                rc = call_event(n, t, n->crossed);
         }
         off += g->n_g;
     }

@@ -52,7 +52,7 @@ extern "C" {
 #endif
 
 #define TWIN_MODEL_ABI_MAJOR 1
-#define TWIN_MODEL_ABI_MINOR 0
+#define TWIN_MODEL_ABI_MINOR 1
 
 /* The one symbol a plugin exports. */
 #define TWIN_MODEL_ENTRY_SYMBOL "twin_model_entry"

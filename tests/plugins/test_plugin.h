@@ -15,6 +15,14 @@
  *   EVENT_DIES             one event indicator; event writes through a
  *                          bad pointer
  *   VERSION "v"            the version (default "0.0.1")
+ * and for ABI 1.1:
+ *   ABI_1_0                an ABI 1.0 plugin: minor 0 and a struct_size
+ *                          that ends before the 1.1 fields, which hold
+ *                          bait (a NaN period, a pointer to nowhere)
+ *   BAD_1_1                each 1.1 rule broken once (flags where they
+ *                          make no sense, a name, a duplicate, a sample
+ *                          period on a continuous model, next_event_time
+ *                          without event)
  */
 #include <math.h>
 #include <stdint.h>
@@ -42,6 +50,20 @@ static const twin_variable variables[] = {
 #endif
 #ifdef BAD_DESCRIPTOR
     {"x", "1", TWIN_VAR_OUTPUT, 0, 0.0, 2.0, 1.0, "Clashes and min > max."},
+#endif
+#ifdef BAD_1_1
+    {"s_in", "", TWIN_VAR_INPUT, TWIN_VAR_STRING, 0.0, 0.0, 1.0,
+     "A string input."},
+    {"loc", "1", TWIN_VAR_PARAMETER, TWIN_VAR_LOCAL, 0.0, 0.0, 1.0,
+     "A local parameter."},
+    {"b", "1", TWIN_VAR_OUTPUT, TWIN_VAR_BOOLEAN, 0.0, 0.0, 2.0,
+     "A boolean up to 2."},
+    {"i", "1", TWIN_VAR_OUTPUT, TWIN_VAR_INTEGER, 0.5, 0.0, 2.0,
+     "An integer starting at 0.5."},
+    {"f", "1", TWIN_VAR_OUTPUT, 0x100u, 0.0, 0.0, 2.0, "An unknown flag."},
+    {"bad name!", "1", TWIN_VAR_OUTPUT, 0, 0.0, 0.0, 2.0, "A bad name."},
+    {"a.b[1]", "1", TWIN_VAR_OUTPUT, 0, 0.0, 0.0, 2.0, "A good 1.1 name."},
+    {"k", "1", TWIN_VAR_PARAMETER, 0, 0.0, 0.0, 2.0, "A duplicate."},
 #endif
 };
 
@@ -93,10 +115,31 @@ static twin_status event(twin_instance *m, double t, double *x,
 }
 #endif
 
+#ifdef BAD_1_1
+static twin_status next_event_time(twin_instance *m, double t,
+                                   double *t_next)
+{
+    *t_next = INFINITY;
+    return TWIN_OK;
+}
+#endif
+
 static const twin_model_descriptor descriptor = {
     .abi_major = ABI_MAJOR,
+#ifdef ABI_1_0
+    .abi_minor = 0,
+    .struct_size = offsetof(twin_model_descriptor, sample_period),
+    .sample_period = NAN,
+    .next_event_time = (twin_status(*)(twin_instance *, double,
+                                        double *))(uintptr_t)16,
+#else
     .abi_minor = ABI_MINOR,
     .struct_size = sizeof(twin_model_descriptor),
+#endif
+#ifdef BAD_1_1
+    .sample_period = 0.5,
+    .next_event_time = next_event_time,
+#endif
     .name = PLUGIN_NAME,
     .version = VERSION,
     .description = "A test plugin.",
