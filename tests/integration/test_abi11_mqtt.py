@@ -8,7 +8,7 @@ input that is not whole, of a boolean that is not 0/1, or out of range is
 rejected with out_of_range naming it, and JSON true is accepted for a
 boolean; every message the controller sent is valid against docs/schema/.
 
-Usage: python3 tests/integration/test_abi11.py BUILD_DIR"""
+Usage: python3 tests/integration/test_abi11_mqtt.py BUILD_DIR"""
 
 import os
 import sys
