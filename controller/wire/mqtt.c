@@ -2,19 +2,34 @@
  * mqtt.c — paho MQTTAsync (MQTT v5) behind a queue of events.
  *
  * Owns the paho client, its callbacks (which run on paho's threads and do
- * nothing but copy onto the queue and wake the owner), re-subscription
- * after every connect, the v5 response-topic, correlation-data and
- * content-type properties, TCP_NODELAY, and TLS and the login with paho's options
- * (the TLS library's error text is kept and put into the connect failure
- * it explains), the rules for those options, and reading the password
- * (from the caller, its file's first line, or TWIN_MQTT_PASSWORD).
- * Filling them from the configuration is mqtt_security.c's.  What the
- * events mean is the owner's business (serve.c, submit_exchange.c, ...).
+ * nothing but copy onto the queue and wake the owner), the connection's
+ * life — one paho handle per connection, made afresh after every loss,
+ * with its own backoff — re-subscription after every connect, the v5
+ * response-topic, correlation-data and content-type properties,
+ * TCP_NODELAY, and TLS and the login with paho's options (the TLS
+ * library's error text is kept and put into the connect failure it
+ * explains).  The rules for those options and the password are
+ * mqtt_auth.c's; filling them from the configuration is mqtt_security.c's.
+ * What the events mean is the owner's business (serve.c,
+ * submit_exchange.c, ...).
+ *
+ * Reconnecting.  paho's automatic reconnect is off.  It kept one handle
+ * across connections, with its store of publishes in flight, its retries
+ * and its partly written packets, and under it a payload freed at a loss
+ * was written out after the reconnect (docs/reliability.md, "A payload
+ * corrupted on the wire").  Here a handle lives for one connection: when
+ * it is lost (or its connect fails), the owner's thread makes a new handle
+ * after a backoff, and destroys the old one then, once none of its
+ * callbacks runs — nothing of one connection reaches the next.  What was
+ * not acknowledged is the owner's to send again (the daemon's sender keeps
+ * every message until its PUBACK); a publish the old handle never
+ * answered is reported failed when it is destroyed.
  */
 #include "mqtt.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -22,30 +37,75 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <MQTTAsync.h>
 #include <MQTTReasonCodes.h>
 
-#include "tls_check.h"
+#include "mqtt_auth.h"
+#include "util.h"
+
+/* The wait before a new connection after a loss or a failed connect:
+ * RETRY_FIRST after a connection that lasted RETRY_STABLE seconds or more,
+ * else doubled each time up to RETRY_MAX. */
+#define RETRY_FIRST 0.1
+#define RETRY_MIN 0.25
+#define RETRY_MAX 4.0
+#define RETRY_STABLE 5.0
 
 typedef struct node {
     mqtt_event *ev;
+    unsigned gen;            /* the connection it came from */
     struct node *next;
 } node;
 
-struct mqtt_client {
+typedef struct conn conn;
+
+/* A call paho answers with a callback — a QoS ≥ 1 publish, a tagged
+ * subscription — kept on its connection's list until the callback, or
+ * until the connection's handle is destroyed without one. */
+typedef struct req {
+    conn *cn;
+    struct req *prev, *next; /* guarded by the client's lock */
+    uint64_t tag;
+    size_t n;                /* a subscription's topics; 0: a publish */
+} req;
+
+/* One paho handle: one connection, from its connect to its end. */
+struct conn {
+    mqtt_client *c;
     MQTTAsync h;
-    int efd;
+    unsigned gen;
+    req *reqs;               /* guarded by the client's lock */
+    atomic_int in_callback;  /* its callbacks running now */
+};
+
+struct mqtt_client {
+    conn *cur;               /* owner's: the connection now */
+    conn *old;               /* owner's: the one before, destroyed when
+                              * the next is made */
+    atomic_uint gen;         /* cur's generation, for paho's threads */
+    int cur_gone;            /* owner's: cur's connect failed or it was
+                              * lost */
+    int ever_connected;      /* owner's */
+    double connected_at;     /* owner's: when cur connected */
+    double retry_at;         /* owner's: make a new connection then (0:
+                              * not planned) */
+    double backoff;          /* owner's: the last wait, s */
+    int efd, tfd, wfd;       /* events, the retry timer, and an epoll of
+                              * both: the wake fd */
     pthread_mutex_t lock;
     node *head, *tail;
     char **subs;             /* guarded by lock */
     size_t n_subs;
     atomic_int connected;
     atomic_size_t in_flight;
-    char *url;
+    char *url, *client_id;
     char *will_topic, *will_payload;
     int will_retained;
     int keepalive, connect_timeout;
@@ -63,20 +123,17 @@ struct mqtt_client {
     atomic_int stopping;
 };
 
-/* One publish's context for its success/failure callback. */
-typedef struct pub_ctx {
-    mqtt_client *c;
-    uint64_t tag;
-} pub_ctx;
-
-static void push(mqtt_client *c, mqtt_event *ev)
+/* Queue an event of connection cn for the owner. */
+static void push(conn *cn, mqtt_event *ev)
 {
+    mqtt_client *c = cn->c;
     node *n = malloc(sizeof *n);
     if (n == NULL) {
         mqtt__event_free(ev); /* nothing better to do on a paho thread */
         return;
     }
     n->ev = ev;
+    n->gen = cn->gen;
     n->next = NULL;
     pthread_mutex_lock(&c->lock);
     /* Inbound messages past the bound: wait (on paho's thread) until the
@@ -122,7 +179,7 @@ static void owner_leave(mqtt_client *c)
     pthread_mutex_unlock(&c->lock);
 }
 
-static void push_simple(mqtt_client *c, mqtt_event_kind kind, uint64_t tag,
+static void push_simple(conn *cn, mqtt_event_kind kind, uint64_t tag,
                         const char *text)
 {
     mqtt_event *ev = calloc(1, sizeof *ev);
@@ -131,7 +188,25 @@ static void push_simple(mqtt_client *c, mqtt_event_kind kind, uint64_t tag,
     ev->kind = kind;
     ev->tag = tag;
     ev->text = text ? strdup(text) : NULL;
-    push(c, ev);
+    push(cn, ev);
+}
+
+/* Around every callback of a connection: its handle is not destroyed
+ * while one runs (retire). */
+static void cb_enter(conn *cn)
+{
+    atomic_fetch_add(&cn->in_callback, 1);
+}
+
+static void cb_leave(conn *cn)
+{
+    atomic_fetch_sub(&cn->in_callback, 1);
+}
+
+/* Is cn the connection now (on paho's threads)? */
+static int current(const conn *cn)
+{
+    return atomic_load(&cn->c->gen) == cn->gen;
 }
 
 void mqtt__event_free(mqtt_event *e)
@@ -181,30 +256,6 @@ static void set_nodelay_all(void)
 
 /* ---- callbacks (paho's threads) ----------------------------------------- */
 
-/* The reason in one of OpenSSL's error lines ("[thread:]error:code:
- * library:function:reason:file:line:data"), or the whole line when it
- * does not look like one. */
-static void ssl_reason(const char *line, size_t len, const char **out,
-                       size_t *out_len)
-{
-    const char *end = line + len, *p = NULL;
-    for (const char *q = line; q + 6 <= end && p == NULL; q++)
-        if (memcmp(q, "error:", 6) == 0)
-            p = q + 6;
-    for (int field = 0; p != NULL && field < 3; field++) {
-        p = memchr(p, ':', (size_t)(end - p));
-        p = p ? p + 1 : NULL;
-    }
-    const char *stop = p ? memchr(p, ':', (size_t)(end - p)) : NULL;
-    if (p == NULL || stop == NULL || stop == p) {
-        *out = line;
-        *out_len = len;
-        return;
-    }
-    *out = p;
-    *out_len = (size_t)(stop - p);
-}
-
 /* OpenSSL's error queue, line by line (ERR_print_errors_cb), on the thread
  * that met the error: the reasons are kept until the failure they explain
  * is reported. */
@@ -215,7 +266,7 @@ static int on_ssl_error(const char *str, size_t len, void *u)
     size_t rlen;
     while (len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r'))
         len--;
-    ssl_reason(str, len, &reason, &rlen);
+    mqtt_auth__ssl_reason(str, len, &reason, &rlen);
     pthread_mutex_lock(&c->lock);
     size_t used = strlen(c->tls_error);
     if (rlen > 0 && used + rlen + 3 < sizeof c->tls_error)
@@ -236,13 +287,17 @@ static void take_tls_error(mqtt_client *c, char *out, size_t len)
 
 static void on_lost(void *context, char *cause)
 {
-    mqtt_client *c = context;
+    conn *cn = context;
+    mqtt_client *c = cn->c;
     char tls[sizeof c->tls_error], text[sizeof tls + 128];
-    atomic_store(&c->connected, 0);
+    cb_enter(cn);
+    if (current(cn))
+        atomic_store(&c->connected, 0);
     take_tls_error(c, tls, sizeof tls);
     snprintf(text, sizeof text, "%s%s%s", cause ? cause : "connection lost",
              tls[0] ? "; TLS: " : "", tls);
-    push_simple(c, MQTT_EV_LOST, 0, text);
+    push_simple(cn, MQTT_EV_LOST, 0, text);
+    cb_leave(cn);
 }
 
 static char *property_string(MQTTProperties *props, enum MQTTPropertyCodes id,
@@ -264,7 +319,8 @@ static char *property_string(MQTTProperties *props, enum MQTTPropertyCodes id,
 static int on_message(void *context, char *topic, int topic_len,
                       MQTTAsync_message *m)
 {
-    mqtt_client *c = context;
+    conn *cn = context;
+    cb_enter(cn);
     mqtt_event *ev = calloc(1, sizeof *ev);
     if (ev != NULL) {
         size_t tl = topic_len > 0 ? (size_t)topic_len : strlen(topic);
@@ -291,148 +347,139 @@ static int on_message(void *context, char *topic, int topic_len,
         }
     }
     if (ev)
-        push(c, ev);
+        push(cn, ev);
     MQTTAsync_freeMessage(&m);
     MQTTAsync_free(topic);
+    cb_leave(cn);
     return 1;
+}
+
+/* Connected and subscribed: connection cn is up for the owner. */
+static void up(conn *cn)
+{
+    if (current(cn))
+        atomic_store(&cn->c->connected, 1);
+    push_simple(cn, MQTT_EV_CONNECTED, 0, NULL);
 }
 
 static void on_subscribed(void *context, MQTTAsync_successData5 *r)
 {
-    mqtt_client *c = context;
-    atomic_store(&c->connected, 1);
-    push_simple(c, MQTT_EV_CONNECTED, 0, NULL);
+    conn *cn = context;
+    cb_enter(cn);
+    up(cn);
+    cb_leave(cn);
 }
 
+/* The broker refused the subscriptions: lost, for the owner (the next
+ * connection tries them again). */
 static void on_subscribe_failed(void *context, MQTTAsync_failureData5 *r)
 {
-    mqtt_client *c = context;
+    conn *cn = context;
     char text[256];
+    cb_enter(cn);
     snprintf(text, sizeof text, "subscribing failed: %s (reason %d)",
              r && r->message ? r->message : "no message",
              r ? (int)r->reasonCode : -1);
-    push_simple(c, MQTT_EV_LOST, 0, text);
+    push_simple(cn, MQTT_EV_LOST, 0, text);
+    cb_leave(cn);
 }
 
-static void subscribe_all(mqtt_client *c)
+/* A copy of the topics kept for every connect (taken under the lock,
+ * used without it: paho must not be called holding the lock, which its
+ * threads take in push while holding paho's own mutex). */
+static char **copy_subscriptions(mqtt_client *c, size_t *n)
+{
+    pthread_mutex_lock(&c->lock);
+    char **copy = calloc(c->n_subs + 1, sizeof *copy);
+    *n = 0;
+    for (size_t i = 0; copy != NULL && i < c->n_subs; i++) {
+        if ((copy[i] = strdup(c->subs[i])) == NULL) {
+            for (size_t j = 0; j < i; j++)
+                free(copy[j]);
+            free(copy);
+            copy = NULL;
+        } else {
+            *n = i + 1;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return copy;
+}
+
+static void subscribe_all(conn *cn)
 {
     MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
     opts.onSuccess5 = on_subscribed;
     opts.onFailure5 = on_subscribe_failed;
-    opts.context = c;
-    pthread_mutex_lock(&c->lock);
-    size_t n = c->n_subs;
+    opts.context = cn;
+    size_t n = 0;
+    char **topics = copy_subscriptions(cn->c, &n);
     int *qos = calloc(n + 1, sizeof *qos);
     for (size_t i = 0; qos && i < n; i++)
         qos[i] = 1;
-    int rc = n == 0 || qos == NULL
-                 ? -1
-                 : MQTTAsync_subscribeMany(c->h, (int)n, c->subs, qos, &opts);
-    pthread_mutex_unlock(&c->lock);
+    int rc = topics == NULL || qos == NULL ? -1
+             : n == 0 ? MQTTASYNC_SUCCESS
+                      : MQTTAsync_subscribeMany(cn->h, (int)n, topics, qos,
+                                                &opts);
+    for (size_t i = 0; topics && i < n; i++)
+        free(topics[i]);
+    free(topics);
     free(qos);
-    if (n == 0) {
-        atomic_store(&c->connected, 1);
-        push_simple(c, MQTT_EV_CONNECTED, 0, NULL);
-    } else if (rc != MQTTASYNC_SUCCESS) {
-        push_simple(c, MQTT_EV_LOST, 0, "could not subscribe");
-    }
+    if (rc != MQTTASYNC_SUCCESS)
+        push_simple(cn, MQTT_EV_LOST, 0, "could not subscribe");
+    else if (n == 0)
+        up(cn);
 }
 
 static void on_connected(void *context, char *cause)
 {
-    mqtt_client *c = context;
+    conn *cn = context;
+    cb_enter(cn);
     const char *diag = getenv("TWIN_MQTT_NODELAY"); /* "0": measure Nagle */
     if (diag == NULL || strcmp(diag, "0") != 0)
         set_nodelay_all();
-    subscribe_all(c);
+    subscribe_all(cn);
+    cb_leave(cn);
 }
 
-/* What to check after a TLS failure, by what the TLS library said. */
-static void tls_hint(const mqtt_client *c, const char *tls, char *out,
-                     size_t len)
+/* The sentence for a failed connect, into text; returns 1 when the
+ * broker was there but said no (TLS, or the login), 0 when none was. */
+static int connect_failure(mqtt_client *c, const MQTTAsync_failureData5 *r,
+                           char *text, size_t text_len)
 {
-    if (strstr(tls, "alert") != NULL)      /* the broker ended it */
-        snprintf(out, len, "the broker refused the TLS handshake: check the "
-                 "client certificate %s and key %s (signed by a CA the "
-                 "broker trusts?), then the CA file %s",
-                 c->cert_file ? c->cert_file : "(none given)",
-                 c->key_file ? c->key_file : "(in the certificate file)",
-                 c->ca_file ? c->ca_file : "(none: the system's CAs)");
-    else if (strstr(tls, "certificate verify failed") != NULL &&
-             tls__explain_verify_failure(c->url, c->ca_file, out, len))
-        return; /* expired or not yet valid: not the CA file's fault */
-    else if (c->ca_file)
-        snprintf(out, len, "check the CA file %s: it must hold the CA that "
-                 "signed the broker's certificate, and that certificate "
-                 "must name the host in the URL", c->ca_file);
-    else
-        snprintf(out, len, "the system's CAs do not vouch for the broker's "
-                 "certificate: give the CA file that signed it");
-}
-
-static void on_connect_failed(void *context, MQTTAsync_failureData5 *r)
-{
-    mqtt_client *c = context;
-    char tls[sizeof c->tls_error], hint[512], text[1536];
-    int refused = 1;
+    char tls[sizeof c->tls_error];
     take_tls_error(c, tls, sizeof tls);
+    const mqtt_auth_info a = {c->url, c->username, c->tls, c->ca_file,
+                              c->cert_file, c->key_file};
     /* paho gives the CONNACK's refusal as a positive code (its own errors
      * are negative); an MQTT v5 reason code, or 1 to 5 for MQTT 3. */
     int reason = r == NULL ? 0
                  : r->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR
                      ? (int)r->reasonCode
                      : r->code > 0 ? r->code : 0;
-    if (reason > 0) {
-        /* The broker answered the CONNECT: refused. */
-        int login = reason == MQTTREASONCODE_NOT_AUTHORIZED ||
-                    reason == MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD ||
-                    reason == 4 || reason == 5;
-        const char *name = MQTTReasonCode_toString(
-            (enum MQTTReasonCodes)reason);
-        snprintf(text, sizeof text, "cannot connect to %s: the broker "
-                 "refused the connection%s%s%s: %s (reason %d)%s", c->url,
-                 c->username ? " of user '" : "",
-                 c->username ? c->username : "", c->username ? "'" : "",
-                 name ? name : "refused", reason,
-                 !login ? ""
-                 : c->username ? "; check the username and the password "
-                                 "(its file, or TWIN_MQTT_PASSWORD)"
-                               : "; it wants a username and password");
-    } else if (c->tls && tls[0]) {
-        tls_hint(c, tls, hint, sizeof hint);
-        snprintf(text, sizeof text, "cannot connect to %s: TLS failed (%s); "
-                 "%s", c->url, tls, hint);
-    } else if (c->tls) {
-        /* paho says "TCP/TLS connect failure", and OpenSSL nothing, alike
-         * for a closed port, a port without TLS, a certificate for another
-         * host name, and a broker that ended the handshake because it
-         * wants a client certificate. */
-        refused = 0;
-        snprintf(text, sizeof text, "cannot connect to %s: %s (no broker "
-                 "there, or no TLS on that port, or the broker's "
-                 "certificate does not name the host in the URL, or the "
-                 "broker wants a client certificate%s)", c->url,
-                 r && r->message ? r->message : "no TLS connection",
-                 c->cert_file ? "" : " and none was given");
-    } else {
-        refused = 0;
-        snprintf(text, sizeof text, "cannot connect to %s: %s", c->url,
-                 r && r->message ? r->message
-                                 : "no answer (is the broker running "
-                                   "there?)");
-    }
+    return mqtt_auth__connect_failure(&a, reason, r ? r->message : NULL, tls,
+                                      text, text_len);
+}
+
+static void on_connect_failed(void *context, MQTTAsync_failureData5 *r)
+{
+    conn *cn = context;
+    char text[1536];
+    cb_enter(cn);
+    int refused = connect_failure(cn->c, r, text, sizeof text);
     mqtt_event *ev = calloc(1, sizeof *ev);
-    if (ev == NULL)
-        return;
-    ev->kind = MQTT_EV_CONNECT_FAILED;
-    ev->refused = refused;
-    ev->text = strdup(text);
-    push(c, ev);
+    if (ev != NULL) {
+        ev->kind = MQTT_EV_CONNECT_FAILED;
+        ev->refused = refused;
+        ev->text = strdup(text);
+        push(cn, ev);
+    }
+    cb_leave(cn);
 }
 
 /* The broker answered what with a failure reason code (MQTT v5, >=
  * 0x80): a refusal for good, as an event of kind. */
-static void push_refused(mqtt_client *c, mqtt_event_kind kind, uint64_t tag,
+static void push_refused(conn *cn, mqtt_event_kind kind, uint64_t tag,
                          const char *what, enum MQTTReasonCodes reason)
 {
     char text[256];
@@ -445,167 +492,104 @@ static void push_refused(mqtt_client *c, mqtt_event_kind kind, uint64_t tag,
     ev->tag = tag;
     ev->refused = 1;
     ev->text = strdup(text);
-    push(c, ev);
+    push(cn, ev);
+}
+
+/* A request of connection cn, on its list until answered. */
+static req *req_new(conn *cn, uint64_t tag, size_t n)
+{
+    req *q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return NULL;
+    *q = (req){.cn = cn, .tag = tag, .n = n};
+    pthread_mutex_lock(&cn->c->lock);
+    q->next = cn->reqs;
+    if (cn->reqs)
+        cn->reqs->prev = q;
+    cn->reqs = q;
+    pthread_mutex_unlock(&cn->c->lock);
+    if (n == 0)
+        atomic_fetch_add(&cn->c->in_flight, 1);
+    return q;
+}
+
+/* Answered (or given up): off its list, and freed. */
+static void req_done(req *q)
+{
+    conn *cn = q->cn;
+    pthread_mutex_lock(&cn->c->lock);
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        cn->reqs = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    pthread_mutex_unlock(&cn->c->lock);
+    if (q->n == 0)
+        atomic_fetch_sub(&cn->c->in_flight, 1);
+    free(q);
 }
 
 static void on_published(void *context, MQTTAsync_successData5 *r)
 {
-    pub_ctx *p = context;
-    atomic_fetch_sub(&p->c->in_flight, 1);
-    push_simple(p->c, MQTT_EV_PUBACK, p->tag, NULL);
-    free(p);
+    req *q = context;
+    conn *cn = q->cn;
+    cb_enter(cn);
+    push_simple(cn, MQTT_EV_PUBACK, q->tag, NULL);
+    req_done(q);
+    cb_leave(cn);
 }
 
-static void on_publish_failed(void *context, MQTTAsync_failureData5 *r)
+/* A publish or a tagged subscription failed: the broker's answer says
+ * no (an ACL, a quota: final), or the connection went — a publish is
+ * then to be sent again; a subscription is made on the next connect, and
+ * MQTT_EV_CONNECTED says so. */
+static void on_request_failed(void *context, MQTTAsync_failureData5 *r)
 {
-    pub_ctx *p = context;
-    atomic_fetch_sub(&p->c->in_flight, 1);
-    if (r && r->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR) {
-        /* The broker's PUBACK says no (an ACL, a quota): final. */
-        push_refused(p->c, MQTT_EV_PUBACK, p->tag, "message", r->reasonCode);
-    } else {
-        push_simple(p->c, MQTT_EV_PUBFAIL, p->tag,
+    req *q = context;
+    conn *cn = q->cn;
+    int publish = q->n == 0;
+    cb_enter(cn);
+    if (r && r->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR)
+        push_refused(cn, publish ? MQTT_EV_PUBACK : MQTT_EV_SUBACK, q->tag,
+                     publish ? "message" : "subscription", r->reasonCode);
+    else if (publish)
+        push_simple(cn, MQTT_EV_PUBFAIL, q->tag,
                     r && r->message ? r->message : "publish failed");
-    }
-    free(p);
+    req_done(q);
+    cb_leave(cn);
 }
 
-/* ---- the security options' rules, and the password ---------------------- */
-
-#define PASSWORD_ENV "TWIN_MQTT_PASSWORD"
-#define PASSWORD_MAX 4096
-
-int mqtt__url_is_tls(const char *url)
+static void on_tagged_subscribed(void *context, MQTTAsync_successData5 *r)
 {
-    return url != NULL && (strncmp(url, "ssl://", 6) == 0 ||
-                           strncmp(url, "mqtts://", 8) == 0 ||
-                           strncmp(url, "wss://", 6) == 0);
+    req *q = context;
+    conn *cn = q->cn;
+    cb_enter(cn);
+    enum MQTTReasonCodes worst = r ? r->reasonCode : MQTTREASONCODE_SUCCESS;
+    /* paho fills alt.sub for more than one topic only */
+    for (int i = 0; r && q->n > 1 && i < r->alt.sub.reasonCodeCount; i++)
+        if (r->alt.sub.reasonCodes[i] > worst)
+            worst = r->alt.sub.reasonCodes[i];
+    if (worst >= MQTTREASONCODE_UNSPECIFIED_ERROR)
+        push_refused(cn, MQTT_EV_SUBACK, q->tag, "subscription", worst);
+    else
+        push_simple(cn, MQTT_EV_SUBACK, q->tag, NULL);
+    req_done(q);
+    cb_leave(cn);
 }
 
-/* A file the client will open later, checked now so that its problem is
- * named at start, not as a TLS error minutes later. */
-static int readable(const char *what, const char *file, char *why,
-                    size_t why_len)
-{
-    if (file == NULL || access(file, R_OK) == 0)
-        return 0;
-    snprintf(why, why_len, "cannot read the %s %s: %s", what, file,
-             strerror(errno));
-    return -1;
-}
+/* ---- owner's side: the connections -------------------------------------- */
 
-int mqtt__check_security(const mqtt_options *o, char *why, size_t why_len)
-{
-    if (!mqtt__url_is_tls(o->url) &&
-        (o->ca_file || o->cert_file || o->key_file)) {
-        snprintf(why, why_len, "a CA file, client certificate or key was "
-                 "given, but the broker URL '%s' is not TLS: use "
-                 "ssl://HOST:PORT (or mqtts://)", o->url ? o->url : "");
-        return -1;
-    }
-    if (o->key_file && o->cert_file == NULL) {
-        snprintf(why, why_len, "a client key (%s) needs its certificate: "
-                 "give the certificate file too", o->key_file);
-        return -1;
-    }
-    if ((o->password || o->password_file) &&
-        (o->username == NULL || o->username[0] == '\0')) {
-        snprintf(why, why_len, "a password needs a username: give the "
-                 "username too");
-        return -1;
-    }
-    if (readable("CA file", o->ca_file, why, why_len) != 0 ||
-        readable("client certificate", o->cert_file, why, why_len) != 0 ||
-        readable("client key", o->key_file, why, why_len) != 0 ||
-        readable("password file", o->password_file, why, why_len) != 0)
-        return -1;
-    return tls__check_files(o->ca_file, o->cert_file, o->key_file, why,
-                            why_len);
-}
-
-/* The first line of a file, without its line end. */
-static char *first_line(const char *file, int *failed, char *why,
-                        size_t why_len)
-{
-    char buf[PASSWORD_MAX + 2];
-    char *pw = NULL;
-    FILE *f = fopen(file, "re");
-    if (f == NULL) {
-        snprintf(why, why_len, "cannot read the password file %s: %s", file,
-                 strerror(errno));
-        *failed = 1;
-        return NULL;
-    }
-    if (fgets(buf, sizeof buf, f) == NULL)
-        buf[0] = '\0';
-    fclose(f);
-    size_t n = strcspn(buf, "\r\n");
-    if (n > PASSWORD_MAX) {
-        snprintf(why, why_len, "the first line of the password file %s is "
-                 "longer than %d bytes", file, PASSWORD_MAX);
-        *failed = 1;
-    } else if (n == 0) {
-        snprintf(why, why_len, "the password file %s is empty: its first "
-                 "line is the password", file);
-        *failed = 1;
-    } else if ((pw = strndup(buf, n)) == NULL) {
-        snprintf(why, why_len, "out of memory");
-        *failed = 1;
-    }
-    explicit_bzero(buf, sizeof buf);
-    return pw;
-}
-
-char *mqtt__read_password(const mqtt_options *o, int *failed, char *why,
-                          size_t why_len)
-{
-    const char *given = o->password;
-    *failed = 0;
-    if (given == NULL && o->password_file)
-        return first_line(o->password_file, failed, why, why_len);
-    if (given == NULL && o->username)
-        given = getenv(PASSWORD_ENV);
-    if (given == NULL || given[0] == '\0')
-        return NULL;
-    char *pw = strdup(given);
-    if (pw == NULL) {
-        snprintf(why, why_len, "out of memory");
-        *failed = 1;
-    }
-    return pw;
-}
-
-void mqtt__scrub_password_env(void)
-{
-    char *v = getenv(PASSWORD_ENV);
-    if (v != NULL)
-        explicit_bzero(v, strlen(v)); /* where /proc/<pid>/environ shows it */
-    unsetenv(PASSWORD_ENV);
-}
-
-void mqtt__free_password(char **p)
-{
-    if (*p) {
-        explicit_bzero(*p, strlen(*p));
-        free(*p);
-        *p = NULL;
-    }
-}
-
-/* ---- owner's side -------------------------------------------------------- */
-
-static int connect_now(mqtt_client *c)
+static int connect_now(mqtt_client *c, conn *cn)
 {
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
     MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
     co.keepAliveInterval = c->keepalive;
     co.cleanstart = 1;
-    co.automaticReconnect = 1;
-    co.minRetryInterval = 1;
-    co.maxRetryInterval = 4;
+    co.automaticReconnect = 0; /* a new handle per connection (above) */
     co.connectTimeout = c->connect_timeout;
     co.onFailure5 = on_connect_failed;
-    co.context = c;
+    co.context = cn;
     co.username = c->username;
     co.password = c->password;
     /* paho copies these options at connect; verify the broker's
@@ -638,9 +622,140 @@ static int connect_now(mqtt_client *c)
         MQTTProperties_add(&props, &p);
         co.connectProperties = &props;
     }
-    int rc = MQTTAsync_connect(c->h, &co) == MQTTASYNC_SUCCESS ? 0 : -1;
+    int rc = MQTTAsync_connect(cn->h, &co) == MQTTASYNC_SUCCESS ? 0 : -1;
     MQTTProperties_free(&props);
     return rc;
+}
+
+/* A new handle (not connecting yet), or NULL with paho's reason in rc. */
+static conn *conn_new(mqtt_client *c, int *rc)
+{
+    conn *cn = calloc(1, sizeof *cn);
+    *rc = MQTTASYNC_FAILURE;
+    if (cn == NULL)
+        return NULL;
+    cn->c = c;
+    cn->gen = atomic_load(&c->gen) + 1;
+    MQTTAsync_createOptions cr = MQTTAsync_createOptions_initializer5;
+    cr.sendWhileDisconnected = 0; /* we keep what was not acknowledged */
+    *rc = MQTTAsync_createWithOptions(&cn->h, c->url, c->client_id,
+                                      MQTTCLIENT_PERSISTENCE_NONE, NULL, &cr);
+    if (*rc == MQTTASYNC_SUCCESS &&
+        ((*rc = MQTTAsync_setCallbacks(cn->h, cn, on_lost, on_message,
+                                       NULL)) != MQTTASYNC_SUCCESS ||
+         (*rc = MQTTAsync_setConnected(cn->h, cn, on_connected)) !=
+             MQTTASYNC_SUCCESS))
+        MQTTAsync_destroy(&cn->h);
+    if (*rc != MQTTASYNC_SUCCESS) {
+        free(cn);
+        return NULL;
+    }
+    return cn;
+}
+
+/* End a connection for good: disconnect it if it is up (waiting up to
+ * timeout_ms for what is in flight), wait until none of its callbacks
+ * runs, destroy its handle, and report its publishes that were never
+ * answered as failed. */
+static void retire(mqtt_client *c, conn **cnp, int timeout_ms)
+{
+    conn *cn = *cnp;
+    if (cn == NULL)
+        return;
+    owner_enter(c);
+    if (MQTTAsync_isConnected(cn->h)) {
+        MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+        d.timeout = timeout_ms;
+        MQTTAsync_disconnect(cn->h, &d);
+        /* Let paho finish the DISCONNECT before destroying. */
+        for (int waited = 0;
+             MQTTAsync_isConnected(cn->h) && waited < timeout_ms + 100;
+             waited += 10)
+            usleep(10000);
+    }
+    while (atomic_load(&cn->in_callback) > 0)
+        usleep(1000);
+    MQTTAsync_destroy(&cn->h);
+    owner_leave(c);
+    /* No callback of it can come now: what it still holds failed. */
+    while (cn->reqs != NULL) {
+        req *q = cn->reqs;
+        if (q->n == 0)
+            push_simple(cn, MQTT_EV_PUBFAIL, q->tag, "connection ended");
+        req_done(q);
+    }
+    free(cn);
+    *cnp = NULL;
+}
+
+/* Make a new connection at when (monotonic s; 0: not planned): the
+ * timer wakes the owner then. */
+static void set_retry(mqtt_client *c, double when)
+{
+    struct itimerspec at = {0};
+    double whole = floor(when);
+    c->retry_at = when;
+    at.it_value.tv_sec = (time_t)whole;
+    at.it_value.tv_nsec = when > 0 ? (long)((when - whole) * 1e9) + 1 : 0;
+    timerfd_settime(c->tfd, TFD_TIMER_ABSTIME, &at, NULL);
+}
+
+/* Plan the next connection after a loss or a failed connect. */
+static void plan_retry(mqtt_client *c, int lost)
+{
+    double now = util__now();
+    if (lost && now - c->connected_at >= RETRY_STABLE)
+        c->backoff = RETRY_FIRST;
+    else
+        c->backoff = fmin(fmax(c->backoff * 2, RETRY_MIN), RETRY_MAX);
+    set_retry(c, now + c->backoff);
+}
+
+/* Start a new connection: a new handle, the one before the last
+ * destroyed (made first, so that paho never has no handle and stops its
+ * threads).  Returns 0, or -1 with paho's reason in rc. */
+static int connect_fresh(mqtt_client *c, int *rc)
+{
+    conn *cn = conn_new(c, rc);
+    if (cn == NULL)
+        return -1;
+    retire(c, &c->old, 0);
+    c->old = c->cur;
+    c->cur = cn;
+    c->cur_gone = 0;
+    set_retry(c, 0);
+    atomic_store(&c->connected, 0);
+    atomic_store(&c->gen, cn->gen);
+    owner_enter(c);
+    *rc = connect_now(c, cn);
+    owner_leave(c);
+    if (*rc != 0)
+        c->cur_gone = 1;
+    return *rc;
+}
+
+/* What the owner's thread does with a connection's event before the
+ * owner sees it.  Returns 0 to drop it: the news of a connection that is
+ * no longer the current one. */
+static int on_own_event(mqtt_client *c, const node *n)
+{
+    mqtt_event_kind k = n->ev->kind;
+    if (k != MQTT_EV_CONNECTED && k != MQTT_EV_LOST &&
+        k != MQTT_EV_CONNECT_FAILED)
+        return 1;
+    if (c->cur == NULL || n->gen != c->cur->gen || c->cur_gone)
+        return 0;
+    if (k == MQTT_EV_CONNECTED) {
+        c->ever_connected = 1;
+        c->connected_at = util__now();
+        return 1;
+    }
+    c->cur_gone = 1;
+    atomic_store(&c->connected, 0);
+    /* The first connect is the owner's to try again (mqtt.h). */
+    if (k == MQTT_EV_LOST || c->ever_connected)
+        plan_retry(c, k == MQTT_EV_LOST);
+    return 1;
 }
 
 mqtt_client *mqtt__start(const mqtt_options *o, char *why, size_t why_len)
@@ -650,10 +765,12 @@ mqtt_client *mqtt__start(const mqtt_options *o, char *why, size_t why_len)
         snprintf(why, why_len, "out of memory");
         return NULL;
     }
-    int failed = 0;
+    int failed = 0, rc;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->drained, NULL);
     c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    c->wfd = epoll_create1(EPOLL_CLOEXEC);
     if (mqtt__check_security(o, why, why_len) != 0)
         goto fail;
     c->password = mqtt__read_password(o, &failed, why, why_len);
@@ -668,6 +785,7 @@ mqtt_client *mqtt__start(const mqtt_options *o, char *why, size_t why_len)
         goto fail;
     }
     c->url = strdup(o->url);
+    c->client_id = strdup(o->client_id ? o->client_id : "");
     c->keepalive = o->keepalive > 0 ? o->keepalive : 30;
     c->connect_timeout = o->connect_timeout > 0 ? o->connect_timeout : 5;
     c->max_packet = o->max_packet;
@@ -679,27 +797,23 @@ mqtt_client *mqtt__start(const mqtt_options *o, char *why, size_t why_len)
     }
     for (size_t i = 0; i < o->n_subscriptions; i++)
         mqtt__subscribe(c, o->subscriptions[i]);
-    if (c->efd < 0 || c->url == NULL) {
+    struct epoll_event ee = {.events = EPOLLIN};
+    if (c->efd < 0 || c->tfd < 0 || c->wfd < 0 || c->url == NULL ||
+        c->client_id == NULL ||
+        epoll_ctl(c->wfd, EPOLL_CTL_ADD, c->efd, &ee) != 0 ||
+        epoll_ctl(c->wfd, EPOLL_CTL_ADD, c->tfd, &ee) != 0) {
         snprintf(why, why_len, "cannot set up the MQTT client: %s",
                  strerror(errno));
         goto fail;
     }
-    MQTTAsync_createOptions cr = MQTTAsync_createOptions_initializer5;
-    cr.sendWhileDisconnected = 0; /* we keep what was not acknowledged */
-    int rc = MQTTAsync_createWithOptions(&c->h, o->url, o->client_id,
-                                         MQTTCLIENT_PERSISTENCE_NONE, NULL,
-                                         &cr);
-    if (rc != MQTTASYNC_SUCCESS) {
-        snprintf(why, why_len, "cannot create an MQTT client for '%s': %s "
-                 "(the URL looks like tcp://host:port, or ssl://host:port "
-                 "for TLS)", o->url, MQTTAsync_strerror(rc));
-        goto fail;
-    }
-    if (MQTTAsync_setCallbacks(c->h, c, on_lost, on_message, NULL) !=
-            MQTTASYNC_SUCCESS ||
-        MQTTAsync_setConnected(c->h, c, on_connected) != MQTTASYNC_SUCCESS ||
-        connect_now(c) != 0) {
-        snprintf(why, why_len, "cannot start connecting to %s", o->url);
+    if (connect_fresh(c, &rc) != 0) {
+        if (c->cur == NULL)
+            snprintf(why, why_len, "cannot create an MQTT client for '%s': "
+                     "%s (the URL looks like tcp://host:port, or "
+                     "ssl://host:port for TLS)", o->url,
+                     MQTTAsync_strerror(rc));
+        else
+            snprintf(why, why_len, "cannot start connecting to %s", o->url);
         goto fail;
     }
     return c;
@@ -710,39 +824,53 @@ fail:
 
 int mqtt__reconnect(mqtt_client *c)
 {
-    owner_enter(c);
-    int rc = connect_now(c);
-    owner_leave(c);
-    return rc;
+    int rc;
+    if (c->cur != NULL && !c->cur_gone)
+        return 0; /* connecting, or connected, already */
+    return connect_fresh(c, &rc);
 }
 
 int mqtt__wake_fd(const mqtt_client *c)
 {
-    return c->efd;
+    return c->wfd;
 }
 
 mqtt_event *mqtt__next(mqtt_client *c)
 {
     uint64_t count;
-    pthread_mutex_lock(&c->lock);
-    node *n = c->head;
-    if (n) {
-        c->head = n->next;
-        if (c->head == NULL)
-            c->tail = NULL;
-        c->queued--;
-        pthread_cond_signal(&c->drained);
-    } else {
-        ssize_t r = read(c->efd, &count, sizeof count); /* drained: rearm */
-        (void)r;
+    ssize_t r = read(c->tfd, &count, sizeof count); /* the timer: rearm */
+    (void)r;
+    if (c->retry_at > 0 && util__now() >= c->retry_at &&
+        !atomic_load(&c->stopping)) {
+        int rc;
+        if (connect_fresh(c, &rc) != 0 && c->cur_gone)
+            plan_retry(c, 0); /* paho would not even start: later */
     }
-    pthread_mutex_unlock(&c->lock);
-    if (n == NULL)
-        return NULL;
-    mqtt_event *ev = n->ev;
-    free(n);
-    return ev;
+    for (;;) {
+        pthread_mutex_lock(&c->lock);
+        node *n = c->head;
+        if (n) {
+            c->head = n->next;
+            if (c->head == NULL)
+                c->tail = NULL;
+            c->queued--;
+            pthread_cond_signal(&c->drained);
+        } else {
+            r = read(c->efd, &count, sizeof count); /* drained: rearm */
+        }
+        pthread_mutex_unlock(&c->lock);
+        if (n == NULL)
+            return NULL;
+        mqtt_event *ev = n->ev;
+        int keep = on_own_event(c, n);
+        free(n);
+        if (keep)
+            return ev;
+        mqtt__event_free(ev);
+    }
 }
+
+/* ---- owner's side: publishing and subscribing ---------------------------- */
 
 static int add_property(MQTTProperties *props, enum MQTTPropertyCodes id,
                         const void *data, size_t len)
@@ -759,8 +887,10 @@ int mqtt__publish(mqtt_client *c, const mqtt_publish *p)
 {
     MQTTAsync_message m = MQTTAsync_message_initializer;
     MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
-    pub_ctx *ctx = NULL;
+    req *q = NULL;
     int rc = -1;
+    if (c->cur == NULL || c->cur_gone)
+        return -1;
     m.payload = (void *)p->payload;
     m.payloadlen = (int)p->len;
     m.qos = p->qos;
@@ -778,24 +908,18 @@ int mqtt__publish(mqtt_client *c, const mqtt_publish *p)
                      p->content_type, strlen(p->content_type)) != 0)
         goto exit;
     if (p->qos > 0) {
-        ctx = malloc(sizeof *ctx);
-        if (ctx == NULL)
+        if ((q = req_new(c->cur, p->tag, 0)) == NULL)
             goto exit;
-        ctx->c = c;
-        ctx->tag = p->tag;
         opts.onSuccess5 = on_published;
-        opts.onFailure5 = on_publish_failed;
-        opts.context = ctx;
-        atomic_fetch_add(&c->in_flight, 1);
+        opts.onFailure5 = on_request_failed;
+        opts.context = q;
     }
     owner_enter(c);
-    int sent = MQTTAsync_sendMessage(c->h, p->topic, &m, &opts);
+    int sent = MQTTAsync_sendMessage(c->cur->h, p->topic, &m, &opts);
     owner_leave(c);
     if (sent != MQTTASYNC_SUCCESS) {
-        if (ctx) {
-            atomic_fetch_sub(&c->in_flight, 1);
-            free(ctx);
-        }
+        if (q)
+            req_done(q);
         /* What paho refuses whatever the connection's state. */
         if (sent == MQTTASYNC_BAD_UTF8_STRING ||
             sent == MQTTASYNC_NULL_PARAMETER ||
@@ -835,52 +959,24 @@ static int keep_subscriptions(mqtt_client *c, const char *const *topics,
     return subs == NULL ? -1 : rc;
 }
 
+/* Is there a connection up to send a (un)subscription on now? */
+static int up_now(const mqtt_client *c)
+{
+    return c->cur != NULL && !c->cur_gone && atomic_load(&c->connected);
+}
+
 int mqtt__subscribe(mqtt_client *c, const char *topic)
 {
     if (keep_subscriptions(c, &topic, 1) != 0)
         return -1;
-    if (c->h && atomic_load(&c->connected)) {
+    if (up_now(c)) {
         MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
         owner_enter(c);
-        int rc = MQTTAsync_subscribe(c->h, topic, 1, &opts);
+        int rc = MQTTAsync_subscribe(c->cur->h, topic, 1, &opts);
         owner_leave(c);
         return rc == MQTTASYNC_SUCCESS ? 0 : -1;
     }
     return 0;
-}
-
-/* One tagged subscription's context for its callbacks. */
-typedef struct sub_ctx {
-    mqtt_client *c;
-    uint64_t tag;
-    size_t n;
-} sub_ctx;
-
-static void on_tagged_subscribed(void *context, MQTTAsync_successData5 *r)
-{
-    sub_ctx *s = context;
-    enum MQTTReasonCodes worst = r ? r->reasonCode : MQTTREASONCODE_SUCCESS;
-    /* paho fills alt.sub for more than one topic only */
-    for (int i = 0; r && s->n > 1 && i < r->alt.sub.reasonCodeCount; i++)
-        if (r->alt.sub.reasonCodes[i] > worst)
-            worst = r->alt.sub.reasonCodes[i];
-    if (worst >= MQTTREASONCODE_UNSPECIFIED_ERROR)
-        push_refused(s->c, MQTT_EV_SUBACK, s->tag, "subscription", worst);
-    else
-        push_simple(s->c, MQTT_EV_SUBACK, s->tag, NULL);
-    free(s);
-}
-
-static void on_tagged_subscribe_failed(void *context,
-                                       MQTTAsync_failureData5 *r)
-{
-    sub_ctx *s = context;
-    if (r && r->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR)
-        push_refused(s->c, MQTT_EV_SUBACK, s->tag, "subscription",
-                     r->reasonCode);
-    /* Otherwise the connection went: the next connect makes it, and
-     * MQTT_EV_CONNECTED says so. */
-    free(s);
 }
 
 int mqtt__subscribe_tagged(mqtt_client *c, const char *const *topics,
@@ -888,28 +984,28 @@ int mqtt__subscribe_tagged(mqtt_client *c, const char *const *topics,
 {
     if (n == 0 || keep_subscriptions(c, topics, n) != 0)
         return -1;
-    if (c->h == NULL || !atomic_load(&c->connected))
+    if (!up_now(c))
         return 1;
-    sub_ctx *s = malloc(sizeof *s);
     int *qos = calloc(n, sizeof *qos);
-    if (s == NULL || qos == NULL) {
-        free(s);
+    req *q = qos ? req_new(c->cur, tag, n) : NULL;
+    if (q == NULL) {
         free(qos);
         mqtt__unsubscribe(c, topics, n);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
         qos[i] = 1;
-    *s = (sub_ctx){c, tag, n};
     MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
     opts.onSuccess5 = on_tagged_subscribed;
-    opts.onFailure5 = on_tagged_subscribe_failed;
-    opts.context = s;
-    int rc = MQTTAsync_subscribeMany(c->h, (int)n, (char *const *)topics,
-                                     qos, &opts);
+    opts.onFailure5 = on_request_failed;
+    opts.context = q;
+    owner_enter(c);
+    int rc = MQTTAsync_subscribeMany(c->cur->h, (int)n,
+                                     (char *const *)topics, qos, &opts);
+    owner_leave(c);
     free(qos);
     if (rc != MQTTASYNC_SUCCESS) {
-        free(s);
+        req_done(q);
         return 1; /* not connected after all: made on the next connect */
     }
     return 0;
@@ -926,11 +1022,14 @@ int mqtt__unsubscribe(mqtt_client *c, const char *const *topics, size_t n)
                 break;
             }
     pthread_mutex_unlock(&c->lock);
-    if (n == 0 || c->h == NULL || !atomic_load(&c->connected))
+    if (n == 0 || !up_now(c))
         return 0;
     MQTTAsync_responseOptions opts = MQTTAsync_responseOptions_initializer;
-    return MQTTAsync_unsubscribeMany(c->h, (int)n, (char *const *)topics,
-                                     &opts) == MQTTASYNC_SUCCESS ? 0 : -1;
+    owner_enter(c);
+    int rc = MQTTAsync_unsubscribeMany(c->cur->h, (int)n,
+                                       (char *const *)topics, &opts);
+    owner_leave(c);
+    return rc == MQTTASYNC_SUCCESS ? 0 : -1;
 }
 
 int mqtt__is_connected(const mqtt_client *c)
@@ -953,29 +1052,22 @@ void mqtt__stop(mqtt_client **cp, int timeout_ms)
     pthread_mutex_lock(&c->lock);
     pthread_cond_broadcast(&c->drained);
     pthread_mutex_unlock(&c->lock);
-    if (c->h) {
-        if (MQTTAsync_isConnected(c->h)) {
-            MQTTAsync_disconnectOptions d =
-                MQTTAsync_disconnectOptions_initializer5;
-            d.timeout = timeout_ms;
-            MQTTAsync_disconnect(c->h, &d);
-            /* Let paho finish the DISCONNECT before destroying. */
-            for (int waited = 0;
-                 MQTTAsync_isConnected(c->h) && waited < timeout_ms + 100;
-                 waited += 10)
-                usleep(10000);
-        }
-        MQTTAsync_destroy(&c->h);
-    }
+    retire(c, &c->old, 0);
+    retire(c, &c->cur, timeout_ms);
     mqtt_event *ev;
     while ((ev = mqtt__next(c)) != NULL)
         mqtt__event_free(ev);
     for (size_t i = 0; i < c->n_subs; i++)
         free(c->subs[i]);
     free(c->subs);
+    if (c->wfd >= 0)
+        close(c->wfd);
+    if (c->tfd >= 0)
+        close(c->tfd);
     if (c->efd >= 0)
         close(c->efd);
     free(c->url);
+    free(c->client_id);
     free(c->will_topic);
     free(c->will_payload);
     free(c->ca_file);

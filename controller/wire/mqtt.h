@@ -6,7 +6,14 @@
  * twinctl's MQTT logic runs on the owner's thread: poll mqtt__wake_fd(),
  * then drain mqtt__next().  Connection state, inbound messages and the
  * broker's acknowledgement of each QoS 1 publish arrive as events.  The
- * client reconnects by itself and subscribes again after every connect.
+ * client reconnects by itself — each time with a new paho handle, after a
+ * backoff of its own (0.1 s after a connection that lasted, then doubling
+ * from 0.25 s up to 4 s), never with paho's automatic reconnect, so that
+ * nothing paho held for one connection is written on the next — and
+ * subscribes again after every connect.  A publish not acknowledged when
+ * its connection ended is reported failed (MQTT_EV_PUBFAIL), or its
+ * acknowledgement never comes: what was not acknowledged is the
+ * caller's to send again after MQTT_EV_CONNECTED.
  * TCP_NODELAY is set on the connection after every connect (paho 1.3 has
  * no option for it), so small replies do not wait for Nagle's algorithm.
  *
@@ -29,10 +36,11 @@ typedef struct mqtt_client mqtt_client;
 
 typedef enum mqtt_event_kind {
     MQTT_EV_CONNECTED,     /* (re)connected and subscribed */
-    MQTT_EV_LOST,          /* connection lost; paho retries by itself */
+    MQTT_EV_LOST,          /* connection lost; the client connects again
+                            * by itself */
     MQTT_EV_CONNECT_FAILED,/* a connect attempt failed (text says); after
                             * the first one call mqtt__reconnect, later
-                            * ones paho retries by itself */
+                            * ones the client retries by itself */
     MQTT_EV_MESSAGE,       /* an inbound message */
     MQTT_EV_PUBACK,        /* a QoS ≥ 1 publish was acknowledged (tag),
                             * or refused for good (see refused) */
@@ -125,13 +133,17 @@ typedef struct mqtt_publish {
 mqtt_client *mqtt__start(const mqtt_options *o, char *why, size_t why_len);
 
 /* Try the first connect again (after MQTT_EV_CONNECT_FAILED; later
- * reconnects are automatic).  Returns 0 or -1. */
+ * reconnects are automatic, and calling it then only makes the next
+ * attempt now).  Nothing happens while a connect is under way or the
+ * client is connected.  Returns 0 or -1. */
 int mqtt__reconnect(mqtt_client *c);
 
-/* Readable when events are waiting. */
+/* Readable when events are waiting, or a planned reconnect is due:
+ * poll it, then call mqtt__next (which makes the reconnect). */
 int mqtt__wake_fd(const mqtt_client *c);
 
-/* The next event, or NULL when there is none (never blocks).  Free with
+/* The next event, or NULL when there is none (never blocks; a reconnect
+ * that is due is started here, on the caller's thread).  Free with
  * mqtt__event_free. */
 mqtt_event *mqtt__next(mqtt_client *c);
 void mqtt__event_free(mqtt_event *e);
