@@ -676,6 +676,9 @@ static void retire(mqtt_client *c, conn **cnp, int timeout_ms)
     while (atomic_load(&cn->in_callback) > 0)
         usleep(1000);
     MQTTAsync_destroy(&cn->h);
+    /* One that paho began before the destroy took its mutex. */
+    while (atomic_load(&cn->in_callback) > 0)
+        usleep(1000);
     owner_leave(c);
     /* No callback of it can come now: what it still holds failed. */
     while (cn->reqs != NULL) {
@@ -827,7 +830,11 @@ int mqtt__reconnect(mqtt_client *c)
     int rc;
     if (c->cur != NULL && !c->cur_gone)
         return 0; /* connecting, or connected, already */
-    return connect_fresh(c, &rc);
+    if (connect_fresh(c, &rc) == 0)
+        return 0;
+    if (c->ever_connected && c->cur_gone)
+        plan_retry(c, 0); /* paho would not even start: later */
+    return -1;
 }
 
 int mqtt__wake_fd(const mqtt_client *c)
