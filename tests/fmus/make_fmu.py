@@ -38,6 +38,14 @@ def start_text(var):
     return repr(float(var["start"]))
 
 
+def me(spec, attributes):
+    """The ModelExchange element, unless the spec offers Co-Simulation
+    only ("interfaces": ["cs"])."""
+    if "me" not in spec.get("interfaces", ["me", "cs"]):
+        return "  <!-- Co-Simulation only -->"
+    return "  <ModelExchange%s/>" % attributes
+
+
 def common(var):
     return dict(name=var["name"], causality=var["causality"],
                 variability=var["variability"],
@@ -54,8 +62,8 @@ def fmi2(spec, ident):
                description=spec.get("description"),
                generationTool="twinctl tests/fmus/make_fmu.py",
                numberOfEventIndicators=len(spec.get("event_indicators", []))),
-           '  <ModelExchange%s/>' % attrs(
-               modelIdentifier=ident, completedIntegratorStepNotNeeded="true"),
+           me(spec, attrs(modelIdentifier=ident,
+                          completedIntegratorStepNotNeeded="true")),
            '  <CoSimulation%s/>' % attrs(
                modelIdentifier=ident,
                canHandleVariableCommunicationStepSize="true"),
@@ -96,8 +104,8 @@ def fmi3(spec, ident):
                instantiationToken=tm_token(ident),
                description=spec.get("description"),
                generationTool="twinctl tests/fmus/make_fmu.py"),
-           '  <ModelExchange%s/>' % attrs(
-               modelIdentifier=ident, needsCompletedIntegratorStep="false"),
+           me(spec, attrs(modelIdentifier=ident,
+                          needsCompletedIntegratorStep="false")),
            '  <CoSimulation%s/>' % attrs(
                modelIdentifier=ident,
                canHandleVariableCommunicationStepSize="true"),

@@ -1,7 +1,8 @@
 /*
  * tm.c — what the test FMUs' glue shares between FMI 2.0 and 3.0: an
  * instance's values, the discrete update, and the Co-Simulation stepper.
- * The stepper takes RK4 substeps of at most TM_SUBSTEP, ends a substep
+ * The stepper takes RK4 substeps of at most TM_SUBSTEP (one step for a
+ * model with neither states nor event indicators), ends a substep
  * exactly at the next time event, and locates a sign change of an event
  * indicator by bisection on the substep's length (exact for the ball,
  * whose motion is a parabola that RK4 reproduces).
@@ -114,7 +115,9 @@ int tm__step(tm_inst *m, double h, int *terminated)
         return TM_ERROR;
     while (m->t < t_end) {
         double t0 = m->t;
-        double target = fmin(t_end, t0 + TM_SUBSTEP);
+        /* Nothing continuous: straight to the next event or the end. */
+        double sub = d->nx == 0 && d->nz == 0 ? h : TM_SUBSTEP;
+        double target = fmin(t_end, t0 + sub);
         int timed = m->next_event <= target;
         if (timed)
             target = m->next_event;
