@@ -268,7 +268,10 @@ def test_tank_into_through(v, iface):
 
 # ---- faults ---------------------------------------------------------------
 
-def test_fault(v, iface, mode, want_status, words):
+def test_fault(v, iface, mode, want_status, words, rows_after=False):
+    """rows_after: the run goes on (a NaN output of a Co-Simulation FMU
+    is, as a discrete plugin's, a warning in the events, not a failure:
+    the FMU's own solver stepped; nothing of the host's diverged)."""
     name = "faulty%s-%s-mode%d" % (v, iface, mode)
     rows, err = run(name, {
         "time": {"start": 0, "stop": 10, "dt": 1},
@@ -277,8 +280,8 @@ def test_fault(v, iface, mode, want_status, words):
                                                "t_fail": 2.5})},
         "outputs": ["bad0.y"]}, want_status=want_status)
     ts = [r["t"] for r in rows]
-    check(ts[:3] == [0.0, 1.0, 2.0] and all(t < 3 for t in ts),
-          "%s: rows t = %r, want those before the fault" % (name, ts))
+    want = [float(t) for t in range(11 if rows_after else 3)]
+    check(ts == want, "%s: rows t = %r, want %r" % (name, ts, want))
     for w in words:
         check(w in err, "%s: stderr does not say %r: %s"
               % (name, w, err[-800:]))
@@ -347,7 +350,11 @@ def main():
             test_source_into_tank(v, iface)
             test_tank_into_through(v, iface)
             test_fault(v, iface, 0, 1, ["instance 'bad0'", "on purpose"])
-            test_fault(v, iface, 2, 1, ["instance 'bad0'"])
+            if iface == "model-exchange":
+                test_fault(v, iface, 2, 1, ["instance 'bad0'", "non-finite"])
+            else:
+                test_fault(v, iface, 2, 0, ["bad0.y is nan"],
+                           rows_after=True)
             test_fault(v, iface, 4, 3, ["instance 'bad0'", "SIGSEGV"])
     if os.path.isdir(REFERENCE):
         for v in VERSIONS:
