@@ -6,6 +6,7 @@
  * (fmi2Terminated: the FMU asks to end).  fmu_run.c decides when each
  * is called.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -100,9 +101,10 @@ static twin_status set(twin_instance *in, const fmu_io *io, const double *v)
             int boolean = g->type == FMU_T_BOOLEAN;
             for (size_t j = 0; j < g->n; j++) {
                 double x = v[g->pos[j]];
-                buf[j] = boolean          ? x != 0
-                         : isfinite(x)    ? (int)lrint(x)
-                                          : 0;
+                buf[j] = boolean    ? x != 0
+                         : isnan(x) ? 0
+                                    : (int)fmin(fmax(nearbyint(x), INT_MIN),
+                                                INT_MAX);
             }
             s = boolean ? ST(API(in)->SetBoolean(in->c, g->vr, g->n, buf))
                         : ST(API(in)->SetInteger(in->c, g->vr, g->n, buf));

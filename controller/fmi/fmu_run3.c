@@ -7,6 +7,7 @@
  * is called.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "fmi3.h"
@@ -48,10 +49,26 @@ static twin_status terminate(twin_instance *in)
     return ST(API(in)->Terminate(in->c));
 }
 
-/* A whole number from a double for an integer variable (NaN as 0). */
-static double whole(double x)
+/* A whole number from a double for an integer variable of the range
+ * lo … hi (NaN as 0; beyond the range its end: the host keeps values set
+ * from outside within min … max, which an FMU gives within its type). */
+static double whole(double x, double lo, double hi)
 {
-    return isfinite(x) ? nearbyint(x) : 0;
+    return !isfinite(x) ? (isnan(x) ? 0 : x > 0 ? hi : lo)
+                        : fmin(fmax(nearbyint(x), lo), hi);
+}
+
+/* The 64-bit ends are not doubles: 2^63 and 2^64 convert out of range. */
+static int64_t to_i64(double x)
+{
+    x = whole(x, -0x1p63, 0x1p63);
+    return x >= 0x1p63 ? INT64_MAX : (int64_t)x;
+}
+
+static uint64_t to_u64(double x)
+{
+    x = whole(x, 0, 0x1p64);
+    return x >= 0x1p64 ? UINT64_MAX : (uint64_t)x;
 }
 
 /* One case per FMI 3 type: T is the type's name in fmi3<T>, the setter and
@@ -59,15 +76,15 @@ static double whole(double x)
 #define FMI3_VALUE_TYPES(X)                                                  \
     X(FMU_T_FLOAT64, Float64, fmi3Float64, x)                                \
     X(FMU_T_FLOAT32, Float32, fmi3Float32, x)                                \
-    X(FMU_T_INT8, Int8, fmi3Int8, whole(x))                                  \
-    X(FMU_T_UINT8, UInt8, fmi3UInt8, whole(x))                               \
-    X(FMU_T_INT16, Int16, fmi3Int16, whole(x))                               \
-    X(FMU_T_UINT16, UInt16, fmi3UInt16, whole(x))                            \
-    X(FMU_T_INT32, Int32, fmi3Int32, whole(x))                               \
-    X(FMU_T_UINT32, UInt32, fmi3UInt32, whole(x))                            \
-    X(FMU_T_INT64, Int64, fmi3Int64, whole(x))                               \
-    X(FMU_T_UINT64, UInt64, fmi3UInt64, whole(x))                            \
-    X(FMU_T_ENUM, Int64, fmi3Int64, whole(x))                                \
+    X(FMU_T_INT8, Int8, fmi3Int8, whole(x, INT8_MIN, INT8_MAX))              \
+    X(FMU_T_UINT8, UInt8, fmi3UInt8, whole(x, 0, UINT8_MAX))                 \
+    X(FMU_T_INT16, Int16, fmi3Int16, whole(x, INT16_MIN, INT16_MAX))         \
+    X(FMU_T_UINT16, UInt16, fmi3UInt16, whole(x, 0, UINT16_MAX))             \
+    X(FMU_T_INT32, Int32, fmi3Int32, whole(x, INT32_MIN, INT32_MAX))         \
+    X(FMU_T_UINT32, UInt32, fmi3UInt32, whole(x, 0, UINT32_MAX))             \
+    X(FMU_T_INT64, Int64, fmi3Int64, to_i64(x))                              \
+    X(FMU_T_UINT64, UInt64, fmi3UInt64, to_u64(x))                           \
+    X(FMU_T_ENUM, Int64, fmi3Int64, to_i64(x))                               \
     X(FMU_T_BOOLEAN, Boolean, fmi3Boolean, x != 0)
 
 static twin_status set_group(twin_instance *in, const fmu_group *g,
