@@ -15,6 +15,53 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+/* Every function of the standard, declared with its type: a definition
+ * below that does not match it does not compile. */
+EXPORT fmi2GetTypesPlatformTYPE fmi2GetTypesPlatform;
+EXPORT fmi2GetVersionTYPE fmi2GetVersion;
+EXPORT fmi2SetDebugLoggingTYPE fmi2SetDebugLogging;
+EXPORT fmi2InstantiateTYPE fmi2Instantiate;
+EXPORT fmi2FreeInstanceTYPE fmi2FreeInstance;
+EXPORT fmi2SetupExperimentTYPE fmi2SetupExperiment;
+EXPORT fmi2EnterInitializationModeTYPE fmi2EnterInitializationMode;
+EXPORT fmi2ExitInitializationModeTYPE fmi2ExitInitializationMode;
+EXPORT fmi2TerminateTYPE fmi2Terminate;
+EXPORT fmi2ResetTYPE fmi2Reset;
+EXPORT fmi2GetRealTYPE fmi2GetReal;
+EXPORT fmi2GetIntegerTYPE fmi2GetInteger;
+EXPORT fmi2GetBooleanTYPE fmi2GetBoolean;
+EXPORT fmi2GetStringTYPE fmi2GetString;
+EXPORT fmi2SetRealTYPE fmi2SetReal;
+EXPORT fmi2SetIntegerTYPE fmi2SetInteger;
+EXPORT fmi2SetBooleanTYPE fmi2SetBoolean;
+EXPORT fmi2SetStringTYPE fmi2SetString;
+EXPORT fmi2GetFMUstateTYPE fmi2GetFMUstate;
+EXPORT fmi2SetFMUstateTYPE fmi2SetFMUstate;
+EXPORT fmi2FreeFMUstateTYPE fmi2FreeFMUstate;
+EXPORT fmi2SerializedFMUstateSizeTYPE fmi2SerializedFMUstateSize;
+EXPORT fmi2SerializeFMUstateTYPE fmi2SerializeFMUstate;
+EXPORT fmi2DeSerializeFMUstateTYPE fmi2DeSerializeFMUstate;
+EXPORT fmi2GetDirectionalDerivativeTYPE fmi2GetDirectionalDerivative;
+EXPORT fmi2EnterEventModeTYPE fmi2EnterEventMode;
+EXPORT fmi2NewDiscreteStatesTYPE fmi2NewDiscreteStates;
+EXPORT fmi2EnterContinuousTimeModeTYPE fmi2EnterContinuousTimeMode;
+EXPORT fmi2CompletedIntegratorStepTYPE fmi2CompletedIntegratorStep;
+EXPORT fmi2SetTimeTYPE fmi2SetTime;
+EXPORT fmi2SetContinuousStatesTYPE fmi2SetContinuousStates;
+EXPORT fmi2GetDerivativesTYPE fmi2GetDerivatives;
+EXPORT fmi2GetEventIndicatorsTYPE fmi2GetEventIndicators;
+EXPORT fmi2GetContinuousStatesTYPE fmi2GetContinuousStates;
+EXPORT fmi2GetNominalsOfContinuousStatesTYPE fmi2GetNominalsOfContinuousStates;
+EXPORT fmi2SetRealInputDerivativesTYPE fmi2SetRealInputDerivatives;
+EXPORT fmi2GetRealOutputDerivativesTYPE fmi2GetRealOutputDerivatives;
+EXPORT fmi2DoStepTYPE fmi2DoStep;
+EXPORT fmi2CancelStepTYPE fmi2CancelStep;
+EXPORT fmi2GetStatusTYPE fmi2GetStatus;
+EXPORT fmi2GetRealStatusTYPE fmi2GetRealStatus;
+EXPORT fmi2GetIntegerStatusTYPE fmi2GetIntegerStatus;
+EXPORT fmi2GetBooleanStatusTYPE fmi2GetBooleanStatus;
+EXPORT fmi2GetStringStatusTYPE fmi2GetStringStatus;
+
 typedef struct glue {
     fmi2CallbackFunctions cb;
     char *name;
@@ -433,50 +480,3 @@ EXPORT fmi2Status fmi2GetStringStatus(fmi2Component c,
     return fmi2Discard;
 }
 
-/* Every function above against the type the standard gives it. */
-static const struct fmi2_api tm_signatures __attribute__((unused)) = {
-    .GetTypesPlatform = fmi2GetTypesPlatform,
-    .GetVersion = fmi2GetVersion,
-    .SetDebugLogging = fmi2SetDebugLogging,
-    .Instantiate = fmi2Instantiate,
-    .FreeInstance = fmi2FreeInstance,
-    .SetupExperiment = fmi2SetupExperiment,
-    .EnterInitializationMode = fmi2EnterInitializationMode,
-    .ExitInitializationMode = fmi2ExitInitializationMode,
-    .Terminate = fmi2Terminate,
-    .Reset = fmi2Reset,
-    .GetReal = fmi2GetReal,
-    .GetInteger = fmi2GetInteger,
-    .GetBoolean = fmi2GetBoolean,
-    .GetString = fmi2GetString,
-    .SetReal = fmi2SetReal,
-    .SetInteger = fmi2SetInteger,
-    .SetBoolean = fmi2SetBoolean,
-    .SetString = fmi2SetString,
-    .GetFMUstate = fmi2GetFMUstate,
-    .SetFMUstate = fmi2SetFMUstate,
-    .FreeFMUstate = fmi2FreeFMUstate,
-    .SerializedFMUstateSize = fmi2SerializedFMUstateSize,
-    .SerializeFMUstate = fmi2SerializeFMUstate,
-    .DeSerializeFMUstate = fmi2DeSerializeFMUstate,
-    .GetDirectionalDerivative = fmi2GetDirectionalDerivative,
-    .EnterEventMode = fmi2EnterEventMode,
-    .NewDiscreteStates = fmi2NewDiscreteStates,
-    .EnterContinuousTimeMode = fmi2EnterContinuousTimeMode,
-    .CompletedIntegratorStep = fmi2CompletedIntegratorStep,
-    .SetTime = fmi2SetTime,
-    .SetContinuousStates = fmi2SetContinuousStates,
-    .GetDerivatives = fmi2GetDerivatives,
-    .GetEventIndicators = fmi2GetEventIndicators,
-    .GetContinuousStates = fmi2GetContinuousStates,
-    .GetNominalsOfContinuousStates = fmi2GetNominalsOfContinuousStates,
-    .SetRealInputDerivatives = fmi2SetRealInputDerivatives,
-    .GetRealOutputDerivatives = fmi2GetRealOutputDerivatives,
-    .DoStep = fmi2DoStep,
-    .CancelStep = fmi2CancelStep,
-    .GetStatus = fmi2GetStatus,
-    .GetRealStatus = fmi2GetRealStatus,
-    .GetIntegerStatus = fmi2GetIntegerStatus,
-    .GetBooleanStatus = fmi2GetBooleanStatus,
-    .GetStringStatus = fmi2GetStringStatus,
-};

@@ -14,6 +14,59 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+/* Every function of the standard, declared with its type: a definition
+ * below that does not match it does not compile. */
+EXPORT fmi3GetVersionTYPE fmi3GetVersion;
+EXPORT fmi3SetDebugLoggingTYPE fmi3SetDebugLogging;
+EXPORT fmi3InstantiateModelExchangeTYPE fmi3InstantiateModelExchange;
+EXPORT fmi3InstantiateCoSimulationTYPE fmi3InstantiateCoSimulation;
+EXPORT fmi3FreeInstanceTYPE fmi3FreeInstance;
+EXPORT fmi3EnterInitializationModeTYPE fmi3EnterInitializationMode;
+EXPORT fmi3ExitInitializationModeTYPE fmi3ExitInitializationMode;
+EXPORT fmi3EnterEventModeTYPE fmi3EnterEventMode;
+EXPORT fmi3TerminateTYPE fmi3Terminate;
+EXPORT fmi3ResetTYPE fmi3Reset;
+EXPORT fmi3GetFloat32TYPE fmi3GetFloat32;
+EXPORT fmi3SetFloat32TYPE fmi3SetFloat32;
+EXPORT fmi3GetFloat64TYPE fmi3GetFloat64;
+EXPORT fmi3SetFloat64TYPE fmi3SetFloat64;
+EXPORT fmi3GetInt8TYPE fmi3GetInt8;
+EXPORT fmi3SetInt8TYPE fmi3SetInt8;
+EXPORT fmi3GetUInt8TYPE fmi3GetUInt8;
+EXPORT fmi3SetUInt8TYPE fmi3SetUInt8;
+EXPORT fmi3GetInt16TYPE fmi3GetInt16;
+EXPORT fmi3SetInt16TYPE fmi3SetInt16;
+EXPORT fmi3GetUInt16TYPE fmi3GetUInt16;
+EXPORT fmi3SetUInt16TYPE fmi3SetUInt16;
+EXPORT fmi3GetInt32TYPE fmi3GetInt32;
+EXPORT fmi3SetInt32TYPE fmi3SetInt32;
+EXPORT fmi3GetUInt32TYPE fmi3GetUInt32;
+EXPORT fmi3SetUInt32TYPE fmi3SetUInt32;
+EXPORT fmi3GetInt64TYPE fmi3GetInt64;
+EXPORT fmi3SetInt64TYPE fmi3SetInt64;
+EXPORT fmi3GetUInt64TYPE fmi3GetUInt64;
+EXPORT fmi3SetUInt64TYPE fmi3SetUInt64;
+EXPORT fmi3GetBooleanTYPE fmi3GetBoolean;
+EXPORT fmi3SetBooleanTYPE fmi3SetBoolean;
+EXPORT fmi3GetStringTYPE fmi3GetString;
+EXPORT fmi3SetStringTYPE fmi3SetString;
+EXPORT fmi3GetBinaryTYPE fmi3GetBinary;
+EXPORT fmi3SetBinaryTYPE fmi3SetBinary;
+EXPORT fmi3UpdateDiscreteStatesTYPE fmi3UpdateDiscreteStates;
+EXPORT fmi3EnterContinuousTimeModeTYPE fmi3EnterContinuousTimeMode;
+EXPORT fmi3CompletedIntegratorStepTYPE fmi3CompletedIntegratorStep;
+EXPORT fmi3SetTimeTYPE fmi3SetTime;
+EXPORT fmi3SetContinuousStatesTYPE fmi3SetContinuousStates;
+EXPORT fmi3GetContinuousStateDerivativesTYPE fmi3GetContinuousStateDerivatives;
+EXPORT fmi3GetEventIndicatorsTYPE fmi3GetEventIndicators;
+EXPORT fmi3GetContinuousStatesTYPE fmi3GetContinuousStates;
+EXPORT fmi3GetNominalsOfContinuousStatesTYPE fmi3GetNominalsOfContinuousStates;
+EXPORT fmi3GetNumberOfEventIndicatorsTYPE fmi3GetNumberOfEventIndicators;
+EXPORT fmi3GetNumberOfContinuousStatesTYPE fmi3GetNumberOfContinuousStates;
+EXPORT fmi3EnterStepModeTYPE fmi3EnterStepMode;
+EXPORT fmi3GetOutputDerivativesTYPE fmi3GetOutputDerivatives;
+EXPORT fmi3DoStepTYPE fmi3DoStep;
+
 typedef struct glue {
     fmi3InstanceEnvironment env;
     fmi3LogMessageCallback log;
@@ -310,36 +363,3 @@ EXPORT fmi3Status fmi3DoStep(fmi3Instance c, fmi3Float64 t, fmi3Float64 h,
     return (fmi3Status)st;
 }
 
-/* Every function above against the type the standard gives it. */
-static const struct fmi3_api tm_signatures __attribute__((unused)) = {
-    .GetVersion = fmi3GetVersion,
-    .GetFloat64 = fmi3GetFloat64,
-    .SetFloat64 = fmi3SetFloat64,
-    .GetInt32 = fmi3GetInt32,
-    .SetInt32 = fmi3SetInt32,
-    .GetBoolean = fmi3GetBoolean,
-    .SetBoolean = fmi3SetBoolean,
-    .SetDebugLogging = fmi3SetDebugLogging,
-    .InstantiateModelExchange = fmi3InstantiateModelExchange,
-    .InstantiateCoSimulation = fmi3InstantiateCoSimulation,
-    .FreeInstance = fmi3FreeInstance,
-    .EnterInitializationMode = fmi3EnterInitializationMode,
-    .ExitInitializationMode = fmi3ExitInitializationMode,
-    .EnterEventMode = fmi3EnterEventMode,
-    .Terminate = fmi3Terminate,
-    .Reset = fmi3Reset,
-    .UpdateDiscreteStates = fmi3UpdateDiscreteStates,
-    .EnterContinuousTimeMode = fmi3EnterContinuousTimeMode,
-    .CompletedIntegratorStep = fmi3CompletedIntegratorStep,
-    .SetTime = fmi3SetTime,
-    .SetContinuousStates = fmi3SetContinuousStates,
-    .GetContinuousStateDerivatives = fmi3GetContinuousStateDerivatives,
-    .GetEventIndicators = fmi3GetEventIndicators,
-    .GetContinuousStates = fmi3GetContinuousStates,
-    .GetNominalsOfContinuousStates = fmi3GetNominalsOfContinuousStates,
-    .GetNumberOfEventIndicators = fmi3GetNumberOfEventIndicators,
-    .GetNumberOfContinuousStates = fmi3GetNumberOfContinuousStates,
-    .EnterStepMode = fmi3EnterStepMode,
-    .GetOutputDerivatives = fmi3GetOutputDerivatives,
-    .DoStep = fmi3DoStep,
-};
