@@ -27,21 +27,7 @@ fmus="$build/tests/fmus"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-TIMEFORMAT='%R %U %S'
-measure() { # measure OUT_FILE COMMAND...: appends "wall cpu" to OUT_FILE
-    out=$1; shift
-    { time "$@" >/dev/null 2>"$tmp/err"; } 2>"$tmp/time" ||
-        { echo "$0: $* failed" >&2; cat "$tmp/err" >&2; exit 1; }
-    read -r w u s <"$tmp/time"
-    python3 -c "print($w, $u + $s)" >>"$out"
-}
-median() { # median FILE COLUMN
-    python3 - "$1" "$2" <<'PY'
-import statistics, sys
-print("%.3f" % statistics.median(float(l.split()[int(sys.argv[2])])
-                                  for l in open(sys.argv[1])))
-PY
-}
+. "$src/bench/measure.sh"
 
 printf '%-5s %-8s %10s %10s %16s %10s %10s\n' N models "wall s" "CPU s" \
     "CPU µs/chain·tick" "wall ×" "CPU ×"
@@ -66,8 +52,8 @@ PY
         measure "$tmp/f$n" "$twinctl" run -q --models "$fmus" \
             "$tmp/fmu$n.json" --format none
     done
-    nw=$(median "$tmp/n$n" 0); nc=$(median "$tmp/n$n" 1)
-    fw=$(median "$tmp/f$n" 0); fc=$(median "$tmp/f$n" 1)
+    nw=$(median "$tmp/n$n" 0 3); nc=$(median "$tmp/n$n" 1 3)
+    fw=$(median "$tmp/f$n" 0 3); fc=$(median "$tmp/f$n" 1 3)
     per() { python3 -c "print('%.2f' % ($1 * 1e6 / ($n * $stop)))"; }
     printf '%-5s %-8s %10s %10s %16s %10s %10s\n' "$n" native "$nw" "$nc" \
         "$(per "$nc")" 1.00 1.00

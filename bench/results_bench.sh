@@ -27,21 +27,7 @@ trap 'rm -rf "$tmp"' EXIT
 "$build/bench/bench_dtoa" 2000000 || exit 1
 echo
 
-TIMEFORMAT='%R %U %S'
-measure() { # measure OUT_FILE COMMAND...: appends "wall cpu" to OUT_FILE
-    out=$1; shift
-    { time "$@" >/dev/null 2>"$tmp/err"; } 2>"$tmp/time" ||
-        { echo "$0: $* failed" >&2; cat "$tmp/err" >&2; exit 1; }
-    read -r w u s <"$tmp/time"
-    python3 -c "print($w, $u + $s)" >>"$out"
-}
-median() { # median FILE COLUMN
-    python3 - "$1" "$2" <<'PY'
-import statistics, sys
-print("%.2f" % statistics.median(float(l.split()[int(sys.argv[2])])
-                                  for l in open(sys.argv[1])))
-PY
-}
+. "$src/bench/measure.sh"
 
 printf '%-5s %-22s %10s %10s %12s %12s\n' N what "wall s" "CPU s" \
     "wall ratio" "CPU ratio"

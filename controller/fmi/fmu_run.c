@@ -168,6 +168,28 @@ static void io_free(fmu_io *io)
     memset(io, 0, sizeof *io);
 }
 
+/* Set or get every group of io, as far as the FMU accepts. */
+static twin_status io_set(twin_instance *in, const fmu_io *io,
+                          const double *v)
+{
+    twin_status st = TWIN_OK;
+    for (size_t i = 0; i < io->n_groups && st < TWIN_ERROR; i++) {
+        twin_status s = in->ops->set(in, &io->g[i], v);
+        st = s > st ? s : st;
+    }
+    return st;
+}
+
+static twin_status io_get(twin_instance *in, const fmu_io *io, double *v)
+{
+    twin_status st = TWIN_OK;
+    for (size_t i = 0; i < io->n_groups && st < TWIN_ERROR; i++) {
+        twin_status s = in->ops->get(in, &io->g[i], v);
+        st = s > st ? s : st;
+    }
+    return st;
+}
+
 static int settable_parameter(const fmu_var *v)
 {
     return (v->causality == FMU_C_PARAMETER ||
@@ -306,7 +328,7 @@ static twin_status set_parameters(twin_instance *in, const double *params)
                  in->ops->set_string(in, in->par_string_vr[i], s));
     }
     if (in->par.n_groups > 0)
-        CALL(in, st, "Set (parameters)", NAN, in->ops->set(in, &in->par, params));
+        CALL(in, st, "Set (parameters)", NAN, io_set(in, &in->par, params));
     return st;
 }
 
@@ -364,7 +386,7 @@ static twin_status set_inputs(twin_instance *in, const double *u, double t)
     size_t nu = in->in.n;
     if (nu == 0 || (in->u_valid && memcmp(u, in->u_set, nu * sizeof *u) == 0))
         return st;
-    CALL(in, st, "Set (inputs)", t, in->ops->set(in, &in->in, u));
+    CALL(in, st, "Set (inputs)", t, io_set(in, &in->in, u));
     memcpy(in->u_set, u, nu * sizeof *u);
     in->u_valid = 1;
     return st;
@@ -425,7 +447,7 @@ static twin_status me_init(twin_instance *in, double t, double *x,
 {
     twin_status st = TWIN_OK;
     if (in->xin.n_groups > 0)
-        CALL(in, st, "Set (states)", t, in->ops->set(in, &in->xin, x));
+        CALL(in, st, "Set (states)", t, io_set(in, &in->xin, x));
     in->in_init = 1;
     CALL(in, st, "EnterInitializationMode", t, in->ops->enter_init(in, t));
     PASS(st, set_inputs(in, u, t));
@@ -452,7 +474,7 @@ static twin_status me_outputs(twin_instance *in, double t, const double *x,
     twin_status st = sync(in, t, x, u);
     if (st >= TWIN_ERROR || in->out.n_groups == 0)
         return st;
-    CALL(in, st, "Get (outputs)", t, in->ops->get(in, &in->out, y));
+    CALL(in, st, "Get (outputs)", t, io_get(in, &in->out, y));
     return st;
 }
 
@@ -510,9 +532,9 @@ static twin_status cs_read(twin_instance *in, double t, double *x, double *y)
 {
     twin_status st = TWIN_OK;
     if (in->out.n_groups > 0)
-        CALL(in, st, "Get (outputs)", t, in->ops->get(in, &in->out, y));
+        CALL(in, st, "Get (outputs)", t, io_get(in, &in->out, y));
     if (in->xout.n_groups > 0)
-        CALL(in, st, "Get (states)", t, in->ops->get(in, &in->xout, x));
+        CALL(in, st, "Get (states)", t, io_get(in, &in->xout, x));
     return st;
 }
 
@@ -526,7 +548,7 @@ static twin_status cs_init(twin_instance *in, double t, double *x,
     CALL(in, st, "ExitInitializationMode", t, in->ops->exit_init(in));
     in->t_fmu = t;
     if (in->xout.n_groups > 0)
-        CALL(in, st, "Get (states)", t, in->ops->get(in, &in->xout, x));
+        CALL(in, st, "Get (states)", t, io_get(in, &in->xout, x));
     return st;
 }
 

@@ -85,63 +85,43 @@ static twin_status terminate(twin_instance *in)
     return ST(API(in)->Terminate(in->c));
 }
 
-static twin_status set(twin_instance *in, const fmu_io *io, const double *v)
+static twin_status set(twin_instance *in, const fmu_group *g,
+                       const double *v)
 {
-    twin_status st = TWIN_OK;
-    for (size_t i = 0; i < io->n_groups; i++) {
-        const fmu_group *g = &io->g[i];
-        twin_status s;
-        if (g->type == FMU_T_FLOAT64) {
-            double *buf = in->buf;
-            for (size_t j = 0; j < g->n; j++)
-                buf[j] = v[g->pos[j]];
-            s = ST(API(in)->SetReal(in->c, g->vr, g->n, buf));
-        } else {
-            int *buf = in->buf;
-            int boolean = g->type == FMU_T_BOOLEAN;
-            for (size_t j = 0; j < g->n; j++) {
-                double x = v[g->pos[j]];
-                buf[j] = boolean    ? x != 0
-                         : isnan(x) ? 0
-                                    : (int)fmin(fmax(nearbyint(x), INT_MIN),
-                                                INT_MAX);
-            }
-            s = boolean ? ST(API(in)->SetBoolean(in->c, g->vr, g->n, buf))
-                        : ST(API(in)->SetInteger(in->c, g->vr, g->n, buf));
-        }
-        if (s > st)
-            st = s;
-        if (st >= TWIN_ERROR)
-            break;
+    if (g->type == FMU_T_FLOAT64) {
+        double *buf = in->buf;
+        for (size_t j = 0; j < g->n; j++)
+            buf[j] = v[g->pos[j]];
+        return ST(API(in)->SetReal(in->c, g->vr, g->n, buf));
     }
-    return st;
+    int *buf = in->buf;
+    int boolean = g->type == FMU_T_BOOLEAN;
+    for (size_t j = 0; j < g->n; j++) {
+        double x = v[g->pos[j]];
+        buf[j] = boolean    ? x != 0
+                 : isnan(x) ? 0
+                            : (int)fmin(fmax(nearbyint(x), INT_MIN), INT_MAX);
+    }
+    return boolean ? ST(API(in)->SetBoolean(in->c, g->vr, g->n, buf))
+                   : ST(API(in)->SetInteger(in->c, g->vr, g->n, buf));
 }
 
-static twin_status get(twin_instance *in, const fmu_io *io, double *v)
+static twin_status get(twin_instance *in, const fmu_group *g, double *v)
 {
-    twin_status st = TWIN_OK;
-    for (size_t i = 0; i < io->n_groups; i++) {
-        const fmu_group *g = &io->g[i];
-        twin_status s;
-        if (g->type == FMU_T_FLOAT64) {
-            double *buf = in->buf;
-            s = ST(API(in)->GetReal(in->c, g->vr, g->n, buf));
-            for (size_t j = 0; j < g->n && s < TWIN_ERROR; j++)
-                v[g->pos[j]] = buf[j];
-        } else {
-            int *buf = in->buf;
-            s = g->type == FMU_T_BOOLEAN
-                    ? ST(API(in)->GetBoolean(in->c, g->vr, g->n, buf))
-                    : ST(API(in)->GetInteger(in->c, g->vr, g->n, buf));
-            for (size_t j = 0; j < g->n && s < TWIN_ERROR; j++)
-                v[g->pos[j]] = g->type == FMU_T_BOOLEAN ? (buf[j] != 0)
-                                                        : (double)buf[j];
-        }
-        if (s > st)
-            st = s;
-        if (st >= TWIN_ERROR)
-            break;
+    twin_status st;
+    if (g->type == FMU_T_FLOAT64) {
+        double *buf = in->buf;
+        st = ST(API(in)->GetReal(in->c, g->vr, g->n, buf));
+        for (size_t j = 0; j < g->n && st < TWIN_ERROR; j++)
+            v[g->pos[j]] = buf[j];
+        return st;
     }
+    int *buf = in->buf;
+    int boolean = g->type == FMU_T_BOOLEAN;
+    st = boolean ? ST(API(in)->GetBoolean(in->c, g->vr, g->n, buf))
+                 : ST(API(in)->GetInteger(in->c, g->vr, g->n, buf));
+    for (size_t j = 0; j < g->n && st < TWIN_ERROR; j++)
+        v[g->pos[j]] = boolean ? (buf[j] != 0) : (double)buf[j];
     return st;
 }
 

@@ -87,8 +87,8 @@ static uint64_t to_u64(double x)
     X(FMU_T_ENUM, Int64, fmi3Int64, to_i64(x))                               \
     X(FMU_T_BOOLEAN, Boolean, fmi3Boolean, x != 0)
 
-static twin_status set_group(twin_instance *in, const fmu_group *g,
-                             const double *v)
+static twin_status set(twin_instance *in, const fmu_group *g,
+                       const double *v)
 {
     switch (g->type) {
 #define SET_CASE(TAG, NAME, CTYPE, CONV)                                     \
@@ -107,8 +107,7 @@ static twin_status set_group(twin_instance *in, const fmu_group *g,
     }
 }
 
-static twin_status get_group(twin_instance *in, const fmu_group *g,
-                             double *v)
+static twin_status get(twin_instance *in, const fmu_group *g, double *v)
 {
     switch (g->type) {
 #define GET_CASE(TAG, NAME, CTYPE, CONV)                                     \
@@ -125,28 +124,6 @@ static twin_status get_group(twin_instance *in, const fmu_group *g,
     default:
         return TWIN_ERROR;
     }
-}
-
-static twin_status set(twin_instance *in, const fmu_io *io, const double *v)
-{
-    twin_status st = TWIN_OK;
-    for (size_t i = 0; i < io->n_groups && st < TWIN_ERROR; i++) {
-        twin_status s = set_group(in, &io->g[i], v);
-        if (s > st)
-            st = s;
-    }
-    return st;
-}
-
-static twin_status get(twin_instance *in, const fmu_io *io, double *v)
-{
-    twin_status st = TWIN_OK;
-    for (size_t i = 0; i < io->n_groups && st < TWIN_ERROR; i++) {
-        twin_status s = get_group(in, &io->g[i], v);
-        if (s > st)
-            st = s;
-    }
-    return st;
 }
 
 static twin_status set_string(twin_instance *in, uint32_t vr, const char *s)

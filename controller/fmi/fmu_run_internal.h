@@ -83,8 +83,10 @@ typedef struct fmu_ops {
     int (*instantiate)(twin_instance *in);      /* 0, or -1 with in->c NULL */
     void (*free_instance)(twin_instance *in);
     twin_status (*terminate)(twin_instance *in);
-    twin_status (*set)(twin_instance *in, const fmu_io *io, const double *v);
-    twin_status (*get)(twin_instance *in, const fmu_io *io, double *v);
+    /* One group of values of one type: from v[g->pos[j]], into them. */
+    twin_status (*set)(twin_instance *in, const fmu_group *g,
+                       const double *v);
+    twin_status (*get)(twin_instance *in, const fmu_group *g, double *v);
     twin_status (*set_string)(twin_instance *in, uint32_t vr, const char *s);
     twin_status (*enter_init)(twin_instance *in, double t);
     twin_status (*exit_init)(twin_instance *in);
