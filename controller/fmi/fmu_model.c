@@ -31,10 +31,6 @@
 
 #include "fmu.h"
 
-/* Until fmu_run.c is in the build (helper R's part of issue 13), the
- * descriptor has no calls and the library refuses it as incomplete. */
-void fmu_run__calls(fmu *f) __attribute__((weak));
-
 fmu *fmu_model__of(const twin_model_descriptor *d)
 {
     if (d == NULL)
@@ -194,8 +190,7 @@ fmu *fmu_model__open(const char *path, int fd, unsigned want, char *why,
     }
     if (fmu_bind__open(f, why, why_len) != 0 || map(f, why, why_len) != 0)
         goto fail;
-    if (fmu_run__calls != NULL)
-        fmu_run__calls(f);
+    fmu_run__calls(f);
     return f;
 fail:
     fmu_model__close(&f);
