@@ -60,6 +60,8 @@ expect_status 1 "check-model create_segfaults" "$twinctl" check-model "$vet/crea
 says "create_segfaults: phase and signal" "$tmp/out" 'create died of SIGSEGV (segmentation fault)'
 expect_status 1 "check-model event_segfaults" "$twinctl" check-model "$vet/event_segfaults.so"
 says "event_segfaults: phase and signal" "$tmp/out" 'event died of SIGSEGV (segmentation fault) at the start values'
+expect_status 1 "check-model next_event_segfaults" "$twinctl" check-model "$vet/next_event_segfaults.so"
+says "next_event_segfaults: phase and signal" "$tmp/out" 'next_event_time died of SIGSEGV (segmentation fault) at the start values'
 expect_status 1 "check-model entry_hangs" "$twinctl" check-model --timeout 0.5 "$vet/entry_hangs.so"
 says "entry_hangs: the time limit" "$tmp/out" 'its entry point did not return within 0.5 s'
 expect_status 0 "check-model swap_v1 (a good one)" "$twinctl" check-model "$vet/swap_v1.so"

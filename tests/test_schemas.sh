@@ -650,8 +650,13 @@ invalid = [
     ("twin.instance", {"contract": "twin.instance/1", "model": "tank"}, "",
      "an instance document without id"),
     ("twin.instance", {"contract": "twin.instance/1", "id": "X", "model":
-                       "tank", "params": {"area": "2"}}, "/params/area",
-     "a parameter that is a string"),
+                       "tank", "params": {"area": [2]}}, "/params/area",
+     "a parameter that is an array (strings and booleans are for model "
+     "ABI 1.1 string and boolean parameters)"),
+    ("twin.scenario", dict(SCEN, inputs={"tank0.valve": {"value": "1"}}),
+     "/inputs/tank0.valve/value", "an input value that is a string"),
+    ("twin.scenario", dict(SCEN, inputs={"tank0.valve": {"steps": [[True, 1]]}}),
+     "/inputs/tank0.valve/steps/0/0", "a step time that is a boolean"),
     ("twin.scenario", dict(SCEN, every=1.0), "/every", "every written 1.0"),
     ("twin.scenario", dict(SCEN, every=0), "/every", "every 0"),
     ("twin.scenario", dict(SCEN, instances={"tank0": {"params": {}}}),

@@ -63,10 +63,14 @@ int instlib__add_json(instance_lib *lib, const json_t *doc, const char *path,
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)params, k, v)
-            if (!json_is_number(v)) {
+            if (!json_is_number(v) && !json_is_boolean(v) &&
+                !json_is_string(v)) {
+                /* Checked against the model when a scenario uses it:
+                 * booleans and strings for ABI 1.1 models. */
                 char *p = errors__path("/params", k);
                 PROBLEM(TWIN_E_WRONG_TYPE, p ? p : "/params",
-                        "parameter '%s' must be a number", k);
+                        "parameter '%s' must be a number (or, for a model "
+                        "that has them, a boolean or a string)", k);
                 free(p);
             }
     }

@@ -14,6 +14,8 @@
  *   CREATE_DIES            create writes through a bad pointer
  *   EVENT_DIES             one event indicator; event writes through a
  *                          bad pointer
+ *   NEXT_EVENT_DIES        (ABI 1.1) next_event_time writes through a bad
+ *                          pointer
  *   VERSION "v"            the version (default "0.0.1")
  * and for ABI 1.1:
  *   ABI_1_0                an ABI 1.0 plugin: minor 0 and a struct_size
@@ -72,6 +74,7 @@ struct twin_instance {
 };
 
 #if defined(CREATE_DIES) || defined(EVENT_DIES) || \
+    defined(NEXT_EVENT_DIES) || \
     (defined(ENTRY_DIES) && ENTRY_DIES == 2)
 static int *volatile nowhere = (int *)(uintptr_t)8;
 #endif
@@ -115,11 +118,21 @@ static twin_status event(twin_instance *m, double t, double *x,
 }
 #endif
 
-#ifdef BAD_1_1
+#if defined(BAD_1_1) || defined(NEXT_EVENT_DIES)
 static twin_status next_event_time(twin_instance *m, double t,
                                    double *t_next)
 {
+#ifdef NEXT_EVENT_DIES
+    *nowhere = 1;
+#endif
     *t_next = INFINITY;
+    return TWIN_OK;
+}
+#endif
+#ifdef NEXT_EVENT_DIES
+static twin_status time_event(twin_instance *m, double t, double *x,
+                              const double *u, const int *crossed)
+{
     return TWIN_OK;
 }
 #endif
@@ -139,6 +152,10 @@ static const twin_model_descriptor descriptor = {
 #ifdef BAD_1_1
     .sample_period = 0.5,
     .next_event_time = next_event_time,
+#endif
+#ifdef NEXT_EVENT_DIES
+    .next_event_time = next_event_time,
+    .event = time_event,
 #endif
     .name = PLUGIN_NAME,
     .version = VERSION,
