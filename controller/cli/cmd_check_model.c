@@ -1,6 +1,7 @@
 /*
- * cmd_check_model.c — `twinctl check-model PLUGIN.so`: what a modeler runs
- * before anything else.  Vets the plugin in a child process first, as
+ * cmd_check_model.c — `twinctl check-model PLUGIN.so|MODEL.fmu`: what a
+ * modeler runs before anything else (an FMU is checked as the plugin it
+ * becomes, docs/fmi.md).  Vets the plugin in a child process first, as
  * every command does before it loads one (model_vet.h): a plugin that
  * crashes or hangs there is reported with the phase and the signal, and
  * nothing more of it runs here.  Then loads it, checks its ABI and
@@ -22,7 +23,6 @@
 #include "cmd.h"
 #include "model_lib.h"
 #include "model_vet.h"
-#include "plugin_open.h"
 
 typedef struct checker {
     int failures;
@@ -32,10 +32,10 @@ typedef struct checker {
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: twinctl check-model [OPTIONS] PLUGIN.so\n"
+        "usage: twinctl check-model [OPTIONS] PLUGIN.so|MODEL.fmu\n"
         "\n"
-        "Load a model plugin, check its ABI version and descriptor, and\n"
-        "exercise it once at its defaults and start values.  Prints one line\n"
+        "Load a model plugin or an FMU, check its ABI version and descriptor,\n"
+        "and exercise it once at its defaults and start values.  Prints one line\n"
         "per check; exits 0 when all pass, 1 otherwise.\n"
         "\n"
         "Options:\n"
@@ -192,6 +192,7 @@ int cmd_check_model(int argc, char **argv)
     twin_errors errs = {0};
     twin_model *m = NULL;
     void *handle = NULL;
+    const twin_model_descriptor *d_loaded = NULL;
     char why[1024];
     int c;
 
@@ -216,7 +217,8 @@ int cmd_check_model(int argc, char **argv)
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "twinctl check-model: give exactly one PLUGIN.so\n");
+        fprintf(stderr, "twinctl check-model: give exactly one PLUGIN.so "
+                "or MODEL.fmu\n");
         usage(stderr);
         return 2;
     }
@@ -238,10 +240,15 @@ int cmd_check_model(int argc, char **argv)
                "a call at its start values");
     const twin_model_descriptor *d =
         modlib__load_descriptor(path, vet.fd, &handle, why, sizeof why);
+    d_loaded = d;
     report(&ck, d != NULL, "load %s%s%s", path, d ? "" : ": ", d ? "" : why);
     if (d == NULL)
         goto exit;
-    report(&ck, 1, "entry point %s found", TWIN_MODEL_ENTRY_SYMBOL);
+    if (modlib__is_fmu(path))
+        report(&ck, 1, "FMU: unpacked, modelDescription.xml read, its binary "
+               "loaded and its functions bound");
+    else
+        report(&ck, 1, "entry point %s found", TWIN_MODEL_ENTRY_SYMBOL);
     if (modlib__check_descriptor(d, &errs) > 0) {
         for (size_t i = 0; i < errs.count; i++)
             report(&ck, 0, "descriptor %s: %s", errs.items[i].path,
@@ -262,7 +269,7 @@ exit:
            ck.failures == 1 ? "" : "s");
     modlib__close(&m);
     if (handle)
-        plugin_open__close(handle);
+        modlib__unload(d_loaded, handle);
     if (vet.fd >= 0)
         close(vet.fd);
     errors__clear(&errs);

@@ -5,7 +5,10 @@
  * check, and the per-kind variable tables the rest of the host indexes
  * with.  It calls no model function itself (sim.c does); a plugin's code
  * first runs in a child process (model_vet.c), and only a plugin that
- * came through that is loaded here, by inode (plugin_open.c).
+ * came through that is loaded here, by inode (plugin_open.c).  An FMU
+ * (*.fmu, docs/fmi.md) is a model like a plugin: fmi/'s fmu_model.c
+ * opens it into a descriptor, and from there on it is checked, vetted,
+ * listed and found the same way.
  */
 #include "model_lib.h"
 
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fmu.h"
 #include "model_vet.h"
 #include "plugin_open.h"
 #include "util.h"
@@ -439,12 +443,40 @@ fail:
     return NULL;
 }
 
+int modlib__is_fmu(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 4 && strcmp(path + n - 4, ".fmu") == 0;
+}
+
+/* An FMU opened into its descriptor (fmu_model.c); *handle_out is the
+ * fmu, which modlib__unload closes. */
+static const twin_model_descriptor *load_fmu(const char *path, int fd,
+                                             void **handle_out, char *why,
+                                             size_t why_len)
+{
+    fmu *f = fmu_model__open(path, fd, 0, why, why_len);
+    if (f == NULL)
+        return NULL;
+    if (f->model.create == NULL) {
+        snprintf(why, why_len, "%s: this twinctl is built without the FMU "
+                 "runtime (controller/fmi/fmu_run.c): it lists no FMU",
+                 path);
+        fmu_model__close(&f);
+        return NULL;
+    }
+    *handle_out = f;
+    return &f->model;
+}
+
 const twin_model_descriptor *modlib__load_descriptor(const char *path, int fd,
                                                      void **handle_out,
                                                      char *why, size_t why_len)
 {
     twin_model_entry_fn entry;
     const twin_model_descriptor *d;
+    if (modlib__is_fmu(path))
+        return load_fmu(path, fd, handle_out, why, why_len);
     void *handle = plugin_open__fd(fd, path, why, why_len);
     if (handle == NULL)
         return NULL;
@@ -469,6 +501,15 @@ fail:
     return NULL;
 }
 
+void modlib__unload(const twin_model_descriptor *d, void *handle)
+{
+    fmu *f = fmu_model__of(d);
+    if (f != NULL)
+        fmu_model__close(&f);
+    else if (handle != NULL)
+        plugin_open__close(handle);
+}
+
 /* Load a plugin that came through its vetting. */
 static twin_model *open_vetted(const char *path, int fd, char *why,
                                size_t why_len)
@@ -482,7 +523,7 @@ static twin_model *open_vetted(const char *path, int fd, char *why,
     twin_model *m = modlib__wrap(d, inner, sizeof inner);
     if (m == NULL) {
         snprintf(why, why_len, "%s: refused: %s", path, inner);
-        plugin_open__close(handle);
+        modlib__unload(d, handle);
         return NULL;
     }
     m->handle = handle;
@@ -535,7 +576,7 @@ void modlib__close(twin_model **mp)
     free(m->output);
     free(m->path);
     if (m->handle)
-        plugin_open__close(m->handle);
+        modlib__unload(m->d, m->handle);
     free(m);
     *mp = NULL;
 }
@@ -601,11 +642,35 @@ static void take(model_lib *lib, twin_model *m, const char *path,
     modlib__close(&m);
 }
 
+/* The *.so and *.fmu files of dir, sorted by kind then name. */
+static long list_models(const char *dir, char ***names)
+{
+    char **so = NULL, **fmus = NULL;
+    long n = util__list_dir(dir, ".so", &so);
+    if (n < 0)
+        return -1;
+    long m = util__list_dir(dir, ".fmu", &fmus);
+    if (m <= 0) {
+        *names = so;
+        return n;
+    }
+    char **all = realloc(so, (size_t)(n + m + 1) * sizeof *all);
+    if (all == NULL) {
+        util__free_names(fmus, m);
+        *names = so;
+        return n;
+    }
+    memcpy(all + n, fmus, (size_t)m * sizeof *all);
+    free(fmus);
+    *names = all;
+    return n + m;
+}
+
 int modlib__load_dir(model_lib *lib, const char *dir, modlib_log_fn log,
                      void *log_ctx)
 {
     char **names = NULL;
-    long n = util__list_dir(dir, ".so", &names);
+    long n = list_models(dir, &names);
     if (n < 0)
         return -1;
 

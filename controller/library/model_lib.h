@@ -57,13 +57,21 @@ size_t modlib__check_descriptor(const twin_model_descriptor *d,
 twin_model *modlib__open(const char *path, char *why, size_t why_len);
 
 /* Load the plugin fd is open on (path names it in messages) and call its
- * entry point, in this process and without checking the descriptor: for
+ * entry point (an FMU: open it into its descriptor), in this process and without checking the descriptor: for
  * a plugin that was vetted.  On success *handle gets the handle (give it
  * to plugin_open__close).  On failure returns NULL with one sentence in
  * why. */
 const twin_model_descriptor *modlib__load_descriptor(const char *path, int fd,
                                                      void **handle,
                                                      char *why, size_t why_len);
+
+/* Whether path names an FMU (*.fmu, docs/fmi.md) rather than a plugin:
+ * modlib__load_descriptor opens it through fmi/'s fmu_model.c. */
+int modlib__is_fmu(const char *path);
+
+/* Release what modlib__load_descriptor returned: the plugin's handle, or
+ * the FMU the descriptor belongs to. */
+void modlib__unload(const twin_model_descriptor *d, void *handle);
 
 /* Wrap a descriptor that is linked in (tests, built-in models). */
 twin_model *modlib__wrap(const twin_model_descriptor *d, char *why,
@@ -81,7 +89,8 @@ typedef struct modlib_scratch {
 int modlib__scratch_new(const twin_model *m, modlib_scratch *s);
 void modlib__scratch_free(modlib_scratch *s);
 
-/* Load every *.so in dir, all vetted first in one child process.  A
+/* Load every *.so and *.fmu in dir, all vetted first in one child
+ * process.  A
  * plugin that fails its vetting or its checks is reported through log
  * (when given, one sentence each) and skipped; so is a second model of
  * the same name.

@@ -248,7 +248,18 @@ static void vet_one(int out, size_t i, const modvet_file *f)
 {
     char why[1024];
     twin_model_entry_fn entry;
+    const twin_model_descriptor *d;
     enter(i, PH_LOAD);
+    if (modlib__is_fmu(f->path)) {
+        /* An FMU: unpacked, described and bound here, in the child. */
+        void *fmu = NULL;
+        d = modlib__load_descriptor(f->path, f->fd, &fmu, why, sizeof why);
+        if (d == NULL) {
+            say(out, "V %zu %d %s", i, MODVET_REFUSED, why);
+            return;
+        }
+        goto check;
+    }
     void *handle = plugin_open__fd(f->fd, f->path, why, sizeof why);
     if (handle == NULL) {
         say(out, "V %zu %d %s", i, MODVET_REFUSED, why);
@@ -261,12 +272,13 @@ static void vet_one(int out, size_t i, const modvet_file *f)
             i, MODVET_REFUSED, f->path, TWIN_MODEL_ENTRY_SYMBOL);
         return;
     }
-    const twin_model_descriptor *d = entry();
+    d = entry();
     if (d == NULL) {
         say(out, "V %zu %d %s: %s() returned NULL", i, MODVET_REFUSED,
             f->path, TWIN_MODEL_ENTRY_SYMBOL);
         return;
     }
+check:
     enter(i, PH_DESCRIPTOR);
     twin_model *m = modlib__wrap(d, why, sizeof why);
     if (m == NULL) {

@@ -404,6 +404,65 @@ static void test_fmu_load__hostile_archives(void **state)
     assert_int_equal(entries(cache), 1);
 }
 
+/* An FMU of the description xml and, when so_path is given, that file
+ * as binaries/<platform>/<id>.so; also a win64 binary. */
+static void write_fmu(const char *path, const char *xml, const char *plat,
+                      const char *id, const char *so_path)
+{
+    int err;
+    zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    assert_non_null(z);
+    zip_source_t *s = zip_source_buffer(z, xml, strlen(xml), 0);
+    assert_true(zip_file_add(z, "modelDescription.xml", s, 0) >= 0);
+    s = zip_source_buffer(z, "MZ", 2, 0);
+    assert_true(zip_file_add(z, "binaries/win64/x.dll", s, 0) >= 0);
+    if (so_path != NULL) {
+        char name[256];
+        snprintf(name, sizeof name, "binaries/%s/%s.so", plat, id);
+        s = zip_source_file(z, so_path, 0, -1);
+        assert_non_null(s);
+        assert_true(zip_file_add(z, name, s, 0) >= 0);
+    }
+    assert_int_equal(zip_close(z), 0);
+}
+
+/* The refusals of opening an FMU before it runs: no binary for this
+ * platform, a function missing (a twinctl plugin is no FMU binary), an
+ * FMI version that is not read, each naming the file. */
+static void test_fmu_load__open_refusals(void **state)
+{
+    (void)state;
+    char so[512];
+    snprintf(so, sizeof so, "%s/tank.so", getenv("TWIN_TEST_MODEL_DIR"));
+    char *v1 = edit(fmi2_good, "fmiVersion=\"2.0\"", "fmiVersion=\"1.0\"");
+    static const char *const says[] = {
+        "no binary for this platform: binaries/linux64/ball_me.so is not "
+        "in the archive (platforms present: win64)",
+        "the binary does not export fmi2GetVersion, which FMI 2.0 Model "
+        "Exchange needs",
+        "the binary does not export fmi3GetVersion, which FMI 3.0 "
+        "Co-Simulation needs",
+        "fmiVersion \"1.0\" is not supported",
+    };
+    for (int i = 0; i < 4; i++) {
+        char path[300], why[1024] = "";
+        snprintf(path, sizeof path, "%s/open%d.fmu", scratch, i);
+        if (i == 0)
+            write_fmu(path, fmi2_good, "linux64", "ball_me", NULL);
+        else if (i == 1)
+            write_fmu(path, fmi2_good, "linux64", "ball_me", so);
+        else if (i == 2)
+            write_fmu(path, fmi3_good, "x86_64-linux", "counter", so);
+        else
+            write_fmu(path, v1, "linux64", "ball_me", so);
+        fmu *f = fmu_model__open(path, -1, 0, why, sizeof why);
+        if (f != NULL || strstr(why, says[i]) == NULL ||
+            strstr(why, path) != why)
+            fail_msg("case %d: \"%s\"", i, why);
+    }
+    free(v1);
+}
+
 /* More entries than an FMU may have: refused before anything is
  * written. */
 static void test_fmu_load__zip_bomb(void **state)
@@ -436,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_fmu_load__concurrent),
         cmocka_unit_test(test_fmu_load__hostile_archives),
         cmocka_unit_test(test_fmu_load__zip_bomb),
+        cmocka_unit_test(test_fmu_load__open_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
