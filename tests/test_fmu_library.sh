@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_fmu_library.sh — FMUs in a model directory as the CLI meets them
-# (docs/fmi.md): `twinctl check-model X.fmu` loads, checks and exercises
+# (docs/fmi-loading.md): `twinctl check-model X.fmu` loads, checks and exercises
 # the test FMUs of tests/fmus (FMI 2.0 and 3.0); `twinctl models` lists
 # them beside a plugin with their variables mapped (state, parameter
 # range, integer, local); a scenario naming an FMU model is validated
