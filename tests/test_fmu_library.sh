@@ -59,11 +59,12 @@ mkdir "$models"
 cp "$fmus/ball2.fmu" "$fmus/through3.fmu" "$models/"
 cp "$build/tests/plugins/decay.so" "$models/"
 expect_status 0 "models" "$twinctl" models --models "$models" ball2 through3 decay
-says "models: ball2 continuous" "$tmp/out" '^ball2 .*(continuous)'
+says "models: ball2 continuous" "$tmp/out" '^ball2 .*(continuous, 1 event indicator)'
 says "models: through3" "$tmp/out" '^through3 '
 says "models: the state h" "$tmp/out" '^  state  *h  *m  *1 '
+says "models: an integer output" "$tmp/out" '^  output  *bounces .*(integer)'
 says "models: the parameter e's range" "$tmp/out" '^  parameter e .*\[0, 1\]'
-says "models: der(h) an output" "$tmp/out" '^  output  *der(h) '
+says "models: der(h) a local" "$tmp/out" '^  local  *der(h) '
 says "models: decay beside" "$tmp/out" '^decay '
 # h is a state and an output: listed once, as the state.
 if [ "$(grep -c '^  [a-z]*  *h ' "$tmp/out")" -eq 1 ]; then pass; else fail "h listed once"; fi
