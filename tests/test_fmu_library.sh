@@ -26,24 +26,8 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/twin-fmulib.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 export TWIN_FMU_CACHE="$tmp/cache"
-failures=0
-passes=0
-
-pass() { passes=$((passes + 1)); }
-fail() { # fail NAME: say so, with the last command's output
-    echo "test_fmu_library: FAIL: $1" >&2
-    sed 's/^/    /' "$tmp/err" "$tmp/out" | head -30 >&2
-    failures=$((failures + 1))
-}
-expect_status() { # expect_status CODE NAME COMMAND...
-    want=$1; name=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" -eq "$want" ]; then pass; else fail "$name: exit $got, expected $want"; fi
-}
-says() { # says NAME FILE PATTERN: FILE has a line matching PATTERN
-    if grep -q -- "$3" "$2"; then pass; else fail "$1: no line matching '$3' in $2"; fi
-}
+test_name=test_fmu_library
+. "$(dirname "$0")/checks.sh"
 
 # check-model on good FMUs of both versions.
 for f in ball2 ball3 through2 through3; do
@@ -107,5 +91,4 @@ says "models: no_platform named" "$tmp/err" 'no_platform.fmu: no binary for this
 says "models: zip_slip named" "$tmp/err" 'zip_slip.fmu: the archive.s entry'
 says "models: version named" "$tmp/err" 'version.fmu: modelDescription.xml'
 
-echo "test_fmu_library: $passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+report

@@ -15,24 +15,8 @@ twinctl="$build/controller/twinctl"
 vet="$build/tests/plugins/vet"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/twin-vet.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-passes=0
-
-pass() { passes=$((passes + 1)); }
-fail() { # fail NAME: say so, with the last command's output
-    echo "test_plugin_vetting: FAIL: $1" >&2
-    sed 's/^/    /' "$tmp/err" "$tmp/out" | head -20 >&2
-    failures=$((failures + 1))
-}
-expect_status() { # expect_status CODE NAME COMMAND...
-    want=$1; name=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" -eq "$want" ]; then pass; else fail "$name: exit $got, expected $want"; fi
-}
-says() { # says NAME FILE PATTERN: FILE has a line matching PATTERN
-    if grep -q -- "$3" "$2"; then pass; else fail "$1: no line matching '$3' in $2"; fi
-}
+test_name=test_plugin_vetting
+. "$(dirname "$0")/checks.sh"
 
 # A model directory: one good plugin beside the bad ones.
 models="$tmp/models"
@@ -80,5 +64,4 @@ expect_status 0 "models with bad plugins" "$twinctl" models --models "$models"
 says "models lists decay" "$tmp/out" 'decay'
 says "models names entry_segfaults" "$tmp/err" "entry_segfaults.so"
 
-echo "test_plugin_vetting: $passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+report
