@@ -397,7 +397,7 @@ static twin_status sync(twin_instance *in, double t, const double *x,
                         const double *u)
 {
     twin_status st = TWIN_OK;
-    if (in->ended)
+    if (in->ended || !in->ready)
         return st;
     CALL(in, st, "SetTime", t, in->ops->set_time(in, t));
     if (in->nx > 0 &&
@@ -453,6 +453,7 @@ static twin_status me_init(twin_instance *in, double t, double *x,
     PASS(st, set_inputs(in, u, t));
     CALL(in, st, "ExitInitializationMode", t, in->ops->exit_init(in));
     PASS(st, settle(in, t, x));
+    in->ready = 1;
     return st;
 }
 
@@ -471,8 +472,10 @@ static twin_status me_derivatives(twin_instance *in, double t,
 static twin_status me_outputs(twin_instance *in, double t, const double *x,
                               const double *u, double *y)
 {
+    /* Before init (the host's first signals) the outputs keep the start
+     * values the host gave them: the FMU is not initialized yet. */
     twin_status st = sync(in, t, x, u);
-    if (st >= TWIN_ERROR || in->out.n_groups == 0)
+    if (st >= TWIN_ERROR || in->out.n_groups == 0 || !in->ready)
         return st;
     CALL(in, st, "Get (outputs)", t, io_get(in, &in->out, y));
     return st;

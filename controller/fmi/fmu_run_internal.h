@@ -54,6 +54,8 @@ struct twin_instance {
                                * an error no fmiNTerminate, after a fatal
                                * no call at all */
     int ended;                /* the FMU asked to terminate */
+    int ready;                /* Model Exchange: initialized, in
+                               * continuous-time mode */
     char last[256];           /* the FMU's last warning or error message */
     int in_init;              /* initialization mode entered: terminate */
     int terminated;

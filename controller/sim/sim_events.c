@@ -20,9 +20,12 @@
 
 /* a and b are the same time but for rounding: CVODE cannot integrate
  * between them (it would refuse a tout "too close" to its t). */
+/* Equal but for rounding; never for an infinite time ("no event"), where
+ * inf − inf is NaN-free but the bound is infinite too. */
 static int near(double a, double b)
 {
-    return fabs(b - a) <= 16 * DBL_EPSILON * fmax(fabs(a), fabs(b));
+    return isfinite(a) && isfinite(b) &&
+           fabs(b - a) <= 16 * DBL_EPSILON * fmax(fabs(a), fabs(b));
 }
 
 static void describe_group(const group *g, char *buf, size_t len)
