@@ -252,7 +252,11 @@ static int build_io(twin_instance *in)
             nx++;
             break;
         case TWIN_VAR_INPUT:
-            rc = io_add(&in->in, v->type, v->vr, nu++);
+            /* Discrete inputs change only in event mode (Model
+             * Exchange): kept apart. */
+            rc = io_add(v->variability == FMU_V_CONTINUOUS ? &in->in
+                                                            : &in->ind,
+                        v->type, v->vr, nu++);
             break;
         case TWIN_VAR_OUTPUT:
             rc = io_add(&in->out, v->type, v->vr, ny++);
@@ -261,7 +265,7 @@ static int build_io(twin_instance *in)
         if (rc != 0)
             return -1;
     }
-    in->in.n = nu;
+    in->in.n = in->ind.n = nu;
     in->out.n = ny;
     if (f->use == FMU_ME) {
         if (nx != d->n_states) {
@@ -277,7 +281,8 @@ static int build_io(twin_instance *in)
     in->dxf = calloc(in->nx + 1, sizeof(double));
     in->x_set = calloc(in->nx + 1, sizeof(double));
     in->u_set = calloc(nu + 1, sizeof(double));
-    if (!in->xf || !in->dxf || !in->x_set || !in->u_set)
+    in->x_tmp = calloc(in->nx + 1, sizeof(double));
+    if (!in->xf || !in->dxf || !in->x_set || !in->u_set || !in->x_tmp)
         return -1;
     return fmu_run__scratch(in, 8 * (f->model.n_variables + 1)) ? 0 : -1;
 }
@@ -300,6 +305,7 @@ static void run_destroy(twin_instance *in)
      * ends. */
     io_free(&in->par);
     io_free(&in->in);
+    io_free(&in->ind);
     io_free(&in->out);
     io_free(&in->xout);
     io_free(&in->xin);
@@ -310,6 +316,7 @@ static void run_destroy(twin_instance *in)
     free(in->dxf);
     free(in->x_set);
     free(in->u_set);
+    free(in->x_tmp);
     free(in->buf);
     free(in);
 }
@@ -380,17 +387,37 @@ fail:
 
 /* ---- Model Exchange -------------------------------------------------- */
 
+/* Whether a value of io differs from what was set last. */
+static int io_changed(const twin_instance *in, const fmu_io *io,
+                      const double *u)
+{
+    if (!in->u_valid)
+        return io->n_groups > 0;
+    for (size_t i = 0; i < io->n_groups; i++)
+        for (size_t j = 0; j < io->g[i].n; j++) {
+            size_t k = io->g[i].pos[j];
+            if (memcmp(&u[k], &in->u_set[k], sizeof *u) != 0)
+                return 1;
+        }
+    return 0;
+}
+
+/* Every input that changed (initialization mode, or between steps). */
 static twin_status set_inputs(twin_instance *in, const double *u, double t)
 {
     twin_status st = TWIN_OK;
     size_t nu = in->in.n;
-    if (nu == 0 || (in->u_valid && memcmp(u, in->u_set, nu * sizeof *u) == 0))
-        return st;
-    CALL(in, st, "Set (inputs)", t, io_set(in, &in->in, u));
-    memcpy(in->u_set, u, nu * sizeof *u);
+    if (io_changed(in, &in->in, u))
+        CALL(in, st, "Set (inputs)", t, io_set(in, &in->in, u));
+    if (io_changed(in, &in->ind, u))
+        CALL(in, st, "Set (inputs)", t, io_set(in, &in->ind, u));
+    if (nu > 0)
+        memcpy(in->u_set, u, nu * sizeof *u);
     in->u_valid = 1;
     return st;
 }
+
+static twin_status settle(twin_instance *in, double t, double *x);
 
 /* The FMU at (t, x, u), in continuous-time mode. */
 static twin_status sync(twin_instance *in, double t, const double *x,
@@ -409,7 +436,19 @@ static twin_status sync(twin_instance *in, double t, const double *x,
         memcpy(in->x_set, x, in->nx * sizeof *x);
         in->x_valid = 1;
     }
-    PASS(st, set_inputs(in, u, t));
+    if (io_changed(in, &in->in, u))
+        CALL(in, st, "Set (inputs)", t, io_set(in, &in->in, u));
+    if (in->u_valid && io_changed(in, &in->ind, u)) {
+        /* A discrete input changed: the standard takes it in event mode,
+         * with the event iteration after it.  The host's states stay as
+         * they are (this call cannot change them). */
+        CALL(in, st, "EnterEventMode", t, in->ops->enter_event(in));
+        CALL(in, st, "Set (discrete inputs)", t, io_set(in, &in->ind, u));
+        PASS(st, settle(in, t, in->x_tmp));
+    }
+    if (in->in.n > 0)
+        memcpy(in->u_set, u, in->in.n * sizeof *u);
+    in->u_valid = 1;
     return st;
 }
 

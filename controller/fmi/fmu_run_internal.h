@@ -59,7 +59,7 @@ struct twin_instance {
     char last[256];           /* the FMU's last warning or error message */
     int in_init;              /* initialization mode entered: terminate */
     int terminated;
-    fmu_io par, in, out, xout, xin;    /* params, u, y (and locals), x read as
+    fmu_io par, in, ind, out, xout, xin;    /* params, u (continuous, discrete), y (and locals), x read as
                                    * values (Co-Simulation), x set before
                                    * initialization (the states whose
                                    * start may be set) */
@@ -71,6 +71,8 @@ struct twin_instance {
     size_t ng;
     double *xf, *dxf;         /* in the FMU's order */
     double *x_set, *u_set;    /* what was last set, to skip repeats */
+    double *x_tmp;            /* states of an event inside a call that
+                               * may not change the host's */
     int x_valid, u_valid;
     double t_next;            /* next time event, +INFINITY for none */
     double t_fmu;             /* Co-Simulation: where the FMU is */
