@@ -39,13 +39,7 @@ FMUS = os.path.join(BUILD, "tests", "fmus")
 REFERENCE = os.environ.get("TWIN_REFERENCE_FMUS", "/work/shared/fmus")
 WORK = tempfile.mkdtemp(prefix="twin-fmu-run-")
 VERSIONS = ("2", "3")
-# A scenario cannot ask for Co-Simulation yet (docs/fmi.md): the model
-# library registers an FMU that offers both under Model Exchange.  The
-# Co-Simulation cases below run when TWIN_FMU_CS=1 (they fail until it
-# can); the adapter's Co-Simulation is tested by tests/unit/fmi.
-INTERFACES = (("model-exchange", "co-simulation")
-              if os.environ.get("TWIN_FMU_CS") == "1"
-              else ("model-exchange",))
+INTERFACES = ("model-exchange", "co-simulation")
 
 failures = []
 passes = 0
@@ -302,11 +296,22 @@ def test_reference_ball(v, iface):
         "time": {"start": 0, "stop": 3, "dt": 0.01},
         "instances": {"b": instance("BouncingBall", iface)},
         "outputs": ["b.h", "b.v"]}, models=(d,))
+    check(len(rows) == 301, "%s: %d rows" % (name, len(rows)))
+    if iface == "co-simulation":
+        # The FMU integrates itself (forward Euler at its fixed step of
+        # 1e-3 s), as the Reference FMUs' own run did: the same doubles.
+        with open(os.path.join(REFERENCE, "BouncingBall_out.csv")) as f:
+            ref = list(csv.DictReader(f))
+        worst = max((max(abs(r["b.h"] - float(w["h"])),
+                         abs(r["b.v"] - float(w["v"])))
+                     for r, w in zip(rows, ref)), default=1)
+        check(len(ref) == len(rows) and worst <= 1e-12,
+              "%s: off BouncingBall_out.csv by %g" % (name, worst))
+        return
     # Reference rules: g = 9.81, e = 0.7, stops below 0.1 m/s.
     bs = bounces(1.0, 9.81, 0.7, 0.1, 3.0)
     worst = max((abs(r["b.h"] - ball_height(r["t"], 1.0, 9.81, bs))
                  for r in rows), default=1)
-    check(len(rows) == 301, "%s: %d rows" % (name, len(rows)))
     check(worst <= 1e-6, "%s: height off the analytic one by %g"
           % (name, worst))
 
@@ -345,11 +350,29 @@ def test_reference_feedthrough(v, iface):
                                                      want[k]))
 
 
+def test_interface_refused():
+    """An "fmi_interface" that cannot be: not one of the two, or on a
+    plugin; each is a rejection naming the member."""
+    cases = (
+        ({"model": "ball2", "fmi_interface": "both"},
+         ['/instances/b/fmi_interface', '"model-exchange" or '
+          '"co-simulation"']),
+        ({"model": "ball2", "fmi_interface": 3},
+         ['/instances/b/fmi_interface', '"model-exchange" or '
+          '"co-simulation"']),
+        ({"model": "tank", "fmi_interface": "co-simulation"},
+         ['/instances/b/fmi_interface', "is a plugin, not an FMU"]),
+    )
+    for k, (inst, words) in enumerate(cases):
+        _, err = run("interface-refused-%d" % k, {
+            "time": {"start": 0, "stop": 1, "dt": 0.1},
+            "instances": {"b": inst}}, want_status=2)
+        for w in words:
+            check(w in err, "interface-refused-%d: %r not in: %s"
+                  % (k, w, err[-1000:]))
+
+
 def main():
-    if "co-simulation" not in INTERFACES:
-        print("test_fmu_run: Co-Simulation through a scenario is not "
-              "possible yet; its cases are left out (TWIN_FMU_CS=1 runs "
-              "them)")
     for v in VERSIONS:
         for iface in INTERFACES:
             test_ball(v, iface)
@@ -365,6 +388,7 @@ def main():
                 test_fault(v, iface, 2, 0, ["bad0.y is nan"],
                            rows_after=True)
             test_fault(v, iface, 4, 3, ["instance 'bad0'", "SIGSEGV"])
+    test_interface_refused()
     if os.path.isdir(REFERENCE):
         for v in VERSIONS:
             for iface in INTERFACES:

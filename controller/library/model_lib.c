@@ -503,6 +503,36 @@ void modlib__unload(const twin_model_descriptor *d, void *handle)
         plugin_open__close(handle);
 }
 
+/* The Co-Simulation twin of an FMU that offers both interfaces (m is its
+ * Model Exchange model).  It is bound after the Model Exchange side was
+ * vetted, from the same archive and description; its calls run in a
+ * run's child process like every model's. */
+static int open_cs_twin(twin_model *m, const char *path, int fd, char *why,
+                        size_t why_len)
+{
+    const fmu *f = fmu_model__of(m->d);
+    if (f == NULL || f->use != FMU_ME || !(f->desc.interfaces & FMU_CS))
+        return 0;
+    fmu *g = fmu_model__open(path, fd, FMU_CS, why, why_len);
+    if (g == NULL)
+        return -1;
+    char inner[512];
+    twin_model *c = modlib__wrap(&g->model, inner, sizeof inner);
+    if (c == NULL) {
+        snprintf(why, why_len, "%s: its Co-Simulation interface is refused: "
+                 "%s", path, inner);
+        fmu_model__close(&g);
+        return -1;
+    }
+    c->handle = g;
+    m->cs = c;
+    if ((c->path = strdup(path)) == NULL) {
+        snprintf(why, why_len, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* Load a plugin that came through its vetting. */
 static twin_model *open_vetted(const char *path, int fd, char *why,
                                size_t why_len)
@@ -523,6 +553,10 @@ static twin_model *open_vetted(const char *path, int fd, char *why,
     m->path = strdup(path);
     if (m->path == NULL) {
         snprintf(why, why_len, "out of memory");
+        modlib__close(&m);
+        return NULL;
+    }
+    if (modlib__is_fmu(path) && open_cs_twin(m, path, fd, why, why_len) != 0) {
         modlib__close(&m);
         return NULL;
     }
@@ -563,6 +597,7 @@ void modlib__close(twin_model **mp)
     twin_model *m = *mp;
     if (m == NULL)
         return;
+    modlib__close(&m->cs);
     free(m->param);
     free(m->state);
     free(m->input);

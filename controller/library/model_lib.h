@@ -37,6 +37,11 @@ typedef struct twin_model {
     double sample_period;
     __typeof__(((twin_model_descriptor *)0)->next_event_time) next_event_time;
     __typeof__(((twin_model_descriptor *)0)->step_completed) step_completed;
+    /* An FMU that offers both interfaces is this model in Model Exchange;
+     * its Co-Simulation twin, for an instance that asks for it
+     * ("fmi_interface" in a scenario, scenario.c), is here.  NULL for
+     * every other model. */
+    struct twin_model *cs;
 } twin_model;
 
 typedef struct model_lib {

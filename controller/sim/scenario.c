@@ -21,6 +21,7 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_interp.h>
 
+#include "fmu.h"
 #include "graph.h"
 
 /* Composition state: the document, the libraries, the problems. */
@@ -387,6 +388,40 @@ static void sample_period(composer *c, sc_instance *si, const char *path)
     si->period_ticks = (size_t)whole;
 }
 
+
+/* An instance's "fmi_interface": the model as Model Exchange (an FMU's
+ * default when it offers both) or its Co-Simulation twin (model_lib.h).
+ * NULL, with the problem added, when the model has no such interface. */
+static const twin_model *pick_interface(composer *c, const twin_model *m,
+                                        const json_t *v, const char *where,
+                                        const char *name)
+{
+    const char *s = json_string_value(v);
+    int cs = s != NULL && strcmp(s, "co-simulation") == 0;
+    if (s == NULL || (!cs && strcmp(s, "model-exchange") != 0)) {
+        ADD(c, json_is_string(v) ? TWIN_E_OUT_OF_RANGE : TWIN_E_WRONG_TYPE,
+            where, "\"fmi_interface\" of instance '%s' is "
+            "\"model-exchange\" or \"co-simulation\"", name);
+        return NULL;
+    }
+    const fmu *f = fmu_model__of(m->d);
+    if (f == NULL) {
+        ADD(c, TWIN_E_OUT_OF_RANGE, where, "instance '%s': model '%s' is a "
+            "plugin, not an FMU; only an FMU has an interface to choose "
+            "(leave \"fmi_interface\" out)", name, m->d->name);
+        return NULL;
+    }
+    if (cs && m->cs != NULL)
+        return m->cs;
+    if ((cs ? FMU_CS : FMU_ME) == f->use)
+        return m;
+    ADD(c, TWIN_E_OUT_OF_RANGE, where, "instance '%s': the FMU of model '%s' "
+        "offers no %s interface (only %s)", name, m->d->name,
+        cs ? "Co-Simulation" : "Model Exchange",
+        f->use == FMU_ME ? "Model Exchange" : "Co-Simulation");
+    return NULL;
+}
+
 static void compose_instance(composer *c, const char *name, const json_t *def,
                              const char *path)
 {
@@ -460,6 +495,11 @@ static void compose_instance(composer *c, const char *name, const json_t *def,
     }
     free(model_path_copy);
     if (m == NULL)
+        goto exit;
+    const json_t *iface = json_object_get(def, "fmi_interface");
+    if (iface != NULL &&
+        (m = pick_interface(c, m, iface, path_of(&pb, path, "fmi_interface"),
+                            name)) == NULL)
         goto exit;
 
     sc_instance *si = &sc->inst[sc->n_inst];
