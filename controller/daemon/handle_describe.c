@@ -19,6 +19,16 @@ static json_t *number_or_null(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* A variable's value type (model ABI 1.1 flags): what a value set from
+ * outside must be. */
+static const char *type_name(const twin_variable *v)
+{
+    return (v->flags & TWIN_VAR_STRING) ? "string"
+           : (v->flags & TWIN_VAR_BOOLEAN) ? "boolean"
+           : (v->flags & TWIN_VAR_INTEGER) ? "integer"
+                                           : "real";
+}
+
 static json_t *model_json(const twin_model *m)
 {
     const twin_model_descriptor *d = m->d;
@@ -26,11 +36,12 @@ static json_t *model_json(const twin_model *m)
     for (size_t i = 0; i < d->n_variables; i++) {
         const twin_variable *v = &d->variables[i];
         json_array_append_new(vars, json_pack(
-            "{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:b}", "name", v->name,
-            "kind", modlib__kind_name(v->kind), "unit", v->unit, "start",
-            number_or_null(v->start), "min", number_or_null(v->min), "max",
-            number_or_null(v->max), "description", v->description,
-            "feedthrough", (v->flags & TWIN_VAR_FEEDTHROUGH) != 0));
+            "{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:b, s:s, s:b}", "name",
+            v->name, "kind", modlib__kind_name(v->kind), "unit", v->unit,
+            "start", number_or_null(v->start), "min", number_or_null(v->min),
+            "max", number_or_null(v->max), "description", v->description,
+            "feedthrough", (v->flags & TWIN_VAR_FEEDTHROUGH) != 0, "type",
+            type_name(v), "local", (v->flags & TWIN_VAR_LOCAL) != 0));
     }
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "name", d->name,
                      "version", d->version, "kind",

@@ -111,6 +111,30 @@ def check_set(client):
                        controller=CTL).response()
 
 
+def check_describe(client):
+    """describe says each variable's type and whether it is a local."""
+    r = client.request({"type": "describe"}, controller=CTL).response()
+    typed = [m for m in r["models"] if m["name"] == "typed"]
+    expect(len(typed) == 1, "describe lists the typed model once")
+    got = {v["name"]: (v["kind"], v["type"], v["local"])
+           for v in typed[0]["variables"]}
+    want = {"gain": ("parameter", "integer", False),
+            "on": ("parameter", "boolean", False),
+            "label": ("parameter", "string", False),
+            "count": ("input", "integer", False),
+            "enable": ("input", "boolean", False),
+            "scaled": ("output", "integer", False),
+            "negated": ("output", "boolean", False),
+            "label.len": ("output", "integer", True)}
+    for name, w in want.items():
+        expect(got.get(name) == w, "describe: %s is %r, expected %r"
+               % (name, got.get(name), w))
+    tank = [m for m in r["models"] if m["name"] == "tank"]
+    expect(tank and all(v["type"] == "real" and not v["local"]
+                        for v in tank[0]["variables"]),
+           "a plugin of ABI 1.0 has real, non-local variables")
+
+
 def check_schemas(client):
     bad = 0
     for m in client.messages():
@@ -134,6 +158,7 @@ def main():
             t.check("time events at exactly k * 0.3", check_time_events,
                     client)
             t.check("set: integer, boolean, range", check_set, client)
+            t.check("describe: type and local", check_describe, client)
         t.check("every message valid against docs/schema/", check_schemas,
                 client)
     return t.summary()
