@@ -255,8 +255,9 @@ int cmd_check_model(int argc, char **argv)
                    errs.items[i].message);
         goto exit;
     }
-    report(&ck, 1, "descriptor: model '%s' %s, ABI %u.%u, %zu variables",
-           d->name, d->version, d->abi_major, d->abi_minor, d->n_variables);
+    report(&ck, 1, "descriptor: model '%s'%s%s, ABI %u.%u, %zu variables",
+           d->name, d->version[0] ? " " : "", d->version, d->abi_major,
+           d->abi_minor, d->n_variables);
     m = modlib__wrap(d, why, sizeof why);
     if (m == NULL) {
         report(&ck, 0, "%s", why);
