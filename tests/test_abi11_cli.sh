@@ -50,6 +50,17 @@ for r in rows:
     x = float(r["c.x"])
     assert abs(x - math.exp(-(t - n * 0.3))) <= 1e-9, (t, x)
 PY
+grep -q "^twinctl run: time events 9, step events 0$" "$tmp/err" ||
+    fail "the summary does not count the 9 time events"
+
+# Step events: the summary counts as many as the model's own count.
+run '{"name": "stepper", "time": {"stop": 5, "dt": 0.5},
+      "instances": {"s": {"model": "stepper"}}, "outputs": ["s.resets"]}' \
+    || fail "stepper run exited $?"
+resets=$(tail -1 "$tmp/out.csv" | cut -d, -f2)
+[ "${resets:-0}" -gt 0 ] 2>/dev/null || fail "stepper: no resets ($resets)"
+grep -q "^twinctl run: time events 0, step events $resets\$" "$tmp/err" ||
+    fail "the summary does not count the $resets step events"
 
 # A counter that asks to end the run at its third tick (t = 1.0).
 run '{"name": "count", "time": {"stop": 5, "dt": 0.1},

@@ -386,6 +386,10 @@ static void print_summary(const scenario *sc, const run_ctx *rc,
             (unsigned long long)stat_of(st, "restarts"),
             (unsigned long long)stat_of(st, "events"),
             json_number_value(json_object_get(st, "wall_seconds")));
+    if (stat_of(st, "time_events") || stat_of(st, "step_events"))
+        fprintf(stderr, "twinctl run: time events %llu, step events %llu\n",
+                (unsigned long long)stat_of(st, "time_events"),
+                (unsigned long long)stat_of(st, "step_events"));
     if (paced)
         fprintf(stderr,
                 "twinctl run: real time: %llu late ticks, %llu missed; "

@@ -337,6 +337,14 @@ json_t *runner__stats_json(const sim_stats *st, int realtime)
         (json_int_t)st->events, "groups", (json_int_t)st->n_groups,
         "states", (json_int_t)st->n_states, "wall_seconds",
         st->wall_seconds);
+    /* Model ABI 1.1's events, only where there were any (contract v1
+     * members that older controllers never sent). */
+    if (o && st->time_events)
+        json_object_set_new(o, "time_events", json_integer(
+                                   (json_int_t)st->time_events));
+    if (o && st->step_events)
+        json_object_set_new(o, "step_events", json_integer(
+                                   (json_int_t)st->step_events));
     if (o && realtime) {
         json_object_set_new(o, "late_ticks", json_integer(
                                    (json_int_t)st->late_ticks));

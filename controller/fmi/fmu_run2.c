@@ -19,6 +19,8 @@
 #define API(in) ((in)->f->f2)
 #define ST(expr) fmu_run__status((int)(expr))
 
+/* The standard makes the message a printf format with its arguments. */
+__attribute__((format(printf, 5, 6)))
 static void logger(fmi2ComponentEnvironment env, fmi2String instance_name,
                    fmi2Status status, fmi2String category,
                    fmi2String message, ...)

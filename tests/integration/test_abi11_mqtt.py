@@ -53,6 +53,7 @@ def check_request_end(client):
     _, fin, _, rows, _ = client.run_scenario(sc, controller=CTL)
     expect(fin["status"] == "finished" and "ended_by" not in fin, fin)
     expect(len(rows) == 51, len(rows))
+    expect("time_events" not in fin["stats"], fin["stats"])
 
 
 def check_time_events(client):
@@ -66,6 +67,9 @@ def check_time_events(client):
     expect(times == want, "time events at %r, not %r" % (times, want))
     expect(all(e["instance"] == "c" for e in events
                if e.get("kind") == "time"), events)
+    # The finished stats count them; a run without any has no member.
+    expect(fin["stats"].get("time_events") == len(want) and
+           "step_events" not in fin["stats"], fin["stats"])
 
 
 def check_set(client):
