@@ -73,7 +73,8 @@ struct twin_instance {
     double *x_set, *u_set;    /* what was last set, to skip repeats */
     double *x_tmp;            /* states of an event inside a call that
                                * may not change the host's */
-    int x_valid, u_valid;
+    int x_valid, u_valid, t_valid;
+    double t_set;             /* the time last set (Model Exchange) */
     double t_next;            /* next time event, +INFINITY for none */
     double t_fmu;             /* Co-Simulation: where the FMU is */
     void *buf;                /* scratch for typed values */

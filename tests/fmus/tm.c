@@ -33,6 +33,7 @@ tm_inst *tm__new(const char *resources)
     }
     memcpy(m->v, d->start, d->nv * sizeof *m->v);
     m->next_event = INFINITY;
+    m->stale = 1;
     return m;
 }
 
@@ -58,7 +59,14 @@ void tm__logf(tm_inst *m, int status, const char *fmt, ...)
 
 int tm__compute(tm_inst *m)
 {
-    return tm_model_def.compute(m);
+    int st = tm_model_def.compute(m);
+    m->stale = st != TM_OK; /* a failing compute is tried again */
+    return st;
+}
+
+int tm__fresh(tm_inst *m)
+{
+    return m->stale ? tm__compute(m) : TM_OK;
 }
 
 int tm__event(tm_inst *m)

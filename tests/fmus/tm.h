@@ -53,6 +53,7 @@ struct tm_inst {
     double next_event;        /* +INFINITY for none */
     int terminate;
     int states_changed;
+    int stale;                /* values set since the last compute */
     char *resources;          /* the resources directory, ending in '/' */
     /* The glue's logger: status and an already formatted message. */
     void (*log)(tm_inst *m, int status, const char *message);
@@ -66,6 +67,9 @@ void tm__logf(tm_inst *m, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Derivatives and outputs at the current values. */
 int tm__compute(tm_inst *m);
+/* The same, only when a value was set since the last compute (what an
+ * exporting tool's FMU does: a get after a get costs nothing). */
+int tm__fresh(tm_inst *m);
 /* One round of the new-discrete-states iteration; *more is never set:
  * every model settles in one. */
 int tm__event(tm_inst *m);

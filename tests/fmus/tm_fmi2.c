@@ -138,6 +138,7 @@ EXPORT fmi2Status fmi2SetupExperiment(fmi2Component c, fmi2Boolean tol_def,
 {
     (void)tol_def, (void)tol, (void)stop_def, (void)stop;
     M(c)->t = start;
+    M(c)->stale = 1;
     return fmi2OK;
 }
 
@@ -184,7 +185,7 @@ EXPORT fmi2Status fmi2GetReal(fmi2Component c, const fmi2ValueReference vr[],
 {
     if (check_vr(M(c), vr, n) != fmi2OK)
         return fmi2Error;
-    int st = tm__compute(M(c));
+    int st = tm__fresh(M(c));
     for (size_t i = 0; i < n; i++)
         value[i] = M(c)->v[vr[i]];
     return (fmi2Status)st;
@@ -196,7 +197,7 @@ EXPORT fmi2Status fmi2GetInteger(fmi2Component c,
 {
     if (check_vr(M(c), vr, n) != fmi2OK)
         return fmi2Error;
-    int st = tm__compute(M(c));
+    int st = tm__fresh(M(c));
     for (size_t i = 0; i < n; i++)
         value[i] = (fmi2Integer)M(c)->v[vr[i]];
     return (fmi2Status)st;
@@ -208,7 +209,7 @@ EXPORT fmi2Status fmi2GetBoolean(fmi2Component c,
 {
     if (check_vr(M(c), vr, n) != fmi2OK)
         return fmi2Error;
-    int st = tm__compute(M(c));
+    int st = tm__fresh(M(c));
     for (size_t i = 0; i < n; i++)
         value[i] = M(c)->v[vr[i]] != 0;
     return (fmi2Status)st;
@@ -231,6 +232,7 @@ EXPORT fmi2Status fmi2SetReal(fmi2Component c, const fmi2ValueReference vr[],
         return fmi2Error;
     for (size_t i = 0; i < n; i++)
         M(c)->v[vr[i]] = value[i];
+    M(c)->stale = 1;
     return fmi2OK;
 }
 
@@ -242,6 +244,7 @@ EXPORT fmi2Status fmi2SetInteger(fmi2Component c,
         return fmi2Error;
     for (size_t i = 0; i < n; i++)
         M(c)->v[vr[i]] = value[i];
+    M(c)->stale = 1;
     return fmi2OK;
 }
 
@@ -253,6 +256,7 @@ EXPORT fmi2Status fmi2SetBoolean(fmi2Component c,
         return fmi2Error;
     for (size_t i = 0; i < n; i++)
         M(c)->v[vr[i]] = value[i] != fmi2False;
+    M(c)->stale = 1;
     return fmi2OK;
 }
 
@@ -346,7 +350,10 @@ EXPORT fmi2Status fmi2CompletedIntegratorStep(fmi2Component c,
 
 EXPORT fmi2Status fmi2SetTime(fmi2Component c, fmi2Real t)
 {
-    M(c)->t = t;
+    if (M(c)->t != t) {
+        M(c)->t = t;
+        M(c)->stale = 1;
+    }
     return fmi2OK;
 }
 
@@ -355,13 +362,14 @@ EXPORT fmi2Status fmi2SetContinuousStates(fmi2Component c, const fmi2Real x[],
 {
     for (size_t i = 0; i < nx && i < tm_model_def.nx; i++)
         M(c)->v[tm_model_def.x[i]] = x[i];
+    M(c)->stale = 1;
     return fmi2OK;
 }
 
 EXPORT fmi2Status fmi2GetDerivatives(fmi2Component c, fmi2Real dx[],
                                      size_t nx)
 {
-    int st = tm__compute(M(c));
+    int st = tm__fresh(M(c));
     for (size_t i = 0; i < nx && i < tm_model_def.nx; i++)
         dx[i] = M(c)->v[tm_model_def.dx[i]];
     return (fmi2Status)st;
@@ -370,7 +378,7 @@ EXPORT fmi2Status fmi2GetDerivatives(fmi2Component c, fmi2Real dx[],
 EXPORT fmi2Status fmi2GetEventIndicators(fmi2Component c, fmi2Real z[],
                                          size_t nz)
 {
-    int st = tm__compute(M(c));
+    int st = tm__fresh(M(c));
     if (nz > 0 && tm_model_def.indicators != NULL)
         tm_model_def.indicators(M(c), z);
     return (fmi2Status)st;

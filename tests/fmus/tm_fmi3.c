@@ -154,6 +154,7 @@ EXPORT fmi3Status fmi3EnterInitializationMode(fmi3Instance c,
 {
     (void)tol_def, (void)tol, (void)stop_def, (void)stop;
     M(c)->t = start;
+    M(c)->stale = 1;
     return fmi3OK;
 }
 
@@ -203,7 +204,7 @@ static fmi3Status check_vr(tm_inst *m, const fmi3ValueReference vr[],
     {                                                                        \
         if (nv != n || check_vr(M(c), vr, n) != fmi3OK)                      \
             return fmi3Error;                                                \
-        int st = tm__compute(M(c));                                          \
+        int st = tm__fresh(M(c));                                            \
         for (size_t i = 0; i < n; i++)                                       \
             values[i] = (CTYPE)(M(c)->v[vr[i]] FROM);                        \
         return (fmi3Status)st;                                               \
@@ -216,6 +217,7 @@ static fmi3Status check_vr(tm_inst *m, const fmi3ValueReference vr[],
             return fmi3Error;                                                \
         for (size_t i = 0; i < n; i++)                                       \
             M(c)->v[vr[i]] = (double)values[i];                              \
+        M(c)->stale = 1;                                                     \
         return fmi3OK;                                                       \
     }
 GETSET(Float64, fmi3Float64, )
@@ -262,7 +264,10 @@ EXPORT fmi3Status fmi3CompletedIntegratorStep(fmi3Instance c,
 
 EXPORT fmi3Status fmi3SetTime(fmi3Instance c, fmi3Float64 t)
 {
-    M(c)->t = t;
+    if (M(c)->t != t) {
+        M(c)->t = t;
+        M(c)->stale = 1;
+    }
     return fmi3OK;
 }
 
@@ -271,6 +276,7 @@ EXPORT fmi3Status fmi3SetContinuousStates(fmi3Instance c,
 {
     for (size_t i = 0; i < nx && i < tm_model_def.nx; i++)
         M(c)->v[tm_model_def.x[i]] = x[i];
+    M(c)->stale = 1;
     return fmi3OK;
 }
 
@@ -278,7 +284,7 @@ EXPORT fmi3Status fmi3GetContinuousStateDerivatives(fmi3Instance c,
                                                     fmi3Float64 dx[],
                                                     size_t nx)
 {
-    int st = tm__compute(M(c));
+    int st = tm__fresh(M(c));
     for (size_t i = 0; i < nx && i < tm_model_def.nx; i++)
         dx[i] = M(c)->v[tm_model_def.dx[i]];
     return (fmi3Status)st;
@@ -287,7 +293,7 @@ EXPORT fmi3Status fmi3GetContinuousStateDerivatives(fmi3Instance c,
 EXPORT fmi3Status fmi3GetEventIndicators(fmi3Instance c, fmi3Float64 z[],
                                          size_t nz)
 {
-    int st = tm__compute(M(c));
+    int st = tm__fresh(M(c));
     if (nz > 0 && tm_model_def.indicators != NULL)
         tm_model_def.indicators(M(c), z);
     return (fmi3Status)st;
