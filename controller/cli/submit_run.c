@@ -392,6 +392,17 @@ int submit_run__verdict(submit *s)
             submit__say(s, "run %s: %s", s->run, repair__why(s->rep));
         status = 1;
     }
+    /* A model asked to end the run (ABI 1.1 request_end): said even with
+     * --quiet, as `twinctl run` does — the run is shorter than its
+     * scenario says. */
+    const json_t *by = json_object_get(s->final, "ended_by");
+    const char *who = json_string_value(json_object_get(by, "instance")),
+               *why = json_string_value(json_object_get(by, "reason"));
+    if (by != NULL)
+        submit__say(s, "run %s ended at t = %.17g by instance '%s', which "
+                    "asked to end the run: %s", s->run,
+                    json_number_value(json_object_get(by, "t")),
+                    who ? who : "?", why ? why : "no reason given");
     if (s->final_from_status)
         submit__say(s, "the final response of run %s never arrived; its "
                     "status said it %s, with %lld rows", s->run, fs ? fs : "?",

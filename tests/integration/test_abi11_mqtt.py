@@ -2,7 +2,8 @@
 """Model ABI 1.1 through the daemon, against a real mosquitto and a real
 `twinctl serve` loading the test plugins of tests/plugins/: a run whose
 model asks to end it stops after its tick's row and `finished` says
-`ended_by` (instance, t, reason), with the rows it has; time events
+`ended_by` (instance, t, reason), with the rows it has, and `twinctl
+submit` says so as `twinctl run` does; time events
 arrive as `time` events at exactly k * 0.3 s; a live `set` of an integer
 input that is not whole, of a boolean that is not 0/1, or out of range is
 rejected with out_of_range naming it, and JSON true is accepted for a
@@ -10,14 +11,17 @@ boolean; every message the controller sent is valid against docs/schema/.
 
 Usage: python3 tests/integration/test_abi11_mqtt.py BUILD_DIR"""
 
+import json
 import os
+import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 from harness import (Broker, Client, Controller, HarnessError, Tests,  # noqa: E402
-                     build_dir)
+                     build_dir, twinctl)
 import schema_check  # noqa: E402
 
 BUILD = build_dir()
@@ -54,6 +58,26 @@ def check_request_end(client):
     expect(fin["status"] == "finished" and "ended_by" not in fin, fin)
     expect(len(rows) == 51, len(rows))
     expect("time_events" not in fin["stats"], fin["stats"])
+
+
+def check_submit_ended_by(broker):
+    """`twinctl submit` says who ended the run, as `twinctl run` does."""
+    sc = {"time": {"stop": 5, "dt": 0.1},
+          "instances": {"s": {"model": "sampler", "params": {"end_at": 3}}},
+          "outputs": ["s.n"]}
+    with tempfile.TemporaryDirectory(prefix="twin-abi11-") as d:
+        path = os.path.join(d, "sc.json")
+        with open(path, "w") as f:
+            json.dump(sc, f)
+        p = subprocess.run([twinctl(BUILD), "submit", "--broker", broker.url,
+                            "--controller", CTL, "-q", path, "-o",
+                            os.path.join(d, "out.csv")],
+                           capture_output=True, text=True, timeout=60)
+    expect(p.returncode == 0, "submit exited %d: %s" % (p.returncode,
+                                                         p.stderr[-800:]))
+    expect("ended at t = 1 by instance 's', which asked to end the run: "
+           "count 3 reached" in p.stderr, "submit does not say who ended "
+           "the run: %s" % p.stderr[-800:])
 
 
 def check_time_events(client):
@@ -159,6 +183,8 @@ def main():
         with Controller(broker, CTL, build=BUILD, models=[PLUGINS]):
             t.check("request_end: finished with ended_by",
                     check_request_end, client)
+            t.check("request_end: twinctl submit says who ended the run",
+                    check_submit_ended_by, broker)
             t.check("time events at exactly k * 0.3", check_time_events,
                     client)
             t.check("set: integer, boolean, range", check_set, client)
