@@ -94,6 +94,24 @@ holds "each input named" sh -c "grep -q '3 problems' '$tmp/err' &&
     grep -q 'tank0.nope: .*\[unknown_variable\]' '$tmp/err'"
 expect_status 2 "--input without a number" "$twinctl" steady tank-overflow \
     -i tank0.valve=open
+
+# Typed inputs (model ABI 1.1, tests/plugins/typed.c): a boolean is held at
+# true or false, an integer only at a whole number.
+printf '%s\n' '{"name": "sty", "time": {"stop": 10, "dt": 1},
+  "instances": {"tank0": {"model": "tank"}, "y": {"model": "typed"}},
+  "inputs": {"tank0.q_in": {"value": 0.013}}, "outputs": ["tank0.h"]}' \
+    >"$tmp/typed.json"
+expect_status 0 "a boolean held at true" "$twinctl" steady -q \
+    --models "$build/tests/plugins" "$tmp/typed.json" -i tank0.valve=0.5 \
+    -i y.enable=true -i y.count=3
+holds "the boolean as held" within "$(value_of y.enable)" 1 0
+holds "the integer as held" within "$(value_of y.count)" 3 0
+expect_status 2 "typed inputs that cannot be held" "$twinctl" steady \
+    --models "$build/tests/plugins" "$tmp/typed.json" -i y.enable=2 \
+    -i y.count=2.5
+holds "each typed input named" sh -c "grep -q '2 problems' '$tmp/err' &&
+    grep -q 'y.enable: .*is boolean.*not 2 \\[out_of_range\\]' '$tmp/err' &&
+    grep -q 'y.count: .*is an integer: 2.5 is not a whole number \\[out_of_range\\]' '$tmp/err'"
 expect_status 2 "an unknown method" "$twinctl" steady tank-overflow \
     --method newton
 holds "the method explained" grep -q 'hybrids, hybrid, dnewton or broyden' "$tmp/err"

@@ -32,6 +32,7 @@ static void usage(FILE *f)
         "\n"
         "Options:\n"
         "  -i, --input NAME=VALUE  hold input NAME (instance.input) at VALUE\n"
+        "                          (a number; true or false for a boolean)\n"
         "                          instead of its profile (repeatable)\n"
         "      --method M          hybrids (default), hybrid, dnewton or "
         "broyden\n"
@@ -58,18 +59,28 @@ static void usage(FILE *f)
         "scenario was rejected (every problem is listed).\n");
 }
 
-/* NAME=VALUE into values; 0, or -1 when it is not that. */
+/* NAME=VALUE into values (a number, or true or false for a boolean
+ * input, as a request's JSON would hold it); 0, or -1 when it is not
+ * that. */
 static int add_input(json_t *values, const char *arg)
 {
     const char *eq = strchr(arg, '=');
     char *end = NULL;
     if (eq == NULL || eq == arg)
         return -1;
-    double v = strtod(eq + 1, &end);
-    if (end == eq + 1 || *end != '\0')
-        return -1;
+    json_t *v;
+    if (strcmp(eq + 1, "true") == 0 || strcmp(eq + 1, "false") == 0) {
+        v = json_boolean(eq[1] == 't');
+    } else {
+        double d = strtod(eq + 1, &end);
+        if (end == eq + 1 || *end != '\0')
+            return -1;
+        v = json_real(d);
+    }
     char *name = strndup(arg, (size_t)(eq - arg));
-    int rc = name ? json_object_set_new(values, name, json_real(v)) : -1;
+    int rc = name ? json_object_set_new(values, name, v) : -1;
+    if (name == NULL)
+        json_decref(v);
     free(name);
     return rc;
 }
@@ -158,7 +169,7 @@ int cmd_steady(int argc, char **argv)
         case 'i':
             if (add_input(values, optarg) != 0) {
                 fprintf(stderr, "twinctl steady: --input takes "
-                        "instance.input=NUMBER, not '%s'\n", optarg);
+                        "instance.input=NUMBER (or =true, =false), not '%s'\n", optarg);
                 bad = 1;
             }
             break;

@@ -118,22 +118,14 @@ static int same_ref(sc_ref a, sc_ref b)
     return a.inst == b.inst && a.kind == b.kind && a.index == b.index;
 }
 
-static int dimensionless(const char *unit)
-{
-    return unit[0] == '\0' || strcmp(unit, "1") == 0;
-}
-
-/* Resolve one "instance.input" and check it may be held at v. */
+/* Resolve one "instance.input" and check it may be held at v (a number
+ * in its range; for a boolean input also true or false, for an integer
+ * one a whole number): *d gets the value. */
 static int holdable(const scenario *sc, const char *name, const json_t *v,
-                    const char *p, sc_ref *r, twin_errors *errs)
+                    const char *p, sc_ref *r, double *d, twin_errors *errs)
 {
     const char *dot = strchr(name, '.');
     long inst = dot ? instance_named(sc, name, (size_t)(dot - name)) : -1;
-    if (!json_is_number(v)) {
-        errors__add(errs, TWIN_E_WRONG_TYPE, p, "the value to hold '%s' at "
-                    "must be a number", name);
-        return -1;
-    }
     if (dot == NULL) {
         errors__add(errs, TWIN_E_UNKNOWN_VARIABLE, p, "'%s' does not name an "
                     "input: write instance.input, e.g. \"tank0.valve\"",
@@ -169,13 +161,12 @@ static int holdable(const scenario *sc, const char *name, const json_t *v,
                                                  sizeof from));
             return -1;
         }
-    const twin_variable *var = m->input[r->index];
-    double d = json_number_value(v);
-    if (!isfinite(d) || d < var->min || d > var->max) {
-        errors__add(errs, TWIN_E_OUT_OF_RANGE, p, "input '%s' is %g, outside "
-                    "its range [%g, %g]%s%s", name, d, var->min, var->max,
-                    dimensionless(var->unit) ? "" : " ",
-                    dimensionless(var->unit) ? "" : var->unit);
+    char why[512];
+    twin_err_code code = scenario__value(m->input[r->index], v,
+                                         "the held input", d, why,
+                                         sizeof why);
+    if (code != 0) {
+        errors__add(errs, code, p, "%s", why);
         return -1;
     }
     return 0;
@@ -197,8 +188,8 @@ int steady__hold_inputs(scenario *sc, const json_t *values, const char *path,
     json_object_foreach((json_t *)values, k, v) {
         char *p = errors__path(path, k);
         sc_ref r;
-        if (holdable(sc, k, v, p ? p : path, &r, errs) == 0) {
-            double d = json_number_value(v);
+        double d;
+        if (holdable(sc, k, v, p ? p : path, &r, &d, errs) == 0) {
             int profiled = 0;
             for (size_t i = 0; i < sc->n_inputs; i++)
                 if (same_ref(sc->inputs[i].to, r)) {
