@@ -53,6 +53,29 @@ PY
 grep -q "^twinctl run: time events 9, step events 0$" "$tmp/err" ||
     fail "the summary does not count the 9 time events"
 
+# Two timers, 0.3 s and 0.6 s: at 0.6, 1.2, ... both have an event at the
+# same t, each reported once, each at its own exact time.
+run '{"name": "timers", "time": {"stop": 3, "dt": 0.25},
+      "solver": {"rtol": 1e-11, "atol": 1e-13},
+      "instances": {"a": {"model": "timer"},
+                    "b": {"model": "timer", "params": {"period": 0.6}}},
+      "outputs": ["a.events", "b.events"]}' \
+    --events "$tmp/events" || fail "two timers exited $?"
+"$py" - "$tmp/out.csv" "$tmp/events" <<'PY' || fail "two timers' events"
+import csv, re, sys
+text = open(sys.argv[2]).read()
+for name, period in (("a", 0.3), ("b", 0.6)):
+    times = [float(m.group(1)) for m in
+             re.finditer(r"^event: t=(\S+) %s time event$" % name, text, re.M)]
+    want = [k * period for k in range(1, 11) if k * period < 3.0]
+    assert times == want, (name, times, want)
+rows = list(csv.DictReader(open(sys.argv[1])))
+last = rows[-1]
+assert float(last["a.events"]) == 9 and float(last["b.events"]) == 4, last
+PY
+grep -q "^twinctl run: time events 13, step events 0$" "$tmp/err" ||
+    fail "the summary does not count the 13 time events of two timers"
+
 # Step events: the summary counts as many as the model's own count.
 run '{"name": "stepper", "time": {"stop": 5, "dt": 0.5},
       "instances": {"s": {"model": "stepper"}}, "outputs": ["s.resets"]}' \
