@@ -201,6 +201,11 @@ void fmu_bind__instantiate_failed(const fmu *f, const char *instance,
  * calls.  Returns the FMU, or NULL with a sentence in why. */
 fmu *fmu_model__open(const char *path, int fd, unsigned want, char *why,
                      size_t why_len);
+/* The same FMU through its other interface (want), from the archive of
+ * already unpacked (not hashed nor unpacked again): the Co-Simulation
+ * twin of an FMU opened for Model Exchange. */
+fmu *fmu_model__open_twin(const fmu *of, unsigned want, char *why,
+                          size_t why_len);
 void fmu_model__close(fmu **f);
 
 /* The FMU a descriptor made by fmu_model__open belongs to (host->model

@@ -162,18 +162,23 @@ static int map(fmu *f, char *why, size_t why_len)
     return 0;
 }
 
-fmu *fmu_model__open(const char *path, int fd, unsigned want, char *why,
-                     size_t why_len)
+/* The FMU at path, unpacked in dir (NULL: unpack it now, from fd). */
+static fmu *open_in(const char *path, int fd, const char *dir, unsigned want,
+                    char *why, size_t why_len)
 {
     why[0] = '\0';
     fmu *f = calloc(1, sizeof *f);
-    if (f == NULL || (f->path = strdup(path)) == NULL) {
+    if (f == NULL || (f->path = strdup(path)) == NULL ||
+        (dir != NULL && (f->dir = strdup(dir)) == NULL)) {
         snprintf(why, why_len, "%s: out of memory", path);
+        if (f != NULL)
+            free(f->path);
         free(f);
         return NULL;
     }
     f->magic = FMU_MAGIC;
-    if (fmu_unpack__open(path, fd, &f->dir, why, why_len) != 0 ||
+    if ((dir == NULL &&
+         fmu_unpack__open(path, fd, &f->dir, why, why_len) != 0) ||
         fmu_xml__read(path, f->dir, &f->desc, why, why_len) != 0)
         goto fail;
     unsigned offered = f->desc.interfaces;
@@ -195,6 +200,18 @@ fmu *fmu_model__open(const char *path, int fd, unsigned want, char *why,
 fail:
     fmu_model__close(&f);
     return NULL;
+}
+
+fmu *fmu_model__open(const char *path, int fd, unsigned want, char *why,
+                     size_t why_len)
+{
+    return open_in(path, fd, NULL, want, why, why_len);
+}
+
+fmu *fmu_model__open_twin(const fmu *of, unsigned want, char *why,
+                          size_t why_len)
+{
+    return open_in(of->path, -1, of->dir, want, why, why_len);
 }
 
 void fmu_model__close(fmu **fp)

@@ -505,15 +505,15 @@ void modlib__unload(const twin_model_descriptor *d, void *handle)
 
 /* The Co-Simulation twin of an FMU that offers both interfaces (m is its
  * Model Exchange model).  It is bound after the Model Exchange side was
- * vetted, from the same archive and description; its calls run in a
- * run's child process like every model's. */
-static int open_cs_twin(twin_model *m, const char *path, int fd, char *why,
+ * vetted, from the same unpacked archive (not hashed again); its calls
+ * run in a run's child process like every model's. */
+static int open_cs_twin(twin_model *m, const char *path, char *why,
                         size_t why_len)
 {
     const fmu *f = fmu_model__of(m->d);
     if (f == NULL || f->use != FMU_ME || !(f->desc.interfaces & FMU_CS))
         return 0;
-    fmu *g = fmu_model__open(path, fd, FMU_CS, why, why_len);
+    fmu *g = fmu_model__open_twin(f, FMU_CS, why, why_len);
     if (g == NULL)
         return -1;
     char inner[512];
@@ -556,7 +556,7 @@ static twin_model *open_vetted(const char *path, int fd, char *why,
         modlib__close(&m);
         return NULL;
     }
-    if (modlib__is_fmu(path) && open_cs_twin(m, path, fd, why, why_len) != 0) {
+    if (modlib__is_fmu(path) && open_cs_twin(m, path, why, why_len) != 0) {
         modlib__close(&m);
         return NULL;
     }
