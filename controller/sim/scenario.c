@@ -268,6 +268,25 @@ static void compose_solver(composer *c)
             "atol must be positive, not %g", sc->atol);
 }
 
+/* "algebraic_loops": "solve" (default: loops.c solves them) or "reject"
+ * (check_loops refuses them, as before loops were solved). */
+static void compose_loops(composer *c)
+{
+    const json_t *v = json_object_get(c->doc, "algebraic_loops");
+    if (v == NULL)
+        return;
+    if (json_is_string(v) && strcmp(json_string_value(v), "reject") == 0)
+        c->sc->reject_loops = 1;
+    else if (!json_is_string(v) || strcmp(json_string_value(v), "solve") != 0)
+        ADD(c, json_is_string(v) ? TWIN_E_OUT_OF_RANGE : TWIN_E_WRONG_TYPE,
+            "/algebraic_loops", "\"algebraic_loops\" is \"solve\" (solve "
+            "each loop of feedthrough connections at every evaluation, the "
+            "default) or \"reject\" (refuse them), not %s%s%s",
+            json_is_string(v) ? "\"" : "",
+            json_is_string(v) ? json_string_value(v) : type_name(v),
+            json_is_string(v) ? "\"" : "");
+}
+
 /* ---- instances --------------------------------------------------------- */
 
 static int valid_instance_name(const char *s)
@@ -1399,6 +1418,7 @@ scenario *scenario__compose(const json_t *doc, const model_lib *models,
     compose_time(&c);
     compose_pace(&c);
     compose_solver(&c);
+    compose_loops(&c);
     compose_instances(&c);
     if (c.oom)
         goto oom;
@@ -1422,7 +1442,7 @@ scenario *scenario__compose(const json_t *doc, const model_lib *models,
     compose_functions(&c);
     if (c.oom)
         goto oom;
-    if (errs->count == before)
+    if (errs->count == before && c.sc->reject_loops)
         check_loops(&c);
     if (errs->count == before)
         check_size(&c);
