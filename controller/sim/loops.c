@@ -135,13 +135,16 @@ int loops__solve(loop *lp, double t, loop_mode mode)
     /* The guess: what the torn inputs hold (the previous solution). */
     double *z = N_VGetArrayPointer(lp->z);
     double *us = N_VGetArrayPointer(lp->uscale);
+    double *fs = N_VGetArrayPointer(lp->fscale);
     for (size_t i = 0; i < lp->n_tears; i++) {
         z[i] = lp->tear_dst[i]->u[sc->conn[lp->tears[i]].to.index];
         if (!isfinite(z[i]))
             z[i] = 0.0;
-        us[i] = 1.0 / (sc->atol + sc->rtol * fabs(z[i]));
+        /* Variables scaled by their size (1 at least: KINSOL's difference
+         * quotients step by √ε of it), residuals by the tolerance. */
+        us[i] = 1.0 / fmax(1.0, fabs(z[i]));
+        fs[i] = 1.0 / (sc->atol + sc->rtol * fabs(z[i]));
     }
-    N_VScale(1.0, lp->uscale, lp->fscale);
     for (size_t m = 0; mode == LOOP_TICK && lp->before && m < lp->n_members;
          m++)
         if (lp->before[m])
