@@ -851,6 +851,11 @@ done:
     return rc;
 }
 
+void sim__explain(const sim *s, FILE *out)
+{
+    loops__explain(s, out);
+}
+
 int sim__set_input(sim *s, const char *name, double value)
 {
     for (size_t i = 0; i < s->sc->n_inputs; i++)

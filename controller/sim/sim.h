@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "errors.h"
 #include "scenario.h"
@@ -119,6 +120,12 @@ int sim__set_input(sim *s, const char *name, double value);
 double sim__signal(const sim *s, sc_ref r);
 
 void sim__free(sim **s);
+
+/* Describe a built sim's plan to out, without running it (twinctl run
+ * --explain): its integration groups, its algebraic loops (at ticks and
+ * inside groups) with their tear variables and order, the tolerance they
+ * are solved to, and the evaluation order at ticks. */
+void sim__explain(const sim *s, FILE *out);
 
 /* The model being called right now in this process, or NULL between
  * model calls: read by a run process's fatal-signal handler to say which
