@@ -42,12 +42,7 @@ static int teardown(void **state)
 /* Compose against the test plugins; NULL with the problems in errs. */
 static scenario *compose(const char *text, twin_errors *errs)
 {
-    json_error_t jerr;
-    json_t *doc = json_loads(text, 0, &jerr);
-    if (doc == NULL)
-        fail_msg("bad test JSON: %s: %s", jerr.text, text);
-    scenario *sc = scenario__compose(doc, &lib, NULL, NULL, errs);
-    json_decref(doc);
+    scenario *sc = support__compose_in(&lib, text, errs);
     if (sc == NULL && errs->count == 0)
         fail_msg("did not compose and said nothing: %s", text);
     return sc;
