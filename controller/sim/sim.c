@@ -366,6 +366,15 @@ static int build_order(sim *s, twin_errors *errs)
         if (!g->nodes || !g->pre ||
             graph__plan(nn, member, NULL, edges, ne, &plan) != GRAPH_OK)
             goto oom;
+        /* A group without states or time events is only evaluated at
+         * ticks, where the tick loops serve: no right-hand-side loops. */
+        int evaluated = 0;
+        for (size_t k = 0; k < plan.n_order; k++) {
+            const node *n = &s->nodes[plan.order[k]];
+            evaluated |= n->si->model->n_state > 0 || n->timed;
+        }
+        if (!evaluated)
+            plan.n_loops = 0;
         if (loops__adopt(s, &plan, 1, g->nodes, &g->n_nodes, errs) != 0)
             goto exit;
         for (size_t k = 0; k < g->n_nodes; k++) {

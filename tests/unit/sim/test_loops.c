@@ -107,6 +107,38 @@ static void test_loops__linear_pair(void **state)
     support__free(&c);
 }
 
+/* Two cycles through H, which reads L on u and R on w: yH = 0.7·uH + wH,
+ * yL = −0.5·uL + 0.4 + wL, yR = 0.3·uR − 0.1; so
+ * yH = (0.7·(0.4 + wL) − 0.1) / (1 + 0.35 − 0.3).  Tearing takes two
+ * variables (one into L, then one into R or H): a 2×2 Newton system. */
+static void test_loops__two_tears(void **state)
+{
+    collected c = {0};
+    run_ok("{\"time\": {\"stop\": 10, \"dt\": 1},"
+           " \"solver\": {\"rtol\": 1e-10, \"atol\": 1e-12},"
+           " \"instances\": {"
+           "  \"H\": {\"model\": \"loopy\", \"params\": {\"a\": 0.7}},"
+           "  \"L\": {\"model\": \"loopy\", \"params\": {\"a\": -0.5, \"b\": 0.4}},"
+           "  \"R\": {\"model\": \"loopy\", \"params\": {\"a\": 0.3, \"b\": -0.1}}},"
+           " \"connections\": [{\"from\": \"H.y\", \"to\": \"L.u\"},"
+           "                   {\"from\": \"L.y\", \"to\": \"H.u\"},"
+           "                   {\"from\": \"H.y\", \"to\": \"R.u\"},"
+           "                   {\"from\": \"R.y\", \"to\": \"H.w\"}],"
+           " \"inputs\": {\"L.w\": " W_STEPS "},"
+           " \"outputs\": [\"H.y\", \"L.y\", \"R.y\"]}", &c);
+    size_t yh = support__col(&c, "H.y"), yl = support__col(&c, "L.y");
+    size_t yr = support__col(&c, "R.y");
+    for (size_t r = 0; r < c.n_rows; r++) {
+        double w = w_at(support__at(&c, r, 0));
+        double h = (0.7 * (0.4 + w) - 0.1) / (1 + 0.35 - 0.3);
+        support__close("H.y", support__at(&c, r, yh), h, 1e-10);
+        support__close("L.y", support__at(&c, r, yl), -0.5 * h + 0.4 + w,
+                       1e-10);
+        support__close("R.y", support__at(&c, r, yr), 0.3 * h - 0.1, 1e-10);
+    }
+    support__free(&c);
+}
+
 /* A: yA = 0.8·tanh(uA) + 0.3 + wA,  B: yB = 0.5·uB + 0.1·uB² + 0.1;
  * uA = yB, uB = yA.  z = uA solves z = g(yA(z)): found here with GSL's
  * Brent solver, bracketed (the map is a contraction, one root). */
@@ -331,6 +363,7 @@ int main(void)
     gsl_set_error_handler_off();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loops__linear_pair),
+        cmocka_unit_test(test_loops__two_tears),
         cmocka_unit_test(test_loops__nonlinear_pair),
         cmocka_unit_test(test_loops__in_group),
         cmocka_unit_test(test_loops__discrete_member),
