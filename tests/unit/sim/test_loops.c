@@ -2,13 +2,13 @@
  * test_loops.c — algebraic loops solved with KINSOL (controller/sim/
  * loops.c), with the loopy test plugins of tests/plugins/ (real shared
  * objects, real CVODE and KINSOL), each against an answer computed here
- * independently: a linear pair in closed form and a nonlinear pair with
- * GSL's root finder, at every tick, to 1e-10; a loop inside an
- * integration group against the reduced ODE integrated with GSL's odeiv2
- * (the loop solved by GSL's root finder in its right-hand side), to 1e-6;
- * a loop with a discrete member that must tick once per tick; a loop
- * without a solution that fails the run and says so; "reject" and its
- * refusal.
+ * independently: a linear pair and a loop of three with two tear
+ * variables in closed form and a nonlinear pair with GSL's root finder,
+ * at every tick, to 1e-10; a loop inside an integration group against the
+ * reduced ODE integrated with GSL's odeiv2 (the loop solved by GSL's root
+ * finder in its right-hand side), to 1e-6, and its steady state; a loop
+ * with a discrete member that must tick once per tick; a loop without a
+ * solution that fails the run and says so; "reject" and its refusal.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +23,7 @@
 #include <gsl/gsl_odeiv2.h>
 #include <gsl/gsl_roots.h>
 
+#include "steady.h"
 #include "support.h"
 
 static model_lib lib;
@@ -261,6 +262,39 @@ static void test_loops__in_group(void **state)
     support__free(&c);
 }
 
+/* The steady state of the same group: x = v with v = 0.6·tanh(1.5·v)
+ * + 0.2 (w = 0), the loop solved inside the right-hand side the steady
+ * solver zeroes; against GSL's root finder. */
+static double steady_residual(double v, void *params)
+{
+    return 0.6 * tanh(1.5 * v) + 0.2 - v;
+}
+
+static void test_loops__steady(void **state)
+{
+    twin_errors errs = {0};
+    scenario *sc = compose(
+        "{\"time\": {\"stop\": 1, \"dt\": 1},"
+        " \"instances\": {"
+        "  \"P\": {\"model\": \"loopy_state\", \"start\": {\"x\": 2},"
+        "         \"params\": {\"s\": 1, \"a\": 0.5, \"k\": 1, \"g\": 1}},"
+        "  \"S\": {\"model\": \"loopy\", \"params\": {\"c\": 0.6, \"b\": 0.2}}},"
+        " \"connections\": [{\"from\": \"P.y\", \"to\": \"S.u\"},"
+        "                   {\"from\": \"S.y\", \"to\": \"P.u\"}]}", &errs);
+    assert_non_null(sc);
+    steady_options opt;
+    steady__defaults(&opt);
+    steady_result res = {0};
+    if (steady__solve(sc, &opt, &res) != 0)
+        fail_msg("no steady state: %s", res.message);
+    assert_int_equal(res.n, 1);
+    double v = gsl_root_of(steady_residual, NULL, -5.0, 5.0);
+    support__close("P.x", res.x[0], v, 1e-9);
+    support__close("P.u", res.u[0][0], v, 1e-9);
+    steady__result_free(&res);
+    scenario__free(&sc);
+}
+
 /* A discrete member: D (loopy_tick) counts its ticks in x and yD = 0.5·uD
  * + 0.25·x; A (loopy, continuous, no state) yA = −0.8·uA + wA.  Each tick
  * must count once, however many trial evaluations KINSOL makes:
@@ -366,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_loops__two_tears),
         cmocka_unit_test(test_loops__nonlinear_pair),
         cmocka_unit_test(test_loops__in_group),
+        cmocka_unit_test(test_loops__steady),
         cmocka_unit_test(test_loops__discrete_member),
         cmocka_unit_test(test_loops__no_solution_fails),
         cmocka_unit_test(test_loops__reject),
