@@ -44,7 +44,7 @@ static int evaluate(loop *lp, const double *z)
         for (size_t i = 0; i < lp->n_tears; i++)
             if (lp->tear_dst[i] == n)
                 n->u[sc->conn[lp->tears[i]].to.index] = z[i];
-        if (lp->before && lp->before[m])
+        if (lp->mode == LOOP_TICK && lp->before && lp->before[m])
             memcpy(n->x, lp->before[m],
                    n->si->model->n_state * sizeof(double));
         int rc = sim__reach(n, lp->t, lp->mode == LOOP_TICK,

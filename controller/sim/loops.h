@@ -54,6 +54,12 @@ int loops__solve(loop *lp, double t, loop_mode mode);
 
 void loops__free(loop **lp);
 
+/* Node n of loop lp is reached by an evaluation in mode: the whole loop
+ * is solved at its first member, the others were solved with it.  0, or
+ * what loops__solve returned. */
+static inline int loops__at(loop *lp, const node *n, double t,
+                            loop_mode mode);
+
 /* The loop's tolerance: KINSOL stops when every |F_i| is at most
  * LOOP_TOL · (atol + rtol · |z_i|), the scenario's rtol and atol at the
  * guess z; at most LOOP_MAX_ITERS Newton iterations per solve. */
@@ -83,5 +89,11 @@ struct loop {
     SUNLinearSolver LS;
     char kin_msg[256];
 };
+
+static inline int loops__at(loop *lp, const node *n, double t,
+                            loop_mode mode)
+{
+    return lp->members[0] == n ? loops__solve(lp, t, mode) : 0;
+}
 
 #endif

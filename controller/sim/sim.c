@@ -163,10 +163,7 @@ int sim__group_eval(group *g, double t, double *x)
     for (size_t i = 0; i < g->n_nodes; i++) {
         node *n = g->nodes[i];
         if (n->rhs_loop != NULL) {
-            /* Solved as a whole where its first member comes. */
-            int rc = n->rhs_loop->members[0] == n
-                         ? loops__solve(n->rhs_loop, t, LOOP_RHS)
-                         : 0;
+            int rc = loops__at(n->rhs_loop, n, t, LOOP_RHS);
             if (rc)
                 return rc;
             continue;
@@ -659,8 +656,7 @@ int sim__propagate(sim *s, double t)
     for (size_t k = 0; k < s->n_order; k++) {
         node *n = s->order[k];
         if (n->tick_loop != NULL) {
-            if (n->tick_loop->members[0] == n &&
-                loops__solve(n->tick_loop, t, LOOP_OUTPUTS) != 0)
+            if (loops__at(n->tick_loop, n, t, LOOP_OUTPUTS) != 0)
                 return -1;
             continue;
         }
@@ -719,8 +715,7 @@ int sim__evaluate(sim *s, double t, int first)
     for (size_t k = 0; k < s->n_order; k++) {
         node *n = s->order[k];
         if (n->tick_loop != NULL) {
-            if (n->tick_loop->members[0] == n &&
-                loops__solve(n->tick_loop, t, LOOP_TICK) != 0)
+            if (loops__at(n->tick_loop, n, t, LOOP_TICK) != 0)
                 return -1;
             continue;
         }

@@ -297,15 +297,17 @@ static void test_loops__steady(void **state)
 
 /* A discrete member: D (loopy_tick) counts its ticks in x and yD = 0.5·uD
  * + 0.25·x; A (loopy, continuous, no state) yA = −0.8·uA + wA.  Each tick
- * must count once, however many trial evaluations KINSOL makes:
- * yD = (0.5·wA + 0.25·n) / (1 + 0.4) with n = k + 1 at tick k. */
+ * must count once, however many trial evaluations KINSOL makes, from its
+ * start value: yD = (0.5·wA + 0.25·n) / (1 + 0.4) with n = 10 + k + 1
+ * at tick k. */
 static void test_loops__discrete_member(void **state)
 {
     collected c = {0};
     run_ok("{\"time\": {\"stop\": 8, \"dt\": 1},"
            " \"solver\": {\"rtol\": 1e-10, \"atol\": 1e-12},"
            " \"instances\": {"
-           "  \"D\": {\"model\": \"loopy_tick\", \"params\": {\"a\": 0.5, \"s\": 0.25}},"
+           "  \"D\": {\"model\": \"loopy_tick\", \"start\": {\"x\": 10},"
+           "         \"params\": {\"a\": 0.5, \"s\": 0.25}},"
            "  \"A\": {\"model\": \"loopy\", \"params\": {\"a\": -0.8}}},"
            " \"connections\": [{\"from\": \"A.y\", \"to\": \"D.u\"},"
            "                   {\"from\": \"D.y\", \"to\": \"A.u\"}],"
@@ -313,7 +315,7 @@ static void test_loops__discrete_member(void **state)
            " \"outputs\": [\"D.x\", \"D.y\"]}", &c);
     size_t xc = support__col(&c, "D.x"), yc = support__col(&c, "D.y");
     for (size_t r = 0; r < c.n_rows; r++) {
-        double t = support__at(&c, r, 0), n = (double)r + 1.0;
+        double t = support__at(&c, r, 0), n = 10.0 + (double)r + 1.0;
         support__close("D.x", support__at(&c, r, xc), n, 0.0);
         support__close("D.y", support__at(&c, r, yc),
                        (0.5 * w_at(t) + 0.25 * n) / 1.4, 1e-10);
