@@ -4,8 +4,9 @@
  * Reads the DESIGN.md scenario format, resolves instances against the
  * instance and model libraries, and checks everything: types, ranges
  * against the models' variable metadata, connections (existence,
- * direction, one driver per input), input profiles, output selection and
- * algebraic loops.  Every problem is reported with code, JSON Pointer and
+ * direction, one driver per input), input profiles, output selection and,
+ * when the scenario asks to reject them, algebraic loops (solving them is
+ * loops.c's).  Every problem is reported with code, JSON Pointer and
  * sentence; composition goes on after a problem so that one pass names them
  * all.  Building solver state is sim.c's business.
  */
