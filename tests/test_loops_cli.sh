@@ -85,6 +85,8 @@ run "{\"time\": {\"stop\": 3, \"dt\": 1},
       \"connections\": [{\"from\": \"A.y\", \"to\": \"B.u\"},
                         {\"from\": \"B.y\", \"to\": \"A.u\"}],
       \"outputs\": [\"A.y\", \"B.y\"]}" || fail "linear pair exited $?"
+grep -q "^twinctl run: algebraic loops 1: 5 solves, [0-9]* Newton iterations$" "$tmp/err" ||
+    fail "the summary does not count the loop's solves"
 "$py" - "$tmp/out" <<'PY' || fail "linear pair rows"
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))

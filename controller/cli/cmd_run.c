@@ -395,6 +395,12 @@ static void print_summary(const scenario *sc, const run_ctx *rc,
         fprintf(stderr, "twinctl run: time events %llu, step events %llu\n",
                 (unsigned long long)stat_of(st, "time_events"),
                 (unsigned long long)stat_of(st, "step_events"));
+    if (stat_of(st, "loops"))
+        fprintf(stderr, "twinctl run: algebraic loops %llu: %llu solves, "
+                "%llu Newton iterations\n",
+                (unsigned long long)stat_of(st, "loops"),
+                (unsigned long long)stat_of(st, "loop_solves"),
+                (unsigned long long)stat_of(st, "loop_iterations"));
     if (paced)
         fprintf(stderr,
                 "twinctl run: real time: %llu late ticks, %llu missed; "

@@ -154,6 +154,8 @@ int loops__solve(loop *lp, double t, loop_mode mode)
                       lp->fscale);
     long iters = 0;
     KINGetNumNonlinSolvIters(lp->kin, &iters);
+    s->st.loop_solves++;
+    s->st.loop_iters += (uint64_t)iters;
     int ok = flag == KIN_SUCCESS || flag == KIN_INITIAL_GUESS_OK;
     if (flag == KIN_STEP_LT_STPTOL) {
         /* Newton can step no further: accept only a residual at the

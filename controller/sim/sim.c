@@ -552,6 +552,8 @@ sim *sim__new(const scenario *sc, const sim_options *opt,
     for (size_t gi = 0; gi < s->n_groups; gi++)
         s->st.n_states += s->groups[gi].n_x;
     s->st.n_groups = s->n_groups;
+    for (size_t i = 0; i < s->n_loops; i++)
+        s->st.loops += !s->loops[i]->rhs;
     return s;
 fail:
     sim__free(&s);

@@ -84,6 +84,9 @@ typedef struct sim_stats {
     uint64_t events;       /* state events located */
     uint64_t time_events;  /* time events handled (one per instance) */
     uint64_t step_events;  /* step events a model asked for */
+    uint64_t loops;        /* algebraic loops solved at ticks */
+    uint64_t loop_solves;  /* solves of a loop, at ticks and in RHS */
+    uint64_t loop_iters;   /* KINSOL's Newton iterations over them */
     uint64_t late_ticks;   /* real-time: ticks started after deadline */
     uint64_t missed_ticks; /* real-time: ticks started a whole dt late */
     double lateness_p50;   /* real-time, seconds */

@@ -93,6 +93,11 @@ static void test_loops__linear_pair(void **state)
            " \"inputs\": {\"A.w\": " W_STEPS "},"
            " \"outputs\": [\"A.y\", \"B.y\", \"A.u\", \"B.u\"]}", &c);
     assert_int_equal(c.n_rows, 21);
+    /* One loop, solved at each tick (twice at the first: before and after
+     * the models' init), each in a Newton iteration or two. */
+    assert_int_equal(c.stats.loops, 1);
+    assert_int_equal(c.stats.loop_solves, 22);
+    assert_true(c.stats.loop_iters >= 1 && c.stats.loop_iters <= 3 * 22);
     size_t ya = support__col(&c, "A.y"), yb = support__col(&c, "B.y");
     size_t ua = support__col(&c, "A.u"), ub = support__col(&c, "B.u");
     for (size_t r = 0; r < c.n_rows; r++) {
