@@ -675,7 +675,7 @@ int sim__reach(node *n, double t, int tick, int recoverable)
     if (n->continuous)
         return call_outputs(n, t, recoverable);
     if (!tick || (n->period_ticks > 1 && n->owner->k % n->period_ticks != 0))
-        return 0; /* between its samples: outputs held */
+        return 0; /* not a tick, or between its samples: outputs held */
     twin_status st = IN_MODEL(n, t, n->d->tick(n->inst, t, n->tick_dt, n->x,
                                             n->u, n->y));
     OUT_OF_MODEL();
