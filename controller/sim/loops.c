@@ -23,6 +23,8 @@
 
 #include <kinsol/kinsol.h>
 
+#include "fmu.h"
+
 static void kin_error(int code, const char *module, const char *function,
                       char *msg, void *data)
 {
@@ -210,10 +212,37 @@ fail:
     return -1;
 }
 
+/* A Co-Simulation FMU steps its own solver in tick(), and what it holds
+ * is not in the states the host could put back: it cannot be ticked again
+ * with other inputs, which is what solving a loop at a tick does. */
+static int refuse_cosimulation(node **members, size_t n_members,
+                               twin_errors *errs)
+{
+    for (size_t m = 0; m < n_members; m++) {
+        const fmu *f = fmu_model__of(members[m]->d);
+        if (f == NULL || f->use != FMU_CS)
+            continue;
+        char names[512];
+        loop view = {.members = members, .n_members = n_members};
+        describe_members(&view, names, sizeof names);
+        errors__add(errs, TWIN_E_ALGEBRAIC_LOOP, "",
+                    "the algebraic loop of %s goes through the "
+                    "Co-Simulation FMU of instance '%s', whose step cannot "
+                    "be taken again with other inputs, as solving the loop "
+                    "would: use its Model Exchange interface, or break the "
+                    "loop with a model that has a state", names,
+                    members[m]->si->name);
+        return -1;
+    }
+    return 0;
+}
+
 static loop *loop_new(sim *s, node **members, size_t n_members,
                       const graph_plan *plan, int rhs, twin_errors *errs)
 {
     const scenario *sc = s->sc;
+    if (!rhs && refuse_cosimulation(members, n_members, errs) != 0)
+        return NULL;
     loop *lp = calloc(1, sizeof *lp);
     if (lp == NULL)
         goto oom;
