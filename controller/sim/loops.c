@@ -69,10 +69,12 @@ static int residual(N_Vector zv, N_Vector fv, void *data)
     const double *z = N_VGetArrayPointer(zv);
     double *f = N_VGetArrayPointer(fv);
     int rc = evaluate(lp, z);
+    lp->at_last = rc == 0;
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < lp->n_tears; i++)
         f[i] = tear_source(lp, i) - z[i];
+    memcpy(lp->last, z, lp->n_tears * sizeof *z);
     return 0;
 }
 
@@ -134,6 +136,7 @@ int loops__solve(loop *lp, double t, loop_mode mode)
     lp->t = t;
     lp->mode = mode;
     lp->kin_msg[0] = '\0';
+    lp->at_last = 0;
     /* The guess: what the torn inputs hold (the previous solution). */
     double *z = N_VGetArrayPointer(lp->z);
     double *us = N_VGetArrayPointer(lp->uscale);
@@ -163,6 +166,7 @@ int loops__solve(loop *lp, double t, loop_mode mode)
         /* Newton can step no further: accept only a residual at the
          * rounding of the values. */
         ok = evaluate(lp, z) == 0;
+        lp->at_last = 0;
         for (size_t i = 0; ok && i < lp->n_tears; i++)
             ok = fabs(tear_source(lp, i) - z[i]) <=
                  64 * DBL_EPSILON * fmax(1.0, fabs(z[i]));
@@ -178,7 +182,10 @@ int loops__solve(loop *lp, double t, loop_mode mode)
         fail_to_converge(lp, flag, iters); /* kept only if the first */
         return -1;
     }
-    /* Leave every member evaluated at the solution. */
+    /* Leave every member evaluated at the solution (KINSOL's last
+     * evaluation usually was there already). */
+    if (lp->at_last && memcmp(lp->last, z, lp->n_tears * sizeof *z) == 0)
+        return 0;
     return evaluate(lp, z);
 }
 
@@ -251,7 +258,8 @@ static loop *loop_new(sim *s, node **members, size_t n_members,
     lp->members = malloc(n_members * sizeof *lp->members);
     lp->tears = malloc((sc->n_conn + 1) * sizeof *lp->tears);
     lp->tear_dst = malloc((sc->n_conn + 1) * sizeof *lp->tear_dst);
-    if (!lp->members || !lp->tears || !lp->tear_dst)
+    lp->last = malloc((sc->n_conn + 1) * sizeof *lp->last);
+    if (!lp->members || !lp->tears || !lp->tear_dst || !lp->last)
         goto oom;
     memcpy(lp->members, members, n_members * sizeof *members);
     lp->n_members = n_members;
@@ -352,6 +360,7 @@ void loops__free(loop **lpp)
     free(lp->members);
     free(lp->tears);
     free(lp->tear_dst);
+    free(lp->last);
     free(lp);
     *lpp = NULL;
 }

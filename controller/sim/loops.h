@@ -88,6 +88,8 @@ struct loop {
     SUNMatrix J;
     SUNLinearSolver LS;
     char kin_msg[256];
+    double *last;         /* the z of the last residual evaluation */
+    int at_last;          /* the members hold that evaluation's values */
 };
 
 static inline int loops__at(loop *lp, const node *n, double t,
