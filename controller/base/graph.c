@@ -426,6 +426,22 @@ int graph__plan(size_t n_nodes, const unsigned char *include,
         !member || !pre || !corder || !order || !cycle || !plan->order ||
         !plan->pre || !plan->loop || !plan->torn)
         goto exit;
+    /* Without a loop the plan is graph__order's order, as it was before
+     * loops were solved (and at its cost). */
+    size_t n_plain = 0, n_cycle = 0;
+    int plain = graph__order(n_nodes, include, prefer, edges, n_edges,
+                             plan->order, &n_plain, plan->pre, cycle,
+                             &n_cycle);
+    if (plain == GRAPH_NOMEM)
+        goto exit;
+    if (plain == GRAPH_OK) {
+        plan->n_order = n_plain;
+        for (size_t i = 0; i < n_nodes; i++)
+            plan->loop[i] = GRAPH_NONE;
+        rc = GRAPH_OK;
+        goto exit;
+    }
+    memset(plan->pre, 0, n_nodes);
     size_t count = graph__scc(n_nodes, include, edges, n_edges, comp);
     if (count == GRAPH_NONE)
         goto exit;
@@ -454,7 +470,7 @@ int graph__plan(size_t n_nodes, const unsigned char *include,
     }
 
     /* The condensed graph: a node per component. */
-    size_t n_c = 0, n_cycle = 0, n_corder = 0;
+    size_t n_c = 0, n_corder = 0;
     for (size_t e = 0; e < n_edges; e++) {
         const graph_edge *g = &edges[e];
         if (!edge_in(g, include) || comp[g->from] == comp[g->to])
