@@ -86,8 +86,8 @@ typedef struct graph_plan {
 
 /* Plan the nodes with include[i] != 0 (prefer as for graph__order).  A
  * graph without an algebraic loop gets graph__order's order as it is.
- * Otherwise the loops are the components of graph__scc with two nodes or more, or one
- * node with a feedthrough edge to itself.  Each loop is torn
+ * Otherwise the loops are the components of graph__scc with two nodes or
+ * more, or one node with a feedthrough edge to itself.  Each loop is torn
  * (graph__tear) and ordered inside over its untorn edges; the condensed
  * graph, a node per component, is ordered with graph__order.  Returns
  * GRAPH_OK or GRAPH_NOMEM; free the plan with graph__plan_free. */
