@@ -2,7 +2,8 @@
  * sim_internal.h — the inside of a sim, shared by the files that make
  * one up: sim.c (building and the tick loop), sim_steady.c (the
  * composed right-hand side as a function of all continuous states, for
- * steady.c) and loops.c (algebraic loops).  Nothing outside sim*.c includes it.
+ * steady.c) and loops.c (algebraic loops).  Nothing outside sim*.c and
+ * loops.c includes it.
  */
 #ifndef TWIN_SIM_INTERNAL_H
 #define TWIN_SIM_INTERNAL_H
