@@ -143,6 +143,7 @@ int loops__solve(loop *lp, double t, loop_mode mode)
     double *fs = N_VGetArrayPointer(lp->fscale);
     for (size_t i = 0; i < lp->n_tears; i++) {
         z[i] = lp->tear_dst[i]->u[sc->conn[lp->tears[i]].to.index];
+        lp->held[i] = z[i];
         if (!isfinite(z[i]))
             z[i] = 0.0;
         /* Variables scaled by their size (1 at least: KINSOL's difference
@@ -181,6 +182,15 @@ int loops__solve(loop *lp, double t, loop_mode mode)
             return 1;
         fail_to_converge(lp, flag, iters); /* kept only if the first */
         return -1;
+    }
+    /* A torn input held over the tick (from a discrete model or another
+     * group) that moved is a jump for its group, as sim__gather_held
+     * says of the inputs it copies. */
+    for (size_t i = 0; mode != LOOP_RHS && i < lp->n_tears; i++) {
+        const node *src = &s->nodes[sc->conn[lp->tears[i]].from.inst];
+        group *g = lp->tear_dst[i]->grp;
+        if (g != NULL && src->grp != g && !same(lp->held[i], z[i]))
+            g->restart = 1;
     }
     /* Leave every member evaluated at the solution (KINSOL's last
      * evaluation usually was there already). */
@@ -259,7 +269,9 @@ static loop *loop_new(sim *s, node **members, size_t n_members,
     lp->tears = malloc((sc->n_conn + 1) * sizeof *lp->tears);
     lp->tear_dst = malloc((sc->n_conn + 1) * sizeof *lp->tear_dst);
     lp->last = malloc((sc->n_conn + 1) * sizeof *lp->last);
-    if (!lp->members || !lp->tears || !lp->tear_dst || !lp->last)
+    lp->held = malloc((sc->n_conn + 1) * sizeof *lp->held);
+    if (!lp->members || !lp->tears || !lp->tear_dst || !lp->last ||
+        !lp->held)
         goto oom;
     memcpy(lp->members, members, n_members * sizeof *members);
     lp->n_members = n_members;
@@ -361,6 +373,7 @@ void loops__free(loop **lpp)
     free(lp->tears);
     free(lp->tear_dst);
     free(lp->last);
+    free(lp->held);
     free(lp);
     *lpp = NULL;
 }

@@ -90,6 +90,7 @@ struct loop {
     char kin_msg[256];
     double *last;         /* the z of the last residual evaluation */
     int at_last;          /* the members hold that evaluation's values */
+    double *held;         /* the torn inputs before the solve */
 };
 
 static inline int loops__at(loop *lp, const node *n, double t,

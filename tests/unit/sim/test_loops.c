@@ -350,6 +350,39 @@ static void test_loops__discrete_member(void **state)
     support__free(&c);
 }
 
+/* A discrete member driving a group with a state through the torn
+ * connection: P (loopy_state) x' = −x + uP, yP = x + 0.5·uP; D
+ * (loopy_tick) yD = 0.4·uD + 0.1·n (n its tick count); uP = yD, uD = yP.
+ * At tick k, v = uP = (0.4·x + 0.1·n) / 0.8 with n = k + 1, held over the
+ * tick, so x_{k+1} = v + (x_k − v)·e^(−dt).  v jumps at every tick: P's
+ * group must restart at each (the torn input is held over the tick, like
+ * any input from a discrete model). */
+static void test_loops__discrete_into_group(void **state)
+{
+    collected c = {0};
+    run_ok("{\"time\": {\"stop\": 6, \"dt\": 0.5},"
+           " \"solver\": {\"rtol\": 1e-11, \"atol\": 1e-13},"
+           " \"instances\": {"
+           "  \"P\": {\"model\": \"loopy_state\", \"start\": {\"x\": 1},"
+           "         \"params\": {\"s\": 1, \"a\": 0.5, \"k\": 1, \"g\": 1}},"
+           "  \"D\": {\"model\": \"loopy_tick\","
+           "         \"params\": {\"a\": 0.4, \"s\": 0.1}}},"
+           " \"connections\": [{\"from\": \"P.y\", \"to\": \"D.u\"},"
+           "                   {\"from\": \"D.y\", \"to\": \"P.u\"}],"
+           " \"outputs\": [\"P.x\", \"P.u\"]}", &c);
+    size_t xc = support__col(&c, "P.x"), uc = support__col(&c, "P.u");
+    double x = 1.0;
+    for (size_t r = 0; r < c.n_rows; r++) {
+        double v = (0.4 * x + 0.1 * ((double)r + 1.0)) / 0.8;
+        support__close("P.x", support__at(&c, r, xc), x, 1e-8);
+        support__close("P.u", support__at(&c, r, uc), v, 1e-8);
+        x = v + (x - v) * exp(-0.5);
+    }
+    /* Restarts after every tick but the first interval's (not counted). */
+    assert_int_equal(c.stats.restarts, c.n_rows - 2);
+    support__free(&c);
+}
+
 /* z = z² + 1 has no real root: A yA = uA² + 1, B yB = uB.  The run fails
  * with solver_failure, naming the loop, the time, the residual and the
  * iterations. */
@@ -432,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_loops__in_group),
         cmocka_unit_test(test_loops__steady),
         cmocka_unit_test(test_loops__discrete_member),
+        cmocka_unit_test(test_loops__discrete_into_group),
         cmocka_unit_test(test_loops__no_solution_fails),
         cmocka_unit_test(test_loops__reject),
     };
