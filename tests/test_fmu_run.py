@@ -13,6 +13,8 @@ for both versions and both interfaces:
   ticker   with limit: the FMU asks to terminate; the run ends there
   through  Real, Integer and Boolean feedthrough, with an offset read
            from the FMU's resources
+  through  two wired into an algebraic loop: solved to its closed form
+           (Model Exchange) or refused (Co-Simulation)
   source   an FMU feeding the reference tank (valve shut): the level
            against its closed form (Model Exchange) or the exact sum of
            the held flows (Co-Simulation)
@@ -219,6 +221,35 @@ def test_through(v, iface):
                   % (name, k, r["t"], r[k], w))
 
 
+def test_through_loop(v, iface):
+    """Two through FMUs wired output to input: an algebraic loop.  Model
+    Exchange: solved at every tick, z = f.r_in = 2 (2 z + o) + o, so
+    z = -3 o / 3 = -o with the offset o = 0.125.  Co-Simulation: refused
+    (a step cannot be taken again with other inputs)."""
+    name = "through-loop%s-%s" % (v, iface)
+    scenario = {
+        "time": {"start": 0, "stop": 1, "dt": 0.25},
+        "instances": {"f": instance("through" + v, iface),
+                      "g": instance("through" + v, iface)},
+        "connections": [{"from": "f.r_out", "to": "g.r_in"},
+                        {"from": "g.r_out", "to": "f.r_in"}],
+        "outputs": ["f.r_in", "f.r_out", "g.r_out"]}
+    if iface == "co-simulation":
+        _, err = run(name, scenario, want_status=1)
+        for w in ("algebraic loop of f (through%s), g (through%s)" % (v, v),
+                  "Co-Simulation FMU of instance 'f'",
+                  "use its Model Exchange interface"):
+            check(w in err, "%s: %r not in: %s" % (name, w, err[-1000:]))
+        return
+    rows, err = run(name, scenario)
+    check(len(rows) == 5, "%s: %d rows, want 5" % (name, len(rows)))
+    for r in rows:
+        for k, w in (("f.r_in", -0.125), ("g.r_out", -0.125),
+                     ("f.r_out", 2 * -0.125 + 0.125)):
+            check(close(r[k], w, 1e-10), "%s: %s(%g) = %r, want %r"
+                  % (name, k, r["t"], r[k], w))
+
+
 # ---- with the reference plugins -----------------------------------------
 
 def test_source_into_tank(v, iface):
@@ -379,6 +410,7 @@ def main():
             test_ticker(v, iface)
             test_terminate(v, iface)
             test_through(v, iface)
+            test_through_loop(v, iface)
             test_source_into_tank(v, iface)
             test_tank_into_through(v, iface)
             test_fault(v, iface, 0, 1, ["instance 'bad0'", "on purpose"])

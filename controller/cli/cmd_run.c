@@ -96,6 +96,12 @@ static void usage(FILE *f)
         "                       functions to FILE as JSON: {\"functions\":\n"
         "                       {name: value}, \"function_errors\": {...}}\n"
         "      --max-steps N    solver steps allowed per tick (default 5000)\n"
+        "      --explain        print the plan and exit 0 without running:\n"
+        "                       the integration groups, the algebraic\n"
+        "                       loops (their members, tear variables and\n"
+        "                       order) and the evaluation order at ticks\n"
+        "                       (docs/simulation.md); exit 1 when the\n"
+        "                       simulation cannot be built\n"
         "  -q, --quiet          print nothing but errors\n"
         "  -h, --help           show this help\n"
         "\n"
@@ -390,6 +396,12 @@ static void print_summary(const scenario *sc, const run_ctx *rc,
         fprintf(stderr, "twinctl run: time events %llu, step events %llu\n",
                 (unsigned long long)stat_of(st, "time_events"),
                 (unsigned long long)stat_of(st, "step_events"));
+    if (stat_of(st, "loops"))
+        fprintf(stderr, "twinctl run: algebraic loops %llu: %llu solves, "
+                "%llu Newton iterations\n",
+                (unsigned long long)stat_of(st, "loops"),
+                (unsigned long long)stat_of(st, "loop_solves"),
+                (unsigned long long)stat_of(st, "loop_iterations"));
     if (paced)
         fprintf(stderr,
                 "twinctl run: real time: %llu late ticks, %llu missed; "
@@ -399,6 +411,23 @@ static void print_summary(const scenario *sc, const run_ctx *rc,
                 json_number_value(json_object_get(st, "lateness_p50")) * 1e6,
                 json_number_value(json_object_get(st, "lateness_p99")) * 1e6,
                 json_number_value(json_object_get(st, "lateness_max")) * 1e6);
+}
+
+/* --explain: build the simulation (its models created, nothing run) and
+ * print its plan. */
+static int explain_plan(const scenario *sc, const sim_options *opt,
+                        twin_errors *errs)
+{
+    sim_callbacks cb = {0};
+    sim *s = sim__new(sc, opt, &cb, errs);
+    if (s == NULL) {
+        for (size_t i = 0; i < errs->count; i++)
+            fprintf(stderr, "twinctl run: %s\n", errs->items[i].message);
+        return 1;
+    }
+    sim__explain(s, stdout);
+    sim__free(&s);
+    return fflush(stdout) == 0 ? 0 : 1;
 }
 
 int cmd_run(int argc, char **argv)
@@ -414,6 +443,7 @@ int cmd_run(int argc, char **argv)
         {"events", required_argument, NULL, 'E'},
         {"functions", required_argument, NULL, 'U'},
         {"max-steps", required_argument, NULL, 'X'},
+        {"explain", no_argument, NULL, 'P'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -427,7 +457,7 @@ int cmd_run(int argc, char **argv)
     cli_file file = {0};
     rows_format format;
     const char *output = NULL, *events = NULL, *fn_file = NULL;
-    int fifo = 0, lock = 0, status = 2, c, took;
+    int fifo = 0, lock = 0, explain = 0, status = 2, c, took;
     char why[1024];
 
     optind = 1;
@@ -466,6 +496,7 @@ int cmd_run(int argc, char **argv)
         case 'E': events = optarg; break;
         case 'U': fn_file = optarg; break;
         case 'X': opt.max_steps = atol(optarg); break;
+        case 'P': explain = 1; break;
         case 'q': rc.quiet = 1; break;
         case 'h': usage(stdout); status = 0; goto exit;
         default: usage(stderr); goto exit;
@@ -485,6 +516,10 @@ int cmd_run(int argc, char **argv)
     sc = scenario__compose(doc, &lib.models, &lib.instances, NULL, &errs);
     if (sc == NULL) {
         cli_opts__rejected("run", argv[optind], &errs);
+        goto exit;
+    }
+    if (explain) {
+        status = explain_plan(sc, &opt, &errs);
         goto exit;
     }
     if ((fifo || lock) && rt__setup(fifo, lock, why, sizeof why) != 0) {

@@ -345,6 +345,14 @@ json_t *runner__stats_json(const sim_stats *st, int realtime)
     if (o && st->step_events)
         json_object_set_new(o, "step_events", json_integer(
                                    (json_int_t)st->step_events));
+    /* Algebraic loops, only where there were any (likewise). */
+    if (o && st->loops) {
+        json_object_set_new(o, "loops", json_integer((json_int_t)st->loops));
+        json_object_set_new(o, "loop_solves", json_integer(
+                                   (json_int_t)st->loop_solves));
+        json_object_set_new(o, "loop_iterations", json_integer(
+                                   (json_int_t)st->loop_iters));
+    }
     if (o && realtime) {
         json_object_set_new(o, "late_ticks", json_integer(
                                    (json_int_t)st->late_ticks));

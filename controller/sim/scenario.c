@@ -4,8 +4,9 @@
  * Reads the DESIGN.md scenario format, resolves instances against the
  * instance and model libraries, and checks everything: types, ranges
  * against the models' variable metadata, connections (existence,
- * direction, one driver per input), input profiles, output selection and
- * algebraic loops.  Every problem is reported with code, JSON Pointer and
+ * direction, one driver per input), input profiles, output selection and,
+ * when the scenario asks to reject them, algebraic loops (solving them is
+ * loops.c's).  Every problem is reported with code, JSON Pointer and
  * sentence; composition goes on after a problem so that one pass names them
  * all.  Building solver state is sim.c's business.
  */
@@ -266,6 +267,25 @@ static void compose_solver(composer *c)
         !(sc->atol > 0.0 && isfinite(sc->atol)))
         ADD(c, TWIN_E_OUT_OF_RANGE, "/solver/atol",
             "atol must be positive, not %g", sc->atol);
+}
+
+/* "algebraic_loops": "solve" (default: loops.c solves them) or "reject"
+ * (check_loops refuses them, as before loops were solved). */
+static void compose_loops(composer *c)
+{
+    const json_t *v = json_object_get(c->doc, "algebraic_loops");
+    if (v == NULL)
+        return;
+    if (json_is_string(v) && strcmp(json_string_value(v), "reject") == 0)
+        c->sc->reject_loops = 1;
+    else if (!json_is_string(v) || strcmp(json_string_value(v), "solve") != 0)
+        ADD(c, json_is_string(v) ? TWIN_E_OUT_OF_RANGE : TWIN_E_WRONG_TYPE,
+            "/algebraic_loops", "\"algebraic_loops\" is \"solve\" (solve "
+            "each loop of feedthrough connections at every evaluation, the "
+            "default) or \"reject\" (refuse them), not %s%s%s",
+            json_is_string(v) ? "\"" : "",
+            json_is_string(v) ? json_string_value(v) : type_name(v),
+            json_is_string(v) ? "\"" : "");
 }
 
 /* ---- instances --------------------------------------------------------- */
@@ -1399,6 +1419,7 @@ scenario *scenario__compose(const json_t *doc, const model_lib *models,
     compose_time(&c);
     compose_pace(&c);
     compose_solver(&c);
+    compose_loops(&c);
     compose_instances(&c);
     if (c.oom)
         goto oom;
@@ -1422,7 +1443,7 @@ scenario *scenario__compose(const json_t *doc, const model_lib *models,
     compose_functions(&c);
     if (c.oom)
         goto oom;
-    if (errs->count == before)
+    if (errs->count == before && c.sc->reject_loops)
         check_loops(&c);
     if (errs->count == before)
         check_size(&c);

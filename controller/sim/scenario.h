@@ -101,6 +101,8 @@ typedef struct scenario {
     double speed;             /* real-time factor, 1 = wall clock */
     sc_method method;
     double rtol, atol;
+    int reject_loops;         /* "algebraic_loops": "reject" (refused at
+                               * composition) rather than "solve" */
     size_t every;             /* emit every n-th tick */
 
     sc_instance *inst;

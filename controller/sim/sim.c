@@ -35,6 +35,7 @@
 #include <sundials/sundials_config.h>
 
 #include "graph.h"
+#include "loops.h"
 #include "pace.h"
 #include "sim_internal.h"
 #include "util.h"
@@ -161,6 +162,12 @@ int sim__group_eval(group *g, double t, double *x)
     }
     for (size_t i = 0; i < g->n_nodes; i++) {
         node *n = g->nodes[i];
+        if (n->rhs_loop != NULL) {
+            int rc = loops__at(n->rhs_loop, n, t, LOOP_RHS);
+            if (rc)
+                return rc;
+            continue;
+        }
         gather_intra(n);
         if (n->rhs_outputs) {
             int rc = call_outputs(n, t, 1);
@@ -295,23 +302,22 @@ static int build_nodes(sim *s, twin_errors *errs)
     return 0;
 }
 
-/* Order all nodes for ticks, and split the continuous ones into groups. */
-static int build_order(sim *s)
+/* Order all nodes for ticks, and split the continuous ones into groups;
+ * algebraic loops (at ticks, and inside each group) are torn and get
+ * their solvers (loops.c). */
+static int build_order(sim *s, twin_errors *errs)
 {
     const scenario *sc = s->sc;
     size_t nn = s->n_nodes, ne = sc->n_conn;
     int rc = -1;
+    graph_plan plan = {0};
     graph_edge *edges = calloc(ne + 1, sizeof *edges);
     unsigned char *all = malloc(nn + 1), *cont = malloc(nn + 1);
-    unsigned char *pre = malloc(nn + 1), *member = malloc(nn + 1);
-    size_t *order = malloc((nn + 1) * sizeof *order);
+    unsigned char *member = malloc(nn + 1);
     size_t *comp = malloc((nn + 1) * sizeof *comp);
-    size_t *cycle = malloc((ne + 1) * sizeof *cycle);
     size_t *pos = malloc((nn + 1) * sizeof *pos);
-    size_t n_order, n_cycle;
-    if (!edges || !all || !cont || !pre || !member || !order || !comp ||
-        !cycle || !pos)
-        goto exit;
+    if (!edges || !all || !cont || !member || !comp || !pos)
+        goto oom;
     for (size_t e = 0; e < ne; e++) {
         edges[e].from = sc->conn[e].from.inst;
         edges[e].to = sc->conn[e].to.inst;
@@ -324,29 +330,28 @@ static int build_order(sim *s)
 
     /* Global order: prefer breaking cycles at continuous models, whose
      * non-feedthrough outputs are right before their inputs are. */
-    if (graph__order(nn, all, cont, edges, ne, order, &n_order, pre, cycle,
-                     &n_cycle) != GRAPH_OK)
-        goto exit;
+    if (graph__plan(nn, all, cont, edges, ne, &plan) != GRAPH_OK)
+        goto oom;
     s->order = malloc(nn * sizeof *s->order);
     s->pre = malloc(nn * sizeof *s->pre);
     if (!s->order || !s->pre)
+        goto oom;
+    if (loops__adopt(s, &plan, 0, s->order, &s->n_order, errs) != 0)
         goto exit;
-    s->n_order = n_order;
-    for (size_t k = 0; k < n_order; k++) {
-        s->order[k] = &s->nodes[order[k]];
-        pos[order[k]] = k;
-    }
+    for (size_t k = 0; k < s->n_order; k++)
+        pos[plan.order[k]] = k;
     for (size_t i = 0; i < nn; i++)
-        if (pre[i] && s->nodes[i].continuous)
+        if (plan.pre[i] && s->nodes[i].continuous)
             s->pre[s->n_pre++] = &s->nodes[i];
+    graph__plan_free(&plan);
 
     /* Groups: continuous nodes joined by connections. */
     s->n_groups = graph__components(nn, cont, edges, ne, comp);
     if (s->n_groups == (size_t)-1)
-        goto exit;
+        goto oom;
     s->groups = calloc(s->n_groups + 1, sizeof *s->groups);
     if (s->groups == NULL)
-        goto exit;
+        goto oom;
     for (size_t gi = 0; gi < s->n_groups; gi++) {
         group *g = &s->groups[gi];
         g->owner = s;
@@ -355,25 +360,35 @@ static int build_order(sim *s)
             member[i] = cont[i] && comp[i] == gi;
         g->nodes = malloc(nn * sizeof *g->nodes);
         g->pre = malloc(nn * sizeof *g->pre);
-        if (!g->nodes || !g->pre)
+        if (!g->nodes || !g->pre ||
+            graph__plan(nn, member, NULL, edges, ne, &plan) != GRAPH_OK)
+            goto oom;
+        /* A group without states or time events is only evaluated at
+         * ticks, where the tick loops serve: no right-hand-side loops. */
+        int evaluated = 0;
+        for (size_t k = 0; k < plan.n_order; k++) {
+            const node *n = &s->nodes[plan.order[k]];
+            evaluated |= n->si->model->n_state > 0 || n->timed;
+        }
+        if (!evaluated)
+            plan.n_loops = 0;
+        if (loops__adopt(s, &plan, 1, g->nodes, &g->n_nodes, errs) != 0)
             goto exit;
-        if (graph__order(nn, member, NULL, edges, ne, order, &n_order, pre,
-                         cycle, &n_cycle) != GRAPH_OK)
-            goto exit;
-        for (size_t k = 0; k < n_order; k++) {
-            node *n = &s->nodes[order[k]];
-            g->nodes[g->n_nodes++] = n;
+        for (size_t k = 0; k < g->n_nodes; k++) {
+            node *n = g->nodes[k];
             n->grp = g;
             n->x_off = g->n_x;
             n->g_off = g->n_g;
+            n->rhs_outputs |= n->rhs_loop != NULL;
             g->n_x += n->si->model->n_state;
             g->n_g += n->n_g;
             g->timed |= n->timed;
             g->stepped |= n->si->model->step_completed != NULL;
         }
         for (size_t i = 0; i < nn; i++)
-            if (member[i] && pre[i])
+            if (member[i] && plan.pre[i])
                 g->pre[g->n_pre++] = &s->nodes[i];
+        graph__plan_free(&plan);
     }
 
     /* Links: within a group they are read in the RHS; everything else is
@@ -388,7 +403,7 @@ static int build_order(sim *s)
             src->rhs_outputs = 1;
         if (add_link(intra ? &dst->intra : &dst->held,
                      intra ? &dst->n_intra : &dst->n_held, l) != 0)
-            goto exit;
+            goto oom;
         if (!intra && pos[c->from.inst] > pos[c->to.inst])
             dst->regather = 1;
     }
@@ -396,15 +411,17 @@ static int build_order(sim *s)
         for (size_t i = 0; i < s->groups[gi].n_pre; i++)
             s->groups[gi].pre[i]->rhs_outputs = 1;
     rc = 0;
+    goto exit;
+oom:
+    errors__add(errs, TWIN_E_INTERNAL, "", "out of memory building the "
+                "simulation");
 exit:
+    graph__plan_free(&plan);
     free(edges);
     free(all);
     free(cont);
-    free(pre);
     free(member);
-    free(order);
     free(comp);
-    free(cycle);
     free(pos);
     return rc;
 }
@@ -523,16 +540,20 @@ sim *sim__new(const scenario *sc, const sim_options *opt,
     int rc = build_nodes(s, errs);
     if (rc == -2)
         goto fail;
-    if (rc != 0 || build_order(s) != 0 || build_io(s) != 0) {
+    if (rc != 0 || build_io(s) != 0) {
         errors__add(errs, TWIN_E_INTERNAL, "", "out of memory building the "
                     "simulation");
         goto fail;
     }
+    if (build_order(s, errs) != 0)
+        goto fail;
     if (build_solvers(s, errs) != 0)
         goto fail;
     for (size_t gi = 0; gi < s->n_groups; gi++)
         s->st.n_states += s->groups[gi].n_x;
     s->st.n_groups = s->n_groups;
+    for (size_t i = 0; i < s->n_loops; i++)
+        s->st.loops += !s->loops[i]->rhs;
     return s;
 fail:
     sim__free(&s);
@@ -569,6 +590,9 @@ void sim__free(sim **sp)
         free(n->intra);
         free(n->held);
     }
+    for (size_t i = 0; i < s->n_loops; i++)
+        loops__free(&s->loops[i]);
+    free(s->loops);
     free(s->nodes);
     free(s->groups);
     free(s->order);
@@ -633,12 +657,29 @@ int sim__propagate(sim *s, double t)
 {
     for (size_t k = 0; k < s->n_order; k++) {
         node *n = s->order[k];
+        if (n->tick_loop != NULL) {
+            if (loops__at(n->tick_loop, n, t, LOOP_OUTPUTS) != 0)
+                return -1;
+            continue;
+        }
         sim__gather_held(n);
         gather_intra(n);
-        if (n->continuous && call_outputs(n, t, 0) != 0)
+        if (sim__reach(n, t, 0, 0) != 0)
             return -1;
     }
     return 0;
+}
+
+int sim__reach(node *n, double t, int tick, int recoverable)
+{
+    if (n->continuous)
+        return call_outputs(n, t, recoverable);
+    if (!tick || (n->period_ticks > 1 && n->owner->k % n->period_ticks != 0))
+        return 0; /* not a tick, or between its samples: outputs held */
+    twin_status st = IN_MODEL(n, t, n->d->tick(n->inst, t, n->tick_dt, n->x,
+                                            n->u, n->y));
+    OUT_OF_MODEL();
+    return sim__model_status(n, st, "tick", t, recoverable);
 }
 
 int sim__evaluate(sim *s, double t, int first)
@@ -675,20 +716,14 @@ int sim__evaluate(sim *s, double t, int first)
     }
     for (size_t k = 0; k < s->n_order; k++) {
         node *n = s->order[k];
+        if (n->tick_loop != NULL) {
+            if (loops__at(n->tick_loop, n, t, LOOP_TICK) != 0)
+                return -1;
+            continue;
+        }
         sim__gather_held(n);
         gather_intra(n);
-        int rc;
-        if (n->continuous) {
-            rc = call_outputs(n, t, 0);
-        } else if (n->period_ticks > 1 && s->k % n->period_ticks != 0) {
-            rc = 0; /* between its samples: outputs held */
-        } else {
-            twin_status st = IN_MODEL(n, t, n->d->tick(n->inst, t, n->tick_dt,
-                                                    n->x, n->u, n->y));
-            OUT_OF_MODEL();
-            rc = sim__model_status(n, st, "tick", t, 0);
-        }
-        if (rc != 0)
+        if (sim__reach(n, t, 1, 0) != 0)
             return -1;
     }
     for (size_t k = 0; k < s->n_order; k++)
@@ -820,6 +855,11 @@ done:
     if (stats)
         *stats = s->st;
     return rc;
+}
+
+void sim__explain(const sim *s, FILE *out)
+{
+    loops__explain(s, out);
 }
 
 int sim__set_input(sim *s, const char *name, double value)

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "errors.h"
 #include "scenario.h"
@@ -83,6 +84,9 @@ typedef struct sim_stats {
     uint64_t events;       /* state events located */
     uint64_t time_events;  /* time events handled (one per instance) */
     uint64_t step_events;  /* step events a model asked for */
+    uint64_t loops;        /* algebraic loops solved at ticks */
+    uint64_t loop_solves;  /* solves of a loop, at ticks and in RHS */
+    uint64_t loop_iters;   /* KINSOL's Newton iterations over them */
     uint64_t late_ticks;   /* real-time: ticks started after deadline */
     uint64_t missed_ticks; /* real-time: ticks started a whole dt late */
     double lateness_p50;   /* real-time, seconds */
@@ -119,6 +123,12 @@ int sim__set_input(sim *s, const char *name, double value);
 double sim__signal(const sim *s, sc_ref r);
 
 void sim__free(sim **s);
+
+/* Describe a built sim's plan to out, without running it (twinctl run
+ * --explain): its integration groups, its algebraic loops (at ticks and
+ * inside groups) with their tear variables and order, the tolerance they
+ * are solved to, and the evaluation order at ticks. */
+void sim__explain(const sim *s, FILE *out);
 
 /* The model being called right now in this process, or NULL between
  * model calls: read by a run process's fatal-signal handler to say which

@@ -1,8 +1,9 @@
 /*
  * sim_internal.h — the inside of a sim, shared by the files that make
- * one up: sim.c (building and the tick loop) and sim_steady.c (the
+ * one up: sim.c (building and the tick loop), sim_steady.c (the
  * composed right-hand side as a function of all continuous states, for
- * steady.c).  Nothing outside sim*.c includes it.
+ * steady.c) and loops.c (algebraic loops).  Nothing outside sim*.c and
+ * loops.c includes it.
  */
 #ifndef TWIN_SIM_INTERNAL_H
 #define TWIN_SIM_INTERNAL_H
@@ -19,6 +20,7 @@
 
 typedef struct node node;
 typedef struct group group;
+typedef struct loop loop; /* loops.h */
 
 /* One signal copied into an input: u[dst] = src->x[i] or src->y[i]. */
 typedef struct link {
@@ -53,6 +55,8 @@ struct node {
     double t_next;        /* time events: the next one (+INFINITY: none) */
     int timed;            /* has next_event_time */
     int handled;          /* its time event was just handled */
+    loop *tick_loop;      /* the algebraic loop it is in at ticks */
+    loop *rhs_loop;       /* ... and inside its group's right-hand side */
 };
 
 struct group {
@@ -111,6 +115,8 @@ struct sim {
     group **blocks;       /* the groups with states, in order */
     size_t n_blocks;
     size_t k;             /* the tick being taken */
+    loop **loops;         /* algebraic loops, tick and RHS ones (loops.c) */
+    size_t n_loops;
 };
 
 /* Around every call into a model: who is running, at what t, for crash
@@ -145,6 +151,12 @@ int sim__group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,
 /* Signals along every connection in evaluation order, continuous
  * models' outputs at t on the way; discrete models are not ticked. */
 int sim__propagate(sim *s, double t);
+
+/* Reach node n at t (its inputs gathered): a continuous model's outputs,
+ * and when tick != 0 a discrete model's tick if one is due at this tick
+ * (a discrete model is left alone otherwise).  recoverable as for
+ * sim__model_status.  0, 1 or -1. */
+int sim__reach(node *n, double t, int tick, int recoverable);
 
 /* Steps 1–3 of a tick at t (first: the run's first tick, with init). */
 int sim__evaluate(sim *s, double t, int first);

@@ -98,6 +98,18 @@ scenario *support__compose(const char *json_text)
     return compose_doc(doc, "test scenario");
 }
 
+scenario *support__compose_in(const model_lib *lib, const char *json_text,
+                              twin_errors *errs)
+{
+    json_error_t jerr;
+    json_t *doc = json_loads(json_text, 0, &jerr);
+    if (doc == NULL)
+        fail_msg("bad test JSON: %s: %s", jerr.text, json_text);
+    scenario *sc = scenario__compose(doc, lib, NULL, NULL, errs);
+    json_decref(doc);
+    return sc;
+}
+
 scenario *support__compose_named(const char *name)
 {
     char why[512];

@@ -40,6 +40,12 @@ typedef struct collected {
  * problem. */
 scenario *support__compose(const char *json_text);
 
+/* Compose text against lib (test plugins; no instance library): NULL,
+ * with the problems in errs, when it does not compose.  Bad JSON fails
+ * the test. */
+scenario *support__compose_in(const model_lib *lib, const char *json_text,
+                              twin_errors *errs);
+
 /* Compose a scenario file from the scenario directory by name. */
 scenario *support__compose_named(const char *name);
 

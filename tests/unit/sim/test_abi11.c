@@ -42,13 +42,7 @@ static int teardown(void **state)
  * it does not compose. */
 static scenario *compose(const char *text, twin_errors *errs)
 {
-    json_error_t jerr;
-    json_t *doc = json_loads(text, 0, &jerr);
-    if (doc == NULL)
-        fail_msg("bad test JSON: %s: %s", jerr.text, text);
-    scenario *sc = scenario__compose(doc, &lib, NULL, NULL, errs);
-    json_decref(doc);
-    return sc;
+    return support__compose_in(&lib, text, errs);
 }
 
 static scenario *compose_ok(const char *text)
