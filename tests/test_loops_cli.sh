@@ -45,7 +45,7 @@ scenario "{\"name\": \"two-loops\", \"time\": {\"stop\": 4, \"dt\": 1},
                         {\"from\": \"B.y\", \"to\": \"T.valve\"}]}"
 run 0 "--explain" --explain
 cat >"$tmp/want" <<'TXT'
-scenario two-loops: 5 instances, 5 connections
+scenario 'two-loops': 5 instances, 5 connections
 integration groups: 2
   group 1 (1 states): A, B, T
   group 2 (1 states): P, S

@@ -400,7 +400,7 @@ static void explain_loop(const sim *s, const loop *lp, FILE *out)
 void loops__explain(const sim *s, FILE *out)
 {
     const scenario *sc = s->sc;
-    fprintf(out, "scenario %s: %zu instances, %zu connections\n", sc->name,
+    fprintf(out, "scenario '%s': %zu instances, %zu connections\n", sc->name,
             sc->n_inst, sc->n_conn);
     fprintf(out, "integration groups: %zu\n", s->n_groups);
     for (size_t gi = 0; gi < s->n_groups; gi++) {
