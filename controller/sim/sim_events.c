@@ -19,9 +19,8 @@
 #include "sim_internal.h"
 
 /* a and b are the same time but for rounding: CVODE cannot integrate
- * between them (it would refuse a tout "too close" to its t). */
-/* Equal but for rounding; never for an infinite time ("no event"), where
- * inf − inf is NaN-free but the bound is infinite too. */
+ * between them (it would refuse a tout "too close" to its t).  Never for
+ * an infinite time ("no event"): the bound would be infinite too. */
 static int near(double a, double b)
 {
     return isfinite(a) && isfinite(b) &&
