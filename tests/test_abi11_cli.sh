@@ -128,7 +128,7 @@ done
 for say in "only parameters can be strings" "only outputs can be local" \
            "boolean variable 'b' needs min 0, max 1" \
            "integer variable 'i' needs whole start" \
-           "flags 0x100 this ABI 1.1 plugin cannot have" \
+           "flags 0x100 this ABI 1.2 plugin cannot have" \
            "only a discrete model has a sample period" \
            "next_event_time or step_completed is set but event is NULL" \
            "variable name 'k' is used twice"; do

@@ -57,7 +57,7 @@ expect_status 2 "no command" "$twinctl"
 expect_status 2 "unknown command" "$twinctl" frobnicate
 expect_status 2 "run without a scenario" "$twinctl" run
 expect_status 2 "batch without a file" "$twinctl" batch
-check "--version names the ABI" sh -c "$twinctl --version | grep -q 'model ABI 1.1'"
+check "--version names the ABI" sh -c "$twinctl --version | grep -q 'model ABI 1.2'"
 
 # Functions: the listing, a call answered (0), refused (2), failed (1).
 fns="$build/tests/functions"
@@ -118,7 +118,7 @@ expect_status 1 "models unknown NAME" "$twinctl" models nosuch
 check "check-model tank" "$twinctl" check-model "$build/models/tank.so"
 holds "check-model exercised events" grep -q 'event (indicator 0 falling)' "$tmp/out"
 expect_status 1 "check-model wrong ABI" "$twinctl" check-model "$build/tests/plugins/abi_major2.so"
-holds "check-model names the ABI" grep -q 'built for model ABI 2.0, but this host speaks 1.1' "$tmp/out"
+holds "check-model names the ABI" grep -q 'built for model ABI 2.0, but this host speaks 1.2' "$tmp/out"
 expect_status 1 "check-model bad descriptor" "$twinctl" check-model "$build/tests/plugins/bad_descriptor.so"
 holds "check-model lists every problem" sh -c "[ \$(grep -c '^FAIL descriptor' '$tmp/out') -ge 3 ]"
 

@@ -32,6 +32,8 @@
     (offsetof(twin_model_descriptor, tick) + sizeof(void (*)(void)))
 #define DESCRIPTOR_SIZE_1_1 \
     (offsetof(twin_model_descriptor, step_completed) + sizeof(void (*)(void)))
+#define DESCRIPTOR_SIZE_1_2 \
+    (offsetof(twin_model_descriptor, state_abs_tol) + sizeof(double *))
 
 /* The flags each minor version knows. */
 #define FLAGS_1_0 TWIN_VAR_FEEDTHROUGH
@@ -294,6 +296,67 @@ static void check_1_1(const twin_model_descriptor *d, twin_errors *errs)
                     "NULL (it is called at time and step events)");
 }
 
+/* The ABI 1.2 fields: structural dependencies and per-state absolute
+ * tolerances.  Called once the variables are known to be sound. */
+static void check_1_2(const twin_model_descriptor *d, twin_errors *errs)
+{
+    if (d->struct_size < DESCRIPTOR_SIZE_1_2)
+        return;
+    if (d->dependencies == NULL && d->n_dependencies > 0)
+        errors__add(errs, TWIN_E_MISSING_FIELD, "/dependencies",
+                    "n_dependencies is %zu but dependencies is NULL",
+                    d->n_dependencies);
+    else if (d->n_dependencies > (size_t)MODLIB_MAX_VARIABLES * 64)
+        errors__add(errs, TWIN_E_OUT_OF_RANGE, "/n_dependencies",
+                    "n_dependencies is %zu, more than the %zu a descriptor "
+                    "may declare", d->n_dependencies,
+                    (size_t)MODLIB_MAX_VARIABLES * 64);
+    else
+        for (size_t i = 0; d->dependencies && i < d->n_dependencies; i++) {
+            const twin_dependency *dep = &d->dependencies[i];
+            char path[64];
+            snprintf(path, sizeof path, "/dependencies/%zu", i);
+            if (dep->of >= d->n_variables || dep->on >= d->n_variables) {
+                errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
+                            "dependency %zu names variable %u on %u, but "
+                            "there are %zu variables", i, dep->of, dep->on,
+                            d->n_variables);
+                continue;
+            }
+            const twin_variable *of = &d->variables[dep->of];
+            const twin_variable *on = &d->variables[dep->on];
+            if (of->kind != TWIN_VAR_STATE && of->kind != TWIN_VAR_OUTPUT)
+                errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
+                            "dependency %zu is of '%s', which is neither a "
+                            "state (its derivative) nor an output", i,
+                            of->name);
+            else if (on->kind != TWIN_VAR_STATE && on->kind != TWIN_VAR_INPUT)
+                errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
+                            "dependency %zu is on '%s', which is neither a "
+                            "state nor an input", i, on->name);
+            else if (of->kind == TWIN_VAR_OUTPUT &&
+                     on->kind == TWIN_VAR_INPUT &&
+                     !(of->flags & TWIN_VAR_FEEDTHROUGH))
+                errors__add(errs, TWIN_E_OUT_OF_RANGE, path,
+                            "output '%s' is declared to depend on input "
+                            "'%s' but is not TWIN_VAR_FEEDTHROUGH", of->name,
+                            on->name);
+        }
+    if (d->state_abs_tol == NULL)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < d->n_variables; i++) {
+        if (d->variables[i].kind != TWIN_VAR_STATE)
+            continue;
+        double a = d->state_abs_tol[k++];
+        if (!isfinite(a) || a < 0)
+            errors__add(errs, TWIN_E_OUT_OF_RANGE, "/state_abs_tol",
+                        "state '%s' has absolute tolerance %g: it must be "
+                        "finite and > 0, or 0 for the scenario's",
+                        d->variables[i].name, a);
+    }
+}
+
 size_t modlib__check_descriptor(const twin_model_descriptor *d,
                                 twin_errors *errs)
 {
@@ -342,8 +405,10 @@ size_t modlib__check_descriptor(const twin_model_descriptor *d,
         errors__add(errs, TWIN_E_MISSING_FIELD, "/variables",
                     "n_variables is %zu but variables is NULL",
                     d->n_variables);
-    else
+    else {
         check_variables(d, errs);
+        check_1_2(d, errs);
+    }
     check_1_1(d, errs);
     if (d->create == NULL || d->destroy == NULL)
         errors__add(errs, TWIN_E_MISSING_FIELD, "/create",
@@ -430,6 +495,11 @@ twin_model *modlib__wrap(const twin_model_descriptor *d, char *why,
         m->sample_period = d->sample_period;
         m->next_event_time = d->next_event_time;
         m->step_completed = d->step_completed;
+    }
+    if (d->struct_size >= DESCRIPTOR_SIZE_1_2) {
+        m->dependencies = d->dependencies;
+        m->n_dependencies = d->dependencies ? d->n_dependencies : 0;
+        m->state_abs_tol = d->state_abs_tol;
     }
     if (build_tables(m) != 0)
         goto oom;

@@ -37,6 +37,11 @@ typedef struct twin_model {
     double sample_period;
     __typeof__(((twin_model_descriptor *)0)->next_event_time) next_event_time;
     __typeof__(((twin_model_descriptor *)0)->step_completed) step_completed;
+    /* ABI 1.2, in the same way: NULL when not declared (dependencies NULL:
+     * every block dense; state_abs_tol NULL: the scenario's atol). */
+    const twin_dependency *dependencies;
+    size_t n_dependencies;
+    const double *state_abs_tol;
     /* An FMU that offers both interfaces is this model in Model Exchange;
      * its Co-Simulation twin, for an instance that asks for it
      * ("fmi_interface" in a scenario, scenario.c), is here.  NULL for

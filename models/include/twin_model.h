@@ -1,5 +1,5 @@
 /*
- * twin_model.h — the model plugin ABI of twinctl (ABI 1.1).
+ * twin_model.h — the model plugin ABI of twinctl (ABI 1.2).
  *
  * A model plugin is a shared object that exports exactly one symbol,
  * twin_model_entry(), returning a constant descriptor.  The descriptor
@@ -52,7 +52,7 @@ extern "C" {
 #endif
 
 #define TWIN_MODEL_ABI_MAJOR 1
-#define TWIN_MODEL_ABI_MINOR 1
+#define TWIN_MODEL_ABI_MINOR 2
 
 /* The one symbol a plugin exports. */
 #define TWIN_MODEL_ENTRY_SYMBOL "twin_model_entry"
@@ -136,6 +136,14 @@ typedef struct twin_variable {
     double max;              /* +INFINITY when unbounded */
     const char *description; /* one sentence for a person */
 } twin_variable;
+
+/* ABI 1.2.  One structural dependency: the variable variables[of] (a
+ * state, meaning its derivative, or an output) depends on variables[on]
+ * (a state or an input).  See twin_model_descriptor.dependencies. */
+typedef struct twin_dependency {
+    uint32_t of;
+    uint32_t on;
+} twin_dependency;
 
 typedef enum twin_log_level {
     TWIN_LOG_DEBUG = 0,
@@ -255,6 +263,27 @@ typedef struct twin_model_descriptor {
     twin_status (*step_completed)(twin_instance *inst, double t,
                                   const double *x, const double *u,
                                   int *event_needed);
+
+    /* ---- ABI 1.2: read only when struct_size covers them ---- */
+
+    /* Structure, for the host's Jacobian.  NULL: every derivative and
+     * every output depends on every state, and every derivative and every
+     * feedthrough output on every input (a dense block).  Otherwise each
+     * derivative and each output depends on exactly the pairs listed
+     * here, and on nothing else; an output listed as depending on an
+     * input must carry TWIN_VAR_FEEDTHROUGH.  The host builds the sparsity
+     * pattern of a group's Jacobian from these and the connections, and a
+     * declaration that leaves out a real dependency makes the solver's
+     * Jacobian wrong (slower convergence, or failure), never the result
+     * silently wrong beyond the tolerances. */
+    const twin_dependency *dependencies;
+    size_t n_dependencies;
+
+    /* Per-state absolute tolerances: NULL, or one entry per state in the
+     * order the states appear in variables.  An entry > 0 is that state's
+     * absolute tolerance in the integrator; 0 takes the scenario's atol.
+     * A scenario may override either (docs/simulation.md). */
+    const double *state_abs_tol;
 } twin_model_descriptor;
 
 /* The entry point every plugin defines and exports:

@@ -71,9 +71,9 @@ static void test_model_lib__refusals(void **state)
         const char *plugin;
         const char *says; /* must appear in the reason */
     } cases[] = {
-        {"abi_major2", "built for model ABI 2.0, but this host speaks 1.1"},
-        {"abi_minor_newer", "built for model ABI 1.2, but this host speaks "
-                            "1.1"},
+        {"abi_major2", "built for model ABI 2.0, but this host speaks 1.2"},
+        {"abi_minor_newer", "built for model ABI 1.3, but this host speaks "
+                            "1.2"},
         {"bad_descriptor", "above max 1 (or NaN) (and more; run twinctl "
                            "check-model)"},
         {"no_entry", "exports no twin_model_entry()"},
