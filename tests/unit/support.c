@@ -228,6 +228,34 @@ void support__free(collected *c)
     memset(c, 0, sizeof *c);
 }
 
+double support__steady_state(const scenario *sc, const steady_result *r,
+                             const char *inst, const char *name)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const sc_instance *si = &sc->inst[r->state[i].inst];
+        if (strcmp(si->name, inst) == 0 &&
+            strcmp(si->model->state[r->state[i].index]->name, name) == 0)
+            return r->x[i];
+    }
+    fail_msg("no state %s.%s", inst, name);
+    return NAN;
+}
+
+double support__steady_output(const scenario *sc, const steady_result *r,
+                              const char *inst, const char *name)
+{
+    for (size_t i = 0; i < sc->n_inst; i++) {
+        const twin_model *m = sc->inst[i].model;
+        if (strcmp(sc->inst[i].name, inst) != 0)
+            continue;
+        for (size_t k = 0; k < m->n_output; k++)
+            if (strcmp(m->output[k]->name, name) == 0)
+                return r->y[i][k];
+    }
+    fail_msg("no output %s.%s", inst, name);
+    return NAN;
+}
+
 static double max_error;
 
 void support__close(const char *what, double got, double want, double tol)

@@ -12,6 +12,7 @@
 #include "model_lib.h"
 #include "scenario.h"
 #include "sim.h"
+#include "steady.h"
 
 /* The reference models from <builddir>/models and the instance library of
  * the source tree (paths come from meson through the environment:
@@ -66,6 +67,13 @@ static inline double support__at(const collected *c, size_t row, size_t col)
 }
 
 void support__free(collected *c);
+
+/* The value in a steady answer r of sc of the state, or of the output,
+ * inst.name; fails the test when there is none. */
+double support__steady_state(const scenario *sc, const steady_result *r,
+                             const char *inst, const char *name);
+double support__steady_output(const scenario *sc, const steady_result *r,
+                              const char *inst, const char *name);
 
 /* Fail the test unless errs holds exactly the problems of want (an array
  * of {"code", "path"}, in order), each with a sentence in valid UTF-8;
