@@ -25,7 +25,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_tank_farm import dumps, number  # noqa: E402  (one writer of JSON)
+from gen_tank_farm import check_times, dumps, number, write  # noqa: E402
 
 MAX_BRANCHES = 8     # the header's inlets q1 .. q8
 SUPPLY_HEAD = 5.0    # m
@@ -116,23 +116,12 @@ def main(argv=None):
                         help="write to FILE instead of standard output")
     args = parser.parse_args(argv)
 
-    if args.dt <= 0:
-        parser.error("--dt must be positive")
-    if args.stop <= 0:
-        parser.error("--stop must be positive")
-    ticks = args.stop / args.dt
-    if abs(ticks - round(ticks)) > 1e-9 * max(1.0, ticks):
-        parser.error("--stop must be a whole number of --dt (stop/dt = %g)"
-                     % ticks)
+    check_times(parser, args.stop, args.dt)
     if args.step <= 0:
         parser.error("--step must be positive")
 
-    text = dumps(flow_network(args.k, args.stop, args.dt, args.step))
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+    write(dumps(flow_network(args.k, args.stop, args.dt, args.step)),
+          args.output)
     return 0
 
 

@@ -14,6 +14,8 @@
 #include <math.h>
 
 #include <cmocka.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_roots.h>
 
 #include "functions.h"
 
@@ -302,4 +304,24 @@ void support__expect_errors(const char *name, const twin_errors *errs,
                      name, i);
         json_decref(text);
     }
+}
+
+double support__root(double (*f)(double, void *), void *params, double lo,
+                     double hi)
+{
+    gsl_function F = {f, params};
+    gsl_root_fsolver *s = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
+    assert_non_null(s);
+    assert_int_equal(gsl_root_fsolver_set(s, &F, lo, hi), GSL_SUCCESS);
+    double root = NAN;
+    for (int i = 0; i < 300; i++) {
+        assert_int_equal(gsl_root_fsolver_iterate(s), GSL_SUCCESS);
+        root = gsl_root_fsolver_root(s);
+        if (gsl_root_test_interval(gsl_root_fsolver_x_lower(s),
+                                   gsl_root_fsolver_x_upper(s), 1e-15,
+                                   0.0) == GSL_SUCCESS)
+            break;
+    }
+    gsl_root_fsolver_free(s);
+    return root;
 }

@@ -87,4 +87,10 @@ void support__expect_errors(const char *name, const twin_errors *errs,
 void support__close(const char *what, double got, double want, double tol);
 double support__max_error(void);
 
+/* The root of f in [lo, hi] (f(lo) and f(hi) of opposite signs, or the
+ * test fails) by GSL's Brent solver, to 1e-15 in x: an answer computed
+ * independently of the controller. */
+double support__root(double (*f)(double, void *), void *params, double lo,
+                     double hi);
+
 #endif

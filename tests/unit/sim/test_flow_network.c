@@ -36,7 +36,6 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_multiroots.h>
 #include <gsl/gsl_odeiv2.h>
-#include <gsl/gsl_roots.h>
 #include <gsl/gsl_vector.h>
 
 #include "steady.h"
@@ -115,21 +114,7 @@ static double header_head(const network *n, const double *u, double h)
         lo = fmin(lo, n->supply[i]);
         hi = fmax(hi, n->supply[i]);
     }
-    gsl_function F = {imbalance, &b};
-    gsl_root_fsolver *s = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
-    assert_non_null(s);
-    assert_int_equal(gsl_root_fsolver_set(s, &F, lo, hi), GSL_SUCCESS);
-    double p = NAN;
-    for (int it = 0; it < 300; it++) {
-        assert_int_equal(gsl_root_fsolver_iterate(s), GSL_SUCCESS);
-        p = gsl_root_fsolver_root(s);
-        if (gsl_root_test_interval(gsl_root_fsolver_x_lower(s),
-                                   gsl_root_fsolver_x_upper(s), 1e-15,
-                                   0.0) == GSL_SUCCESS)
-            break;
-    }
-    gsl_root_fsolver_free(s);
-    return p;
+    return support__root(imbalance, &b, lo, hi);
 }
 
 /* One supply head for all: the closed forms.  a = Σ cv_i·u_i. */

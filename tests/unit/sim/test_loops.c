@@ -21,7 +21,6 @@
 #include <cmocka.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
-#include <gsl/gsl_roots.h>
 
 #include "steady.h"
 #include "support.h"
@@ -189,26 +188,6 @@ static double pair_residual(double z, void *params)
     return 0.5 * y + 0.1 * y * y + 0.1 - z;
 }
 
-static double gsl_root_of(double (*f)(double, void *), void *params,
-                          double lo, double hi)
-{
-    gsl_function F = {f, params};
-    gsl_root_fsolver *s = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
-    assert_non_null(s);
-    assert_int_equal(gsl_root_fsolver_set(s, &F, lo, hi), GSL_SUCCESS);
-    double root = NAN;
-    for (int i = 0; i < 200; i++) {
-        gsl_root_fsolver_iterate(s);
-        root = gsl_root_fsolver_root(s);
-        if (gsl_root_test_interval(gsl_root_fsolver_x_lower(s),
-                                   gsl_root_fsolver_x_upper(s), 1e-15,
-                                   0.0) == GSL_SUCCESS)
-            break;
-    }
-    gsl_root_fsolver_free(s);
-    return root;
-}
-
 static void test_loops__nonlinear_pair(void **state)
 {
     collected c = {0};
@@ -226,7 +205,7 @@ static void test_loops__nonlinear_pair(void **state)
     double moved = 0.0;
     for (size_t r = 0; r < c.n_rows; r++) {
         double t = support__at(&c, r, 0), w = w_at(t);
-        double z = gsl_root_of(pair_residual, &w, -10.0, 10.0);
+        double z = support__root(pair_residual, &w, -10.0, 10.0);
         support__close("B.y", support__at(&c, r, yb), z, 1e-10);
         support__close("A.y", support__at(&c, r, ya), yA_of(z, w), 1e-10);
         if (r > 0)
@@ -249,7 +228,7 @@ static double ode_residual(double v, void *params)
 static double ode_v(double x, double w)
 {
     double xw[2] = {x, w};
-    return gsl_root_of(ode_residual, xw, -20.0, 20.0);
+    return support__root(ode_residual, xw, -20.0, 20.0);
 }
 
 static int reduced_rhs(double t, const double *x, double *dx, void *params)
@@ -323,7 +302,7 @@ static void test_loops__steady(void **state)
     if (steady__solve(sc, &opt, &res) != 0)
         fail_msg("no steady state: %s", res.message);
     assert_int_equal(res.n, 1);
-    double v = gsl_root_of(steady_residual, NULL, -5.0, 5.0);
+    double v = support__root(steady_residual, NULL, -5.0, 5.0);
     support__close("P.x", res.x[0], v, 1e-9);
     support__close("P.u", res.u[0][0], v, 1e-9);
     steady__result_free(&res);
