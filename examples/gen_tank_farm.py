@@ -42,6 +42,18 @@ def positive_int(text):
     return value
 
 
+def check_times(parser, stop, dt):
+    """Refuse, through the parser, a --stop and --dt that make no ticks."""
+    if dt <= 0:
+        parser.error("--dt must be positive")
+    if stop <= 0:
+        parser.error("--stop must be positive")
+    ticks = stop / dt
+    if abs(ticks - round(ticks)) > 1e-9 * max(1.0, ticks):
+        parser.error("--stop must be a whole number of --dt (stop/dt = %g)"
+                     % ticks)
+
+
 def tank_farm(n, stop=86400, dt=1, realtime=None):
     """The scenario document for n chains, as a dict in output order."""
     instances = {}
@@ -109,6 +121,15 @@ def dumps(doc):
     return "\n".join(lines) + "\n"
 
 
+def write(text, path):
+    """text to the file path, or to standard output when path is None."""
+    if path is None:
+        sys.stdout.write(text)
+    else:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Write the reference scenario tank-farm-N as JSON.")
@@ -127,24 +148,12 @@ def main(argv=None):
                         help="write to FILE instead of standard output")
     args = parser.parse_args(argv)
 
-    if args.dt <= 0:
-        parser.error("--dt must be positive")
-    if args.stop <= 0:
-        parser.error("--stop must be positive")
-    ticks = args.stop / args.dt
-    if abs(ticks - round(ticks)) > 1e-9 * max(1.0, ticks):
-        parser.error("--stop must be a whole number of --dt (stop/dt = %g)"
-                     % ticks)
+    check_times(parser, args.stop, args.dt)
     if args.realtime is not None and args.realtime <= 0:
         parser.error("--realtime must be positive")
 
-    doc = tank_farm(args.n, args.stop, args.dt, args.realtime)
-    text = dumps(doc)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+    write(dumps(tank_farm(args.n, args.stop, args.dt, args.realtime)),
+          args.output)
     return 0
 
 

@@ -1,8 +1,9 @@
 #!/bin/sh
-# test_gen_tank_farm.sh — the generator examples/gen_tank_farm.py must write,
-# for N = 3 and default options, the same JSON data as the shipped reference
-# scenario scenarios/tank-farm-3.json (compared as data with python's json
-# module, so layout and number spelling do not matter).
+# test_gen_tank_farm.sh — the scenario generators must write, for 3 and
+# default options, the same JSON data as the shipped reference scenarios:
+# examples/gen_tank_farm.py scenarios/tank-farm-3.json, and
+# examples/gen_flow_network.py scenarios/flow-network.json (compared as data
+# with python's json module, so layout and number spelling do not matter).
 #
 # Usage: tests/test_gen_tank_farm.sh        (from anywhere)
 # Exit 0 on a match; non-zero with the first differences otherwise.
@@ -10,25 +11,26 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-gen="$root/examples/gen_tank_farm.py"
-ref="$root/scenarios/tank-farm-3.json"
-
-for f in "$gen" "$ref"; do
-    if [ ! -f "$f" ]; then
-        echo "test_gen_tank_farm: missing $f" >&2
-        exit 1
-    fi
-done
-
 out=$(mktemp "${TMPDIR:-/tmp}/gen_tank_farm.XXXXXX")
 trap 'rm -f "$out"' EXIT INT TERM
 
-if ! python3 "$gen" 3 -o "$out"; then
-    echo "test_gen_tank_farm: $gen 3 failed" >&2
-    exit 1
-fi
+compare() { # compare GENERATOR SCENARIO: GENERATOR 3 against SCENARIO
+    gen="$root/examples/$1"
+    ref="$root/scenarios/$2"
 
-python3 - "$out" "$ref" <<'PY'
+    for f in "$gen" "$ref"; do
+        if [ ! -f "$f" ]; then
+            echo "test_gen_tank_farm: missing $f" >&2
+            exit 1
+        fi
+    done
+
+    if ! python3 "$gen" 3 -o "$out"; then
+        echo "test_gen_tank_farm: $gen 3 failed" >&2
+        exit 1
+    fi
+
+    python3 - "$out" "$ref" "$1" "$2" <<'PY'
 import json
 import sys
 
@@ -62,12 +64,16 @@ gen, ref = load(sys.argv[1]), load(sys.argv[2])
 found = []
 diff(gen, ref, "", found)
 if found:
-    print("test_gen_tank_farm: gen_tank_farm.py 3 differs from "
-          "scenarios/tank-farm-3.json:", file=sys.stderr)
+    print("test_gen_tank_farm: %s 3 differs from scenarios/%s:"
+          % (sys.argv[3], sys.argv[4]), file=sys.stderr)
     for line in sorted(found)[:20]:
         print("  " + line, file=sys.stderr)
     if len(found) > 20:
         print("  ... and %d more" % (len(found) - 20), file=sys.stderr)
     sys.exit(1)
-print("test_gen_tank_farm: ok")
+print("test_gen_tank_farm: %s ok" % sys.argv[3])
 PY
+}
+
+compare gen_tank_farm.py tank-farm-3.json
+compare gen_flow_network.py flow-network.json

@@ -41,6 +41,8 @@ static void test_model_lib__reference_models(void **state)
         {"pump", TWIN_MODEL_CONTINUOUS, 3, 1, 1, 2, 0},
         {"pi", TWIN_MODEL_DISCRETE, 5, 1, 2, 1, 0},
         {"bioreactor", TWIN_MODEL_CONTINUOUS, 5, 4, 1, 1, 0},
+        {"valve", TWIN_MODEL_CONTINUOUS, 1, 0, 3, 1, 0},
+        {"header", TWIN_MODEL_CONTINUOUS, 1, 0, 10, 2, 0},
     };
     const model_lib *lib = support__models();
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
