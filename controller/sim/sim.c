@@ -482,7 +482,7 @@ static int build_solvers(sim *s, twin_errors *errs)
         }
         CHECK_CV(CVodeSetErrHandlerFn(g->cvode, solver_error, g));
         CHECK_CV(CVodeInit(g->cvode, group_rhs, sc->start, g->y));
-        CHECK_CV(CVodeSStolerances(g->cvode, sc->rtol, sc->atol));
+        CHECK_CV(tolerances__apply(s, g));
         CHECK_CV(CVodeSetUserData(g->cvode, g));
         CHECK_CV(CVodeSetMaxNumSteps(g->cvode, max_steps));
         g->A = SUNDenseMatrix((sunindextype)g->n_x, (sunindextype)g->n_x,
