@@ -7,7 +7,8 @@
  *     follows a(0) exp(-t) to 1e-6 relative with the plugin's own 1e-18 or the
  *     scenario's override — also as the second node of an integration
  *     group, behind another model's state (the group's vector at x_off);
- *   - the precedence: override, the model's entry, the scenario's atol;
+ *   - the precedence: override, the model's entry, an FMU state's
+ *     nominal times atol (the test FMU ball), the scenario's atol;
  *   - the refusals of bad overrides, with their JSON Pointers;
  *   - the model library's refusals of a bad state_abs_tol and of bad
  *     dependencies (bad_abi12).
@@ -171,6 +172,35 @@ static void test_tolerances__precedence(void **state)
     scenario__free(&sc);
 }
 
+/* An FMU's state with a nominal (the test FMU ball's h declares 0.25, v
+ * none) gets atol times it, in FMI 2.0 and 3.0; an override wins. */
+static void test_tolerances__fmu_nominal(void **state)
+{
+    model_lib fmus = {0};
+    assert_true(modlib__load_dir(&fmus, getenv("TWIN_TEST_FMU_DIR"), NULL,
+                                 NULL) > 0);
+    twin_errors errs = {0};
+    scenario *sc = support__compose_in(&fmus,
+        "{\"time\": {\"stop\": 1, \"dt\": 1}, \"solver\": {\"atol\": 1e-6},"
+        " \"instances\": {\"b2\": {\"model\": \"ball2\"},"
+        "   \"b3\": {\"model\": \"ball3\", \"abs_tol\": {\"v\": 1e-9}}}}",
+        &errs);
+    if (sc == NULL)
+        errors__print(&errs, "compose: ", stderr);
+    assert_non_null(sc);
+    for (size_t i = 0; i < 2; i++) {
+        const sc_instance *si = &sc->inst[i];
+        twin_var_kind kind;
+        size_t h, v;
+        assert_int_equal(modlib__find_signal(si->model, "h", &kind, &h), 0);
+        assert_int_equal(modlib__find_signal(si->model, "v", &kind, &v), 0);
+        assert_true(si->abs_tol[h] == 1e-6 * 0.25);
+        assert_true(si->abs_tol[v] == (i == 0 ? 1e-6 : 1e-9));
+    }
+    scenario__free(&sc);
+    modlib__free(&fmus);
+}
+
 static void test_tolerances__refusals(void **state)
 {
     static const struct {
@@ -276,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_tolerances__tiny_state_in_a_group),
         cmocka_unit_test(test_tolerances__scenario_override),
         cmocka_unit_test(test_tolerances__precedence),
+        cmocka_unit_test(test_tolerances__fmu_nominal),
         cmocka_unit_test(test_tolerances__refusals),
         cmocka_unit_test(test_tolerances__bad_descriptor),
     };
