@@ -860,6 +860,7 @@ done:
 void sim__explain(const sim *s, FILE *out)
 {
     loops__explain(s, out);
+    tolerances__explain(s, out);
 }
 
 int sim__set_input(sim *s, const char *name, double value)

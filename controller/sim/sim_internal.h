@@ -174,6 +174,10 @@ int sim__restart(sim *s, group *g, double t);
  * CVODE's return flag (< 0 failed). */
 int tolerances__apply(sim *s, group *g);
 
+/* For --explain: rtol, atol and every state whose atol is not the
+ * scenario's, with its value. */
+void tolerances__explain(const sim *s, FILE *out);
+
 /* Step 5 for one group (sim_events.c): integrate from t to t1, never
  * past t1, handling state events, time events (ABI 1.1) strictly
  * before t1 and step events on the way.  0, or -1 (recorded). */

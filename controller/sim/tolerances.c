@@ -147,3 +147,22 @@ int tolerances__apply(sim *s, group *g)
     N_VDestroy(v);
     return flag;
 }
+
+void tolerances__explain(const sim *s, FILE *out)
+{
+    const scenario *sc = s->sc;
+    size_t n = 0;
+    for (size_t i = 0; i < sc->n_inst; i++)
+        for (size_t j = 0; sc->inst[i].abs_tol &&
+                           j < sc->inst[i].model->n_state; j++)
+            n += sc->inst[i].abs_tol[j] != sc->atol;
+    fprintf(out, "tolerances: rtol %g, atol %g; states with their own "
+            "atol: %zu\n", sc->rtol, sc->atol, n);
+    for (size_t i = 0; i < sc->n_inst; i++) {
+        const sc_instance *si = &sc->inst[i];
+        for (size_t j = 0; si->abs_tol && j < si->model->n_state; j++)
+            if (si->abs_tol[j] != sc->atol)
+                fprintf(out, "  %s.%s: %g\n", si->name,
+                        si->model->state[j]->name, si->abs_tol[j]);
+    }
+}
