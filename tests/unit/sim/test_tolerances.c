@@ -169,6 +169,22 @@ static void test_tolerances__precedence(void **state)
     assert_true(sc->inst[1].abs_tol[0] == 1e-18);
     assert_true(sc->inst[1].abs_tol[1] == 1e-12);
     assert_true(sc->inst[2].abs_tol[0] == 1e-7);
+    /* --explain lists the states whose atol is not the scenario's. */
+    sim_callbacks cb = {0};
+    twin_errors errs = {0};
+    sim *run = sim__new(sc, NULL, &cb, &errs);
+    assert_non_null(run);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    sim__explain(run, out);
+    fclose(out);
+    if (strstr(text, "tolerances: rtol 1e-06, atol 1e-07; states with "
+                     "their own atol: 3\n  m.a: 1e-18\n  n.a: 1e-18\n"
+                     "  n.b: 1e-12\n") == NULL)
+        fail_msg("--explain says:\n%s", text);
+    free(text);
+    sim__free(&run);
     scenario__free(&sc);
 }
 
