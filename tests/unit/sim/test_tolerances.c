@@ -43,14 +43,7 @@ static int teardown(void **state)
 
 static scenario *compose_ok(const char *text)
 {
-    twin_errors errs = {0};
-    scenario *sc = support__compose_in(&lib, text, &errs);
-    if (sc == NULL) {
-        errors__print(&errs, "compose: ", stderr);
-        fail_msg("did not compose: %s", text);
-    }
-    errors__clear(&errs);
-    return sc;
+    return support__compose_in_ok(&lib, text);
 }
 
 /* The largest |got/want − 1| of column name over the rows, want(t) =
