@@ -209,13 +209,32 @@ static int floor__restart(floor_farm *f, void *cvode, N_Vector y, int i,
     return 0;
 }
 
+/* Everything after CVodeCreate, the same for both ways (i: the chain, -1
+ * for the stacked integrator, in messages). */
+static int floor__configure(floor_farm *f, void *cvode, CVRhsFn rhs,
+                            N_Vector y, void *user, SUNLinearSolver ls,
+                            SUNMatrix jac, int n_roots, CVRootFn root, int i)
+{
+    if (floor__check(CVodeInit(cvode, rhs, 0.0, y), "CVodeInit", i, 0.0) != 0 ||
+        floor__check(CVodeSetUserData(cvode, user), "CVodeSetUserData", i,
+                     0.0) != 0 ||
+        floor__check(CVodeSetErrHandlerFn(cvode, floor__cvode_message, f),
+                     "CVodeSetErrHandlerFn", i, 0.0) != 0 ||
+        floor__check(CVodeSStolerances(cvode, RTOL, ATOL),
+                     "CVodeSStolerances", i, 0.0) != 0 ||
+        floor__check(CVodeSetLinearSolver(cvode, ls, jac),
+                     "CVodeSetLinearSolver", i, 0.0) != 0 ||
+        floor__check(CVodeSetMaxNumSteps(cvode, MAX_STEPS),
+                     "CVodeSetMaxNumSteps", i, 0.0) != 0 ||
+        floor__check(CVodeRootInit(cvode, n_roots, root), "CVodeRootInit", i,
+                     0.0) != 0)
+        return -1;
+    return 0;
+}
+
 static int floor__chain_init(floor_farm *f, floor_chain *c, int i)
 {
-    c->sp = 2.0 + 0.01 * i;
-    c->valve_step_t = 3600.0 + 10.0 * i;
-    c->valve = VALVE_BEFORE;
     c->fresh = 1;
-
     c->y = N_VNew_Serial(N_X, f->ctx);
     if (c->y == NULL) {
         fprintf(stderr, "floor: N_VNew_Serial failed for chain %d\n", i);
@@ -236,68 +255,56 @@ static int floor__chain_init(floor_farm *f, floor_chain *c, int i)
         fprintf(stderr, "floor: SUNLinSol_Dense failed for chain %d\n", i);
         return -1;
     }
-    if (floor__check(CVodeInit(c->cvode, floor__rhs, 0.0, c->y),
-                     "CVodeInit", i, 0.0) != 0 ||
-        floor__check(CVodeSetUserData(c->cvode, c), "CVodeSetUserData", i,
-                     0.0) != 0 ||
-        floor__check(CVodeSetErrHandlerFn(c->cvode, floor__cvode_message, f),
-                     "CVodeSetErrHandlerFn", i, 0.0) != 0 ||
-        floor__check(CVodeSStolerances(c->cvode, RTOL, ATOL),
-                     "CVodeSStolerances", i, 0.0) != 0 ||
-        floor__check(CVodeSetLinearSolver(c->cvode, c->ls, c->jac),
-                     "CVodeSetLinearSolver", i, 0.0) != 0 ||
-        floor__check(CVodeSetMaxNumSteps(c->cvode, MAX_STEPS),
-                     "CVodeSetMaxNumSteps", i, 0.0) != 0 ||
-        floor__check(CVodeRootInit(c->cvode, 1, floor__root),
-                     "CVodeRootInit", i, 0.0) != 0)
-        return -1;
-    return 0;
+    return floor__configure(f, c->cvode, floor__rhs, c->y, c, c->ls, c->jac,
+                            1, floor__root, i);
+}
+
+/* The farm without integrators: the chains' parameters, the row, the
+ * context.  NULL after printing what failed. */
+static floor_farm *floor__alloc(int n_chains)
+{
+    floor_farm *f = calloc(1, sizeof *f);
+    if (f != NULL) {
+        f->n = n_chains;
+        f->chains = calloc((size_t)n_chains, sizeof *f->chains);
+        f->row = calloc(1 + (size_t)ROW_PER_CHAIN * (size_t)n_chains,
+                        sizeof *f->row);
+    }
+    if (f == NULL || f->chains == NULL || f->row == NULL) {
+        fprintf(stderr, "floor: out of memory for %d chains\n", n_chains);
+        floor__free(&f);
+        return NULL;
+    }
+    if (SUNContext_Create(NULL, &f->ctx) != 0) {
+        fprintf(stderr, "floor: SUNContext_Create failed\n");
+        floor__free(&f);
+        return NULL;
+    }
+    for (int i = 0; i < n_chains; i++) {
+        floor_chain *c = &f->chains[i];
+        c->sp = 2.0 + 0.01 * i;
+        c->valve_step_t = 3600.0 + 10.0 * i;
+        c->valve = VALVE_BEFORE;
+    }
+    return f;
 }
 
 floor_farm *floor__new(int n_chains)
 {
-    floor_farm *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        goto fail;
-    f->n = n_chains;
-    f->chains = calloc((size_t)n_chains, sizeof *f->chains);
-    f->row = calloc(1 + (size_t)ROW_PER_CHAIN * (size_t)n_chains,
-                    sizeof *f->row);
-    if (f->chains == NULL || f->row == NULL)
-        goto fail;
-    if (SUNContext_Create(NULL, &f->ctx) != 0) {
-        fprintf(stderr, "floor: SUNContext_Create failed\n");
-        goto fail;
-    }
-    for (int i = 0; i < n_chains; i++)
+    floor_farm *f = floor__alloc(n_chains);
+    for (int i = 0; f != NULL && i < n_chains; i++)
         if (floor__chain_init(f, &f->chains[i], i) != 0)
-            goto fail;
+            floor__free(&f);
     return f;
-
-fail:
-    if (f == NULL || f->chains == NULL || f->row == NULL)
-        fprintf(stderr, "floor: out of memory for %d chains\n", n_chains);
-    floor__free(&f);
-    return NULL;
 }
 
 floor_farm *floor__new_stacked(int n_chains)
 {
-    floor_farm *f = calloc(1, sizeof *f);
+    floor_farm *f = floor__alloc(n_chains);
     if (f == NULL)
-        goto fail;
-    f->n = n_chains;
+        return NULL;
     f->stacked = 1;
     f->fresh = 1;
-    f->chains = calloc((size_t)n_chains, sizeof *f->chains);
-    f->row = calloc(1 + (size_t)ROW_PER_CHAIN * (size_t)n_chains,
-                    sizeof *f->row);
-    if (f->chains == NULL || f->row == NULL)
-        goto fail;
-    if (SUNContext_Create(NULL, &f->ctx) != 0) {
-        fprintf(stderr, "floor: SUNContext_Create failed\n");
-        goto fail;
-    }
     sunindextype n_x = (sunindextype)N_X * n_chains;
     f->y = N_VNew_Serial(n_x, f->ctx);
     f->cvode = CVodeCreate(CV_BDF, f->ctx);
@@ -307,57 +314,30 @@ floor_farm *floor__new_stacked(int n_chains)
     if (f->y == NULL || f->cvode == NULL || f->ls == NULL) {
         fprintf(stderr, "floor: the stacked integrator could not be made "
                 "for %d chains\n", n_chains);
-        goto fail;
+        floor__free(&f);
+        return NULL;
     }
     for (int i = 0; i < n_chains; i++) {
-        floor_chain *c = &f->chains[i];
-        c->sp = 2.0 + 0.01 * i;
-        c->valve_step_t = 3600.0 + 10.0 * i;
-        c->valve = VALVE_BEFORE;
         NV_Ith_S(f->y, N_X * i + X_W) = 0.0;
         NV_Ith_S(f->y, N_X * i + X_H) = 1.0;
     }
-    if (floor__check(CVodeInit(f->cvode, floor__rhs_stacked, 0.0, f->y),
-                     "CVodeInit", -1, 0.0) != 0 ||
-        floor__check(CVodeSetUserData(f->cvode, f), "CVodeSetUserData", -1,
-                     0.0) != 0 ||
-        floor__check(CVodeSetErrHandlerFn(f->cvode, floor__cvode_message, f),
-                     "CVodeSetErrHandlerFn", -1, 0.0) != 0 ||
-        floor__check(CVodeSStolerances(f->cvode, RTOL, ATOL),
-                     "CVodeSStolerances", -1, 0.0) != 0 ||
-        floor__check(CVodeSetLinearSolver(f->cvode, f->ls, f->jac),
-                     "CVodeSetLinearSolver", -1, 0.0) != 0 ||
-        floor__check(CVodeSetMaxNumSteps(f->cvode, MAX_STEPS),
-                     "CVodeSetMaxNumSteps", -1, 0.0) != 0 ||
-        floor__check(CVodeRootInit(f->cvode, n_chains, floor__root_stacked),
-                     "CVodeRootInit", -1, 0.0) != 0)
-        goto fail;
+    if (floor__configure(f, f->cvode, floor__rhs_stacked, f->y, f, f->ls,
+                         f->jac, n_chains, floor__root_stacked, -1) != 0)
+        floor__free(&f);
     return f;
-
-fail:
-    if (f == NULL || f->chains == NULL || f->row == NULL)
-        fprintf(stderr, "floor: out of memory for %d chains\n", n_chains);
-    floor__free(&f);
-    return NULL;
 }
 
-/* Integrate one chain over [t0, t1], restarting where its inputs jumped and
- * at every root. */
-static int floor__advance(floor_farm *f, floor_chain *c, int i, double t0,
-                          double t1)
+/* Integrate over [t0, t1] with the stop time there, restarting at every
+ * root (i as for floor__configure). */
+static int floor__integrate(floor_farm *f, void *cvode, N_Vector y, int i,
+                            double t0, double t1)
 {
-    if (!c->fresh && (c->cmd != c->cmd_ran || c->valve != c->valve_ran))
-        if (floor__restart(f, c->cvode, c->y, i, t0) != 0)
-            return -1;
-    c->fresh = 0;
-    c->cmd_ran = c->cmd;
-    c->valve_ran = c->valve;
-    if (floor__check(CVodeSetStopTime(c->cvode, t1), "CVodeSetStopTime", i,
+    if (floor__check(CVodeSetStopTime(cvode, t1), "CVodeSetStopTime", i,
                      t0) != 0)
         return -1;
     for (;;) {
         realtype tret = t0;
-        int flag = CVode(c->cvode, t1, c->y, &tret, CV_NORMAL);
+        int flag = CVode(cvode, t1, y, &tret, CV_NORMAL);
         if (floor__check(flag, "CVode", i, tret) != 0)
             return -1;
         if (flag != CV_ROOT_RETURN)
@@ -365,14 +345,36 @@ static int floor__advance(floor_farm *f, floor_chain *c, int i, double t0,
         /* The tank model only flips its overflow flag; the states are
          * continuous, so restart from where CVODE stopped. */
         f->done.roots++;
-        if (floor__restart(f, c->cvode, c->y, i, tret) != 0)
+        if (floor__restart(f, cvode, y, i, tret) != 0)
             return -1;
         if (tret >= t1)
             return 0;
-        if (floor__check(CVodeSetStopTime(c->cvode, t1), "CVodeSetStopTime",
-                         i, tret) != 0)
+        if (floor__check(CVodeSetStopTime(cvode, t1), "CVodeSetStopTime", i,
+                         tret) != 0)
             return -1;
     }
+}
+
+/* Whether chain c's inputs differ from those its integrator last ran
+ * with; they become those. */
+static int floor__jumped(floor_chain *c)
+{
+    int jumped = c->cmd != c->cmd_ran || c->valve != c->valve_ran;
+    c->cmd_ran = c->cmd;
+    c->valve_ran = c->valve;
+    return jumped;
+}
+
+/* Integrate one chain over [t0, t1], restarting where its inputs jumped and
+ * at every root. */
+static int floor__advance(floor_farm *f, floor_chain *c, int i, double t0,
+                          double t1)
+{
+    if (floor__jumped(c) && !c->fresh &&
+        floor__restart(f, c->cvode, c->y, i, t0) != 0)
+        return -1;
+    c->fresh = 0;
+    return floor__integrate(f, c->cvode, c->y, i, t0, t1);
 }
 
 /* Stacked: integrate all chains over [t0, t1] in the one integrator,
@@ -380,35 +382,12 @@ static int floor__advance(floor_farm *f, floor_chain *c, int i, double t0,
 static int floor__advance_stacked(floor_farm *f, double t0, double t1)
 {
     int jumped = 0;
-    for (int i = 0; i < f->n; i++) {
-        floor_chain *c = &f->chains[i];
-        jumped |= c->cmd != c->cmd_ran || c->valve != c->valve_ran;
-        c->cmd_ran = c->cmd;
-        c->valve_ran = c->valve;
-    }
-    if (!f->fresh && jumped &&
-        floor__restart(f, f->cvode, f->y, -1, t0) != 0)
+    for (int i = 0; i < f->n; i++)
+        jumped |= floor__jumped(&f->chains[i]);
+    if (jumped && !f->fresh && floor__restart(f, f->cvode, f->y, -1, t0) != 0)
         return -1;
     f->fresh = 0;
-    if (floor__check(CVodeSetStopTime(f->cvode, t1), "CVodeSetStopTime", -1,
-                     t0) != 0)
-        return -1;
-    for (;;) {
-        realtype tret = t0;
-        int flag = CVode(f->cvode, t1, f->y, &tret, CV_NORMAL);
-        if (floor__check(flag, "CVode", -1, tret) != 0)
-            return -1;
-        if (flag != CV_ROOT_RETURN)
-            return 0;
-        f->done.roots++;
-        if (floor__restart(f, f->cvode, f->y, -1, tret) != 0)
-            return -1;
-        if (tret >= t1)
-            return 0;
-        if (floor__check(CVodeSetStopTime(f->cvode, t1), "CVodeSetStopTime",
-                         -1, tret) != 0)
-            return -1;
-    }
+    return floor__integrate(f, f->cvode, f->y, -1, t0, t1);
 }
 
 int floor__tick(floor_farm *f, long k, long n, double dt)
