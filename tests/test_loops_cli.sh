@@ -67,6 +67,7 @@ algebraic loops inside a group's right-hand side: 2
     order: A, B
 loops are solved with KINSOL (Newton, line search) until every |residual| <= 0.001 * (atol + rtol * |value|), atol = 1e-08, rtol = 1e-06, at most 100 iterations
 evaluation order at ticks: [P S] [A B] T
+tolerances: rtol 1e-06, atol 1e-08; states with their own atol: 0
 TXT
 if diff "$tmp/want" "$tmp/out" >"$tmp/diff"; then pass; else
     cat "$tmp/diff" >&2; fail "--explain output"; fi

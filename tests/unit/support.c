@@ -112,6 +112,19 @@ scenario *support__compose_in(const model_lib *lib, const char *json_text,
     return sc;
 }
 
+scenario *support__compose_in_ok(const model_lib *lib,
+                                 const char *json_text)
+{
+    twin_errors errs = {0};
+    scenario *sc = support__compose_in(lib, json_text, &errs);
+    if (sc == NULL) {
+        errors__print(&errs, "compose: ", stderr);
+        fail_msg("did not compose: %s", json_text);
+    }
+    errors__clear(&errs);
+    return sc;
+}
+
 scenario *support__compose_named(const char *name)
 {
     char why[512];

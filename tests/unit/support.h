@@ -47,6 +47,11 @@ scenario *support__compose(const char *json_text);
 scenario *support__compose_in(const model_lib *lib, const char *json_text,
                               twin_errors *errs);
 
+/* The same, failing the test with every problem when it does not
+ * compose. */
+scenario *support__compose_in_ok(const model_lib *lib,
+                                 const char *json_text);
+
 /* Compose a scenario file from the scenario directory by name. */
 scenario *support__compose_named(const char *name);
 
