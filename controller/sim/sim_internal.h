@@ -2,8 +2,9 @@
  * sim_internal.h — the inside of a sim, shared by the files that make
  * one up: sim.c (building and the tick loop), sim_steady.c (the
  * composed right-hand side as a function of all continuous states, for
- * steady.c), loops.c (algebraic loops) and tolerances.c (the atol
- * vector).  Nothing outside sim*.c, loops.c and tolerances.c includes it.
+ * steady.c), loops.c (algebraic loops), jacobian.c (the Jacobian's
+ * structure and the linear solver) and tolerances.c (the atol vector).
+ * Nothing outside them (and the unit tests that look inside) includes it.
  */
 #ifndef TWIN_SIM_INTERNAL_H
 #define TWIN_SIM_INTERNAL_H

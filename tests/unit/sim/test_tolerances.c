@@ -124,10 +124,12 @@ static void test_tolerances__tiny_state_in_a_group(void **state)
 
 static void test_tolerances__scenario_override(void **state)
 {
-    /* Two separate decays of 1e-9: one with the override, one without. */
+    /* Two separate decays of 1e-9: one with the override, one without.
+     * Kept apart: stacked into one integrator, p's tolerance would set
+     * the steps for q as well. */
     scenario *sc = compose_ok(
         "{\"time\": {\"stop\": 2, \"dt\": 0.1},"
-        " \"solver\": {\"rtol\": 1e-10},"
+        " \"solver\": {\"rtol\": 1e-10}, \"integrators\": \"separate\","
         " \"instances\": {"
         "   \"p\": {\"model\": \"decay\", \"start\": {\"x\": 1e-9},"
         "          \"abs_tol\": {\"x\": 1e-18}},"
