@@ -11,7 +11,7 @@ level and outflow, the pump speed and power, and the controller output.
     python3 examples/gen_tank_farm.py 10 --realtime 1.0
 
 Standard library only.  The output for N = 3 with the defaults is
-scenarios/tank-farm-3.json (tests/test_gen_tank_farm.sh checks it).
+scenarios/tank-farm-3.json (tests/test_gen_scenario.sh checks it).
 """
 
 import argparse

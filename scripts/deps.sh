@@ -9,7 +9,7 @@
 set -eu
 
 twin_packages="gcc g++ libc6-dev make pkg-config meson ninja-build binutils
- libsundials-dev libpaho-mqtt-dev libjansson-dev libffi-dev libgsl-dev
+ libsundials-dev libsuitesparse-dev libpaho-mqtt-dev libjansson-dev libffi-dev libgsl-dev
  zlib1g-dev libdouble-conversion-dev libcmocka-dev mosquitto mosquitto-clients python3 python3-paho-mqtt
  python3-jsonschema python3-yaml openssl libssl-dev clang-19 libclang-rt-19-dev llvm-19 gnuplot-nox
  libmatio-dev libhdf5-dev python3-h5py python3-scipy

@@ -1,34 +1,45 @@
 #!/bin/sh
-# test_gen_tank_farm.sh — the generator examples/gen_tank_farm.py must write,
-# for N = 3 and default options, the same JSON data as the shipped reference
-# scenario scenarios/tank-farm-3.json (compared as data with python's json
-# module, so layout and number spelling do not matter).
+# test_gen_scenario.sh — a scenario generator of examples/ must write, for
+# its N and default options, the same JSON data as the reference scenario
+# shipped in scenarios/ (compared as data with python's json module, so
+# layout and number spelling do not matter):
 #
-# Usage: tests/test_gen_tank_farm.sh        (from anywhere)
+#   gen_tank_farm.py 3      -> scenarios/tank-farm-3.json
+#   gen_tank_cascade.py 10  -> scenarios/tank-cascade-10.json
+#
+# Usage: tests/test_gen_scenario.sh GENERATOR N SCENARIO   (from anywhere;
+#   GENERATOR and SCENARIO are file names in examples/ and scenarios/)
 # Exit 0 on a match; non-zero with the first differences otherwise.
 set -eu
 
+if [ $# -ne 3 ]; then
+    echo "usage: $0 GENERATOR N SCENARIO (e.g. gen_tank_farm.py 3" \
+         "tank-farm-3.json)" >&2
+    exit 2
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-gen="$root/examples/gen_tank_farm.py"
-ref="$root/scenarios/tank-farm-3.json"
+gen="$root/examples/$1"
+n=$2
+ref="$root/scenarios/$3"
+me="test_gen_scenario ($1 $n)"
 
 for f in "$gen" "$ref"; do
     if [ ! -f "$f" ]; then
-        echo "test_gen_tank_farm: missing $f" >&2
+        echo "$me: missing $f" >&2
         exit 1
     fi
 done
 
-out=$(mktemp "${TMPDIR:-/tmp}/gen_tank_farm.XXXXXX")
+out=$(mktemp "${TMPDIR:-/tmp}/gen_scenario.XXXXXX")
 trap 'rm -f "$out"' EXIT INT TERM
 
-if ! python3 "$gen" 3 -o "$out"; then
-    echo "test_gen_tank_farm: $gen 3 failed" >&2
+if ! python3 "$gen" "$n" -o "$out"; then
+    echo "$me: $gen $n failed" >&2
     exit 1
 fi
 
-python3 - "$out" "$ref" <<'PY'
+python3 - "$out" "$ref" "$me" "$1 $n" "$3" <<'PY'
 import json
 import sys
 
@@ -37,7 +48,7 @@ def load(path):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except (OSError, ValueError) as e:
-        sys.exit("test_gen_tank_farm: cannot read %s: %s" % (path, e))
+        sys.exit("%s: cannot read %s: %s" % (sys.argv[3], path, e))
 
 def diff(a, b, where, found):
     """Append a line per difference between a (generated) and b (shipped)."""
@@ -62,12 +73,12 @@ gen, ref = load(sys.argv[1]), load(sys.argv[2])
 found = []
 diff(gen, ref, "", found)
 if found:
-    print("test_gen_tank_farm: gen_tank_farm.py 3 differs from "
-          "scenarios/tank-farm-3.json:", file=sys.stderr)
+    print("%s: %s differs from scenarios/%s:"
+          % (sys.argv[3], sys.argv[4], sys.argv[5]), file=sys.stderr)
     for line in sorted(found)[:20]:
         print("  " + line, file=sys.stderr)
     if len(found) > 20:
         print("  ... and %d more" % (len(found) - 20), file=sys.stderr)
     sys.exit(1)
-print("test_gen_tank_farm: ok")
+print("%s: ok" % sys.argv[3])
 PY
