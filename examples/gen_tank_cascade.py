@@ -39,7 +39,7 @@ options).
 import argparse
 import sys
 
-from gen_tank_farm import dumps, number, positive_int
+from gen_tank_farm import dumps, finite_float, number, positive_int
 
 LINEAR_SOLVERS = ("auto", "dense", "band", "klu")
 INTEGRATORS = ("auto", "separate", "stacked")
@@ -52,7 +52,7 @@ def start_level(i):
 
 
 def tank_cascade(n, stop=3600, dt=1, pi_every=5, linear_solver=None,
-                 integrators=None):
+                 integrators=None, rtol=1e-8, atol=1e-10):
     """The scenario document for n tanks, as a dict in output order."""
     instances = {"pump0": {"model": "pump", "start": {"w": 0.0}},
                  "pi0": {"model": "pi", "start": {"integral": 0.0}}}
@@ -91,7 +91,7 @@ def tank_cascade(n, stop=3600, dt=1, pi_every=5, linear_solver=None,
                if valve_pis else "no valve PIs.")),
         "time": {"start": 0, "stop": stop, "dt": dt},
         "pace": "batch",
-        "solver": {"method": "bdf", "rtol": 1e-8, "atol": 1e-10},
+        "solver": {"method": "bdf", "rtol": rtol, "atol": atol},
     }
     if linear_solver is not None:
         doc["linear_solver"] = linear_solver
@@ -124,6 +124,10 @@ def main(argv=None):
     parser.add_argument("--pi-every", type=int, default=5, metavar="K",
                         help="a valve PI on tanks K, 2K, ... (default 5; "
                              "0 for none)")
+    parser.add_argument("--rtol", type=finite_float, default=1e-8,
+                        help="CVODE's relative tolerance (default 1e-8)")
+    parser.add_argument("--atol", type=finite_float, default=1e-10,
+                        help="CVODE's absolute tolerance (default 1e-10)")
     parser.add_argument("--linear-solver", choices=LINEAR_SOLVERS,
                         help="write the scenario's \"linear_solver\" "
                              "(default: leave it out, which means auto)")
@@ -142,11 +146,16 @@ def main(argv=None):
     if abs(ticks - round(ticks)) > 1e-9 * max(1.0, ticks):
         parser.error("--stop must be a whole number of --dt (stop/dt = %g)"
                      % ticks)
+    if not 0 < args.rtol < 1:
+        parser.error("--rtol must be in (0, 1)")
+    if args.atol <= 0:
+        parser.error("--atol must be positive")
     if args.pi_every < 0:
         parser.error("--pi-every must be 0 (no valve PIs) or positive")
 
     doc = tank_cascade(args.n, args.stop, args.dt, args.pi_every,
-                       args.linear_solver, args.integrators)
+                       args.linear_solver, args.integrators, args.rtol,
+                       args.atol)
     text = dumps(doc)
     if args.output is None:
         sys.stdout.write(text)

@@ -2,8 +2,9 @@
 # test_gen_tank_cascade.sh — what examples/gen_tank_cascade.py's options do
 # (its default output is checked against scenarios/tank-cascade-10.json by
 # test_gen_scenario.sh): the tanks form one chain tank_i -> tank_{i+1}, the
-# valve PIs sit on tanks K, 2K, ..., --linear-solver and --integrators write
-# their top-level members and only then, and bad options are refused.
+# valve PIs sit on tanks K, 2K, ..., --rtol, --atol, --linear-solver and
+# --integrators write their members (the last two only when given), and bad
+# options are refused.
 #
 # Usage: tests/test_gen_tank_cascade.sh        (from anywhere)
 set -eu
@@ -16,7 +17,8 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 python3 "$gen" 23 --stop 60 --dt 0.5 --pi-every 4 -o "$tmp/plain.json"
 python3 "$gen" 7 --pi-every 0 --linear-solver klu --integrators stacked \
     -o "$tmp/klu.json"
-python3 "$gen" 7 --linear-solver dense -o "$tmp/dense.json"
+python3 "$gen" 7 --linear-solver dense --rtol 1e-10 --atol 1e-12 \
+    -o "$tmp/dense.json"
 
 python3 - "$tmp" <<'PY'
 import json
@@ -61,12 +63,16 @@ expect("--pi-every 0", sorted(k for k in klu["instances"]
                               if k.startswith("pi")), ["pi0"])
 expect("dense", [dense.get("linear_solver"), "integrators" in dense],
        ["dense", False])
+expect("solver", [plain["solver"], dense["solver"]],
+       [{"method": "bdf", "rtol": 1e-8, "atol": 1e-10},
+        {"method": "bdf", "rtol": 1e-10, "atol": 1e-12}])
 if bad:
     sys.exit("test_gen_tank_cascade: " + "; ".join(bad))
 PY
 
 for args in "0" "5 --linear-solver sparse" "5 --integrators both" \
-            "5 --pi-every -1" "5 --stop 10 --dt 3" "5 --dt 0"; do
+            "5 --pi-every -1" "5 --stop 10 --dt 3" "5 --dt 0" \
+            "5 --rtol 1" "5 --atol 0" "5 --rtol nan"; do
     # shellcheck disable=SC2086
     if python3 "$gen" $args >"$tmp/out" 2>"$tmp/err"; then
         echo "test_gen_tank_cascade: '$args' was accepted" >&2
