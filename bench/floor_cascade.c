@@ -26,12 +26,10 @@
  * sums them; --print-final adds each tank's final level, one per line.
  * The wall time covers set-up and the loop (CLOCK_MONOTONIC).
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cvode/cvode.h>
 #include <nvector/nvector_serial.h>
@@ -40,6 +38,8 @@
 #include <sunlinsol/sunlinsol_klu.h>
 #include <sunmatrix/sunmatrix_dense.h>
 #include <sunmatrix/sunmatrix_sparse.h>
+
+#include "bench.h"
 
 /* Reference parameters (reference-models.md) and the generator's. */
 #define PUMP_TAU 5.0
@@ -76,21 +76,6 @@ typedef struct cascade {
     unsigned long long steps, rhs_evals, jac_evals, restarts, roots,
         warnings;
 } cascade;
-
-static double bench__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int bench__number(const char *s, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    *out = strtod(s, &end);
-    return errno == 0 && end != s && *end == '\0' && isfinite(*out) ? 0 : -1;
-}
 
 static void bench__usage(void)
 {
@@ -237,13 +222,7 @@ static void cascade__free(cascade **cp)
     cascade *c = *cp;
     if (c == NULL)
         return;
-    CVodeFree(&c->cvode);
-    if (c->ls != NULL)
-        SUNLinSolFree(c->ls);
-    if (c->jac != NULL)
-        SUNMatDestroy(c->jac);
-    if (c->y != NULL)
-        N_VDestroy(c->y);
+    bench__cvode_free(&c->cvode, &c->ls, &c->jac, &c->y);
     if (c->ctx != NULL)
         SUNContext_Free(&c->ctx);
     free(c->valve);

@@ -39,7 +39,8 @@ options).
 import argparse
 import sys
 
-from gen_tank_farm import dumps, finite_float, number, positive_int
+from gen_tank_farm import (add_time_options, check_time_options,
+                           finite_float, number, positive_int, write)
 
 LINEAR_SOLVERS = ("auto", "dense", "band", "klu")
 INTEGRATORS = ("auto", "separate", "stacked")
@@ -115,12 +116,7 @@ def main(argv=None):
                     "connected integration group of N + 1 states.")
     parser.add_argument("n", metavar="N", type=positive_int,
                         help="number of tanks in series")
-    parser.add_argument("--stop", type=number, default=3600,
-                        metavar="SECONDS",
-                        help="end of the simulated time (default 3600); "
-                             "pi0's setpoint steps at half of it")
-    parser.add_argument("--dt", type=number, default=1, metavar="DT",
-                        help="tick length in seconds (default 1)")
+    add_time_options(parser, 3600, "; pi0's setpoint steps at half of it")
     parser.add_argument("--pi-every", type=int, default=5, metavar="K",
                         help="a valve PI on tanks K, 2K, ... (default 5; "
                              "0 for none)")
@@ -138,14 +134,7 @@ def main(argv=None):
                         help="write to FILE instead of standard output")
     args = parser.parse_args(argv)
 
-    if args.dt <= 0:
-        parser.error("--dt must be positive")
-    if args.stop <= 0:
-        parser.error("--stop must be positive")
-    ticks = args.stop / args.dt
-    if abs(ticks - round(ticks)) > 1e-9 * max(1.0, ticks):
-        parser.error("--stop must be a whole number of --dt (stop/dt = %g)"
-                     % ticks)
+    check_time_options(parser, args)
     if not 0 < args.rtol < 1:
         parser.error("--rtol must be in (0, 1)")
     if args.atol <= 0:
@@ -156,12 +145,7 @@ def main(argv=None):
     doc = tank_cascade(args.n, args.stop, args.dt, args.pi_every,
                        args.linear_solver, args.integrators, args.rtol,
                        args.atol)
-    text = dumps(doc)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+    write(doc, args.output)
     return 0
 
 

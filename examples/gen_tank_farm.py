@@ -42,6 +42,30 @@ def positive_int(text):
     return value
 
 
+def add_time_options(parser, stop, stop_note=""):
+    """--stop and --dt, the horizon and the tick (shared by the
+    generators)."""
+    parser.add_argument("--stop", type=number, default=stop,
+                        metavar="SECONDS",
+                        help="end of the simulated time (default %s)%s"
+                             % (stop, stop_note))
+    parser.add_argument("--dt", type=number, default=1, metavar="DT",
+                        help="tick length in seconds (default 1)")
+
+
+def check_time_options(parser, args):
+    """Refuse a --stop or --dt the scenario could not have: not positive,
+    or a horizon that is not a whole number of ticks."""
+    if args.dt <= 0:
+        parser.error("--dt must be positive")
+    if args.stop <= 0:
+        parser.error("--stop must be positive")
+    ticks = args.stop / args.dt
+    if abs(ticks - round(ticks)) > 1e-9 * max(1.0, ticks):
+        parser.error("--stop must be a whole number of --dt (stop/dt = %g)"
+                     % ticks)
+
+
 def tank_farm(n, stop=86400, dt=1, realtime=None):
     """The scenario document for n chains, as a dict in output order."""
     instances = {}
@@ -109,16 +133,23 @@ def dumps(doc):
     return "\n".join(lines) + "\n"
 
 
+def write(doc, path):
+    """doc as dumps() lays it out, into the file path or, when path is
+    None, to standard output."""
+    text = dumps(doc)
+    if path is None:
+        sys.stdout.write(text)
+    else:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Write the reference scenario tank-farm-N as JSON.")
     parser.add_argument("n", metavar="N", type=positive_int,
                         help="number of pump-tank-controller chains")
-    parser.add_argument("--stop", type=number, default=86400,
-                        metavar="SECONDS",
-                        help="end of the simulated time (default 86400)")
-    parser.add_argument("--dt", type=number, default=1, metavar="DT",
-                        help="tick length in seconds (default 1)")
+    add_time_options(parser, 86400)
     parser.add_argument("--realtime", type=finite_float, metavar="SPEED",
                         help="pace the run in real time at SPEED times the "
                              "wall clock (default: batch, as fast as it "
@@ -127,24 +158,12 @@ def main(argv=None):
                         help="write to FILE instead of standard output")
     args = parser.parse_args(argv)
 
-    if args.dt <= 0:
-        parser.error("--dt must be positive")
-    if args.stop <= 0:
-        parser.error("--stop must be positive")
-    ticks = args.stop / args.dt
-    if abs(ticks - round(ticks)) > 1e-9 * max(1.0, ticks):
-        parser.error("--stop must be a whole number of --dt (stop/dt = %g)"
-                     % ticks)
+    check_time_options(parser, args)
     if args.realtime is not None and args.realtime <= 0:
         parser.error("--realtime must be positive")
 
     doc = tank_farm(args.n, args.stop, args.dt, args.realtime)
-    text = dumps(doc)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+    write(doc, args.output)
     return 0
 
 
