@@ -46,9 +46,8 @@ scenario "{\"name\": \"two-loops\", \"time\": {\"stop\": 4, \"dt\": 1},
 run 0 "--explain" --explain
 cat >"$tmp/want" <<'TXT'
 scenario 'two-loops': 5 instances, 5 connections
-integration groups: 2
-  group 1 (1 states): A, B, T
-  group 2 (1 states): P, S
+integration groups: 1 (stacked: one integrator for the groups with states)
+  group 1 (2 states, dense linear solver (2 nonzeros of 4, bandwidths 0 upper 0 lower)): A, B, T, P, S
 algebraic loops at ticks: 2
   loop of P (loopy_state), S (loopy)
     tear variables: P.u (from S.y)
@@ -57,18 +56,26 @@ algebraic loops at ticks: 2
     tear variables: A.u (from B.y)
     order: A, B
 algebraic loops inside a group's right-hand side: 2
-  loop of A (loopy), B (loopy)
-    tear variables: A.u (from B.y)
-    order: A, B
   loop of P (loopy_state), S (loopy)
     tear variables: P.u (from S.y)
     order: P, S
+  loop of A (loopy), B (loopy)
+    tear variables: A.u (from B.y)
+    order: A, B
 loops are solved with KINSOL (Newton, line search) until every |residual| <= 0.001 * (atol + rtol * |value|), atol = 1e-08, rtol = 1e-06, at most 100 iterations
 evaluation order at ticks: [P S] [A B] T
 TXT
 if diff "$tmp/want" "$tmp/out" >"$tmp/diff"; then pass; else
     cat "$tmp/diff" >&2; fail "--explain output"; fi
 if grep -q "rows" "$tmp/err"; then fail "--explain ran the scenario"; else pass; fi
+# Kept apart, the two groups are listed each with its solver.
+sed 's/"time":/"integrators": "separate", "time":/' "$tmp/sc.json" >"$tmp/sep.json"
+mv "$tmp/sep.json" "$tmp/sc.json"
+run 0 "--explain, separate" --explain
+says "separate integrators" "$tmp/out" \
+    "^integration groups: 2 (one integrator per group with states)$"
+says "group 1 of A, B, T" "$tmp/out" \
+    "^  group 1 (1 state, dense linear solver (.*)): A, B, T$"
 
 # No loop: the plan says so.
 scenario '{"time": {"stop": 1, "dt": 1}, "instances": {"T": {"model": "tank"}}}'

@@ -392,6 +392,21 @@ static void print_summary(const scenario *sc, const run_ctx *rc,
             (unsigned long long)stat_of(st, "restarts"),
             (unsigned long long)stat_of(st, "events"),
             json_number_value(json_object_get(st, "wall_seconds")));
+    const json_t *ls = json_object_get(st, "linear_solvers");
+    if (json_object_size(ls) > 0) {
+        const char *name;
+        const json_t *v;
+        int first = 1;
+        fprintf(stderr, "twinctl run: integrators%s:",
+                json_is_true(json_object_get(st, "stacked")) ? " (stacked)"
+                                                             : "");
+        json_object_foreach((json_t *)ls, name, v) {
+            fprintf(stderr, "%s %lld %s", first ? "" : ",",
+                    (long long)json_integer_value(v), name);
+            first = 0;
+        }
+        fprintf(stderr, "\n");
+    }
     if (stat_of(st, "time_events") || stat_of(st, "step_events"))
         fprintf(stderr, "twinctl run: time events %llu, step events %llu\n",
                 (unsigned long long)stat_of(st, "time_events"),

@@ -337,6 +337,20 @@ json_t *runner__stats_json(const sim_stats *st, int realtime)
         (json_int_t)st->events, "groups", (json_int_t)st->n_groups,
         "states", (json_int_t)st->n_states, "wall_seconds",
         st->wall_seconds);
+    /* How the groups were integrated (issue 14): the integrators by
+     * linear solver, and whether the groups were stacked into one. */
+    json_t *ls = json_object();
+    static const char *const solver[3] = {"dense", "band", "klu"};
+    for (int i = 0; ls && i < 3; i++)
+        if (st->linear_solvers[i])
+            json_object_set_new(ls, solver[i], json_integer(
+                                    (json_int_t)st->linear_solvers[i]));
+    if (o && ls && json_object_size(ls) > 0)
+        json_object_set_new(o, "linear_solvers", ls);
+    else
+        json_decref(ls);
+    if (o && st->stacked)
+        json_object_set_new(o, "stacked", json_true());
     /* Model ABI 1.1's events, only where there were any (contract v1
      * members that older controllers never sent). */
     if (o && st->time_events)

@@ -402,10 +402,18 @@ void loops__explain(const sim *s, FILE *out)
     const scenario *sc = s->sc;
     fprintf(out, "scenario '%s': %zu instances, %zu connections\n", sc->name,
             sc->n_inst, sc->n_conn);
-    fprintf(out, "integration groups: %zu\n", s->n_groups);
+    fprintf(out, "integration groups: %zu (%s)\n", s->n_groups,
+            s->stacked ? "stacked: one integrator for the groups with states"
+                       : "one integrator per group with states");
     for (size_t gi = 0; gi < s->n_groups; gi++) {
         const group *g = &s->groups[gi];
-        fprintf(out, "  group %zu (%zu states):", gi + 1, g->n_x);
+        char how[256] = "outputs only, evaluated at ticks";
+        if (g->cvode)
+            jacobian__explain(g, how, sizeof how);
+        else if (g->timed)
+            snprintf(how, sizeof how, "time events only");
+        fprintf(out, "  group %zu (%zu state%s, %s):", gi + 1, g->n_x,
+                g->n_x == 1 ? "" : "s", how);
         for (size_t i = 0; i < g->n_nodes; i++)
             fprintf(out, "%s %s", i ? "," : "", g->nodes[i]->si->name);
         fprintf(out, "\n");

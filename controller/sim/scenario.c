@@ -269,23 +269,56 @@ static void compose_solver(composer *c)
             "atol must be positive, not %g", sc->atol);
 }
 
-/* "algebraic_loops": "solve" (default: loops.c solves them) or "reject"
- * (check_loops refuses them, as before loops were solved). */
-static void compose_loops(composer *c)
+/* A member whose value is one of a few names: *out gets the index of the
+ * name in names (NULL-terminated), or stays as it is when the member is
+ * absent.  what says, for the message, what the member does. */
+static void compose_choice(composer *c, const char *member,
+                           const char *const *names, int *out,
+                           const char *what)
 {
-    const json_t *v = json_object_get(c->doc, "algebraic_loops");
+    const json_t *v = json_object_get(c->doc, member);
     if (v == NULL)
         return;
-    if (json_is_string(v) && strcmp(json_string_value(v), "reject") == 0)
-        c->sc->reject_loops = 1;
-    else if (!json_is_string(v) || strcmp(json_string_value(v), "solve") != 0)
-        ADD(c, json_is_string(v) ? TWIN_E_OUT_OF_RANGE : TWIN_E_WRONG_TYPE,
-            "/algebraic_loops", "\"algebraic_loops\" is \"solve\" (solve "
-            "each loop of feedthrough connections at every evaluation, the "
-            "default) or \"reject\" (refuse them), not %s%s%s",
-            json_is_string(v) ? "\"" : "",
-            json_is_string(v) ? json_string_value(v) : type_name(v),
-            json_is_string(v) ? "\"" : "");
+    for (int i = 0; json_is_string(v) && names[i]; i++)
+        if (strcmp(json_string_value(v), names[i]) == 0) {
+            *out = i;
+            return;
+        }
+    char path[64];
+    snprintf(path, sizeof path, "/%s", member);
+    ADD(c, json_is_string(v) ? TWIN_E_OUT_OF_RANGE : TWIN_E_WRONG_TYPE,
+        path, "\"%s\" is %s, not %s%s%s", member, what,
+        json_is_string(v) ? "\"" : "",
+        json_is_string(v) ? json_string_value(v) : type_name(v),
+        json_is_string(v) ? "\"" : "");
+}
+
+/* "algebraic_loops": "solve" (default: loops.c solves them) or "reject"
+ * (check_loops refuses them, as before loops were solved);
+ * "linear_solver" and "integrators": how groups are integrated
+ * (jacobian.c), "auto" by default. */
+static void compose_loops(composer *c)
+{
+    static const char *const loops[] = {"solve", "reject", NULL};
+    static const char *const solvers[] = {"auto", "dense", "band", "klu",
+                                          NULL};
+    static const char *const integrators[] = {"auto", "separate", "stacked",
+                                              NULL};
+    compose_choice(c, "algebraic_loops", loops, &c->sc->reject_loops,
+                   "\"solve\" (solve each loop of feedthrough connections "
+                   "at every evaluation, the default) or \"reject\" (refuse "
+                   "them)");
+    int ls = SC_LS_AUTO, in = SC_INTEGRATORS_AUTO;
+    compose_choice(c, "linear_solver", solvers, &ls,
+                   "the linear solver of every integrator: \"auto\" (the "
+                   "default: chosen by each group's size and structure), "
+                   "\"dense\", \"band\" or \"klu\"");
+    compose_choice(c, "integrators", integrators, &in,
+                   "how independent groups are integrated: \"auto\" (the "
+                   "default), \"separate\" (one integrator each) or "
+                   "\"stacked\" (one integrator for all)");
+    c->sc->linear_solver = (sc_linear_solver)ls;
+    c->sc->integrators = (sc_integrators)in;
 }
 
 /* ---- instances --------------------------------------------------------- */

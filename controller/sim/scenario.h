@@ -84,6 +84,15 @@ typedef struct sc_function {
 
 typedef enum sc_method { SC_BDF, SC_ADAMS } sc_method;
 
+/* "linear_solver" and "integrators" (docs/simulation.md): in the order of
+ * their names in scenario.c. */
+typedef enum sc_linear_solver {
+    SC_LS_AUTO, SC_LS_DENSE, SC_LS_BAND, SC_LS_KLU
+} sc_linear_solver;
+typedef enum sc_integrators {
+    SC_INTEGRATORS_AUTO, SC_INTEGRATORS_SEPARATE, SC_INTEGRATORS_STACKED
+} sc_integrators;
+
 typedef struct scenario_limits {
     size_t max_instances;     /* 0: no limit */
     size_t max_connections;
@@ -103,6 +112,8 @@ typedef struct scenario {
     double rtol, atol;
     int reject_loops;         /* "algebraic_loops": "reject" (refused at
                                * composition) rather than "solve" */
+    sc_linear_solver linear_solver;
+    sc_integrators integrators;
     size_t every;             /* emit every n-th tick */
 
     sc_instance *inst;

@@ -302,6 +302,83 @@ static int build_nodes(sim *s, twin_errors *errs)
     return 0;
 }
 
+/* "integrators": "stacked": the components with states or time events
+ * become one group, integrated by one CVODE over all their states (a
+ * block-diagonal Jacobian, jacobian.c); components of outputs only stay
+ * apart, evaluated at ticks.  "auto" stacks many small groups: at least
+ * two with states, none above SIM_STACK_MAX states (docs/simulation.md).
+ * comp is renumbered (orig keeps it as it was) and s->stacked set; the
+ * new count is returned ((size_t)-1: out of memory). */
+static size_t stack_components(sim *s, const unsigned char *cont,
+                               size_t *comp, size_t *orig, size_t n_comp)
+{
+    memcpy(orig, comp, s->n_nodes * sizeof *orig);
+    size_t *states = calloc(n_comp + 1, sizeof *states);
+    unsigned char *dyn = calloc(n_comp + 1, 1);
+    size_t *map = malloc((n_comp + 1) * sizeof *map);
+    size_t n_dyn = 0, next = 1, largest = 0;
+    if (states == NULL || dyn == NULL || map == NULL) {
+        n_comp = (size_t)-1;
+        goto done;
+    }
+    for (size_t i = 0; i < s->n_nodes; i++) {
+        if (!cont[i])
+            continue;
+        states[comp[i]] += s->nodes[i].si->model->n_state;
+        if (s->nodes[i].si->model->n_state > 0 || s->nodes[i].timed)
+            dyn[comp[i]] = 1;
+    }
+    for (size_t c = 0; c < n_comp; c++) {
+        n_dyn += dyn[c];
+        if (dyn[c] && states[c] > largest)
+            largest = states[c];
+    }
+    s->stacked = n_dyn >= 2 && !s->opt.separate &&
+                 (s->sc->integrators == SC_INTEGRATORS_STACKED ||
+                  (s->sc->integrators == SC_INTEGRATORS_AUTO &&
+                   largest <= SIM_STACK_MAX));
+    if (s->stacked) {
+        for (size_t c = 0; c < n_comp; c++)
+            map[c] = dyn[c] ? 0 : next++;
+        for (size_t i = 0; i < s->n_nodes; i++)
+            if (cont[i])
+                comp[i] = map[comp[i]];
+        n_comp = next;
+    }
+done:
+    free(states);
+    free(dyn);
+    free(map);
+    return n_comp;
+}
+
+/* A stacked group's nodes, each component's together in the order they
+ * had (a stable sort by the component before stacking): the states of
+ * one chain stay next to each other, so the Jacobian is block diagonal
+ * with narrow blocks.  Within a component dependencies keep their order;
+ * across components there are none. */
+static int by_component(const sim *s, group *g, const size_t *orig)
+{
+    size_t nn = s->n_nodes;
+    size_t *start = calloc(nn + 1, sizeof *start);
+    node **sorted = malloc((g->n_nodes + 1) * sizeof *sorted);
+    if (start == NULL || sorted == NULL) {
+        free(start);
+        free(sorted);
+        return -1;
+    }
+    for (size_t i = 0; i < g->n_nodes; i++)
+        start[orig[g->nodes[i] - s->nodes] + 1]++;
+    for (size_t c = 0; c < nn; c++)
+        start[c + 1] += start[c];
+    for (size_t i = 0; i < g->n_nodes; i++)
+        sorted[start[orig[g->nodes[i] - s->nodes]]++] = g->nodes[i];
+    memcpy(g->nodes, sorted, g->n_nodes * sizeof *sorted);
+    free(start);
+    free(sorted);
+    return 0;
+}
+
 /* Order all nodes for ticks, and split the continuous ones into groups;
  * algebraic loops (at ticks, and inside each group) are torn and get
  * their solvers (loops.c). */
@@ -316,7 +393,8 @@ static int build_order(sim *s, twin_errors *errs)
     unsigned char *member = malloc(nn + 1);
     size_t *comp = malloc((nn + 1) * sizeof *comp);
     size_t *pos = malloc((nn + 1) * sizeof *pos);
-    if (!edges || !all || !cont || !member || !comp || !pos)
+    size_t *orig = malloc((nn + 1) * sizeof *orig);
+    if (!edges || !all || !cont || !member || !comp || !pos || !orig)
         goto oom;
     for (size_t e = 0; e < ne; e++) {
         edges[e].from = sc->conn[e].from.inst;
@@ -347,6 +425,8 @@ static int build_order(sim *s, twin_errors *errs)
 
     /* Groups: continuous nodes joined by connections. */
     s->n_groups = graph__components(nn, cont, edges, ne, comp);
+    if (s->n_groups != (size_t)-1)
+        s->n_groups = stack_components(s, cont, comp, orig, s->n_groups);
     if (s->n_groups == (size_t)-1)
         goto oom;
     s->groups = calloc(s->n_groups + 1, sizeof *s->groups);
@@ -374,6 +454,8 @@ static int build_order(sim *s, twin_errors *errs)
             plan.n_loops = 0;
         if (loops__adopt(s, &plan, 1, g->nodes, &g->n_nodes, errs) != 0)
             goto exit;
+        if (s->stacked && by_component(s, g, orig) != 0)
+            goto oom;
         for (size_t k = 0; k < g->n_nodes; k++) {
             node *n = g->nodes[k];
             n->grp = g;
@@ -423,6 +505,7 @@ exit:
     free(member);
     free(comp);
     free(pos);
+    free(orig);
     return rc;
 }
 
@@ -485,14 +568,10 @@ static int build_solvers(sim *s, twin_errors *errs)
         CHECK_CV(CVodeSStolerances(g->cvode, sc->rtol, sc->atol));
         CHECK_CV(CVodeSetUserData(g->cvode, g));
         CHECK_CV(CVodeSetMaxNumSteps(g->cvode, max_steps));
-        g->A = SUNDenseMatrix((sunindextype)g->n_x, (sunindextype)g->n_x,
-                              s->ctx);
-        g->LS = g->A ? SUNLinSol_Dense(g->y, g->A, s->ctx) : NULL;
-        if (g->LS == NULL) {
-            errors__add(errs, TWIN_E_INTERNAL, "", "out of memory");
+        if (jacobian__choose(s, g, errs) != 0 ||
+            jacobian__attach(s, g, errs) != 0)
             return -1;
-        }
-        CHECK_CV(CVodeSetLinearSolver(g->cvode, g->LS, g->A));
+        s->st.linear_solvers[g->jac]++;
         if (g->n_g > 0)
             CHECK_CV(CVodeRootInit(g->cvode, (int)g->n_g, sim__group_roots));
     }
@@ -552,6 +631,7 @@ sim *sim__new(const scenario *sc, const sim_options *opt,
     for (size_t gi = 0; gi < s->n_groups; gi++)
         s->st.n_states += s->groups[gi].n_x;
     s->st.n_groups = s->n_groups;
+    s->st.stacked = s->stacked;
     for (size_t i = 0; i < s->n_loops; i++)
         s->st.loops += !s->loops[i]->rhs;
     return s;
@@ -575,6 +655,7 @@ void sim__free(sim **sp)
             SUNMatDestroy(g->A);
         if (g->y)
             N_VDestroy(g->y);
+        jacobian__pattern_free(&g->pattern);
         free(g->roots);
         free(g->nodes);
         free(g->pre);

@@ -67,6 +67,8 @@ typedef struct sim_options {
     int realtime;          /* -1: as the scenario says, 0 batch, 1 paced */
     double speed;          /* > 0 overrides the scenario's factor */
     long max_steps;        /* CVODE steps per tick before failing; 0: 5000 */
+    int separate;          /* never stack groups, whatever the scenario
+                            * says (steady states solve each alone) */
 } sim_options;
 
 typedef struct sim_stats {
@@ -94,6 +96,9 @@ typedef struct sim_stats {
     double lateness_max;
     size_t n_groups;       /* integration groups */
     size_t n_states;       /* continuous states over all groups */
+    size_t linear_solvers[3]; /* integrators by linear solver: dense,
+                               * band, KLU (jacobian.h's jac_kind) */
+    int stacked;           /* the groups with states share one integrator */
     double wall_seconds;
     /* A model asked to end the run (twin_host.request_end): the run
      * ended normally after that tick's row.  The first request counts. */

@@ -16,7 +16,11 @@
 #include <sunlinsol/sunlinsol_dense.h>
 #include <sunmatrix/sunmatrix_dense.h>
 
+#include "jacobian.h"
 #include "sim.h"
+
+/* "integrators": "auto" stacks groups when none has more states. */
+#define SIM_STACK_MAX 32
 
 typedef struct node node;
 typedef struct group group;
@@ -70,6 +74,8 @@ struct group {
     void *cvode;
     SUNMatrix A;
     SUNLinearSolver LS;
+    jac_kind jac;         /* its linear solver (jacobian.c) */
+    jac_pattern pattern;  /* the structure of its Jacobian */
     int *roots;
     int restart;          /* an input jumped: CVodeReInit before going on */
     int started;          /* the first ReInit after CVodeInit is no restart */
@@ -115,6 +121,7 @@ struct sim {
     group **blocks;       /* the groups with states, in order */
     size_t n_blocks;
     size_t k;             /* the tick being taken */
+    int stacked;          /* groups with states stacked into one */
     loop **loops;         /* algebraic loops, tick and RHS ones (loops.c) */
     size_t n_loops;
 };

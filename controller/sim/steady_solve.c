@@ -546,7 +546,8 @@ int steady__solve(const scenario *sc, const steady_options *opt,
     gsl_set_error_handler_off();
 
     sim_callbacks cb = {.ctx = res, .event = on_event};
-    sim_options so = {.realtime = 0};
+    /* Each independent group is solved alone (steady.c): never stacked. */
+    sim_options so = {.realtime = 0, .separate = 1};
     c.s = sim__new(sc, &so, &cb, &errs);
     if (c.s == NULL) {
         set_message(res, errs.count ? errs.items[0].code : TWIN_E_INTERNAL,

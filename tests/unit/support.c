@@ -121,6 +121,19 @@ scenario *support__compose_named(const char *name)
     return compose_doc(doc, name);
 }
 
+scenario *support__compose_named_set(const char *name, const char *member,
+                                     const char *value)
+{
+    char why[512];
+    json_t *doc = scenario__load(name, support__scenario_dir(), why,
+                                 sizeof why);
+    if (doc == NULL)
+        fprintf(stderr, "%s\n", why);
+    assert_non_null(doc);
+    assert_int_equal(json_object_set_new(doc, member, json_string(value)), 0);
+    return compose_doc(doc, name);
+}
+
 scenario *support__compose_failing(int mode, double t_fail, double stop)
 {
     static model_lib lib;

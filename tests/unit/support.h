@@ -49,6 +49,11 @@ scenario *support__compose_in(const model_lib *lib, const char *json_text,
 /* Compose a scenario file from the scenario directory by name. */
 scenario *support__compose_named(const char *name);
 
+/* The same with the top-level member set to the string value first
+ * ("integrators": "separate"). */
+scenario *support__compose_named_set(const char *name, const char *member,
+                                     const char *value);
+
 /* A scenario of one instance, bad0, of the test plugin "failing"
  * (tests/plugins/failing.c, loaded from TWIN_TEST_PLUGIN_DIR into a
  * library of its own): its parameters mode and t_fail, time 0 to stop by

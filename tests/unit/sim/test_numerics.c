@@ -553,15 +553,23 @@ static void test_numerics__fed_batch_invariants(void **state)
 
 /* ---- 7. solver statistics and restarts --------------------------------- */
 
-/* tank-farm-3: three chains that share nothing, so three integrators; the
- * PI outputs stop changing once each level has settled, and where no input
- * jumped the integrator must carry on, not restart. */
+/* tank-farm-3 kept separate: three chains that share nothing, so three
+ * integrators; the PI outputs stop changing once each level has settled,
+ * and where no input jumped the integrator must carry on, not restart.
+ * Stacked (the default for small groups): one integrator, restarted where
+ * any chain's input jumped, far fewer steps, the same levels within the
+ * tolerances. */
 static void test_numerics__solver_stats_and_restarts(void **state)
 {
     (void)state;
     collected c;
-    run_named("tank-farm-3", &c);
+    scenario *sc = support__compose_named_set("tank-farm-3", "integrators",
+                                              "separate");
+    support__run(sc, &c);
+    scenario__free(&sc);
+    assert_int_equal(c.result, 0);
     assert_int_equal(c.stats.n_groups, 3);
+    assert_false(c.stats.stacked);
     assert_int_equal(c.stats.n_states, 6);
     assert_int_equal(c.stats.ticks, 86400);
     assert_int_equal(c.stats.rows, c.stats.ticks + 1);
@@ -582,7 +590,30 @@ static void test_numerics__solver_stats_and_restarts(void **state)
            (unsigned long long)c.stats.ticks, c.stats.n_groups,
            (unsigned long long)c.stats.steps,
            (unsigned long long)c.stats.rhs_evals);
+
+    collected d;
+    run_named("tank-farm-3", &d);
+    assert_int_equal(d.stats.n_groups, 1);
+    assert_true(d.stats.stacked);
+    assert_int_equal(d.stats.linear_solvers[0], 1); /* dense: 6 states */
+    assert_true(d.stats.restarts >= 2);
+    assert_true(d.stats.restarts < d.stats.ticks);
+    assert_true(d.stats.steps < c.stats.steps);
+    assert_int_equal(d.n_rows, c.n_rows);
+    assert_int_equal(d.n_cols, c.n_cols);
+    for (size_t r = 0; r < d.n_rows; r++)
+        for (size_t k = 1; k < d.n_cols; k++) {
+            double want = support__at(&c, r, k);
+            check_close(c.names[k], r, support__at(&c, r, 0),
+                        support__at(&d, r, k), want,
+                        1e-5 * fabs(want) + 1e-8);
+        }
+    printf("solver_stats_and_restarts, stacked: %llu restarts, %llu steps, "
+           "%llu rhs evaluations\n", (unsigned long long)d.stats.restarts,
+           (unsigned long long)d.stats.steps,
+           (unsigned long long)d.stats.rhs_evals);
     support__free(&c);
+    support__free(&d);
 }
 
 int main(void)
