@@ -18,9 +18,9 @@
 # Environment (for trying it out):
 #   CASCADE_CONFIGS="10:60 100:60"   other configurations
 #   CASCADE_SOLVERS="klu dense"      the controller's solvers, in this
-#       order; "default" runs the scenario without a "linear_solver" member
-#       (the controller's choice: dense until "linear_solver" lands, so
-#       keep N small then: it is not skipped above CASCADE_DENSE_MAX)
+#       order ("auto" and "band" too); "default" runs the scenario without
+#       a "linear_solver" member (for a controller without it: dense, so
+#       keep N small then, as it is not skipped above CASCADE_DENSE_MAX)
 #   CASCADE_DENSE_MAX=1000           the largest N run with "dense"
 # Each controller run's checksum (the sum of every emitted value) must
 # agree with the floor's to 1e-6 relative, or the script stops: the two
@@ -61,14 +61,14 @@ for cfg in $configs; do
     done
 done
 
-: >"$tmp/times"   # lines: N SECONDS WHO TICKS WALL
+: >"$tmp/times"   # lines: N SECONDS WHO TICKS US_PER_TICK
 for r in $(seq "$rounds"); do
     for cfg in $configs; do
         n=${cfg%%:*}; s=${cfg#*:}
         f=$("$floor" "$n" "$s" 2>/dev/null) ||
             { echo "$0: floor_cascade $n $s failed" >&2; exit 1; }
         echo "$f"
-        echo "$n $s floor $(field ticks "$f") $(field wall_s "$f")" >>"$tmp/times"
+        echo "$n $s floor $(field ticks "$f") $(field us_per_tick "$f")" >>"$tmp/times"
         for sol in $solvers; do
             runs "$n" "$sol" || continue
             c=$("$ctl" "$tmp/cascade-$n-$sol.json") ||
@@ -86,7 +86,7 @@ PY
                      "$(field checksum "$f")" >&2
                 exit 1
             fi
-            echo "$n $s $sol $(field ticks "$c") $(field wall_s "$c")" >>"$tmp/times"
+            echo "$n $s $sol $(field ticks "$c") $(field us_per_tick "$c")" >>"$tmp/times"
         done
     done
 done
@@ -97,10 +97,10 @@ import statistics
 import sys
 
 times, solvers, configs = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
-walls, ticks = {}, {}
+per_tick, ticks = {}, {}
 for line in open(times):
-    n, s, who, t, wall = line.split()
-    walls.setdefault((n, s, who), []).append(float(wall))
+    n, s, who, t, us = line.split()
+    per_tick.setdefault((n, s, who), []).append(float(us))
     ticks[(n, s)] = int(t)
 
 head = "%6s %7s %6s %14s" % ("N", "sim s", "ticks", "floor us/tick")
@@ -110,14 +110,14 @@ print(head)
 for cfg in configs:
     n, s = cfg.split(":")
     k = ticks[(n, s)]
-    fl = 1e6 * statistics.median(walls[(n, s, "floor")]) / k
+    fl = statistics.median(per_tick[(n, s, "floor")])
     row = "%6s %7s %6d %14.1f" % (n, s, k, fl)
     for sol in solvers:
-        w = walls.get((n, s, sol))
-        if w is None:
+        us = per_tick.get((n, s, sol))
+        if us is None:
             row += " %14s %8s" % ("skipped", "-")
         else:
-            us = 1e6 * statistics.median(w) / k
+            us = statistics.median(us)
             row += " %14.1f %8.2f" % (us, us / fl)
     print(row)
 print("(floor: CVODE + KLU, analytic Jacobian; ratio: controller / floor; "
