@@ -14,9 +14,12 @@
  * step — and integrated with GSL's gsl_odeiv2 (rk8pd, 1e-12), restarted at
  * every tick as the inputs may jump there.  Every tank's level, the pump's
  * speed and every PI's output must agree at every tick to 1e-6 absolute
- * (levels are 1 to 2.7 m, so that is also better than 1e-6 relative).  The
- * parameters are typed in here, never read back from the scenario, so a
- * generator that drifted from the reference would fail too.
+ * (levels are 1 to 2.7 m, so that is also better than 1e-6 relative), with
+ * the linear solver the scenario leaves to the controller (auto: band for
+ * this bidiagonal Jacobian) and with each one forced — dense, band, KLU —
+ * each reported in the run's statistics as the one used.  The parameters
+ * are typed in here, never read back from the scenario, so a generator
+ * that drifted from the reference would fail too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +34,8 @@
 #include <cmocka.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
+
+#include <jansson.h>
 
 #include "support.h"
 
@@ -108,18 +113,51 @@ static void check(const char *what, int i, size_t k, double got, double want,
     *max = fmax(*max, d);
 }
 
-static void test_cascade__n50_vs_gsl(void **state)
-{
-    (void)state;
-    collected c;
-    scenario *sc = support__compose_named(scenario_path);
-    support__run(sc, &c);
-    scenario__free(&sc);
-    assert_int_equal(c.result, 0);
+/* The cases: the scenario's "linear_solver" (NULL: as generated, without
+ * one), and the solver the run must report (sim_stats.linear_solvers:
+ * dense, band, KLU). */
+typedef struct solver_case {
+    const char *linear_solver;
+    int used;
+} solver_case;
 
-    /* One connected group: the pump and every tank. */
+static const solver_case cases[] = {
+    {NULL, 1}, {"dense", 0}, {"band", 1}, {"klu", 2},
+};
+
+/* Run the generated scenario with the case's linear solver. */
+static void run_case(const solver_case *sc_case, collected *c)
+{
+    char why[512];
+    json_t *doc = scenario__load(scenario_path, NULL, why, sizeof why);
+    if (doc == NULL)
+        fail_msg("%s", why);
+    if (sc_case->linear_solver != NULL)
+        assert_int_equal(json_object_set_new(doc, "linear_solver",
+                                             json_string(
+                                                 sc_case->linear_solver)),
+                         0);
+    char *text = json_dumps(doc, 0);
+    json_decref(doc);
+    assert_non_null(text);
+    scenario *sc = support__compose(text);
+    free(text);
+    support__run(sc, c);
+    scenario__free(&sc);
+    assert_int_equal(c->result, 0);
+}
+
+static void check_case(const solver_case *sc_case)
+{
+    collected c;
+    run_case(sc_case, &c);
+
+    /* One connected group, the pump and every tank, on the solver asked
+     * for. */
     assert_int_equal(c.stats.n_groups, 1);
     assert_int_equal(c.stats.n_states, N + 1);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(c.stats.linear_solvers[k], k == sc_case->used);
     assert_int_equal(c.n_rows, TICKS + 1);
     assert_int_equal(c.n_events, 0); /* no overflow */
 
@@ -180,10 +218,19 @@ static void test_cascade__n50_vs_gsl(void **state)
     gsl_odeiv2_driver_free(d);
     /* The comparison was on a transient, not on levels standing still. */
     assert_true(moved > 0.1);
-    printf("cascade_n50_vs_gsl: %zu ticks, max |dh| = %.3g m, max |dw| = "
-           "%.3g, max |d out| = %.3g; largest level change %.3g m\n",
-           c.n_rows - 1, max_h, max_w, max_out, moved);
+    printf("cascade_n50_vs_gsl (%s): %zu ticks, max |dh| = %.3g m, "
+           "max |dw| = %.3g, max |d out| = %.3g; largest level change "
+           "%.3g m\n", sc_case->linear_solver ? sc_case->linear_solver
+                                              : "auto", c.n_rows - 1,
+           max_h, max_w, max_out, moved);
     support__free(&c);
+}
+
+static void test_cascade__n50_vs_gsl(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_case(&cases[i]);
 }
 
 int main(int argc, char **argv)
