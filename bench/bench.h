@@ -15,7 +15,7 @@
 /* Seconds on CLOCK_MONOTONIC. */
 double bench__now(void);
 
-/* s as a whole finite number (strtod, nothing after it): 0 with it in
+/* s as a finite number (strtod, nothing after it): 0 with it in
  * *out, else -1. */
 int bench__number(const char *s, double *out);
 
