@@ -1,54 +1,66 @@
 #!/bin/bash
 # batch_bench.sh — the batch benchmark: tank-farm-N through the controller
 # (bench_controller: plugins, composition, the general loop) against the
-# floor (floor_tankfarm: the same equations on plain CVODE), alternating,
-# in one invocation, and the ratio of their wall times.
+# two floors (floor_tankfarm: the same equations on plain CVODE, one CVODE
+# per chain restarted only where its inputs jumped, and with --stacked all
+# chains in one banded CVODE), alternating, in one invocation, and the
+# ratio of the controller's wall time to the better floor's.
 #
-# Usage: bench/batch_bench.sh BUILD_DIR [RUNS]
-#   Configurations: N = 10 and 100 over 24 h, N = 1000 over 2 h (the
-#   issue's), and N = 10, 100, 1000 over 2 h (same horizon, for the growth
-#   of the cost per tick with N).  RUNS pairs each (default 2).
+# Usage: bench/batch_bench.sh BUILD_DIR [RUNS] [CONFIGS]
+#   CONFIGS: N:HOURS pairs, default "10:24 100:24 1000:2 10:2 100:2" —
+#   N = 10 and 100 over 24 h, N = 1000 over 2 h (the issue's), and N = 10,
+#   100, 1000 over 2 h (same horizon, for the growth of the cost per tick
+#   with N).  RUNS triples each (default 2).
 # Prints each raw line, then a table.  Keep the machine otherwise idle.
 set -u
-[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [RUNS]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [RUNS] [CONFIGS]" >&2; exit 2; }
 build=$(cd "$1" && pwd)
 runs=${2:-2}
+configs=${3:-"10:24 100:24 1000:2 10:2 100:2"}
 src=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-configs="10:24 100:24 1000:2 10:2 100:2"
-declare -A ctl_sum fl_sum ctl_line fl_line
+wall() { sed 's/.*wall_s=\([0-9.]*\).*/\1/' <<<"$1"; }
+declare -A ctl_sum fl_sum st_sum ctl_line fl_line st_line
 for cfg in $configs; do
     n=${cfg%%:*}; h=${cfg#*:}
     python3 "$src/examples/gen_tank_farm.py" "$n" --stop $((h * 3600)) -o "$tmp/tf-$n-$h.json"
     for r in $(seq "$runs"); do
         c=$("$build/bench/bench_controller" "$tmp/tf-$n-$h.json") || exit 1
         f=$("$build/bench/floor_tankfarm" "$n" "$h" 2>/dev/null) || exit 1
-        echo "$c"; echo "$f"
-        cw=$(sed 's/.*wall_s=\([0-9.]*\).*/\1/' <<<"$c")
-        fw=$(sed 's/.*wall_s=\([0-9.]*\).*/\1/' <<<"$f")
-        ctl_sum[$cfg]="${ctl_sum[$cfg]:-} $cw"
-        fl_sum[$cfg]="${fl_sum[$cfg]:-} $fw"
-        ctl_line[$cfg]=$c; fl_line[$cfg]=$f
+        s=$("$build/bench/floor_tankfarm" --stacked "$n" "$h" 2>/dev/null) || exit 1
+        echo "$c"; echo "$f"; echo "$s"
+        ctl_sum[$cfg]="${ctl_sum[$cfg]:-} $(wall "$c")"
+        fl_sum[$cfg]="${fl_sum[$cfg]:-} $(wall "$f")"
+        st_sum[$cfg]="${st_sum[$cfg]:-} $(wall "$s")"
+        ctl_line[$cfg]=$c; fl_line[$cfg]=$f; st_line[$cfg]=$s
     done
 done
 echo
-printf '%6s %5s %9s %12s %12s %9s %14s %14s %10s\n' N hours ticks "floor s" "ctl s" ratio "floor us/ch.t" "ctl us/ch.t" "same work"
+echo "separate: one CVODE per chain; stacked: one banded CVODE over all chains;"
+echo "ratio: controller / the better floor; same work: controller's steps, RHS"
+echo "evaluations and restarts equal the separate floor's; stk diff: relative"
+echo "difference of the stacked floor's checksum from the separate one's"
+printf '%6s %5s %8s %10s %10s %10s %7s %12s %12s %5s %9s\n' N hours ticks \
+    "separate s" "stacked s" "ctl s" ratio "floor us/c.t" "ctl us/c.t" same "stk diff"
 for cfg in $configs; do
     n=${cfg%%:*}; h=${cfg#*:}
-    python3 - "$n" "$h" "${fl_sum[$cfg]}" "${ctl_sum[$cfg]}" "${fl_line[$cfg]}" "${ctl_line[$cfg]}" <<'PY'
+    python3 - "$n" "$h" "${fl_sum[$cfg]}" "${st_sum[$cfg]}" "${ctl_sum[$cfg]}" \
+        "${fl_line[$cfg]}" "${st_line[$cfg]}" "${ctl_line[$cfg]}" <<'PY'
 import sys, statistics
-n, h = int(sys.argv[1]), int(sys.argv[2])
-fl = [float(x) for x in sys.argv[3].split()]
-ct = [float(x) for x in sys.argv[4].split()]
+n, h = int(sys.argv[1]), float(sys.argv[2])
+fl, st, ct = ([float(x) for x in a.split()] for a in sys.argv[3:6])
 def fields(line):
     return dict(kv.split("=") for kv in line.split()[1:])
-f, c = fields(sys.argv[5]), fields(sys.argv[6])
+f, s, c = (fields(a) for a in sys.argv[6:9])
 same = all(f[k] == c[k] for k in ("steps", "rhs_evals", "restarts"))
+diff = abs(float(s["checksum"]) / float(f["checksum"]) - 1)
 ticks = int(f["ticks"])
-fm, cm = statistics.median(fl), statistics.median(ct)
-print(f"{n:6d} {h:5d} {ticks:9d} {fm:12.3f} {cm:12.3f} {cm / fm:9.3f} "
-      f"{1e6 * fm / ticks / n:14.3f} {1e6 * cm / ticks / n:14.3f} {'yes' if same else 'NO'}")
+fm, sm, cm = (statistics.median(x) for x in (fl, st, ct))
+best = min(fm, sm)
+print(f"{n:6d} {h:5g} {ticks:8d} {fm:10.3f} {sm:10.3f} {cm:10.3f} "
+      f"{cm / best:7.3f} {1e6 * best / ticks / n:12.3f} "
+      f"{1e6 * cm / ticks / n:12.3f} {'yes' if same else 'NO':>5} {diff:9.1e}")
 PY
 done

@@ -4,8 +4,9 @@
  * speed is measured against (bench/floor_tankfarm.c in batch,
  * bench/floor_rt.c paced).
  *
- * This owns the equations of pump → tank → pi per chain, one CVODE
- * integrator per chain, the restart rule and the solver counters.  It does
+ * This owns the equations of pump → tank → pi per chain, the two ways of
+ * integrating them (one CVODE per chain, or one over all chains with a
+ * band solver), their restart rules and the solver counters.  It does
  * the same work per tick as the controller's loop (inputs, PI tick, row,
  * integrate to the next tick) and nothing more; the programs own timing,
  * pacing and printing of the summary.
@@ -29,6 +30,11 @@ typedef struct floor_stats {
  * its own CVODE instance already CVodeInit'ed.  Returns NULL after printing
  * what failed to stderr. */
 floor_farm *floor__new(int n_chains);
+
+/* The same chains in ONE CVODE over all 2N states with the band linear
+ * solver, restarted when any chain's input jumped or at a root
+ * (floor_chains.c, "Stacked").  NULL after printing what failed. */
+floor_farm *floor__new_stacked(int n_chains);
 
 /* Tick k of n at t_k = k·dt: set the valves, tick the PIs, build the row
  * and add it into the checksum, and, if k < n, integrate every chain to

@@ -7,10 +7,13 @@
  * "controller" in front) is divided by.  The wall time covers set-up and
  * the loop, measured on CLOCK_MONOTONIC.
  *
- *   floor_tankfarm [--print-final] N [HOURS] [DT]
+ *   floor_tankfarm [--stacked] [--print-final] N [HOURS] [DT]
  *
- * HOURS defaults to 24, DT to 1 s.  --print-final also prints the level h
- * of each chain at the end, one per line, for cross-checking.
+ * HOURS defaults to 24, DT to 1 s.  --stacked integrates all chains in one
+ * CVODE with the band solver (floor__new_stacked) instead of one CVODE per
+ * chain, and its line starts with "floor_stacked".  --print-final also
+ * prints the level h of each chain at the end, one per line, for
+ * cross-checking.
  */
 #include <math.h>
 #include <stdio.h>
@@ -23,7 +26,9 @@
 static void bench__usage(void)
 {
     fprintf(stderr,
-            "usage: floor_tankfarm [--print-final] N [HOURS] [DT]\n"
+            "usage: floor_tankfarm [--stacked] [--print-final] N [HOURS] "
+            "[DT]\n"
+            "  --stacked  all chains in one CVODE with a band solver\n"
             "  N      chains (pump -> tank -> pi), >= 1\n"
             "  HOURS  simulated time, default 24\n"
             "  DT     tick in seconds, default 1; HOURS*3600 must be a "
@@ -32,12 +37,14 @@ static void bench__usage(void)
 
 int main(int argc, char **argv)
 {
-    int print_final = 0;
+    int print_final = 0, stacked = 0;
     const char *pos[3] = {NULL, NULL, NULL};
     int npos = 0;
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--print-final") == 0) {
             print_final = 1;
+        } else if (strcmp(argv[a], "--stacked") == 0) {
+            stacked = 1;
         } else if (strcmp(argv[a], "-h") == 0 ||
                    strcmp(argv[a], "--help") == 0) {
             bench__usage();
@@ -69,7 +76,8 @@ int main(int argc, char **argv)
     floor_farm *farm = NULL;
     floor_stats st;
     double t0 = bench__now();
-    farm = floor__new((int)n_chains);
+    farm = stacked ? floor__new_stacked((int)n_chains)
+                   : floor__new((int)n_chains);
     if (farm == NULL)
         goto out;
     for (long k = 0; k <= n; k++)
@@ -80,15 +88,17 @@ int main(int argc, char **argv)
         goto out;
 
     double us_tick = 1e6 * wall / (double)n;
-    printf("floor N=%d hours=%g ticks=%ld wall_s=%.3f us_per_tick=%.1f "
+    printf("%s N=%d hours=%g ticks=%ld wall_s=%.3f us_per_tick=%.1f "
            "us_per_chain_tick=%.3f steps=%llu rhs_evals=%llu restarts=%llu "
            "checksum=%.12e\n",
-           (int)n_chains, hours, n, wall, us_tick, us_tick / n_chains,
+           stacked ? "floor_stacked" : "floor", (int)n_chains, hours, n,
+           wall, us_tick, us_tick / n_chains,
            (unsigned long long)st.steps, (unsigned long long)st.rhs_evals,
            (unsigned long long)st.restarts, floor__checksum(farm));
     /* Not part of the compared line: what else the solver saw. */
-    fprintf(stderr, "# floor roots=%llu cvode_warnings=%llu\n",
-            (unsigned long long)st.roots, (unsigned long long)st.warnings);
+    fprintf(stderr, "# %s roots=%llu cvode_warnings=%llu\n",
+            stacked ? "floor_stacked" : "floor", (unsigned long long)st.roots,
+            (unsigned long long)st.warnings);
     if (print_final)
         for (int i = 0; i < (int)n_chains; i++)
             printf("%.12e\n", floor__level(farm, i));

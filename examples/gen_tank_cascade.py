@@ -39,8 +39,8 @@ options).
 import argparse
 import sys
 
-from gen_tank_farm import (add_time_options, check_time_options,
-                           finite_float, number, positive_int, write)
+from gen_tank_farm import (check_times, dumps, finite_float, number,
+                           positive_int, write)
 
 LINEAR_SOLVERS = ("auto", "dense", "band", "klu")
 INTEGRATORS = ("auto", "separate", "stacked")
@@ -116,7 +116,12 @@ def main(argv=None):
                     "connected integration group of N + 1 states.")
     parser.add_argument("n", metavar="N", type=positive_int,
                         help="number of tanks in series")
-    add_time_options(parser, 3600, "; pi0's setpoint steps at half of it")
+    parser.add_argument("--stop", type=number, default=3600,
+                        metavar="SECONDS",
+                        help="end of the simulated time (default 3600); "
+                             "pi0's setpoint steps at half of it")
+    parser.add_argument("--dt", type=number, default=1, metavar="DT",
+                        help="tick length in seconds (default 1)")
     parser.add_argument("--pi-every", type=int, default=5, metavar="K",
                         help="a valve PI on tanks K, 2K, ... (default 5; "
                              "0 for none)")
@@ -134,7 +139,7 @@ def main(argv=None):
                         help="write to FILE instead of standard output")
     args = parser.parse_args(argv)
 
-    check_time_options(parser, args)
+    check_times(parser, args.stop, args.dt)
     if not 0 < args.rtol < 1:
         parser.error("--rtol must be in (0, 1)")
     if args.atol <= 0:
@@ -145,7 +150,7 @@ def main(argv=None):
     doc = tank_cascade(args.n, args.stop, args.dt, args.pi_every,
                        args.linear_solver, args.integrators, args.rtol,
                        args.atol)
-    write(doc, args.output)
+    write(dumps(doc), args.output)
     return 0
 
 

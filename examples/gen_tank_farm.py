@@ -11,7 +11,7 @@ level and outflow, the pump speed and power, and the controller output.
     python3 examples/gen_tank_farm.py 10 --realtime 1.0
 
 Standard library only.  The output for N = 3 with the defaults is
-scenarios/tank-farm-3.json (tests/test_gen_scenario.sh checks it).
+scenarios/tank-farm-3.json (tests/test_gen_tank_farm.sh checks it).
 """
 
 import argparse
@@ -42,25 +42,13 @@ def positive_int(text):
     return value
 
 
-def add_time_options(parser, stop, stop_note=""):
-    """--stop and --dt, the horizon and the tick (shared by the
-    generators)."""
-    parser.add_argument("--stop", type=number, default=stop,
-                        metavar="SECONDS",
-                        help="end of the simulated time (default %s)%s"
-                             % (stop, stop_note))
-    parser.add_argument("--dt", type=number, default=1, metavar="DT",
-                        help="tick length in seconds (default 1)")
-
-
-def check_time_options(parser, args):
-    """Refuse a --stop or --dt the scenario could not have: not positive,
-    or a horizon that is not a whole number of ticks."""
-    if args.dt <= 0:
+def check_times(parser, stop, dt):
+    """Refuse, through the parser, a --stop and --dt that make no ticks."""
+    if dt <= 0:
         parser.error("--dt must be positive")
-    if args.stop <= 0:
+    if stop <= 0:
         parser.error("--stop must be positive")
-    ticks = args.stop / args.dt
+    ticks = stop / dt
     if abs(ticks - round(ticks)) > 1e-9 * max(1.0, ticks):
         parser.error("--stop must be a whole number of --dt (stop/dt = %g)"
                      % ticks)
@@ -133,10 +121,8 @@ def dumps(doc):
     return "\n".join(lines) + "\n"
 
 
-def write(doc, path):
-    """doc as dumps() lays it out, into the file path or, when path is
-    None, to standard output."""
-    text = dumps(doc)
+def write(text, path):
+    """text to the file path, or to standard output when path is None."""
     if path is None:
         sys.stdout.write(text)
     else:
@@ -149,7 +135,11 @@ def main(argv=None):
         description="Write the reference scenario tank-farm-N as JSON.")
     parser.add_argument("n", metavar="N", type=positive_int,
                         help="number of pump-tank-controller chains")
-    add_time_options(parser, 86400)
+    parser.add_argument("--stop", type=number, default=86400,
+                        metavar="SECONDS",
+                        help="end of the simulated time (default 86400)")
+    parser.add_argument("--dt", type=number, default=1, metavar="DT",
+                        help="tick length in seconds (default 1)")
     parser.add_argument("--realtime", type=finite_float, metavar="SPEED",
                         help="pace the run in real time at SPEED times the "
                              "wall clock (default: batch, as fast as it "
@@ -158,12 +148,12 @@ def main(argv=None):
                         help="write to FILE instead of standard output")
     args = parser.parse_args(argv)
 
-    check_time_options(parser, args)
+    check_times(parser, args.stop, args.dt)
     if args.realtime is not None and args.realtime <= 0:
         parser.error("--realtime must be positive")
 
-    doc = tank_farm(args.n, args.stop, args.dt, args.realtime)
-    write(doc, args.output)
+    write(dumps(tank_farm(args.n, args.stop, args.dt, args.realtime)),
+          args.output)
     return 0
 
 

@@ -5,7 +5,7 @@
 # read back by Python, 1e-9); a counter that asks to end the run (rows
 # stop at its tick, the run says who, when and why, exit 0); integer,
 # boolean and string values round-trip and bad ones are refused with
-# their messages; check-model lists each broken ABI 1.1 rule.
+# their messages; check-model lists each broken ABI 1.1 and 1.2 rule.
 # Usage: tests/test_abi11_cli.sh BUILD_DIR
 set -u
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
@@ -134,6 +134,19 @@ for say in "only parameters can be strings" "only outputs can be local" \
            "variable name 'k' is used twice"; do
     grep -qF "$say" "$tmp/err" || fail "check-model does not say '$say'"
 done
+# ... and each broken ABI 1.2 rule (dependencies, absolute tolerances).
+"$twinctl" check-model "$plugins/bad_abi12.so" >"$tmp/err" 2>&1
+[ $? -eq 1 ] || fail "check-model bad_abi12 did not exit 1"
+for say in "/dependencies/0: dependency 0 names variable 1 on 99, but there are 5 variables" \
+           "/dependencies/1: dependency 1 is of 'u', which is neither a state (its derivative) nor an output" \
+           "/dependencies/2: dependency 2 is on 'y', which is neither a state nor an input" \
+           "/dependencies/4: output 'y' is declared to depend on input 'u' but is not TWIN_VAR_FEEDTHROUGH" \
+           "/state_abs_tol: state 'x' has absolute tolerance -1e-09" \
+           "/state_abs_tol: state 'x2' has absolute tolerance nan"; do
+    grep -qF "$say" "$tmp/err" || fail "check-model does not say '$say'"
+done
+"$twinctl" check-model "$plugins/tiny.so" >"$tmp/err" 2>&1 \
+    || fail "check-model tiny"
 "$twinctl" check-model "$plugins/timer.so" >"$tmp/err" 2>&1 \
     || fail "check-model timer"
 grep -q "next time event at t = 0.3" "$tmp/err" || fail "check-model timer: no next time event"

@@ -110,7 +110,7 @@ holds "function problems listed" sh -c "grep -q '18 problems' '$tmp/err' &&
     grep -q '/functions/0/function: .*\[unknown_function\]' '$tmp/err'"
 
 # The model library.
-check "models lists the four" sh -c "$twinctl models | grep -c '^\(tank\|pump\|pi\|bioreactor\) ' | grep -q '^4$'"
+check "models lists the six" sh -c "$twinctl models | grep -c '^\(tank\|pump\|pi\|bioreactor\|valve\|header\) ' | grep -q '^6$'"
 check "models NAME" sh -c "$twinctl models pump | grep -q 'tau'"
 expect_status 1 "models unknown NAME" "$twinctl" models nosuch
 

@@ -8,7 +8,8 @@
 # the loader is triggered once with its sentence checked: no binary for
 # this platform, a misspelt function, an unsupported FMI version, a
 # malformed description, a GUID / instantiation token mismatch, a
-# zip-slip entry (tests/fmus/break_fmu.py makes them from a good FMU).
+# zip-slip entry (tests/fmus/break_fmu.py makes them from a good FMU);
+# an FMU's ModelStructure gives the Jacobian's structure (--explain).
 # The FMU cache is a scratch directory (TWIN_FMU_CACHE).
 # Usage: tests/test_fmu_library.sh BUILD_DIR SOURCE_DIR
 set -u
@@ -61,6 +62,22 @@ JSON
 expect_status 2 "run: bad parameters" "$twinctl" run --models "$models" "$tmp/bad.json"
 says "run: e out of range" "$tmp/err" "params/e: .*\[out_of_range\]"
 says "run: unknown parameter" "$tmp/err" "model .ball2. has no parameter .nope. \[unknown_variable\]"
+
+# The FMU's ModelStructure is its declared structure (docs/fmi.md): a
+# cascade of three fmutank FMUs (q_out on h and valve, not on q_in) has a
+# bidiagonal Jacobian, 5 nonzeros of 9, not the 6 of a triangle.
+cp "$fmus/fmutank.fmu" "$models/"
+cat >"$tmp/cascade.json" <<'JSON'
+{"name": "fmu-cascade", "time": {"stop": 2, "dt": 1},
+ "linear_solver": "klu",
+ "instances": {"a": {"model": "fmutank"}, "b": {"model": "fmutank"},
+               "c": {"model": "fmutank"}},
+ "connections": [{"from": "a.q_out", "to": "b.q_in"},
+                 {"from": "b.q_out", "to": "c.q_in"}]}
+JSON
+expect_status 0 "explain: an FMU cascade" "$twinctl" run --models "$models" --explain "$tmp/cascade.json"
+says "explain: the FMUs' structure" "$tmp/out" '^  group 1 (3 states, klu linear solver, forced (5 nonzeros of 9, bandwidths 0 upper 1 lower, 2 colours)): a, b, c$'
+expect_status 0 "run: an FMU cascade with KLU" "$twinctl" run --models "$models" -o "$tmp/cascade.csv" "$tmp/cascade.json"
 
 # The refusals, each once, with the sentence.
 for kind in no_platform misspelt version malformed token zip_slip; do

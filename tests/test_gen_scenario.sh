@@ -5,6 +5,7 @@
 # layout and number spelling do not matter):
 #
 #   gen_tank_farm.py 3      -> scenarios/tank-farm-3.json
+#   gen_flow_network.py 3   -> scenarios/flow-network.json
 #   gen_tank_cascade.py 10  -> scenarios/tank-cascade-10.json
 #
 # Usage: tests/test_gen_scenario.sh GENERATOR N SCENARIO   (from anywhere;

@@ -6,7 +6,10 @@
 # match the closed form (read back by Python, 1e-10); a loop without a
 # solution fails the run (exit 1) with solver_failure naming the loop;
 # "algebraic_loops": "reject" refuses the scenario (exit 2) with the
-# algebraic_loop message.
+# algebraic_loop message; the reference flow network's loop (valves and
+# a header, scenarios/flow-network.json) is found and explained, and the
+# network of examples/gen_flow_network.py runs for K = 1 to 8 (its
+# numbers are checked in tests/unit/sim/test_flow_network.c).
 # Usage: tests/test_loops_cli.sh BUILD_DIR
 set -u
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
@@ -64,6 +67,7 @@ algebraic loops inside a group's right-hand side: 2
     order: A, B
 loops are solved with KINSOL (Newton, line search) until every |residual| <= 0.001 * (atol + rtol * |value|), atol = 1e-08, rtol = 1e-06, at most 100 iterations
 evaluation order at ticks: [P S] [A B] T
+tolerances: rtol 1e-06, atol 1e-08; states with their own atol: 0
 TXT
 if diff "$tmp/want" "$tmp/out" >"$tmp/diff"; then pass; else
     cat "$tmp/diff" >&2; fail "--explain output"; fi
@@ -121,5 +125,28 @@ run 2 "reject"
 says "reject's message" "$tmp/err" \
     "algebraic loop: A.y → B.u, B.y → A.u; each output here depends on its own input at the same instant"
 says "reject's code" "$tmp/err" "algebraic_loop"
+
+# The reference flow network: one loop of the three valves and the
+# header, torn at each valve's h_down, inside the tank's group.
+src=$(cd "$(dirname "$0")/.." && pwd)
+expect_status 0 "flow network --explain" "$twinctl" run --explain \
+    "$src/scenarios/flow-network.json"
+says "the network's loop" "$tmp/out" \
+    "^  loop of valve0 (valve), valve1 (valve), valve2 (valve), header0 (header)$"
+says "its tear variables" "$tmp/out" \
+    "^    tear variables: valve0.h_down (from header0.h), valve1.h_down (from header0.h), valve2.h_down (from header0.h)$"
+says "one group with the tank" "$tmp/out" \
+    "^  group 1 (1 state.*): valve0, valve1, valve2, header0, tank0$"
+says "solved in the group's right-hand side" "$tmp/out" \
+    "^algebraic loops inside a group's right-hand side: 1$"
+for k in 1 5 8; do
+    "$py" "$src/examples/gen_flow_network.py" "$k" --stop 60 -o "$tmp/sc.json"
+    run 0 "flow network of $k branches"
+    says "flow network of $k branches: every row" "$tmp/err" \
+        "flow-network.* finished: 61 rows"
+done
+expect_status 2 "the generator refuses 9 branches" \
+    "$py" "$src/examples/gen_flow_network.py" 9
+says "the generator says why" "$tmp/err" "K must be 1 to 8"
 
 report

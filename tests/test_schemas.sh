@@ -229,6 +229,7 @@ for name, runs in generated:
 # libraries or about the numbers together: the composer's to find).
 cases = os.path.join(root, "tests", "cases", "compose")
 structural = {
+    "abs-tol": "/instances/tank0/abs_tol/h",
     "bad-profiles": "/inputs/pump0.cmd/interp",
     "unknown-model": "/instances/x0/model",
     "empty-instances": "/instances",

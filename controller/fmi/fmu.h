@@ -114,6 +114,15 @@ typedef struct fmu_desc {
                                * <Derivative> entries (the state vector) */
     size_t *derivatives;      /* the derivative variable of each state */
     size_t n_states;
+    /* The dependencies attribute of each <Output> (parallel to outputs)
+     * and each derivative (parallel to states): the variables it names,
+     * as indices into vars; given == 0 where the attribute is absent
+     * (on everything). */
+    struct fmu_deps {
+        int given;
+        size_t *vars;
+        size_t n;
+    } *output_deps, *state_deps;
     /* DefaultExperiment; NaN when not given. */
     double de_start, de_stop, de_tolerance, de_step;
 } fmu_desc;
@@ -142,6 +151,7 @@ typedef struct fmu {
     twin_model_descriptor model;
     twin_variable *model_vars;
     size_t *var_of;           /* model_vars[i] comes from desc.vars[var_of[i]] */
+    twin_dependency *deps;    /* model.dependencies, or NULL (fmu_model.c) */
 } fmu;
 
 /* ---- fmu_unpack.c: the archive in the cache ---- */

@@ -121,6 +121,94 @@ static void put(fmu *f, size_t *n, size_t k, twin_var_kind kind,
     (*n)++;
 }
 
+/* FMU_MAX_DEPENDENCIES: more than this many pairs and the structure is
+ * left undeclared (every block dense), as the host would refuse it. */
+#define FMU_MAX_DEPENDENCIES (1u << 20)
+
+/* Append the pairs of descriptor variable `of` on what deps names (the
+ * states and inputs among them; parameters are constants), or on every
+ * state, and on every input where inputs_too, when deps is NULL or not
+ * given.  at: descriptor index of each FMU variable, or SIZE_MAX. */
+static int depend(fmu *f, size_t *n, size_t cap, size_t of,
+                  const struct fmu_deps *deps, int inputs_too,
+                  const size_t *at)
+{
+    const twin_model_descriptor *m = &f->model;
+    for (size_t i = 0; i < m->n_variables; i++) {
+        twin_var_kind k = m->variables[i].kind;
+        int on;
+        if (deps == NULL || !deps->given) {
+            on = k == TWIN_VAR_STATE || (inputs_too && k == TWIN_VAR_INPUT);
+        } else {
+            on = 0;
+            for (size_t j = 0; j < deps->n && !on; j++)
+                on = at[deps->vars[j]] == i;
+            on &= k == TWIN_VAR_STATE || k == TWIN_VAR_INPUT;
+        }
+        if (!on)
+            continue;
+        if (*n >= cap)
+            return -1;
+        f->deps[(*n)++] = (twin_dependency){(uint32_t)of, (uint32_t)i};
+    }
+    return 0;
+}
+
+/* The descriptor's dependencies from the ModelStructure (Model Exchange
+ * only: a Co-Simulation FMU is a discrete model): declared when at least
+ * one derivative or output lists its dependencies; an entry without the
+ * list, and a local (not in ModelStructure), depends on every state (and
+ * input, where feedthrough).  Too many pairs: left undeclared. */
+static int structure(fmu *f)
+{
+    const fmu_desc *d = &f->desc;
+    twin_model_descriptor *m = &f->model;
+    int any = 0;
+    for (size_t j = 0; j < d->n_states; j++)
+        any |= d->state_deps[j].given;
+    for (size_t j = 0; j < d->n_outputs; j++)
+        any |= d->output_deps[j].given;
+    if (f->use != FMU_ME || !any)
+        return 0;
+    size_t n_states = d->n_states, n_inputs = 0;
+    for (size_t i = 0; i < m->n_variables; i++)
+        n_inputs += m->variables[i].kind == TWIN_VAR_INPUT;
+    size_t cap = m->n_variables * (n_states + n_inputs);
+    if (cap == 0 || cap > FMU_MAX_DEPENDENCIES)
+        return 0;
+    size_t *at = malloc((d->n_vars + 1) * sizeof *at);
+    f->deps = malloc(cap * sizeof *f->deps);
+    if (at == NULL || f->deps == NULL) {
+        free(at);
+        return -1;
+    }
+    for (size_t k = 0; k < d->n_vars; k++)
+        at[k] = SIZE_MAX;
+    for (size_t i = 0; i < m->n_variables; i++)
+        at[f->var_of[i]] = i;
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < m->n_variables && rc == 0; i++) {
+        const twin_variable *v = &m->variables[i];
+        if (v->kind == TWIN_VAR_STATE) {
+            rc = depend(f, &n, cap, i, &d->state_deps[i], 1, at);
+        } else if (v->kind == TWIN_VAR_OUTPUT) {
+            const struct fmu_deps *deps = NULL;
+            for (size_t j = 0; j < d->n_outputs; j++)
+                if (d->outputs[j] == f->var_of[i])
+                    deps = &d->output_deps[j];
+            rc = depend(f, &n, cap, i, deps,
+                        (v->flags & TWIN_VAR_FEEDTHROUGH) != 0, at);
+        }
+    }
+    free(at);
+    if (rc != 0)
+        return 0; /* cannot happen: cap covers every pair */
+    m->dependencies = f->deps;
+    m->n_dependencies = n;
+    return 0;
+}
+
 /* f->model from f->desc and f->use: the variables, then the rest of the
  * descriptor but its calls. */
 static int map(fmu *f, char *why, size_t why_len)
@@ -159,6 +247,10 @@ static int map(fmu *f, char *why, size_t why_len)
     m->variables = f->model_vars;
     m->n_variables = n;
     m->n_event_indicators = f->use == FMU_ME ? d->n_event_indicators : 0;
+    if (structure(f) != 0) {
+        snprintf(why, why_len, "%s: out of memory", f->path);
+        return -1;
+    }
     return 0;
 }
 
@@ -223,6 +315,7 @@ void fmu_model__close(fmu **fp)
     fmu_xml__free(&f->desc);
     free(f->model_vars);
     free(f->var_of);
+    free(f->deps);
     free(f->dir);
     free(f->path);
     f->magic = 0;

@@ -603,21 +603,16 @@ static long unknown_of(xml_ctx *c, const xmlNode *u, const char *what)
     return r > 0 ? var_ref(c, u, ref, what) : -1;
 }
 
-/* Whether the output u depends directly on an input: its dependencies
- * (absent: on everything) include an input. */
-static int depends_on_input(xml_ctx *c, const xmlNode *u)
+/* The dependencies attribute of u into *deps (given 0 when absent). */
+static void read_deps(xml_ctx *c, const xmlNode *u, struct fmu_deps *deps)
 {
     const fmu_desc *d = c->d;
-    char *deps = attr(u, "dependencies");
-    if (deps == NULL) {
-        for (size_t i = 0; i < d->n_vars; i++)
-            if (d->vars[i].causality == FMU_C_INPUT)
-                return 1;
-        return 0;
-    }
-    int found = 0;
+    char *list = attr(u, "dependencies");
+    if (list == NULL)
+        return;
+    deps->given = 1;
     char *save = NULL;
-    for (char *tok = strtok_r(deps, " \t\r\n", &save);
+    for (char *tok = strtok_r(list, " \t\r\n", &save);
          tok != NULL && !c->failed; tok = strtok_r(NULL, " \t\r\n", &save)) {
         char *end;
         errno = 0;
@@ -629,11 +624,36 @@ static int depends_on_input(xml_ctx *c, const xmlNode *u)
             break;
         }
         long k = var_ref(c, u, ref, "a dependency's");
-        if (k >= 0 && d->vars[k].causality == FMU_C_INPUT)
-            found = 1;
+        if (k < 0)
+            break;
+        if (deps->n >= d->n_vars) {
+            fail(c, u, "more dependencies than there are variables");
+            break;
+        }
+        if (deps->vars == NULL &&
+            (deps->vars = calloc(d->n_vars, sizeof *deps->vars)) == NULL) {
+            fail(c, u, "out of memory");
+            break;
+        }
+        deps->vars[deps->n++] = (size_t)k;
     }
-    free(deps);
-    return found;
+    free(list);
+}
+
+/* Whether an output with these dependencies (absent: on everything)
+ * depends directly on an input. */
+static int depends_on_input(const fmu_desc *d, const struct fmu_deps *deps)
+{
+    if (!deps->given) {
+        for (size_t i = 0; i < d->n_vars; i++)
+            if (d->vars[i].causality == FMU_C_INPUT)
+                return 1;
+        return 0;
+    }
+    for (size_t i = 0; i < deps->n; i++)
+        if (d->vars[deps->vars[i]].causality == FMU_C_INPUT)
+            return 1;
+    return 0;
 }
 
 static void read_structure(xml_ctx *c, const xmlNode *ms)
@@ -644,8 +664,10 @@ static void read_structure(xml_ctx *c, const xmlNode *ms)
     d->output_feedthrough = calloc(cap, sizeof *d->output_feedthrough);
     d->states = calloc(cap, sizeof *d->states);
     d->derivatives = calloc(cap, sizeof *d->derivatives);
+    d->output_deps = calloc(cap, sizeof *d->output_deps);
+    d->state_deps = calloc(cap, sizeof *d->state_deps);
     if (!d->outputs || !d->output_feedthrough || !d->states ||
-        !d->derivatives) {
+        !d->derivatives || !d->output_deps || !d->state_deps) {
         fail(c, ms, "out of memory");
         return;
     }
@@ -674,7 +696,9 @@ static void read_structure(xml_ctx *c, const xmlNode *ms)
             fail(c, u, "more outputs listed than there are variables");
             break;
         }
-        d->output_feedthrough[d->n_outputs] = depends_on_input(c, u);
+        read_deps(c, u, &d->output_deps[d->n_outputs]);
+        d->output_feedthrough[d->n_outputs] =
+            depends_on_input(d, &d->output_deps[d->n_outputs]);
         d->outputs[d->n_outputs++] = (size_t)k;
     }
     for (const xmlNode *u = ders ? ders->children : NULL;
@@ -688,6 +712,7 @@ static void read_structure(xml_ctx *c, const xmlNode *ms)
             fail(c, u, "more derivatives listed than there are variables");
             break;
         }
+        read_deps(c, u, &d->state_deps[d->n_states]);
         d->derivatives[d->n_states++] = (size_t)k;
     }
     if (d->version == FMU_FMI3)
@@ -974,6 +999,12 @@ void fmu_xml__free(fmu_desc *d)
     free(d->version_text);
     free(d->me_identifier);
     free(d->cs_identifier);
+    for (size_t j = 0; d->output_deps && j < d->n_outputs; j++)
+        free(d->output_deps[j].vars);
+    for (size_t j = 0; d->state_deps && j < d->n_states; j++)
+        free(d->state_deps[j].vars);
+    free(d->output_deps);
+    free(d->state_deps);
     free(d->outputs);
     free(d->output_feedthrough);
     free(d->states);

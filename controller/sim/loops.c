@@ -213,6 +213,12 @@ static int setup_kinsol(loop *lp, twin_errors *errs)
     if (!lp->z || !lp->uscale || !lp->fscale || !lp->J || !lp->kin)
         goto fail;
     N_VConst(0.0, lp->z);
+    /* The longest Newton step, in the scaled variables (each at most 1 in
+     * size): 1000 each.  KINSOL's own bound, 1000 times the scaled guess
+     * but at least 1, is 1 from a guess of zeros (the torn inputs' start
+     * values), and five steps in a row at the bound end the solve
+     * (KIN_MXNEWT_5X_EXCEEDED): a loop whose answer lies 5 or more from
+     * zero failed at its first solve. */
     lp->LS = SUNLinSol_Dense(lp->z, lp->J, s->ctx);
     if (lp->LS == NULL || KINSetErrHandlerFn(lp->kin, kin_error, lp) != 0 ||
         KINInit(lp->kin, residual, lp->z) != 0 ||
@@ -220,7 +226,8 @@ static int setup_kinsol(loop *lp, twin_errors *errs)
         KINSetLinearSolver(lp->kin, lp->LS, lp->J) != 0 ||
         KINSetFuncNormTol(lp->kin, LOOP_TOL) != 0 ||
         KINSetNumMaxIters(lp->kin, LOOP_MAX_ITERS) != 0 ||
-        KINSetMaxSetupCalls(lp->kin, 1) != 0)
+        KINSetMaxSetupCalls(lp->kin, 1) != 0 ||
+        KINSetMaxNewtonStep(lp->kin, 1000.0 * sqrt((double)n)) != 0)
         goto fail;
     return 0;
 fail:

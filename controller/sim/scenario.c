@@ -24,6 +24,7 @@
 
 #include "fmu.h"
 #include "graph.h"
+#include "tolerances.h"
 
 /* Composition state: the document, the libraries, the problems. */
 typedef struct composer {
@@ -587,6 +588,9 @@ static void compose_instance(composer *c, const char *name, const json_t *def,
             type_name(start));
     else if (start != NULL)
         apply_start(c, si, start, path_of(&pb, path, "start"));
+    if (tolerances__compose(si, json_object_get(def, "abs_tol"), sc->atol,
+                            path_of(&pb, path, "abs_tol"), c->errs) != 0)
+        c->oom = 1;
     sample_period(c, si, path);
 exit:
     free(pb.p);
@@ -1509,6 +1513,7 @@ void scenario__free(scenario **scp)
         free(sc->inst[i].params);
         free(sc->inst[i].start);
         free(sc->inst[i].input_start);
+        free(sc->inst[i].abs_tol);
         for (size_t k = 0; sc->inst[i].strings &&
                            k < sc->inst[i].model->n_param; k++)
             free(sc->inst[i].strings[k]);

@@ -69,6 +69,9 @@ typedef struct sc_instance {
                                * none was (its params slot holds NaN) */
     size_t period_ticks;      /* a discrete model ticks every period_ticks
                                * ticks (its sample period; 1: every tick) */
+    double *abs_tol;          /* model->n_state: each state's absolute
+                               * tolerance, resolved (tolerances.h); NULL
+                               * means the scenario's atol for all */
 } sc_instance;
 
 /* One entry of the scenario's "functions" list: a built-in applied to one

@@ -565,7 +565,7 @@ static int build_solvers(sim *s, twin_errors *errs)
         }
         CHECK_CV(CVodeSetErrHandlerFn(g->cvode, solver_error, g));
         CHECK_CV(CVodeInit(g->cvode, group_rhs, sc->start, g->y));
-        CHECK_CV(CVodeSStolerances(g->cvode, sc->rtol, sc->atol));
+        CHECK_CV(tolerances__apply(s, g));
         CHECK_CV(CVodeSetUserData(g->cvode, g));
         CHECK_CV(CVodeSetMaxNumSteps(g->cvode, max_steps));
         if (jacobian__choose(s, g, errs) != 0 ||
@@ -941,6 +941,7 @@ done:
 void sim__explain(const sim *s, FILE *out)
 {
     loops__explain(s, out);
+    tolerances__explain(s, out);
 }
 
 int sim__set_input(sim *s, const char *name, double value)

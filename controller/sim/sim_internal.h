@@ -2,8 +2,8 @@
  * sim_internal.h — the inside of a sim, shared by the files that make
  * one up: sim.c (building and the tick loop), sim_steady.c (the
  * composed right-hand side as a function of all continuous states, for
- * steady.c) and loops.c (algebraic loops).  Nothing outside sim*.c and
- * loops.c includes it.
+ * steady.c), loops.c (algebraic loops) and tolerances.c (the atol
+ * vector).  Nothing outside sim*.c, loops.c and tolerances.c includes it.
  */
 #ifndef TWIN_SIM_INTERNAL_H
 #define TWIN_SIM_INTERNAL_H
@@ -174,6 +174,16 @@ const char *sim__flag_name(int flag, char *buf, size_t len);
 /* Restart g's integrator at t from its vector (counted as a restart but
  * for the first).  0, or -1 (recorded). */
 int sim__restart(sim *s, group *g, double t);
+
+/* Set g's tolerances in its integrator (tolerances.c): the scenario's
+ * rtol, and the states' resolved absolute tolerances as CVODE's atol
+ * vector, or the scenario's scalar atol when every state has it.
+ * CVODE's return flag (< 0 failed). */
+int tolerances__apply(sim *s, group *g);
+
+/* For --explain: rtol, atol and every state whose atol is not the
+ * scenario's, with its value. */
+void tolerances__explain(const sim *s, FILE *out);
 
 /* Step 5 for one group (sim_events.c): integrate from t to t1, never
  * past t1, handling state events, time events (ABI 1.1) strictly

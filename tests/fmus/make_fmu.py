@@ -71,6 +71,7 @@ def fmi2(spec, ident):
     for i, v in enumerate(vs):
         inner = attrs(start=start_text(v), unit=v.get("unit"),
                       min=v.get("min"), max=v.get("max"),
+                      nominal=v.get("nominal"),
                       derivative=index[v["derivative"]]
                       if "derivative" in v else None)
         out.append('    <ScalarVariable%s><%s%s/></ScalarVariable>' % (
@@ -114,6 +115,7 @@ def fmi3(spec, ident):
         out.append('    <%s%s/>' % (TYPE3[v["type"]], attrs(
             valueReference=i, **common(v), start=start_text(v),
             unit=v.get("unit"), min=v.get("min"), max=v.get("max"),
+            nominal=v.get("nominal"),
             derivative=vr[v["derivative"]] if "derivative" in v else None)))
     out.append('  </ModelVariables>')
     out.append('  <ModelStructure>')

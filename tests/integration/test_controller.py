@@ -52,7 +52,8 @@ def check_describe(client):
     r = req.response()
     expect(r["status"] == "ok", "describe: %r" % r)
     names = sorted(m["name"] for m in r["models"])
-    expect(names == ["bioreactor", "pi", "pump", "tank"], names)
+    expect(names == ["bioreactor", "header", "pi", "pump", "tank", "valve"],
+           names)
     tank = next(m for m in r["models"] if m["name"] == "tank")
     vars_ = {v["name"]: v for v in tank["variables"]}
     expect(vars_["area"]["kind"] == "parameter" and

@@ -262,10 +262,9 @@ def vm_size(pid):
 
 
 def chain(n):
-    """n tanks in one chain: one group of n states on the dense linear
-    solver (forced: the chain's Jacobian is bidiagonal, which "auto" would
-    give to the band solver), so CVODE's dense matrix alone is n²
-    doubles."""
+    """n tanks in one chain: one group of n states, with the dense linear
+    solver forced (left to itself it takes the band one), so CVODE's
+    matrix alone is n² doubles."""
     return {"name": "chain-%d" % n, "time": {"stop": 10, "dt": 1},
             "linear_solver": "dense",
             "instances": {"tank%d" % i: {"model": "tank",

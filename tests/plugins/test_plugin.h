@@ -25,6 +25,12 @@
  *                          make no sense, a name, a duplicate, a sample
  *                          period on a continuous model, next_event_time
  *                          without event)
+ * and for ABI 1.2:
+ *   BAD_1_2                each 1.2 rule broken once: dependencies on a
+ *                          variable out of range, of an input, on an
+ *                          output, on a parameter, an output on an input
+ *                          without feedthrough; absolute tolerances
+ *                          negative and NaN
  */
 #include <math.h>
 #include <stdint.h>
@@ -67,7 +73,25 @@ static const twin_variable variables[] = {
     {"a.b[1]", "1", TWIN_VAR_OUTPUT, 0, 0.0, 0.0, 2.0, "A good 1.1 name."},
     {"k", "1", TWIN_VAR_PARAMETER, 0, 0.0, 0.0, 2.0, "A duplicate."},
 #endif
+#ifdef BAD_1_2
+    {"x2", "1", TWIN_VAR_STATE, 0, 1.0, -INFINITY, INFINITY, "A second."},
+    {"u", "1", TWIN_VAR_INPUT, 0, 0.0, -INFINITY, INFINITY, "An input."},
+    {"y", "1", TWIN_VAR_OUTPUT, 0, 0.0, -INFINITY, INFINITY,
+     "An output without feedthrough."},
+#endif
 };
+
+#ifdef BAD_1_2
+/* k 0, x 1, x2 2, u 3, y 4. */
+static const twin_dependency dependencies[] = {
+    {1, 99}, /* out of range */
+    {3, 1},  /* of an input */
+    {1, 4},  /* on an output */
+    {2, 0},  /* on a parameter */
+    {4, 3},  /* output on input, not feedthrough */
+};
+static const double abs_tol[] = {-1e-9, NAN};
+#endif
 
 struct twin_instance {
     double k;
@@ -156,6 +180,11 @@ static const twin_model_descriptor descriptor = {
 #ifdef NEXT_EVENT_DIES
     .next_event_time = next_event_time,
     .event = time_event,
+#endif
+#ifdef BAD_1_2
+    .dependencies = dependencies,
+    .n_dependencies = sizeof dependencies / sizeof dependencies[0],
+    .state_abs_tol = abs_tol,
 #endif
     .name = PLUGIN_NAME,
     .version = VERSION,

@@ -14,6 +14,8 @@
 #include <math.h>
 
 #include <cmocka.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_roots.h>
 
 #include "functions.h"
 
@@ -107,6 +109,19 @@ scenario *support__compose_in(const model_lib *lib, const char *json_text,
         fail_msg("bad test JSON: %s: %s", jerr.text, json_text);
     scenario *sc = scenario__compose(doc, lib, NULL, NULL, errs);
     json_decref(doc);
+    return sc;
+}
+
+scenario *support__compose_in_ok(const model_lib *lib,
+                                 const char *json_text)
+{
+    twin_errors errs = {0};
+    scenario *sc = support__compose_in(lib, json_text, &errs);
+    if (sc == NULL) {
+        errors__print(&errs, "compose: ", stderr);
+        fail_msg("did not compose: %s", json_text);
+    }
+    errors__clear(&errs);
     return sc;
 }
 
@@ -241,6 +256,34 @@ void support__free(collected *c)
     memset(c, 0, sizeof *c);
 }
 
+double support__steady_state(const scenario *sc, const steady_result *r,
+                             const char *inst, const char *name)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const sc_instance *si = &sc->inst[r->state[i].inst];
+        if (strcmp(si->name, inst) == 0 &&
+            strcmp(si->model->state[r->state[i].index]->name, name) == 0)
+            return r->x[i];
+    }
+    fail_msg("no state %s.%s", inst, name);
+    return NAN;
+}
+
+double support__steady_output(const scenario *sc, const steady_result *r,
+                              const char *inst, const char *name)
+{
+    for (size_t i = 0; i < sc->n_inst; i++) {
+        const twin_model *m = sc->inst[i].model;
+        if (strcmp(sc->inst[i].name, inst) != 0)
+            continue;
+        for (size_t k = 0; k < m->n_output; k++)
+            if (strcmp(m->output[k]->name, name) == 0)
+                return r->y[i][k];
+    }
+    fail_msg("no output %s.%s", inst, name);
+    return NAN;
+}
+
 static double max_error;
 
 void support__close(const char *what, double got, double want, double tol)
@@ -287,4 +330,24 @@ void support__expect_errors(const char *name, const twin_errors *errs,
                      name, i);
         json_decref(text);
     }
+}
+
+double support__root(double (*f)(double, void *), void *params, double lo,
+                     double hi)
+{
+    gsl_function F = {f, params};
+    gsl_root_fsolver *s = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
+    assert_non_null(s);
+    assert_int_equal(gsl_root_fsolver_set(s, &F, lo, hi), GSL_SUCCESS);
+    double root = NAN;
+    for (int i = 0; i < 300; i++) {
+        assert_int_equal(gsl_root_fsolver_iterate(s), GSL_SUCCESS);
+        root = gsl_root_fsolver_root(s);
+        if (gsl_root_test_interval(gsl_root_fsolver_x_lower(s),
+                                   gsl_root_fsolver_x_upper(s), 1e-15,
+                                   0.0) == GSL_SUCCESS)
+            break;
+    }
+    gsl_root_fsolver_free(s);
+    return root;
 }

@@ -12,6 +12,7 @@
 #include "model_lib.h"
 #include "scenario.h"
 #include "sim.h"
+#include "steady.h"
 
 /* The reference models from <builddir>/models and the instance library of
  * the source tree (paths come from meson through the environment:
@@ -46,6 +47,11 @@ scenario *support__compose(const char *json_text);
 scenario *support__compose_in(const model_lib *lib, const char *json_text,
                               twin_errors *errs);
 
+/* The same, failing the test with every problem when it does not
+ * compose. */
+scenario *support__compose_in_ok(const model_lib *lib,
+                                 const char *json_text);
+
 /* Compose a scenario file from the scenario directory by name. */
 scenario *support__compose_named(const char *name);
 
@@ -72,6 +78,13 @@ static inline double support__at(const collected *c, size_t row, size_t col)
 
 void support__free(collected *c);
 
+/* The value in a steady answer r of sc of the state, or of the output,
+ * inst.name; fails the test when there is none. */
+double support__steady_state(const scenario *sc, const steady_result *r,
+                             const char *inst, const char *name);
+double support__steady_output(const scenario *sc, const steady_result *r,
+                              const char *inst, const char *name);
+
 /* Fail the test unless errs holds exactly the problems of want (an array
  * of {"code", "path"}, in order), each with a sentence in valid UTF-8;
  * name is the case's, for the messages. */
@@ -83,5 +96,11 @@ void support__expect_errors(const char *name, const twin_errors *errs,
  * support__max_error() returns it and starts again. */
 void support__close(const char *what, double got, double want, double tol);
 double support__max_error(void);
+
+/* The root of f in [lo, hi] (f(lo) and f(hi) of opposite signs, or the
+ * test fails) by GSL's Brent solver, to 1e-15 in x: an answer computed
+ * independently of the controller. */
+double support__root(double (*f)(double, void *), void *params, double lo,
+                     double hi);
 
 #endif

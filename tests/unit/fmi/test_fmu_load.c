@@ -145,6 +145,12 @@ static void test_fmu_load__fmi2(void **state)
     assert_int_equal(d.states[0], var_index(&d, "body.frame_a.r[1]"));
     assert_int_equal(d.derivatives[0],
                      var_index(&d, "der(body.frame_a.r[1])"));
+    /* The dependencies as listed: r's empty, on's absent, the
+     * derivative's the variable of index 2. */
+    assert_true(d.output_deps[0].given && d.output_deps[0].n == 0);
+    assert_false(d.output_deps[1].given);
+    assert_true(d.state_deps[0].given && d.state_deps[0].n == 1);
+    assert_int_equal(d.state_deps[0].vars[0], 1);
     assert_true(d.de_stop == 3 && d.de_tolerance == 1e-6 && isnan(d.de_step));
     fmu_xml__free(&d);
 }
@@ -463,6 +469,51 @@ static void test_fmu_load__open_refusals(void **state)
     free(v1);
 }
 
+/* Whether the descriptor says variable `of` depends on `on`. */
+static int declares(const twin_model_descriptor *m, const char *of,
+                    const char *on)
+{
+    for (size_t i = 0; i < m->n_dependencies; i++)
+        if (strcmp(m->variables[m->dependencies[i].of].name, of) == 0 &&
+            strcmp(m->variables[m->dependencies[i].on].name, on) == 0)
+            return 1;
+    return 0;
+}
+
+/* The ModelStructure's dependencies become the descriptor's (model ABI
+ * 1.2): the reference tank as an FMU declares der(h) on h, q_in and
+ * valve, q_out on h and valve (not q_in: a cascade of them has a
+ * bidiagonal Jacobian), overflow on nothing; its locals z and der(h),
+ * which ModelStructure does not list, on every state. */
+static void test_fmu_load__structure(void **state)
+{
+    (void)state;
+    char path[512], why[1024] = "";
+    snprintf(path, sizeof path, "%s/fmutank.fmu",
+             getenv("TWIN_TEST_FMU_DIR"));
+    fmu *f = fmu_model__open(path, -1, 0, why, sizeof why);
+    if (f == NULL)
+        fail_msg("%s", why);
+    const twin_model_descriptor *m = &f->model;
+    static const struct {
+        const char *of, *on;
+        int want;
+    } pairs[] = {
+        {"h", "h", 1}, {"h", "q_in", 1}, {"h", "valve", 1},
+        {"q_out", "h", 1}, {"q_out", "valve", 1}, {"q_out", "q_in", 0},
+        {"overflow", "h", 0}, {"overflow", "q_in", 0},
+        /* Locals are not in ModelStructure: on every state. */
+        {"z", "h", 1}, {"der(h)", "h", 1},
+    };
+    assert_non_null(m->dependencies);
+    assert_int_equal(m->n_dependencies, 7);
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        if (declares(m, pairs[i].of, pairs[i].on) != pairs[i].want)
+            fail_msg("%s on %s: declared %d, want %d", pairs[i].of,
+                     pairs[i].on, !pairs[i].want, pairs[i].want);
+    fmu_model__close(&f);
+}
+
 /* More entries than an FMU may have: refused before anything is
  * written. */
 static void test_fmu_load__zip_bomb(void **state)
@@ -495,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_fmu_load__concurrent),
         cmocka_unit_test(test_fmu_load__hostile_archives),
         cmocka_unit_test(test_fmu_load__zip_bomb),
+        cmocka_unit_test(test_fmu_load__structure),
         cmocka_unit_test(test_fmu_load__open_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -41,6 +41,8 @@ static void test_model_lib__reference_models(void **state)
         {"pump", TWIN_MODEL_CONTINUOUS, 3, 1, 1, 2, 0},
         {"pi", TWIN_MODEL_DISCRETE, 5, 1, 2, 1, 0},
         {"bioreactor", TWIN_MODEL_CONTINUOUS, 5, 4, 1, 1, 0},
+        {"valve", TWIN_MODEL_CONTINUOUS, 1, 0, 3, 1, 0},
+        {"header", TWIN_MODEL_CONTINUOUS, 1, 0, 10, 2, 0},
     };
     const model_lib *lib = support__models();
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -127,18 +129,20 @@ static void test_model_lib__load_dir_skips_bad(void **state)
     int n = modlib__load_dir(&lib, getenv("TWIN_TEST_PLUGIN_DIR"), count_log,
                              NULL);
     /* decay, failing, escaping, the ABI 1.1 plugins abi_v10, timer,
-     * sampler, typed and stepper, and loopy, loopy_state and loopy_tick
-     * (algebraic loops), sparse and sparse_dense (ABI 1.2) */
-    assert_int_equal(n, 13);
+     * sampler, typed and stepper, loopy, loopy_state and loopy_tick
+     * (algebraic loops), and sparse, sparse_dense and tiny (ABI 1.2) */
+    assert_int_equal(n, 14);
     assert_non_null(modlib__find(&lib, "decay"));
     assert_non_null(modlib__find(&lib, "failing"));
     assert_non_null(modlib__find(&lib, "escaping"));
-    assert_int_equal(logged, 5);
+    /* abi_major2, abi_minor_newer, bad_descriptor, no_entry, bad_abi11,
+     * bad_abi12 */
+    assert_int_equal(logged, 6);
     /* The same directory again: every name is a duplicate. */
     logged = 0;
     assert_int_equal(modlib__load_dir(&lib, getenv("TWIN_TEST_PLUGIN_DIR"),
                                       count_log, NULL), 0);
-    assert_int_equal(logged, 18);
+    assert_int_equal(logged, 20);
     assert_int_equal(modlib__load_dir(&lib, "/nonexistent", count_log, NULL),
                      -1);
     modlib__free(&lib);

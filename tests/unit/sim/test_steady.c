@@ -32,35 +32,6 @@ static void close_to(double got, double want, double rtol, const char *what)
                  got, want, rtol);
 }
 
-/* The index of a state by its instance and name. */
-static double state_of(const scenario *sc, const steady_result *r,
-                       const char *inst, const char *name)
-{
-    for (size_t i = 0; i < r->n; i++) {
-        const sc_instance *si = &sc->inst[r->state[i].inst];
-        if (strcmp(si->name, inst) == 0 &&
-            strcmp(si->model->state[r->state[i].index]->name, name) == 0)
-            return r->x[i];
-    }
-    fail_msg("no state %s.%s", inst, name);
-    return NAN;
-}
-
-static double output_of(const scenario *sc, const steady_result *r,
-                        const char *inst, const char *name)
-{
-    for (size_t i = 0; i < sc->n_inst; i++) {
-        const twin_model *m = sc->inst[i].model;
-        if (strcmp(sc->inst[i].name, inst) != 0)
-            continue;
-        for (size_t k = 0; k < m->n_output; k++)
-            if (strcmp(m->output[k]->name, name) == 0)
-                return r->y[i][k];
-    }
-    fail_msg("no output %s.%s", inst, name);
-    return NAN;
-}
-
 static scenario *tank(double q_in, double valve, double h0, double area,
                       double cv)
 {
@@ -97,12 +68,14 @@ static void test_steady__tank_exact(void **state)
         if (rc != 0)
             fail_msg("case %zu: %s", i, r.message);
         double h = pow(cases[i].q_in / (cases[i].cv * cases[i].valve), 2);
-        close_to(state_of(sc, &r, "tank0", "h"), h, RTOL, "tank0.h");
-        close_to(output_of(sc, &r, "tank0", "q_out"), cases[i].q_in, RTOL,
-                 "tank0.q_out");
+        close_to(support__steady_state(sc, &r, "tank0", "h"),
+                 h, RTOL, "tank0.h");
+        close_to(support__steady_output(sc, &r, "tank0", "q_out"),
+                 cases[i].q_in, RTOL, "tank0.q_out");
         /* The overflow mode agrees with the level found (wall at 4 m),
          * wherever the start was. */
-        assert_true(output_of(sc, &r, "tank0", "overflow") == (h > 4.0));
+        assert_true(support__steady_output(sc, &r, "tank0", "overflow")
+                    == (h > 4.0));
         assert_true(r.residual_norm <= STEADY_RESIDUAL_TOL);
         assert_true(r.iterations > 0 && r.evaluations > r.iterations);
         steady__result_free(&r);
@@ -126,10 +99,12 @@ static void test_steady__pump_and_chain(void **state)
     scenario *sc = support__compose(text);
     steady_result r;
     assert_int_equal(steady__solve(sc, NULL, &r), 0);
-    close_to(state_of(sc, &r, "pump0", "w"), cmd, RTOL, "pump0.w");
-    close_to(output_of(sc, &r, "pump0", "q"), q_max * cmd, RTOL, "pump0.q");
-    close_to(output_of(sc, &r, "pump0", "power"), p_rated * pow(cmd, 3),
-             RTOL, "pump0.power");
+    close_to(support__steady_state(sc, &r, "pump0", "w"),
+             cmd, RTOL, "pump0.w");
+    close_to(support__steady_output(sc, &r, "pump0", "q"),
+             q_max * cmd, RTOL, "pump0.q");
+    close_to(support__steady_output(sc, &r, "pump0", "power"),
+             p_rated * pow(cmd, 3), RTOL, "pump0.power");
     assert_true(r.t == 100);
     steady__result_free(&r);
     scenario__free(&sc);
@@ -146,8 +121,9 @@ static void test_steady__pump_and_chain(void **state)
              cv, cmd, valve);
     sc = support__compose(text);
     assert_int_equal(steady__solve(sc, NULL, &r), 0);
-    close_to(state_of(sc, &r, "pump0", "w"), cmd, RTOL, "chain pump0.w");
-    close_to(state_of(sc, &r, "tank0", "h"),
+    close_to(support__steady_state(sc, &r, "pump0", "w"),
+             cmd, RTOL, "chain pump0.w");
+    close_to(support__steady_state(sc, &r, "tank0", "h"),
              pow(q_max * cmd / (cv * valve), 2), RTOL, "chain tank0.h");
     steady__result_free(&r);
     scenario__free(&sc);
@@ -167,9 +143,11 @@ static void test_steady__discrete_held(void **state)
         snprintf(tank_, sizeof tank_, "tank%d", i);
         snprintf(pi, sizeof pi, "pi%d", i);
         double e = 2.0 + 0.01 * i - 1.0, out = 0.8 * e + 0.02 * e * 1.0;
-        close_to(output_of(sc, &r, pi, "out"), out, 1e-12, "pi out");
-        close_to(state_of(sc, &r, pump, "w"), out, RTOL, "pump w");
-        close_to(state_of(sc, &r, tank_, "h"),
+        close_to(support__steady_output(sc, &r, pi, "out"),
+                 out, 1e-12, "pi out");
+        close_to(support__steady_state(sc, &r, pump, "w"),
+                 out, RTOL, "pump w");
+        close_to(support__steady_state(sc, &r, tank_, "h"),
                  pow(0.05 * out / (0.03 * 0.5), 2), RTOL, "tank h");
     }
     steady__result_free(&r);
@@ -259,8 +237,9 @@ static void test_steady__hold_inputs(void **state)
     assert_int_equal(steady__hold_inputs(sc, v, "/inputs", &errs), 0);
     steady_result r;
     assert_int_equal(steady__solve(sc, NULL, &r), 0);
-    close_to(state_of(sc, &r, "pump0", "w"), 0.5, RTOL, "held pump0.w");
-    close_to(state_of(sc, &r, "tank0", "h"),
+    close_to(support__steady_state(sc, &r, "pump0", "w"),
+             0.5, RTOL, "held pump0.w");
+    close_to(support__steady_state(sc, &r, "tank0", "h"),
              pow(0.05 * 0.5 / (0.03 * 0.25), 2), RTOL, "held tank0.h");
     steady__result_free(&r);
     json_decref(v);
@@ -328,7 +307,7 @@ static void test_steady__methods_agree(void **state)
         steady_result r;
         if (steady__solve(sc, &o, &r) != 0)
             fail_msg("%s: %s", steady__method_name(o.method), r.message);
-        close_to(state_of(sc, &r, "tank0", "h"),
+        close_to(support__steady_state(sc, &r, "tank0", "h"),
                  pow(0.05 * cmd / (cv * valve), 2), RTOL,
                  steady__method_name(o.method));
         steady__result_free(&r);
@@ -458,8 +437,9 @@ static void test_steady__blocks(void **state)
         "   \"c.valve\": {\"value\": 0.5}}}");
     steady_result r;
     assert_int_equal(steady__solve(sc, NULL, &r), TWIN_E_SOLVER_FAILURE);
-    close_to(state_of(sc, &r, "p", "w"), 0.5, RTOL, "p.w");
-    close_to(state_of(sc, &r, "c", "h"), pow(0.05 * 0.5 / (0.03 * 0.5), 2),
+    close_to(support__steady_state(sc, &r, "p", "w"), 0.5, RTOL, "p.w");
+    close_to(support__steady_state(sc, &r, "c", "h"),
+             pow(0.05 * 0.5 / (0.03 * 0.5), 2),
              RTOL, "c.h");
     assert_true(strncmp(r.message, "for instance 'a': ", 18) == 0);
     assert_non_null(strstr(r.message, "no steady state was found for 2 of "
