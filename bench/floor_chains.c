@@ -27,6 +27,7 @@
  * Timing, pacing and the summary line belong to the programs.
  */
 #include "floor_chains.h"
+#include "bench.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -465,13 +466,7 @@ void floor__free(floor_farm **fp)
         return;
     for (int i = 0; f->chains != NULL && i < f->n; i++) {
         floor_chain *c = &f->chains[i];
-        CVodeFree(&c->cvode);
-        if (c->ls != NULL)
-            SUNLinSolFree(c->ls);
-        if (c->jac != NULL)
-            SUNMatDestroy(c->jac);
-        if (c->y != NULL)
-            N_VDestroy(c->y);
+        bench__cvode_free(&c->cvode, &c->ls, &c->jac, &c->y);
     }
     CVodeFree(&f->cvode);
     if (f->ls != NULL)

@@ -32,6 +32,7 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include "bench.h"
 #include "floor_chains.h"
 
 static int64_t rt__now_ns(void)
@@ -65,14 +66,6 @@ static double rt__pct(const double *v, size_t n, double q)
     return v[r == 0 ? 0 : r - 1];
 }
 
-static int rt__number(const char *s, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    *out = strtod(s, &end);
-    return errno == 0 && end != s && *end == '\0' && isfinite(*out) ? 0 : -1;
-}
-
 static void rt__usage(void)
 {
     fprintf(stderr,
@@ -95,22 +88,22 @@ int main(int argc, char **argv)
         if (strcmp(argv[a], "--mlock") == 0) {
             mlock_all = 1;
         } else if (strcmp(argv[a], "--fifo") == 0 && a + 1 < argc) {
-            if (rt__number(argv[++a], &prio) != 0 || prio < 1 || prio > 99) {
+            if (bench__number(argv[++a], &prio) != 0 || prio < 1 || prio > 99) {
                 rt__usage();
                 return 2;
             }
         } else if (strcmp(argv[a], "--timerslack") == 0 && a + 1 < argc) {
-            if (rt__number(argv[++a], &slack) != 0 || slack < 1) {
+            if (bench__number(argv[++a], &slack) != 0 || slack < 1) {
                 rt__usage();
                 return 2;
             }
         } else if (strcmp(argv[a], "--dt") == 0 && a + 1 < argc) {
-            if (rt__number(argv[++a], &dt) != 0 || dt <= 0) {
+            if (bench__number(argv[++a], &dt) != 0 || dt <= 0) {
                 rt__usage();
                 return 2;
             }
         } else if (npos < 2 && argv[a][0] != '-') {
-            if (rt__number(argv[a], pos[npos++]) != 0) {
+            if (bench__number(argv[a], pos[npos++]) != 0) {
                 rt__usage();
                 return 2;
             }

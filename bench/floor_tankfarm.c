@@ -15,29 +15,13 @@
  * prints the level h of each chain at the end, one per line, for
  * cross-checking.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
 #include "floor_chains.h"
-
-static double bench__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int bench__number(const char *s, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    *out = strtod(s, &end);
-    return errno == 0 && end != s && *end == '\0' && isfinite(*out) ? 0 : -1;
-}
 
 static void bench__usage(void)
 {

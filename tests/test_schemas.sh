@@ -206,19 +206,24 @@ sec.ok(len(manifests) >= 2, "no function plugin manifests found")
 for path in manifests:
     expect_valid(sec, "twin.functions", load(path), rel(path))
 
-gen = os.path.join(root, "examples", "gen_tank_farm.py")
-if os.path.exists(gen):
-    for args in (["2"], ["2", "--realtime", "1.0"],
-                 ["3", "--stop", "60", "--dt", "0.5"]):
+generated = (("gen_tank_farm.py", (["2"], ["2", "--realtime", "1.0"],
+                                    ["3", "--stop", "60", "--dt", "0.5"])),
+             ("gen_tank_cascade.py", (["4"], ["12", "--stop", "60",
+                                              "--pi-every", "3"])))
+for name, runs in generated:
+    gen = os.path.join(root, "examples", name)
+    if not os.path.exists(gen):
+        continue
+    for args in runs:
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "s.json")
             r = subprocess.run([sys.executable, gen] + args + ["-o", out],
                                capture_output=True, text=True)
-            sec.ok(r.returncode == 0, "gen_tank_farm.py %s failed: %s"
-                   % (" ".join(args), r.stderr.strip()))
+            sec.ok(r.returncode == 0, "%s %s failed: %s"
+                   % (name, " ".join(args), r.stderr.strip()))
             if r.returncode == 0:
                 expect_valid(sec, "twin.scenario", load(out),
-                             "gen_tank_farm.py " + " ".join(args))
+                             name + " " + " ".join(args))
 
 # Compose cases whose mistakes a schema sees (the others are about the
 # libraries or about the numbers together: the composer's to find).

@@ -36,6 +36,14 @@ static const twin_variable variables[] = {
      "1 while the level is above the tank height, else 0."},
 };
 
+/* ABI 1.2, the structure (indices into variables: h 3, q_in 4, valve 5,
+ * q_out 6): dh/dt depends on h, q_in and valve; q_out on h and valve
+ * only, not on q_in, so tanks in series make a bidiagonal Jacobian, not a
+ * full lower triangle; overflow moves only at events. */
+static const twin_dependency dependencies[] = {
+    {3, 3}, {3, 4}, {3, 5}, {6, 3}, {6, 5},
+};
+
 struct twin_instance {
     double area, cv, height;
     int overflow;
@@ -119,6 +127,8 @@ static const twin_model_descriptor descriptor = {
     .outputs = outputs,
     .event_indicators = event_indicators,
     .event = event,
+    .dependencies = dependencies,
+    .n_dependencies = sizeof dependencies / sizeof dependencies[0],
 };
 
 TWIN_EXPORT const twin_model_descriptor *twin_model_entry(void)

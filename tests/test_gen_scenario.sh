@@ -1,36 +1,46 @@
 #!/bin/sh
-# test_gen_tank_farm.sh — the scenario generators must write, for 3 and
-# default options, the same JSON data as the shipped reference scenarios:
-# examples/gen_tank_farm.py scenarios/tank-farm-3.json, and
-# examples/gen_flow_network.py scenarios/flow-network.json (compared as data
-# with python's json module, so layout and number spelling do not matter).
+# test_gen_scenario.sh — a scenario generator of examples/ must write, for
+# its N and default options, the same JSON data as the reference scenario
+# shipped in scenarios/ (compared as data with python's json module, so
+# layout and number spelling do not matter):
 #
-# Usage: tests/test_gen_tank_farm.sh        (from anywhere)
+#   gen_tank_farm.py 3      -> scenarios/tank-farm-3.json
+#   gen_flow_network.py 3   -> scenarios/flow-network.json
+#   gen_tank_cascade.py 10  -> scenarios/tank-cascade-10.json
+#
+# Usage: tests/test_gen_scenario.sh GENERATOR N SCENARIO   (from anywhere;
+#   GENERATOR and SCENARIO are file names in examples/ and scenarios/)
 # Exit 0 on a match; non-zero with the first differences otherwise.
 set -eu
 
+if [ $# -ne 3 ]; then
+    echo "usage: $0 GENERATOR N SCENARIO (e.g. gen_tank_farm.py 3" \
+         "tank-farm-3.json)" >&2
+    exit 2
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-out=$(mktemp "${TMPDIR:-/tmp}/gen_tank_farm.XXXXXX")
-trap 'rm -f "$out"' EXIT INT TERM
+gen="$root/examples/$1"
+n=$2
+ref="$root/scenarios/$3"
+me="test_gen_scenario ($1 $n)"
 
-compare() { # compare GENERATOR SCENARIO: GENERATOR 3 against SCENARIO
-    gen="$root/examples/$1"
-    ref="$root/scenarios/$2"
-
-    for f in "$gen" "$ref"; do
-        if [ ! -f "$f" ]; then
-            echo "test_gen_tank_farm: missing $f" >&2
-            exit 1
-        fi
-    done
-
-    if ! python3 "$gen" 3 -o "$out"; then
-        echo "test_gen_tank_farm: $gen 3 failed" >&2
+for f in "$gen" "$ref"; do
+    if [ ! -f "$f" ]; then
+        echo "$me: missing $f" >&2
         exit 1
     fi
+done
 
-    python3 - "$out" "$ref" "$1" "$2" <<'PY'
+out=$(mktemp "${TMPDIR:-/tmp}/gen_scenario.XXXXXX")
+trap 'rm -f "$out"' EXIT INT TERM
+
+if ! python3 "$gen" "$n" -o "$out"; then
+    echo "$me: $gen $n failed" >&2
+    exit 1
+fi
+
+python3 - "$out" "$ref" "$me" "$1 $n" "$3" <<'PY'
 import json
 import sys
 
@@ -39,7 +49,7 @@ def load(path):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except (OSError, ValueError) as e:
-        sys.exit("test_gen_tank_farm: cannot read %s: %s" % (path, e))
+        sys.exit("%s: cannot read %s: %s" % (sys.argv[3], path, e))
 
 def diff(a, b, where, found):
     """Append a line per difference between a (generated) and b (shipped)."""
@@ -64,16 +74,12 @@ gen, ref = load(sys.argv[1]), load(sys.argv[2])
 found = []
 diff(gen, ref, "", found)
 if found:
-    print("test_gen_tank_farm: %s 3 differs from scenarios/%s:"
-          % (sys.argv[3], sys.argv[4]), file=sys.stderr)
+    print("%s: %s differs from scenarios/%s:"
+          % (sys.argv[3], sys.argv[4], sys.argv[5]), file=sys.stderr)
     for line in sorted(found)[:20]:
         print("  " + line, file=sys.stderr)
     if len(found) > 20:
         print("  ... and %d more" % (len(found) - 20), file=sys.stderr)
     sys.exit(1)
-print("test_gen_tank_farm: %s ok" % sys.argv[3])
+print("%s: ok" % sys.argv[3])
 PY
-}
-
-compare gen_tank_farm.py tank-farm-3.json
-compare gen_flow_network.py flow-network.json
