@@ -39,10 +39,11 @@ for cfg in $configs; do
 done
 echo
 echo "separate: one CVODE per chain; stacked: one banded CVODE over all chains;"
-echo "ratio: controller / the better floor; same work: controller's steps, RHS"
-echo "evaluations and restarts equal the separate floor's; stk diff: relative"
-echo "difference of the stacked floor's checksum from the separate one's"
-printf '%6s %5s %8s %10s %10s %10s %7s %12s %12s %5s %9s\n' N hours ticks \
+echo "ratio: controller / the better floor; same work: the floor whose steps,"
+echo "RHS evaluations and restarts the controller's equal (it stacks small"
+echo "groups by default: \"stacked\"), or NO; stk diff: relative difference"
+echo "of the stacked floor's checksum from the separate one's"
+printf '%6s %5s %8s %10s %10s %10s %7s %12s %12s %8s %9s\n' N hours ticks \
     "separate s" "stacked s" "ctl s" ratio "floor us/c.t" "ctl us/c.t" same "stk diff"
 for cfg in $configs; do
     n=${cfg%%:*}; h=${cfg#*:}
@@ -54,13 +55,15 @@ fl, st, ct = ([float(x) for x in a.split()] for a in sys.argv[3:6])
 def fields(line):
     return dict(kv.split("=") for kv in line.split()[1:])
 f, s, c = (fields(a) for a in sys.argv[6:9])
-same = all(f[k] == c[k] for k in ("steps", "rhs_evals", "restarts"))
+def same_as(floor):
+    return all(floor[k] == c[k] for k in ("steps", "rhs_evals", "restarts"))
+same = "separate" if same_as(f) else "stacked" if same_as(s) else "NO"
 diff = abs(float(s["checksum"]) / float(f["checksum"]) - 1)
 ticks = int(f["ticks"])
 fm, sm, cm = (statistics.median(x) for x in (fl, st, ct))
 best = min(fm, sm)
 print(f"{n:6d} {h:5g} {ticks:8d} {fm:10.3f} {sm:10.3f} {cm:10.3f} "
       f"{cm / best:7.3f} {1e6 * best / ticks / n:12.3f} "
-      f"{1e6 * cm / ticks / n:12.3f} {'yes' if same else 'NO':>5} {diff:9.1e}")
+      f"{1e6 * cm / ticks / n:12.3f} {same:>8} {diff:9.1e}")
 PY
 done

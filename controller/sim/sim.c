@@ -186,7 +186,8 @@ int sim__group_derivs(group *g, double t, double *x, double *dx)
         twin_status st = IN_MODEL(n, t, n->d->derivatives(n->inst, t, n->x, n->u,
                                                        dx + n->x_off));
         OUT_OF_MODEL();
-        rc = sim__model_status(n, st, "derivatives", t, 1);
+        if (st > TWIN_WARNING)
+            rc = sim__model_status(n, st, "derivatives", t, 1);
         /* A NaN or infinite derivative would only make the solver shrink
          * its step until it gives up: say what it is, at once. */
         for (size_t k = 0; rc == 0 && k < n->si->model->n_state; k++)

@@ -220,7 +220,9 @@ static inline int call_outputs(node *n, double t, int recoverable)
     twin_status st = IN_MODEL(n, t, n->d->outputs(n->inst, t, n->x, n->u,
                                                 n->y));
     OUT_OF_MODEL();
-    return sim__model_status(n, st, "outputs", t, recoverable);
+    return st <= TWIN_WARNING ? 0
+                              : sim__model_status(n, st, "outputs", t,
+                                                  recoverable);
 }
 
 /* Hand n the event indicators it has in n->crossed (NULL: a time or step
