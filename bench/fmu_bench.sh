@@ -12,7 +12,9 @@
 # Usage: bench/fmu_bench.sh BUILD_DIR [REPEAT [STOP [N...]]]
 #   REPEAT (default 3), STOP simulated seconds (default 21600), N (default
 #   10 100).  Keep the machine otherwise idle; on a busy one, read the CPU
-#   columns.
+#   columns.  FMU_BENCH_INTEGRATORS=separate|stacked sets the scenarios'
+#   "integrators" (default: left to auto, which stacks tank-farm's
+#   two-state groups).
 set -u
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [REPEAT [STOP [N...]]]" >&2
                   exit 2; }
@@ -36,9 +38,13 @@ for n in $sizes; do
         -o "$tmp/native$n.json" || exit 1
     # The same scenario with the FMUs: the PI's integral is the FMU's own
     # (a local, not a state the scenario starts).
-    python3 - "$tmp/native$n.json" "$tmp/fmu$n.json" <<'PY' || exit 1
+    python3 - "$tmp/native$n.json" "$tmp/fmu$n.json" \
+        "${FMU_BENCH_INTEGRATORS:-}" <<'PY' || exit 1
 import json, sys
 s = json.load(open(sys.argv[1]))
+if sys.argv[3]:
+    s["integrators"] = sys.argv[3]
+    json.dump(s, open(sys.argv[1], "w"))
 for inst in s["instances"].values():
     inst["model"] = {"tank": "fmutank", "pump": "fmupump",
                      "pi": "fmupi"}[inst["model"]]
