@@ -218,9 +218,9 @@ int sim__group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,
         node *n = g->nodes[i];
         if (n->n_g == 0)
             continue;
-        /* Every output is current for indicators that read them. */
-        if (!n->rhs_outputs && (rc = call_outputs(n, t, 0)) != 0)
-            break;
+        /* Indicators are functions of t, x and u (plugin-guide.md,
+         * section 7): the inputs are current (sim__group_eval above);
+         * the node's own outputs are not asked for. */
         twin_status st = IN_MODEL(n, t, n->d->event_indicators(
                                          n->inst, t, n->x, n->u,
                                          gout + n->g_off));

@@ -75,6 +75,7 @@ struct group {
     void *cvode;
     SUNMatrix A;
     SUNLinearSolver LS;
+    double *bound;        /* the vector its nodes' x point into (bind) */
     jac_kind jac;         /* its linear solver (jacobian.c) */
     jac_pattern pattern;  /* the structure of its Jacobian */
     int *roots;
@@ -209,8 +210,11 @@ static inline int same(double a, double b)
 
 static inline void bind(group *g, double *x)
 {
+    if (x == g->bound)
+        return; /* CVODE often evaluates at the same vector again */
     for (size_t i = 0; i < g->n_nodes; i++)
         g->nodes[i]->x = x + g->nodes[i]->x_off;
+    g->bound = x;
 }
 
 static inline int call_outputs(node *n, double t, int recoverable)
