@@ -153,6 +153,8 @@ void sim__gather_held(node *n)
  * date at (t, x). */
 int sim__group_eval(group *g, double t, double *x)
 {
+    if (g->plan != NULL && x != NULL)
+        return rhs__eval(g, t, x, NULL);
     if (x != NULL)
         bind(g, x); /* NULL: a group without states keeps its own */
     for (size_t i = 0; i < g->n_pre; i++) {
@@ -180,6 +182,8 @@ int sim__group_eval(group *g, double t, double *x)
 
 int sim__group_derivs(group *g, double t, double *x, double *dx)
 {
+    if (g->plan != NULL)
+        return rhs__eval(g, t, x, dx);
     int rc = sim__group_eval(g, t, x);
     for (size_t i = 0; rc == 0 && i < g->n_nodes; i++) {
         node *n = g->nodes[i];
@@ -572,6 +576,10 @@ static int build_solvers(sim *s, twin_errors *errs)
         if (jacobian__choose(s, g, errs) != 0 ||
             jacobian__attach(s, g, errs) != 0)
             return -1;
+        if (rhs__build(g) != 0) {
+            errors__add(errs, TWIN_E_INTERNAL, "", "out of memory");
+            return -1;
+        }
         s->st.linear_solvers[g->jac]++;
         if (g->n_g > 0)
             CHECK_CV(CVodeRootInit(g->cvode, (int)g->n_g, sim__group_roots));
@@ -657,6 +665,7 @@ void sim__free(sim **sp)
         if (g->y)
             N_VDestroy(g->y);
         jacobian__pattern_free(&g->pattern);
+        rhs__free(&g->plan);
         free(g->roots);
         free(g->nodes);
         free(g->pre);

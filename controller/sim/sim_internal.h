@@ -76,6 +76,8 @@ struct group {
     SUNMatrix A;
     SUNLinearSolver LS;
     double *bound;        /* the vector its nodes' x point into (bind) */
+    struct rhs_plan *plan; /* its right-hand side flattened (rhs.c), or
+                            * NULL: the general evaluation */
     jac_kind jac;         /* its linear solver (jacobian.c) */
     jac_pattern pattern;  /* the structure of its Jacobian */
     int *roots;
@@ -152,6 +154,16 @@ void sim__gather_held(node *n);
  * dx (0, 1 retry, -1 failed). */
 int sim__group_eval(group *g, double t, double *x);
 int sim__group_derivs(group *g, double t, double *x, double *dx);
+
+/* The flat right-hand side of g (rhs.c): built where it gives what the
+ * general evaluation does (no loop in the group, no node ahead of its
+ * turn), else g->plan stays NULL.  0, or -1 out of memory. */
+int rhs__build(group *g);
+void rhs__free(struct rhs_plan **p);
+/* With g->plan: bind g to x, bring every input read inside the RHS up to
+ * date and, when dx is not NULL, fill dx, in one pass.  0, 1 retry, -1
+ * failed (recorded), as sim__group_derivs. */
+int rhs__eval(group *g, double t, double *x, double *dx);
 
 /* Event indicators of group g at (t, y) (a CVODE root function). */
 int sim__group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,

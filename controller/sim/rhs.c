@@ -1,0 +1,188 @@
+/*
+ * rhs.c — a group's right-hand side, flattened.
+ *
+ * The general evaluation (sim.c, sim__group_eval and sim__group_derivs)
+ * walks the group's nodes twice per call, each time through the node
+ * structures and their links.  For a group of many small models (stacked
+ * chains, a long cascade) those walks cost more than the models: the
+ * nodes are large and scattered, and each coupling is found through two
+ * pointers.  This file packs what one evaluation needs into two arrays
+ * built once: per node its calls, instance, arrays and state offset, and
+ * per coupling the input to fill and where its value is (an output's
+ * slot, or a state's index in the group's vector).  One pass then copies
+ * each node's couplings, computes its outputs where another node reads
+ * them, and its derivatives.
+ *
+ * The flat plan is taken only where it gives what the general one does:
+ * no algebraic loop inside the group and no node evaluated ahead of its
+ * turn (a broken cycle), so that every coupling's source comes earlier
+ * in the order; otherwise the group keeps the general evaluation.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "sim_internal.h"
+
+struct rhs_node {
+    node *n;                  /* for messages */
+    const char *model, *instance;
+    twin_instance *inst;
+    twin_status (*outputs)(twin_instance *, double, const double *,
+                           const double *, double *);
+    twin_status (*derivatives)(twin_instance *, double, const double *,
+                               const double *, double *);
+    double *u, *y;
+    size_t x_off, n_state;
+    size_t first, n_links;    /* into the plan's links */
+};
+
+struct rhs_link {
+    double *dst;
+    const double *y;          /* an output's slot; NULL: a state */
+    size_t x;                 /* the state's index in the group's vector */
+};
+
+struct rhs_plan {
+    struct rhs_node *nodes;
+    struct rhs_link *links;
+    size_t n_nodes;
+};
+
+/* Whether every coupling of g's nodes comes from a node earlier in the
+ * order (or a state, which is there before any call). */
+static int in_order(const group *g)
+{
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const node *n = g->nodes[i];
+        for (size_t l = 0; l < n->n_intra; l++) {
+            if (n->intra[l].from_state)
+                continue;
+            size_t k = 0;
+            while (k < i && g->nodes[k] != n->intra[l].src)
+                k++;
+            if (k == i)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+int rhs__build(group *g)
+{
+    if (g->n_x == 0 || g->n_pre > 0)
+        return 0;
+    size_t n_links = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i]->rhs_loop != NULL)
+            return 0;
+        n_links += g->nodes[i]->n_intra;
+    }
+    /* A long chain checks each source against the nodes before it:
+     * quadratic, but once per run and only for groups the plan fits. */
+    if (!in_order(g))
+        return 0;
+    struct rhs_plan *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return -1;
+    p->nodes = calloc(g->n_nodes + 1, sizeof *p->nodes);
+    p->links = calloc(n_links + 1, sizeof *p->links);
+    if (p->nodes == NULL || p->links == NULL) {
+        rhs__free(&p);
+        return -1;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        node *n = g->nodes[i];
+        struct rhs_node *r = &p->nodes[i];
+        r->n = n;
+        r->model = n->d->name;
+        r->instance = n->si->name;
+        r->inst = n->inst;
+        r->outputs = n->rhs_outputs ? n->d->outputs : NULL;
+        r->derivatives = n->d->derivatives;
+        r->u = n->u;
+        r->y = n->y;
+        r->x_off = n->x_off;
+        r->n_state = n->si->model->n_state;
+        r->first = at;
+        r->n_links = n->n_intra;
+        for (size_t l = 0; l < n->n_intra; l++, at++) {
+            const link *k = &n->intra[l];
+            p->links[at].dst = &n->u[k->dst];
+            if (k->from_state)
+                p->links[at].x = k->src->x_off + k->src_index;
+            else
+                p->links[at].y = &k->src->y[k->src_index];
+        }
+    }
+    p->n_nodes = g->n_nodes;
+    g->plan = p;
+    return 0;
+}
+
+void rhs__free(struct rhs_plan **pp)
+{
+    struct rhs_plan *p = *pp;
+    if (p == NULL)
+        return;
+    free(p->nodes);
+    free(p->links);
+    free(p);
+    *pp = NULL;
+}
+
+/* A failed call, or a non-finite derivative: as sim.c says them. */
+static int failed(const struct rhs_node *r, twin_status st, const char *fn,
+                  double t)
+{
+    return sim__model_status(r->n, st, fn, t, 1);
+}
+
+static int nonfinite(const struct rhs_node *r, const double *dx, size_t k,
+                     double t)
+{
+    node *n = r->n;
+    sim__fail(n->owner, TWIN_E_SOLVER_FAILURE,
+              "model '%s' (instance '%s') returned a non-finite derivative "
+              "(%g) for state '%s' at t = %.17g", r->model, r->instance,
+              dx[k], n->si->model->state[k]->name, t);
+    return -1;
+}
+
+int rhs__eval(group *g, double t, double *x, double *dx)
+{
+    const struct rhs_plan *p = g->plan;
+    bind(g, x); /* the nodes' x, for whatever reads them after */
+    for (size_t i = 0; i < p->n_nodes; i++) {
+        const struct rhs_node *r = &p->nodes[i];
+        const struct rhs_link *l = p->links + r->first;
+        for (size_t k = 0; k < r->n_links; k++)
+            *l[k].dst = l[k].y ? *l[k].y : x[l[k].x];
+        const double *xn = x + r->x_off;
+        if (r->outputs) {
+            sim__model_in_use = r->model;
+            sim__instance_in_use = r->instance;
+            sim__t_in_use = t;
+            twin_status st = r->outputs(r->inst, t, xn, r->u, r->y);
+            OUT_OF_MODEL();
+            if (st > TWIN_WARNING)
+                return failed(r, st, "outputs", t);
+        }
+        if (dx == NULL)
+            continue;
+        double *dn = dx + r->x_off;
+        sim__model_in_use = r->model;
+        sim__instance_in_use = r->instance;
+        sim__t_in_use = t;
+        twin_status st = r->derivatives(r->inst, t, xn, r->u, dn);
+        OUT_OF_MODEL();
+        if (st > TWIN_WARNING)
+            return failed(r, st, "derivatives", t);
+        /* A NaN or infinite derivative would only make the solver shrink
+         * its step until it gives up: say what it is, at once. */
+        for (size_t k = 0; k < r->n_state; k++)
+            if (!isfinite(dn[k]))
+                return nonfinite(r, dn, k, t);
+    }
+    return 0;
+}
