@@ -170,19 +170,30 @@ int rhs__eval(group *g, double t, double *x, double *dx)
         }
         if (dx == NULL)
             continue;
-        double *dn = dx + r->x_off;
         sim__model_in_use = r->model;
         sim__instance_in_use = r->instance;
         sim__t_in_use = t;
-        twin_status st = r->derivatives(r->inst, t, xn, r->u, dn);
+        twin_status st = r->derivatives(r->inst, t, xn, r->u, dx + r->x_off);
         OUT_OF_MODEL();
         if (st > TWIN_WARNING)
             return failed(r, st, "derivatives", t);
-        /* A NaN or infinite derivative would only make the solver shrink
-         * its step until it gives up: say what it is, at once. */
+    }
+    if (dx == NULL)
+        return 0;
+    /* A NaN or infinite derivative would only make the solver shrink its
+     * step until it gives up: say what it is, at once.  d − d is 0 for
+     * every finite d and NaN otherwise, so one pass over the vector
+     * tells whether to look. */
+    double any = 0.0;
+    for (size_t i = 0; i < g->n_x; i++)
+        any += dx[i] - dx[i];
+    if (any == 0.0)
+        return 0;
+    for (size_t i = 0; i < p->n_nodes; i++) {
+        const struct rhs_node *r = &p->nodes[i];
         for (size_t k = 0; k < r->n_state; k++)
-            if (!isfinite(dn[k]))
-                return nonfinite(r, dn, k, t);
+            if (!isfinite(dx[r->x_off + k]))
+                return nonfinite(r, dx + r->x_off, k, t);
     }
     return 0;
 }
