@@ -49,22 +49,27 @@ struct rhs_plan {
 };
 
 /* Whether every coupling of g's nodes comes from a node earlier in the
- * order (or a state, which is there before any call). */
+ * order (or a state, which is there before any call): 1, 0, or -1 out
+ * of memory. */
 static int in_order(const group *g)
 {
-    for (size_t i = 0; i < g->n_nodes; i++) {
+    const sim *s = g->owner;
+    size_t *pos = malloc((s->n_nodes + 1) * sizeof *pos);
+    if (pos == NULL)
+        return -1;
+    for (size_t i = 0; i < s->n_nodes; i++)
+        pos[i] = (size_t)-1; /* not in the group */
+    for (size_t i = 0; i < g->n_nodes; i++)
+        pos[g->nodes[i] - s->nodes] = i;
+    int ok = 1;
+    for (size_t i = 0; i < g->n_nodes && ok; i++) {
         const node *n = g->nodes[i];
-        for (size_t l = 0; l < n->n_intra; l++) {
-            if (n->intra[l].from_state)
-                continue;
-            size_t k = 0;
-            while (k < i && g->nodes[k] != n->intra[l].src)
-                k++;
-            if (k == i)
-                return 0;
-        }
+        for (size_t l = 0; l < n->n_intra && ok; l++)
+            ok = n->intra[l].from_state ||
+                 pos[n->intra[l].src - s->nodes] < i;
     }
-    return 1;
+    free(pos);
+    return ok;
 }
 
 int rhs__build(group *g)
@@ -77,10 +82,9 @@ int rhs__build(group *g)
             return 0;
         n_links += g->nodes[i]->n_intra;
     }
-    /* A long chain checks each source against the nodes before it:
-     * quadratic, but once per run and only for groups the plan fits. */
-    if (!in_order(g))
-        return 0;
+    int ordered = in_order(g);
+    if (ordered <= 0)
+        return ordered;
     struct rhs_plan *p = calloc(1, sizeof *p);
     if (p == NULL)
         return -1;
