@@ -18,7 +18,6 @@
  * turn (a broken cycle), so that every coupling's source comes earlier
  * in the order; otherwise the group keeps the general evaluation.
  */
-#include <math.h>
 #include <stdlib.h>
 
 #include "sim_internal.h"
@@ -32,7 +31,7 @@ struct rhs_node {
     twin_status (*derivatives)(twin_instance *, double, const double *,
                                const double *, double *);
     double *u, *y;
-    size_t x_off, n_state;
+    size_t x_off;
     size_t first, n_links;    /* into the plan's links */
 };
 
@@ -107,7 +106,6 @@ int rhs__build(group *g)
         r->u = n->u;
         r->y = n->y;
         r->x_off = n->x_off;
-        r->n_state = n->si->model->n_state;
         r->first = at;
         r->n_links = n->n_intra;
         for (size_t l = 0; l < n->n_intra; l++, at++) {
@@ -135,24 +133,6 @@ void rhs__free(struct rhs_plan **pp)
     *pp = NULL;
 }
 
-/* A failed call, or a non-finite derivative: as sim.c says them. */
-static int failed(const struct rhs_node *r, twin_status st, const char *fn,
-                  double t)
-{
-    return sim__model_status(r->n, st, fn, t, 1);
-}
-
-static int nonfinite(const struct rhs_node *r, const double *dx, size_t k,
-                     double t)
-{
-    node *n = r->n;
-    sim__fail(n->owner, TWIN_E_SOLVER_FAILURE,
-              "model '%s' (instance '%s') returned a non-finite derivative "
-              "(%g) for state '%s' at t = %.17g", r->model, r->instance,
-              dx[k], n->si->model->state[k]->name, t);
-    return -1;
-}
-
 int rhs__eval(group *g, double t, double *x, double *dx)
 {
     const struct rhs_plan *p = g->plan;
@@ -170,7 +150,7 @@ int rhs__eval(group *g, double t, double *x, double *dx)
             twin_status st = r->outputs(r->inst, t, xn, r->u, r->y);
             OUT_OF_MODEL();
             if (st > TWIN_WARNING)
-                return failed(r, st, "outputs", t);
+                return sim__model_status(r->n, st, "outputs", t, 1);
         }
         if (dx == NULL)
             continue;
@@ -180,24 +160,7 @@ int rhs__eval(group *g, double t, double *x, double *dx)
         twin_status st = r->derivatives(r->inst, t, xn, r->u, dx + r->x_off);
         OUT_OF_MODEL();
         if (st > TWIN_WARNING)
-            return failed(r, st, "derivatives", t);
+            return sim__model_status(r->n, st, "derivatives", t, 1);
     }
-    if (dx == NULL)
-        return 0;
-    /* A NaN or infinite derivative would only make the solver shrink its
-     * step until it gives up: say what it is, at once.  d − d is 0 for
-     * every finite d and NaN otherwise, so one pass over the vector
-     * tells whether to look. */
-    double any = 0.0;
-    for (size_t i = 0; i < g->n_x; i++)
-        any += dx[i] - dx[i];
-    if (any == 0.0)
-        return 0;
-    for (size_t i = 0; i < p->n_nodes; i++) {
-        const struct rhs_node *r = &p->nodes[i];
-        for (size_t k = 0; k < r->n_state; k++)
-            if (!isfinite(dx[r->x_off + k]))
-                return nonfinite(r, dx + r->x_off, k, t);
-    }
-    return 0;
+    return dx != NULL ? sim__check_finite(g, dx, t) : 0;
 }

@@ -192,19 +192,32 @@ int sim__group_derivs(group *g, double t, double *x, double *dx)
         OUT_OF_MODEL();
         if (st > TWIN_WARNING)
             rc = sim__model_status(n, st, "derivatives", t, 1);
-        /* A NaN or infinite derivative would only make the solver shrink
-         * its step until it gives up: say what it is, at once. */
-        for (size_t k = 0; rc == 0 && k < n->si->model->n_state; k++)
+    }
+    return rc == 0 ? sim__check_finite(g, dx, t) : rc;
+}
+
+int sim__check_finite(group *g, const double *dx, double t)
+{
+    /* d − d is 0 for every finite d and NaN otherwise: one pass over the
+     * vector tells whether to look. */
+    double any = 0.0;
+    for (size_t i = 0; i < g->n_x; i++)
+        any += dx[i] - dx[i];
+    if (any == 0.0)
+        return 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const node *n = g->nodes[i];
+        for (size_t k = 0; k < n->si->model->n_state; k++)
             if (!isfinite(dx[n->x_off + k])) {
                 sim__fail(n->owner, TWIN_E_SOLVER_FAILURE,
                           "model '%s' (instance '%s') returned a non-finite "
                           "derivative (%g) for state '%s' at t = %.17g",
                           n->d->name, n->si->name, dx[n->x_off + k],
                           n->si->model->state[k]->name, t);
-                rc = -1;
+                return -1;
             }
     }
-    return rc;
+    return 0;
 }
 
 static int group_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *data)

@@ -155,6 +155,11 @@ void sim__gather_held(node *n);
 int sim__group_eval(group *g, double t, double *x);
 int sim__group_derivs(group *g, double t, double *x, double *dx);
 
+/* A NaN or infinite derivative would only make the solver shrink its
+ * step until it gives up: 0 when every entry of g's dx is finite, else
+ * -1 with the first one (in the group's order) recorded by name. */
+int sim__check_finite(group *g, const double *dx, double t);
+
 /* The flat right-hand side of g (rhs.c): built where it gives what the
  * general evaluation does (no loop in the group, no node ahead of its
  * turn), else g->plan stays NULL.  0, or -1 out of memory. */
