@@ -125,31 +125,35 @@ static void put(fmu *f, size_t *n, size_t k, twin_var_kind kind,
  * left undeclared (every block dense), as the host would refuse it. */
 #define FMU_MAX_DEPENDENCIES (1u << 20)
 
+/* What structure() works with: the descriptor index of each FMU
+ * variable (SIZE_MAX: left out), the states and inputs by descriptor
+ * index (states first), and the pairs so far. */
+typedef struct deps_ctx {
+    fmu *f;
+    const size_t *at;
+    const size_t *on_all;
+    size_t n_states, n_on;
+    size_t n, cap;
+} deps_ctx;
+
 /* Append the pairs of descriptor variable `of` on what deps names (the
- * states and inputs among them; parameters are constants), or on every
- * state, and on every input where inputs_too, when deps is NULL or not
- * given.  at: descriptor index of each FMU variable, or SIZE_MAX. */
-static int depend(fmu *f, size_t *n, size_t cap, size_t of,
-                  const struct fmu_deps *deps, int inputs_too,
-                  const size_t *at)
+ * states and inputs among them; parameters are constants), or, when deps
+ * is NULL or not given, on every state and, where inputs_too, every
+ * input.  -1 when cap would be passed. */
+static int depend(deps_ctx *c, size_t of, const struct fmu_deps *deps,
+                  int inputs_too)
 {
-    const twin_model_descriptor *m = &f->model;
-    for (size_t i = 0; i < m->n_variables; i++) {
-        twin_var_kind k = m->variables[i].kind;
-        int on;
-        if (deps == NULL || !deps->given) {
-            on = k == TWIN_VAR_STATE || (inputs_too && k == TWIN_VAR_INPUT);
-        } else {
-            on = 0;
-            for (size_t j = 0; j < deps->n && !on; j++)
-                on = at[deps->vars[j]] == i;
-            on &= k == TWIN_VAR_STATE || k == TWIN_VAR_INPUT;
-        }
-        if (!on)
+    const twin_variable *v = c->f->model.variables;
+    int all = deps == NULL || !deps->given;
+    size_t count = all ? (inputs_too ? c->n_on : c->n_states) : deps->n;
+    for (size_t j = 0; j < count; j++) {
+        size_t on = all ? c->on_all[j] : c->at[deps->vars[j]];
+        if (on == SIZE_MAX ||
+            (v[on].kind != TWIN_VAR_STATE && v[on].kind != TWIN_VAR_INPUT))
             continue;
-        if (*n >= cap)
+        if (c->n >= c->cap)
             return -1;
-        f->deps[(*n)++] = (twin_dependency){(uint32_t)of, (uint32_t)i};
+        c->f->deps[c->n++] = (twin_dependency){(uint32_t)of, (uint32_t)on};
     }
     return 0;
 }
@@ -170,43 +174,53 @@ static int structure(fmu *f)
         any |= d->output_deps[j].given;
     if (f->use != FMU_ME || !any)
         return 0;
-    size_t n_states = d->n_states, n_inputs = 0;
+    deps_ctx c = {.f = f, .n_states = d->n_states};
+    c.n_on = c.n_states;
     for (size_t i = 0; i < m->n_variables; i++)
-        n_inputs += m->variables[i].kind == TWIN_VAR_INPUT;
-    size_t cap = m->n_variables * (n_states + n_inputs);
-    if (cap == 0 || cap > FMU_MAX_DEPENDENCIES)
+        c.n_on += m->variables[i].kind == TWIN_VAR_INPUT;
+    c.cap = m->n_variables * c.n_on;
+    if (c.cap == 0 || c.cap > FMU_MAX_DEPENDENCIES)
         return 0;
     size_t *at = malloc((d->n_vars + 1) * sizeof *at);
-    f->deps = malloc(cap * sizeof *f->deps);
-    if (at == NULL || f->deps == NULL) {
-        free(at);
-        return -1;
-    }
+    size_t *on_all = malloc((c.n_on + 1) * sizeof *on_all);
+    const struct fmu_deps **out = calloc(d->n_vars + 1, sizeof *out);
+    f->deps = malloc(c.cap * sizeof *f->deps);
+    int rc = -1;
+    if (at == NULL || on_all == NULL || out == NULL || f->deps == NULL)
+        goto done;
     for (size_t k = 0; k < d->n_vars; k++)
         at[k] = SIZE_MAX;
-    for (size_t i = 0; i < m->n_variables; i++)
+    size_t k_on = c.n_states; /* states are the first variables */
+    for (size_t i = 0; i < m->n_variables; i++) {
         at[f->var_of[i]] = i;
-    size_t n = 0;
-    int rc = 0;
+        if (i < c.n_states)
+            on_all[i] = i;
+        else if (m->variables[i].kind == TWIN_VAR_INPUT)
+            on_all[k_on++] = i;
+    }
+    for (size_t j = 0; j < d->n_outputs; j++)
+        out[d->outputs[j]] = &d->output_deps[j];
+    c.at = at;
+    c.on_all = on_all;
+    rc = 0;
     for (size_t i = 0; i < m->n_variables && rc == 0; i++) {
         const twin_variable *v = &m->variables[i];
-        if (v->kind == TWIN_VAR_STATE) {
-            rc = depend(f, &n, cap, i, &d->state_deps[i], 1, at);
-        } else if (v->kind == TWIN_VAR_OUTPUT) {
-            const struct fmu_deps *deps = NULL;
-            for (size_t j = 0; j < d->n_outputs; j++)
-                if (d->outputs[j] == f->var_of[i])
-                    deps = &d->output_deps[j];
-            rc = depend(f, &n, cap, i, deps,
-                        (v->flags & TWIN_VAR_FEEDTHROUGH) != 0, at);
-        }
+        if (v->kind == TWIN_VAR_STATE)
+            rc = depend(&c, i, &d->state_deps[i], 1);
+        else if (v->kind == TWIN_VAR_OUTPUT)
+            rc = depend(&c, i, out[f->var_of[i]],
+                        (v->flags & TWIN_VAR_FEEDTHROUGH) != 0);
     }
+    if (rc == 0) {
+        m->dependencies = f->deps;
+        m->n_dependencies = c.n;
+    }
+    rc = 0; /* more pairs than cap (a list naming one twice): undeclared */
+done:
     free(at);
-    if (rc != 0)
-        return 0; /* cannot happen: cap covers every pair */
-    m->dependencies = f->deps;
-    m->n_dependencies = n;
-    return 0;
+    free(on_all);
+    free(out);
+    return rc;
 }
 
 /* f->model from f->desc and f->use: the variables, then the rest of the
