@@ -23,6 +23,7 @@
 #include "cmd.h"
 #include "model_lib.h"
 #include "model_vet.h"
+#include "py_model.h"
 
 typedef struct checker {
     int failures;
@@ -217,8 +218,8 @@ int cmd_check_model(int argc, char **argv)
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "twinctl check-model: give exactly one PLUGIN.so "
-                "or MODEL.fmu\n");
+        fprintf(stderr, "twinctl check-model: give exactly one PLUGIN.so, "
+                "MODEL.fmu or MODEL.py\n");
         usage(stderr);
         return 2;
     }
@@ -247,6 +248,9 @@ int cmd_check_model(int argc, char **argv)
     if (modlib__is_fmu(path))
         report(&ck, 1, "FMU: unpacked, modelDescription.xml read, its binary "
                "loaded and its functions bound");
+    else if (pymodel__of(d) != NULL)
+        report(&ck, 1, "Python model: imported, its class declared "
+               "(docs/python.md)");
     else
         report(&ck, 1, "entry point %s found", TWIN_MODEL_ENTRY_SYMBOL);
     if (modlib__check_descriptor(d, &errs) > 0) {
@@ -273,6 +277,7 @@ exit:
         modlib__unload(d_loaded, handle);
     if (vet.fd >= 0)
         close(vet.fd);
+    modvet__forget(&vet);
     errors__clear(&errs);
     return ck.failures ? 1 : 0;
 }

@@ -99,7 +99,7 @@ typedef struct modlib_scratch {
 int modlib__scratch_new(const twin_model *m, modlib_scratch *s);
 void modlib__scratch_free(modlib_scratch *s);
 
-/* Load every *.so and *.fmu in dir, all vetted first in one child
+/* Load every *.so, *.fmu and *.py in dir, all vetted first in one child
  * process.  A
  * plugin that fails its vetting or its checks is reported through log
  * (when given, one sentence each) and skipped; so is a second model of
