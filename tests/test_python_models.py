@@ -15,11 +15,19 @@ real embedded interpreter, each against an independent answer.
             naming the instance, the model and the exception's last
             traceback lines; the rows before it are exp(-t)
   nan       a NaN derivative: the run fails naming the instance
+  kept      an exception in __init__ fails the run with its message; a
+            view kept past its call raises when read (it was released)
+  segfault  a crash in the interpreter (ctypes reading address 0): only
+            the run's process dies; the failure names the instance and
+            the signal, and the rows before it are kept
   discard   twin.Discard once: the solver retries with a smaller step and
             the run still gives exp(-t) to 1e-7
   import    a model whose import fails: check-model refuses it naming the
             module and how to install it; the library skips it with the
             same sentence and loads the others
+  venv      a model importing a module only a virtual environment has:
+            refused without --python-venv, exp(-k t) with it, and its
+            print() reaches the run's stderr
   listing   `twinctl models` and `check-model` on the Python models
 
 Usage: python3 tests/test_python_models.py BUILD_DIR"""
@@ -69,7 +77,7 @@ def run(scenario, models, name):
     out = os.path.join(WORK, name + ".csv")
     args = ["run", "-q", "-o", out]
     for m in models:
-        args += ["--models", m]
+        args += m if isinstance(m, list) else ["--models", m]
     r = twinctl(*args, path)
     return r, (rows(out) if os.path.exists(out) else [])
 
@@ -147,6 +155,25 @@ def test_failures():
           "instance 'r1'" in r.stderr,
           f"a NaN derivative fails the run naming r1 ({r.stderr[-300:]})")
 
+    d = one_model("keep.py")
+    sc = decay("keep", "init")
+    sc["instances"]["r1"]["params"] = {"bad": 1.0}
+    r, out = run(sc, [d], "init")
+    check(r.returncode != 0 and "refused to create instance 'r1'" in r.stderr
+          and "ValueError: the parameter bad is 1" in r.stderr,
+          f"an exception in __init__ fails the run with it ({r.stderr[-300:]})")
+    r, out = run(decay("keep", "kept"), [d], "kept")
+    check(r.returncode != 0 and
+          "operation forbidden on released memoryview" in r.stderr,
+          f"a view kept past its call raises ({r.stderr[-300:]})")
+
+    r, out = run(decay("segfault", "segfault"), [one_model("segfault.py")],
+                 "segfault")
+    check(r.returncode != 0 and "instance 'r1'" in r.stderr and
+          "SIGSEGV" in r.stderr and len(out) == 5,
+          f"a segfault ends the run naming r1 and the signal, 4 rows kept "
+          f"({r.stderr[-300:]} {len(out)})")
+
     r, out = run(decay("discarding", "discard"), [one_model("discard.py")],
                  "discard")
     check(r.returncode == 0 and len(out) == 12,
@@ -175,6 +202,29 @@ def test_import():
           f"the others ({r.stdout[-200:]} {r.stderr[-300:]})")
 
 
+def test_venv():
+    venv = os.path.join(WORK, "venv")
+    site = os.path.join(venv, "lib", "python3.11", "site-packages")
+    os.makedirs(site)
+    with open(os.path.join(site, "twinctl_venv_probe.py"), "w") as f:
+        f.write("K = 0.25\n")
+    d = one_model("uses_venv.py")
+    sc = decay("uses_venv", "venv")
+    r, out = run(sc, [d], "no-venv")
+    c = twinctl("check-model", os.path.join(d, "uses_venv.py"))
+    check(r.returncode != 0 and "unknown_model" in r.stderr and
+          "'twinctl_venv_probe' is not installed" in c.stdout,
+          f"without the venv the model is refused naming the module "
+          f"({r.stderr[-300:]} {c.stdout[-300:]})")
+    r, out = run(sc, [d, ["--python-venv", venv]], "venv")
+    check(r.returncode == 0 and len(out) == 12 and all(
+        abs(float(x) - math.exp(-0.25 * float(t))) <= 1e-7
+        for t, x in out[1:]), f"with --python-venv it runs to exp(-t/4) "
+        f"({r.stderr[-300:]} {out[-2:]})")
+    check("uses_venv: k = 0.25" in r.stderr,
+          f"the model's print reaches stderr ({r.stderr[-300:]})")
+
+
 def test_listing():
     r = twinctl("models", "--models", EXAMPLES, "tank_py")
     check(r.returncode == 0 and "tank_py" in r.stdout and
@@ -190,6 +240,7 @@ def test_listing():
 test_twins()
 test_failures()
 test_import()
+test_venv()
 test_listing()
 shutil.rmtree(WORK, ignore_errors=True)
 print(f"{passes} checks passed, {len(failures)} failed")

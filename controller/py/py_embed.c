@@ -222,11 +222,15 @@ static const char boot_source[] =
 "    tail = [l.strip() for l in lines if l.strip() and\n"
 "            not l.startswith('Traceback')][-3:]\n"
 "    return ' | '.join(tail)\n"
+"def flush():\n"
+"    for f in (sys.stdout, sys.stderr):\n"
+"        if f is not None: f.flush()\n"
 "def venv(d):\n"
 "    found = glob.glob(os.path.join(d, 'lib', 'python3*', 'site-packages'))\n"
 "    if not found:\n"
-"        raise RuntimeError(f'{d} (TWIN_PYTHON_VENV) is not a virtual '\n"
-"                           'environment: it has no lib/python3*/site-packages')\n"
+"        return (f'{d} (TWIN_PYTHON_VENV, --python-venv) is not a virtual '\n"
+"                'environment: it has no lib/python3*/site-packages; '\n"
+"                'make one with python3 -m venv DIR')\n"
 "    for p in found: site.addsitedir(p)\n";
 
 /* The exception being raised as one sentence into why, cleared. */
@@ -292,10 +296,13 @@ static int start(char *why, size_t why_len)
     const char *venv = getenv("TWIN_PYTHON_VENV");
     if (venv != NULL && venv[0] != '\0') {
         PyObject *r = PyObject_CallMethod(boot, "venv", "s", venv);
-        if (r == NULL) {
-            char inner[400];
-            pyembed__exception(inner, sizeof inner);
-            snprintf(why, why_len, "%s", inner);
+        const char *text = r && r != Py_None ? PyUnicode_AsUTF8(r) : NULL;
+        if (r == NULL || text != NULL) {
+            if (r == NULL)
+                pyembed__exception(why, why_len);
+            else
+                snprintf(why, why_len, "%s", text);
+            Py_XDECREF(r);
             return -1;
         }
         Py_DECREF(r);
@@ -340,6 +347,14 @@ char *pyembed__import(const char *path, void **cls, char *why,
     }
     Py_DECREF(r);
     return out;
+}
+
+void pyembed__flush(void)
+{
+    PyObject *r = boot ? PyObject_CallMethod(boot, "flush", NULL) : NULL;
+    if (r == NULL)
+        PyErr_Clear();
+    Py_XDECREF(r);
 }
 
 char *pymodel__declare(const char *path, char *why, size_t why_len)

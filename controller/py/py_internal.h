@@ -63,6 +63,9 @@ int pyembed__exception(char *why, size_t why_len);
 /* py_embed.c: drop a reference the interpreter holds (NULL: nothing). */
 void pyembed__drop(void *obj);
 
+/* py_embed.c: write out what models printed (sys.stdout, sys.stderr). */
+void pyembed__flush(void);
+
 /* py_embed.c: the instance whose method runs, for twin.log and
  * twin.request_end (NULL between calls). */
 void pyembed__set_host(const twin_host *host);

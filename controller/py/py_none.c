@@ -27,3 +27,22 @@ twin_status pyrun__create(const twin_host *host, const double *params,
 }
 
 void pyrun__destroy(twin_instance *inst) { (void)inst; }
+
+/* Never called: create refuses first.  Here for the descriptor's links. */
+twin_status pyrun__init(twin_instance *inst, double t, double *x,
+                        const double *u) { return TWIN_ERROR; }
+twin_status pyrun__derivatives(twin_instance *inst, double t, const double *x,
+                               const double *u, double *dx)
+{ return TWIN_ERROR; }
+twin_status pyrun__outputs(twin_instance *inst, double t, const double *x,
+                           const double *u, double *y) { return TWIN_ERROR; }
+twin_status pyrun__event_indicators(twin_instance *inst, double t,
+                                    const double *x, const double *u,
+                                    double *g) { return TWIN_ERROR; }
+twin_status pyrun__event(twin_instance *inst, double t, double *x,
+                         const double *u, const int *crossed)
+{ return TWIN_ERROR; }
+twin_status pyrun__tick(twin_instance *inst, double t, double dt, double *x,
+                        const double *u, double *y) { return TWIN_ERROR; }
+twin_status pyrun__next_event_time(twin_instance *inst, double t,
+                                   double *t_next) { return TWIN_ERROR; }

@@ -39,6 +39,7 @@ struct twin_instance {
 
 static PyObject *str_release;
 static double no_values[1];
+static size_t live;             /* instances not yet destroyed */
 
 static void logf_(const twin_host *host, twin_log_level level,
                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -215,6 +216,7 @@ twin_status pyrun__create(const twin_host *host, const double *params,
         if (in->method[m] == NULL)
             PyErr_Clear();
     }
+    live++;
     *out = in;
     return TWIN_OK;
 }
@@ -227,6 +229,10 @@ void pyrun__destroy(twin_instance *in)
         Py_XDECREF(in->method[m]);
     Py_XDECREF(in->obj);
     free(in);
+    /* The run's process ends without finalizing the interpreter: what a
+     * model printed is written out when its last instance goes. */
+    if (--live == 0)
+        pyembed__flush();
 }
 
 twin_status pyrun__init(twin_instance *in, double t, double *x,

@@ -302,9 +302,10 @@ static int build_nodes(sim *s, twin_errors *errs)
         OUT_OF_MODEL();
         if (st > TWIN_WARNING || n->inst == NULL) {
             errors__add(errs, TWIN_E_SOLVER_FAILURE, "",
-                        "model '%s' refused to create instance '%s' (%s); "
-                        "see its log lines", m->d->name, sc->inst[i].name,
-                        status_name(st));
+                        "model '%s' refused to create instance '%s' (%s)%s%s",
+                        m->d->name, sc->inst[i].name, status_name(st),
+                        n->last_error[0] ? ": " : "; see its log lines",
+                        n->last_error);
             n->inst = NULL;
             return -2;
         }
