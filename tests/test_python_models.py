@@ -29,6 +29,11 @@ real embedded interpreter, each against an independent answer.
             refused without --python-venv, exp(-k t) with it, and its
             print() reaches the run's stderr
   listing   `twinctl models` and `check-model` on the Python models
+  where     the file is imported only in child processes: `models` (the
+            daemon's way of loading the library) imports it in its vetting
+            child, never in its own process; `run` in the vetting child
+            and the run's process, and the run's process makes the
+            instances
 
 Usage: python3 tests/test_python_models.py BUILD_DIR"""
 import csv
@@ -225,6 +230,45 @@ def test_venv():
           f"the model's print reaches stderr ({r.stderr[-300:]})")
 
 
+def test_where():
+    d = one_model("where.py")
+    mark = os.path.join(WORK, "where")
+    env = dict(os.environ, TWIN_TEST_WHERE=mark)
+
+    def pids(kind):
+        try:
+            with open(mark + "." + kind) as f:
+                return [int(p) for p in f.read().split()]
+        except FileNotFoundError:
+            return []
+
+    p = subprocess.Popen([TWINCTL, "models", "--models", d, "where"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+    out, err = p.communicate(timeout=60)
+    check(p.returncode == 0 and "where" in out and len(pids("import")) == 1
+          and p.pid not in pids("import") and pids("create") ==
+          pids("import"),
+          f"models imports the file in a child only (models pid {p.pid}, "
+          f"imports {pids('import')}, creates {pids('create')})")
+    os.unlink(mark + ".import")
+    if os.path.exists(mark + ".create"):
+        os.unlink(mark + ".create")
+    path = os.path.join(WORK, "where.json")
+    with open(path, "w") as f:
+        json.dump(decay("where", "where"), f)
+    p = subprocess.Popen([TWINCTL, "run", "-q", "-o", os.devnull, "--models",
+                          d, path], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env)
+    out, err = p.communicate(timeout=60)
+    imports, creates = pids("import"), pids("create")
+    check(p.returncode == 0 and len(set(imports)) == 2 and
+          p.pid not in imports and creates == imports,
+          f"run imports the file in its vetting child and in the run's "
+          f"process, never in its own (run pid {p.pid}, imports {imports}, "
+          f"creates {creates}; {err[-300:]})")
+
+
 def test_listing():
     r = twinctl("models", "--models", EXAMPLES, "tank_py")
     check(r.returncode == 0 and "tank_py" in r.stdout and
@@ -242,6 +286,7 @@ test_failures()
 test_import()
 test_venv()
 test_listing()
+test_where()
 shutil.rmtree(WORK, ignore_errors=True)
 print(f"{passes} checks passed, {len(failures)} failed")
 sys.exit(1 if failures else 0)

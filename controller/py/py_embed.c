@@ -4,8 +4,10 @@
  * signal handlers left to the host and no bytecode written next to the
  * models; the `twin` module the model files import (twin.Discard,
  * twin.log, twin.request_end, the log levels); a small bootstrap module,
- * written in Python below, that imports a model file, finds its class
- * and writes its declaration as JSON; and an exception as one sentence.
+ * written in Python below, that imports a model file (once per process:
+ * the vetting child's exercise and check-model's calls use the class the
+ * declaration came from), finds its class and writes its declaration as
+ * JSON; and an exception as one sentence.
  *
  * The daemon never gets here: it holds Python models as the JSON their
  * vetting child wrote (py_model.c).  TWIN_PYTHON_VENV names a virtual
@@ -189,7 +191,12 @@ static const char boot_source[] =
 "        'variables': vs, 'dependencies': dependencies(c, vs),\n"
 "        'methods': [m for m in METHODS if callable(getattr(c, m, None))]},\n"
 "        sort_keys=True, separators=(',', ':'))\n"
+"LOADED = {}\n"
 "def load(path):\n"
+"    key = os.path.abspath(path)\n"
+"    if key not in LOADED: LOADED[key] = load_file(path)\n"
+"    return LOADED[key]\n"
+"def load_file(path):\n"
 "    stem = os.path.splitext(os.path.basename(path))[0]\n"
 "    name = 'twin_model_' + re.sub(r'\\W', '_', stem)\n"
 "    d = os.path.dirname(os.path.abspath(path))\n"
