@@ -11,6 +11,10 @@ real embedded interpreter, each against an independent answer.
   mixed     Python pumps between C tanks and C controllers, and Python
             tanks and controllers around C pumps: Python feeding C and C
             feeding Python, the same rows to 1e-9
+  ball      a bouncing ball (a state event with a state reset): the
+            height at every tick against the closed form, to 1e-6
+  ticker    time events every 0.35 s: the count at every tick exact, the
+            last event's time the scheduled one bit for bit
   raises    an exception in derivatives: the run fails (solver_failure)
             naming the instance, the model and the exception's last
             traceback lines; the rows before it are exp(-t)
@@ -124,6 +128,51 @@ def test_twins():
         r, rp = run(tank_farm(10800, models), [EXAMPLES], name)
         check(r.returncode == 0, f"{name}: runs ({r.stderr[-300:]})")
         same_rows(rc, rp, f"{name} against the C plugins")
+
+
+def ball_height(t, h0=1.0, g=9.81, e=0.7):
+    """The closed form: free fall from h0, each bounce at speed e times the
+    speed it hit the ground with."""
+    t_hit = math.sqrt(2 * h0 / g)
+    if t <= t_hit:
+        return h0 - 0.5 * g * t * t
+    v = e * g * t_hit
+    while True:
+        flight = 2 * v / g
+        if t <= t_hit + flight:
+            s = t - t_hit
+            return v * s - 0.5 * g * s * s
+        t_hit += flight
+        v *= e
+
+
+def test_events():
+    sc = {"name": "ball", "time": {"start": 0, "stop": 2.0, "dt": 0.01},
+          "pace": "batch",
+          "solver": {"method": "bdf", "rtol": 1e-10, "atol": 1e-12},
+          "instances": {"b": {"model": "ball_py"}}, "connections": [],
+          "outputs": ["b.h", "b.bounces"]}
+    r, out = run(sc, [one_model("ball.py")], "ball")
+    check(r.returncode == 0 and len(out) == 202,
+          f"the ball runs ({r.stderr[-300:]})")
+    worst = max((abs(float(h) - ball_height(float(t)))
+                 for t, h, _ in out[1:]), default=math.inf)
+    check(worst <= 1e-6, f"the ball's height against the closed form "
+          f"(worst {worst})")
+    check(out[-1][2] == "4", f"4 bounces by t = 2 ({out[-1]})")
+
+    sc = {"name": "ticker", "time": {"start": 0, "stop": 5, "dt": 1},
+          "pace": "batch",
+          "solver": {"method": "bdf", "rtol": 1e-8, "atol": 1e-10},
+          "instances": {"k": {"model": "ticker_py"}}, "connections": [],
+          "outputs": ["k.n", "k.last"]}
+    r, out = run(sc, [one_model("ticker.py")], "ticker")
+    want = [sum(1 for k in range(1, 100) if k * 0.35 <= t) for t in range(6)]
+    check(r.returncode == 0 and [int(float(n)) for _, n, _ in out[1:]]
+          == want, f"the time events counted at every tick ({out})")
+    check(all(float(last) == (int(float(n)) * 0.35 if float(n) else 0.0)
+              for _, n, last in out[1:]),
+          f"each time event at its scheduled time, bit for bit ({out})")
 
 
 def decay(model, name):
@@ -282,6 +331,7 @@ def test_listing():
 
 
 test_twins()
+test_events()
 test_failures()
 test_import()
 test_venv()
