@@ -49,24 +49,14 @@ import subprocess
 import sys
 import tempfile
 
+from checklib import check, summary
+
 BUILD = os.path.abspath(sys.argv[1])
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TWINCTL = os.path.join(BUILD, "controller", "twinctl")
 EXAMPLES = os.path.join(TOP, "examples", "python-models")
 BAD = os.path.join(TOP, "tests", "python-models")
 WORK = tempfile.mkdtemp(prefix="twin-py-models-")
-
-failures = []
-passes = 0
-
-
-def check(ok, what):
-    global passes
-    if ok:
-        passes += 1
-    else:
-        failures.append(what)
-        print("FAIL: " + what, file=sys.stderr)
 
 
 def twinctl(*args):
@@ -130,6 +120,20 @@ def test_twins():
         same_rows(rc, rp, f"{name} against the C plugins")
 
 
+def one_instance(name, model, inst, outputs, stop=10, dt=1, rtol=1e-10,
+                 atol=1e-12):
+    """A scenario of one instance of model, batch-paced, BDF."""
+    return {"name": name, "time": {"start": 0, "stop": stop, "dt": dt},
+            "pace": "batch",
+            "solver": {"method": "bdf", "rtol": rtol, "atol": atol},
+            "instances": {inst: {"model": model}}, "connections": [],
+            "outputs": [inst + "." + o for o in outputs]}
+
+
+def decay(model, name):
+    return one_instance(name, model, "r1", ["x"])
+
+
 def ball_height(t, h0=1.0, g=9.81, e=0.7):
     """The closed form: free fall from h0, each bounce at speed e times the
     speed it hit the ground with."""
@@ -147,11 +151,8 @@ def ball_height(t, h0=1.0, g=9.81, e=0.7):
 
 
 def test_events():
-    sc = {"name": "ball", "time": {"start": 0, "stop": 2.0, "dt": 0.01},
-          "pace": "batch",
-          "solver": {"method": "bdf", "rtol": 1e-10, "atol": 1e-12},
-          "instances": {"b": {"model": "ball_py"}}, "connections": [],
-          "outputs": ["b.h", "b.bounces"]}
+    sc = one_instance("ball", "ball_py", "b", ["h", "bounces"], stop=2.0,
+                      dt=0.01)
     r, out = run(sc, [one_model("ball.py")], "ball")
     check(r.returncode == 0 and len(out) == 202,
           f"the ball runs ({r.stderr[-300:]})")
@@ -161,11 +162,8 @@ def test_events():
           f"(worst {worst})")
     check(out[-1][2] == "4", f"4 bounces by t = 2 ({out[-1]})")
 
-    sc = {"name": "ticker", "time": {"start": 0, "stop": 5, "dt": 1},
-          "pace": "batch",
-          "solver": {"method": "bdf", "rtol": 1e-8, "atol": 1e-10},
-          "instances": {"k": {"model": "ticker_py"}}, "connections": [],
-          "outputs": ["k.n", "k.last"]}
+    sc = one_instance("ticker", "ticker_py", "k", ["n", "last"], stop=5,
+                      rtol=1e-8, atol=1e-10)
     r, out = run(sc, [one_model("ticker.py")], "ticker")
     want = [sum(1 for k in range(1, 100) if k * 0.35 <= t) for t in range(6)]
     check(r.returncode == 0 and [int(float(n)) for _, n, _ in out[1:]]
@@ -175,12 +173,7 @@ def test_events():
           f"each time event at its scheduled time, bit for bit ({out})")
 
 
-def decay(model, name):
-    return {"name": name, "time": {"start": 0, "stop": 10, "dt": 1},
-            "pace": "batch",
-            "solver": {"method": "bdf", "rtol": 1e-10, "atol": 1e-12},
-            "instances": {"r1": {"model": model}}, "connections": [],
-            "outputs": ["r1.x"]}
+
 
 
 def one_model(file):
@@ -338,5 +331,4 @@ test_venv()
 test_listing()
 test_where()
 shutil.rmtree(WORK, ignore_errors=True)
-print(f"{passes} checks passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+sys.exit(summary("test_python_models"))
