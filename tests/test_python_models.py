@@ -8,6 +8,8 @@ real embedded interpreter, each against an independent answer.
             (10 800 rows; the issue's 24 h is left to the benchmark, to
             keep this test short): every value of every row within 1e-9
             of the C plugins' run (relative above 1)
+  fed-batch bioreactor_py in place of the C bioreactor on fed-batch (30 h),
+            every row within 1e-9
   mixed     Python pumps between C tanks and C controllers, and Python
             tanks and controllers around C pumps: Python feeding C and C
             feeding Python, the same rows to 1e-9
@@ -128,6 +130,19 @@ def one_instance(name, model, inst, outputs, stop=10, dt=1, rtol=1e-10,
             "solver": {"method": "bdf", "rtol": rtol, "atol": atol},
             "instances": {inst: {"model": model}}, "connections": [],
             "outputs": [inst + "." + o for o in outputs]}
+
+
+def test_bioreactor():
+    with open(os.path.join(TOP, "scenarios", "fed-batch.json")) as f:
+        sc = json.load(f)
+    c, rc = run(sc, [], "fed-batch-c")
+    for inst in sc["instances"].values():
+        inst["model"] = "bioreactor_py"
+    p, rp = run(sc, [EXAMPLES], "fed-batch-py")
+    check(c.returncode == 0 and p.returncode == 0 and len(rc) == 1802,
+          f"fed-batch runs with both bioreactors ({c.stderr[-200:]} "
+          f"{p.stderr[-200:]})")
+    same_rows(rc, rp, "bioreactor_py against the C bioreactor")
 
 
 def decay(model, name):
@@ -324,6 +339,7 @@ def test_listing():
 
 
 test_twins()
+test_bioreactor()
 test_events()
 test_failures()
 test_import()
