@@ -35,6 +35,8 @@ real embedded interpreter, each against an independent answer.
             refused without --python-venv, exp(-k t) with it, and its
             print() reaches the run's stderr
   listing   `twinctl models` and `check-model` on the Python models
+  two       a file with two model classes: both listed, checked, and run
+            side by side to exp(-t) and exp(-2t)
   where     the file is imported only in child processes: `models` (the
             daemon's way of loading the library) imports it in its vetting
             child, never in its own process; `run` in the vetting child
@@ -287,6 +289,24 @@ def test_venv():
           f"the model's print reaches stderr ({r.stderr[-300:]})")
 
 
+def test_two():
+    d = one_model("two.py")
+    r = twinctl("models", "--models", d, "decay_a", "decay_b")
+    c = twinctl("check-model", os.path.join(d, "two.py"))
+    check(r.returncode == 0 and c.returncode == 0 and
+          "descriptor: model 'decay_b'" in c.stdout,
+          f"both classes listed and checked ({r.stderr[-200:]} "
+          f"{c.stdout[-300:]})")
+    sc = one_instance("two", "decay_a", "a", ["x"])
+    sc["instances"]["b"] = {"model": "decay_b"}
+    sc["outputs"].append("b.x")
+    r, out = run(sc, [d], "two")
+    check(r.returncode == 0 and len(out) == 12 and all(
+        abs(float(a) - math.exp(-float(t))) <= 1e-7 and
+        abs(float(b) - math.exp(-2 * float(t))) <= 1e-7
+        for t, a, b in out[1:]), f"both run ({r.stderr[-300:]} {out[-1:]})")
+
+
 def test_where():
     d = one_model("where.py")
     mark = os.path.join(WORK, "where")
@@ -346,5 +366,6 @@ test_import()
 test_venv()
 test_listing()
 test_where()
+test_two()
 shutil.rmtree(WORK, ignore_errors=True)
 sys.exit(summary("test_python_models"))

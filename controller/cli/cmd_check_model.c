@@ -180,6 +180,33 @@ exit:
     free(crossed);
 }
 
+/* The descriptor's checks, then a call of each function at the start
+ * values. */
+static void check_one(checker *ck, const twin_model_descriptor *d)
+{
+    twin_errors errs = {0};
+    char why[1024];
+    twin_model *m = NULL;
+    if (modlib__check_descriptor(d, &errs) > 0) {
+        for (size_t i = 0; i < errs.count; i++)
+            report(ck, 0, "descriptor %s: %s", errs.items[i].path,
+                   errs.items[i].message);
+        goto exit;
+    }
+    report(ck, 1, "descriptor: model '%s'%s%s, ABI %u.%u, %zu variables",
+           d->name, d->version[0] ? " " : "", d->version, d->abi_major,
+           d->abi_minor, d->n_variables);
+    m = modlib__wrap(d, why, sizeof why);
+    if (m == NULL) {
+        report(ck, 0, "%s", why);
+        goto exit;
+    }
+    exercise(ck, m);
+exit:
+    modlib__close(&m);
+    errors__clear(&errs);
+}
+
 int cmd_check_model(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -190,8 +217,6 @@ int cmd_check_model(int argc, char **argv)
     checker ck = {0};
     modvet_file vet = {.fd = -1};
     double timeout = MODVET_SECONDS;
-    twin_errors errs = {0};
-    twin_model *m = NULL;
     void *handle = NULL;
     const twin_model_descriptor *d_loaded = NULL;
     char why[1024];
@@ -253,31 +278,26 @@ int cmd_check_model(int argc, char **argv)
                "(docs/python.md)");
     else
         report(&ck, 1, "entry point %s found", TWIN_MODEL_ENTRY_SYMBOL);
-    if (modlib__check_descriptor(d, &errs) > 0) {
-        for (size_t i = 0; i < errs.count; i++)
-            report(&ck, 0, "descriptor %s: %s", errs.items[i].path,
-                   errs.items[i].message);
-        goto exit;
+    check_one(&ck, d);
+    /* A Python file's further model classes, each checked the same way. */
+    for (size_t k = 1; pymodel__of(d) && k < pymodel__count(pymodel__of(d));
+         k++) {
+        const twin_model_descriptor *dk = pymodel__open(
+            path, pymodel__json(pymodel__of(d)), k, why, sizeof why);
+        report(&ck, dk != NULL, "class %zu%s%s", k, dk ? "" : ": ",
+               dk ? "" : why);
+        if (dk != NULL)
+            check_one(&ck, dk);
+        modlib__unload(dk, NULL);
     }
-    report(&ck, 1, "descriptor: model '%s'%s%s, ABI %u.%u, %zu variables",
-           d->name, d->version[0] ? " " : "", d->version, d->abi_major,
-           d->abi_minor, d->n_variables);
-    m = modlib__wrap(d, why, sizeof why);
-    if (m == NULL) {
-        report(&ck, 0, "%s", why);
-        goto exit;
-    }
-    exercise(&ck, m);
 exit:
     printf("%s: %s (%d problem%s)\n", argv[optind],
            ck.failures ? "REFUSED" : "ready to use", ck.failures,
            ck.failures == 1 ? "" : "s");
-    modlib__close(&m);
     if (handle)
         modlib__unload(d_loaded, handle);
     if (vet.fd >= 0)
         close(vet.fd);
     modvet__forget(&vet);
-    errors__clear(&errs);
     return ck.failures ? 1 : 0;
 }

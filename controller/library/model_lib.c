@@ -546,7 +546,8 @@ static const twin_model_descriptor *load_py(const char *path, void **handle_out,
     char *json = pymodel__declare(path, why, why_len);
     if (json == NULL)
         return NULL;
-    const twin_model_descriptor *d = pymodel__open(path, json, why, why_len);
+    const twin_model_descriptor *d = pymodel__open(path, json, 0, why,
+                                                   why_len);
     free(json);
     if (d != NULL)
         *handle_out = pymodel__of(d);
@@ -630,15 +631,16 @@ static int open_cs_twin(twin_model *m, const char *path, char *why,
 }
 
 /* Load a plugin that came through its vetting: a Python model from the
- * declaration its vetting child reported (decl), running no Python. */
+ * declaration its vetting child reported (decl), running no Python, its
+ * index-th class (from 0: the file's further classes chained on next). */
 static twin_model *open_vetted(const char *path, int fd, const char *decl,
-                               char *why, size_t why_len)
+                               size_t index, char *why, size_t why_len)
 {
     void *handle = NULL;
     char inner[512];
     const twin_model_descriptor *d;
     if (pymodel__is_py(path)) {
-        d = decl ? pymodel__open(path, decl, why, why_len) : NULL;
+        d = decl ? pymodel__open(path, decl, index, why, why_len) : NULL;
         if (decl == NULL)
             snprintf(why, why_len, "%s: its vetting reported no "
                      "declaration", path);
@@ -665,6 +667,16 @@ static twin_model *open_vetted(const char *path, int fd, const char *decl,
         modlib__close(&m);
         return NULL;
     }
+    size_t n = index == 0 && pymodel__of(d) ? pymodel__count(pymodel__of(d))
+                                            : 0;
+    twin_model **tail = &m->next;
+    for (size_t k = 1; k < n; k++) {
+        if ((*tail = open_vetted(path, fd, decl, k, why, why_len)) == NULL) {
+            modlib__close(&m);
+            return NULL;
+        }
+        tail = &(*tail)->next;
+    }
     return m;
 }
 
@@ -690,7 +702,7 @@ twin_model *modlib__open(const char *path, char *why, size_t why_len)
     }
     modvet__vet(&f, 1, MODVET_SECONDS);
     if (f.kind == MODVET_FIT)
-        m = open_vetted(path, f.fd, f.decl, why, why_len);
+        m = open_vetted(path, f.fd, f.decl, 0, why, why_len);
     else
         refusal(&f, why, why_len);
     modvet__forget(&f);
@@ -704,6 +716,7 @@ void modlib__close(twin_model **mp)
     if (m == NULL)
         return;
     modlib__close(&m->cs);
+    modlib__close(&m->next);
     free(m->param);
     free(m->state);
     free(m->input);
@@ -762,18 +775,23 @@ static void take(model_lib *lib, twin_model *m, const char *path,
                  modlib_log_fn log, void *log_ctx, int *loaded)
 {
     char why[8192];
+    /* A Python file's further classes, each a model of its own. */
+    twin_model *next = m->next;
+    m->next = NULL;
     if (modlib__add(lib, m) == 0) {
         (*loaded)++;
-        return;
+    } else {
+        if (log) {
+            const twin_model *first = modlib__find(lib, m->d->name);
+            snprintf(why, sizeof why,
+                     "%s: model '%s' is already loaded from %s; skipped",
+                     path, m->d->name, first ? first->path : "?");
+            log(log_ctx, why);
+        }
+        modlib__close(&m);
     }
-    if (log) {
-        const twin_model *first = modlib__find(lib, m->d->name);
-        snprintf(why, sizeof why,
-                 "%s: model '%s' is already loaded from %s; skipped", path,
-                 m->d->name, first ? first->path : "?");
-        log(log_ctx, why);
-    }
-    modlib__close(&m);
+    if (next != NULL)
+        take(lib, next, path, log, log_ctx, loaded);
 }
 
 /* Append the names of dir's files ending in suffix to *names (n long). */
@@ -847,8 +865,8 @@ int modlib__load_dir(model_lib *lib, const char *dir, modlib_log_fn log,
     for (size_t i = 0; i < k; i++) {
         twin_model *m = NULL;
         if (files[i].kind == MODVET_FIT)
-            m = open_vetted(files[i].path, files[i].fd, files[i].decl, why,
-                            sizeof why);
+            m = open_vetted(files[i].path, files[i].fd, files[i].decl, 0,
+                            why, sizeof why);
         else
             refusal(&files[i], why, sizeof why);
         modvet__forget(&files[i]);

@@ -47,6 +47,10 @@ typedef struct twin_model {
      * ("fmi_interface" in a scenario, scenario.c), is here.  NULL for
      * every other model. */
     struct twin_model *cs;
+    /* A Python file with several model classes (docs/python.md): the
+     * model of its next class; modlib__load_dir adds each on its own.
+     * NULL for every other model. */
+    struct twin_model *next;
 } twin_model;
 
 typedef struct model_lib {

@@ -268,6 +268,28 @@ static void declare(int out, size_t i, const twin_model_descriptor *d)
         _exit(1);
 }
 
+/* A Python file's classes after the first (d), each checked and
+ * exercised as the first was; 0, or -1 when one was refused (said). */
+static int further_classes(int out, size_t i, const modvet_file *f,
+                           const twin_model_descriptor *d)
+{
+    char why[1024];
+    const pymodel *first = pymodel__of(d);
+    for (size_t k = 1; k < pymodel__count(first); k++) {
+        enter(i, PH_DESCRIPTOR);
+        const twin_model_descriptor *dk =
+            pymodel__open(f->path, pymodel__json(first), k, why, sizeof why);
+        twin_model *m = dk ? modlib__wrap(dk, why, sizeof why) : NULL;
+        if (m == NULL) {
+            say(out, "V %zu %d %s: refused: class %zu: %s", i,
+                MODVET_REFUSED, f->path, k, why);
+            return -1;
+        }
+        exercise(i, m);
+    }
+    return 0;
+}
+
 static void vet_one(int out, size_t i, const modvet_file *f)
 {
     char why[1024];
@@ -311,8 +333,11 @@ check:
         return;
     }
     exercise(i, m);
-    if (pymodel__of(d) != NULL)
+    if (pymodel__of(d) != NULL) {
+        if (further_classes(out, i, f, d) != 0)
+            return;
         declare(out, i, d);
+    }
     say(out, "V %zu %d", i, MODVET_FIT);
 }
 

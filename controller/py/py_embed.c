@@ -180,7 +180,7 @@ static const char boot_source[] =
 "    if isinstance(ng, bool) or not isinstance(ng, int) or ng < 0:\n"
 "        raise TypeError(f'{n}.n_event_indicators must be a count')\n"
 "    vs = [variable(c, i, v) for i, v in enumerate(c.variables)]\n"
-"    return json.dumps({'class': n, 'name': c.name,\n"
+"    return {'class': n, 'name': c.name,\n"
 "        'version': getattr(c, 'version', '0'),\n"
 "        'description': getattr(c, 'description', '') or\n"
 "                       (c.__doc__ or '').strip(),\n"
@@ -189,8 +189,7 @@ static const char boot_source[] =
 "        'sample_period': num(getattr(c, 'sample_period', 0.0),\n"
 "                             f'{n}.sample_period'),\n"
 "        'variables': vs, 'dependencies': dependencies(c, vs),\n"
-"        'methods': [m for m in METHODS if callable(getattr(c, m, None))]},\n"
-"        sort_keys=True, separators=(',', ':'))\n"
+"        'methods': [m for m in METHODS if callable(getattr(c, m, None))]}\n"
 "LOADED = {}\n"
 "def load(path):\n"
 "    key = os.path.abspath(path)\n"
@@ -211,11 +210,8 @@ static const char boot_source[] =
 "    if not found:\n"
 "        raise TypeError('it defines no model class (a class with the '\n"
 "                        'attributes name and variables, docs/python.md)')\n"
-"    if len(found) > 1:\n"
-"        raise TypeError(f'it defines {len(found)} model classes ('\n"
-"                        + ', '.join(c.__name__ for c in found) +\n"
-"                        '); put each in a file of its own')\n"
-"    return found[0], declare(found[0])\n"
+"    return tuple(found), json.dumps([declare(c) for c in found],\n"
+"                                    sort_keys=True, separators=(',', ':'))\n"
 "def describe(e):\n"
 "    if isinstance(e, ModuleNotFoundError) and e.name:\n"
 "        top = e.name.split('.')[0]\n"
@@ -329,8 +325,8 @@ int pyembed__start(char *why, size_t why_len)
     return 0;
 }
 
-char *pyembed__import(const char *path, void **cls, char *why,
-                      size_t why_len)
+char *pyembed__import(const char *path, size_t index, void **cls,
+                      char *why, size_t why_len)
 {
     char inner[900];
     if (pyembed__start(inner, sizeof inner) != 0) {
@@ -350,7 +346,13 @@ char *pyembed__import(const char *path, void **cls, char *why,
         PyErr_Clear();
         snprintf(why, why_len, "out of memory");
     } else if (cls != NULL) {
-        *cls = Py_NewRef(PyTuple_GetItem(r, 0));
+        PyObject *classes = PyTuple_GetItem(r, 0);
+        PyObject *c = (Py_ssize_t)index < PyTuple_Size(classes)
+                          ? PyTuple_GetItem(classes, (Py_ssize_t)index)
+                          : NULL;
+        *cls = c ? Py_NewRef(c) : NULL;
+        if (c == NULL)
+            PyErr_Clear();
     }
     Py_DECREF(r);
     return out;
@@ -366,5 +368,5 @@ void pyembed__flush(void)
 
 char *pymodel__declare(const char *path, char *why, size_t why_len)
 {
-    return pyembed__import(path, NULL, why, why_len);
+    return pyembed__import(path, 0, NULL, why, why_len);
 }

@@ -13,8 +13,10 @@
 struct pymodel {
     twin_model_descriptor model;  /* the descriptor the host sees */
     char *path;                   /* the *.py file */
-    char *json;                   /* its declaration, as declared */
-    json_t *decl;                 /* ... parsed: owns every string */
+    char *json;                   /* the file's declaration, as declared */
+    json_t *root;                 /* ... parsed: owns every string */
+    json_t *decl;                 /* this model's class in it */
+    size_t index;                 /* ... the index-th */
     twin_variable *vars;
     size_t n_params;              /* how many of vars are parameters */
     twin_dependency *deps;        /* ABI 1.2 structure, NULL: dense */
@@ -49,11 +51,12 @@ twin_status pyrun__next_event_time(twin_instance *inst, double t,
  * 0, or -1 with why. */
 int pyembed__start(char *why, size_t why_len);
 
-/* py_embed.c: import path and find its model class; *cls gets a new
- * reference to it (may be NULL when only the JSON is wanted) and the
- * return value its declaration as JSON (malloc'd), or NULL with why. */
-char *pyembed__import(const char *path, void **cls, char *why,
-                      size_t why_len);
+/* py_embed.c: import path (once per process) and find its model
+ * classes; *cls gets a new reference to the index-th (may be NULL when
+ * only the JSON is wanted; NULL when there is none) and the return value
+ * the file's declaration as JSON (malloc'd), or NULL with why. */
+char *pyembed__import(const char *path, size_t index, void **cls,
+                      char *why, size_t why_len);
 
 /* py_embed.c: the exception being raised as one sentence (its type,
  * message and the last lines of its traceback), cleared; 1 when it was a

@@ -30,6 +30,11 @@ const char *pymodel__json(const pymodel *pm)
     return pm->json;
 }
 
+size_t pymodel__count(const pymodel *pm)
+{
+    return json_array_size(pm->root);
+}
+
 /* A number as the bootstrap writes it: a JSON number, or "nan", "inf",
  * "-inf" (JSON has none); absent: dflt. */
 static int number(json_t *o, const char *key, double dflt, double *out)
@@ -172,7 +177,8 @@ static int describe(pymodel *pm, char *why, size_t why_len)
 }
 
 const twin_model_descriptor *pymodel__open(const char *path, const char *json,
-                                           char *why, size_t why_len)
+                                           size_t index, char *why,
+                                           size_t why_len)
 {
     json_error_t jerr;
     pymodel *pm = calloc(1, sizeof *pm);
@@ -181,11 +187,15 @@ const twin_model_descriptor *pymodel__open(const char *path, const char *json,
         snprintf(why, why_len, "out of memory");
         goto fail;
     }
-    pm->decl = json_loads(json, 0, &jerr);
+    jerr.text[0] = '\0';
+    pm->root = json_loads(json, 0, &jerr);
+    pm->index = index;
+    pm->decl = json_array_get(pm->root, index);
     if (!json_is_object(pm->decl) ||
         !json_is_array(json_object_get(pm->decl, "variables"))) {
-        snprintf(why, why_len, "%s: its declaration is not readable (%s); "
-                 "twinctl check-model %s shows why", path, jerr.text, path);
+        snprintf(why, why_len, "%s: its declaration has no model class %zu "
+                 "%s(%s); twinctl check-model %s shows why", path, index,
+                 jerr.text[0] ? "readable " : "", jerr.text, path);
         goto fail;
     }
     /* The model has the create function before describe() fills the
@@ -208,7 +218,7 @@ void pymodel__close(pymodel **pmp)
     if (pm == NULL)
         return;
     pyembed__drop(pm->cls);
-    json_decref(pm->decl);
+    json_decref(pm->root);
     free(pm->vars);
     free(pm->deps);
     free(pm->json);

@@ -30,24 +30,31 @@ int pymodel__available(void);
 /* Whether path names a Python model file (*.py). */
 int pymodel__is_py(const char *path);
 
-/* Import path and return its model class's declaration as JSON (malloc'd,
- * one line), or NULL with one sentence in why: an exception at import
- * (its last traceback lines; a missing module named, with how to install
- * it), no model class, or a declaration that is not of the documented
- * form.  Starts the interpreter in this process. */
+/* Import path and return the declaration of its model classes as JSON
+ * (an array, one object per class; malloc'd, one line), or NULL with one
+ * sentence in why: an exception at import (its last traceback lines; a
+ * missing module named, with how to install it), no model class, or a
+ * declaration that is not of the documented form.  Starts the
+ * interpreter in this process. */
 char *pymodel__declare(const char *path, char *why, size_t why_len);
 
-/* The descriptor of the model declared by json (from pymodel__declare),
- * whose functions run path's class; NULL with one sentence in why.  Runs
- * no Python.  Close with pymodel__close(pymodel__of(d)). */
+/* The descriptor of the index-th model class declared by json (from
+ * pymodel__declare), whose functions run that class of path; NULL with
+ * one sentence in why.  Runs no Python.  Close with
+ * pymodel__close(pymodel__of(d)). */
 typedef struct pymodel pymodel;
 const twin_model_descriptor *pymodel__open(const char *path, const char *json,
-                                           char *why, size_t why_len);
+                                           size_t index, char *why,
+                                           size_t why_len);
+
+/* How many model classes the file of pm declares. */
+size_t pymodel__count(const pymodel *pm);
 
 /* The Python model d belongs to, or NULL when d is another model's. */
 pymodel *pymodel__of(const twin_model_descriptor *d);
 
-/* The declaration the model was made from (JSON, owned by pm). */
+/* The declaration of the file the model was made from (JSON, owned by
+ * pm). */
 const char *pymodel__json(const pymodel *pm);
 
 void pymodel__close(pymodel **pm);

@@ -59,9 +59,9 @@ static int bind(pymodel *pm)
 {
     if (pm->bound == 0) {
         void *cls = NULL;
-        char *json = pyembed__import(pm->path, &cls, pm->bind_error,
-                                     sizeof pm->bind_error);
-        if (json != NULL && strcmp(json, pm->json) != 0) {
+        char *json = pyembed__import(pm->path, pm->index, &cls,
+                                     pm->bind_error, sizeof pm->bind_error);
+        if (json != NULL && (strcmp(json, pm->json) != 0 || cls == NULL)) {
             snprintf(pm->bind_error, sizeof pm->bind_error,
                      "Python model %s changed since the model library "
                      "loaded it (its declaration differs); reload the "
