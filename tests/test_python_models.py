@@ -30,7 +30,9 @@ real embedded interpreter, each against an independent answer.
             the run still gives exp(-t) to 1e-7
   import    a model whose import fails: check-model refuses it naming the
             module and how to install it; the library skips it with the
-            same sentence and loads the others
+            same sentence and loads the others; a syntax error is refused
+            with its file and line, a declaration not of the form with
+            the class, the variable and what is wrong
   venv      a model importing a module only a virtual environment has:
             refused without --python-venv, exp(-k t) with it, and its
             print() reaches the run's stderr
@@ -266,6 +268,30 @@ def test_import():
           f"the others ({r.stdout[-200:]} {r.stderr[-300:]})")
 
 
+BROKEN = {
+    "syntax.py": ("class A:\n    name = 'a'\n    variables = []\n"
+                  "    def derivatives(self, t, x, u, dx)\n        pass\n",
+                  ["SyntaxError in ", "syntax.py, line 4: expected ':'"]),
+    "declared.py": ("class A:\n    name = 'a'\n    variables = [dict("
+                    "name='x', kind='stat', start=1.0)]\n",
+                    ["A.variables[0] ('x'): kind must be one of",
+                     "not 'stat'"]),
+    "keys.py": ("class A:\n    name = 'a'\n    variables = [dict("
+                "name='x', kind='state', strat=1.0)]\n",
+                ["A.variables[0] ('x') has unknown keys ['strat']"]),
+}
+
+
+def test_broken():
+    for name, (text, parts) in BROKEN.items():
+        path = os.path.join(WORK, name)
+        with open(path, "w") as f:
+            f.write(text)
+        r = twinctl("check-model", path)
+        check(r.returncode == 1 and all(p in r.stdout for p in parts),
+              f"check-model {name} says {parts} ({r.stdout[-300:]})")
+
+
 def test_venv():
     venv = os.path.join(WORK, "venv")
     site = os.path.join(venv, "lib", "python3.11", "site-packages")
@@ -363,6 +389,7 @@ test_bioreactor()
 test_events()
 test_failures()
 test_import()
+test_broken()
 test_venv()
 test_listing()
 test_where()
