@@ -33,11 +33,12 @@ typedef struct checker {
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: twinctl check-model [OPTIONS] PLUGIN.so|MODEL.fmu\n"
+        "usage: twinctl check-model [OPTIONS] PLUGIN.so|MODEL.fmu|MODEL.py\n"
         "\n"
-        "Load a model plugin or an FMU, check its ABI version and descriptor,\n"
-        "and exercise it once at its defaults and start values.  Prints one line\n"
-        "per check; exits 0 when all pass, 1 otherwise.\n"
+        "Load a model plugin, an FMU or a Python model (each of its classes;\n"
+        "docs/python.md), check its ABI version and descriptor, and exercise\n"
+        "it once at its defaults and start values.  Prints one line per\n"
+        "check; exits 0 when all pass, 1 otherwise.\n"
         "\n"
         "Options:\n"
         "      --timeout S  the time limit of each phase of the vetting in a\n"
@@ -274,7 +275,7 @@ int cmd_check_model(int argc, char **argv)
         report(&ck, 1, "FMU: unpacked, modelDescription.xml read, its binary "
                "loaded and its functions bound");
     else if (pymodel__of(d) != NULL)
-        report(&ck, 1, "Python model: imported, its class declared "
+        report(&ck, 1, "Python model: imported, its classes declared "
                "(docs/python.md)");
     else
         report(&ck, 1, "entry point %s found", TWIN_MODEL_ENTRY_SYMBOL);
