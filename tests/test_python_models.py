@@ -173,6 +173,13 @@ def decay(model, name):
     return one_instance(name, model, "r1", ["x"])
 
 
+def faulty(mode):
+    """tests/python-models/faulty.py failing after t = 5 in mode."""
+    sc = decay("faulty_py", "faulty-%d" % mode)
+    sc["instances"]["r1"]["params"] = {"mode": mode}
+    return sc
+
+
 def ball_height(t, h0=1.0, g=9.81, e=0.7):
     """The closed form: free fall from h0, each bounce at speed e times the
     speed it hit the ground with."""
@@ -223,20 +230,20 @@ def one_model(file):
 
 
 def test_failures():
-    r, out = run(decay("raises", "raises"), [one_model("raises.py")],
-                 "raises")
+    fd = one_model("faulty.py")
+    r, out = run(faulty(0), [fd], "raises")
     err = r.stderr
     check(r.returncode != 0 and "solver_failure" in err,
           f"an exception fails the run with solver_failure ({err[-400:]})")
-    for part in ["instance 'r1'", "model 'raises'", "Raises.derivatives",
-                 'line 17, in derivatives',
+    for part in ["instance 'r1'", "model 'faulty_py'", "Faulty.derivatives",
+                 'line 28, in derivatives',
                  "ZeroDivisionError: the model divides by zero on purpose"]:
         check(part in err, f"the failure names {part!r} ({err[-400:]})")
     check(len(out) == 7 and all(abs(float(x) - math.exp(-float(t))) <= 1e-7
                                 for t, x in out[1:]),
           f"the rows before the exception (t = 0 ... 5) are exp(-t) ({out})")
 
-    r, out = run(decay("nan_model", "nan"), [one_model("nan.py")], "nan")
+    r, out = run(faulty(1), [fd], "nan")
     check(r.returncode != 0 and "non-finite" in r.stderr and
           "instance 'r1'" in r.stderr,
           f"a NaN derivative fails the run naming r1 ({r.stderr[-300:]})")
@@ -253,8 +260,9 @@ def test_failures():
           "operation forbidden on released memoryview" in r.stderr,
           f"a view kept past its call raises ({r.stderr[-300:]})")
 
-    r, out = run(decay("segfault", "segfault"), [one_model("segfault.py")],
-                 "segfault")
+    s = faulty(2)
+    s["instances"]["r1"]["params"]["t_fail"] = 3.0
+    r, out = run(s, [fd], "segfault")
     check(r.returncode != 0 and "instance 'r1'" in r.stderr and
           "SIGSEGV" in r.stderr and len(out) == 5,
           f"a segfault ends the run naming r1 and the signal, 4 rows kept "

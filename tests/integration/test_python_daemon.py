@@ -55,7 +55,7 @@ def decay(name, model, stop=10):
 def check_describe(client, ctl):
     r = client.request({"type": "describe"}, controller=ctl.id).response()
     have = {m["name"] for m in r["models"]}
-    for name in ("where", "uses_venv", "raises", "hangs", "tank"):
+    for name in ("where", "uses_venv", "faulty_py", "tank"):
         expect(name in have, "describe does not list %s: %r" % (name, have))
     expect("missing" not in have, "describe lists the broken model")
     with open(ctl.log, errors="replace") as f:
@@ -89,7 +89,8 @@ def check_runs(client, ctl):
 
 
 def check_faults(client, ctl):
-    sc = decay("raises", "raises")
+    sc = decay("raises", "faulty_py")
+    sc["instances"]["r1"]["params"] = {"mode": 0}
     acc, final, _, rows, _ = client.run_scenario(sc, controller=ctl.id)
     e = (final.get("errors") or [{}])[0]
     expect(final.get("status") == "failed" and
@@ -97,7 +98,8 @@ def check_faults(client, ctl):
            "ZeroDivisionError: the model divides by zero on purpose"
            in e.get("message", "") and "r1" in e.get("message", ""),
            "the raising run: %r" % final)
-    sc = decay("hangs", "hangs", stop=60)
+    sc = decay("hangs", "faulty_py", stop=60)
+    sc["instances"]["r1"]["params"] = {"mode": 3, "t_fail": 2.0}
     acc, final, _, rows, _ = client.run_scenario(sc, controller=ctl.id,
                                                  timeout=RUN_SECONDS + 30)
     e = (final.get("errors") or [{}])[0]
@@ -112,8 +114,7 @@ def check_faults(client, ctl):
 def main():
     t = Tests()
     os.mkdir(MODELS)
-    for f in ("where.py", "uses_venv.py", "raises.py", "hangs.py",
-              "missing_module.py"):
+    for f in ("where.py", "uses_venv.py", "faulty.py", "missing_module.py"):
         shutil.copy(os.path.join(SOURCES, f), MODELS)
     site = os.path.join(VENV, "lib", "python3.11", "site-packages")
     os.makedirs(site)
