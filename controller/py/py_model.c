@@ -187,15 +187,20 @@ const twin_model_descriptor *pymodel__open(const char *path, const char *json,
         snprintf(why, why_len, "out of memory");
         goto fail;
     }
-    jerr.text[0] = '\0';
     pm->root = json_loads(json, 0, &jerr);
     pm->index = index;
     pm->decl = json_array_get(pm->root, index);
+    if (pm->root == NULL) {
+        snprintf(why, why_len, "%s: its declaration is not readable JSON "
+                 "(%s); twinctl check-model %s shows why", path, jerr.text,
+                 path);
+        goto fail;
+    }
     if (!json_is_object(pm->decl) ||
         !json_is_array(json_object_get(pm->decl, "variables"))) {
         snprintf(why, why_len, "%s: its declaration has no model class %zu "
-                 "%s(%s); twinctl check-model %s shows why", path, index,
-                 jerr.text[0] ? "readable " : "", jerr.text, path);
+                 "with variables; twinctl check-model %s shows why", path,
+                 index, path);
         goto fail;
     }
     /* The model has the create function before describe() fills the
