@@ -14,6 +14,7 @@ twin_packages="gcc g++ libc6-dev make pkg-config meson ninja-build binutils
  python3-jsonschema python3-yaml openssl libssl-dev clang-19 libclang-rt-19-dev llvm-19 gnuplot-nox
  libmatio-dev libhdf5-dev python3-h5py python3-scipy
  libcbor-dev python3-cbor2
+ python3-dev python3-numpy
  libzip-dev libxml2-dev"
 
 twin_install_deps() {

@@ -35,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 
+from checklib import check, summary
+
 BUILD = os.path.abspath(sys.argv[1])
 TWINCTL = os.path.join(BUILD, "controller", "twinctl")
 FMUS = os.path.join(BUILD, "tests", "fmus")
@@ -42,18 +44,6 @@ REFERENCE = os.environ.get("TWIN_REFERENCE_FMUS", "/work/shared/fmus")
 WORK = tempfile.mkdtemp(prefix="twin-fmu-run-")
 VERSIONS = ("2", "3")
 INTERFACES = ("model-exchange", "co-simulation")
-
-failures = []
-passes = 0
-
-
-def check(ok, what):
-    global passes
-    if ok:
-        passes += 1
-    else:
-        failures.append(what)
-        print("FAIL: " + what, file=sys.stderr)
 
 
 def instance(model, iface, **kw):
@@ -429,8 +419,7 @@ def main():
     else:
         print("test_fmu_run: %s is absent: the Reference FMUs are skipped"
               % REFERENCE)
-    print("test_fmu_run: %d passed, %d failed" % (passes, len(failures)))
-    return 1 if failures else 0
+    return summary("test_fmu_run")
 
 
 if __name__ == "__main__":

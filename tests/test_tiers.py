@@ -3,7 +3,7 @@
 
 The tiers (docs/architecture.md), low to high:
 
-    base < func < fmi < library < sim < results < wire < {daemon, batch < plot}
+    base < func < fmi < py < library < sim < results < wire < {daemon, batch < plot}
         < cli
 
 daemon and batch are side by side: neither includes the other; plot sits
@@ -44,15 +44,16 @@ BELOW = {
     'base': [],
     'func': ['base'],
     'fmi': ['func', 'base'],
-    'library': ['fmi', 'func', 'base'],
-    'sim': ['library', 'fmi', 'func', 'base'],
-    'results': ['sim', 'library', 'fmi', 'func', 'base'],
-    'wire': ['results', 'sim', 'library', 'fmi', 'func', 'base'],
-    'daemon': ['wire', 'results', 'sim', 'library', 'fmi', 'func', 'base'],
-    'batch': ['wire', 'results', 'sim', 'library', 'fmi', 'func', 'base'],
-    'plot': ['batch', 'wire', 'results', 'sim', 'library', 'fmi', 'func', 'base'],
+    'py': ['fmi', 'func', 'base'],
+    'library': ['py', 'fmi', 'func', 'base'],
+    'sim': ['library', 'py', 'fmi', 'func', 'base'],
+    'results': ['sim', 'library', 'py', 'fmi', 'func', 'base'],
+    'wire': ['results', 'sim', 'library', 'py', 'fmi', 'func', 'base'],
+    'daemon': ['wire', 'results', 'sim', 'library', 'py', 'fmi', 'func', 'base'],
+    'batch': ['wire', 'results', 'sim', 'library', 'py', 'fmi', 'func', 'base'],
+    'plot': ['batch', 'wire', 'results', 'sim', 'library', 'py', 'fmi', 'func', 'base'],
     'cli': ['daemon', 'plot', 'batch', 'wire', 'results', 'sim', 'library',
-            'fmi', 'func', 'base'],
+            'py', 'fmi', 'func', 'base'],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')

@@ -24,6 +24,7 @@ int cli_opts__library(const char *cmd, int c, const char *arg,
     case CLI_OPT_INSTANCES: p->instance_dir = arg; return 1;
     case CLI_OPT_SCENARIOS: p->scenario_dir = arg; return 1;
     case CLI_OPT_FUNCTION_DIR: paths__add_function_dir(p, arg); return 1;
+    case CLI_OPT_PYTHON_VENV: setenv("TWIN_PYTHON_VENV", arg, 1); return 1;
     default: return 0;
     }
 }

@@ -42,7 +42,8 @@ enum {
                             * (and a password for a file name) */
     CLI_OPT_REFUSED,       /* cli_opts__getopt: a library option refused */
     CLI_OPT_FORMAT,
-    CLI_OPT_COMPRESS
+    CLI_OPT_COMPRESS,
+    CLI_OPT_PYTHON_VENV
 };
 
 /* ---- the libraries --------------------------------------------------------- */
@@ -54,18 +55,26 @@ enum {
     {"scenarios", required_argument, NULL, CLI_OPT_SCENARIOS}
 #define CLI_FUNCTION_DIR_LONGOPT                                        \
     {"function-dir", required_argument, NULL, CLI_OPT_FUNCTION_DIR}
+/* The virtual environment of Python models: sets TWIN_PYTHON_VENV, which
+ * the processes that run them inherit (docs/python.md). */
+#define CLI_PYTHON_VENV_LONGOPT                                         \
+    {"python-venv", required_argument, NULL, CLI_OPT_PYTHON_VENV}
 
 /* The three of a command that composes scenarios here (run, steady,
  * batch, plot). */
 #define CLI_LIBRARY_LONGOPTS                                            \
-    CLI_MODELS_LONGOPT, CLI_INSTANCES_LONGOPT, CLI_SCENARIOS_LONGOPT
+    CLI_MODELS_LONGOPT, CLI_INSTANCES_LONGOPT, CLI_SCENARIOS_LONGOPT,   \
+    CLI_PYTHON_VENV_LONGOPT
 
 /* Their help, in the column of run, batch and plot. */
 #define CLI_LIBRARY_USAGE                                               \
     "      --models DIR     load model plugins from DIR too (repeatable;\n" \
     "                       also TWIN_MODEL_PATH=DIR:DIR)\n"           \
     "      --instances DIR  instance library (default: instance-library/)\n" \
-    "      --scenarios DIR  where scenario names are looked up\n"
+    "      --scenarios DIR  where scenario names are looked up\n"         \
+    "      --python-venv DIR  Python models: the virtual environment\n"   \
+    "                       whose site-packages they import from\n"      \
+    "                       (also TWIN_PYTHON_VENV; docs/python.md)\n"
 
 /* Take option c, with its argument, into p (arg is borrowed).  Returns 1
  * when it was one of the library options, 0 when it is not, -1 for one

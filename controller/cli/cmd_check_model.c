@@ -23,6 +23,7 @@
 #include "cmd.h"
 #include "model_lib.h"
 #include "model_vet.h"
+#include "py_model.h"
 
 typedef struct checker {
     int failures;
@@ -32,11 +33,12 @@ typedef struct checker {
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: twinctl check-model [OPTIONS] PLUGIN.so|MODEL.fmu\n"
+        "usage: twinctl check-model [OPTIONS] PLUGIN.so|MODEL.fmu|MODEL.py\n"
         "\n"
-        "Load a model plugin or an FMU, check its ABI version and descriptor,\n"
-        "and exercise it once at its defaults and start values.  Prints one line\n"
-        "per check; exits 0 when all pass, 1 otherwise.\n"
+        "Load a model plugin, an FMU or a Python model (each of its classes;\n"
+        "docs/python.md), check its ABI version and descriptor, and exercise\n"
+        "it once at its defaults and start values.  Prints one line per\n"
+        "check; exits 0 when all pass, 1 otherwise.\n"
         "\n"
         "Options:\n"
         "      --timeout S  the time limit of each phase of the vetting in a\n"
@@ -179,6 +181,33 @@ exit:
     free(crossed);
 }
 
+/* The descriptor's checks, then a call of each function at the start
+ * values. */
+static void check_one(checker *ck, const twin_model_descriptor *d)
+{
+    twin_errors errs = {0};
+    char why[1024];
+    twin_model *m = NULL;
+    if (modlib__check_descriptor(d, &errs) > 0) {
+        for (size_t i = 0; i < errs.count; i++)
+            report(ck, 0, "descriptor %s: %s", errs.items[i].path,
+                   errs.items[i].message);
+        goto exit;
+    }
+    report(ck, 1, "descriptor: model '%s'%s%s, ABI %u.%u, %zu variables",
+           d->name, d->version[0] ? " " : "", d->version, d->abi_major,
+           d->abi_minor, d->n_variables);
+    m = modlib__wrap(d, why, sizeof why);
+    if (m == NULL) {
+        report(ck, 0, "%s", why);
+        goto exit;
+    }
+    exercise(ck, m);
+exit:
+    modlib__close(&m);
+    errors__clear(&errs);
+}
+
 int cmd_check_model(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -189,8 +218,6 @@ int cmd_check_model(int argc, char **argv)
     checker ck = {0};
     modvet_file vet = {.fd = -1};
     double timeout = MODVET_SECONDS;
-    twin_errors errs = {0};
-    twin_model *m = NULL;
     void *handle = NULL;
     const twin_model_descriptor *d_loaded = NULL;
     char why[1024];
@@ -217,8 +244,8 @@ int cmd_check_model(int argc, char **argv)
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "twinctl check-model: give exactly one PLUGIN.so "
-                "or MODEL.fmu\n");
+        fprintf(stderr, "twinctl check-model: give exactly one PLUGIN.so, "
+                "MODEL.fmu or MODEL.py\n");
         usage(stderr);
         return 2;
     }
@@ -247,32 +274,31 @@ int cmd_check_model(int argc, char **argv)
     if (modlib__is_fmu(path))
         report(&ck, 1, "FMU: unpacked, modelDescription.xml read, its binary "
                "loaded and its functions bound");
+    else if (pymodel__of(d) != NULL)
+        report(&ck, 1, "Python model: imported, its classes declared "
+               "(docs/python.md)");
     else
         report(&ck, 1, "entry point %s found", TWIN_MODEL_ENTRY_SYMBOL);
-    if (modlib__check_descriptor(d, &errs) > 0) {
-        for (size_t i = 0; i < errs.count; i++)
-            report(&ck, 0, "descriptor %s: %s", errs.items[i].path,
-                   errs.items[i].message);
-        goto exit;
+    check_one(&ck, d);
+    /* A Python file's further model classes, each checked the same way. */
+    for (size_t k = 1; pymodel__of(d) && k < pymodel__count(pymodel__of(d));
+         k++) {
+        const twin_model_descriptor *dk = pymodel__open(
+            path, pymodel__json(pymodel__of(d)), k, why, sizeof why);
+        report(&ck, dk != NULL, "class %zu%s%s", k, dk ? "" : ": ",
+               dk ? "" : why);
+        if (dk != NULL)
+            check_one(&ck, dk);
+        modlib__unload(dk, NULL);
     }
-    report(&ck, 1, "descriptor: model '%s'%s%s, ABI %u.%u, %zu variables",
-           d->name, d->version[0] ? " " : "", d->version, d->abi_major,
-           d->abi_minor, d->n_variables);
-    m = modlib__wrap(d, why, sizeof why);
-    if (m == NULL) {
-        report(&ck, 0, "%s", why);
-        goto exit;
-    }
-    exercise(&ck, m);
 exit:
     printf("%s: %s (%d problem%s)\n", argv[optind],
            ck.failures ? "REFUSED" : "ready to use", ck.failures,
            ck.failures == 1 ? "" : "s");
-    modlib__close(&m);
     if (handle)
         modlib__unload(d_loaded, handle);
     if (vet.fd >= 0)
         close(vet.fd);
-    errors__clear(&errs);
+    modvet__forget(&vet);
     return ck.failures ? 1 : 0;
 }

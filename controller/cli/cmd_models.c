@@ -21,6 +21,8 @@ static void usage(FILE *f)
         "\n"
         "Options:\n"
         "      --models DIR   load model plugins from DIR too (repeatable)\n"
+        "      --python-venv DIR  the virtual environment Python models\n"
+        "                     import from (docs/python.md)\n"
         "  -h, --help         show this help\n");
 }
 
@@ -64,6 +66,7 @@ int cmd_models(int argc, char **argv)
 {
     static const struct option longopts[] = {
         CLI_MODELS_LONGOPT,
+        CLI_PYTHON_VENV_LONGOPT,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };

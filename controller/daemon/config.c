@@ -310,6 +310,12 @@ int config__load(twin_config *c, const char *file, twin_errors *errs)
         get_size(&l, lim, "event_bytes", &t->event_bytes);
     }
     get_string(&l, doc, "spool", "/spool", &c->spool_dir);
+    const json_t *py = json_object_get(doc, "python");
+    if (py != NULL && !json_is_object(py))
+        problem(&l, TWIN_E_WRONG_TYPE, "/python", "%s",
+                "python must be an object: {\"venv\": DIR}");
+    else if (py != NULL)
+        get_string(&l, py, "venv", "/python/venv", &c->python_venv);
     const json_t *sec = json_object_get(doc, "security");
     if (sec != NULL && !json_is_object(sec))
         problem(&l, TWIN_E_WRONG_TYPE, "/security", "%s",

@@ -67,6 +67,9 @@ typedef struct twin_config {
     twin_paths paths;         /* model, function, instance and scenario
                                * directories */
     char *spool_dir;          /* NULL: <state dir>/twinctl/<id>/spool */
+    char *python_venv;        /* "python": {"venv": DIR}: the virtual
+                               * environment of Python models (NULL: the
+                               * system's python3, docs/python.md) */
     twin_limits limits;
     twin_allow allow;
     twin_security security;

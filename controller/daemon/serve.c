@@ -47,6 +47,9 @@ static int load_libraries(serve *sv)
     model_lib models = {0};
     instance_lib instances = {0};
     func_lib functions = {0};
+    /* The vetting children and the runs inherit it (docs/python.md). */
+    if (sv->cfg.python_venv != NULL)
+        setenv("TWIN_PYTHON_VENV", sv->cfg.python_venv, 1);
     if (paths__load(&sv->cfg.paths, &models, &instances, sv->cfg.quiet) != 0)
         return -1;
     paths__load_functions(&sv->cfg.paths, &functions, sv->cfg.quiet);

@@ -8,7 +8,12 @@
  * came through that is loaded here, by inode (plugin_open.c).  An FMU
  * (*.fmu, docs/fmi.md) is a model like a plugin: fmi/'s fmu_model.c
  * opens it into a descriptor, and from there on it is checked, vetted,
- * listed and found the same way.
+ * listed and found the same way.  So is a Python model (*.py,
+ * docs/python.md), with one difference: its code never runs in this
+ * process unless this process runs it.  The vetting child imports the
+ * file and reports its declaration as JSON (model_vet.c), and py/'s
+ * py_model.c makes the descriptor of that; the interpreter starts at the
+ * first create(), in the run.
  */
 #include "model_lib.h"
 
@@ -24,6 +29,7 @@
 
 #include "fmu.h"
 #include "model_vet.h"
+#include "py_model.h"
 #include "plugin_open.h"
 #include "util.h"
 
@@ -532,6 +538,22 @@ static const twin_model_descriptor *load_fmu(const char *path, int fd,
     return &f->model;
 }
 
+/* A Python model imported here (py_embed.c) into its declaration, and
+ * that into its descriptor; *handle_out is the pymodel. */
+static const twin_model_descriptor *load_py(const char *path, void **handle_out,
+                                            char *why, size_t why_len)
+{
+    char *json = pymodel__declare(path, why, why_len);
+    if (json == NULL)
+        return NULL;
+    const twin_model_descriptor *d = pymodel__open(path, json, 0, why,
+                                                   why_len);
+    free(json);
+    if (d != NULL)
+        *handle_out = pymodel__of(d);
+    return d;
+}
+
 const twin_model_descriptor *modlib__load_descriptor(const char *path, int fd,
                                                      void **handle_out,
                                                      char *why, size_t why_len)
@@ -540,6 +562,8 @@ const twin_model_descriptor *modlib__load_descriptor(const char *path, int fd,
     const twin_model_descriptor *d;
     if (modlib__is_fmu(path))
         return load_fmu(path, fd, handle_out, why, why_len);
+    if (pymodel__is_py(path))
+        return load_py(path, handle_out, why, why_len);
     void *handle = plugin_open__fd(fd, path, why, why_len);
     if (handle == NULL)
         return NULL;
@@ -567,8 +591,11 @@ fail:
 void modlib__unload(const twin_model_descriptor *d, void *handle)
 {
     fmu *f = fmu_model__of(d);
+    pymodel *pm = pymodel__of(d);
     if (f != NULL)
         fmu_model__close(&f);
+    else if (pm != NULL)
+        pymodel__close(&pm);
     else if (handle != NULL)
         plugin_open__close(handle);
 }
@@ -603,14 +630,24 @@ static int open_cs_twin(twin_model *m, const char *path, char *why,
     return 0;
 }
 
-/* Load a plugin that came through its vetting. */
-static twin_model *open_vetted(const char *path, int fd, char *why,
-                               size_t why_len)
+/* Load a plugin that came through its vetting: a Python model from the
+ * declaration its vetting child reported (decl), running no Python, its
+ * index-th class (from 0: the file's further classes chained on next). */
+static twin_model *open_vetted(const char *path, int fd, const char *decl,
+                               size_t index, char *why, size_t why_len)
 {
     void *handle = NULL;
     char inner[512];
-    const twin_model_descriptor *d =
-        modlib__load_descriptor(path, fd, &handle, why, why_len);
+    const twin_model_descriptor *d;
+    if (pymodel__is_py(path)) {
+        d = decl ? pymodel__open(path, decl, index, why, why_len) : NULL;
+        if (decl == NULL)
+            snprintf(why, why_len, "%s: its vetting reported no "
+                     "declaration", path);
+        handle = pymodel__of(d);
+    } else {
+        d = modlib__load_descriptor(path, fd, &handle, why, why_len);
+    }
     if (d == NULL)
         return NULL;
     twin_model *m = modlib__wrap(d, inner, sizeof inner);
@@ -629,6 +666,16 @@ static twin_model *open_vetted(const char *path, int fd, char *why,
     if (modlib__is_fmu(path) && open_cs_twin(m, path, why, why_len) != 0) {
         modlib__close(&m);
         return NULL;
+    }
+    size_t n = index == 0 && pymodel__of(d) ? pymodel__count(pymodel__of(d))
+                                            : 0;
+    twin_model **tail = &m->next;
+    for (size_t k = 1; k < n; k++) {
+        if ((*tail = open_vetted(path, fd, decl, k, why, why_len)) == NULL) {
+            modlib__close(&m);
+            return NULL;
+        }
+        tail = &(*tail)->next;
     }
     return m;
 }
@@ -655,9 +702,10 @@ twin_model *modlib__open(const char *path, char *why, size_t why_len)
     }
     modvet__vet(&f, 1, MODVET_SECONDS);
     if (f.kind == MODVET_FIT)
-        m = open_vetted(path, f.fd, why, why_len);
+        m = open_vetted(path, f.fd, f.decl, 0, why, why_len);
     else
         refusal(&f, why, why_len);
+    modvet__forget(&f);
     close(f.fd);
     return m;
 }
@@ -668,6 +716,7 @@ void modlib__close(twin_model **mp)
     if (m == NULL)
         return;
     modlib__close(&m->cs);
+    modlib__close(&m->next);
     free(m->param);
     free(m->state);
     free(m->input);
@@ -726,42 +775,52 @@ static void take(model_lib *lib, twin_model *m, const char *path,
                  modlib_log_fn log, void *log_ctx, int *loaded)
 {
     char why[8192];
+    /* A Python file's further classes, each a model of its own. */
+    twin_model *next = m->next;
+    m->next = NULL;
     if (modlib__add(lib, m) == 0) {
         (*loaded)++;
-        return;
+    } else {
+        if (log) {
+            const twin_model *first = modlib__find(lib, m->d->name);
+            snprintf(why, sizeof why,
+                     "%s: model '%s' is already loaded from %s; skipped",
+                     path, m->d->name, first ? first->path : "?");
+            log(log_ctx, why);
+        }
+        modlib__close(&m);
     }
-    if (log) {
-        const twin_model *first = modlib__find(lib, m->d->name);
-        snprintf(why, sizeof why,
-                 "%s: model '%s' is already loaded from %s; skipped", path,
-                 m->d->name, first ? first->path : "?");
-        log(log_ctx, why);
-    }
-    modlib__close(&m);
+    if (next != NULL)
+        take(lib, next, path, log, log_ctx, loaded);
 }
 
-/* The *.so and *.fmu files of dir, sorted by kind then name. */
-static long list_models(const char *dir, char ***names)
+/* Append the names of dir's files ending in suffix to *names (n long). */
+static long add_kind(const char *dir, const char *suffix, char ***names,
+                     long n)
 {
-    char **so = NULL, **fmus = NULL;
-    long n = util__list_dir(dir, ".so", &so);
-    if (n < 0)
-        return -1;
-    long m = util__list_dir(dir, ".fmu", &fmus);
-    if (m <= 0) {
-        *names = so;
+    char **more = NULL;
+    long m = util__list_dir(dir, suffix, &more);
+    if (m <= 0)
         return n;
-    }
-    char **all = realloc(so, (size_t)(n + m + 1) * sizeof *all);
+    char **all = realloc(*names, (size_t)(n + m + 1) * sizeof *all);
     if (all == NULL) {
-        util__free_names(fmus, m);
-        *names = so;
+        util__free_names(more, m);
         return n;
     }
-    memcpy(all + n, fmus, (size_t)m * sizeof *all);
-    free(fmus);
+    memcpy(all + n, more, (size_t)m * sizeof *all);
+    free(more);
     *names = all;
     return n + m;
+}
+
+/* The *.so, *.fmu and *.py files of dir, sorted by kind then name. */
+static long list_models(const char *dir, char ***names)
+{
+    long n = util__list_dir(dir, ".so", names);
+    if (n < 0)
+        return -1;
+    n = add_kind(dir, ".fmu", names, n);
+    return add_kind(dir, ".py", names, n);
 }
 
 int modlib__load_dir(model_lib *lib, const char *dir, modlib_log_fn log,
@@ -806,9 +865,11 @@ int modlib__load_dir(model_lib *lib, const char *dir, modlib_log_fn log,
     for (size_t i = 0; i < k; i++) {
         twin_model *m = NULL;
         if (files[i].kind == MODVET_FIT)
-            m = open_vetted(files[i].path, files[i].fd, why, sizeof why);
+            m = open_vetted(files[i].path, files[i].fd, files[i].decl, 0,
+                            why, sizeof why);
         else
             refusal(&files[i], why, sizeof why);
+        modvet__forget(&files[i]);
         if (m != NULL)
             take(lib, m, files[i].path, log, log_ctx, &loaded);
         else if (log)

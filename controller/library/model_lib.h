@@ -47,6 +47,10 @@ typedef struct twin_model {
      * ("fmi_interface" in a scenario, scenario.c), is here.  NULL for
      * every other model. */
     struct twin_model *cs;
+    /* A Python file with several model classes (docs/python.md): the
+     * model of its next class; modlib__load_dir adds each on its own.
+     * NULL for every other model. */
+    struct twin_model *next;
 } twin_model;
 
 typedef struct model_lib {
@@ -99,7 +103,7 @@ typedef struct modlib_scratch {
 int modlib__scratch_new(const twin_model *m, modlib_scratch *s);
 void modlib__scratch_free(modlib_scratch *s);
 
-/* Load every *.so and *.fmu in dir, all vetted first in one child
+/* Load every *.so, *.fmu and *.py in dir, all vetted first in one child
  * process.  A
  * plugin that fails its vetting or its checks is reported through log
  * (when given, one sentence each) and skipped; so is a second model of

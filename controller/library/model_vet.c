@@ -12,6 +12,12 @@
  * RLIMIT_CPU, RLIMIT_AS at 1 GiB above the host's current address space,
  * no core file; its stdin, stdout and stderr are /dev/null, so a plugin's
  * chatter does not reach the host's output.
+ *
+ * A Python model (*.py) is imported in the child, which starts the
+ * interpreter there (py/py_embed.c), and vetted like a plugin; a fit one
+ * also sends its declaration, "D i json" before its verdict, so that the
+ * host builds its descriptor without running Python (py_model.c).  The
+ * declaration is kept with the verdict.
  */
 #include "model_vet.h"
 
@@ -35,6 +41,7 @@
 #include "crash.h"
 #include "model_lib.h"
 #include "plugin_open.h"
+#include "py_model.h"
 #include "util.h"
 
 #define CACHE_SIZE 256
@@ -71,6 +78,7 @@ typedef struct verdict {
     struct stat st;
     modvet_kind kind;
     char why[1024];
+    char *decl;     /* a Python model's declaration */
 } verdict;
 
 /* Where the child is, on a page it shares with the parent. */
@@ -127,9 +135,11 @@ static void remember(const modvet_file *f, const struct stat *st)
     if (path == NULL)
         return;
     free(v->path);
+    free(v->decl);
     v->path = path;
     v->st = *st;
     v->kind = f->kind;
+    v->decl = f->decl ? strdup(f->decl) : NULL;
     snprintf(v->why, sizeof v->why, "%s", f->why);
 }
 
@@ -244,14 +254,51 @@ static void exercise(size_t i, const twin_model *m)
     d->destroy(inst);
 }
 
+/* A Python model's declaration, "D i json\n" (json has no newline). */
+static void declare(int out, size_t i, const twin_model_descriptor *d)
+{
+    const char *json = pymodel__json(pymodel__of(d));
+    char head[32];
+    int n = snprintf(head, sizeof head, "D %zu ", i);
+    size_t len = strlen(json);
+    if (len > MODVET_MAX_DECL)
+        return; /* the host then says it reported none */
+    if (crash__write(out, head, (size_t)n) != 0 ||
+        crash__write(out, json, len) != 0 || crash__write(out, "\n", 1) != 0)
+        _exit(1);
+}
+
+/* A Python file's classes after the first (d), each checked and
+ * exercised as the first was; 0, or -1 when one was refused (said). */
+static int further_classes(int out, size_t i, const modvet_file *f,
+                           const twin_model_descriptor *d)
+{
+    char why[1024];
+    const pymodel *first = pymodel__of(d);
+    for (size_t k = 1; k < pymodel__count(first); k++) {
+        enter(i, PH_DESCRIPTOR);
+        const twin_model_descriptor *dk =
+            pymodel__open(f->path, pymodel__json(first), k, why, sizeof why);
+        twin_model *m = dk ? modlib__wrap(dk, why, sizeof why) : NULL;
+        if (m == NULL) {
+            say(out, "V %zu %d %s: refused: class %zu: %s", i,
+                MODVET_REFUSED, f->path, k, why);
+            return -1;
+        }
+        exercise(i, m);
+    }
+    return 0;
+}
+
 static void vet_one(int out, size_t i, const modvet_file *f)
 {
     char why[1024];
     twin_model_entry_fn entry;
     const twin_model_descriptor *d;
     enter(i, PH_LOAD);
-    if (modlib__is_fmu(f->path)) {
-        /* An FMU: unpacked, described and bound here, in the child. */
+    if (modlib__is_fmu(f->path) || pymodel__is_py(f->path)) {
+        /* An FMU: unpacked, described and bound here, in the child; a
+         * Python model: imported here. */
         void *fmu = NULL;
         d = modlib__load_descriptor(f->path, f->fd, &fmu, why, sizeof why);
         if (d == NULL) {
@@ -286,6 +333,11 @@ check:
         return;
     }
     exercise(i, m);
+    if (pymodel__of(d) != NULL) {
+        if (further_classes(out, i, f, d) != 0)
+            return;
+        declare(out, i, d);
+    }
     say(out, "V %zu %d", i, MODVET_FIT);
 }
 
@@ -406,6 +458,12 @@ static void take_line(char *line, modvet_file *files, size_t n,
 {
     size_t i;
     int a, used = 0;
+    if (sscanf(line, "D %zu %n", &i, &used) == 1 && used > 0 && i < n &&
+        pending(&files[i])) {
+        free(files[i].decl);
+        files[i].decl = strdup(line + used);
+        return;
+    }
     if (sscanf(line, "V %zu %d%n", &i, &a, &used) == 2 && i < n &&
         pending(&files[i])) {
         *deadline = util__now() + seconds;
@@ -426,9 +484,12 @@ typedef struct verdicts {
     modvet_file *files;
     size_t n;
     double seconds;
-    char buf[8192];
+    char *buf;             /* VERDICT_BUF bytes */
     size_t have;
 } verdicts;
+
+/* A verdict line, or a Python model's declaration. */
+#define VERDICT_BUF (MODVET_MAX_DECL + 8192)
 
 /* child__wait's step: read the verdicts there are; 1 at the pipe's end
  * (a process the plugin started may hold it open: child__wait also
@@ -438,7 +499,7 @@ static int read_verdicts(void *arg)
     verdicts *v = arg;
     for (;;) {
         ssize_t k = read(v->fd, v->buf + v->have,
-                         sizeof v->buf - 1 - v->have);
+                         VERDICT_BUF - 1 - v->have);
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0)
@@ -455,7 +516,7 @@ static int read_verdicts(void *arg)
         }
         v->have -= (size_t)(start - v->buf);
         memmove(v->buf, start, v->have);
-        if (v->have == sizeof v->buf - 1)
+        if (v->have == VERDICT_BUF - 1)
             v->have = 0; /* a line longer than any the child writes */
     }
 }
@@ -480,9 +541,11 @@ static void run_child(modvet_file *files, size_t n, size_t from,
     vet_child a = {.out = fds[1], .shared = shared, .files = files, .n = n,
                    .from = from, .seconds = seconds,
                    .memory = vm ? vm + MEMORY_HEADROOM : 0};
-    verdicts v = {.fd = fds[0], .files = files, .n = n, .seconds = seconds};
+    verdicts v = {.fd = fds[0], .files = files, .n = n, .seconds = seconds,
+                  .buf = malloc(VERDICT_BUF)};
     child proc;
-    if (child__start(&proc, seconds, vet_main, &a) != 0) {
+    if (v.buf == NULL || child__start(&proc, seconds, vet_main, &a) != 0) {
+        free(v.buf);
         close(fds[0]);
         close(fds[1]);
         munmap(shared, sizeof *shared);
@@ -493,6 +556,7 @@ static void run_child(modvet_file *files, size_t n, size_t from,
     fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
     v.proc = &proc;
     child__wait(&proc, fds[0], read_verdicts, &v);
+    free(v.buf);
     close(fds[0]);
     size_t current = shared->current;
     int ph = shared->phase;
@@ -520,6 +584,7 @@ void modvet__vet(modvet_file *files, size_t n, double seconds)
         const verdict *v = NULL;
         files[i].why[0] = '\0';
         files[i].transient = 0;
+        files[i].decl = NULL;
         files[i].kind = MODVET_DIED; /* pending: no verdict yet */
         if (st == NULL || fstat(files[i].fd, &st[i]) != 0) {
             snprintf(files[i].why, sizeof files[i].why, "cannot load %s: %s",
@@ -528,6 +593,7 @@ void modvet__vet(modvet_file *files, size_t n, double seconds)
         } else if ((v = cached(files[i].path, &st[i])) != NULL) {
             files[i].kind = v->kind;
             snprintf(files[i].why, sizeof files[i].why, "%s", v->why);
+            files[i].decl = v->decl ? strdup(v->decl) : NULL;
         }
     }
     for (size_t from = 0; from < n; from++)
@@ -537,4 +603,10 @@ void modvet__vet(modvet_file *files, size_t n, double seconds)
         if ((st[i].st_ino != 0 || st[i].st_dev != 0) && !files[i].transient)
             remember(&files[i], &st[i]);
     free(st);
+}
+
+void modvet__forget(modvet_file *f)
+{
+    free(f->decl);
+    f->decl = NULL;
 }

@@ -36,7 +36,17 @@ typedef struct modvet_file {
     char why[1024];     /* when not fit: one sentence naming the file */
     int transient;      /* a time limit or no process: not kept, a
                          * reload vets the file again */
+    char *decl;         /* a fit Python model (*.py): its declaration as
+                         * the child imported it (JSON, py_model.h), for
+                         * the host to build its descriptor without
+                         * running Python; free with modvet__forget */
 } modvet_file;
+
+/* The largest declaration a Python model may report. */
+#define MODVET_MAX_DECL (1u << 20)
+
+/* Free what a verdict holds (decl). */
+void modvet__forget(modvet_file *f);
 
 /* Vet files[0..n) (the cached verdicts without a child), each under a
  * time limit of seconds.  Fills every verdict. */

@@ -82,8 +82,9 @@ int sim__model_status(node *n, twin_status st, const char *fn, double t,
         return 1;
     }
     sim__fail(n->owner, TWIN_E_SOLVER_FAILURE,
-              "model '%s' (instance '%s') returned %s from %s at t = %.17g",
-              n->d->name, n->si->name, status_name(st), fn, t);
+              "model '%s' (instance '%s') returned %s from %s at t = %.17g%s%s",
+              n->d->name, n->si->name, status_name(st), fn, t,
+              n->last_error[0] ? ": " : "", n->last_error);
     return -1;
 }
 
@@ -91,7 +92,11 @@ static void host_log(void *context, twin_log_level level, const char *message)
 {
     node *n = context;
     sim *s = n->owner;
-    if (s->cb.event == NULL || message == NULL)
+    if (message == NULL)
+        return;
+    if (level >= TWIN_LOG_ERROR)
+        snprintf(n->last_error, sizeof n->last_error, "%s", message);
+    if (s->cb.event == NULL)
         return;
     sim_event ev = {.kind = SIM_EVENT_LOG, .instance = n->si->name,
                     .level = (int)level, .message = message, .t = NAN};
@@ -310,9 +315,10 @@ static int build_nodes(sim *s, twin_errors *errs)
         OUT_OF_MODEL();
         if (st > TWIN_WARNING || n->inst == NULL) {
             errors__add(errs, TWIN_E_SOLVER_FAILURE, "",
-                        "model '%s' refused to create instance '%s' (%s); "
-                        "see its log lines", m->d->name, sc->inst[i].name,
-                        status_name(st));
+                        "model '%s' refused to create instance '%s' (%s)%s%s",
+                        m->d->name, sc->inst[i].name, status_name(st),
+                        n->last_error[0] ? ": " : "; see its log lines",
+                        n->last_error);
             n->inst = NULL;
             return -2;
         }

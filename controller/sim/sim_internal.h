@@ -62,6 +62,8 @@ struct node {
     int handled;          /* its time event was just handled */
     loop *tick_loop;      /* the algebraic loop it is in at ticks */
     loop *rhs_loop;       /* ... and inside its group's right-hand side */
+    char last_error[512]; /* the last message it logged at ERROR, which
+                           * a failure of its next call carries */
 };
 
 struct group {
