@@ -10,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pyfunc.h"
 #include "twin_paths.h"
+#include "twin_pyfunc_paths.h"
 
 static int own(twin_paths *p, char *s)
 {
@@ -151,6 +153,9 @@ static void log_functions(void *ctx, const char *message)
 void paths__load_functions(const twin_paths *p, func_lib *functions,
                            int quiet)
 {
+    /* Python function plugins run the runner beside this twinctl. */
+    pyfunc__set_runner(in_build_tree() ? TWIN_BUILD_PYFUNC_RUNNER
+                                       : TWIN_PYFUNC_RUNNER);
     for (size_t i = 0; i < p->n_function_dirs; i++) {
         const char *d = p->function_dirs[i];
         /* The default directory may well not exist: no plugins then. */
