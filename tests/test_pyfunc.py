@@ -17,6 +17,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 BUILD, SOURCE = sys.argv[1], sys.argv[2]
@@ -178,6 +179,46 @@ rc, out, err = twinctl("functions", "--function-dir", GOOD,
                        env={"TWIN_PYTHON_VENV": "/nonexistent-venv"})
 check("cannot run /nonexistent-venv/bin/python3" in err,
       f"a venv without python3 is named: {err!r}")
+
+# ---- a virtual environment: its python3 and its packages
+with tempfile.TemporaryDirectory(prefix="twin-venv-") as tmp:
+    venv = os.path.join(tmp, "venv")
+    made = subprocess.run(["/usr/bin/python3", "-m", "venv", venv],
+                          capture_output=True, text=True, timeout=120)
+    if made.returncode != 0:
+        print("SKIP the venv check: python3 -m venv failed:", made.stderr)
+    else:
+        site = subprocess.run(
+            [os.path.join(venv, "bin", "python3"), "-c",
+             "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True, text=True, check=True).stdout.strip()
+        with open(os.path.join(site, "twinctl_venv_only.py"), "w") as f:
+            f.write("FACTOR = 3.0\n")
+        fdir = os.path.join(tmp, "fns")
+        os.mkdir(fdir)
+        with open(os.path.join(fdir, "venvfns.py"), "w") as f:
+            f.write('"""Needs a module only the venv has."""\n'
+                    "import sys\n"
+                    "import twinctl_venv_only\n\n\n"
+                    "def venv_triple(x: float) -> float:\n"
+                    '    """x times the venv module\'s FACTOR."""\n'
+                    "    return x * twinctl_venv_only.FACTOR\n\n\n"
+                    "def venv_prefix() -> str:\n"
+                    '    """The interpreter\'s sys.prefix."""\n'
+                    "    return sys.prefix\n")
+        rc, ans, err = call("venv_triple", {"x": 1.5}, directory=fdir,
+                            env={"TWIN_PYTHON_VENV": venv})
+        check(rc == 0 and ans["value"] == 4.5,
+              f"with TWIN_PYTHON_VENV the venv's module imports: rc {rc}, "
+              f"{ans}, {err!r}")
+        rc, ans, err = call("venv_prefix", {}, directory=fdir,
+                            env={"TWIN_PYTHON_VENV": venv})
+        check(rc == 0 and os.path.realpath(ans["value"]) ==
+              os.path.realpath(venv),
+              f"the venv's python3 runs the call: {ans}, {err!r}")
+        rc, ans, err = call("venv_triple", {"x": 1.5}, directory=fdir)
+        check(rc == 2 and "no Python module 'twinctl_venv_only'" in err,
+              f"without the venv the module is missing: rc {rc}, {err!r}")
 
 print(f"{len(failures)} failed")
 sys.exit(1 if failures else 0)
