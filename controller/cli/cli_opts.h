@@ -55,17 +55,21 @@ enum {
 #define CLI_FUNCTION_DIR_LONGOPT                                        \
     {"function-dir", required_argument, NULL, CLI_OPT_FUNCTION_DIR}
 
-/* The three of a command that composes scenarios here (run, steady,
- * batch, plot). */
+/* The four of a command that composes scenarios here (run, steady,
+ * batch, plot): a scenario's functions may name the function library's. */
 #define CLI_LIBRARY_LONGOPTS                                            \
-    CLI_MODELS_LONGOPT, CLI_INSTANCES_LONGOPT, CLI_SCENARIOS_LONGOPT
+    CLI_MODELS_LONGOPT, CLI_INSTANCES_LONGOPT, CLI_SCENARIOS_LONGOPT,   \
+    CLI_FUNCTION_DIR_LONGOPT
 
 /* Their help, in the column of run, batch and plot. */
 #define CLI_LIBRARY_USAGE                                               \
     "      --models DIR     load model plugins from DIR too (repeatable;\n" \
     "                       also TWIN_MODEL_PATH=DIR:DIR)\n"           \
     "      --instances DIR  instance library (default: instance-library/)\n" \
-    "      --scenarios DIR  where scenario names are looked up\n"
+    "      --scenarios DIR  where scenario names are looked up\n"          \
+    "      --function-dir DIR  function plugins, C or Python, that a\n"   \
+    "                       scenario's functions may name (repeatable;\n" \
+    "                       also TWIN_FUNCTION_PATH)\n"
 
 /* Take option c, with its argument, into p (arg is borrowed).  Returns 1
  * when it was one of the library options, 0 when it is not, -1 for one

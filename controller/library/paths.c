@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "callable.h"
 #include "pyfunc.h"
 #include "twin_paths.h"
 #include "twin_pyfunc_paths.h"
@@ -165,6 +166,22 @@ void paths__load_functions(const twin_paths *p, func_lib *functions,
             fprintf(stderr, "twinctl: cannot read function directory %s\n",
                     d);
     }
+}
+
+int paths__load_functions_for(const twin_paths *p, const json_t *doc,
+                              const char *key, func_lib *functions,
+                              int quiet)
+{
+    const json_t *list = json_object_get(doc, key);
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *name = json_string_value(
+            json_object_get(json_array_get(list, i), "function"));
+        if (name != NULL && !callable__is_builtin(name)) {
+            paths__load_functions(p, functions, quiet);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void paths__free(twin_paths *p)

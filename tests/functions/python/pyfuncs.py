@@ -76,3 +76,25 @@ def py_forever(x: float) -> float:
 
 def _helper():
     return 1
+
+
+def py_peak(y: list[float]) -> float:
+    """The largest value of a series: a scenario's function or a KPI.
+
+    Args:
+        y: the signal's values, one per tick
+    """
+    return max(y)
+
+
+def py_trapz(t: list[float], y: list[float], scale: float = 1.0) -> float:
+    """scale times the trapezoid-rule integral of y over t, with NumPy.
+
+    Args:
+        t: the tick times [s]
+        y: the signal's values
+        scale: a factor
+    """
+    import numpy
+    t, y = numpy.asarray(t), numpy.asarray(y)
+    return float(scale * numpy.sum((t[1:] - t[:-1]) * (y[1:] + y[:-1]) / 2))
