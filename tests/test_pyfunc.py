@@ -180,6 +180,95 @@ rc, out, err = twinctl("functions", "--function-dir", GOOD,
 check("cannot run /nonexistent-venv/bin/python3" in err,
       f"a venv without python3 is named: {err!r}")
 
+# ---- a scenario's functions and a batch's KPIs written in Python
+def scenario_with(functions):
+    with open(os.path.join(SOURCE, "scenarios", "tank-overflow.json")) as f:
+        doc = json.load(f)
+    doc["functions"] = functions
+    return doc
+
+
+with tempfile.TemporaryDirectory(prefix="twin-pykpi-") as tmp:
+    # Each Python function against the built-in computing the same: max
+    # (py_peak) and the linear integral, the trapezoid rule (py_trapz).
+    sc = os.path.join(tmp, "ovf.json")
+    with open(sc, "w") as f:
+        json.dump(scenario_with([
+            {"name": "peak", "function": "max", "of": "tank0.h"},
+            {"name": "py_peak", "function": "py_peak", "of": "tank0.h"},
+            {"name": "area", "function": "integral", "of": "tank0.h"},
+            {"name": "py_area", "function": "py_trapz", "of": "tank0.h",
+             "scale": 2},
+            {"name": "fails", "function": "py_kpi_raises", "of": "tank0.h"},
+        ]), f)
+    out = os.path.join(tmp, "fn.json")
+    rc, _, err = twinctl("run", "--function-dir", GOOD, "-q", "-o",
+                         os.devnull, "--functions", out, sc)
+    vals = json.load(open(out)) if rc == 0 else {}
+    fv, fe = vals.get("functions", {}), vals.get("function_errors", {})
+    check(rc == 0 and fv.get("py_peak") == fv.get("peak") and
+          abs(fv.get("py_area", 0) - 2 * fv.get("area", 0)) <=
+          1e-12 * abs(fv.get("area", 1)) and fv.get("area", 0) > 100,
+          f"Python scenario functions against the built-ins: rc {rc}, "
+          f"{vals}, {err!r}")
+    check(fv.get("fails", 0) is None and
+          fe.get("fails", {}).get("code") == "model_crashed" and
+          "RuntimeError: no KPI on 121 samples" in
+          fe.get("fails", {}).get("message", "") and
+          fe.get("fails", {}).get("path") == "/functions/4",
+          f"a scenario function that raises: no value, and why: {fe}")
+
+    # Refused at composition, each with its path.
+    with open(sc, "w") as f:
+        json.dump(scenario_with([
+            {"name": "a", "function": "py_scale", "of": "tank0.h"},
+            {"name": "b", "function": "py_trapz", "of": "tank0.h",
+             "scale": "2"},
+            {"name": "c", "function": "py_trapz", "of": "tank0.h",
+             "sclae": 2},
+            {"name": "d", "function": "py_peak", "of": "tank0.h",
+             "y": [1]},
+            {"name": "e", "function": "py_nope", "of": "tank0.h"},
+        ]), f)
+    rc, _, err = twinctl("run", "--function-dir", GOOD, "-q", "-o",
+                         os.devnull, sc)
+    for line in (
+            "/functions/0/function: 'py_scale' cannot be a scenario's "
+            "function: it needs an argument 'y'",
+            "/functions/1/scale: 'scale' must be a number (no unit) "
+            "[wrong_type]",
+            "/functions/2/sclae: 'py_trapz' has no argument 'sclae'; its "
+            "arguments are t, y, scale [out_of_range]",
+            "/functions/3/y: 't' and 'y' are the run's series",
+            "/functions/4/function: there is no function 'py_nope'"):
+        check(rc == 2 and line in err,
+              f"refused: {line!r} in rc {rc}, {err!r}")
+
+    # A batch: the KPI in Python beside the built-in, in every case.
+    batch = {"contract": "twin.batch/1", "name": "pykpi",
+             "scenario": scenario_with([]),
+             "variations": {"grid": [{"param": "tank0.area",
+                                      "values": [1.5, 2.0, 3.0]}]},
+             "kpis": [{"name": "peak", "function": "max", "of": "tank0.h"},
+                      {"name": "py_peak", "function": "py_peak",
+                       "of": "tank0.h"}]}
+    bf = os.path.join(tmp, "b.json")
+    with open(bf, "w") as f:
+        json.dump(batch, f)
+    rc, out, err = twinctl("batch", "--function-dir", GOOD, "-q", bf, "-o",
+                           os.path.join(tmp, "bout"))
+    rows = []
+    if rc == 0:
+        import csv
+        with open(os.path.join(tmp, "bout", "summary.csv")) as f:
+            rows = list(csv.DictReader(f))
+    check(rc == 0 and len(rows) == 3 and
+          all(r["status"] == "finished" and r["py_peak"] == r["peak"]
+              and r["peak"] for r in rows) and
+          len({r["peak"] for r in rows}) == 3,
+          f"a batch's Python KPI equals the built-in in every case: rc {rc},"
+          f" {rows}, {err!r}")
+
 # ---- a virtual environment: its python3 and its packages
 with tempfile.TemporaryDirectory(prefix="twin-venv-") as tmp:
     venv = os.path.join(tmp, "venv")

@@ -507,7 +507,7 @@ def check_cost(client):
 
 def check_python(client, log):
     """Python functions through the daemon: describe, each type, an
-    exception, a loop, what they print."""
+    exception, a loop, what they print, a scenario's function."""
     r = client.request({"type": "describe"}, controller=CTL).response()
     fns = {f["name"]: f for f in r["functions"]}
     f = fns.get("py_cumsum")
@@ -541,6 +541,20 @@ def check_python(client, log):
     took = time.monotonic() - t0
     expect(problems(r) == [("timeout", "/function")] and
            took < CALL_SECONDS + 3, "%r after %.2f s" % (r, took))
+    # A scenario's function in Python, in a run on the daemon.
+    with open(os.path.join(SOURCE_DIR, "scenarios", "tank-overflow.json")) \
+            as f:
+        doc = json.load(f)
+    doc["functions"] = [
+        {"name": "peak", "function": "max", "of": "tank0.h"},
+        {"name": "py_peak", "function": "py_peak", "of": "tank0.h"},
+        {"name": "py_area", "function": "py_trapz", "of": "tank0.h"},
+        {"name": "area", "function": "integral", "of": "tank0.h"}]
+    acc, final, cols, rows, ev = client.run_scenario(doc, controller=CTL)
+    fv = final.get("functions", {})
+    expect(final["status"] == "finished" and
+           fv.get("py_peak") == fv.get("peak") and
+           close(fv.get("py_area"), fv.get("area"), 1e-12), final)
     r = ok_value(client, "py_nothing", {"x": 7})
     expect(r["value"] is None, r)
     time.sleep(0.2)

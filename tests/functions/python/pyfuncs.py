@@ -98,3 +98,8 @@ def py_trapz(t: list[float], y: list[float], scale: float = 1.0) -> float:
     import numpy
     t, y = numpy.asarray(t), numpy.asarray(y)
     return float(scale * numpy.sum((t[1:] - t[:-1]) * (y[1:] + y[:-1]) / 2))
+
+
+def py_kpi_raises(y: list[float]) -> float:
+    """A KPI whose computation fails: raises RuntimeError."""
+    raise RuntimeError(f"no KPI on {len(y)} samples")
