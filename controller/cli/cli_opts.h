@@ -93,7 +93,16 @@ typedef struct cli_library {
     twin_paths paths;
     model_lib models;
     instance_lib instances;
+    func_lib functions;      /* loaded by cli_opts__compose when needed */
 } cli_library;
+
+struct scenario;
+
+/* Compose doc against lib: the function library is loaded first when a
+ * "functions" entry names a function that is no built-in (fn_library.h).
+ * NULL with every problem in errs. */
+struct scenario *cli_opts__compose(cli_library *lib, const json_t *doc,
+                                   int quiet, twin_errors *errs);
 
 /* The scenario document name (a file, or a name in the scenario
  * directory) into *doc, and the libraries it is composed against.  Returns 0, 2 for a document that cannot be read ("twinctl

@@ -464,7 +464,6 @@ int cmd_run(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     cli_library lib = {0};
-    func_lib functions = {0};
     twin_errors errs = {0};
     scenario *sc = NULL;
     json_t *doc = NULL;
@@ -529,11 +528,7 @@ int cmd_run(int argc, char **argv)
                                  &doc)) != 0)
         goto exit;
     status = 2;
-    /* A "functions" entry may name a function of the library. */
-    paths__load_functions_for(&lib.paths, doc, "functions", &functions,
-                              rc.quiet);
-    scenario_limits lim = {.functions = &functions};
-    sc = scenario__compose(doc, &lib.models, &lib.instances, &lim, &errs);
+    sc = cli_opts__compose(&lib, doc, rc.quiet, &errs);
     if (sc == NULL) {
         cli_opts__rejected("run", argv[optind], &errs);
         goto exit;
@@ -622,7 +617,6 @@ exit:
     if (rc.events != NULL)
         fclose(rc.events);
     scenario__free(&sc);
-    funclib__free(&functions);
     json_decref(doc);
     errors__clear(&errs);
     cli_opts__free_library(&lib);
