@@ -269,6 +269,20 @@ with tempfile.TemporaryDirectory(prefix="twin-pykpi-") as tmp:
           f"a batch's Python KPI equals the built-in in every case: rc {rc},"
           f" {rows}, {err!r}")
 
+# ---- a _helper.py beside the function files: imported, not listed
+with tempfile.TemporaryDirectory(prefix="twin-pyhelp-") as tmp:
+    with open(os.path.join(tmp, "_consts.py"), "w") as f:
+        f.write("K = 5.0\n\n\ndef unannotated(x):\n    return x\n")
+    with open(os.path.join(tmp, "usek.py"), "w") as f:
+        f.write('"""Uses a helper beside it."""\nimport _consts\n\n\n'
+                "def k_times(x: float) -> float:\n"
+                '    """x times the helper\'s K."""\n'
+                "    return x * _consts.K\n")
+    rc, ans, err = call("k_times", {"x": 2.5}, directory=tmp)
+    check(rc == 0 and ans["value"] == 12.5 and "_consts" not in err,
+          f"a function file imports a _helper beside it: rc {rc}, {ans}, "
+          f"{err!r}")
+
 # ---- a virtual environment: its python3 and its packages
 with tempfile.TemporaryDirectory(prefix="twin-venv-") as tmp:
     venv = os.path.join(tmp, "venv")

@@ -462,7 +462,7 @@ static json_t *real_or_null(double v, json_t *nonfinite, const char *name)
 json_t *funcall__answer(const fl_call *c)
 {
     if (c->f->plugin->python)
-        return json_incref(c->pyanswer);
+        return json_deep_copy(c->pyanswer);
     const fl_function *f = c->f;
     json_t *nonfinite = json_array(), *value;
     const void *r = c->result;

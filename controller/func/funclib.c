@@ -774,6 +774,10 @@ int funclib__load_dir(func_lib *lib, const char *dir, funclib_log_fn log,
         char path[4096];
         for (long i = 0; i < n; i++) {
             twin_errors errs = {0};
+            /* _helpers.py, __init__.py: modules the function files may
+             * import, not function files. */
+            if (s == 1 && names[i][0] == '_')
+                continue;
             snprintf(path, sizeof path, "%s/%s", dir, names[i]);
             fl_plugin *p = s == 0 ? funclib__open(path, &errs)
                                   : pyfunc__open(path, &errs);

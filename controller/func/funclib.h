@@ -114,7 +114,8 @@ fl_plugin *funclib__open(const char *manifest_path, twin_errors *errs);
 void funclib__close(fl_plugin **p);
 
 /* Load every *.json manifest of dir, and every *.py file as a Python
- * function plugin (pyfunc.h).  A refused manifest is reported
+ * function plugin (pyfunc.h) but those whose name starts with _ (modules
+ * the others may import).  A refused manifest is reported
  * through log (a line naming the file and how many problems, then a line
  * per problem) and skipped; so is a function whose name is already
  * loaded, with the file it came from.  Returns the number of functions

@@ -86,7 +86,9 @@ def parse_doc(doc):
 
 
 def load(path):
-    """Import the file as a module of its own name."""
+    """Import the file as a module of its own name, its directory first on
+    sys.path (so that it may import a _helper.py beside it)."""
+    sys.path.insert(0, os.path.dirname(path))
     name = os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
