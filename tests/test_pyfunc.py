@@ -23,6 +23,7 @@ import time
 BUILD, SOURCE = sys.argv[1], sys.argv[2]
 TWINCTL = os.path.join(BUILD, "controller", "twinctl")
 GOOD = os.path.join(SOURCE, "tests", "functions", "python")
+FNTEST = os.path.join(BUILD, "tests", "functions")   # fntest.so
 BROKEN = os.path.join(SOURCE, "tests", "functions", "python-broken")
 failures = []
 
@@ -217,6 +218,20 @@ with tempfile.TemporaryDirectory(prefix="twin-pykpi-") as tmp:
           fe.get("fails", {}).get("message", "") and
           fe.get("fails", {}).get("path") == "/functions/4",
           f"a scenario function that raises: no value, and why: {fe}")
+
+    # A C plugin function the same way: fntest's weighted_area.
+    with open(sc, "w") as f:
+        json.dump(scenario_with([
+            {"name": "area", "function": "integral", "of": "tank0.h"},
+            {"name": "c_area", "function": "weighted_area", "of": "tank0.h",
+             "w": 3}]), f)
+    rc, _, err = twinctl("run", "--function-dir", FNTEST, "-q", "-o",
+                         os.devnull, "--functions", out, sc)
+    fv = json.load(open(out))["functions"] if rc == 0 else {}
+    check(rc == 0 and abs(fv.get("c_area", 0) - 3 * fv.get("area", 0)) <=
+          1e-12 * abs(fv.get("area", 1)) and fv.get("area", 0) > 100,
+          f"a C plugin function as a scenario's function: rc {rc}, {fv}, "
+          f"{err!r}")
 
     # Refused at composition, each with its path.
     with open(sc, "w") as f:
