@@ -597,8 +597,10 @@ invalid = [
      "call with args not an object"),
     ("twin.response", resp("ok", type="call", function="f"), "",
      "ok to call without value"),
-    ("twin.response", resp("ok", type="call", function="f", value="1"),
-     "/value", "a call's value a string"),
+    ("twin.response", resp("ok", type="call", function="f", value={"v": 1}),
+     "/value", "a call's value an object"),
+    ("twin.response", resp("ok", type="call", function="f", value=[1, "a"]),
+     "/value/1", "a call's value an array with a string"),
     ("twin.response", resp("failed", type="call", function="f", errors=[
         {"code": "solver_failure", "path": "", "message": "No."}]),
      "/errors/0/code", "a call failed for a reason that is no call failure"),

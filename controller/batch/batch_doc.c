@@ -150,7 +150,8 @@ static int compose_base(loader *L)
         L->oom = 1;
         return -1;
     }
-    L->sc = scenario__compose(doc, L->env->models, L->env->instances, NULL,
+    scenario_limits lim = {.functions = L->env->functions};
+    L->sc = scenario__compose(doc, L->env->models, L->env->instances, &lim,
                               &inner);
     for (size_t i = 0; i < inner.count; i++)
         add_moved(L, &inner.items[i]);
@@ -161,7 +162,7 @@ static int compose_base(loader *L)
     /* Refused: the base alone, so that the variations are checked too
      * when only the kpis are wrong (its problems are reported above). */
     L->sc = scenario__compose(L->b->base, L->env->models, L->env->instances,
-                              NULL, &inner);
+                              &lim, &inner);
     errors__clear(&inner);
     return -1;
 }
@@ -484,8 +485,9 @@ static int check_values(loader *L, size_t first, size_t n, const double *v,
         return -1;
     }
     twin_errors inner = {0};
+    scenario_limits lim = {.functions = L->env->functions};
     scenario *sc = scenario__compose(doc, L->env->models, L->env->instances,
-                                     NULL, &inner);
+                                     &lim, &inner);
     for (size_t i = 0; i < inner.count; i++)
         ADD(L, inner.items[i].code, path, "with %s the scenario is refused: "
             "%s (at %s)", what, inner.items[i].message, inner.items[i].path);

@@ -31,6 +31,7 @@
 
 #include "batch_draw.h"
 #include "errors.h"
+#include "funclib.h"
 #include "instance_lib.h"
 #include "model_lib.h"
 
@@ -92,6 +93,8 @@ typedef struct batch {
 typedef struct batch_env {
     const model_lib *models;
     const instance_lib *instances;
+    const func_lib *functions; /* kpis may name its functions besides the
+                                * built-ins; NULL: built-ins only */
     const char *scenario_dir;  /* a base scenario by name is looked up
                                 * here */
     const char *doc_dir;       /* a base scenario by relative file path is

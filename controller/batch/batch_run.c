@@ -429,9 +429,10 @@ static json_t *case_scenario(runner *r, size_t index, scenario **sc)
     scenario *composed = NULL;
     batch__case_values(r->b, index, v);
     json_t *doc = batch__case_scenario(r->b, v, id_of(r, index));
+    scenario_limits lim = {.functions = r->o->functions};
     if (doc != NULL)
         composed = scenario__compose(doc, r->o->models, r->o->instances,
-                                     NULL, &errs);
+                                     &lim, &errs);
     if (composed == NULL) {
         json_decref(doc);
         if (errs.count == 0)

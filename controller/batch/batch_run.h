@@ -94,6 +94,7 @@ typedef struct batch_run_opts {
     long max_steps;        /* CVODE steps per tick; 0: the loop's default */
     const model_lib *models;
     const instance_lib *instances;
+    const func_lib *functions; /* for kpis of the library; may be NULL */
     const char *document;  /* the batch file, for batch.json */
     /* Run the cases on controllers over MQTT: elsewhere is then
      * batch_remote__run_all and remote its options (batch_remote.h); jobs

@@ -63,8 +63,18 @@ void cli_opts__rejected(const char *cmd, const char *name,
     errors__print(errs, "  ", stderr);
 }
 
+scenario *cli_opts__compose(cli_library *lib, const json_t *doc, int quiet,
+                            twin_errors *errs)
+{
+    paths__load_functions_for(&lib->paths, doc, "functions",
+                              &lib->functions, quiet);
+    scenario_limits lim = {.functions = &lib->functions};
+    return scenario__compose(doc, &lib->models, &lib->instances, &lim, errs);
+}
+
 void cli_opts__free_library(cli_library *lib)
 {
+    funclib__free(&lib->functions);
     instlib__free(&lib->instances);
     modlib__free(&lib->models);
     paths__free(&lib->paths);

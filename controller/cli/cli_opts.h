@@ -60,20 +60,23 @@ enum {
 #define CLI_PYTHON_VENV_LONGOPT                                         \
     {"python-venv", required_argument, NULL, CLI_OPT_PYTHON_VENV}
 
-/* The three of a command that composes scenarios here (run, steady,
- * batch, plot). */
+/* The options of a command that composes scenarios here (run, steady,
+ * batch, plot): a scenario's functions may name the function library's. */
 #define CLI_LIBRARY_LONGOPTS                                            \
     CLI_MODELS_LONGOPT, CLI_INSTANCES_LONGOPT, CLI_SCENARIOS_LONGOPT,   \
-    CLI_PYTHON_VENV_LONGOPT
+    CLI_FUNCTION_DIR_LONGOPT, CLI_PYTHON_VENV_LONGOPT
 
 /* Their help, in the column of run, batch and plot. */
 #define CLI_LIBRARY_USAGE                                               \
     "      --models DIR     load model plugins from DIR too (repeatable;\n" \
     "                       also TWIN_MODEL_PATH=DIR:DIR)\n"           \
     "      --instances DIR  instance library (default: instance-library/)\n" \
-    "      --scenarios DIR  where scenario names are looked up\n"         \
-    "      --python-venv DIR  Python models: the virtual environment\n"   \
-    "                       whose site-packages they import from\n"      \
+    "      --scenarios DIR  where scenario names are looked up\n"          \
+    "      --function-dir DIR  function plugins, C or Python, that a\n"   \
+    "                       scenario's functions may name (repeatable;\n" \
+    "                       also TWIN_FUNCTION_PATH)\n"                  \
+    "      --python-venv DIR  Python models and functions: the virtual\n" \
+    "                       environment whose packages they import\n"    \
     "                       (also TWIN_PYTHON_VENV; docs/python.md)\n"
 
 /* Take option c, with its argument, into p (arg is borrowed).  Returns 1
@@ -98,7 +101,16 @@ typedef struct cli_library {
     twin_paths paths;
     model_lib models;
     instance_lib instances;
+    func_lib functions;      /* loaded by cli_opts__compose when needed */
 } cli_library;
+
+struct scenario;
+
+/* Compose doc against lib: the function library is loaded first when a
+ * "functions" entry names a function that is no built-in (fn_library.h).
+ * NULL with every problem in errs. */
+struct scenario *cli_opts__compose(cli_library *lib, const json_t *doc,
+                                   int quiet, twin_errors *errs);
 
 /* The scenario document name (a file, or a name in the scenario
  * directory) into *doc, and the libraries it is composed against.  Returns 0, 2 for a document that cannot be read ("twinctl

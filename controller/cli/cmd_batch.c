@@ -293,6 +293,7 @@ typedef struct batch_cmd {
 
     model_lib models;
     instance_lib instances;
+    func_lib functions;
     twin_errors errs;
     json_t *doc;
     batch *b;
@@ -482,6 +483,12 @@ static int load(batch_cmd *bc)
                     bc->v.quiet) != 0)
         return 1;
     bc->file_copy = strdup(bc->file);
+    if (!paths__load_functions_for(&bc->paths, bc->doc, "kpis",
+                                   &bc->functions, bc->v.quiet))
+        paths__load_functions_for(&bc->paths, json_object_get(bc->doc,
+                                                              "scenario"),
+                                  "functions", &bc->functions, bc->v.quiet);
+    bc->env.functions = &bc->functions;
     bc->env.models = &bc->models;
     bc->env.instances = &bc->instances;
     bc->env.scenario_dir = bc->paths.scenario_dir;
@@ -517,6 +524,7 @@ static int run(batch_cmd *bc, int argc, char **argv)
     char why[2048];
     ro->models = &bc->models;
     ro->instances = &bc->instances;
+    ro->functions = &bc->functions;
     ro->document = bc->file;
     if (bc->rem.broker != NULL) {
         bc->rem.sec.url = bc->rem.broker;
@@ -556,6 +564,7 @@ int cmd_batch(int argc, char **argv)
     errors__clear(&bc.errs);
     instlib__free(&bc.instances);
     modlib__free(&bc.models);
+    funclib__free(&bc.functions);
     paths__free(&bc.paths);
     return status;
 }

@@ -29,6 +29,9 @@ static void functions_usage(FILE *f)
         "      --function-dir DIR\n"
         "                       load function plugins (manifests) from DIR\n"
         "                       too (repeatable; also TWIN_FUNCTION_PATH)\n"
+        "      --python-venv DIR\n"
+        "                       Python functions run with DIR/bin/python3\n"
+        "                       (also TWIN_PYTHON_VENV)\n"
         "      --json           print describe's entries, one JSON array\n"
         "  -h, --help           show this help\n");
 }
@@ -54,6 +57,9 @@ static void call_usage(FILE *f)
         "      --function-dir DIR\n"
         "                       load function plugins from DIR too\n"
         "                       (repeatable; also TWIN_FUNCTION_PATH)\n"
+        "      --python-venv DIR\n"
+        "                       Python functions run with DIR/bin/python3\n"
+        "                       (also TWIN_PYTHON_VENV)\n"
         "      --timeout S      wall-clock limit of the call (default 10)\n"
         "  -h, --help           show this help\n");
 }
@@ -124,7 +130,7 @@ static void print_entry(const json_t *e)
 int cmd_functions(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CLI_FUNCTION_DIR_LONGOPT,
+        CLI_FUNCTION_DIR_LONGOPT, CLI_PYTHON_VENV_LONGOPT,
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -189,7 +195,7 @@ exit:
 int cmd_call(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        CLI_FUNCTION_DIR_LONGOPT,
+        CLI_FUNCTION_DIR_LONGOPT, CLI_PYTHON_VENV_LONGOPT,
         {"timeout", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},

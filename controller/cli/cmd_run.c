@@ -530,7 +530,7 @@ int cmd_run(int argc, char **argv)
                                  &doc)) != 0)
         goto exit;
     status = 2;
-    sc = scenario__compose(doc, &lib.models, &lib.instances, NULL, &errs);
+    sc = cli_opts__compose(&lib, doc, rc.quiet, &errs);
     if (sc == NULL) {
         cli_opts__rejected("run", argv[optind], &errs);
         goto exit;

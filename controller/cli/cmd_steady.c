@@ -213,7 +213,7 @@ int cmd_steady(int argc, char **argv)
                                  &doc)) != 0)
         goto exit;
     status = 2;
-    sc = scenario__compose(doc, &lib.models, &lib.instances, NULL, &errs);
+    sc = cli_opts__compose(&lib, doc, quiet, &errs);
     if (sc != NULL)
         steady__hold_inputs(sc, values, "--input", &errs);
     if (errs.count > 0) {

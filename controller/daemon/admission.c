@@ -144,6 +144,7 @@ scenario *admission__scenario(serve *sv, const json_t *req,
             .max_connections = sv->cfg.limits.max_connections,
             .max_rows = sv->cfg.limits.max_rows,
             .max_function_samples = sv->cfg.limits.function_samples,
+            .functions = &sv->functions,
         };
         sc = scenario__compose(*doc, &sv->models, &sv->instances, &lim,
                                &inner);

@@ -25,16 +25,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "crash.h"
+#include "pyfunc.h"
 #include "util.h"
 /* The return value's place at the start of the result buffer: room for
  * ffi_arg (integers come back widened to it) and double, 8-aligned. */
 #define RET_SLOT 16
 #define CHILD_LIMITS_FAILED 71
+/* The most a Python function's answer (JSON) may take. */
+#define PYTHON_MAX_ANSWER ((size_t)256 << 20)
 
 typedef union fl_slot {
     double d;
@@ -55,6 +59,9 @@ struct fl_call {
     size_t result_len, got;
     child proc;            /* its process, once started */
     int fd;
+    json_t *pyargs;        /* Python: the checked arguments */
+    int argfd;             /* Python: a memfd holding them, for stdin */
+    json_t *pyanswer;      /* Python: the answer, once finished */
 };
 
 const fl_function *funcall__function(const fl_call *c)
@@ -89,6 +96,12 @@ static void problem(argcheck *a, twin_err_code code, const char *name,
     errors__add(a->errs, code, pi ? pi : p ? p : "/args", "%s", msg);
     free(pi);
     free(p);
+}
+
+/* A type as the function's language names it. */
+static const char *type_of(const fl_function *f, fl_type t)
+{
+    return f->plugin->python ? pyfunc__type_name(t) : funclib__type_name(t);
 }
 
 static const char *unit_of(const fl_arg *x)
@@ -127,8 +140,9 @@ static int number(argcheck *a, const fl_arg *x, fl_type t, const json_t *v,
     } else {
         if (!json_is_integer(v)) {
             problem(a, TWIN_E_WRONG_TYPE, x->name, index, "%s must be a "
-                    "whole number (a C %s), written without a fraction",
-                    who, funclib__type_name(t));
+                    "whole number (%s %s), written without a fraction",
+                    who, a->f->plugin->python ? "a Python" : "a C",
+                    type_of(a->f, t));
             return -1;
         }
         json_int_t iv = json_integer_value(v);
@@ -185,6 +199,8 @@ static void input_array(argcheck *a, size_t j)
 {
     const fl_arg *x = &a->f->args[j];
     const json_t *v = json_object_get(a->args, x->name);
+    if (v == NULL && x->filled)
+        return; /* a Python parameter with a default */
     if (v == NULL) {
         problem(a, TWIN_E_MISSING_FIELD, x->name, -1, "'%s' needs '%s': an "
                 "array of %s (%s): %s", a->f->name, x->name,
@@ -322,10 +338,19 @@ static void scalar_arg(argcheck *a, size_t j)
     const fl_arg *x = &a->f->args[j];
     const json_t *v = json_object_get(a->args, x->name);
     double d;
+    if (v == NULL && x->filled)
+        return; /* a Python parameter with a default */
     if (v == NULL) {
         problem(a, TWIN_E_MISSING_FIELD, x->name, -1, "'%s' needs '%s': %s "
                 "(%s, %s)", a->f->name, x->name, x->doc,
-                funclib__type_name(x->type), unit_of(x));
+                type_of(a->f, x->type), unit_of(x));
+        return;
+    }
+    if (x->type == FL_BOOL || x->type == FL_STRING) {
+        if (x->type == FL_BOOL ? !json_is_boolean(v) : !json_is_string(v))
+            problem(a, TWIN_E_WRONG_TYPE, x->name, -1, "'%s' must be %s",
+                    x->name, x->type == FL_BOOL ? "true or false (a bool)"
+                                                : "a string (a str)");
         return;
     }
     if (number(a, x, x->type, v, -1, &d) != 0)
@@ -366,6 +391,7 @@ fl_call *funcall__prepare(const fl_function *f, const json_t *args,
     }
     c->f = f;
     c->fd = -1;
+    c->argfd = -1;
     json_t *none = NULL;
     if (args == NULL)
         args = none = json_object();
@@ -388,6 +414,12 @@ fl_call *funcall__prepare(const fl_function *f, const json_t *args,
     }
     if (errs->count != before)
         goto fail;
+    if (f->plugin->python) {
+        /* Checked: the runner gets them as they came. */
+        c->pyargs = json_incref((json_t *)args);
+        json_decref(none);
+        return c;
+    }
     if (f->fn == NULL) {
         errors__add(errs, TWIN_E_INTERNAL, "/function", "'%s' was checked "
                     "without its library and cannot be called", f->name);
@@ -429,6 +461,8 @@ static json_t *real_or_null(double v, json_t *nonfinite, const char *name)
 
 json_t *funcall__answer(const fl_call *c)
 {
+    if (c->f->plugin->python)
+        return json_deep_copy(c->pyanswer);
     const fl_function *f = c->f;
     json_t *nonfinite = json_array(), *value;
     const void *r = c->result;
@@ -482,6 +516,10 @@ void funcall__free(fl_call **cp)
     child__end(&c->proc);
     if (c->fd >= 0)
         close(c->fd);
+    if (c->argfd >= 0)
+        close(c->argfd);
+    json_decref(c->pyargs);
+    json_decref(c->pyanswer);
     for (size_t j = 0; j < FUNCLIB_MAX_ARGS; j++)
         free(c->inputs[j]);
     free(c->result);
@@ -512,6 +550,11 @@ static void call_main(void *arg)
         proc__redirect(output_fd);
     else if (dup2(2, 1) < 0)
         _exit(CHILD_LIMITS_FAILED);
+    /* A Python call's arguments as stdin, before fd 3 is taken (the
+     * memfd may be 3). */
+    if (c->argfd >= 0 && dup2(c->argfd, 0) < 0)
+        _exit(CHILD_LIMITS_FAILED);
+    c->argfd = c->argfd >= 0 ? 0 : -1;
     if (dup2(out_fd, 3) < 0)
         _exit(CHILD_LIMITS_FAILED);
     close_range(4, ~0U, 0);
@@ -520,14 +563,42 @@ static void call_main(void *arg)
                         .memory_bytes = a->lim->memory_bytes};
     if (child__set_limits(&lim, "call", why, sizeof why) != 0)
         _exit(CHILD_LIMITS_FAILED);
+    if (c->f->plugin->python)
+        pyfunc__exec_call(c->f, c->argfd);
     funcall__invoke(c);
     _exit(crash__write(3, c->result, c->result_len) == 0 ? 0 : 1);
+}
+
+/* A Python call's arguments in a memfd, for the runner's stdin. */
+static int python_args(fl_call *c, char *why, size_t why_len)
+{
+    char *text = json_dumps(c->pyargs, JSON_COMPACT);
+    int fd = memfd_create("twinctl-call-args", MFD_CLOEXEC);
+    size_t n = text ? strlen(text) : 0;
+    if (text == NULL || fd < 0 || crash__write(fd, text, n) != 0 ||
+        lseek(fd, 0, SEEK_SET) != 0) {
+        snprintf(why, why_len, "cannot pass the call's arguments to "
+                 "Python: %s", strerror(errno));
+        free(text);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    free(text);
+    c->argfd = fd;
+    return 0;
 }
 
 int funcall__start(fl_call *c, const fl_limits *lim, int output_fd,
                    char *why, size_t why_len)
 {
     int fds[2];
+    if (c->f->plugin->python && c->argfd < 0 &&
+        python_args(c, why, why_len) != 0) {
+        if (output_fd >= 0)
+            close(output_fd);
+        return -1;
+    }
     if (pipe2(fds, O_CLOEXEC) != 0) {
         snprintf(why, why_len, "cannot make a pipe for the call: %s",
                  strerror(errno));
@@ -570,6 +641,16 @@ int funcall__read(fl_call *c)
         return 1;
     for (;;) {
         unsigned char spill[4096];
+        if (c->f->plugin->python && c->got + 4096 > c->result_len &&
+            c->result_len < PYTHON_MAX_ANSWER) {
+            /* A Python answer's length is not known before: grow. */
+            size_t cap = c->result_len ? 2 * c->result_len : 65536;
+            unsigned char *grown = realloc(c->result, cap);
+            if (grown != NULL) {
+                c->result = grown;
+                c->result_len = cap;
+            }
+        }
         size_t room = c->result_len - c->got;
         /* More than the result is garbage: read it away to the end. */
         unsigned char *into = room ? c->result + c->got : spill;
@@ -595,8 +676,12 @@ int funcall__finish(fl_call *c, const fl_limits *lim, twin_errors *errs)
     const fl_function *f = c->f;
     int wait_status = c->proc.status;
     char who[512];
-    snprintf(who, sizeof who, "function '%s' (%s in %s)", f->name,
-             f->symbol, f->plugin->library);
+    if (f->plugin->python)
+        snprintf(who, sizeof who, "function '%s' (in %s)", f->name,
+                 f->plugin->library);
+    else
+        snprintf(who, sizeof who, "function '%s' (%s in %s)", f->name,
+                 f->symbol, f->plugin->library);
     if (c->proc.timed_out) {
         errors__add(errs, TWIN_E_TIMEOUT, "/function", "%s did not return "
                     "within %g s (%s) and was stopped; only this call ended",
@@ -619,6 +704,18 @@ int funcall__finish(fl_call *c, const fl_limits *lim, twin_errors *errs)
         errors__add(errs, TWIN_E_INTERNAL, "/function", "the process for "
                     "%s could not set its resource limits "
                     "(limits.cpu_seconds, limits.memory_bytes)", who);
+    } else if (f->plugin->python) {
+        if (c->got > c->result_len) {
+            errors__add(errs, TWIN_E_TOO_LARGE, "/function", "%s answered "
+                        "more than %zu bytes; only this call ended", who,
+                        PYTHON_MAX_ANSWER);
+            return -1;
+        }
+        json_decref(c->pyanswer);
+        c->pyanswer = pyfunc__answer(f, WIFEXITED(wait_status)
+                                            ? WEXITSTATUS(wait_status) : -1,
+                                     (const char *)c->result, c->got, errs);
+        return c->pyanswer ? 0 : -1;
     } else if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0) {
         errors__add(errs, TWIN_E_MODEL_CRASHED, "/function", "%s ended its "
                     "process with exit status %d instead of returning (a "

@@ -16,13 +16,15 @@
 #include <string.h>
 
 #include "analytics.h"
+#include "pyfunc.h"
 #include "util.h"
 
 static const char *const type_names[FL__COUNT] = {
     [FL_VOID] = "void",       [FL_DOUBLE] = "double",
     [FL_INT] = "int",         [FL_LONG] = "long",
     [FL_SIZE] = "size_t",     [FL_DOUBLE_ARRAY] = "double[]",
-    [FL_INT_ARRAY] = "int[]",
+    [FL_INT_ARRAY] = "int[]", [FL_BOOL] = "bool",
+    [FL_STRING] = "str",
 };
 
 const char *funclib__type_name(fl_type t)
@@ -65,7 +67,7 @@ static ffi_type *ffi_of(fl_type t)
 }
 
 /* A C identifier (names and symbols). */
-static int valid_name(const char *s)
+int funclib__valid_name(const char *s)
 {
     if (s == NULL || !(isalpha((unsigned char)*s) || *s == '_'))
         return 0;
@@ -82,9 +84,10 @@ static int plain_file_name(const char *s)
            strcmp(s, "..") != 0;
 }
 
+/* A C manifest's types: bool and str are Python's alone. */
 static int parse_type(const char *s, fl_type *t)
 {
-    for (int i = 0; i < FL__COUNT; i++)
+    for (int i = 0; i <= FL_INT_ARRAY; i++)
         if (strcmp(s, type_names[i]) == 0) {
             *t = (fl_type)i;
             return 0;
@@ -229,7 +232,7 @@ static void check_arg(checker *k, const json_t *a, const char *fpath,
     }
     const char *name = NULL, *type = NULL, *unit = NULL, *doc = NULL;
     if (get_str(k, a, "name", 1, "an argument", &name) == 0 &&
-        !valid_name(name)) {
+        !funclib__valid_name(name)) {
         at(k, "%s/args/%zu/name", fpath, j);
         PROBLEM(k, TWIN_E_OUT_OF_RANGE, "argument name \"%s\" is not a name "
                 "(letters, digits and _, not starting with a digit)", name);
@@ -374,7 +377,7 @@ static void check_function(checker *k, const json_t *fj, size_t i,
     }
     const char *name = NULL, *symbol = NULL, *doc = NULL;
     if (get_str(k, fj, "name", 1, "a function", &name) == 0 &&
-        !valid_name(name)) {
+        !funclib__valid_name(name)) {
         at(k, "%s/name", fpath);
         PROBLEM(k, TWIN_E_OUT_OF_RANGE, "function name \"%s\" is not a name "
                 "(letters, digits and _, not starting with a digit, at most "
@@ -385,7 +388,7 @@ static void check_function(checker *k, const json_t *fj, size_t i,
     snprintf(what, sizeof what, "function '%s'", name ? name : "?");
     only_known(k, fj, what, fn_members);
     if (get_str(k, fj, "symbol", 0, what, &symbol) == 0 &&
-        !valid_name(symbol)) {
+        !funclib__valid_name(symbol)) {
         at(k, "%s/symbol", fpath);
         PROBLEM(k, TWIN_E_OUT_OF_RANGE, "the symbol \"%s\" of %s is not a C "
                 "identifier", symbol, what);
@@ -706,68 +709,83 @@ static void say(funclib_log_fn log, void *ctx, const char *fmt, ...)
     log(ctx, msg);
 }
 
+/* Add the plugin at path (refused: logged, with every problem) to lib;
+ * the number of its functions loaded. */
+static int add_plugin(func_lib *lib, const char *path, fl_plugin *p,
+                      twin_errors *errs, funclib_log_fn log, void *log_ctx)
+{
+    if (p == NULL) {
+        say(log, log_ctx, "%s: function plugin refused, %zu problem%s:",
+            path, errs->count, errs->count == 1 ? "" : "s");
+        for (size_t e = 0; e < errs->count; e++)
+            say(log, log_ctx, "  %s%s%s [%s]", errs->items[e].path,
+                errs->items[e].path[0] ? ": " : "", errs->items[e].message,
+                errors__code_name(errs->items[e].code));
+        return 0;
+    }
+    /* A name already loaded keeps its first definition; a built-in's
+     * name is the built-in's. */
+    size_t kept = 0;
+    for (size_t j = 0; j < p->n_fns; j++) {
+        const fl_function *first = funclib__find(lib, p->fns[j].name);
+        analytics_fn builtin;
+        if (analytics__find(p->fns[j].name, &builtin) == 0) {
+            say(log, log_ctx, "%s: function '%s' has the name of a "
+                "built-in, which a call would run instead; skipped "
+                "(rename it)", path, p->fns[j].name);
+        } else if (first == NULL) {
+            if (kept != j) {
+                p->fns[kept] = p->fns[j];
+                memset(&p->fns[j], 0, sizeof p->fns[j]);
+            }
+            kept++;
+            continue;
+        } else {
+            say(log, log_ctx, "%s: function '%s' is already loaded from "
+                "%s; skipped", path, p->fns[j].name,
+                first->plugin->manifest);
+        }
+        free_function(&p->fns[j]);
+        memset(&p->fns[j], 0, sizeof p->fns[j]);
+    }
+    p->n_fns = kept;
+    fl_plugin **grown = kept ? realloc(lib->plugins, (lib->n_plugins + 1) *
+                                                         sizeof *grown)
+                             : NULL;
+    if (grown == NULL) {
+        funclib__close(&p);
+        return 0;
+    }
+    lib->plugins = grown;
+    lib->plugins[lib->n_plugins++] = p;
+    return (int)kept;
+}
+
 int funclib__load_dir(func_lib *lib, const char *dir, funclib_log_fn log,
                       void *log_ctx)
 {
-    char **names = NULL;
-    long n = util__list_dir(dir, ".json", &names);
-    if (n < 0)
-        return -1;
+    static const char *const suffixes[] = {".json", ".py"};
     int loaded = 0;
-    char path[4096];
-    for (long i = 0; i < n; i++) {
-        twin_errors errs = {0};
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        fl_plugin *p = funclib__open(path, &errs);
-        if (p == NULL) {
-            say(log, log_ctx, "%s: function plugin refused, %zu problem%s:",
-                path, errs.count, errs.count == 1 ? "" : "s");
-            for (size_t e = 0; e < errs.count; e++)
-                say(log, log_ctx, "  %s%s%s [%s]", errs.items[e].path,
-                    errs.items[e].path[0] ? ": " : "", errs.items[e].message,
-                    errors__code_name(errs.items[e].code));
-            errors__clear(&errs);
-            continue;
-        }
-        /* A name already loaded keeps its first definition; a built-in's
-         * name is the built-in's. */
-        size_t kept = 0;
-        for (size_t j = 0; j < p->n_fns; j++) {
-            const fl_function *first = funclib__find(lib, p->fns[j].name);
-            analytics_fn builtin;
-            if (analytics__find(p->fns[j].name, &builtin) == 0) {
-                say(log, log_ctx, "%s: function '%s' has the name of a "
-                    "built-in, which a call would run instead; skipped "
-                    "(rename it)", path, p->fns[j].name);
-            } else if (first == NULL) {
-                if (kept != j) {
-                    p->fns[kept] = p->fns[j];
-                    memset(&p->fns[j], 0, sizeof p->fns[j]);
-                }
-                kept++;
+    for (size_t s = 0; s < 2; s++) {
+        char **names = NULL;
+        long n = util__list_dir(dir, suffixes[s], &names);
+        if (n < 0)
+            return -1;
+        char path[4096];
+        for (long i = 0; i < n; i++) {
+            twin_errors errs = {0};
+            /* _helpers.py, __init__.py: modules the function files may
+             * import, not function files. */
+            if (s == 1 && names[i][0] == '_')
                 continue;
-            } else {
-                say(log, log_ctx, "%s: function '%s' is already loaded from "
-                    "%s; skipped", path, p->fns[j].name,
-                    first->plugin->manifest);
-            }
-            free_function(&p->fns[j]);
-            memset(&p->fns[j], 0, sizeof p->fns[j]);
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            fl_plugin *p = s == 0 ? funclib__open(path, &errs)
+                                  : pyfunc__open(path, &errs);
+            loaded += add_plugin(lib, path, p, &errs, log, log_ctx);
+            errors__clear(&errs);
         }
-        p->n_fns = kept;
-        fl_plugin **grown = kept ? realloc(lib->plugins,
-                                           (lib->n_plugins + 1) *
-                                               sizeof *grown)
-                                 : NULL;
-        if (grown == NULL) {
-            funclib__close(&p);
-            continue;
-        }
-        lib->plugins = grown;
-        lib->plugins[lib->n_plugins++] = p;
-        loaded += (int)kept;
+        util__free_names(names, n);
     }
-    util__free_names(names, n);
     return loaded;
 }
 
@@ -782,20 +800,26 @@ void funclib__free(func_lib *lib)
 
 /* ---- describe ----------------------------------------------------------- */
 
+/* A type as the function's language names it. */
+static const char *type_name(const fl_function *f, fl_type t)
+{
+    return f->plugin->python ? pyfunc__type_name(t) : funclib__type_name(t);
+}
+
 json_t *funclib__describe(const fl_function *f)
 {
     json_t *params = json_array();
     for (size_t j = 0; j < f->n_args; j++) {
         const fl_arg *a = &f->args[j];
         json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", a->name,
-                              "type", funclib__type_name(a->type), "unit",
+                              "type", type_name(f, a->type), "unit",
                               a->unit, "doc", a->doc, "required",
                               !a->filled && !a->out);
         if (isfinite(a->min))
             json_object_set_new(p, "min", json_real(a->min));
         if (isfinite(a->max))
             json_object_set_new(p, "max", json_real(a->max));
-        if (funclib__is_array(a->type)) {
+        if (funclib__is_array(a->type) && a->length >= 0) {
             json_object_set_new(p, "length",
                                 json_string(f->args[a->length].name));
             if (a->out)
@@ -817,9 +841,10 @@ json_t *funclib__describe(const fl_function *f)
         json_array_append_new(params, p);
     }
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:{s:s, s:s, s:s}}",
-                     "name", f->name, "kind", "plugin", "library",
+                     "name", f->name, "kind",
+                     f->plugin->python ? "python" : "plugin", "library",
                      f->plugin->library, "signature",
                      f->signature, "doc", f->doc, "params", params,
-                     "returns", "type", funclib__type_name(f->ret), "unit",
+                     "returns", "type", type_name(f, f->ret), "unit",
                      f->ret_unit, "doc", f->ret_doc);
 }

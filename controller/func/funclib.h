@@ -34,6 +34,8 @@ typedef enum fl_type {
     FL_SIZE,          /* size_t */
     FL_DOUBLE_ARRAY,  /* const double * (with "out": double *) */
     FL_INT_ARRAY,     /* const int * */
+    FL_BOOL,          /* Python functions only: bool */
+    FL_STRING,        /* Python functions only: str */
     FL__COUNT
 } fl_type;
 
@@ -46,7 +48,8 @@ typedef struct fl_arg {
     int length;              /* arrays: index of their length argument */
     int length_of;           /* integers: index of the first array whose
                               * length this is, or -1 */
-    int filled;              /* a length some input array fills: the
+    int filled;              /* a length some input array fills, or a
+                              * Python parameter with a default: the
                               * request may leave it out */
     double min, max;         /* scalars and array elements; ±inf: none */
     size_t min_length, max_length;  /* arrays */
@@ -75,6 +78,8 @@ typedef struct fl_plugin {
     char *library_path;      /* where it was loaded from (NULL from parse) */
     char *doc;               /* the manifest's "doc", or NULL */
     void *handle;            /* from dlopen */
+    int python;              /* a .py file (pyfunc.h): library_path is
+                              * the file, called through its runner */
     fl_function *fns;
     size_t n_fns;
 } fl_plugin;
@@ -84,10 +89,14 @@ typedef struct func_lib {
     size_t n_plugins;
 } func_lib;
 
-/* "double", "int", "double[]", ... */
+/* "double", "int", "double[]", ... (Python's names: pyfunc.h) */
 const char *funclib__type_name(fl_type t);
 int funclib__is_array(fl_type t);
 int funclib__is_integer(fl_type t);
+
+/* A name a call can use: ASCII letters, digits and _, not starting with
+ * a digit, at most 128 characters (C identifiers). */
+int funclib__valid_name(const char *s);
 
 /* Check a manifest document and build the plugin it describes.  handle is
  * the dlopen handle of its library (every symbol is looked up in it), or
@@ -104,7 +113,9 @@ fl_plugin *funclib__open(const char *manifest_path, twin_errors *errs);
 
 void funclib__close(fl_plugin **p);
 
-/* Load every *.json manifest of dir.  A refused manifest is reported
+/* Load every *.json manifest of dir, and every *.py file as a Python
+ * function plugin (pyfunc.h) but those whose name starts with _ (modules
+ * the others may import).  A refused manifest is reported
  * through log (a line naming the file and how many problems, then a line
  * per problem) and skipped; so is a function whose name is already
  * loaded, with the file it came from.  Returns the number of functions

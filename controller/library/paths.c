@@ -10,7 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "callable.h"
+#include "pyfunc.h"
 #include "twin_paths.h"
+#include "twin_pyfunc_paths.h"
 
 static int own(twin_paths *p, char *s)
 {
@@ -151,6 +154,9 @@ static void log_functions(void *ctx, const char *message)
 void paths__load_functions(const twin_paths *p, func_lib *functions,
                            int quiet)
 {
+    /* Python function plugins run the runner beside this twinctl. */
+    pyfunc__set_runner(in_build_tree() ? TWIN_BUILD_PYFUNC_RUNNER
+                                       : TWIN_PYFUNC_RUNNER);
     for (size_t i = 0; i < p->n_function_dirs; i++) {
         const char *d = p->function_dirs[i];
         /* The default directory may well not exist: no plugins then. */
@@ -160,6 +166,22 @@ void paths__load_functions(const twin_paths *p, func_lib *functions,
             fprintf(stderr, "twinctl: cannot read function directory %s\n",
                     d);
     }
+}
+
+int paths__load_functions_for(const twin_paths *p, const json_t *doc,
+                              const char *key, func_lib *functions,
+                              int quiet)
+{
+    const json_t *list = json_object_get(doc, key);
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *name = json_string_value(
+            json_object_get(json_array_get(list, i), "function"));
+        if (name != NULL && !callable__is_builtin(name)) {
+            paths__load_functions(p, functions, quiet);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void paths__free(twin_paths *p)

@@ -50,6 +50,14 @@ int paths__load(const twin_paths *p, model_lib *models,
 void paths__load_functions(const twin_paths *p, func_lib *functions,
                            int quiet);
 
+/* Load the function directories only when a document's list `key`
+ * ("functions" of a scenario, "kpis" of a batch) names a function that
+ * is no built-in: loading runs every Python function file's interpreter,
+ * which a run of built-ins need not pay.  Returns whether it loaded. */
+int paths__load_functions_for(const twin_paths *p, const json_t *doc,
+                              const char *key, func_lib *functions,
+                              int quiet);
+
 void paths__free(twin_paths *p);
 
 #endif

@@ -9,6 +9,7 @@
  * recorded once.
  */
 #include "functions.h"
+#include "fn_library.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -80,10 +81,17 @@ void functions__evaluate(const scenario *sc, const fn_recorder *r,
         char why[1024];
         double v = NAN;
         int rc;
+        const char *failed = "internal";
         if (r == NULL || r->oom) {
             snprintf(why, sizeof why, "out of memory holding %zu ticks of "
                      "the signals the functions read", sc->n_ticks + 1);
             rc = AN_FAILED;
+        } else if (fn->lib != NULL) {
+            int lr = fn_library__eval(fn->lib, fn->params, r->t,
+                                      r->y[r->which[i]], r->count,
+                                      fn->of_name, &v, why, sizeof why);
+            rc = lr == 0 ? AN_OK : lr > 0 ? AN_UNDEFINED : AN_FAILED;
+            failed = "model_crashed"; /* its call did not answer */
         } else {
             rc = analytics__eval(&fn->spec, r->t, r->y[r->which[i]],
                                  r->count, fn->of_name, &v, why, sizeof why);
@@ -98,7 +106,7 @@ void functions__evaluate(const scenario *sc, const fn_recorder *r,
         json_object_set_new(*values, fn->name, json_null());
         json_object_set_new(*errors, fn->name, json_pack(
             "{s:s, s:s, s:s}", "code", rc == AN_UNDEFINED ? "out_of_range"
-                                                          : "internal",
+                                                          : failed,
             "path", path ? path : base, "message", why));
         free(path);
     }
@@ -117,6 +125,10 @@ const char *functions__unit(const scenario *sc, size_t i, char *buf,
                             size_t len)
 {
     const sc_function *fn = &sc->fn[i];
+    if (fn->lib != NULL) {
+        snprintf(buf, len, "%s", fn->lib->ret_unit);
+        return buf;
+    }
     return analytics__unit(fn->spec.fn, unit_of(sc, fn->of), buf, len);
 }
 
@@ -131,7 +143,8 @@ void functions__print(const scenario *sc, const json_t *values,
             functions__unit(sc, i, unit, sizeof unit);
             fprintf(f, "  %s = %.10g%s%s (%s of %s)\n", fn->name,
                     json_number_value(v), unit[0] ? " " : "", unit,
-                    analytics__name(fn->spec.fn), fn->of_name);
+                    fn->lib ? fn->lib->name : analytics__name(fn->spec.fn),
+                    fn->of_name);
         } else {
             const json_t *e = json_object_get(errors, fn->name);
             const char *msg = json_string_value(json_object_get(e,

@@ -4,7 +4,8 @@
  * A recorder holds, for every signal the scenario's functions read, its
  * value at every tick (and the tick times), filled from the simulation's
  * tick callback; when the run has finished it evaluates each function
- * with the built-ins (analytics.h) into {name: value or null}, with the
+ * with the built-ins (analytics.h), or a function of the library
+ * (fn_library.h), into {name: value or null}, with the
  * reason for each null.  A function that has no value (a level never
  * crossed) is reported, never a failure of the run.  The run's process
  * (runner.c) and `twinctl run` (cmd_run.c) use it; the numbers are
@@ -37,7 +38,8 @@ void functions__record(fn_recorder *r, const sim *s, double t);
  * "path", "message"}} for each null, path root + "/functions/<i>" (root
  * "" in a scenario file, "/scenario" in a run request); code
  * out_of_range when the data have no such value (never crossed, never
- * settled, not finite), internal for want of memory. */
+ * settled, not finite), internal for want of memory, model_crashed when
+ * a library function's call failed (fn_library.h). */
 void functions__evaluate(const scenario *sc, const fn_recorder *r,
                          const char *root, json_t **values, json_t **errors);
 

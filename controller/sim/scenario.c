@@ -23,6 +23,7 @@
 #include <gsl/gsl_interp.h>
 
 #include "fmu.h"
+#include "fn_library.h"
 #include "graph.h"
 #include "tolerances.h"
 
@@ -1162,7 +1163,8 @@ static int duplicate_name(const json_t *fns, size_t i, const char *name,
  * is a built-in.  Returns 0 when both are good. */
 static int function_head(composer *c, const json_t *fns, size_t i,
                          const char *path, const char **name,
-                         analytics_fn *which, int *known)
+                         analytics_fn *which, int *known,
+                         const fl_function **lib)
 {
     path_buf pb = {0};
     const json_t *f = json_array_get(fns, i);
@@ -1172,6 +1174,7 @@ static int function_head(composer *c, const json_t *fns, size_t i,
     int ok = 1;
     *name = NULL;
     *known = 0;
+    *lib = NULL;
     if (nm == NULL) {
         ADD(c, TWIN_E_MISSING_FIELD, path_of(&pb, path, "name"), "each "
             "function needs a \"name\": the key of its value in the "
@@ -1203,7 +1206,13 @@ static int function_head(composer *c, const json_t *fns, size_t i,
             "\"function\" must be the name of a built-in, not %s",
             type_name(fv));
         ok = 0;
-    } else if (analytics__find(json_string_value(fv), which) != 0) {
+    } else if (analytics__find(json_string_value(fv), which) != 0 &&
+               c->limits.functions != NULL &&
+               (*lib = funclib__find(c->limits.functions,
+                                     json_string_value(fv))) != NULL) {
+        *known = 1; /* a library function (fn_library.h) */
+    } else if (*lib == NULL &&
+               analytics__find(json_string_value(fv), which) != 0) {
         char names[512] = "";
         size_t used = 0;
         for (int k = 0; k < AN__COUNT && used < sizeof names; k++)
@@ -1211,8 +1220,10 @@ static int function_head(composer *c, const json_t *fns, size_t i,
                                      "%s%s", k ? ", " : "",
                                      analytics__name((analytics_fn)k));
         ADD(c, TWIN_E_UNKNOWN_FUNCTION, path_of(&pb, path, "function"),
-            "there is no function '%s'; the built-ins are %s",
-            json_string_value(fv), names);
+            "there is no function '%s'; the built-ins are %s%s",
+            json_string_value(fv), names, c->limits.functions
+                ? ", and the function library's (describe lists them)"
+                : "");
         ok = 0;
     } else {
         *known = 1;
@@ -1280,7 +1291,9 @@ static void compose_functions(composer *c)
         const char *name;
         analytics_fn which;
         int known;
-        int ok = function_head(c, fns, i, p, &name, &which, &known) == 0;
+        const fl_function *lib;
+        int ok = function_head(c, fns, i, p, &name, &which, &known,
+                               &lib) == 0;
         const json_t *of = json_object_get(f, "of");
         sc_ref r = {0, TWIN_VAR_STATE, 0};
         if (of == NULL) {
@@ -1297,13 +1310,22 @@ static void compose_functions(composer *c)
             ok = 0;
         }
         /* The parameters are checked whenever the function is known. */
-        analytics_spec spec;
-        if (!known ||
+        analytics_spec spec = {0};
+        json_t *params = NULL;
+        if (lib != NULL) {
+            params = fn_library__check(lib, f, p, c->errs);
+            if (params == NULL || !ok) {
+                json_decref(params);
+                continue;
+            }
+        } else if (!known ||
             analytics__parse(which, f, p, own, &spec, c->errs) != 0 ||
             function_fits_run(c, &spec, p) != 0 || !ok)
             continue;
         sc_function *fn = &sc->fn[sc->n_fn++];
         fn->spec = spec;
+        fn->lib = lib;
+        fn->params = params;
         fn->of = r;
         fn->name = strdup(name);
         fn->of_name = ref_name_new(sc, r);
@@ -1534,6 +1556,7 @@ void scenario__free(scenario **scp)
     for (size_t i = 0; i < sc->n_fn; i++) {
         free(sc->fn[i].name);
         free(sc->fn[i].of_name);
+        json_decref(sc->fn[i].params);
     }
     free(sc->fn);
     free(sc->inst);

@@ -17,6 +17,7 @@
 
 #include "analytics.h"
 #include "errors.h"
+#include "funclib.h"
 #include "instance_lib.h"
 #include "model_lib.h"
 
@@ -82,7 +83,10 @@ typedef struct sc_function {
     char *name;
     sc_ref of;
     char *of_name;            /* "tank0.h" */
-    analytics_spec spec;
+    analytics_spec spec;      /* a built-in */
+    const fl_function *lib;   /* or a library function (fn_library.h):
+                               * its arguments besides t and y */
+    json_t *params;
 } sc_function;
 
 typedef enum sc_method { SC_BDF, SC_ADAMS } sc_method;
@@ -103,6 +107,9 @@ typedef struct scenario_limits {
     size_t max_table_points;
     double max_function_samples; /* values functions hold: (ticks + 1) ×
                                * (signals + 1), 0: no limit */
+    const func_lib *functions; /* the function library a "functions"
+                               * entry may name besides the built-ins
+                               * (fn_library.h); NULL: built-ins only */
 } scenario_limits;
 
 typedef struct scenario {

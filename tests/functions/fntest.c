@@ -145,3 +145,19 @@ double fn_chatty_fork(double x)
     }
     return (double)pid;
 }
+
+/* A scenario's function in C (fn_library.h): the mean of y weighted by
+ * the tick lengths around each sample, w * sum_i y_i (t_{i+1} - t_{i-1}) / 2
+ * over the inner samples plus half intervals at the ends — the trapezoid
+ * rule written another way, so that it equals w times the built-in
+ * integral. */
+double fn_weighted_area(const double *t, const double *y, size_t n, double w)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double left = i > 0 ? t[i] - t[i - 1] : 0.0;
+        double right = i + 1 < n ? t[i + 1] - t[i] : 0.0;
+        s += y[i] * (left + right) / 2.0;
+    }
+    return w * s;
+}

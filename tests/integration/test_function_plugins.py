@@ -17,7 +17,10 @@
 - manifests with problems are refused at load with a log line naming the
   file and each problem, and none of their functions is listed;
 - every message the controller sent is valid against docs/schema/;
-- the cost of a call: the round trip of `call` against that of `status`.
+- the cost of a call: the round trip of `call` against that of `status`;
+- Python function plugins (tests/functions/python/pyfuncs.py): described
+  with kind python, called with each type, an exception and a loop ending
+  only their call, what a function prints labelled in the log.
 
 Usage: python3 tests/integration/test_function_plugins.py BUILD_DIR"""
 
@@ -40,6 +43,7 @@ import schema_check  # noqa: E402
 
 BUILD = build_dir()
 FNTEST = os.path.join(BUILD, "tests", "functions")
+PYFUNCS = os.path.join(SOURCE_DIR, "tests", "functions", "python")
 CALL_SECONDS = 2
 CTL = "fn-1"
 
@@ -249,8 +253,9 @@ def check_builtins(client):
     r = ok_value(client, "mean", {"y": [1, 2]})
     expect(r["value"] == 1.5, r)
     d = client.request({"type": "describe"}, controller=CTL).response()
-    kinds = [f["kind"] for f in d["functions"]]
-    expect(kinds == sorted(kinds), "built-ins are not listed first: %r"
+    kinds = [f["kind"] == "builtin" for f in d["functions"]]
+    expect(kinds == sorted(kinds, reverse=True), "built-ins are not listed "
+           "first: %r"
            % kinds)
     means = [f for f in d["functions"] if f["name"] == "mean"]
     expect(len(means) == 1 and means[0]["kind"] == "builtin", means)
@@ -500,6 +505,67 @@ def check_cost(client):
     expect(ms[1] < 100, "a call takes %.1f ms" % ms[1])
 
 
+def check_python(client, log):
+    """Python functions through the daemon: describe, each type, an
+    exception, a loop, what they print, a scenario's function."""
+    r = client.request({"type": "describe"}, controller=CTL).response()
+    fns = {f["name"]: f for f in r["functions"]}
+    f = fns.get("py_cumsum")
+    expect(f is not None and f["kind"] == "python" and
+           f["library"] == "pyfuncs.py" and
+           f["signature"] == "def py_cumsum(x: list[float]) -> list[float]"
+           and f["params"][0]["unit"] == "m3", f)
+    xs = [0.5, -1.25, 3.0]
+    for name, args, want in (
+            ("py_scale", {"x": 1.25, "factor": -4}, -5.0),
+            ("py_digits", {"n": 9876543210}, 10),
+            ("py_negate", {"flag": False}, True),
+            ("py_greet", {"name": "pi0"}, "hello, pi0"),
+            ("py_cumsum", {"x": xs}, [0.5, -0.75, 2.25]),
+            ("py_norm", {"x": xs}, math.sqrt(sum(v * v for v in xs)))):
+        r = ok_value(client, name, args)
+        got = r["value"]
+        expect(got == want if not isinstance(want, float)
+               else close(got, want), "%s(%r) = %r, want %r"
+               % (name, args, got, want))
+    r = call(client, "py_digits", {"n": 1.5})
+    expect(r["status"] == "rejected" and
+           problems(r) == [("wrong_type", "/args/n")], r)
+    r = call(client, "py_log", {"x": 0})
+    expect(r["status"] == "failed" and
+           problems(r) == [("model_crashed", "/function")] and
+           "raised ValueError: math domain error" in
+           r["errors"][0]["message"], r)
+    t0 = time.monotonic()
+    r = call(client, "py_forever", {"x": 1}, timeout=CALL_SECONDS + 10)
+    took = time.monotonic() - t0
+    expect(problems(r) == [("timeout", "/function")] and
+           took < CALL_SECONDS + 3, "%r after %.2f s" % (r, took))
+    # A scenario's function in Python, in a run on the daemon.
+    with open(os.path.join(SOURCE_DIR, "scenarios", "tank-overflow.json")) \
+            as f:
+        doc = json.load(f)
+    doc["functions"] = [
+        {"name": "peak", "function": "max", "of": "tank0.h"},
+        {"name": "py_peak", "function": "py_peak", "of": "tank0.h"},
+        {"name": "py_area", "function": "py_trapz", "of": "tank0.h"},
+        {"name": "area", "function": "integral", "of": "tank0.h"}]
+    acc, final, cols, rows, ev = client.run_scenario(doc, controller=CTL)
+    fv = final.get("functions", {})
+    expect(final["status"] == "finished" and
+           fv.get("py_peak") == fv.get("peak") and
+           close(fv.get("py_area"), fv.get("area"), 1e-12), final)
+    r = ok_value(client, "py_nothing", {"x": 7})
+    expect(r["value"] is None, r)
+    time.sleep(0.2)
+    label = "twinctl serve: call of function 'py_nothing' for request %s: " \
+        % r["id"]
+    with open(log, errors="replace") as f:
+        lines = [ln for ln in f if "py_nothing prints 7.0" in ln]
+    expect(len(lines) == 1 and lines[0].startswith(label),
+           "the function's line labelled %r in the log: %r" % (label, lines))
+
+
 def check_not_allowed(client):
     r = call(client, "lmtd", {"dt_a": 1, "dt_b": 2}, controller="fn-2")
     expect(problems(r) == [("not_allowed", "/type")], r)
@@ -541,7 +607,8 @@ def main():
                             limits={"call_seconds": CALL_SECONDS,
                                     "max_calls": 4},
                             config_extra={"function_dirs": [FNTEST,
-                                                            bad_dir]}) \
+                                                            bad_dir,
+                                                            PYFUNCS]}) \
                     as ctl:
                 t.check("describe lists every plugin function as its "
                         "manifest says", check_describe, client)
@@ -571,6 +638,9 @@ def main():
                 t.check("refused manifests: logged with every problem",
                         check_refused_manifests, ctl, bad_dir)
                 t.check("the cost of a call", check_cost, client)
+                t.check("Python functions: described, called with each "
+                        "type, an exception and a loop end only their call",
+                        check_python, client, ctl.log)
             with Controller(broker, "fn-2", build=BUILD,
                             allow={"requests": ["describe", "status"]}):
                 t.check("allow.requests without call: not_allowed",

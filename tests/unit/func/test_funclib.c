@@ -263,7 +263,7 @@ static void test_funclib__open(void **state)
     if (p == NULL)
         print_errors(&errs);
     assert_non_null(p);
-    assert_int_equal(p->n_fns, 16);
+    assert_int_equal(p->n_fns, 17);
     assert_string_equal(p->library, "fntest.so");
     assert_string_equal(p->fns[0].name, "affine");
     assert_string_equal(p->fns[0].signature,
