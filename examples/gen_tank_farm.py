@@ -9,6 +9,7 @@ level and outflow, the pump speed and power, and the controller output.
     python3 examples/gen_tank_farm.py 3 > tank-farm-3.json
     python3 examples/gen_tank_farm.py 1000 --stop 3600 -o big.json
     python3 examples/gen_tank_farm.py 10 --realtime 1.0
+    python3 examples/gen_tank_farm.py 10 --python   # tank_py, pump_py, pi_py
 
 Standard library only.  The output for N = 3 with the defaults is
 scenarios/tank-farm-3.json (tests/test_gen_tank_farm.sh checks it).
@@ -54,17 +55,19 @@ def check_times(parser, stop, dt):
                      % ticks)
 
 
-def tank_farm(n, stop=86400, dt=1, realtime=None):
-    """The scenario document for n chains, as a dict in output order."""
+def tank_farm(n, stop=86400, dt=1, realtime=None, suffix=""):
+    """The scenario document for n chains, as a dict in output order; the
+    models are tank, pump and pi with suffix appended (\"_py\": the Python
+    twins in examples/python-models)."""
     instances = {}
     connections = []
     inputs = {}
     outputs = []
     for i in range(n):
         pump, tank, pi = "pump%d" % i, "tank%d" % i, "pi%d" % i
-        instances[pump] = {"model": "pump", "start": {"w": 0.0}}
-        instances[tank] = {"model": "tank", "start": {"h": 1.0}}
-        instances[pi] = {"model": "pi", "params": {"sp": 2.0 + 0.01 * i},
+        instances[pump] = {"model": "pump" + suffix, "start": {"w": 0.0}}
+        instances[tank] = {"model": "tank" + suffix, "start": {"h": 1.0}}
+        instances[pi] = {"model": "pi" + suffix, "params": {"sp": 2.0 + 0.01 * i},
                          "start": {"integral": 0.0}}
         connections += [
             {"from": pump + ".q", "to": tank + ".q_in"},
@@ -144,6 +147,10 @@ def main(argv=None):
                         help="pace the run in real time at SPEED times the "
                              "wall clock (default: batch, as fast as it "
                              "goes)")
+    parser.add_argument("--python", action="store_true",
+                        help="use the Python twins of the models (tank_py, "
+                             "pump_py, pi_py in examples/python-models: run "
+                             "with --models examples/python-models)")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write to FILE instead of standard output")
     args = parser.parse_args(argv)
@@ -152,7 +159,8 @@ def main(argv=None):
     if args.realtime is not None and args.realtime <= 0:
         parser.error("--realtime must be positive")
 
-    write(dumps(tank_farm(args.n, args.stop, args.dt, args.realtime)),
+    write(dumps(tank_farm(args.n, args.stop, args.dt, args.realtime,
+                         "_py" if args.python else "")),
           args.output)
     return 0
 
