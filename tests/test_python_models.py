@@ -24,8 +24,11 @@ real embedded interpreter, each against an independent answer.
             naming the instance, the model and the exception's last
             traceback lines; the rows before it are exp(-t)
   nan       a NaN derivative: the run fails naming the instance
+  arrays    what a twin.Array does (indices, slices, iteration, read-only
+            ones refusing writes, NumPy views), checked at every call of
+            a model whose NumPy right-hand side gives exp(-t), exp(-2t)
   kept      an exception in __init__ fails the run with its message; a
-            view kept past its call raises when read (it was released)
+            window kept past its call raises when read (it was closed)
   segfault  a crash in the interpreter (ctypes reading address 0): only
             the run's process dies; the failure names the instance and
             the signal, and the rows before it are kept
@@ -224,6 +227,19 @@ def test_events():
 
 
 
+def test_arrays():
+    sc = one_instance("arrays", "arrays_py", "r1", ["a", "b", "s"], stop=5)
+    r, out = run(sc, [one_model("arrays.py")], "arrays")
+    check(r.returncode == 0 and len(out) == 7,
+          f"every check of twin.Array holds at every call ({r.stderr[-400:]})")
+    worst = max((max(abs(float(a) - math.exp(-float(t))),
+                     abs(float(b) - math.exp(-2 * float(t))),
+                     abs(float(s) - float(a) - float(b)))
+                 for t, a, b, s in out[1:]), default=math.inf)
+    check(worst <= 1e-8, f"x(t) = (exp(-t), exp(-2t)) through NumPy views "
+          f"of the arrays (worst {worst})")
+
+
 def one_model(file):
     d = os.path.join(WORK, "lib-" + file)
     os.makedirs(d, exist_ok=True)
@@ -259,7 +275,8 @@ def test_failures():
           f"an exception in __init__ fails the run with it ({r.stderr[-300:]})")
     r, out = run(decay("keep", "kept"), [d], "kept")
     check(r.returncode != 0 and
-          "operation forbidden on released memoryview" in r.stderr,
+          "twin.Array: this array was valid only during the call that "
+          "received it" in r.stderr,
           f"a view kept past its call raises ({r.stderr[-300:]})")
 
     s = faulty(2)
@@ -417,6 +434,7 @@ def test_listing():
 test_three(test_twins())
 test_bioreactor()
 test_events()
+test_arrays()
 test_failures()
 test_import()
 test_broken()

@@ -103,7 +103,8 @@ static PyObject *twin_init(void)
         PyModule_AddIntConstant(m, "DEBUG", TWIN_LOG_DEBUG) != 0 ||
         PyModule_AddIntConstant(m, "INFO", TWIN_LOG_INFO) != 0 ||
         PyModule_AddIntConstant(m, "WARNING", TWIN_LOG_WARNING) != 0 ||
-        PyModule_AddIntConstant(m, "ERROR", TWIN_LOG_ERROR) != 0) {
+        PyModule_AddIntConstant(m, "ERROR", TWIN_LOG_ERROR) != 0 ||
+        pyarray__ready(m) != 0) {
         Py_DECREF(m);
         return NULL;
     }

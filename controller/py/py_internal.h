@@ -69,6 +69,17 @@ void pyembed__drop(void *obj);
 /* py_embed.c: write out what models printed (sys.stdout, sys.stderr). */
 void pyembed__flush(void);
 
+/* py_array.c: twin.Array, the window on a host array a method gets.
+ * pyarray__ready adds the type to the twin module (0, or -1 raised).
+ * pyarray__open points reuse (a window pyarray__close let go of; NULL:
+ * a new one) at n doubles at p; NULL with an exception raised.
+ * pyarray__close closes it after the call: 1 when only the caller holds
+ * it and it can be opened again, 0 when the caller must drop it (a model
+ * kept it: closed, it raises when read; or a buffer on it lives). */
+int pyarray__ready(void *module);
+void *pyarray__open(void *reuse, double *p, size_t n, int writable);
+int pyarray__close(void *array);
+
 /* py_embed.c: the instance whose method runs, for twin.log and
  * twin.request_end (NULL between calls). */
 void pyembed__set_host(const twin_host *host);

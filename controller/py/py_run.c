@@ -1,10 +1,11 @@
 /*
  * py_run.c — a Python model's descriptor functions: each calls the
  * class's method of the same name (docs/python.md) with the host's own
- * arrays as memoryviews of doubles (format 'd', no copy; x, dx, y, g
+ * arrays as twin.Array windows (py_array.c: no copy; x, dx, y, g
  * writable where the C function may write them, the others read-only),
- * made for the call and released after it, so that a view a model keeps
- * raises instead of reading freed memory.  A twin.Discard raised is
+ * each instance's windows pointed at each call's arrays and closed after
+ * it, so that a window a model keeps raises instead of reading freed
+ * memory.  A twin.Discard raised is
  * TWIN_DISCARD (the solver retries with a smaller step); any other
  * exception is TWIN_ERROR, logged at ERROR with the model, the method
  * and the traceback's last lines, which the run's failure carries.
@@ -29,16 +30,17 @@ static const char *const method_names[M_COUNT] = {
     "next_event_time",
 };
 
+enum { N_WINDOWS = 3 };      /* arrays a method gets, at most */
+
 struct twin_instance {
     pymodel *pm;
     const twin_host *host;
     PyObject *obj;
     PyObject *method[M_COUNT];  /* bound methods, NULL where absent */
+    PyObject *win[N_WINDOWS];   /* twin.Array windows, kept for reuse */
     size_t nx, nu, ny;          /* states, inputs, outputs */
 };
 
-static PyObject *str_release;
-static double no_values[1];
 static size_t live;             /* instances not yet destroyed */
 
 static void logf_(const twin_host *host, twin_log_level level,
@@ -73,8 +75,6 @@ static int bind(pymodel *pm)
         free(json);
         pm->cls = cls;
         pm->bound = cls != NULL ? 1 : -1;
-        if (str_release == NULL && pm->bound == 1)
-            str_release = PyUnicode_InternFromString("release");
     }
     return pm->bound == 1 ? 0 : -1;
 }
@@ -95,54 +95,67 @@ static twin_status raised(twin_instance *in, int m)
     return TWIN_ERROR;
 }
 
-static PyObject *view(const double *p, size_t n, int writable)
+/* The window slot i of the instance pointed at n doubles at p (a new
+ * one where the last was let go of); NULL with an exception raised. */
+static PyObject *open_(twin_instance *in, size_t i, const double *p,
+                      size_t n, int writable)
 {
-    Py_buffer b;
-    memset(&b, 0, sizeof b);
-    b.buf = (void *)(p != NULL ? p : no_values);
-    b.len = (Py_ssize_t)(n * sizeof(double));
-    b.readonly = !writable;
-    b.itemsize = sizeof(double);
-    b.format = "d";
-    b.ndim = 1;
-    return PyMemoryView_FromBuffer(&b);
+    in->win[i] = pyarray__open(in->win[i], (double *)p, n, writable);
+    return in->win[i];
 }
 
-static void release(PyObject *v)
+/* ... closed after the call; dropped where it cannot be opened again. */
+static void close_(twin_instance *in, size_t i)
 {
-    if (v == NULL)
-        return;
-    PyObject *r = PyObject_CallMethodNoArgs(v, str_release);
-    if (r == NULL)
-        PyErr_Clear(); /* a NumPy array the model kept still exports it */
-    Py_XDECREF(r);
-    Py_DECREF(v);
+    if (in->win[i] != NULL && !pyarray__close(in->win[i]))
+        Py_CLEAR(in->win[i]);
 }
 
-/* Call method m with t and the arrays (views of n[i] doubles, writable
- * where w[i]); *result gets the return value when asked for. */
+/* t as a float: the one made last when t is the same (every instance
+ * of a right-hand side evaluation is called at one t). */
+static PyObject *time_(double t)
+{
+    static PyObject *last;
+    static double last_t;
+    if (last == NULL || memcmp(&t, &last_t, sizeof t) != 0) {
+        PyObject *f = PyFloat_FromDouble(t);
+        if (f == NULL)
+            return NULL;
+        Py_XSETREF(last, f);
+        last_t = t;
+    }
+    return Py_NewRef(last);
+}
+
+/* Call method m with first (and extra when not NULL), then arrays[i] as
+ * windows of n[i] doubles (writable where w[i]), then last when not
+ * NULL; *result gets the return value when asked for. */
 static twin_status call(twin_instance *in, int m, PyObject *first,
                         PyObject *extra, const double *const *arrays,
                         const size_t *n, const int *w, size_t k,
-                        PyObject **result)
+                        PyObject *last, PyObject **result)
 {
-    PyObject *args[7] = {NULL};
-    PyObject *views[4] = {NULL};
-    size_t nargs = 0;
+    /* args[0] free for the bound method's self (no copy of the args) */
+    PyObject *args[1 + 2 + N_WINDOWS + 1] = {NULL};
+    size_t nargs = 1;
     twin_status st = TWIN_OK;
     args[nargs++] = first;
     if (extra != NULL)
         args[nargs++] = extra;
     for (size_t i = 0; i < k; i++) {
-        views[i] = view(arrays[i], n[i], w[i]);
-        if (views[i] == NULL) {
+        if ((args[nargs++] = open_(in, i, arrays[i], n[i], w[i])) == NULL) {
             st = raised(in, m);
+            k = i;
             goto exit;
         }
-        args[nargs++] = views[i];
     }
+    if (last != NULL)
+        args[nargs++] = last;
     pyembed__set_host(in->host);
-    PyObject *r = PyObject_Vectorcall(in->method[m], args, nargs, NULL);
+    PyObject *r = PyObject_Vectorcall(in->method[m], args + 1,
+                                      (nargs - 1) |
+                                          PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                      NULL);
     pyembed__set_host(NULL);
     if (r == NULL)
         st = raised(in, m);
@@ -152,18 +165,18 @@ static twin_status call(twin_instance *in, int m, PyObject *first,
         Py_DECREF(r);
 exit:
     for (size_t i = 0; i < k; i++)
-        release(views[i]);
+        close_(in, i);
     return st;
 }
 
 static twin_status call_t(twin_instance *in, int m, double t,
                           const double *const *arrays, const size_t *n,
-                          const int *w, size_t k)
+                          const int *w, size_t k, PyObject *last)
 {
-    PyObject *pt = PyFloat_FromDouble(t);
+    PyObject *pt = time_(t);
     if (pt == NULL)
         return raised(in, m);
-    twin_status st = call(in, m, pt, NULL, arrays, n, w, k, NULL);
+    twin_status st = call(in, m, pt, NULL, arrays, n, w, k, last, NULL);
     Py_DECREF(pt);
     return st;
 }
@@ -227,6 +240,8 @@ void pyrun__destroy(twin_instance *in)
         return;
     for (int m = 0; m < M_COUNT; m++)
         Py_XDECREF(in->method[m]);
+    for (size_t i = 0; i < N_WINDOWS; i++)
+        Py_XDECREF(in->win[i]);
     Py_XDECREF(in->obj);
     free(in);
     /* The run's process ends without finalizing the interpreter: what a
@@ -240,7 +255,7 @@ twin_status pyrun__init(twin_instance *in, double t, double *x,
 {
     const double *a[] = {x, u};
     return call_t(in, M_INIT, t, a, (size_t[]){in->nx, in->nu},
-                  (int[]){1, 0}, 2);
+                  (int[]){1, 0}, 2, NULL);
 }
 
 twin_status pyrun__derivatives(twin_instance *in, double t, const double *x,
@@ -248,7 +263,7 @@ twin_status pyrun__derivatives(twin_instance *in, double t, const double *x,
 {
     const double *a[] = {x, u, dx};
     return call_t(in, M_DERIVATIVES, t, a,
-                  (size_t[]){in->nx, in->nu, in->nx}, (int[]){0, 0, 1}, 3);
+                  (size_t[]){in->nx, in->nu, in->nx}, (int[]){0, 0, 1}, 3, NULL);
 }
 
 twin_status pyrun__outputs(twin_instance *in, double t, const double *x,
@@ -256,7 +271,7 @@ twin_status pyrun__outputs(twin_instance *in, double t, const double *x,
 {
     const double *a[] = {x, u, y};
     return call_t(in, M_OUTPUTS, t, a, (size_t[]){in->nx, in->nu, in->ny},
-                  (int[]){0, 0, 1}, 3);
+                  (int[]){0, 0, 1}, 3, NULL);
 }
 
 twin_status pyrun__event_indicators(twin_instance *in, double t,
@@ -267,17 +282,17 @@ twin_status pyrun__event_indicators(twin_instance *in, double t,
     return call_t(in, M_INDICATORS, t, a,
                   (size_t[]){in->nx, in->nu,
                              in->pm->model.n_event_indicators},
-                  (int[]){0, 0, 1}, 3);
+                  (int[]){0, 0, 1}, 3, NULL);
 }
 
 twin_status pyrun__tick(twin_instance *in, double t, double dt, double *x,
                         const double *u, double *y)
 {
     const double *a[] = {x, u, y};
-    PyObject *pt = PyFloat_FromDouble(t), *pdt = PyFloat_FromDouble(dt);
+    PyObject *pt = time_(t), *pdt = PyFloat_FromDouble(dt);
     twin_status st = pt && pdt
         ? call(in, M_TICK, pt, pdt, a, (size_t[]){in->nx, in->nu, in->ny},
-               (int[]){1, 0, 1}, 3, NULL)
+               (int[]){1, 0, 1}, 3, NULL, NULL)
         : raised(in, M_TICK);
     Py_XDECREF(pt);
     Py_XDECREF(pdt);
@@ -293,23 +308,10 @@ twin_status pyrun__event(twin_instance *in, double t, double *x,
     PyObject *c = crossed ? PyTuple_New((Py_ssize_t)ng) : Py_NewRef(Py_None);
     for (size_t i = 0; crossed && c && i < ng; i++)
         PyTuple_SET_ITEM(c, (Py_ssize_t)i, PyLong_FromLong(crossed[i]));
-    PyObject *pt = PyFloat_FromDouble(t);
-    PyObject *views[2] = {view(x, in->nx, 1), view(u, in->nu, 0)};
-    twin_status st = TWIN_OK;
-    if (c == NULL || pt == NULL || views[0] == NULL || views[1] == NULL) {
-        st = raised(in, M_EVENT);
-    } else {
-        PyObject *args[] = {pt, views[0], views[1], c};
-        pyembed__set_host(in->host);
-        PyObject *r = PyObject_Vectorcall(in->method[M_EVENT], args, 4, NULL);
-        pyembed__set_host(NULL);
-        if (r == NULL)
-            st = raised(in, M_EVENT);
-        Py_XDECREF(r);
-    }
-    release(views[0]);
-    release(views[1]);
-    Py_XDECREF(pt);
+    twin_status st = c == NULL
+        ? raised(in, M_EVENT)
+        : call_t(in, M_EVENT, t, (const double *const[]){x, u},
+                 (size_t[]){in->nx, in->nu}, (int[]){1, 0}, 2, c);
     Py_XDECREF(c);
     return st;
 }
@@ -317,9 +319,9 @@ twin_status pyrun__event(twin_instance *in, double t, double *x,
 twin_status pyrun__next_event_time(twin_instance *in, double t,
                                    double *t_next)
 {
-    PyObject *pt = PyFloat_FromDouble(t), *r = NULL;
+    PyObject *pt = time_(t), *r = NULL;
     twin_status st = pt ? call(in, M_NEXT_EVENT, pt, NULL, NULL, NULL, NULL,
-                               0, &r)
+                               0, NULL, &r)
                         : raised(in, M_NEXT_EVENT);
     Py_XDECREF(pt);
     if (st != TWIN_OK)
