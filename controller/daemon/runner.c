@@ -235,7 +235,7 @@ static void on_tick(void *ctx, const sim *s, double t)
 }
 
 static const char *const kinds[] = {"state", "late", "nonfinite", "log",
-                                    "time"};
+                                    "time", "alarm"};
 static const char *const levels[] = {"debug", "info", "warning", "error"};
 
 static void on_event(void *ctx, const sim_event *ev)
@@ -266,6 +266,14 @@ static void on_event(void *ctx, const sim_event *ev)
             (unsigned)ev->level < 4 ? levels[ev->level] : "info"));
         break;
     case SIM_EVENT_TIME:
+        break;
+    case SIM_EVENT_ALARM:
+        json_object_set_new(o, "variable", json_string(ev->column));
+        json_object_set_new(o, "alarm", json_string(ev->alarm));
+        json_object_set_new(o, "state", json_string(ev->raised ? "raised"
+                                                              : "cleared"));
+        json_object_set_new(o, "value", json_real(ev->value));
+        json_object_set_new(o, "limit", json_real(ev->limit));
         break;
     }
     put_json(c, FRAME_EVENT, o, 1);
@@ -351,6 +359,12 @@ json_t *runner__stats_json(const sim_stats *st, int realtime)
         json_decref(ls);
     if (o && st->stacked)
         json_object_set_new(o, "stacked", json_true());
+    /* Limit alarms (docs/live-twin.md), where the scenario has any. */
+    if (o && st->n_alarms)
+        json_object_set_new(o, "alarms", json_pack(
+            "{s:I, s:I, s:I}", "raised", (json_int_t)st->alarms_raised,
+            "cleared", (json_int_t)st->alarms_cleared, "active",
+            (json_int_t)st->alarms_active));
     /* Model ABI 1.1's events, only where there were any (contract v1
      * members that older controllers never sent). */
     if (o && st->time_events)

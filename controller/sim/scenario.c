@@ -22,6 +22,7 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_interp.h>
 
+#include "alarms.h"
 #include "fmu.h"
 #include "fn_library.h"
 #include "graph.h"
@@ -639,7 +640,8 @@ static void compose_instances(composer *c)
 
 /* ---- signal references ------------------------------------------------- */
 
-static long find_instance(const scenario *sc, const char *name, size_t len)
+long scenario__find_instance(const scenario *sc, const char *name,
+                             size_t len)
 {
     for (size_t i = 0; i < sc->n_inst; i++)
         if (strlen(sc->inst[i].name) == len &&
@@ -674,7 +676,7 @@ static int resolve_ref(composer *c, const char *text, const char *path,
             "\"tank0.h\"", text);
         return -1;
     }
-    long inst = find_instance(c->sc, text, (size_t)(dot - text));
+    long inst = scenario__find_instance(c->sc, text, (size_t)(dot - text));
     if (inst < 0) {
         if (declared(c, text, (size_t)(dot - text)))
             return 1;
@@ -1113,7 +1115,7 @@ static void compose_outputs(composer *c)
             break;
         }
         int wild = strpbrk(text, "*?[") != NULL;
-        if (!wild && find_instance(c->sc, text, (size_t)(dot - text)) < 0) {
+        if (!wild && scenario__find_instance(c->sc, text, (size_t)(dot - text)) < 0) {
             if (!declared(c, text, (size_t)(dot - text)))
                 ADD(c, TWIN_E_UNKNOWN_INSTANCE, p, "there is no instance "
                     "'%s' in this scenario", inst_pat);
@@ -1500,6 +1502,8 @@ scenario *scenario__compose(const json_t *doc, const model_lib *models,
     compose_outputs(&c);
     compose_every(&c);
     compose_functions(&c);
+    if (alarms__compose(c.sc, doc, errs) != 0)
+        c.oom = 1;
     if (c.oom)
         goto oom;
     if (errs->count == before && c.sc->reject_loops)
@@ -1553,6 +1557,7 @@ void scenario__free(scenario **scp)
     }
     for (size_t i = 0; i < sc->n_out; i++)
         free(sc->out_name[i]);
+    alarms__free_spec(sc);
     for (size_t i = 0; i < sc->n_fn; i++) {
         free(sc->fn[i].name);
         free(sc->fn[i].of_name);

@@ -89,6 +89,9 @@ typedef struct sc_function {
     json_t *params;
 } sc_function;
 
+/* A limit alarm on a variable (alarms.h). */
+typedef struct sc_alarm sc_alarm;
+
 typedef enum sc_method { SC_BDF, SC_ADAMS } sc_method;
 
 /* "linear_solver" and "integrators" (docs/simulation.md): in the order of
@@ -137,6 +140,8 @@ typedef struct scenario {
     size_t n_out;
     sc_function *fn;          /* the "functions" list */
     size_t n_fn;
+    sc_alarm *alarms;         /* the "alarms" (alarms.h) */
+    size_t n_alarms;
 } scenario;
 
 /* Compose.  Returns NULL and fills errs with every problem when the
@@ -158,6 +163,10 @@ const char *scenario__ref_name(const scenario *sc, sc_ref r, char *buf,
 
 /* The variable a reference names (its unit, its description). */
 const twin_variable *scenario__ref_var(const scenario *sc, sc_ref r);
+
+/* The index of the instance whose name is the len bytes at name, or -1. */
+long scenario__find_instance(const scenario *sc, const char *name,
+                             size_t len);
 
 /* A value given in JSON for variable v (a parameter, start value or
  * input): a number, or true/false for a boolean variable, finite, within

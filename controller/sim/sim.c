@@ -34,6 +34,7 @@
 
 #include <sundials/sundials_config.h>
 
+#include "alarms.h"
 #include "graph.h"
 #include "loops.h"
 #include "pace.h"
@@ -640,6 +641,12 @@ sim *sim__new(const scenario *sc, const sim_options *opt,
     if (opt)
         s->opt = *opt;
     s->cb = *cb;
+    s->st.n_alarms = sc->n_alarms;
+    if (sc->n_alarms > 0 && (s->alarms = alarms__new(sc)) == NULL) {
+        errors__add(errs, TWIN_E_INTERNAL, "", "out of memory for the "
+                    "scenario's alarms");
+        goto fail;
+    }
     if (SUNContext_Create(NULL, &s->ctx) != 0) {
         errors__add(errs, TWIN_E_INTERNAL, "", "SUNContext_Create failed");
         goto fail;
@@ -713,6 +720,7 @@ void sim__free(sim **sp)
     free(s->nonfinite_seen);
     free(s->g_begin);
     free(s->blocks);
+    alarms__free(&s->alarms);
     if (s->ctx)
         SUNContext_Free(&s->ctx);
     free(s);
@@ -927,6 +935,7 @@ int sim__run(sim *s, sim_stats *stats, twin_errors *errs)
             break;
         if (s->cb.tick)
             s->cb.tick(s->cb.ctx, s, t);
+        alarms__check(s->alarms, s, t);
         if (k % sc->every == 0 && emit_row(s, t) != 0) {
             sim__fail(s, TWIN_E_CANCELLED,
                       "cancelled by the receiver at t = %.17g", t);

@@ -25,7 +25,8 @@ typedef enum sim_event_kind {
     SIM_EVENT_LATE,       /* real-time: a tick started after its deadline */
     SIM_EVENT_NONFINITE,  /* a value in a row was not finite */
     SIM_EVENT_LOG,        /* a model logged a message */
-    SIM_EVENT_TIME        /* a model's time event (ABI 1.1 next_event_time) */
+    SIM_EVENT_TIME,       /* a model's time event (ABI 1.1 next_event_time) */
+    SIM_EVENT_ALARM       /* a limit alarm raised or cleared (alarms.h) */
 } sim_event_kind;
 
 typedef struct sim_event {
@@ -37,7 +38,12 @@ typedef struct sim_event {
     double lateness;      /* LATE: seconds after the deadline */
     int level;            /* LOG: twin_log_level */
     const char *message;  /* a sentence */
-    const char *column;   /* NONFINITE: the column's name */
+    const char *column;   /* NONFINITE: the column's name; ALARM: the
+                           * variable's */
+    const char *alarm;    /* ALARM: "hihi", "hi", "lo" or "lolo" */
+    int raised;           /* ALARM: 1 raised, 0 cleared */
+    double value;         /* ALARM: the variable's value at t */
+    double limit;         /* ALARM: the limit */
 } sim_event;
 
 typedef struct sim_callbacks {
@@ -102,6 +108,10 @@ typedef struct sim_stats {
     double wall_seconds;
     /* A model asked to end the run (twin_host.request_end): the run
      * ended normally after that tick's row.  The first request counts. */
+    uint64_t alarms_raised;  /* limit alarms raised, over the run */
+    uint64_t alarms_cleared;
+    size_t alarms_active;  /* ... still raised at the last tick */
+    size_t n_alarms;       /* variables the scenario watches */
     int ended_by_model;
     double end_t;          /* the t of the model call that asked */
     char end_instance[128];

@@ -130,6 +130,7 @@ struct sim {
     int stacked;          /* groups with states stacked into one */
     loop **loops;         /* algebraic loops, tick and RHS ones (loops.c) */
     size_t n_loops;
+    struct alarm_watch *alarms; /* the scenario's limit alarms (alarms.c) */
 };
 
 /* Around every call into a model: who is running, at what t, for crash
