@@ -472,6 +472,12 @@ valid = [
     ("twin.scenario", dict(SCEN, alarms={"tank0.h": {
         "hi": 3.5, "hihi": 3.9, "lo": 0.5, "deadband": 0.05, "for": 10}}),
      "alarms"),
+    ("twin.scenario", dict(SCEN, envelopes={"tank0.h": {
+        "band": [[0, 0.9, 1.1], [60, 1.9, 2.1]], "deadband": 0.01}}),
+     "envelopes"),
+    ("twin.event", event("alarm", instance="tank0", variable="tank0.h",
+                         alarm="envelope_lo", state="cleared", value=1.2,
+                         limit=1.25), "an envelope alarm"),
     ("twin.status", ONLINE, "online"),
     ("twin.status", dict(ONLINE, load=0, runs=[]), "online, idle"),
     ("twin.status", status("offline"), "offline (last will)"),
@@ -659,6 +665,9 @@ invalid = [
      "/alarms/tank0.h", "an alarm without a limit"),
     ("twin.scenario", dict(SCEN, alarms={"tank0.h": {"hi": 1, "for": -1}}),
      "/alarms/tank0.h/for", "a negative on-delay"),
+    ("twin.scenario", dict(SCEN, envelopes={"tank0.h": {
+        "band": [[0, 1, 2], [1, 1]]}}), "/envelopes/tank0.h/band/1",
+     "an envelope point of two numbers"),
     ("twin.event", {k: v for k, v in event("late", lateness=1).items()
                     if k != "t"}, "", "an event without t"),
     ("twin.event", event("late", lateness=1, t="now"), "/t", "t a string"),

@@ -6,6 +6,12 @@
  * the value has been beyond it for the delay, and cleared when it is back
  * by the deadband; each change is an event of kind "alarm" with the
  * value, the limit and the time, and the run's stats count them.
+ *
+ * Its "envelopes" member gives a variable a reference band over time —
+ * the golden batch: [t, lo, hi] points from the run's start, linear in
+ * between (twinctl plot --save-envelope writes one from a batch's
+ * cases) — and leaving the band raises an alarm (envelope_hi above it,
+ * envelope_lo below it) with the same deadband and on-delay rules.
  */
 #ifndef TWIN_ALARMS_H
 #define TWIN_ALARMS_H
@@ -17,7 +23,9 @@
 #include "sim.h"
 
 typedef enum alarm_level {
-    ALARM_HIHI, ALARM_HI, ALARM_LO, ALARM_LOLO, ALARM_LEVELS
+    ALARM_HIHI, ALARM_HI, ALARM_LO, ALARM_LOLO,
+    ALARM_ENV_HI, ALARM_ENV_LO,   /* above, below the envelope */
+    ALARM_LEVELS
 } alarm_level;
 
 /* The name of a level as the scenario and the events write it. */
@@ -26,17 +34,22 @@ const char *alarms__level_name(alarm_level level);
 struct sc_alarm {
     sc_ref of;
     char *name;                   /* "tank0.h" */
-    double limit[ALARM_LEVELS];   /* NaN: no such limit */
+    double limit[ALARM_LEVELS];   /* NaN: no such limit (the envelope's
+                                   * two are NaN: they move) */
     double deadband;              /* >= 0, in the variable's unit */
     double delay;                 /* s the value stays beyond a limit
                                    * before the alarm is raised */
+    size_t n_band;                /* an envelope: its points, or 0 */
+    double *band;                 /* n_band × (t from the start, lo, hi) */
 };
 
-/* Read doc's "alarms" into sc (sc->alarms, sc->n_alarms), each problem
- * into errs at its path.  Instances are sc's; an instance that doc
- * declares but that failed to compose is not reported again.  Returns -1
- * when out of memory, else 0. */
-int alarms__compose(scenario *sc, const json_t *doc, twin_errors *errs);
+/* Read doc's "alarms" and "envelopes" into sc (sc->alarms, one entry
+ * each), each problem into errs at its path; an envelope of more than
+ * max_points points (0: no limit) is too_large.  Instances are sc's; an
+ * instance that doc declares but that failed to compose is not reported
+ * again.  Returns -1 when out of memory, else 0. */
+int alarms__compose(scenario *sc, const json_t *doc, size_t max_points,
+                    twin_errors *errs);
 
 void alarms__free_spec(scenario *sc);
 

@@ -1502,7 +1502,7 @@ scenario *scenario__compose(const json_t *doc, const model_lib *models,
     compose_outputs(&c);
     compose_every(&c);
     compose_functions(&c);
-    if (alarms__compose(c.sc, doc, errs) != 0)
+    if (alarms__compose(c.sc, doc, c.limits.max_table_points, errs) != 0)
         c.oom = 1;
     if (c.oom)
         goto oom;

@@ -12,7 +12,12 @@
  *     table crossing hi and hihi on the way up and back by the deadband
  *     on the way down (raised and cleared exactly once each), the
  *     events' values, limits, times and the run's counts;
- *   - every refusal of a bad "alarms" member, with its JSON Pointer.
+ *   - an envelope (a band over time, linear between its points) on the
+ *     table-driven u: envelope_hi raised where u crosses the rising edge
+ *     and cleared where it comes back under it, each at the tick the
+ *     closed form of both lines gives, with the edge's value as the limit;
+ *   - every refusal of a bad "alarms" or "envelopes" member, with its
+ *     JSON Pointer.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -162,7 +167,7 @@ static void expect(const collected *c, const char *column, const char *level,
     assert_int_equal(e->raised, raised);
     support__close("alarm t", e->t, t, 1e-12);
     support__close("alarm value", e->value, value, 1e-7);
-    assert_true(e->limit == limit);
+    support__close("alarm limit", e->limit, limit, 1e-12);
 }
 
 static void test_alarms__run(void **state)
@@ -213,15 +218,48 @@ static void test_alarms__run(void **state)
     scenario__free(&sc);
 }
 
+static void test_alarms__envelope(void **state)
+{
+    (void)state;
+    /* u = t/10 up to t = 10, (20 − t)/10 down; the band's top 0.5 + 0.03 t
+     * from 0 to 20 s, its bottom −1.  Above from t > 0.5/0.07 = 7.14 (the
+     * tick 7.5, top 0.725); back at or below from t >= 1.5/0.13 = 11.54
+     * (the tick 12, u 0.8, top 0.86); nothing checked after 20 s. */
+    scenario *sc = support__compose_in_ok(&lib,
+        "{\"time\": {\"stop\": 30, \"dt\": 0.5},"
+        " \"instances\": {\"m\": {\"model\": \"tiny\"}},"
+        " \"inputs\": {\"m.u\": {\"table\": [[0, 0], [10, 1], [20, 0],"
+        "                                    [30, 2]]}},"
+        " \"envelopes\": {\"m.u\": {\"band\": [[0, -1, 0.5], [5, -1, 0.65],"
+        "                                      [20, -1, 1.1]]}},"
+        " \"outputs\": [\"m.u\"]}");
+    collected c = {0};
+    support__run(sc, &c);
+    assert_int_equal(c.result, 0);
+    expect(&c, "m.u", "envelope_hi", 0, 1, 7.5, 0.75, 0.5 + 0.03 * 7.5);
+    const sim_event *e = nth_alarm(&c, "m.u", "envelope_hi", 1);
+    assert_non_null(e);
+    assert_int_equal(e->raised, 0);
+    support__close("cleared at", e->t, 12.0, 1e-12);
+    support__close("its limit", e->limit, 0.5 + 0.03 * 12.0, 1e-12);
+    assert_null(nth_alarm(&c, "m.u", "envelope_hi", 2)); /* not after 20 s */
+    assert_null(nth_alarm(&c, "m.u", "envelope_lo", 0));
+    assert_int_equal(c.stats.alarms_raised, 1);
+    assert_int_equal(c.stats.alarms_cleared, 1);
+    support__free(&c);
+    scenario__free(&sc);
+}
+
 /* ---- refusals ------------------------------------------------------------- */
 
-static void refused(const char *alarms, const char *want)
+static void refused_as(const char *member, const char *alarms,
+                       const char *want)
 {
     char text[1024];
     snprintf(text, sizeof text,
              "{\"time\": {\"stop\": 1, \"dt\": 0.5},"
              " \"instances\": {\"d\": {\"model\": \"decay\"}},"
-             " \"alarms\": %s, \"outputs\": [\"d.x\"]}", alarms);
+             " \"%s\": %s, \"outputs\": [\"d.x\"]}", member, alarms);
     twin_errors errs = {0};
     scenario *sc = support__compose_in(&lib, text, &errs);
     assert_null(sc);
@@ -230,6 +268,11 @@ static void refused(const char *alarms, const char *want)
     support__expect_errors(alarms, &errs, w);
     json_decref(w);
     errors__clear(&errs);
+}
+
+static void refused(const char *alarms, const char *want)
+{
+    refused_as("alarms", alarms, want);
 }
 
 static void test_alarms__refused(void **state)
@@ -256,6 +299,29 @@ static void test_alarms__refused(void **state)
             "[{\"code\": \"out_of_range\", \"path\": \"/alarms/d.x\"}]");
     refused("{\"d.x\": {\"lo\": 1, \"lolo\": 1.5}}",
             "[{\"code\": \"out_of_range\", \"path\": \"/alarms/d.x\"}]");
+    const char *E = "envelopes";
+    refused_as(E, "{\"d.x\": {\"for\": 1}}",
+               "[{\"code\": \"missing_field\","
+               "  \"path\": \"/envelopes/d.x/band\"}]");
+    refused_as(E, "{\"d.x\": {\"band\": [[0, 1, 2]], \"hi\": 1}}",
+               "[{\"code\": \"out_of_range\","
+               "  \"path\": \"/envelopes/d.x/hi\"},"
+               " {\"code\": \"out_of_range\","
+               "  \"path\": \"/envelopes/d.x/band\"}]");
+    refused_as(E, "{\"d.x\": {\"band\": 3}, \"e.x\": {\"band\": []}}",
+               "[{\"code\": \"wrong_type\", \"path\": \"/envelopes/d.x/band\"},"
+               " {\"code\": \"unknown_instance\", \"path\": \"/envelopes/e.x\"}]");
+    refused_as(E, "{\"d.x\": {\"band\": [[0, 1, 2], [1, 2]]}}",
+               "[{\"code\": \"wrong_type\", \"path\": \"/envelopes/d.x/band\"}]");
+    refused_as(E, "{\"d.x\": {\"band\": [[0, 1, 2], [1, 3, 2]]}}",
+               "[{\"code\": \"out_of_range\", \"path\": \"/envelopes/d.x/band\"}]");
+    refused_as(E, "{\"d.x\": {\"band\": [[0, 1, 2], [0, 1, 2]]}}",
+               "[{\"code\": \"out_of_range\", \"path\": \"/envelopes/d.x/band\"}]");
+    refused_as(E, "{\"d.x\": {\"band\": [[-1, 1, 2], [1, 1, 2]],"
+               " \"deadband\": -1}}",
+               "[{\"code\": \"out_of_range\", \"path\": \"/envelopes/d.x\"},"
+               " {\"code\": \"out_of_range\", \"path\": \"/envelopes/d.x/band\"}]");
+    refused_as(E, "[]", "[{\"code\": \"wrong_type\", \"path\": \"/envelopes\"}]");
 }
 
 int main(void)
@@ -265,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_alarms__low_mirrors_high),
         cmocka_unit_test(test_alarms__nan_changes_nothing),
         cmocka_unit_test(test_alarms__run),
+        cmocka_unit_test(test_alarms__envelope),
         cmocka_unit_test(test_alarms__refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
