@@ -472,6 +472,10 @@ valid = [
     ("twin.scenario", dict(SCEN, alarms={"tank0.h": {
         "hi": 3.5, "hihi": 3.9, "lo": 0.5, "deadband": 0.05, "for": 10}}),
      "alarms"),
+    ("twin.scenario", dict(SCEN, measured={"tank0.h": {
+        "signal": {"topic": "plant/TK-101/level"}, "tolerance": 0.05,
+        "for": 30, "correct": {"gain": 0.2}}}), "measured"),
+    ("twin.event", event("sync", sync="desynchronised"), "sync"),
     ("twin.scenario", dict(SCEN, envelopes={"tank0.h": {
         "band": [[0, 0.9, 1.1], [60, 1.9, 2.1]], "deadband": 0.01}}),
      "envelopes"),
@@ -655,6 +659,9 @@ invalid = [
      "an unknown log level"),
     ("twin.event", event("log", level="info"), "", "log without instance"),
     ("twin.event", event("alarms"), "/kind", "an unknown kind"),
+    ("twin.event", event("sync"), "", "sync without its state"),
+    ("twin.scenario", dict(SCEN, measured={"tank0.h": {"tolerance": 0}}),
+     "/measured/tank0.h/tolerance", "a tolerance of 0"),
     ("twin.event", event("alarm", instance="tank0", alarm="hi",
                          state="raised", value=1, limit=0.5), "",
      "alarm without variable"),

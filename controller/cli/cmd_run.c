@@ -192,6 +192,8 @@ static void on_event(run_ctx *rc, const char *p, size_t len)
             rc->late_shown++; /* the summary counts them all */
             fprintf(f, "late: t=%.17g %s\n", t, msg);
         }
+    } else if (strcmp(kind, "sync") == 0) {
+        fprintf(f, "sync: t=%.17g %s\n", t, msg);
     } else if (strcmp(kind, "alarm") == 0) {
         fprintf(f, "alarm: t=%.17g %s\n", t, msg);
     } else if (strcmp(kind, "nonfinite") == 0) {

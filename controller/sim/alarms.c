@@ -17,7 +17,7 @@
 #include "sim_internal.h"
 
 static const char *const level_names[ALARM_LEVELS] = {
-    "hihi", "hi", "lo", "lolo", "envelope_hi", "envelope_lo"};
+    "hihi", "hi", "lo", "lolo", "envelope_hi", "envelope_lo", "residual"};
 
 const char *alarms__level_name(alarm_level level)
 {
@@ -26,15 +26,16 @@ const char *alarms__level_name(alarm_level level)
 
 static int is_high(alarm_level level)
 {
-    return level == ALARM_HIHI || level == ALARM_HI || level == ALARM_ENV_HI;
+    return level == ALARM_HIHI || level == ALARM_HI || level == ALARM_ENV_HI ||
+           level == ALARM_RESIDUAL;
 }
 
 /* ---- the scenario's "alarms" ------------------------------------------- */
 
 /* "inst.var" into *r: 0, 1 when the instance was declared but failed to
  * compose (reported already), -1 reported. */
-static int resolve(const scenario *sc, const json_t *doc, const char *text,
-                   const char *path, sc_ref *r, twin_errors *errs)
+int alarms__resolve(const scenario *sc, const json_t *doc, const char *text,
+                    const char *path, sc_ref *r, twin_errors *errs)
 {
     const char *dot = strchr(text, '.');
     if (dot == NULL || dot == text || dot[1] == '\0') {
@@ -69,8 +70,8 @@ static int resolve(const scenario *sc, const json_t *doc, const char *text,
 
 /* A finite number at member key of spec into *out (absent: leaves it);
  * -1 reported. */
-static int number(const json_t *spec, const char *key, const char *path,
-                  double *out, twin_errors *errs)
+int alarms__number(const json_t *spec, const char *key, const char *path,
+                   double *out, twin_errors *errs)
 {
     const json_t *v = json_object_get(spec, key);
     if (v == NULL)
@@ -111,8 +112,8 @@ static int common(const json_t *spec, const char *path,
     }
     for (int l = 0; l < ALARM_LEVELS; l++)
         a->limit[l] = NAN;
-    bad |= number(spec, "deadband", path, &a->deadband, errs) != 0;
-    bad |= number(spec, "for", path, &a->delay, errs) != 0;
+    bad |= alarms__number(spec, "deadband", path, &a->deadband, errs) != 0;
+    bad |= alarms__number(spec, "for", path, &a->delay, errs) != 0;
     const double *const at_least_0[] = {&a->deadband, &a->delay};
     for (int i = 0; i < 2; i++)
         if (*at_least_0[i] < 0) {
@@ -134,7 +135,8 @@ static int read_entry(const json_t *spec, const char *path, sc_alarm *a,
                      "deadband and for", a, errs);
     size_t given = 0;
     for (int l = 0; l <= ALARM_LOLO; l++) {
-        bad |= number(spec, level_names[l], path, &a->limit[l], errs) != 0;
+        bad |= alarms__number(spec, level_names[l], path, &a->limit[l],
+                              errs) != 0;
         given += !isnan(a->limit[l]);
     }
     if (given == 0 && !bad) {
@@ -252,7 +254,7 @@ static int compose_member(scenario *sc, const json_t *doc, const char *name,
                         : "an alarm is an object of limits, e.g. {\"hi\": "
                           "3.5, \"deadband\": 0.05}",
                         errors__json_kind(spec));
-        } else if (resolve(sc, doc, var, p, &a->of, errs) == 0 &&
+        } else if (alarms__resolve(sc, doc, var, p, &a->of, errs) == 0 &&
                    (rc = envelope ? read_envelope(spec, p, max_points, a,
                                                   errs)
                                   : read_entry(spec, p, a, errs)) == 0) {
@@ -379,8 +381,8 @@ static void band_at(const sc_alarm *a, size_t *cursor, double s, double *lo,
     *hi = p[2] + f * (q[2] - p[2]);
 }
 
-static void report(sim *s, const sc_alarm *a, alarm_level l, double limit,
-                   int change, double v, double t)
+void alarms__report(sim *s, const sc_alarm *a, alarm_level l, double limit,
+                    int change, double v, double t)
 {
     if (change > 0)
         s->st.alarms_raised++;
@@ -424,7 +426,7 @@ void alarms__check(alarm_watch *w, sim *s, double t)
                 : alarms__step(st, is_high((alarm_level)l), limit[l],
                                a->deadband, a->delay, v, t);
             if (change != 0)
-                report(s, a, (alarm_level)l, limit[l], change, v, t);
+                alarms__report(s, a, (alarm_level)l, limit[l], change, v, t);
             active += (size_t)st->active;
         }
     }

@@ -25,6 +25,8 @@
 typedef enum alarm_level {
     ALARM_HIHI, ALARM_HI, ALARM_LO, ALARM_LOLO,
     ALARM_ENV_HI, ALARM_ENV_LO,   /* above, below the envelope */
+    ALARM_RESIDUAL,               /* |measured − model| above the tolerance
+                                   * (measured.h) */
     ALARM_LEVELS
 } alarm_level;
 
@@ -79,5 +81,21 @@ alarm_watch *alarms__new(const scenario *sc);
 void alarms__check(alarm_watch *w, sim *s, double t);
 
 void alarms__free(alarm_watch **w);
+
+/* "inst.var" of doc's scenario sc into *r: 0; 1 when the instance was
+ * declared but failed to compose (reported already); -1 reported at
+ * path. */
+int alarms__resolve(const scenario *sc, const json_t *doc, const char *text,
+                    const char *path, sc_ref *r, twin_errors *errs);
+
+/* A finite number at member key of spec into *out (absent: *out kept);
+ * -1 reported at path/key. */
+int alarms__number(const json_t *spec, const char *key, const char *path,
+                   double *out, twin_errors *errs);
+
+/* Count a change of a's level l (limit its limit at t, v the value
+ * checked) in s's stats and send it as an alarm event. */
+void alarms__report(sim *s, const sc_alarm *a, alarm_level l, double limit,
+                    int change, double v, double t);
 
 #endif

@@ -23,6 +23,7 @@
 #include <gsl/gsl_interp.h>
 
 #include "alarms.h"
+#include "measured.h"
 #include "fmu.h"
 #include "fn_library.h"
 #include "graph.h"
@@ -703,13 +704,18 @@ static int resolve_ref(composer *c, const char *text, const char *path,
 const char *scenario__ref_name(const scenario *sc, sc_ref r, char *buf,
                                size_t len)
 {
-    snprintf(buf, len, "%s.%s", sc->inst[r.inst].name,
-             scenario__ref_var(sc, r)->name);
+    snprintf(buf, len, "%s.%s%s", sc->inst[r.inst].name,
+             scenario__ref_var(sc, r)->name,
+             r.kind == SC_REF_MEASURED   ? ":measured"
+             : r.kind == SC_REF_RESIDUAL ? ":residual"
+                                         : "");
     return buf;
 }
 
 const twin_variable *scenario__ref_var(const scenario *sc, sc_ref r)
 {
+    if (r.kind == SC_REF_MEASURED || r.kind == SC_REF_RESIDUAL)
+        return scenario__ref_var(sc, sc->measured[r.index].of);
     const twin_model *m = sc->inst[r.inst].model;
     return r.kind == TWIN_VAR_STATE ? m->state[r.index]
            : r.kind == TWIN_VAR_INPUT ? m->input[r.index]
@@ -722,8 +728,11 @@ const twin_variable *scenario__ref_var(const scenario *sc, sc_ref r)
 static char *ref_name_new(const scenario *sc, sc_ref r)
 {
     char *s = NULL;
-    if (asprintf(&s, "%s.%s", sc->inst[r.inst].name,
-                 scenario__ref_var(sc, r)->name) < 0)
+    const char *suffix = r.kind == SC_REF_MEASURED   ? ":measured"
+                         : r.kind == SC_REF_RESIDUAL ? ":residual"
+                                                     : "";
+    if (asprintf(&s, "%s.%s%s", sc->inst[r.inst].name,
+                 scenario__ref_var(sc, r)->name, suffix) < 0)
         return NULL;
     return s;
 }
@@ -1502,8 +1511,18 @@ scenario *scenario__compose(const json_t *doc, const model_lib *models,
     compose_outputs(&c);
     compose_every(&c);
     compose_functions(&c);
-    if (alarms__compose(c.sc, doc, c.limits.max_table_points, errs) != 0)
+    if (alarms__compose(c.sc, doc, c.limits.max_table_points, errs) != 0 ||
+        measured__compose(c.sc, doc, errs) != 0)
         c.oom = 1;
+    /* each measurement's plant value and residual, after the outputs */
+    for (size_t i = 0; !c.oom && i < c.sc->n_measured; i++) {
+        sc_ref r = c.sc->measured[i].of;
+        r.index = i;
+        r.kind = SC_REF_MEASURED;
+        add_column(&c, r);
+        r.kind = SC_REF_RESIDUAL;
+        add_column(&c, r);
+    }
     if (c.oom)
         goto oom;
     if (errs->count == before && c.sc->reject_loops)
@@ -1558,6 +1577,7 @@ void scenario__free(scenario **scp)
     for (size_t i = 0; i < sc->n_out; i++)
         free(sc->out_name[i]);
     alarms__free_spec(sc);
+    measured__free_spec(sc);
     for (size_t i = 0; i < sc->n_fn; i++) {
         free(sc->fn[i].name);
         free(sc->fn[i].of_name);

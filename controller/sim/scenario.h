@@ -92,6 +92,15 @@ typedef struct sc_function {
 /* A limit alarm on a variable (alarms.h). */
 typedef struct sc_alarm sc_alarm;
 
+/* A variable the plant measures (measured.h). */
+typedef struct sc_measured sc_measured;
+
+/* Two kinds of column that are no model variable: a measured variable's
+ * plant value and its residual (measured.h), index the measurement's,
+ * inst the variable's instance. */
+#define SC_REF_MEASURED ((twin_var_kind)0x100)
+#define SC_REF_RESIDUAL ((twin_var_kind)0x101)
+
 typedef enum sc_method { SC_BDF, SC_ADAMS } sc_method;
 
 /* "linear_solver" and "integrators" (docs/simulation.md): in the order of
@@ -142,6 +151,8 @@ typedef struct scenario {
     size_t n_fn;
     sc_alarm *alarms;         /* the "alarms" (alarms.h) */
     size_t n_alarms;
+    sc_measured *measured;    /* the "measured" (measured.h) */
+    size_t n_measured;
 } scenario;
 
 /* Compose.  Returns NULL and fills errs with every problem when the

@@ -35,6 +35,7 @@
 #include <sundials/sundials_config.h>
 
 #include "alarms.h"
+#include "measured.h"
 #include "graph.h"
 #include "loops.h"
 #include "pace.h"
@@ -642,9 +643,11 @@ sim *sim__new(const scenario *sc, const sim_options *opt,
         s->opt = *opt;
     s->cb = *cb;
     s->st.n_alarms = sc->n_alarms;
-    if (sc->n_alarms > 0 && (s->alarms = alarms__new(sc)) == NULL) {
+    s->st.n_measured = sc->n_measured;
+    if ((sc->n_alarms > 0 && (s->alarms = alarms__new(sc)) == NULL) ||
+        (sc->n_measured > 0 && (s->measured = measured__new(sc)) == NULL)) {
         errors__add(errs, TWIN_E_INTERNAL, "", "out of memory for the "
-                    "scenario's alarms");
+                    "scenario's alarms and measurements");
         goto fail;
     }
     if (SUNContext_Create(NULL, &s->ctx) != 0) {
@@ -721,6 +724,7 @@ void sim__free(sim **sp)
     free(s->g_begin);
     free(s->blocks);
     alarms__free(&s->alarms);
+    measured__free(&s->measured);
     if (s->ctx)
         SUNContext_Free(&s->ctx);
     free(s);
@@ -853,9 +857,10 @@ int sim__evaluate(sim *s, double t, int first)
 static inline double signal_value(const sim *s, sc_ref r)
 {
     const node *n = &s->nodes[r.inst];
-    return r.kind == TWIN_VAR_STATE ? n->x[r.index]
-           : r.kind == TWIN_VAR_INPUT ? n->u[r.index]
-                                      : n->y[r.index];
+    return r.kind == TWIN_VAR_STATE    ? n->x[r.index]
+           : r.kind == TWIN_VAR_INPUT  ? n->u[r.index]
+           : r.kind == TWIN_VAR_OUTPUT ? n->y[r.index]
+                                       : measured__column(s->measured, r);
 }
 
 double sim__signal(const sim *s, sc_ref r)
@@ -871,7 +876,8 @@ static int emit_row(sim *s, double t)
         const sc_ref *r = &sc->out[i];
         double v = signal_value(s, *r);
         s->row[i + 1] = v;
-        if (!isfinite(v) && !s->nonfinite_seen[i]) {
+        if (!isfinite(v) && !s->nonfinite_seen[i] &&
+            r->kind != SC_REF_MEASURED && r->kind != SC_REF_RESIDUAL) {
             s->nonfinite_seen[i] = 1;
             if (s->cb.event) {
                 char msg[512];
@@ -936,6 +942,7 @@ int sim__run(sim *s, sim_stats *stats, twin_errors *errs)
         if (s->cb.tick)
             s->cb.tick(s->cb.ctx, s, t);
         alarms__check(s->alarms, s, t);
+        measured__check(s->measured, s, t);
         if (k % sc->every == 0 && emit_row(s, t) != 0) {
             sim__fail(s, TWIN_E_CANCELLED,
                       "cancelled by the receiver at t = %.17g", t);
@@ -943,6 +950,7 @@ int sim__run(sim *s, sim_stats *stats, twin_errors *errs)
         }
         if (k == sc->n_ticks || s->st.ended_by_model)
             break; /* the end, or a model asked for it */
+        measured__correct(s->measured, s, t);
         double t1 = sc->start + (double)(k + 1) * sc->dt;
         int failed = 0;
         for (size_t gi = 0; gi < s->n_groups && !failed; gi++)
@@ -991,6 +999,15 @@ int sim__set_input(sim *s, const char *name, double value)
             return 0;
         }
     return -1;
+}
+
+int sim__measure(sim *s, const char *name, double value, int fresh)
+{
+    long i = measured__find(s->sc, name);
+    if (i < 0)
+        return -1;
+    measured__set(s->measured, (size_t)i, value, fresh);
+    return 0;
 }
 
 int sim__run_scenario(const scenario *sc, const sim_options *opt,

@@ -131,6 +131,7 @@ struct sim {
     loop **loops;         /* algebraic loops, tick and RHS ones (loops.c) */
     size_t n_loops;
     struct alarm_watch *alarms; /* the scenario's limit alarms (alarms.c) */
+    struct measure_watch *measured; /* its measurements (measured.c) */
 };
 
 /* Around every call into a model: who is running, at what t, for crash

@@ -21,7 +21,12 @@ every message as its schema says, and the behaviour as the docs say.
   - limit alarms (a scenario's "alarms"): each raise and clear is an
     `alarm` event whose value is the variable's value in the result row
     at its t, the transitions are those a second implementation in this
-    test computes from the rows, and the finished response counts them.
+    test computes from the rows, and the finished response counts them;
+  - a measurement (a scenario's "measured") fed by `set` with the plant's
+    value, reset each tick: the residual column, the level restarted from
+    the plant value (tank-overflow's h rises 0.0065 m per tick from it),
+    the residual alarm raised then cleared, the sync events stale,
+    desynchronised, synchronised, and the finished response's counts.
 
 Usage: python3 tests/integration/test_contract.py BUILD_DIR
 Prints one line per check and `N passed, N failed`."""
@@ -342,6 +347,54 @@ def check_alarms(client):
            % (fin["stats"].get("alarms"), raised, cleared))
 
 
+def check_measured(client):
+    with open(os.path.join(SCEN, "tank-overflow.json")) as f:
+        scen = json.load(f)
+    scen["pace"] = {"realtime": 20.0}
+    scen["time"]["stop"] = 60
+    scen["measured"] = {"tank0.h": {"signal": {"topic": "plant/TK-101/h"},
+                                    "tolerance": 0.05, "reset": True}}
+    rid = new_id("measured")
+    req = client.request({"id": rid, "type": "run", "scenario": scen},
+                         controller="ctl-1")
+    acc = req.response()
+    expect(acc["status"] == "accepted", acc)
+    cols = acc["columns"]
+    expect(cols[-2:] == ["tank0.h:measured", "tank0.h:residual"], cols)
+    time.sleep(0.6)
+    s = client.request({"type": "set", "run": rid,
+                        "values": {"tank0.h": 3.0}}, controller="ctl-1")
+    expect(s.response()["status"] == "ok", "set of a plant value")
+    fin = req.final(timeout=20)
+    expect(fin["status"] == "finished", fin)
+    rows = [r for m in client.results("ctl-1", rid, fin["last_seq"],
+                                      start=req.first_index)
+            for r in m["rows"]]
+    h, res = cols.index("tank0.h"), cols.index("tank0.h:residual")
+    k = next(i for i, r in enumerate(rows) if r[res] is not None)
+    expect(0 < k < len(rows) - 5, "the plant value came at row %d" % k)
+    expect(rows[k][res] == 3.0 - rows[k][h], rows[k])
+    for r in rows[k + 1:]:
+        expect(abs(r[h] - 3.0065) <= 1e-9 and abs(r[res] + 0.0065) <= 1e-9,
+               "after a reset to 3.0 the level rose 0.0065 in the tick: %r"
+               % r)
+    events = client.events("ctl-1", rid, req.first_index)
+    for e in events:
+        problems = schema_check.validate("twin.event", e)
+        expect(problems == [], "event %r: %s" % (e, problems))
+    sync = [(e["t"], e["sync"]) for e in events if e["kind"] == "sync"]
+    tk, tk1 = rows[k][0], rows[k + 1][0]
+    expect(sync == [(0, "stale"), (tk, "desynchronised"),
+                    (tk1, "synchronised")], sync)
+    alarms = [(e["t"], e["alarm"], e["state"]) for e in events
+              if e["kind"] == "alarm"]
+    expect(alarms == [(tk, "residual", "raised"),
+                      (tk1, "residual", "cleared")], alarms)
+    expect(fin["stats"].get("measured") == {
+        "sync": "synchronised", "residual_alarms_active": 0,
+        "corrections": len(rows) - 1 - k}, fin["stats"])
+
+
 def main():
     t = Tests()
     with Broker() as broker, \
@@ -355,6 +408,8 @@ def main():
                 check_describe_limits, client)
         t.check("limit alarms: events as the rows say, counted",
                 check_alarms, client)
+        t.check("a measurement fed by set: residual, reset, sync, alarm",
+                check_measured, client)
         t.check("a run id that is no topic level: out_of_range",
                 check_run_id_codes, client)
         t.check("a retry of a running run gets its finished too",
