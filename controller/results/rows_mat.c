@@ -78,11 +78,12 @@ static void mat_free(rows_mat *m)
 rows_mat *rows_mat__open(const char *path, char *why, size_t why_len)
 {
     rows_mat *m = calloc(1, sizeof *m);
+    if (m != NULL)
+        m->fd = -1;
     if (m == NULL || (m->path = strdup(path)) == NULL) {
         rows_out__say(why, why_len, "out of memory opening %s", path);
         goto fail;
     }
-    m->fd = -1;
     /* The target now, so that a path that cannot be written is said at
      * once and not after the run. */
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
