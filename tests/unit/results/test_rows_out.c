@@ -68,15 +68,23 @@ static char *tmp_path(const char *ext)
     return path;
 }
 
+/* A writer of format at path, its header the three names. */
+static rows_out *open_with_names(const char *path, rows_format format)
+{
+    char why[512] = "";
+    rows_out *o = rows_out__open(path, format, NULL, why, sizeof why);
+    assert_non_null(o);
+    rows_header h = {.n = 3, .names = names};
+    assert_int_equal(rows_out__header(o, &h), 0);
+    return o;
+}
+
 static void test_rows_out__csv_reads_back(void **state)
 {
     (void)state;
     char why[512] = "";
     const char *path = tmp_path(".csv");
-    rows_out *o = rows_out__open(path, ROWS_CSV, NULL, why, sizeof why);
-    assert_non_null(o);
-    rows_header h = {.n = 3, .names = names};
-    assert_int_equal(rows_out__header(o, &h), 0);
+    rows_out *o = open_with_names(path, ROWS_CSV);
     const double rows[2][3] = {{0, 0.1, -1e-300}, {1, 273.15, 5e-324}};
     for (int i = 0; i < 2; i++)
         assert_int_equal(rows_out__row(o, rows[i], 3), 0);
@@ -198,10 +206,7 @@ static void test_rows_out__mat_streamed(void **state)
     enum { ROWS = 100000, FIRST_WRITE = (1 << 20) / 24 };
     char why[512] = "";
     const char *path = tmp_path(".mat");
-    rows_out *o = rows_out__open(path, ROWS_MAT, NULL, why, sizeof why);
-    assert_non_null(o);
-    rows_header h = {.n = 3, .names = names};
-    assert_int_equal(rows_out__header(o, &h), 0);
+    rows_out *o = open_with_names(path, ROWS_MAT);
     check_mat(path, 0, 0);
     for (size_t r = 0; r < ROWS; r++) {
         double v[3];
