@@ -132,8 +132,16 @@ static void prune_runs(serve *sv)
 static void run_event(serve *sv, run_rec *r, const char *text, size_t len)
 {
     json_t *ev = json_loadb(text, len, 0, NULL);
-    if (ev != NULL)
-        sender__event(r->out, ev);
+    if (ev == NULL)
+        return;
+    /* the run's synchronisation with its plant, for the status */
+    const char *sync = json_string_value(json_object_get(ev, "sync"));
+    int changed = sync != NULL && strcmp(sync, r->sync) != 0;
+    if (changed)
+        snprintf(r->sync, sizeof r->sync, "%s", sync);
+    sender__event(r->out, ev);
+    if (changed)
+        status__publish(sv);
 }
 
 /* Read and dispatch what a run sent.  Returns 1 at end of file. */

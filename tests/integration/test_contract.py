@@ -355,6 +355,7 @@ def check_measured(client):
     scen["measured"] = {"tank0.h": {"signal": {"topic": "plant/TK-101/h"},
                                     "tolerance": 0.05, "reset": True}}
     rid = new_id("measured")
+    client.subscribe("twin/ctl-1/status")
     req = client.request({"id": rid, "type": "run", "scenario": scen},
                          controller="ctl-1")
     acc = req.response()
@@ -365,6 +366,13 @@ def check_measured(client):
     s = client.request({"type": "set", "run": rid,
                         "values": {"tank0.h": 3.0}}, controller="ctl-1")
     expect(s.response()["status"] == "ok", "set of a plant value")
+    # the retained status shows the run's synchronisation while it runs
+    st = client.wait(lambda m: m.topic == "twin/ctl-1/status" and
+                     isinstance(m.payload, dict) and
+                     m.payload.get("sync", {}).get(rid) == "synchronised",
+                     timeout=10, start=req.first_index)[0].payload
+    problems = schema_check.validate("twin.status", st)
+    expect(problems == [], "status %r: %s" % (st, problems))
     fin = req.final(timeout=20)
     expect(fin["status"] == "finished", fin)
     rows = [r for m in client.results("ctl-1", rid, fin["last_seq"],
