@@ -447,6 +447,24 @@ static int explain_plan(const scenario *sc, const sim_options *opt,
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* Inputs bound to plant signals need a broker, which `twinctl run` does
+ * not have: say so and where to run it (1), or 0. */
+static int refuse_signals(const scenario *sc, const char *name)
+{
+    size_t n = signals__count(sc);
+    for (size_t i = 0; n > 0 && i < sc->n_inputs; i++)
+        if (sc->inputs[i].profile.kind == SC_PROFILE_SIGNAL) {
+            fprintf(stderr, "twinctl run: scenario %s binds %zu input%s to "
+                    "plant signals (%s follows %s); twinctl run has no "
+                    "broker to take them from: submit it to a controller "
+                    "(twinctl serve, whose allow.signals covers the topics; "
+                    "docs/live-twin.md)\n", name, n, n == 1 ? "" : "s",
+                    sc->inputs[i].name, sc->inputs[i].profile.signal->topic);
+            return 1;
+        }
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -535,6 +553,8 @@ int cmd_run(int argc, char **argv)
         cli_opts__rejected("run", argv[optind], &errs);
         goto exit;
     }
+    if (!explain && refuse_signals(sc, argv[optind]))
+        goto exit;
     if (explain) {
         status = explain_plan(sc, &opt, &errs);
         goto exit;
