@@ -48,6 +48,8 @@ typedef struct run_ctx {
     FILE *events;
     int quiet;
     int progress;          /* draw progress on a terminal */
+    int flush_rows;        /* a paced run's CSV on stdout: each row out at
+                            * its tick (a reader follows it live) */
     double start, stop;
     double next_report;    /* wall time of the next progress line */
     uint64_t late_shown;
@@ -153,6 +155,8 @@ static void on_row(run_ctx *rc, const double *values, size_t n)
     }
     rc->rows++;
     rc->last_t = values[0];
+    if (rc->flush_rows && fflush(stdout) != 0)
+        rc->write_failed = 1;
     if (rc->progress) {
         double now = util__now();
         if (now >= rc->next_report) {
@@ -574,6 +578,8 @@ int cmd_run(int argc, char **argv)
              : format == ROWS_NONE ? rows_out__open("-", format, NULL, why,
                                                      sizeof why)
                                    : rows_out__stream(stdout);
+    rc.flush_rows = output == NULL && format != ROWS_NONE &&
+                    (opt.realtime == 1 || (opt.realtime < 0 && sc->realtime));
     if (rc.out == NULL) {
         fprintf(stderr, "twinctl run: %s\n", output ? why : "out of memory");
         status = 1;

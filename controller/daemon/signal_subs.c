@@ -44,7 +44,8 @@ void signal_subs__check(const serve *sv, const scenario *sc,
             continue;
         const char *topic = pr->signal->topic;
         char *in = errors__path("/scenario/inputs", sc->inputs[i].name);
-        char *p = in ? errors__path(in, "signal/topic") : NULL;
+        char *sig = in ? errors__path(in, "signal") : NULL;
+        char *p = sig ? errors__path(sig, "topic") : NULL;
         if (own_topic(sv, topic))
             errors__add(errs, TWIN_E_NOT_ALLOWED, p ? p : "/scenario",
                         "input '%s' cannot follow topic %s: it is under "
@@ -63,6 +64,7 @@ void signal_subs__check(const serve *sv, const scenario *sc,
                         sv->cfg.allow.n_signals ? sv->cfg.allow.signals[0]
                                                 : "");
         free(p);
+        free(sig);
         free(in);
     }
 }
