@@ -19,7 +19,7 @@ the demo plant of examples/plant-sim:
 (d) a topic outside allow.signals is rejected (not_allowed, at the
     topic's path), and so is any topic on a controller that allows none.
 
-    test_signals.py [BUILD_DIR]      (else $TWIN_BUILD_DIR, else build/)
+    test_live_twin.py [BUILD_DIR]      (else $TWIN_BUILD_DIR, else build/)
 """
 import json
 import os
