@@ -7,7 +7,6 @@
 #include "signals.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,24 +18,6 @@
 
 static const char *const members[] = {"topic", "pointer", "scale", "offset",
                                       "max_age", "timestamp", "on_stale"};
-
-static void problem(twin_errors *errs, twin_err_code code, const char *path,
-                    const char *member, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-/* A problem at path/member. */
-static void problem(twin_errors *errs, twin_err_code code, const char *path,
-                    const char *member, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    char *p = errors__path(path, member);
-    errors__add(errs, code, p ? p : path, "%s", msg);
-    free(p);
-}
 
 /* An MQTT topic a run may bind: not empty, no wildcard, no NUL, not a
  * broker's $ topic, at most TOPIC_MAX bytes.  NULL or the reason. */
@@ -67,8 +48,8 @@ static char *pointer_member(const json_t *spec, const char *key,
         return NULL;
     if (!json_is_string(v) || !jptr__valid(json_string_value(v)) ||
         strlen(json_string_value(v)) != json_string_length(v)) {
-        problem(errs, json_is_string(v) ? TWIN_E_OUT_OF_RANGE
-                                        : TWIN_E_WRONG_TYPE, path, key,
+        errors__add_at(errs, json_is_string(v) ? TWIN_E_OUT_OF_RANGE
+                                               : TWIN_E_WRONG_TYPE, path, key,
                 "\"%s\" is a JSON Pointer (RFC 6901): \"\" or \"/member/0"
                 "/...\", with '~' written '~0' and '/' in a name '~1'", key);
         return NULL;
@@ -89,14 +70,15 @@ static void number_member(const json_t *spec, const char *key, int rule,
     if (v == NULL)
         return;
     if (!json_is_number(v)) {
-        problem(errs, TWIN_E_WRONG_TYPE, path, key, "\"%s\" is a number",
-                key);
+        errors__add_at(errs, TWIN_E_WRONG_TYPE, path, key,
+                       "\"%s\" is a number", key);
         return;
     }
     double d = json_number_value(v);
     if (!isfinite(d) || (rule == POSITIVE && !(d > 0)) ||
         (rule == NONZERO && d == 0))
-        problem(errs, TWIN_E_OUT_OF_RANGE, path, key, rule == POSITIVE
+        errors__add_at(errs, TWIN_E_OUT_OF_RANGE, path, key,
+                rule == POSITIVE
                 ? "\"%s\" is a number of seconds > 0"
                 : rule == NONZERO ? "\"%s\" is a finite number other than 0"
                                   : "\"%s\" is a finite number", key);
@@ -123,9 +105,10 @@ sc_signal *signals__parse(const json_t *spec, const char *path,
             if (strcmp(k, members[i]) == 0)
                 break;
         if (i == sizeof members / sizeof members[0])
-            problem(errs, TWIN_E_OUT_OF_RANGE, path, k, "a signal has no "
-                    "member \"%s\"; it takes topic, pointer, scale, offset, "
-                    "max_age, timestamp and on_stale", k);
+            errors__add_at(errs, TWIN_E_OUT_OF_RANGE, path, k, "a signal "
+                           "has no member \"%s\"; it takes topic, pointer, "
+                           "scale, offset, max_age, timestamp and on_stale",
+                           k);
     }
     sc_signal *sig = calloc(1, sizeof *sig);
     if (sig == NULL)
@@ -138,10 +121,11 @@ sc_signal *signals__parse(const json_t *spec, const char *path,
         errors__add(errs, TWIN_E_MISSING_FIELD, path, "a signal needs its "
                     "\"topic\": the MQTT topic the plant publishes it to");
     else if (!json_is_string(topic))
-        problem(errs, TWIN_E_WRONG_TYPE, path, "topic", "%s",
+        errors__add_at(errs, TWIN_E_WRONG_TYPE, path, "topic", "%s",
                 "a signal's \"topic\" is a string");
     else if ((why = bad_topic(topic)) != NULL)
-        problem(errs, TWIN_E_OUT_OF_RANGE, path, "topic", "%s", why);
+        errors__add_at(errs, TWIN_E_OUT_OF_RANGE, path, "topic", "%s",
+                       why);
     else if ((sig->topic = strdup(json_string_value(topic))) == NULL)
         oom = 1;
     sig->pointer = pointer_member(spec, "pointer", path, errs, &oom);
@@ -157,13 +141,14 @@ sc_signal *signals__parse(const json_t *spec, const char *path,
         else if (s != NULL && strcmp(s, "default") == 0)
             sig->on_stale = SC_STALE_DEFAULT;
         else
-            problem(errs, s ? TWIN_E_OUT_OF_RANGE : TWIN_E_WRONG_TYPE, path,
-                    "on_stale", "%s", "\"on_stale\" is \"hold\" (keep the "
-                    "last value) or \"default\" (go back to the input's "
-                    "default)");
+            errors__add_at(errs, s ? TWIN_E_OUT_OF_RANGE
+                                   : TWIN_E_WRONG_TYPE, path, "on_stale",
+                           "%s", "\"on_stale\" is \"hold\" (keep the last "
+                           "value) or \"default\" (go back to the input's "
+                           "default)");
     }
     if (st != NULL && isinf(sig->max_age) && errs->count == before)
-        problem(errs, TWIN_E_MISSING_FIELD, path, "on_stale", "%s",
+        errors__add_at(errs, TWIN_E_MISSING_FIELD, path, "on_stale", "%s",
                 "\"on_stale\" says what a stale signal does, and a signal "
                 "is stale only past its \"max_age\": give one");
     if (oom || errs->count != before)

@@ -309,6 +309,19 @@ static void states_of(const json_t *events, char *buf, size_t len)
                                  json_number_value(json_object_get(e, "t")));
 }
 
+/* The column against want (13 ticks) and the events' states. */
+static void expect_run(const feed_run *r, const double *want,
+                       const char *states_want)
+{
+    for (size_t k = 0; k < 13; k++)
+        if (fabs(r->valve[k] - want[k]) > 1e-15)
+            fail_msg("tick %zu: valve %.17g, want %.17g", k, r->valve[k],
+                     want[k]);
+    char states[512];
+    states_of(r->events, states, sizeof states);
+    assert_string_equal(states, states_want);
+}
+
 static void test_signals__feed_tick_by_tick(void **state)
 {
     /* Wall time of tick t is 1000 + t.  Each payload's "t" is its stamp. */
@@ -331,15 +344,9 @@ static void test_signals__feed_tick_by_tick(void **state)
     run_feed("{\"topic\": \"plant/v\", \"pointer\": \"/v\", \"scale\": 0.01,"
              " \"timestamp\": \"/t\", \"max_age\": 2.5, \"on_stale\": "
              "\"default\"}", msgs, sizeof msgs / sizeof msgs[0], &r);
-    for (size_t k = 0; k < 13; k++)
-        if (fabs(r.valve[k] - want[k]) > 1e-15)
-            fail_msg("tick %zu: valve %.17g, want %.17g", k, r.valve[k],
-                     want[k]);
-    char states[512];
-    states_of(r.events, states, sizeof states);
     /* fresh at 2; the first bad at 3 said, the second within 1 s not;
      * the out-of-range one at 8 said (1 s after); stale at 10. */
-    assert_string_equal(states, "fresh@2 bad@3 bad@8 stale@10");
+    expect_run(&r, want, "fresh@2 bad@3 bad@8 stale@10");
     const json_t *bad8 = json_array_get(r.events, 2);
     assert_int_equal(json_integer_value(json_object_get(bad8, "bad")), 3);
     /* the one at 3 that was not said is counted in the next said */
@@ -376,13 +383,7 @@ static void test_signals__hold_and_missing(void **state)
     feed_run r;
     run_feed("{\"topic\": \"plant/v\", \"max_age\": 1.5}", msgs,
              sizeof msgs / sizeof msgs[0], &r);
-    for (size_t k = 0; k < 13; k++)
-        if (fabs(r.valve[k] - want[k]) > 1e-15)
-            fail_msg("tick %zu: valve %.17g, want %.17g", k, r.valve[k],
-                     want[k]);
-    char states[512];
-    states_of(r.events, states, sizeof states);
-    assert_string_equal(states, "missing@2 fresh@4 stale@7 fresh@11");
+    expect_run(&r, want, "missing@2 fresh@4 stale@7 fresh@11");
     json_t *st = signal_feed__stats(r.feed);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(
                          st, "tank0.valve"), "stale")), 2);
