@@ -17,7 +17,13 @@ the demo plant of examples/plant-sim:
     of the input's range, too large to forward) are counted and said, the
     run goes on and takes the good value that follows;
 (d) a topic outside allow.signals is rejected (not_allowed, at the
-    topic's path), and so is any topic on a controller that allows none.
+    topic's path), and so is any topic on a controller that allows none;
+    `twinctl run` (no broker) refuses such a scenario, saying where to run
+    it;
+(e) the demo plant's parameter fault: with --fault T:tank0.cv=0 its
+    outflow (cv × valve × sqrt(h)) is published positive up to T and
+    exactly 0 after, its level goes on from where it was (no jump), and
+    every tick is published once.
 
     test_live_twin.py [BUILD_DIR]      (else $TWIN_BUILD_DIR, else build/)
 """
@@ -25,6 +31,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -271,6 +278,55 @@ def check_topic_refused(client, ctl, topic, says):
            says in errs[0]["message"], "errors %r" % errs)
 
 
+def check_run_refuses(tmpdir):
+    path = os.path.join(tmpdir, "live.json")
+    with open(path, "w") as f:
+        json.dump(twin({"tank0.valve": {"signal": {
+            "topic": "plant/TK-101/valve"}}}, stop=1), f)
+    p = subprocess.run([twinctl(BUILD), "run", path], capture_output=True,
+                       text=True, timeout=30)
+    expect(p.returncode == 2 and p.stdout == "" and
+           "no broker" in p.stderr and "twinctl serve" in p.stderr and
+           "plant/TK-101/valve" in p.stderr,
+           "twinctl run: %d, %r" % (p.returncode, p.stderr))
+
+
+def check_plant_fault(client):
+    client.subscribe("plant/#")
+    mark = client.mark()
+    p = subprocess.run(
+        [sys.executable, PLANT, "--broker", client.broker.url, "--twinctl",
+         twinctl(BUILD), "--stop", "3", "--dt", "0.5", "--fault",
+         "1.5:tank0.cv=0", "--quiet"], capture_output=True, text=True,
+        timeout=30)
+    expect(p.returncode == 0, "the plant failed: %s" % p.stderr)
+
+    def values(topic):
+        return [m.payload for m in client.wait(
+            lambda m: m.topic == topic, 7, 10, mark)]
+    out = values("plant/TK-101/outflow")
+    level = values("plant/TK-101/level")
+    expect(len(client.messages(lambda m: m.topic == "plant/TK-101/level",
+                               mark)) == 7, "not 7 ticks published")
+    q = [m["value"] for m in out]
+    expect(all(v > 0 for v in q[:4]) and q[4:] == [0, 0, 0],
+           "outflow %r: positive to t=1.5, 0 after" % q)
+    h = [m["value"] for m in level]
+    # With the outlet shut the level rises at q_in/area, from where it was:
+    # no jump at the fault (the states carried over).
+    expect(all(b > a for a, b in zip(h[3:], h[4:])) and
+           abs((h[4] - h[3]) - (h[5] - h[4])) < 0.5 * (h[5] - h[4]) + 1e-3,
+           "level %r" % h)
+    # The pump spins up (tau 4 s) through the fault: its speed, a state,
+    # carried over, not started again from 0.
+    flow = [m["value"] for m in values("plant/TK-101/pump/flow")]
+    expect(all(b > a for a, b in zip(flow, flow[1:])),
+           "pump flow %r: not rising through the fault" % flow)
+    stamps = [m["t"] for m in level]
+    expect(all(b > a for a, b in zip(stamps, stamps[1:])),
+           "stamps not increasing: %r" % stamps)
+
+
 def main():
     t = Tests()
     with Broker() as broker, Client(broker) as client:
@@ -293,6 +349,10 @@ def main():
             t.check("no topic at all without allow.signals",
                     check_topic_refused, client, ctl, "plant/TK-101/valve",
                     "none are set")
+        with tempfile.TemporaryDirectory() as d:
+            t.check("twinctl run refuses signal inputs", check_run_refuses, d)
+        t.check("the demo plant's parameter fault", check_plant_fault,
+                client)
     return t.summary()
 
 
