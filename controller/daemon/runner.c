@@ -304,7 +304,8 @@ static int on_poll(void *ctx, sim *s, double t)
                                                     : json_number_value(v));
         json_decref(values);
     }
-    signal_feed__tick(c->feed, s, t, run_signals__wall_now());
+    if (c->feed != NULL)
+        signal_feed__tick(c->feed, s, t, run_signals__wall_now());
     if (c->realtime) {
         double now = util__now();
         if (c->wall0 == 0) {

@@ -20,7 +20,9 @@ the demo plant of examples/plant-sim:
     topic's path), and so is any topic on a controller that allows none;
     `twinctl run` (no broker) refuses such a scenario, saying where to run
     it;
-(e) the demo plant's parameter fault: with --fault T:tank0.cv=0 its
+(e) allow.signals entries that are not topic filters stop the daemon at
+    start, each named;
+(f) the demo plant's parameter fault: with --fault T:tank0.cv=0 its
     outflow (cv × valve × sqrt(h)) is published positive up to T and
     exactly 0 after, its level goes on from where it was (no jump), and
     every tick is published once.
@@ -291,6 +293,23 @@ def check_run_refuses(tmpdir):
            "twinctl run: %d, %r" % (p.returncode, p.stderr))
 
 
+def check_bad_filters(tmpdir, broker):
+    conf = os.path.join(tmpdir, "bad.json")
+    with open(conf, "w") as f:
+        json.dump({"id": "ctl-bad", "broker": broker.url,
+                   "spool": os.path.join(tmpdir, "spool"),
+                   "allow": {"signals": ["plant/#", "plant/#/x", "a+/b", "",
+                                         "site/+/level"]}}, f)
+    p = subprocess.run([twinctl(BUILD), "serve", "--config", conf],
+                       capture_output=True, text=True, timeout=30)
+    bad = [ln for ln in p.stderr.splitlines() if "is not an MQTT topic "
+           "filter" in ln]
+    expect(p.returncode != 0 and len(bad) == 3 and
+           all("#/allow/signals" in ln for ln in bad) and
+           '"plant/#/x"' in bad[0] and '"a+/b"' in bad[1] and
+           '""' in bad[2], "serve: %d, %r" % (p.returncode, p.stderr))
+
+
 def check_plant_fault(client):
     client.subscribe("plant/#")
     mark = client.mark()
@@ -351,6 +370,8 @@ def main():
                     "none are set")
         with tempfile.TemporaryDirectory() as d:
             t.check("twinctl run refuses signal inputs", check_run_refuses, d)
+            t.check("allow.signals entries that are no filters",
+                    check_bad_filters, d, broker)
         t.check("the demo plant's parameter fault", check_plant_fault,
                 client)
     return t.summary()
