@@ -88,6 +88,19 @@ void errors__add(twin_errors *errs, twin_err_code code, const char *path,
     errs->count++;
 }
 
+void errors__add_at(twin_errors *errs, twin_err_code code, const char *base,
+                    const char *member, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char *path = member ? errors__path(base, member) : NULL;
+    errors__add(errs, code, path ? path : base, "%s", msg);
+    free(path);
+}
+
 char *errors__path(const char *base, const char *token)
 {
     size_t blen = strlen(base);

@@ -68,6 +68,12 @@ void errors__add(twin_errors *errs, twin_err_code code, const char *path,
 char *errors__path(const char *base, const char *token);
 char *errors__pathi(const char *base, size_t index);
 
+/* errors__add at base + "/" + member (escaped as errors__path does; at
+ * base itself when member is NULL or memory is short). */
+void errors__add_at(twin_errors *errs, twin_err_code code, const char *base,
+                    const char *member, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* Free the entries and reset the list to empty. */
 void errors__clear(twin_errors *errs);
 

@@ -4,7 +4,7 @@
  * A frame is a 4-byte length (of what follows, host order: both ends are
  * the same binary on the same machine), a type byte and the payload.
  * Child → daemon: columns, rows (raw doubles), events, the end.
- * Daemon → child: live input values.
+ * Daemon → child: live input values, plant signals' messages.
  */
 #ifndef TWIN_FRAME_H
 #define TWIN_FRAME_H
@@ -18,6 +18,8 @@ enum {
     FRAME_EVENT = 'E',     /* JSON object: an event without contract/run */
     FRAME_END = 'X',       /* JSON object: status, errors, stats */
     FRAME_SET = 'S',       /* JSON object: {"name": value, ...} */
+    FRAME_SIGNAL = 'G',    /* a message on a plant signal's topic, as it
+                            * came (daemon/run_signals.c) */
     FRAME_WHERE = 'W'      /* "model\0instance\0" and the t it was
                             * called with (a double): the model running
                             * when the process got a fatal signal or

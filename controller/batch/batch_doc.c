@@ -153,10 +153,26 @@ static int compose_base(loader *L)
     scenario_limits lim = {.functions = L->env->functions};
     L->sc = scenario__compose(doc, L->env->models, L->env->instances, &lim,
                               &inner);
+    /* What-if cases run as fast as they can, not beside the plant. */
+    for (size_t i = 0; L->sc != NULL && i < L->sc->n_inputs; i++)
+        if (L->sc->inputs[i].profile.kind == SC_PROFILE_SIGNAL) {
+            char *in = errors__path("/inputs", L->sc->inputs[i].name);
+            char *p = in ? errors__path(in, "signal") : NULL;
+            errors__add(&inner, TWIN_E_OUT_OF_RANGE, p ? p : "/inputs",
+                        "input '%s' follows a plant signal; a batch's cases "
+                        "run as fast as they can, not beside the plant: give "
+                        "it a profile (\"value\", \"steps\", \"table\")",
+                        L->sc->inputs[i].name);
+            free(p);
+            free(in);
+        }
     for (size_t i = 0; i < inner.count; i++)
         add_moved(L, &inner.items[i]);
+    int signals = L->sc != NULL && inner.count > 0;
     errors__clear(&inner);
     json_decref(doc);
+    if (signals)
+        return -1;
     if (L->sc != NULL)
         return 0;
     /* Refused: the base alone, so that the variations are checked too

@@ -48,6 +48,8 @@ typedef struct run_ctx {
     FILE *events;
     int quiet;
     int progress;          /* draw progress on a terminal */
+    int flush_rows;        /* a paced run's CSV on stdout: each row out at
+                            * its tick (a reader follows it live) */
     double start, stop;
     double next_report;    /* wall time of the next progress line */
     uint64_t late_shown;
@@ -153,6 +155,8 @@ static void on_row(run_ctx *rc, const double *values, size_t n)
     }
     rc->rows++;
     rc->last_t = values[0];
+    if (rc->flush_rows && fflush(stdout) != 0)
+        rc->write_failed = 1;
     if (rc->progress) {
         double now = util__now();
         if (now >= rc->next_report) {
@@ -458,6 +462,24 @@ static int explain_plan(const scenario *sc, const sim_options *opt,
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* Inputs bound to plant signals need a broker, which `twinctl run` does
+ * not have: say so and where to run it (1), or 0. */
+static int refuse_signals(const scenario *sc, const char *name)
+{
+    size_t n = signals__count(sc);
+    for (size_t i = 0; n > 0 && i < sc->n_inputs; i++)
+        if (sc->inputs[i].profile.kind == SC_PROFILE_SIGNAL) {
+            fprintf(stderr, "twinctl run: scenario %s binds %zu input%s to "
+                    "plant signals (%s follows %s); twinctl run has no "
+                    "broker to take them from: submit it to a controller "
+                    "(twinctl serve, whose allow.signals covers the topics; "
+                    "docs/live-twin.md)\n", name, n, n == 1 ? "" : "s",
+                    sc->inputs[i].name, sc->inputs[i].profile.signal->topic);
+            return 1;
+        }
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -546,6 +568,8 @@ int cmd_run(int argc, char **argv)
         cli_opts__rejected("run", argv[optind], &errs);
         goto exit;
     }
+    if (!explain && refuse_signals(sc, argv[optind]))
+        goto exit;
     if (explain) {
         status = explain_plan(sc, &opt, &errs);
         goto exit;
@@ -565,6 +589,8 @@ int cmd_run(int argc, char **argv)
              : format == ROWS_NONE ? rows_out__open("-", format, NULL, why,
                                                      sizeof why)
                                    : rows_out__stream(stdout);
+    rc.flush_rows = output == NULL && format != ROWS_NONE &&
+                    (opt.realtime == 1 || (opt.realtime < 0 && sc->realtime));
     if (rc.out == NULL) {
         fprintf(stderr, "twinctl run: %s\n", output ? why : "out of memory");
         status = 1;

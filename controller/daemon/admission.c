@@ -2,7 +2,7 @@
  * admission.c — whether this controller takes a request's work, checked
  * before anything starts: the scenario a request carries, composed and
  * held against what this deployment allows (models, real-time runs,
- * parameter overrides); the spool's room for a run's journal (what it
+ * parameter overrides, the topics of plant signals); the spool's room for a run's journal (what it
  * may write at most, reserved when it starts); and whether there is room
  * at all right now (max_runs, a spool that cannot be written, file
  * descriptors, results the broker has not taken yet; for a steady solve,
@@ -17,6 +17,7 @@
 
 #include "fds.h"
 #include "job.h"
+#include "signal_subs.h"
 
 /* Copy composition problems under the request's /scenario member. */
 static void reroot(const twin_errors *from, const char *root,
@@ -127,6 +128,7 @@ static void check_deployment(serve *sv, const scenario *sc, int realtime,
             free(p);
         }
     }
+    signal_subs__check(sv, sc, errs);
 }
 
 scenario *admission__scenario(serve *sv, const json_t *req,

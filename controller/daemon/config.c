@@ -207,6 +207,23 @@ static void load_names(loader *l, const json_t *allow, const char *key,
     }
 }
 
+/* An MQTT topic filter: not empty, '+' only as a whole level, '#' only
+ * as the whole last level. */
+static int valid_filter(const char *f)
+{
+    if (*f == '\0')
+        return 0;
+    for (const char *p = f; *p; p++) {
+        int starts = p == f || p[-1] == '/';
+        int ends = p[1] == '\0' || p[1] == '/';
+        if (*p == '+' && !(starts && ends))
+            return 0;
+        if (*p == '#' && !(starts && p[1] == '\0'))
+            return 0;
+    }
+    return 1;
+}
+
 static void load_allow(loader *l, const json_t *allow)
 {
     twin_config *c = l->c;
@@ -246,6 +263,15 @@ static void load_allow(loader *l, const json_t *allow)
     load_names(l, allow, "overrides", "/allow/overrides",
                "\"model.parameter\" names (\"model.*\", \"*\")",
                &c->allow.overrides, &c->allow.n_overrides);
+    load_names(l, allow, "signals", "/allow/signals",
+               "MQTT topic filters (\"plant/#\")", &c->allow.signals,
+               &c->allow.n_signals);
+    for (size_t i = 0; i < c->allow.n_signals; i++)
+        if (!valid_filter(c->allow.signals[i]))
+            problem(l, TWIN_E_OUT_OF_RANGE, "/allow/signals",
+                    "allow.signals entry \"%s\" is not an MQTT topic filter "
+                    "(not empty; '+' a whole level; '#' the last level, "
+                    "whole)", c->allow.signals[i]);
     for (size_t i = 0; i < c->allow.n_overrides; i++) {
         const char *o = c->allow.overrides[i], *dot = strchr(o, '.');
         if (strcmp(o, "*") != 0 &&
@@ -379,6 +405,9 @@ void config__free(twin_config *c)
     c->allow.models = NULL;
     free(c->allow.overrides);
     c->allow.overrides = NULL;
+    free(c->allow.signals);
+    c->allow.signals = NULL;
+    c->allow.n_signals = 0;
     paths__free(&c->paths);
     for (size_t i = 0; i < c->n_owned; i++)
         free(c->owned[i]);

@@ -57,6 +57,9 @@ typedef struct twin_allow {
                                * be overridden; else "model.param",
                                * "model.*" or "*" */
     size_t n_overrides;
+    char **signals;           /* MQTT topic filters a run's plant signals
+                               * may be bound under; NULL: none */
+    size_t n_signals;
 } twin_allow;
 
 typedef struct twin_config {

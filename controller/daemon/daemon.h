@@ -79,6 +79,8 @@ typedef struct serve {
     instance_lib instances;
     func_lib functions;      /* function plugins */
     run_rec *runs;           /* running and recently ended (runs.h) */
+    struct signal_sub *signal_subs; /* plant topics subscribed for runs
+                              * (signal_subs.h) */
     struct call_rec *calls;  /* plugin calls in their processes */
     size_t n_calls;
     struct job *jobs;        /* requests answered by a child (job.h) */

@@ -15,6 +15,7 @@
 #include "handlers.h"
 #include "respond.h"
 #include "runs.h"
+#include "signal_subs.h"
 #include "status.h"
 #include "util.h"
 
@@ -106,6 +107,7 @@ static void start_child(serve *sv, const reply_to *to, run_rec *r)
         return;
     }
     r->state = RUN_RUNNING;
+    signal_subs__bind(sv, r->sc);
     r->next = sv->runs;
     sv->runs = r;
     sv->active++;

@@ -2,7 +2,8 @@
  * intake.c — the envelope of every request, checked once before a
  * handler sees it: size, JSON, contract version, id, type, what this
  * deployment allows, and retries (an id answered before is answered
- * again, never processed twice).  Also live inputs on P/C/input/<run>.
+ * again, never processed twice).  Also live inputs on P/C/input/<run>,
+ * and plant signals' messages handed to signal_subs.c.
  */
 #include "intake.h"
 
@@ -13,6 +14,7 @@
 #include "handlers.h"
 #include "respond.h"
 #include "runs.h"
+#include "signal_subs.h"
 #include "topic.h"
 
 /* Where the answers go (topic.h); a response topic that cannot be
@@ -119,6 +121,8 @@ static void live_input(serve *sv, const mqtt_event *ev)
 
 void intake__message(serve *sv, const mqtt_event *ev)
 {
+    if (signal_subs__message(sv, ev))
+        return; /* a plant signal, for the runs bound to it */
     if (mqtt__topic_matches(sv->t_input, ev->topic)) {
         live_input(sv, ev);
         return;

@@ -50,6 +50,7 @@
 #include "functions.h"
 #include "proc.h"
 #include "rt.h"
+#include "run_signals.h"
 #include "util.h"
 
 typedef struct child_ctx {
@@ -58,6 +59,7 @@ typedef struct child_ctx {
     int in_fd;
     int realtime;
     fn_recorder *fns;      /* the scenario's functions, or NULL */
+    signal_feed *feed;     /* its plant signals, or NULL */
     uint64_t rows;
     double last_flush;
     /* real-time factor */
@@ -301,6 +303,8 @@ static int on_poll(void *ctx, sim *s, double t)
     size_t len;
     int type;
     while ((type = frame__next(&c->in, &payload, &len)) > 0) {
+        if (type == FRAME_SIGNAL)
+            run_signals__frame(c->feed, payload, len, t);
         if (type != FRAME_SET)
             continue;
         json_t *values = json_loadb(payload, len, 0, NULL);
@@ -315,6 +319,8 @@ static int on_poll(void *ctx, sim *s, double t)
         }
         json_decref(values);
     }
+    if (c->feed != NULL)
+        signal_feed__tick(c->feed, s, t, run_signals__wall_now());
     if (c->realtime) {
         double now = util__now();
         if (c->wall0 == 0) {
@@ -339,6 +345,11 @@ static int on_poll(void *ctx, sim *s, double t)
         }
     }
     return 0;
+}
+
+static void on_feed_event(void *ctx, json_t *ev)
+{
+    put_json(ctx, FRAME_EVENT, ev, 1);
 }
 
 json_t *runner__stats_json(const sim_stats *st, int realtime)
@@ -569,6 +580,10 @@ static void run_main(void *arg)
     }
     c.last_flush = util__now();
     c.fns = functions__new(sc);
+    int oom = 0;
+    c.feed = signal_feed__new(sc, on_feed_event, &c, &oom);
+    if (oom)
+        end_with(&oom_end);
     sim_callbacks cb = {.ctx = &c, .columns = on_columns, .row = on_row,
                         .event = on_event, .poll = on_poll,
                         .tick = sc->n_fn ? on_tick : NULL,
@@ -590,6 +605,10 @@ static void run_main(void *arg)
     json_t *end = json_pack("{s:s, s:o, s:o}", "status", status, "errors",
                             errors, "stats",
                             runner__stats_json(&st, paced));
+    if (end != NULL && c.feed != NULL)
+        json_object_set_new(json_object_get(end, "stats"), "signals",
+                            signal_feed__stats(c.feed));
+    signal_feed__free(&c.feed);
     if (end != NULL && rc == 0 && st.ended_by_model)
         json_object_set_new(end, "ended_by", json_pack(
             "{s:s, s:f, s:s}", "instance", st.end_instance, "t", st.end_t,

@@ -18,6 +18,7 @@
 
 #include "measured.h"
 #include "respond.h"
+#include "signal_subs.h"
 #include "status.h"
 #include "util.h"
 
@@ -319,6 +320,7 @@ static void run_end(serve *sv, run_rec *r)
                 util__now() - r->started,
                 r->st ? spool__stream_bytes(r->st) : 0,
                 r->st ? spool__stream_reserved(r->st) : 0);
+    signal_subs__unbind(sv, r->sc);
     run_release(sv, r); /* status may point into r->end: last */
     sv->active--;
     status__publish(sv);

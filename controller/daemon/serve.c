@@ -31,6 +31,7 @@
 #include "job.h"
 #include "mqtt_security.h"
 #include "paths.h"
+#include "signal_subs.h"
 #include "recover.h"
 #include "runs.h"
 #include "status.h"
@@ -431,6 +432,7 @@ static void say_offline(serve *sv)
 static void teardown(serve *sv)
 {
     runs__free_all(sv);
+    signal_subs__free_all(sv);
     handle_call__stop_all(sv, 0);
     job__free_all(sv);
     handle_replay__free_all(sv);

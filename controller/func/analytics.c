@@ -184,24 +184,6 @@ size_t analytics__min_samples(const analytics_spec *spec)
 
 /* ---- parameters -------------------------------------------------------- */
 
-/* Report a problem at base + "/" + member. */
-static void add_at(twin_errors *errs, twin_err_code code, const char *base,
-                   const char *member, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static void add_at(twin_errors *errs, twin_err_code code, const char *base,
-                   const char *member, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    char *path = member ? errors__path(base, member) : NULL;
-    errors__add(errs, code, path ? path : base, "%s", msg);
-    free(path);
-}
-
 static int uses(const an_builtin *b, an_param_id id, int *required)
 {
     for (size_t i = 0; i < b->n_use; i++)
@@ -242,9 +224,9 @@ static int read_param(const an_builtin *b, an_param_id id, const json_t *v,
     if (pd->values != NULL) {
         int k = -1;
         if (!json_is_string(v)) {
-            add_at(errs, TWIN_E_WRONG_TYPE, base, pd->name, "'%s' of %s "
-                   "must be a string, not %s", pd->name, b->name,
-                   errors__json_kind(v));
+            errors__add_at(errs, TWIN_E_WRONG_TYPE, base, pd->name,
+                           "'%s' of %s must be a string, not %s", pd->name,
+                           b->name, errors__json_kind(v));
             return -1;
         }
         for (int i = 0; pd->values[i]; i++)
@@ -258,9 +240,9 @@ static int read_param(const an_builtin *b, an_param_id id, const json_t *v,
                                          "%s\"%s\"", i == 0 ? ""
                                          : pd->values[i + 1] ? ", " : " or ",
                                          pd->values[i]);
-            add_at(errs, TWIN_E_OUT_OF_RANGE, base, pd->name, "'%s' of %s "
-                   "is \"%s\"; write %s", pd->name, b->name,
-                   json_string_value(v), opts);
+            errors__add_at(errs, TWIN_E_OUT_OF_RANGE, base, pd->name,
+                           "'%s' of %s is \"%s\"; write %s", pd->name,
+                           b->name, json_string_value(v), opts);
             return -1;
         }
         if (id == P_INTERP)
@@ -272,8 +254,9 @@ static int read_param(const an_builtin *b, an_param_id id, const json_t *v,
         return 0;
     }
     if (!json_is_number(v)) {
-        add_at(errs, TWIN_E_WRONG_TYPE, base, pd->name, "'%s' of %s must be "
-               "a number, not %s", pd->name, b->name, errors__json_kind(v));
+        errors__add_at(errs, TWIN_E_WRONG_TYPE, base, pd->name,
+                       "'%s' of %s must be a number, not %s", pd->name,
+                       b->name, errors__json_kind(v));
         return -1;
     }
     double x = json_number_value(v);
@@ -287,8 +270,9 @@ static int read_param(const an_builtin *b, an_param_id id, const json_t *v,
         bad = id == P_WINDOW ? "must be more than 0 seconds"
                              : "must be more than 0: the band would be empty";
     if (bad != NULL) {
-        add_at(errs, TWIN_E_OUT_OF_RANGE, base, pd->name, "'%s' of %s is "
-               "%g; it %s", pd->name, b->name, x, bad);
+        errors__add_at(errs, TWIN_E_OUT_OF_RANGE, base, pd->name,
+                       "'%s' of %s is %g; it %s", pd->name, b->name, x,
+                       bad);
         return -1;
     }
     switch (id) {
@@ -326,32 +310,33 @@ int analytics__parse(analytics_fn fn, const json_t *obj, const char *base,
             }
         char names[128];
         list_params(b, names, sizeof names);
-        add_at(errs, TWIN_E_OUT_OF_RANGE, base, k, "%s takes no parameter "
-               "'%s'; %s%s", b->name, k, b->n_use ? "its parameters are "
-                                                  : "it takes none",
-               names);
+        errors__add_at(errs, TWIN_E_OUT_OF_RANGE, base, k,
+                       "%s takes no parameter '%s'; %s%s", b->name, k,
+                       b->n_use ? "its parameters are " : "it takes none",
+                       names);
     next:;
     }
     for (size_t i = 0; i < b->n_use; i++)
         if (((b->required >> i) & 1u) &&
             json_object_get(obj, params[b->use[i]].name) == NULL)
-            add_at(errs, TWIN_E_MISSING_FIELD, base, params[b->use[i]].name,
-                   "%s needs '%s': %s", b->name, params[b->use[i]].name,
-                   params[b->use[i]].doc);
+            errors__add_at(errs, TWIN_E_MISSING_FIELD, base,
+                           params[b->use[i]].name, "%s needs '%s': %s",
+                           b->name, params[b->use[i]].name,
+                           params[b->use[i]].doc);
     if (fn == AN_SETTLING_TIME) {
         int has_band = json_object_get(obj, "band") != NULL;
         int has_fraction = json_object_get(obj, "band_fraction") != NULL;
         if (has_band && has_fraction)
-            add_at(errs, TWIN_E_OUT_OF_RANGE, base, "band_fraction",
+            errors__add_at(errs, TWIN_E_OUT_OF_RANGE, base, "band_fraction",
                    "settling_time takes band (a half-width) or "
                    "band_fraction (of |target|), not both");
         else if (!has_band && !has_fraction)
-            add_at(errs, TWIN_E_MISSING_FIELD, base, "band",
+            errors__add_at(errs, TWIN_E_MISSING_FIELD, base, "band",
                    "settling_time needs 'band', the half-width of the band "
                    "around target (or 'band_fraction', a fraction of "
                    "|target|)");
         else if (has_fraction && spec->has_target && spec->target == 0.0)
-            add_at(errs, TWIN_E_OUT_OF_RANGE, base, "band_fraction",
+            errors__add_at(errs, TWIN_E_OUT_OF_RANGE, base, "band_fraction",
                    "a band_fraction of a target of 0 is an empty band; give "
                    "'band', a half-width, instead");
     }
@@ -703,7 +688,7 @@ static size_t read_numbers(const json_t *args, const char *key, double **out,
     if (arr == NULL)
         return 0;
     if (!json_is_array(arr) || json_array_size(arr) == 0) {
-        add_at(errs, json_is_array(arr) ? TWIN_E_OUT_OF_RANGE
+        errors__add_at(errs, json_is_array(arr) ? TWIN_E_OUT_OF_RANGE
                                         : TWIN_E_WRONG_TYPE, "", key,
                "'%s' must be a non-empty array of numbers, not %s", key,
                json_is_array(arr) ? "an empty one" : errors__json_kind(arr));

@@ -886,31 +886,48 @@ exit:
     return rc;
 }
 
+/* An input bound to a plant signal (signals.c reads the spec): only in
+ * a real-time run, whose ticks follow the plant's clock. */
+static void compose_signal(composer *c, sc_input *in, const json_t *spec,
+                           const char *path)
+{
+    size_t before = c->errs->count;
+    in->profile.signal = signals__parse(spec, path, c->errs);
+    if (in->profile.signal == NULL && c->errs->count == before)
+        c->oom = 1;
+    if (!c->sc->realtime)
+        ADD(c, TWIN_E_OUT_OF_RANGE, path, "input '%s' follows a plant "
+            "signal, which needs a real-time run: give the scenario "
+            "\"pace\": {\"realtime\": 1}", in->name);
+}
+
 static void compose_profile(composer *c, sc_input *in, const json_t *def,
                             const char *path)
 {
     path_buf pb = {0};
     const twin_variable *v = scenario__ref_var(c->sc, in->to);
     sc_profile *pr = &in->profile;
-    static const char *const kinds[] = {"value", "steps", "table", "live"};
+    static const char *const kinds[] = {"value", "steps", "table", "live",
+                                        "signal"};
     int found = -1, count = 0;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (json_object_get(def, kinds[i]) != NULL) {
             if (found < 0)
                 found = i;
             count++;
         }
-    /* "live" may come with "value" as its first value. */
-    if (count == 2 && json_object_get(def, "live") != NULL &&
-        json_object_get(def, "value") != NULL) {
-        found = 3;
-        count = 1;
-    }
+    /* "live" and "signal" may come with "value" as their first value. */
+    for (int i = 3; i < 5; i++)
+        if (count == 2 && json_object_get(def, kinds[i]) != NULL &&
+            json_object_get(def, "value") != NULL) {
+            found = i;
+            count = 1;
+        }
     if (count != 1) {
         ADD(c, count ? TWIN_E_OUT_OF_RANGE : TWIN_E_MISSING_FIELD, path,
             "an input is one of {\"value\": v}, {\"steps\": [[t, v], ...]}, "
-            "{\"table\": [[t, v], ...], \"interp\": \"linear|cubic\"} or "
-            "{\"live\": true}");
+            "{\"table\": [[t, v], ...], \"interp\": \"linear|cubic\"}, "
+            "{\"live\": true} or {\"signal\": {\"topic\": ...}}");
         goto exit;
     }
     switch (found) {
@@ -962,11 +979,15 @@ static void compose_profile(composer *c, sc_input *in, const json_t *def,
             ADD(c, TWIN_E_INTERNAL, path, "could not set up the interpolation");
         break;
     }
-    case 3: {
+    case 3:
+    case 4: {
         const json_t *live = json_object_get(def, "live");
-        pr->kind = SC_PROFILE_LIVE;
+        pr->kind = found == 3 ? SC_PROFILE_LIVE : SC_PROFILE_SIGNAL;
         pr->value = c->sc->inst[in->to.inst].input_start[in->to.index];
-        if (!json_is_true(live))
+        if (found == 4)
+            compose_signal(c, in, json_object_get(def, "signal"),
+                           path_of(&pb, path, "signal"));
+        else if (!json_is_true(live))
             ADD(c, json_is_boolean(live) ? TWIN_E_OUT_OF_RANGE
                                          : TWIN_E_WRONG_TYPE,
                 path_of(&pb, path, "live"),
@@ -1573,6 +1594,7 @@ void scenario__free(scenario **scp)
             gsl_interp_free(p->interp);
         if (p->accel)
             gsl_interp_accel_free(p->accel);
+        signals__free(&p->signal);
     }
     for (size_t i = 0; i < sc->n_out; i++)
         free(sc->out_name[i]);
@@ -1599,6 +1621,7 @@ double scenario__profile_at(const sc_profile *p, double t)
     switch (p->kind) {
     case SC_PROFILE_VALUE:
     case SC_PROFILE_LIVE:
+    case SC_PROFILE_SIGNAL:
         return p->value;
     case SC_PROFILE_STEPS: {
         /* The last step at or before t; before the first, its value too. */

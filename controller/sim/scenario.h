@@ -20,6 +20,7 @@
 #include "funclib.h"
 #include "instance_lib.h"
 #include "model_lib.h"
+#include "signals.h"
 
 /* A reference to one signal of one instance of the scenario. */
 typedef struct sc_ref {
@@ -33,18 +34,22 @@ typedef enum sc_profile_kind {
     SC_PROFILE_STEPS,         /* piecewise constant: [t, v] in force from t */
     SC_PROFILE_TABLE,         /* interpolated (linear or cubic), sampled at
                                * each tick and held over it */
-    SC_PROFILE_LIVE           /* set while running (set requests, input
+    SC_PROFILE_LIVE,          /* set while running (set requests, input
                                * topic); holds its last value */
+    SC_PROFILE_SIGNAL         /* a plant signal (signals.h); set while
+                               * running like LIVE, from its messages */
 } sc_profile_kind;
 
 typedef struct sc_profile {
     sc_profile_kind kind;
-    double value;             /* VALUE, and the first value of LIVE */
+    double value;             /* VALUE, and the first value of LIVE and
+                               * SIGNAL (a stale SIGNAL's default) */
     size_t n;                 /* STEPS, TABLE: points */
     double *t, *v;
     int cubic;                /* TABLE: 0 linear, 1 cubic spline */
     void *interp;             /* gsl_interp *, TABLE only */
     void *accel;              /* gsl_interp_accel * */
+    sc_signal *signal;        /* SIGNAL: its spec */
 } sc_profile;
 
 typedef struct sc_input {
