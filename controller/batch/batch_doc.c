@@ -154,18 +154,22 @@ static int compose_base(loader *L)
     L->sc = scenario__compose(doc, L->env->models, L->env->instances, &lim,
                               &inner);
     /* What-if cases run as fast as they can, not beside the plant. */
-    for (size_t i = 0; L->sc != NULL && i < L->sc->n_inputs; i++)
-        if (L->sc->inputs[i].profile.kind == SC_PROFILE_SIGNAL) {
-            char *in = errors__path("/inputs", L->sc->inputs[i].name);
-            char *p = in ? errors__path(in, "signal") : NULL;
-            errors__add(&inner, TWIN_E_OUT_OF_RANGE, p ? p : "/inputs",
-                        "input '%s' follows a plant signal; a batch's cases "
-                        "run as fast as they can, not beside the plant: give "
-                        "it a profile (\"value\", \"steps\", \"table\")",
-                        L->sc->inputs[i].name);
-            free(p);
-            free(in);
-        }
+    size_t n_sig = L->sc != NULL ? signals__count(L->sc) : 0;
+    for (size_t i = 0; i < n_sig; i++) {
+        const char *var, *section;
+        int measured;
+        signals__at(L->sc, i, &var, &section, &measured);
+        char *in = errors__path(section, var);
+        char *p = in ? errors__path(in, "signal") : NULL;
+        errors__add(&inner, TWIN_E_OUT_OF_RANGE, p ? p : section,
+                    "%s '%s' follows a plant signal; a batch's cases run as "
+                    "fast as they can, not beside the plant: %s",
+                    measured ? "measured variable" : "input", var, measured
+                    ? "leave out its \"signal\""
+                    : "give it a profile (\"value\", \"steps\", \"table\")");
+        free(p);
+        free(in);
+    }
     for (size_t i = 0; i < inner.count; i++)
         add_moved(L, &inner.items[i]);
     int signals = L->sc != NULL && inner.count > 0;

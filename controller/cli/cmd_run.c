@@ -467,17 +467,17 @@ static int explain_plan(const scenario *sc, const sim_options *opt,
 static int refuse_signals(const scenario *sc, const char *name)
 {
     size_t n = signals__count(sc);
-    for (size_t i = 0; n > 0 && i < sc->n_inputs; i++)
-        if (sc->inputs[i].profile.kind == SC_PROFILE_SIGNAL) {
-            fprintf(stderr, "twinctl run: scenario %s binds %zu input%s to "
-                    "plant signals (%s follows %s); twinctl run has no "
-                    "broker to take them from: submit it to a controller "
-                    "(twinctl serve, whose allow.signals covers the topics; "
-                    "docs/live-twin.md)\n", name, n, n == 1 ? "" : "s",
-                    sc->inputs[i].name, sc->inputs[i].profile.signal->topic);
-            return 1;
-        }
-    return 0;
+    if (n == 0)
+        return 0;
+    const char *var, *section;
+    int measured;
+    const sc_signal *sig = signals__at(sc, 0, &var, &section, &measured);
+    fprintf(stderr, "twinctl run: scenario %s binds %zu variable%s to plant "
+            "signals (%s follows %s); twinctl run has no broker to take them "
+            "from: submit it to a controller (twinctl serve, whose "
+            "allow.signals covers the topics; docs/live-twin.md)\n", name, n,
+            n == 1 ? "" : "s", var, sig->topic);
+    return 1;
 }
 
 int cmd_run(int argc, char **argv)

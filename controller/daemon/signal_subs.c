@@ -38,27 +38,31 @@ static int own_topic(const serve *sv, const char *topic)
 void signal_subs__check(const serve *sv, const scenario *sc,
                         twin_errors *errs)
 {
-    for (size_t i = 0; i < sc->n_inputs; i++) {
-        const sc_profile *pr = &sc->inputs[i].profile;
-        if (pr->kind != SC_PROFILE_SIGNAL)
-            continue;
-        const char *topic = pr->signal->topic;
-        char *in = errors__path("/scenario/inputs", sc->inputs[i].name);
+    size_t n = signals__count(sc);
+    for (size_t i = 0; i < n; i++) {
+        const char *name, *section;
+        int measured;
+        const char *topic = signals__at(sc, i, &name, &section,
+                                        &measured)->topic;
+        char top[32];
+        snprintf(top, sizeof top, "/scenario%s", section);
+        char *in = errors__path(top, name);
         char *sig = in ? errors__path(in, "signal") : NULL;
         char *p = sig ? errors__path(sig, "topic") : NULL;
+        const char *what = measured ? "measured variable" : "input";
         if (own_topic(sv, topic))
             errors__add(errs, TWIN_E_NOT_ALLOWED, p ? p : "/scenario",
-                        "input '%s' cannot follow topic %s: it is under "
+                        "%s '%s' cannot follow topic %s: it is under "
                         "this controller's own prefix %s/; plant signals "
-                        "come on topics of their own", sc->inputs[i].name,
+                        "come on topics of their own", what, name,
                         topic, sv->cfg.prefix);
         else if (!allowed(sv, topic))
             errors__add(errs, TWIN_E_NOT_ALLOWED, p ? p : "/scenario",
-                        "input '%s' cannot follow topic %s: this "
+                        "%s '%s' cannot follow topic %s: this "
                         "controller's deployment allows runs to bind only "
                         "topics its allow.signals filters cover (%s%s); "
                         "ask the operator to add one that covers it",
-                        sc->inputs[i].name, topic,
+                        what, name, topic,
                         sv->cfg.allow.n_signals ? "first "
                                                 : "none are set",
                         sv->cfg.allow.n_signals ? sv->cfg.allow.signals[0]
@@ -77,23 +81,30 @@ static struct signal_sub *find(const serve *sv, const char *topic)
     return NULL;
 }
 
-/* Was the same topic bound by an earlier input of sc? (counted once) */
+/* The topic of sc's i-th signal (signals__at). */
+static const char *topic_of(const scenario *sc, size_t i)
+{
+    const char *name, *section;
+    int measured;
+    return signals__at(sc, i, &name, &section, &measured)->topic;
+}
+
+/* Was the same topic bound by an earlier signal of sc? (counted once) */
 static int earlier(const scenario *sc, size_t i)
 {
     for (size_t j = 0; j < i; j++)
-        if (sc->inputs[j].profile.kind == SC_PROFILE_SIGNAL &&
-            strcmp(sc->inputs[j].profile.signal->topic,
-                   sc->inputs[i].profile.signal->topic) == 0)
+        if (strcmp(topic_of(sc, j), topic_of(sc, i)) == 0)
             return 1;
     return 0;
 }
 
 void signal_subs__bind(serve *sv, const scenario *sc)
 {
-    for (size_t i = 0; i < sc->n_inputs; i++) {
-        if (sc->inputs[i].profile.kind != SC_PROFILE_SIGNAL || earlier(sc, i))
+    size_t n = signals__count(sc);
+    for (size_t i = 0; i < n; i++) {
+        if (earlier(sc, i))
             continue;
-        const char *topic = sc->inputs[i].profile.signal->topic;
+        const char *topic = topic_of(sc, i);
         struct signal_sub *s = find(sv, topic);
         if (s == NULL) {
             s = calloc(1, sizeof *s);
@@ -119,10 +130,11 @@ void signal_subs__bind(serve *sv, const scenario *sc)
 
 void signal_subs__unbind(serve *sv, const scenario *sc)
 {
-    for (size_t i = 0; sc && i < sc->n_inputs; i++) {
-        if (sc->inputs[i].profile.kind != SC_PROFILE_SIGNAL || earlier(sc, i))
+    size_t n = sc ? signals__count(sc) : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (earlier(sc, i))
             continue;
-        const char *topic = sc->inputs[i].profile.signal->topic;
+        const char *topic = topic_of(sc, i);
         for (struct signal_sub **sp = &sv->signal_subs; *sp;
              sp = &(*sp)->next) {
             struct signal_sub *s = *sp;
@@ -144,9 +156,9 @@ void signal_subs__unbind(serve *sv, const scenario *sc)
 /* Is run r bound to topic? */
 static int bound(const run_rec *r, const char *topic)
 {
-    for (size_t i = 0; i < r->sc->n_inputs; i++)
-        if (r->sc->inputs[i].profile.kind == SC_PROFILE_SIGNAL &&
-            strcmp(r->sc->inputs[i].profile.signal->topic, topic) == 0)
+    size_t n = signals__count(r->sc);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(topic_of(r->sc, i), topic) == 0)
             return 1;
     return 0;
 }

@@ -90,13 +90,22 @@ static int read_measured(const json_t *spec, const char *path,
         }
     }
     const json_t *sig = json_object_get(spec, "signal");
-    if (sig != NULL && !json_is_object(sig)) {
+    if (sig != NULL) {
         char *p = errors__path(path, "signal");
-        errors__add(errs, TWIN_E_WRONG_TYPE, p ? p : path, "\"signal\" is the "
-                    "plant signal's object ({\"topic\": ...}), not %s",
-                    errors__json_kind(sig));
+        size_t before = errs->count;
+        m->sig = signals__parse(sig, p ? p : path, errs);
+        if (m->sig == NULL && errs->count == before)
+            errors__add(errs, TWIN_E_INTERNAL, path, "out of memory reading "
+                        "the signal");
+        bad |= m->sig == NULL;
+        if (m->sig != NULL && m->sig->on_stale != SC_STALE_HOLD) {
+            errors__add(errs, TWIN_E_OUT_OF_RANGE, p ? p : path, "a "
+                        "measurement's plant value has no default to go "
+                        "back to: leave out \"on_stale\" (a stale value "
+                        "stops the residual and the corrections)");
+            bad = 1;
+        }
         free(p);
-        bad = 1;
     }
     m->tolerance = NAN;
     m->deadband = NAN;
@@ -124,8 +133,6 @@ static int read_measured(const json_t *spec, const char *path,
         bad = 1;
     }
     bad |= read_correction(spec, path, m, &m->gain, &m->reset, errs);
-    if (!bad && sig != NULL)
-        m->signal = json_deep_copy(sig);
     return bad ? -1 : 0;
 }
 
@@ -165,7 +172,7 @@ int measured__compose(scenario *sc, const json_t *doc, twin_errors *errs)
                 sc->n_measured++;
             } else {
                 free(m->name);
-                json_decref(m->signal);
+                signals__free(&m->sig);
                 memset(m, 0, sizeof *m);
             }
         }
@@ -178,7 +185,7 @@ void measured__free_spec(scenario *sc)
 {
     for (size_t i = 0; i < sc->n_measured; i++) {
         free(sc->measured[i].name);
-        json_decref(sc->measured[i].signal);
+        signals__free(&sc->measured[i].sig);
     }
     free(sc->measured);
     sc->measured = NULL;

@@ -22,13 +22,15 @@
 #include "alarms.h"
 #include "errors.h"
 #include "scenario.h"
+#include "signals.h"
 #include "sim.h"
 
 struct sc_measured {
     sc_ref of;                /* the model variable */
     char *name;               /* "tank0.h" */
-    json_t *signal;           /* where the plant value comes from (the
-                               * signal layer's to read), or NULL */
+    sc_signal *sig;           /* the plant signal its value comes on
+                               * (signals.h; max_age: when it is stale),
+                               * or NULL: set requests only */
     double tolerance;         /* > 0 */
     double deadband;          /* >= 0; default tolerance / 10 */
     double delay;             /* "for", s */

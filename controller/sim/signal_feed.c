@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "measured.h"
+
 #define QUEUE_MAX 32          /* values waiting for their time stamp */
 #define BAD_EVERY 1.0         /* s between two bad-payload events */
 
@@ -30,7 +32,9 @@ typedef struct pending {
 } pending;
 
 typedef struct feed_input {
-    const sc_input *in;
+    const char *name;         /* the input, or the measured variable */
+    int measured;             /* a measured variable's plant value */
+    double dflt;              /* an input's default (on_stale: default) */
     const sc_signal *sig;
     const twin_variable *var;
     const char *instance;
@@ -73,10 +77,25 @@ signal_feed *signal_feed__new(const scenario *sc, signal_feed_event event,
         if (in->profile.kind != SC_PROFILE_SIGNAL)
             continue;
         feed_input *fi = &f->in[f->n++];
-        fi->in = in;
+        fi->name = in->name;
+        fi->dflt = in->profile.value;
         fi->sig = in->profile.signal;
         fi->var = scenario__ref_var(sc, in->to);
         fi->instance = sc->inst[in->to.inst].name;
+        fi->bad_said = -INFINITY;
+    }
+    /* measured variables' plant values (measured.h) */
+    for (size_t i = 0; i < sc->n_measured; i++) {
+        const sc_measured *m = &sc->measured[i];
+        if (m->sig == NULL)
+            continue;
+        feed_input *fi = &f->in[f->n++];
+        fi->name = m->name;
+        fi->measured = 1;
+        fi->dflt = NAN;
+        fi->sig = m->sig;
+        fi->var = scenario__ref_var(sc, m->of);
+        fi->instance = sc->inst[m->of.inst].name;
         fi->bad_said = -INFINITY;
     }
     return f;
@@ -88,7 +107,7 @@ static json_t *event_new(const feed_input *fi, const char *state, double t,
                          const char *message)
 {
     return json_pack("{s:s, s:f, s:s, s:s, s:s, s:s, s:s}", "kind", "signal",
-                     "t", t, "instance", fi->instance, "input", fi->in->name,
+                     "t", t, "instance", fi->instance, "input", fi->name,
                      "topic", fi->sig->topic, "state", state, "message",
                      message);
 }
@@ -114,7 +133,7 @@ static void bad_payload(signal_feed *f, feed_input *fi, double arrived,
     char msg[640];
     snprintf(msg, sizeof msg, "a message on %s for input %s was refused "
              "and the input keeps its value: %s", fi->sig->topic,
-             fi->in->name, why);
+             fi->name, why);
     json_t *ev = event_new(fi, "bad", t, msg);
     if (ev != NULL) {
         json_object_set_new(ev, "bad", json_integer((json_int_t)fi->bad));
@@ -145,7 +164,8 @@ static void take(signal_feed *f, feed_input *fi, double arrived,
     }
     json_t *j = json_real(value);
     char what[300], inner[400];
-    snprintf(what, sizeof what, "input '%s'", fi->in->name);
+    snprintf(what, sizeof what, "%s '%s'", fi->measured ? "measured "
+             "variable" : "input", fi->name);
     twin_err_code code = scenario__value(fi->var, j, what, &value, inner,
                                          sizeof inner);
     json_decref(j);
@@ -190,7 +210,10 @@ static void apply_due(feed_input *fi, sim *s, double now)
     fi->has_value = 1;
     fi->value = best.value;
     fi->stamp = best.stamp;
-    sim__set_input(s, fi->in->name, best.value);
+    if (fi->measured)
+        sim__measure(s, fi->name, best.value, 1);
+    else
+        sim__set_input(s, fi->name, best.value);
 }
 
 static void judge(signal_feed *f, feed_input *fi, sim *s, double t,
@@ -210,7 +233,7 @@ static void judge(signal_feed *f, feed_input *fi, sim *s, double t,
     json_t *ev = NULL;
     switch (next) {
     case FRESH:
-        snprintf(msg, sizeof msg, "input %s follows %s: %.17g", fi->in->name,
+        snprintf(msg, sizeof msg, "input %s follows %s: %.17g", fi->name,
                  fi->sig->topic, fi->value);
         ev = event_new(fi, state_names[next], t, msg);
         if (ev)
@@ -222,19 +245,21 @@ static void judge(signal_feed *f, feed_input *fi, sim *s, double t,
         if (next == STALE)
             snprintf(msg, sizeof msg, "input %s: the last value on %s is "
                      "%.3g s old, more than its max_age of %g s; %s",
-                     fi->in->name, fi->sig->topic, now - fi->stamp, max_age,
+                     fi->name, fi->sig->topic, now - fi->stamp, max_age,
                      fi->sig->on_stale == SC_STALE_DEFAULT
                          ? "it goes back to its default"
                          : "it holds its last value");
         else
             snprintf(msg, sizeof msg, "input %s: nothing came on %s within "
                      "its max_age of %g s; it holds its default",
-                     fi->in->name, fi->sig->topic, max_age);
+                     fi->name, fi->sig->topic, max_age);
         ev = event_new(fi, state_names[next], t, msg);
         if (ev && next == STALE)
             json_object_set_new(ev, "age", json_real(now - fi->stamp));
-        if (next == STALE && fi->sig->on_stale == SC_STALE_DEFAULT)
-            sim__set_input(s, fi->in->name, fi->in->profile.value);
+        if (fi->measured) /* no plant value to compare with now */
+            sim__measure(s, fi->name, NAN, 0);
+        else if (next == STALE && fi->sig->on_stale == SC_STALE_DEFAULT)
+            sim__set_input(s, fi->name, fi->dflt);
         break;
     case WAITING:
         break;
@@ -259,7 +284,7 @@ json_t *signal_feed__stats(const signal_feed *f)
     json_t *o = json_object();
     for (size_t i = 0; o != NULL && f != NULL && i < f->n; i++) {
         const feed_input *fi = &f->in[i];
-        json_object_set_new(o, fi->in->name, json_pack(
+        json_object_set_new(o, fi->name, json_pack(
             "{s:s, s:I, s:I, s:I}", "topic", fi->sig->topic, "received",
             (json_int_t)fi->received, "bad", (json_int_t)fi->bad, "stale",
             (json_int_t)fi->stale));

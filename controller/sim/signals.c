@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "jptr.h"
+#include "measured.h"
 #include "scenario.h"
 
 #define TOPIC_MAX 1024
@@ -238,5 +239,27 @@ size_t signals__count(const scenario *sc)
     size_t n = 0;
     for (size_t i = 0; i < sc->n_inputs; i++)
         n += sc->inputs[i].profile.kind == SC_PROFILE_SIGNAL;
+    for (size_t i = 0; i < sc->n_measured; i++)
+        n += sc->measured[i].sig != NULL;
     return n;
+}
+
+const sc_signal *signals__at(const scenario *sc, size_t i, const char **name,
+                             const char **section, int *measured)
+{
+    for (size_t k = 0; k < sc->n_inputs; k++)
+        if (sc->inputs[k].profile.kind == SC_PROFILE_SIGNAL && i-- == 0) {
+            *name = sc->inputs[k].name;
+            *section = "/inputs";
+            *measured = 0;
+            return sc->inputs[k].profile.signal;
+        }
+    for (size_t k = 0; k < sc->n_measured; k++)
+        if (sc->measured[k].sig != NULL && i-- == 0) {
+            *name = sc->measured[k].name;
+            *section = "/measured";
+            *measured = 1;
+            return sc->measured[k].sig;
+        }
+    return NULL;
 }

@@ -55,7 +55,16 @@ void signals__free(sc_signal **sig);
 int signals__decode(const sc_signal *sig, const char *payload, size_t len,
                     double *value, double *stamp, char *why, size_t why_len);
 
-/* How many of the scenario's inputs are bound to signals. */
+/* How many signals the scenario binds: its inputs' and its measured
+ * variables' (measured.h). */
 size_t signals__count(const struct scenario *sc);
+
+/* The i-th of them (i < signals__count): its spec, with *name the input
+ * or measured variable ("tank0.h"), *path where the scenario gives it
+ * ("/inputs/tank0.valve" or "/measured/tank0.h"), *measured 1 for a
+ * measured variable's plant value; the inputs come first. */
+const sc_signal *signals__at(const struct scenario *sc, size_t i,
+                             const char **name, const char **section,
+                             int *measured);
 
 #endif

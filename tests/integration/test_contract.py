@@ -352,8 +352,7 @@ def check_measured(client):
         scen = json.load(f)
     scen["pace"] = {"realtime": 20.0}
     scen["time"]["stop"] = 60
-    scen["measured"] = {"tank0.h": {"signal": {"topic": "plant/TK-101/h"},
-                                    "tolerance": 0.05, "reset": True}}
+    scen["measured"] = {"tank0.h": {"tolerance": 0.05, "reset": True}}
     rid = new_id("measured")
     client.subscribe("twin/ctl-1/status")
     req = client.request({"id": rid, "type": "run", "scenario": scen},

@@ -266,6 +266,46 @@ def check_bad_payloads(client, ctl):
     expect("not JSON" in words, "the first refusal's reason: %s" % words)
 
 
+def check_measured_signal(client, ctl):
+    """A measured variable's plant value on a signal: the measured column
+    follows what was published, the residual is plant minus model in
+    every row, the run goes stale when the plant stops (max_age), and
+    the stats say both the signal's counts and the synchronisation."""
+    scenario = twin({"tank0.valve": {"value": 0.5}}, stop=2.5,
+                    outputs=["tank0.h"])
+    scenario["measured"] = {"tank0.h": {
+        "signal": {"topic": "plant/test/level", "pointer": "/value",
+                   "max_age": 0.4},
+        "tolerance": 5.0}}
+    req, acc, _ = start(client, scenario)
+    expect(acc["columns"][-2:] == ["tank0.h:measured", "tank0.h:residual"],
+           acc["columns"])
+    time.sleep(0.3)
+    client.publish("plant/test/level", json.dumps({"value": 1.7}))
+    time.sleep(0.3)
+    client.publish("plant/test/level", json.dumps({"value": 1.9}))
+    final, cols, rows, events = finish(client, req, acc)
+    h, m, r = (cols.index(c) for c in ("tank0.h", "tank0.h:measured",
+                                       "tank0.h:residual"))
+    seen = [v for v, _ in runs_of([row[m] for row in rows])]
+    expect(seen == [None, 1.7, 1.9], "the plant values in force %r" % seen)
+    fresh = [row for row in rows if row[r] is not None]
+    expect(len(fresh) >= 3, "rows with a residual: %d" % len(fresh))
+    expect(all(row[r] == row[m] - row[h] for row in fresh),
+           "residual = plant - model in every row")
+    expect(rows[-1][r] is None, "stale at the end: no residual %r"
+           % rows[-1])
+    sync = [e["sync"] for e in events if e.get("kind") == "sync"]
+    expect(sync[:1] == ["stale"] and "synchronised" in sync and
+           sync[-1] == "stale", "sync events %r" % sync)
+    st = final["stats"]
+    expect(st["signals"]["tank0.h"]["received"] == 2 and
+           st["signals"]["tank0.h"]["topic"] == "plant/test/level",
+           "signal stats %r" % st.get("signals"))
+    expect(st["measured"]["sync"] == "stale", "measured %r"
+           % st.get("measured"))
+
+
 # ---- (d) ------------------------------------------------------------------
 
 def check_topic_refused(client, ctl, topic, says):
@@ -358,6 +398,8 @@ def main():
                     "missing said", check_stale_and_missing, client, ctl)
             t.check("malformed payloads counted and said, the run goes on",
                     check_bad_payloads, client, ctl)
+            t.check("a measured variable follows its plant signal",
+                    check_measured_signal, client, ctl)
             t.check("a topic outside allow.signals is rejected",
                     check_topic_refused, client, ctl, "other/TK-101/valve",
                     "allow.signals")
