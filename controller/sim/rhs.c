@@ -11,7 +11,18 @@
  * per coupling the input to fill and where its value is (an output's
  * slot, or a state's index in the group's vector).  One pass then copies
  * each node's couplings, computes its outputs where another node reads
- * them, and its derivatives.
+ * them, and its derivatives — or, for CVODE's root function, its event
+ * indicators (rhs__roots), in the same pass.
+ *
+ * What the pass leaves out of the general evaluation, each without
+ * changing a number: the nodes' x are not rebound to CVODE's vector (the
+ * models get x + offset directly; a node's x keeps pointing into the
+ * vector the group is bound to, which is what anything reading it after
+ * expects, and rebinding 2N scattered pointers at every call cost more
+ * than a model call); the crash context (sim__model_in_use and
+ * sim__instance_in_use) is set before each call and cleared once after
+ * the pass, t once per pass — between two calls only the couplings are
+ * copied, nothing that can crash.
  *
  * The flat plan is taken only where it gives what the general one does:
  * no algebraic loop inside the group and no node evaluated ahead of its
@@ -30,8 +41,10 @@ struct rhs_node {
                            const double *, double *);
     twin_status (*derivatives)(twin_instance *, double, const double *,
                                const double *, double *);
+    twin_status (*indicators)(twin_instance *, double, const double *,
+                              const double *, double *); /* NULL: none */
     double *u, *y;
-    size_t x_off;
+    size_t x_off, g_off;
     size_t first, n_links;    /* into the plan's links */
 };
 
@@ -103,9 +116,11 @@ int rhs__build(group *g)
         r->inst = n->inst;
         r->outputs = n->rhs_outputs ? n->d->outputs : NULL;
         r->derivatives = n->d->derivatives;
+        r->indicators = n->n_g > 0 ? n->d->event_indicators : NULL;
         r->u = n->u;
         r->y = n->y;
         r->x_off = n->x_off;
+        r->g_off = n->g_off;
         r->first = at;
         r->n_links = n->n_intra;
         for (size_t l = 0; l < n->n_intra; l++, at++) {
@@ -133,34 +148,64 @@ void rhs__free(struct rhs_plan **pp)
     *pp = NULL;
 }
 
-int rhs__eval(group *g, double t, double *x, double *dx)
+/* Who is being called, for a crash report (t is set once per pass). */
+static inline void entering(const struct rhs_node *r)
 {
-    const struct rhs_plan *p = g->plan;
-    bind(g, x); /* the nodes' x, for whatever reads them after */
-    for (size_t i = 0; i < p->n_nodes; i++) {
+    sim__model_in_use = r->model;
+    sim__instance_in_use = r->instance;
+}
+
+/* One pass over the plan at (t, x): couplings, outputs where read, and
+ * the derivatives into dx or the event indicators into gout (either may
+ * be NULL).  0, 1 retry, -1 failed (recorded). */
+static int pass(const struct rhs_plan *p, double t, const double *x,
+                double *dx, double *gout)
+{
+    int rc = 0;
+    sim__t_in_use = t;
+    for (size_t i = 0; i < p->n_nodes && rc == 0; i++) {
         const struct rhs_node *r = &p->nodes[i];
         const struct rhs_link *l = p->links + r->first;
         for (size_t k = 0; k < r->n_links; k++)
             *l[k].dst = l[k].y ? *l[k].y : x[l[k].x];
         const double *xn = x + r->x_off;
+        twin_status st;
         if (r->outputs) {
-            sim__model_in_use = r->model;
-            sim__instance_in_use = r->instance;
-            sim__t_in_use = t;
-            twin_status st = r->outputs(r->inst, t, xn, r->u, r->y);
-            OUT_OF_MODEL();
+            entering(r);
+            st = r->outputs(r->inst, t, xn, r->u, r->y);
             if (st > TWIN_WARNING)
-                return sim__model_status(r->n, st, "outputs", t, 1);
+                rc = sim__model_status(r->n, st, "outputs", t, 1);
         }
-        if (dx == NULL)
-            continue;
-        sim__model_in_use = r->model;
-        sim__instance_in_use = r->instance;
-        sim__t_in_use = t;
-        twin_status st = r->derivatives(r->inst, t, xn, r->u, dx + r->x_off);
-        OUT_OF_MODEL();
-        if (st > TWIN_WARNING)
-            return sim__model_status(r->n, st, "derivatives", t, 1);
+        if (dx != NULL && rc == 0) {
+            entering(r);
+            st = r->derivatives(r->inst, t, xn, r->u, dx + r->x_off);
+            if (st > TWIN_WARNING)
+                rc = sim__model_status(r->n, st, "derivatives", t, 1);
+        }
+        if (gout != NULL && r->indicators != NULL && rc == 0) {
+            /* xn is read-only here as in the general evaluation's call
+             * through n->x, which points at the same doubles. */
+            entering(r);
+            st = r->indicators(r->inst, t, xn, r->u, gout + r->g_off);
+            rc = sim__model_status(r->n, st, "event_indicators", t, 0);
+        }
     }
-    return dx != NULL ? sim__check_finite(g, dx, t) : 0;
+    OUT_OF_MODEL();
+    return rc;
+}
+
+int rhs__eval(group *g, double t, double *x, double *dx)
+{
+    if (dx == NULL) {
+        bind(g, x); /* the caller reads the nodes' x after */
+        return pass(g->plan, t, x, NULL, NULL);
+    }
+    int rc = pass(g->plan, t, x, dx, NULL);
+    return rc == 0 ? sim__check_finite(g, dx, t) : rc;
+}
+
+int rhs__roots(group *g, double t, const double *x, double *gout)
+{
+    int rc = pass(g->plan, t, x, NULL, gout);
+    return rc < 0 ? -1 : rc;
 }

@@ -26,6 +26,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,12 +204,17 @@ int sim__group_derivs(group *g, double t, double *x, double *dx)
 
 int sim__check_finite(group *g, const double *dx, double t)
 {
-    /* d − d is 0 for every finite d and NaN otherwise: one pass over the
-     * vector tells whether to look. */
-    double any = 0.0;
-    for (size_t i = 0; i < g->n_x; i++)
-        any += dx[i] - dx[i];
-    if (any == 0.0)
+    /* A double is not finite when its exponent's bits are all ones: adding
+     * one to the exponent then carries into the sign bit.  OR-ing that
+     * over the vector, in integers, has no chain of dependent additions
+     * (as a sum of d − d has) and tells whether to look. */
+    uint64_t any = 0;
+    for (size_t i = 0; i < g->n_x; i++) {
+        uint64_t bits;
+        memcpy(&bits, &dx[i], sizeof bits);
+        any |= (bits & 0x7ff0000000000000u) + 0x0010000000000000u;
+    }
+    if (!(any >> 63))
         return 0;
     for (size_t i = 0; i < g->n_nodes; i++) {
         const node *n = g->nodes[i];
@@ -235,6 +241,8 @@ int sim__group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,
                      void *data)
 {
     group *g = data;
+    if (g->plan != NULL)
+        return rhs__roots(g, t, N_VGetArrayPointer(y), gout);
     int rc = sim__group_eval(g, t, N_VGetArrayPointer(y));
     for (size_t i = 0; rc == 0 && i < g->n_nodes; i++) {
         node *n = g->nodes[i];

@@ -171,6 +171,10 @@ void rhs__free(struct rhs_plan **p);
  * date and, when dx is not NULL, fill dx, in one pass.  0, 1 retry, -1
  * failed (recorded), as sim__group_derivs. */
 int rhs__eval(group *g, double t, double *x, double *dx);
+/* With g->plan: g's event indicators at (t, x) into gout, its inputs
+ * brought up to date on the way (the nodes' x are not rebound), as
+ * sim__group_roots. */
+int rhs__roots(group *g, double t, const double *x, double *gout);
 
 /* Event indicators of group g at (t, y) (a CVODE root function). */
 int sim__group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,
