@@ -26,7 +26,6 @@
 
 #include <math.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,16 +203,9 @@ int sim__group_derivs(group *g, double t, double *x, double *dx)
 
 int sim__check_finite(group *g, const double *dx, double t)
 {
-    /* A double is not finite when its exponent's bits are all ones: adding
-     * one to the exponent then carries into the sign bit.  OR-ing that
-     * over the vector, in integers, has no chain of dependent additions
-     * (as a sum of d − d has) and tells whether to look. */
-    uint64_t any = 0;
-    for (size_t i = 0; i < g->n_x; i++) {
-        uint64_t bits;
-        memcpy(&bits, &dx[i], sizeof bits);
-        any |= (bits & 0x7ff0000000000000u) + 0x0010000000000000u;
-    }
+    uint64_t any = 0; /* one pass tells whether to look */
+    for (size_t i = 0; i < g->n_x; i++)
+        any |= nonfinite_bit(dx[i]);
     if (!(any >> 63))
         return 0;
     for (size_t i = 0; i < g->n_nodes; i++) {
@@ -664,6 +656,10 @@ sim *sim__new(const scenario *sc, const sim_options *opt,
         goto fail;
     if (build_solvers(s, errs) != 0)
         goto fail;
+    if (tick__build(s) != 0) {
+        errors__add(errs, TWIN_E_INTERNAL, "", "out of memory");
+        goto fail;
+    }
     for (size_t gi = 0; gi < s->n_groups; gi++)
         s->st.n_states += s->groups[gi].n_x;
     s->st.n_groups = s->n_groups;
@@ -721,6 +717,7 @@ void sim__free(sim **sp)
     free(s->nonfinite_seen);
     free(s->g_begin);
     free(s->blocks);
+    tick__free(&s->tick_plan);
     if (s->ctx)
         SUNContext_Free(&s->ctx);
     free(s);
@@ -832,6 +829,8 @@ int sim__evaluate(sim *s, double t, int first)
                 return -1;
         }
     }
+    if (s->tick_plan != NULL)
+        return tick__evaluate(s, t);
     for (size_t k = 0; k < s->n_order; k++) {
         node *n = s->order[k];
         if (n->tick_loop != NULL) {
@@ -863,27 +862,36 @@ double sim__signal(const sim *s, sc_ref r)
     return signal_value(s, r);
 }
 
+void sim__nonfinite_columns(sim *s, double t)
+{
+    const scenario *sc = s->sc;
+    for (size_t i = 0; i < sc->n_out; i++) {
+        double v = s->row[i + 1];
+        if (isfinite(v) || s->nonfinite_seen[i])
+            continue;
+        s->nonfinite_seen[i] = 1;
+        if (s->cb.event == NULL)
+            continue;
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s is %g at t = %.17g (first time for "
+                 "this column)", sc->out_name[i], v, t);
+        sim_event ev = {.kind = SIM_EVENT_NONFINITE, .t = t,
+                        .instance = sc->inst[sc->out[i].inst].name,
+                        .message = msg, .column = sc->out_name[i]};
+        s->cb.event(s->cb.ctx, &ev);
+    }
+}
+
 static int emit_row(sim *s, double t)
 {
     const scenario *sc = s->sc;
-    s->row[0] = t;
-    for (size_t i = 0; i < sc->n_out; i++) {
-        const sc_ref *r = &sc->out[i];
-        double v = signal_value(s, *r);
-        s->row[i + 1] = v;
-        if (!isfinite(v) && !s->nonfinite_seen[i]) {
-            s->nonfinite_seen[i] = 1;
-            if (s->cb.event) {
-                char msg[512];
-                snprintf(msg, sizeof msg, "%s is %g at t = %.17g (first "
-                         "time for this column)", sc->out_name[i], v, t);
-                sim_event ev = {.kind = SIM_EVENT_NONFINITE, .t = t,
-                                .instance = sc->inst[r->inst].name,
-                                .message = msg,
-                                .column = sc->out_name[i]};
-                s->cb.event(s->cb.ctx, &ev);
-            }
-        }
+    if (s->tick_plan != NULL) {
+        tick__row(s, t);
+    } else {
+        s->row[0] = t;
+        for (size_t i = 0; i < sc->n_out; i++)
+            s->row[i + 1] = signal_value(s, sc->out[i]);
+        sim__nonfinite_columns(s, t);
     }
     s->st.rows++;
     return s->cb.row(s->cb.ctx, s->row, sc->n_out + 1);

@@ -10,6 +10,8 @@
 #define TWIN_SIM_INTERNAL_H
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include <cvode/cvode.h>
 #include <nvector/nvector_serial.h>
@@ -130,6 +132,8 @@ struct sim {
     int stacked;          /* groups with states stacked into one */
     loop **loops;         /* algebraic loops, tick and RHS ones (loops.c) */
     size_t n_loops;
+    struct tick_plan *tick_plan; /* steps 2–4 flattened (tick.c), or NULL:
+                                  * the general evaluation */
 };
 
 /* Around every call into a model: who is running, at what t, for crash
@@ -175,6 +179,23 @@ int rhs__eval(group *g, double t, double *x, double *dx);
  * brought up to date on the way (the nodes' x are not rebound), as
  * sim__group_roots. */
 int rhs__roots(group *g, double t, const double *x, double *gout);
+
+/* The flat tick (tick.c): built where it gives what the general
+ * evaluation does (no algebraic loop at ticks), else
+ * s->tick_plan stays NULL.  0, or -1 out of memory. */
+int tick__build(sim *s);
+void tick__free(struct tick_plan **p);
+/* With s->tick_plan: steps 2–3 at t after the inputs and s->pre (every
+ * model in order, then the held signals regathered), as sim__evaluate.
+ * 0 or -1
+ * (recorded). */
+int tick__evaluate(sim *s, double t);
+/* With s->tick_plan: the row at t into s->row, non-finite values
+ * reported as by sim__nonfinite_columns. */
+void tick__row(sim *s, double t);
+
+/* Report each column of s->row not finite at t for the first time. */
+void sim__nonfinite_columns(sim *s, double t);
 
 /* Event indicators of group g at (t, y) (a CVODE root function). */
 int sim__group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,
@@ -224,6 +245,17 @@ static inline void gather_intra(node *n)
 {
     for (size_t i = 0; i < n->n_intra; i++)
         n->u[n->intra[i].dst] = link_value(&n->intra[i]);
+}
+
+/* Bit 63 set when v is not finite: its exponent's bits are all ones, and
+ * adding one to them carries into the sign bit.  OR-ed over a vector, in
+ * integers, it tells whether to look without a chain of dependent
+ * floating-point additions. */
+static inline uint64_t nonfinite_bit(double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    return (bits & 0x7ff0000000000000u) + 0x0010000000000000u;
 }
 
 static inline int same(double a, double b)

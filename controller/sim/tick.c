@@ -1,0 +1,235 @@
+/*
+ * tick.c — steps 2–4 of a tick, flattened: every model reached in the
+ * global order, the held signals regathered, the row.
+ *
+ * The general evaluation (sim.c, sim__evaluate) walks the nodes in order
+ * and for each looks at its loop, its held and its internal links, and
+ * whether it is continuous or due to tick, all through the node
+ * structure; then it walks every node again for those to regather.  For
+ * many small models (tank-farm: three per chain, a few doubles each)
+ * that bookkeeping costs more than the models.  This file packs what a
+ * tick needs into arrays built once, as rhs.c does for the right-hand
+ * side: per node in order its call, instance, arrays and links; per link
+ * where its value is and, for a held one, which group a jump restarts;
+ * the nodes to regather; per column of the row where its value is.
+ *
+ * The plan is taken where it gives what the general evaluation does: no
+ * algebraic loop at ticks.  The models evaluated ahead of their turn
+ * where a cycle was broken (s->pre) are still called first by
+ * sim__evaluate, and the first tick's init before the plan runs.  Numbers
+ * are the same to the bit: the same calls with the same arguments, the
+ * same comparisons deciding restarts.  The crash context is set before
+ * each call and cleared after the pass, t once per pass, as in rhs.c.
+ */
+#include <stdlib.h>
+
+#include "sim_internal.h"
+
+/* A signal: *src, or (*xp)[i] for a state (a node's x is rebound). */
+struct tick_link {
+    double *dst;
+    const double *src;
+    double *const *xp;
+    size_t i;
+    int *restart;             /* held: the group a jump restarts, or NULL */
+};
+
+struct tick_step {
+    node *n;                  /* for messages */
+    const char *model, *instance;
+    twin_instance *inst;
+    twin_status (*outputs)(twin_instance *, double, const double *,
+                           const double *, double *); /* continuous */
+    twin_status (*tick)(twin_instance *, double, double, double *,
+                        const double *, double *);    /* discrete */
+    double *const *xp;
+    double *u, *y;
+    double dt;
+    size_t period;
+    size_t held, n_held, intra, n_intra; /* into the plan's links */
+};
+
+struct tick_plan {
+    struct tick_step *steps;
+    size_t n_steps;
+    struct tick_link *links;
+    size_t *regather;         /* steps whose held links are read again */
+    size_t n_regather;
+    struct tick_link *columns; /* the row's values, t excluded */
+};
+
+static inline double value(const struct tick_link *l)
+{
+    return l->src ? *l->src : (*l->xp)[l->i];
+}
+
+static void set_link(struct tick_link *to, double *dst, const node *src,
+                     int from_state, size_t index)
+{
+    to->dst = dst;
+    if (from_state) {
+        to->xp = &src->x;
+        to->i = index;
+    } else {
+        to->src = &src->y[index];
+    }
+}
+
+/* Copy held links; a jump restarts the group (sim__gather_held). */
+static inline void held(const struct tick_plan *p, const struct tick_step *st)
+{
+    const struct tick_link *l = p->links + st->held;
+    for (size_t k = 0; k < st->n_held; k++) {
+        double v = value(&l[k]);
+        if (!same(*l[k].dst, v)) {
+            *l[k].dst = v;
+            if (l[k].restart)
+                *l[k].restart = 1;
+        }
+    }
+}
+
+static int build_columns(sim *s, struct tick_plan *p)
+{
+    const scenario *sc = s->sc;
+    p->columns = calloc(sc->n_out + 1, sizeof *p->columns);
+    if (p->columns == NULL)
+        return -1;
+    for (size_t i = 0; i < sc->n_out; i++) {
+        const sc_ref *r = &sc->out[i];
+        node *n = &s->nodes[r->inst];
+        if (r->kind == TWIN_VAR_STATE)
+            set_link(&p->columns[i], NULL, n, 1, r->index);
+        else
+            p->columns[i].src = r->kind == TWIN_VAR_INPUT ? &n->u[r->index]
+                                                          : &n->y[r->index];
+    }
+    return 0;
+}
+
+int tick__build(sim *s)
+{
+    size_t n_links = 0;
+    for (size_t k = 0; k < s->n_order; k++) {
+        if (s->order[k]->tick_loop != NULL)
+            return 0;
+        n_links += s->order[k]->n_held + s->order[k]->n_intra;
+    }
+    struct tick_plan *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return -1;
+    p->steps = calloc(s->n_order + 1, sizeof *p->steps);
+    p->links = calloc(n_links + 1, sizeof *p->links);
+    p->regather = calloc(s->n_order + 1, sizeof *p->regather);
+    if (!p->steps || !p->links || !p->regather || build_columns(s, p)) {
+        tick__free(&p);
+        return -1;
+    }
+    size_t at = 0;
+    for (size_t k = 0; k < s->n_order; k++) {
+        node *n = s->order[k];
+        struct tick_step *st = &p->steps[k];
+        st->n = n;
+        st->model = n->d->name;
+        st->instance = n->si->name;
+        st->inst = n->inst;
+        if (n->continuous)
+            st->outputs = n->d->outputs;
+        else
+            st->tick = n->d->tick;
+        st->xp = &n->x;
+        st->u = n->u;
+        st->y = n->y;
+        st->dt = n->tick_dt;
+        st->period = n->period_ticks;
+        st->held = at;
+        st->n_held = n->n_held;
+        for (size_t l = 0; l < n->n_held; l++, at++) {
+            const link *h = &n->held[l];
+            set_link(&p->links[at], &n->u[h->dst], h->src, h->from_state,
+                     h->src_index);
+            p->links[at].restart = n->grp ? &n->grp->restart : NULL;
+        }
+        st->intra = at;
+        st->n_intra = n->n_intra;
+        for (size_t l = 0; l < n->n_intra; l++, at++) {
+            const link *h = &n->intra[l];
+            set_link(&p->links[at], &n->u[h->dst], h->src, h->from_state,
+                     h->src_index);
+        }
+        if (n->regather)
+            p->regather[p->n_regather++] = k;
+    }
+    p->n_steps = s->n_order;
+    s->tick_plan = p;
+    return 0;
+}
+
+void tick__free(struct tick_plan **pp)
+{
+    struct tick_plan *p = *pp;
+    if (p == NULL)
+        return;
+    free(p->steps);
+    free(p->links);
+    free(p->regather);
+    free(p->columns);
+    free(p);
+    *pp = NULL;
+}
+
+int tick__evaluate(sim *s, double t)
+{
+    const struct tick_plan *p = s->tick_plan;
+    int rc = 0;
+    sim__t_in_use = t;
+    for (size_t k = 0; k < p->n_steps && rc == 0; k++) {
+        const struct tick_step *st = &p->steps[k];
+        held(p, st);
+        const struct tick_link *l = p->links + st->intra;
+        for (size_t i = 0; i < st->n_intra; i++)
+            *l[i].dst = value(&l[i]);
+        twin_status status;
+        if (st->tick == NULL) {
+            if (st->outputs == NULL)
+                continue;
+            sim__model_in_use = st->model;
+            sim__instance_in_use = st->instance;
+            status = st->outputs(st->inst, t, *st->xp, st->u, st->y);
+            if (status > TWIN_WARNING)
+                rc = sim__model_status(st->n, status, "outputs", t, 0);
+        } else {
+            if (st->period > 1 && s->k % st->period != 0)
+                continue; /* between its samples: outputs held */
+            sim__model_in_use = st->model;
+            sim__instance_in_use = st->instance;
+            status = st->tick(st->inst, t, st->dt, *st->xp, st->u, st->y);
+            if (status > TWIN_WARNING)
+                rc = sim__model_status(st->n, status, "tick", t, 0);
+        }
+    }
+    OUT_OF_MODEL();
+    if (rc != 0)
+        return -1;
+    for (size_t k = 0; k < p->n_regather; k++)
+        held(p, &p->steps[p->regather[k]]);
+    return 0;
+}
+
+void tick__row(sim *s, double t)
+{
+    const struct tick_plan *p = s->tick_plan;
+    const size_t n = s->sc->n_out;
+    double *row = s->row;
+    row[0] = t;
+    /* One pass to fill, a second only where a value is not finite (the
+     * first time for its column is reported): the fill has no branch. */
+    uint64_t any = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = value(&p->columns[i]);
+        any |= nonfinite_bit(v);
+        row[i + 1] = v;
+    }
+    if (any >> 63)
+        sim__nonfinite_columns(s, t);
+}
