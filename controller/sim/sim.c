@@ -830,7 +830,7 @@ int sim__evaluate(sim *s, double t, int first)
         }
     }
     if (s->tick_plan != NULL)
-        return tick__evaluate(s, t);
+        return tick__evaluate(s, t, first);
     for (size_t k = 0; k < s->n_order; k++) {
         node *n = s->order[k];
         if (n->tick_loop != NULL) {

@@ -186,10 +186,9 @@ int rhs__roots(group *g, double t, const double *x, double *gout);
 int tick__build(sim *s);
 void tick__free(struct tick_plan **p);
 /* With s->tick_plan: steps 2–3 at t after the inputs and s->pre (every
- * model in order, then the held signals regathered), as sim__evaluate.
- * 0 or -1
- * (recorded). */
-int tick__evaluate(sim *s, double t);
+ * model in order, then the held signals regathered), as sim__evaluate
+ * (first: the run's first tick).  0 or -1 (recorded). */
+int tick__evaluate(sim *s, double t, int first);
 /* With s->tick_plan: the row at t into s->row, non-finite values
  * reported as by sim__nonfinite_columns. */
 void tick__row(sim *s, double t);

@@ -16,7 +16,9 @@
  * The plan is taken where it gives what the general evaluation does: no
  * algebraic loop at ticks.  The models evaluated ahead of their turn
  * where a cycle was broken (s->pre) are still called first by
- * sim__evaluate, and the first tick's init before the plan runs.  Numbers
+ * sim__evaluate, and the first tick's init before the plan runs; such a
+ * model is not called again in its turn when none of its inputs moved
+ * in between (its outputs are a function of t, x and u).  Numbers
  * are the same to the bit: the same calls with the same arguments, the
  * same comparisons deciding restarts.  The crash context is set before
  * each call and cleared after the pass, t once per pass, as in rhs.c.
@@ -46,6 +48,7 @@ struct tick_step {
     double *u, *y;
     double dt;
     size_t period;
+    int pre;                  /* in s->pre: its outputs were just computed */
     size_t held, n_held, intra, n_intra; /* into the plan's links */
 };
 
@@ -75,18 +78,35 @@ static void set_link(struct tick_link *to, double *dst, const node *src,
     }
 }
 
-/* Copy held links; a jump restarts the group (sim__gather_held). */
-static inline void held(const struct tick_plan *p, const struct tick_step *st)
+/* Copy held links; a jump restarts the group (sim__gather_held).
+ * Whether an input changed. */
+static inline int held(const struct tick_plan *p, const struct tick_step *st)
 {
     const struct tick_link *l = p->links + st->held;
+    int changed = 0;
     for (size_t k = 0; k < st->n_held; k++) {
         double v = value(&l[k]);
         if (!same(*l[k].dst, v)) {
             *l[k].dst = v;
+            changed = 1;
             if (l[k].restart)
                 *l[k].restart = 1;
         }
     }
+    return changed;
+}
+
+/* Copy internal links (gather_intra); whether an input's bits changed. */
+static inline int intra(const struct tick_plan *p, const struct tick_step *st)
+{
+    const struct tick_link *l = p->links + st->intra;
+    int changed = 0;
+    for (size_t i = 0; i < st->n_intra; i++) {
+        double v = value(&l[i]);
+        changed |= memcmp(l[i].dst, &v, sizeof v) != 0;
+        *l[i].dst = v;
+    }
+    return changed;
 }
 
 static int build_columns(sim *s, struct tick_plan *p)
@@ -159,6 +179,8 @@ int tick__build(sim *s)
         }
         if (n->regather)
             p->regather[p->n_regather++] = k;
+        for (size_t i = 0; i < s->n_pre; i++)
+            st->pre |= s->pre[i] == n;
     }
     p->n_steps = s->n_order;
     s->tick_plan = p;
@@ -178,20 +200,24 @@ void tick__free(struct tick_plan **pp)
     *pp = NULL;
 }
 
-int tick__evaluate(sim *s, double t)
+int tick__evaluate(sim *s, double t, int first)
 {
     const struct tick_plan *p = s->tick_plan;
     int rc = 0;
     sim__t_in_use = t;
     for (size_t k = 0; k < p->n_steps && rc == 0; k++) {
         const struct tick_step *st = &p->steps[k];
-        held(p, st);
-        const struct tick_link *l = p->links + st->intra;
-        for (size_t i = 0; i < st->n_intra; i++)
-            *l[i].dst = value(&l[i]);
+        int changed = held(p, st);
+        changed |= intra(p, st);
         twin_status status;
         if (st->tick == NULL) {
-            if (st->outputs == NULL)
+            /* A model evaluated ahead of its turn (s->pre) whose inputs
+             * have not moved since: its outputs depend only on t, x and
+             * u (plugin-guide.md, section 5), which are what they were,
+             * so they are what it just wrote.  Not at the first tick,
+             * where the signals were propagated and init() may have
+             * changed x in between. */
+            if (st->outputs == NULL || (st->pre && !changed && !first))
                 continue;
             sim__model_in_use = st->model;
             sim__instance_in_use = st->instance;
