@@ -157,9 +157,12 @@ static inline void entering(const struct rhs_node *r)
 
 /* One pass over the plan at (t, x): couplings, outputs where read, and
  * the derivatives into dx or the event indicators into gout (either may
- * be NULL).  0, 1 retry, -1 failed (recorded). */
-static int pass(const struct rhs_plan *p, double t, const double *x,
-                double *dx, double *gout)
+ * be NULL).  0, 1 retry, -1 failed (recorded).  Inlined into each caller
+ * below, with the NULLs known there, so that each pass has only the
+ * branches it takes. */
+static inline __attribute__((always_inline)) int
+pass(const struct rhs_plan *p, double t, const double *x, double *dx,
+     double *gout)
 {
     int rc = 0;
     sim__t_in_use = t;

@@ -620,6 +620,8 @@ static int build_io(sim *s)
         s->inputs[i].n = &s->nodes[sc->inputs[i].to.inst];
         s->inputs[i].index = sc->inputs[i].to.index;
         s->inputs[i].live = sc->inputs[i].profile.value;
+        s->inputs[i].from = INFINITY; /* not known yet */
+        s->inputs[i].until = -INFINITY;
     }
     s->columns[0] = "t";
     for (size_t i = 0; i < sc->n_out; i++)
@@ -799,19 +801,7 @@ int sim__reach(node *n, double t, int tick, int recoverable)
 
 int sim__evaluate(sim *s, double t, int first)
 {
-    const scenario *sc = s->sc;
-    for (size_t i = 0; i < sc->n_inputs; i++) {
-        input_slot *in = &s->inputs[i];
-        double v = in->overridden || in->in->profile.kind == SC_PROFILE_LIVE
-                       ? in->live
-                       : scenario__profile_at(&in->in->profile, t);
-        double *u = &in->n->u[in->index];
-        if (!same(*u, v)) {
-            *u = v;
-            if (in->n->grp)
-                in->n->grp->restart = 1;
-        }
-    }
+    tick__inputs(s, t);
     for (size_t i = 0; i < s->n_pre; i++)
         if (call_outputs(s->pre[i], t, 0) != 0)
             return -1;

@@ -98,6 +98,8 @@ typedef struct input_slot {
     size_t index;
     int overridden;       /* set by sim__set_input: wins over the profile */
     double live;
+    double from, until;   /* the profile is `value` over [from, until) */
+    double value;         /* (tick.c; from > until: not known) */
 } input_slot;
 
 struct sim {
@@ -192,6 +194,10 @@ int tick__evaluate(sim *s, double t, int first);
 /* With s->tick_plan: the row at t into s->row, non-finite values
  * reported as by sim__nonfinite_columns. */
 void tick__row(sim *s, double t);
+
+/* Step 1 of a tick at t (tick.c): every input from its profile or its
+ * live value; a jump restarts the input's group. */
+void tick__inputs(sim *s, double t);
 
 /* Report each column of s->row not finite at t for the first time. */
 void sim__nonfinite_columns(sim *s, double t);

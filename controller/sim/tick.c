@@ -1,6 +1,7 @@
 /*
- * tick.c — steps 2–4 of a tick, flattened: every model reached in the
- * global order, the held signals regathered, the row.
+ * tick.c — the steps of a tick that are not integration, flattened:
+ * the inputs from their profiles, every model reached in the global
+ * order, the held signals regathered, the row.
  *
  * The general evaluation (sim.c, sim__evaluate) walks the nodes in order
  * and for each looks at its loop, its held and its internal links, and
@@ -11,7 +12,9 @@
  * tick needs into arrays built once, as rhs.c does for the right-hand
  * side: per node in order its call, instance, arrays and links; per link
  * where its value is and, for a held one, which group a jump restarts;
- * the nodes to regather; per column of the row where its value is.
+ * the nodes to regather; per column of the row where its value is.  An
+ * input whose profile is a constant or steps is looked up again only
+ * when t leaves the span over which its last value holds.
  *
  * The plan is taken where it gives what the general evaluation does: no
  * algebraic loop at ticks.  The models evaluated ahead of their turn
@@ -198,6 +201,51 @@ void tick__free(struct tick_plan **pp)
     free(p->columns);
     free(p);
     *pp = NULL;
+}
+
+/* The value of a profile of steps or a constant at t, and the span
+ * [*from, *until) over which it holds (the last step at or before t as
+ * scenario__profile_at finds it, until the next); a table's is t's own,
+ * an empty span. */
+static double profile_span(const sc_profile *p, double t, double *from,
+                           double *until)
+{
+    *from = -INFINITY;
+    *until = INFINITY;
+    if (p->kind == SC_PROFILE_VALUE)
+        return p->value;
+    if (p->kind != SC_PROFILE_STEPS) {
+        *from = INFINITY;
+        *until = -INFINITY;
+        return scenario__profile_at(p, t);
+    }
+    size_t at = scenario__step_index(p, t); /* times strictly increase */
+    if (at > 0)
+        *from = p->t[at];
+    if (at + 1 < p->n)
+        *until = p->t[at + 1];
+    return p->v[at];
+}
+
+void tick__inputs(sim *s, double t)
+{
+    for (size_t i = 0; i < s->sc->n_inputs; i++) {
+        input_slot *in = &s->inputs[i];
+        double v;
+        if (in->overridden || in->in->profile.kind == SC_PROFILE_LIVE)
+            v = in->live;
+        else if (t >= in->from && t < in->until)
+            v = in->value; /* a step or constant profile between changes */
+        else
+            v = in->value = profile_span(&in->in->profile, t, &in->from,
+                                         &in->until);
+        double *u = &in->n->u[in->index];
+        if (!same(*u, v)) {
+            *u = v;
+            if (in->n->grp)
+                in->n->grp->restart = 1;
+        }
+    }
 }
 
 int tick__evaluate(sim *s, double t, int first)
