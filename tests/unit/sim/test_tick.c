@@ -4,8 +4,8 @@
  *   - a run through the flat tick gives the rows of the general
  *     evaluation bit for bit (tank-farm-3 with inputs of steps between
  *     and on ticks, a table, a constant; pumps evaluated ahead of their
- *     turn, PIs regathered, states and inputs among the columns), stacked
- *     and separate;
+ *     turn and, once their command settles, not again in it; states and
+ *     inputs among the columns), stacked and separate;
  *   - the inputs looked up only when a step or constant profile's span is
  *     left carry, at every tick, the value written out here from the
  *     steps' definition.
