@@ -203,10 +203,7 @@ int sim__group_derivs(group *g, double t, double *x, double *dx)
 
 int sim__check_finite(group *g, const double *dx, double t)
 {
-    uint64_t any = 0; /* one pass tells whether to look */
-    for (size_t i = 0; i < g->n_x; i++)
-        any |= nonfinite_bit(dx[i]);
-    if (!(any >> 63))
+    if (!any_nonfinite(dx, g->n_x)) /* one pass tells whether to look */
         return 0;
     for (size_t i = 0; i < g->n_nodes; i++) {
         const node *n = g->nodes[i];

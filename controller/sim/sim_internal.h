@@ -263,6 +263,26 @@ static inline uint64_t nonfinite_bit(double v)
     return (bits & 0x7ff0000000000000u) + 0x0010000000000000u;
 }
 
+/* Whether any of v[0..n) is not finite: nonfinite_bit OR-ed over it,
+ * two at a time in a vector of the compiler's (GCC and Clang). */
+static inline int any_nonfinite(const double *v, size_t n)
+{
+    typedef uint64_t pair __attribute__((vector_size(16)));
+    const pair mask = {0x7ff0000000000000u, 0x7ff0000000000000u};
+    const pair one = {0x0010000000000000u, 0x0010000000000000u};
+    pair acc = {0, 0};
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        pair bits;
+        memcpy(&bits, v + i, sizeof bits);
+        acc |= (bits & mask) + one;
+    }
+    uint64_t any = acc[0] | acc[1];
+    for (; i < n; i++)
+        any |= nonfinite_bit(v[i]);
+    return (int)(any >> 63);
+}
+
 static inline int same(double a, double b)
 {
     return a == b || (isnan(a) && isnan(b));
