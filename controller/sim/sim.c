@@ -799,9 +799,14 @@ int sim__reach(node *n, double t, int tick, int recoverable)
 int sim__evaluate(sim *s, double t, int first)
 {
     tick__inputs(s, t);
-    for (size_t i = 0; i < s->n_pre; i++)
-        if (call_outputs(s->pre[i], t, 0) != 0)
+    if (s->tick_plan != NULL) {
+        if (tick__pre(s, t) != 0)
             return -1;
+    } else {
+        for (size_t i = 0; i < s->n_pre; i++)
+            if (call_outputs(s->pre[i], t, 0) != 0)
+                return -1;
+    }
     if (first) {
         /* Signals at the start values, then each model's init. */
         if (sim__propagate(s, t) != 0)

@@ -187,6 +187,9 @@ int rhs__roots(group *g, double t, const double *x, double *gout);
  * s->tick_plan stays NULL.  0, or -1 out of memory. */
 int tick__build(sim *s);
 void tick__free(struct tick_plan **p);
+/* With s->tick_plan: the outputs of the models evaluated ahead of their
+ * turn (s->pre) at t, as sim__evaluate calls them.  0 or -1 (recorded). */
+int tick__pre(sim *s, double t);
 /* With s->tick_plan: steps 2–3 at t after the inputs and s->pre (every
  * model in order, then the held signals regathered), as sim__evaluate
  * (first: the run's first tick).  0 or -1 (recorded). */

@@ -61,6 +61,8 @@ struct tick_plan {
     struct tick_link *links;
     size_t *regather;         /* steps whose held links are read again */
     size_t n_regather;
+    size_t *pre;              /* steps of s->pre, in its order */
+    size_t n_pre;
     struct tick_link *columns; /* the row's values, t excluded */
 };
 
@@ -130,6 +132,34 @@ static int build_columns(sim *s, struct tick_plan *p)
     return 0;
 }
 
+/* The steps of s->pre, in its order (which may not be the global one),
+ * marked; then the plan is s's.  0, or -1 out of memory (p freed). */
+static int pre_steps(sim *s, struct tick_plan *p)
+{
+    size_t *at = malloc((s->n_nodes + 1) * sizeof *at);
+    if (at == NULL) {
+        tick__free(&p);
+        return -1;
+    }
+    for (size_t i = 0; i < s->n_nodes; i++)
+        at[i] = (size_t)-1;
+    for (size_t k = 0; k < s->n_order; k++)
+        at[s->order[k] - s->nodes] = k;
+    for (size_t i = 0; i < s->n_pre; i++) {
+        size_t k = at[s->pre[i] - s->nodes];
+        if (k == (size_t)-1) { /* not in the order: the general way */
+            free(at);
+            tick__free(&p);
+            return 0;
+        }
+        p->steps[k].pre = 1;
+        p->pre[p->n_pre++] = k;
+    }
+    free(at);
+    s->tick_plan = p;
+    return 0;
+}
+
 int tick__build(sim *s)
 {
     size_t n_links = 0;
@@ -144,7 +174,9 @@ int tick__build(sim *s)
     p->steps = calloc(s->n_order + 1, sizeof *p->steps);
     p->links = calloc(n_links + 1, sizeof *p->links);
     p->regather = calloc(s->n_order + 1, sizeof *p->regather);
-    if (!p->steps || !p->links || !p->regather || build_columns(s, p)) {
+    p->pre = calloc(s->n_pre + 1, sizeof *p->pre);
+    if (!p->steps || !p->links || !p->regather || !p->pre ||
+        build_columns(s, p)) {
         tick__free(&p);
         return -1;
     }
@@ -182,12 +214,9 @@ int tick__build(sim *s)
         }
         if (n->regather)
             p->regather[p->n_regather++] = k;
-        for (size_t i = 0; i < s->n_pre; i++)
-            st->pre |= s->pre[i] == n;
     }
     p->n_steps = s->n_order;
-    s->tick_plan = p;
-    return 0;
+    return pre_steps(s, p);
 }
 
 void tick__free(struct tick_plan **pp)
@@ -198,6 +227,7 @@ void tick__free(struct tick_plan **pp)
     free(p->steps);
     free(p->links);
     free(p->regather);
+    free(p->pre);
     free(p->columns);
     free(p);
     *pp = NULL;
@@ -248,6 +278,29 @@ void tick__inputs(sim *s, double t)
     }
 }
 
+/* A continuous model's outputs at t (the crash context left set). */
+static inline int outputs(const struct tick_step *st, double t)
+{
+    sim__model_in_use = st->model;
+    sim__instance_in_use = st->instance;
+    twin_status status = st->outputs(st->inst, t, *st->xp, st->u, st->y);
+    return status > TWIN_WARNING
+               ? sim__model_status(st->n, status, "outputs", t, 0)
+               : 0;
+}
+
+int tick__pre(sim *s, double t)
+{
+    const struct tick_plan *p = s->tick_plan;
+    int rc = 0;
+    sim__t_in_use = t;
+    for (size_t k = 0; k < p->n_pre && rc == 0; k++)
+        if (p->steps[p->pre[k]].outputs != NULL)
+            rc = outputs(&p->steps[p->pre[k]], t);
+    OUT_OF_MODEL();
+    return rc != 0 ? -1 : 0;
+}
+
 int tick__evaluate(sim *s, double t, int first)
 {
     const struct tick_plan *p = s->tick_plan;
@@ -267,11 +320,7 @@ int tick__evaluate(sim *s, double t, int first)
              * changed x in between. */
             if (st->outputs == NULL || (st->pre && !changed && !first))
                 continue;
-            sim__model_in_use = st->model;
-            sim__instance_in_use = st->instance;
-            status = st->outputs(st->inst, t, *st->xp, st->u, st->y);
-            if (status > TWIN_WARNING)
-                rc = sim__model_status(st->n, status, "outputs", t, 0);
+            rc = outputs(st, t);
         } else {
             if (st->period > 1 && s->k % st->period != 0)
                 continue; /* between its samples: outputs held */
