@@ -617,6 +617,7 @@ static int build_io(sim *s)
         s->inputs[i].n = &s->nodes[sc->inputs[i].to.inst];
         s->inputs[i].index = sc->inputs[i].to.index;
         s->inputs[i].live = sc->inputs[i].profile.value;
+        s->inputs[i].u = &s->inputs[i].n->u[s->inputs[i].index];
         s->inputs[i].from = INFINITY; /* not known yet */
         s->inputs[i].until = -INFINITY;
     }

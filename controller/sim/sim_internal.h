@@ -100,6 +100,7 @@ typedef struct input_slot {
     double live;
     double from, until;   /* the profile is `value` over [from, until) */
     double value;         /* (tick.c; from > until: not known) */
+    double *u;            /* &n->u[index] */
 } input_slot;
 
 struct sim {

@@ -262,14 +262,14 @@ void tick__inputs(sim *s, double t)
     for (size_t i = 0; i < s->sc->n_inputs; i++) {
         input_slot *in = &s->inputs[i];
         double v;
-        if (in->overridden || in->in->profile.kind == SC_PROFILE_LIVE)
-            v = in->live;
-        else if (t >= in->from && t < in->until)
+        if (!in->overridden && t >= in->from && t < in->until)
             v = in->value; /* a step or constant profile between changes */
+        else if (in->overridden || in->in->profile.kind == SC_PROFILE_LIVE)
+            v = in->live; /* (a live profile's span is never known) */
         else
             v = in->value = profile_span(&in->in->profile, t, &in->from,
                                          &in->until);
-        double *u = &in->n->u[in->index];
+        double *u = in->u;
         if (!same(*u, v)) {
             *u = v;
             if (in->n->grp)
