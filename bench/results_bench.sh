@@ -11,6 +11,11 @@
 #
 # Usage: bench/results_bench.sh BUILD_DIR [REPEAT [N...]]
 #   REPEAT (default 3), N (default 10 100).
+# Environment: STOP=SECONDS simulates that long instead of 24 h (a
+# shorter run on a busy machine; the targets are for 24 h);
+# BEFORE=BUILD_DIR also measures that build's `twinctl run` to each
+# format in the same rounds (before/after a change, alternating), with
+# this build's models (TWIN_MODEL_PATH) and the same simulation alone.
 # Also prints bench_dtoa's table (the text of a double alone).  Keep the
 # machine otherwise idle; on a busy one, read the CPU columns.
 set -u
@@ -24,6 +29,7 @@ twinctl="$build/controller/twinctl"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "$build/bench/bench_dtoa" 2000000 || exit 1
 echo
 
@@ -32,14 +38,20 @@ echo
 printf '%-5s %-22s %10s %10s %12s %12s\n' N what "wall s" "CPU s" \
     "wall ratio" "CPU ratio"
 for n in $sizes; do
-    python3 "$src/examples/gen_tank_farm.py" "$n" -o "$tmp/tf$n.json" ||
-        exit 1
+    python3 "$src/examples/gen_tank_farm.py" "$n" ${STOP:+--stop "$STOP"} \
+        -o "$tmp/tf$n.json" || exit 1
     for i in $(seq "$repeat"); do
         measure "$tmp/sim$n" "$build/bench/bench_controller" "$tmp/tf$n.json"
         for f in csv mat h5; do
             measure "$tmp/$f$n" "$twinctl" run -q "$tmp/tf$n.json" \
                 -o "$tmp/out.$f"
             rm -f "$tmp/out.$f"
+            if [ -n "${BEFORE:-}" ]; then
+                TWIN_MODEL_PATH="$build/models" measure "$tmp/before-$f$n" \
+                    "$BEFORE/controller/twinctl" run -q "$tmp/tf$n.json" \
+                    -o "$tmp/out.$f"
+                rm -f "$tmp/out.$f"
+            fi
         done
         measure "$tmp/none$n" "$twinctl" run -q "$tmp/tf$n.json" \
             --format none
@@ -47,13 +59,15 @@ for n in $sizes; do
     sw=$(median "$tmp/sim$n" 0); sc=$(median "$tmp/sim$n" 1)
     printf '%-5s %-22s %10s %10s %12s %12s\n' "$n" "simulation alone" \
         "$sw" "$sc" 1.00 1.00
-    for f in none csv mat h5; do
+    for f in none csv mat h5 ${BEFORE:+before-csv before-mat before-h5}; do
         fw=$(median "$tmp/$f$n" 0); fc=$(median "$tmp/$f$n" 1)
-        what="twinctl run -o $f"
+        what="twinctl run -o ${f#before-}"
         [ "$f" = none ] && what="twinctl run, no file"
+        [ "$f" != "${f#before-}" ] && what="BEFORE: $what"
         printf '%-5s %-22s %10s %10s %12s %12s\n' "$n" "$what" "$fw" "$fc" \
             "$(python3 -c "print('%.2f' % ($fw / $sw))")" \
             "$(python3 -c "print('%.2f' % ($fc / $sc))")"
     done
 done
+echo "load average before: $load_before"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -3,6 +3,7 @@
  */
 #include "csv.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "dtoa.h"
@@ -29,15 +30,57 @@ int csv__header(FILE *f, size_t n, const char *const *names)
     return fputc('\n', f) == EOF ? -1 : 0;
 }
 
-int csv__row(FILE *f, const double *values, size_t n)
+int csv__line_init(csv_line *line, size_t n)
 {
-    char buf[40];
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0 && fputc(',', f) == EOF)
-            return -1;
-        int len = csv__number(buf, sizeof buf, values[i]);
-        if (fwrite(buf, 1, (size_t)len, f) != (size_t)len)
-            return -1;
+    *line = (csv_line){.n = n};
+    size_t cols = n ? n : 1;
+    line->last = calloc(cols, sizeof *line->last);
+    line->len = calloc(cols, sizeof *line->len);
+    line->text = calloc(cols, DTOA_SIZE);
+    line->buf = malloc(cols * DTOA_SIZE + 1);
+    if (line->last == NULL || line->len == NULL || line->text == NULL ||
+        line->buf == NULL) {
+        csv__line_free(line);
+        return -1;
     }
-    return fputc('\n', f) == EOF ? -1 : 0;
+    return 0;
+}
+
+void csv__line_free(csv_line *line)
+{
+    free(line->last);
+    free(line->len);
+    free(line->text);
+    free(line->buf);
+    *line = (csv_line){0};
+}
+
+size_t csv__line_format(csv_line *line, const double *values)
+{
+    char *w = line->buf;
+    for (size_t i = 0; i < line->n; i++) {
+        uint64_t bits;
+        char *text = line->text + i * DTOA_SIZE;
+        memcpy(&bits, &values[i], sizeof bits);
+        if (line->len[i] == 0 || bits != line->last[i]) {
+            line->len[i] = (unsigned char)dtoa__shortest(values[i], text);
+            line->last[i] = bits;
+        }
+        /* A whole slot, which the compiler copies in a few moves: the
+         * line has room (a cell and its comma take DTOA_SIZE at most). */
+        memcpy(w, text, DTOA_SIZE - 1);
+        w += line->len[i];
+        *w++ = ',';
+    }
+    if (w == line->buf)
+        *w++ = '\n'; /* no columns: an empty line */
+    else
+        w[-1] = '\n';
+    return (size_t)(w - line->buf);
+}
+
+int csv__row(FILE *f, csv_line *line, const double *values)
+{
+    size_t len = csv__line_format(line, values);
+    return fwrite(line->buf, 1, len, f) == len ? 0 : -1;
 }

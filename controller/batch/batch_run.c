@@ -152,8 +152,8 @@ static int write_json(const char *dir, const char *name, const json_t *v)
 }
 
 /* What a stopped or killed run left half-written in results/ and
- * cases/: ID.*.tmp, and a MAT file's rows on their way (ID.mat.tmp.spill,
- * rows_mat.c). */
+ * cases/: ID.*.tmp, and a MAT file's rows on their way as versions before
+ * the MAT file was streamed in place left them (ID.mat.tmp.spill). */
 static void remove_tmp(const char *dir)
 {
     static const char *const subs[] = {"results", "cases"};

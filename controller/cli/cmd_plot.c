@@ -76,6 +76,12 @@ static void usage(FILE *f)
         "      --script FILE    write the gnuplot script, with its data, to\n"
         "                       FILE instead of running gnuplot (render it\n"
         "                       with: gnuplot FILE)\n"
+        "      --save-envelope FILE\n"
+        "                       an envelope: write each channel's band (the\n"
+        "                       --band percentiles, or min-max with --band 0)\n"
+        "                       as a scenario's \"envelopes\" (the golden\n"
+        "                       batch, docs/scenarios.md); -o is then\n"
+        "                       optional\n"
         CLI_LIBRARY_USAGE
         "  -q, --quiet          print nothing but errors\n"
         "  -h, --help           show this help\n"
@@ -88,6 +94,7 @@ static void usage(FILE *f)
         "  twinctl batch examples/batch-chain-uncertainty.json -o mc --rows\n"
         "  twinctl plot mc -c tank0.h -c pump0.q -o envelope.svg\n"
         "  twinctl plot mc -c tank0.h --overlay -o cases.png\n"
+        "  twinctl plot mc -c tank0.h --band 5 --save-envelope golden.json\n"
         "  twinctl plot mc --kpi settle --vs tank0.area -o settle.png\n"
         "  twinctl plot whatif --kpi settle --vs valve_time --by pi0.sp "
         "-o settle.svg\n"
@@ -327,6 +334,7 @@ static int parse_options(plot *p, int argc, char **argv)
         {"size", required_argument, NULL, 'z'},
         {"max-points", required_argument, NULL, 'm'},
         {"script", required_argument, NULL, 'S'},
+        {"save-envelope", required_argument, NULL, 'W'},
         CLI_LIBRARY_LONGOPTS,
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -425,6 +433,7 @@ static int parse_options(plot *p, int argc, char **argv)
             p->max_points = (size_t)v;
             break;
         case 'S': p->script = optarg; break;
+        case 'W': p->save_envelope = optarg; break;
         case 'q': p->quiet = 1; break;
         case 'h': return 1;
         default: return -1; /* and CLI_OPT_REFUSED */
@@ -446,7 +455,8 @@ static int check_request(plot *p, int n_inputs, char **inputs, int *is_dir)
         plot__complain("--from %g is after --to %g", p->from, p->to);
         return -1;
     }
-    if (p->output == NULL || gp__format_of(p->output, &fmt) != 0) {
+    if ((p->output != NULL || p->save_envelope == NULL) &&
+        (p->output == NULL || gp__format_of(p->output, &fmt) != 0)) {
         plot__complain("%s", p->output ? "-o FILE: the image's name ends in .png "
                  "or .svg" : "give the image to write with -o FILE.png or "
                  "-o FILE.svg");
@@ -473,6 +483,12 @@ static int check_request(plot *p, int n_inputs, char **inputs, int *is_dir)
         p->mode = M_ENVELOPE;
     if (!*is_dir)
         p->mode = M_RUNS;
+    if (p->save_envelope != NULL && p->mode != M_ENVELOPE) {
+        plot__complain("--save-envelope writes the envelope of a batch "
+                       "directory's cases (twinctl batch -o DIR --rows): "
+                       "give the directory, without --overlay or --kpi");
+        return -1;
+    }
     if (p->mode == M_KPI && (p->vs == NULL || p->n_channel > 0)) {
         plot__complain("%s", p->vs == NULL ? "--kpi NAME takes --vs FACTOR: the "
                  "varied value to draw it against"
@@ -518,7 +534,9 @@ int cmd_plot(int argc, char **argv)
     status = p.mode == M_RUNS ? draw_runs(&p, inputs, (size_t)n_inputs)
              : p.mode == M_KPI ? plot_batch__draw_kpi(&p, inputs[0])
                                : plot_batch__draw_cases(&p, inputs[0]);
-    if (status == 0)
+    if (status == 0 && p.save_envelope != NULL)
+        status = plot_batch__save_envelope(&p, p.save_envelope);
+    if (status == 0 && p.output != NULL)
         status = render(&p);
 exit:
     plot_free(&p);

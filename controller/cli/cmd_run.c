@@ -192,6 +192,10 @@ static void on_event(run_ctx *rc, const char *p, size_t len)
             rc->late_shown++; /* the summary counts them all */
             fprintf(f, "late: t=%.17g %s\n", t, msg);
         }
+    } else if (strcmp(kind, "sync") == 0) {
+        fprintf(f, "sync: t=%.17g %s\n", t, msg);
+    } else if (strcmp(kind, "alarm") == 0) {
+        fprintf(f, "alarm: t=%.17g %s\n", t, msg);
     } else if (strcmp(kind, "nonfinite") == 0) {
         fprintf(f, "nonfinite: %s\n", msg);
     } else if (strcmp(kind, "log") == 0) {
@@ -413,6 +417,13 @@ static void print_summary(const scenario *sc, const run_ctx *rc,
         fprintf(stderr, "twinctl run: time events %llu, step events %llu\n",
                 (unsigned long long)stat_of(st, "time_events"),
                 (unsigned long long)stat_of(st, "step_events"));
+    const json_t *alarms = json_object_get(st, "alarms");
+    if (alarms != NULL)
+        fprintf(stderr, "twinctl run: alarms raised %llu, cleared %llu, "
+                "still active %llu\n",
+                (unsigned long long)stat_of(alarms, "raised"),
+                (unsigned long long)stat_of(alarms, "cleared"),
+                (unsigned long long)stat_of(alarms, "active"));
     if (stat_of(st, "loops"))
         fprintf(stderr, "twinctl run: algebraic loops %llu: %llu solves, "
                 "%llu Newton iterations\n",

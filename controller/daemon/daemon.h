@@ -63,6 +63,8 @@ typedef struct run_rec {
     int64_t last_seq;
     waiters retries;         /* retries that want the final response
                               * elsewhere (another response topic) */
+    char sync[16];           /* a live twin's synchronisation with its
+                              * plant (its last sync event), or "" */
 } run_rec;
 
 /* A replay in progress (handle_replay.c). */

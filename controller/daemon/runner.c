@@ -235,7 +235,7 @@ static void on_tick(void *ctx, const sim *s, double t)
 }
 
 static const char *const kinds[] = {"state", "late", "nonfinite", "log",
-                                    "time"};
+                                    "time", "alarm", "sync"};
 static const char *const levels[] = {"debug", "info", "warning", "error"};
 
 static void on_event(void *ctx, const sim_event *ev)
@@ -267,6 +267,17 @@ static void on_event(void *ctx, const sim_event *ev)
         break;
     case SIM_EVENT_TIME:
         break;
+    case SIM_EVENT_ALARM:
+        json_object_set_new(o, "variable", json_string(ev->column));
+        json_object_set_new(o, "alarm", json_string(ev->alarm));
+        json_object_set_new(o, "state", json_string(ev->raised ? "raised"
+                                                              : "cleared"));
+        json_object_set_new(o, "value", json_real(ev->value));
+        json_object_set_new(o, "limit", json_real(ev->limit));
+        break;
+    case SIM_EVENT_SYNC:
+        json_object_set_new(o, "sync", json_string(ev->alarm));
+        break;
     }
     put_json(c, FRAME_EVENT, o, 1);
 }
@@ -295,9 +306,13 @@ static int on_poll(void *ctx, sim *s, double t)
         json_t *values = json_loadb(payload, len, 0, NULL);
         const char *k;
         json_t *v;
-        json_object_foreach(values, k, v)
-            sim__set_input(s, k, json_is_boolean(v) ? (double)json_is_true(v)
-                                                    : json_number_value(v));
+        json_object_foreach(values, k, v) {
+            double x = json_is_boolean(v) ? (double)json_is_true(v)
+                                          : json_number_value(v);
+            /* an input, else a measured variable's plant value */
+            if (sim__set_input(s, k, x) != 0)
+                sim__measure(s, k, x, 1);
+        }
         json_decref(values);
     }
     if (c->realtime) {
@@ -351,6 +366,20 @@ json_t *runner__stats_json(const sim_stats *st, int realtime)
         json_decref(ls);
     if (o && st->stacked)
         json_object_set_new(o, "stacked", json_true());
+    /* Measurements (docs/live-twin.md), where the scenario has any: the
+     * synchronisation at the end, the residual alarms still raised, the
+     * corrections made. */
+    if (o && st->n_measured)
+        json_object_set_new(o, "measured", json_pack(
+            "{s:s, s:I, s:I}", "sync", st->sync, "residual_alarms_active",
+            (json_int_t)st->residual_alarms_active, "corrections",
+            (json_int_t)st->corrections));
+    /* Limit alarms (docs/live-twin.md), where the scenario has any. */
+    if (o && (st->n_alarms || st->n_measured))
+        json_object_set_new(o, "alarms", json_pack(
+            "{s:I, s:I, s:I}", "raised", (json_int_t)st->alarms_raised,
+            "cleared", (json_int_t)st->alarms_cleared, "active",
+            (json_int_t)st->alarms_active));
     /* Model ABI 1.1's events, only where there were any (contract v1
      * members that older controllers never sent). */
     if (o && st->time_events)

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "measured.h"
 #include "respond.h"
 #include "status.h"
 #include "util.h"
@@ -64,10 +65,17 @@ int runs__check_values(const run_rec *r, const json_t *values,
         for (size_t i = 0; i < r->sc->n_inputs; i++)
             if (strcmp(r->sc->inputs[i].name, k) == 0)
                 in = &r->sc->inputs[i];
-        if (in == NULL) {
+        if (in == NULL && measured__find(r->sc, k) >= 0) {
+            /* a plant value of a measured variable (docs/live-twin.md) */
+            if (!json_is_number(v) || !isfinite(json_number_value(v)))
+                errors__add(errs, TWIN_E_WRONG_TYPE, where, "%s: a plant "
+                            "value is a finite number, not %s", k,
+                            errors__json_kind(v));
+        } else if (in == NULL) {
             errors__add(errs, TWIN_E_UNKNOWN_VARIABLE, where,
                         "run '%s' has no input '%s' to set; only inputs "
-                        "listed under \"inputs\" in its scenario can be set",
+                        "listed under \"inputs\" in its scenario can be "
+                        "set, and the plant values of its \"measured\"",
                         r->id, k);
         } else {
             const twin_variable *var =
@@ -124,8 +132,16 @@ static void prune_runs(serve *sv)
 static void run_event(serve *sv, run_rec *r, const char *text, size_t len)
 {
     json_t *ev = json_loadb(text, len, 0, NULL);
-    if (ev != NULL)
-        sender__event(r->out, ev);
+    if (ev == NULL)
+        return;
+    /* the run's synchronisation with its plant, for the status */
+    const char *sync = json_string_value(json_object_get(ev, "sync"));
+    int changed = sync != NULL && strcmp(sync, r->sync) != 0;
+    if (changed)
+        snprintf(r->sync, sizeof r->sync, "%s", sync);
+    sender__event(r->out, ev);
+    if (changed)
+        status__publish(sv);
 }
 
 /* Read and dispatch what a run sent.  Returns 1 at end of file. */

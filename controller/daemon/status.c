@@ -20,13 +20,16 @@
 
 json_t *status__json(serve *sv, const char *state)
 {
-    json_t *models = json_array(), *runs = json_array();
+    json_t *models = json_array(), *runs = json_array(), *sync = json_object();
     for (size_t i = 0; i < sv->models.count; i++)
         json_array_append_new(models,
                               json_string(sv->models.models[i]->d->name));
     for (run_rec *r = sv->runs; r; r = r->next)
-        if (r->state == RUN_RUNNING)
+        if (r->state == RUN_RUNNING) {
             json_array_append_new(runs, json_string(r->id));
+            if (r->sync[0] != '\0')
+                json_object_set_new(sync, r->id, json_string(r->sync));
+        }
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     char **names = NULL;
@@ -66,6 +69,10 @@ json_t *status__json(serve *sv, const char *state)
     char why[512];
     if (admission__spool_error(sv, why, sizeof why))
         json_object_set_new(st, "spool_error", json_string(why));
+    /* live twins: each measuring run's synchronisation with its plant */
+    if (json_object_size(sync) > 0)
+        json_object_set(st, "sync", sync);
+    json_decref(sync);
     return st;
 }
 

@@ -230,4 +230,8 @@ fmu *fmu_model__of(const twin_model_descriptor *d);
  * variables are mapped. */
 void fmu_run__calls(fmu *f);
 
+/* Whether d's functions are the ones fmu_run__calls fills in: only then
+ * is d inside an fmu (fmu_model__of looks at nothing else before). */
+int fmu_run__owns(const twin_model_descriptor *d);
+
 #endif

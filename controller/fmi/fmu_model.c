@@ -33,7 +33,9 @@
 
 fmu *fmu_model__of(const twin_model_descriptor *d)
 {
-    if (d == NULL)
+    /* Another descriptor (a plugin's, a Python model's) may sit where
+     * nothing lies before it: look before d only where it is ours. */
+    if (d == NULL || !fmu_run__owns(d))
         return NULL;
     fmu *f = (fmu *)((char *)d - offsetof(fmu, model));
     return f->magic == FMU_MAGIC ? f : NULL;

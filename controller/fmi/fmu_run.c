@@ -629,6 +629,11 @@ static twin_status cs_tick(twin_instance *in, double t, double dt, double *x,
 
 /* ---- the descriptor ---------------------------------------------------- */
 
+int fmu_run__owns(const twin_model_descriptor *d)
+{
+    return d->create == run_create;
+}
+
 void fmu_run__calls(fmu *f)
 {
     twin_model_descriptor *d = &f->model;

@@ -35,6 +35,7 @@ typedef enum panel_rule { P_UNIT, P_EACH, P_ONE } panel_rule;
 typedef struct plot {
     /* what was asked */
     const char *output, *script, *scenario, *title, *kpi, *vs, *by;
+    const char *save_envelope; /* --save-envelope FILE, or NULL */
     const char *channel[PLOT_MAX_CHANNELS];
     size_t n_channel;
     plot_mode mode;

@@ -9,6 +9,7 @@
  * and counted by status in the caption, and so are finished cases
  * without a value of the KPI drawn.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +251,34 @@ static int draw_envelope(plot *p, size_t k, double ts)
     it->style = GP_LINE;
     it->title = "median";
     it->y = e->median;
+    return 0;
+}
+
+int plot_batch__save_envelope(const plot *p, const char *path)
+{
+    json_t *all = json_object(), *doc = json_pack("{s:o}", "envelopes", all);
+    for (size_t k = 0; doc != NULL && k < p->runs[0].n_col; k++) {
+        const plot_envelope *e = &p->env[k];
+        const double *lo = p->band > 0 ? e->lo : e->min;
+        const double *hi = p->band > 0 ? e->hi : e->max;
+        json_t *band = json_array();
+        for (size_t i = 0; band != NULL && i < e->n; i++)
+            if (isfinite(lo[i]) && isfinite(hi[i]))
+                json_array_append_new(band, json_pack(
+                    "[f, f, f]", p->env_t[k][i] - p->runs[0].t[0], lo[i],
+                    hi[i]));
+        json_object_set_new(all, plot__column(p, k),
+                            json_pack("{s:o}", "band", band));
+    }
+    int rc = doc == NULL ? -1
+             : json_dump_file(doc, path, JSON_INDENT(1) | JSON_COMPACT |
+                                             JSON_REAL_PRECISION(17));
+    json_decref(doc);
+    if (rc != 0) {
+        plot__complain("cannot write the envelope to %s: %s", path,
+                       errno ? strerror(errno) : "out of memory");
+        return 1;
+    }
     return 0;
 }
 

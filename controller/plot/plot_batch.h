@@ -15,4 +15,13 @@
 int plot_batch__draw_cases(plot *p, const char *dir);
 int plot_batch__draw_kpi(plot *p, const char *dir);
 
+/* After plot_batch__draw_cases of an envelope: write each channel's band
+ * to path as a scenario fragment, {"envelopes": {"tank0.h": {"band":
+ * [[t, lo, hi], ...]}}}, t from the cases' first row, lo and hi the
+ * inner band (--band P: percentiles P and 100 − P) or, with --band 0, the
+ * smallest and largest value; the points drawn (--max-points), those
+ * without a finite value left out.  Returns the exit status, having said
+ * what was wrong. */
+int plot_batch__save_envelope(const plot *p, const char *path);
+
 #endif

@@ -9,15 +9,16 @@
  * row of the run: t and the values).  The first column is called "time",
  * as those tools expect; docs/results.md says how to read it.
  *
- * libmatio writes a variable only whole: it cannot add columns to data_2
- * as rows come.  So the rows go, as they come, to a spill file beside the
- * target (PATH.spill) as raw doubles, row after row — which is data_2's
- * layout in the file exactly; close maps the spill file and hands the
- * mapping to libmatio (MAT_F_DONT_COPY_DATA), which writes the MAT file
- * at PATH, and removes the spill.  Memory stays bounded (the mapping is
- * the page cache's); the cost is writing the rows twice.  A process killed
- * before close (SIGKILL, a power cut) leaves PATH empty and the rows in
- * PATH.spill.
+ * Streamed into the file itself.  libmatio writes a variable only whole,
+ * so at the header it writes every variable with data_1 = {0, 0} and
+ * data_2 of no column, last in the file; what it wrote there is read back
+ * and checked.  The rows then go, as they come, after it: a row of the run
+ * is a column of data_2, so raw doubles row after row are data_2's data
+ * exactly.  They are kept in a buffer of whole rows (1 MiB) and, each time
+ * it is written (full, or a second after its first row), data_2's column
+ * count and data_1 are written again in place: the file on disk is a
+ * valid MAT file with the rows so far between two writes, also for a
+ * process killed outright.
  */
 #include "rows_mat.h"
 
@@ -27,18 +28,34 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util.h"
+
+/* What libmatio writes last: data_1's two doubles, then data_2's header
+ * (type, rows, columns, imaginary, name length, "data_2\0"). */
+#define TAIL_SIZE (2 * 8 + 5 * 4 + 7)
+#define TAIL_COLUMNS (2 * 8 + 2 * 4) /* where data_2's column count is */
+#define BUFFER_SIZE (1u << 20)
+
 struct rows_mat {
-    char *path, *spill;
-    FILE *f;               /* the spill file */
+    char *path;
+    int fd;                /* the MAT file, after the header */
     size_t n;              /* columns */
     char **names, **desc;  /* n each, from the header */
-    unsigned long long rows;
+    unsigned long long rows; /* taken */
+    unsigned long long rows_written; /* in the file and its data_2 */
     double first_t, last_t;
+    off_t tail;            /* where data_1's doubles are */
+    unsigned char tail_bytes[TAIL_SIZE];
+    double *buf;           /* whole rows */
+    size_t buf_rows, buf_cap;
+    double buf_since;      /* when its first row came */
+    int head_tried;        /* write_head was called */
 };
+
+static int write_head(rows_mat *m, char *why, size_t why_len);
 
 static void free_strings(char **s, size_t n)
 {
@@ -49,22 +66,21 @@ static void free_strings(char **s, size_t n)
 
 static void mat_free(rows_mat *m)
 {
-    if (m->f != NULL)
-        fclose(m->f);
+    if (m->fd >= 0)
+        close(m->fd);
     free_strings(m->names, m->n);
     free_strings(m->desc, m->n);
+    free(m->buf);
     free(m->path);
-    free(m->spill);
     free(m);
 }
 
 rows_mat *rows_mat__open(const char *path, char *why, size_t why_len)
 {
     rows_mat *m = calloc(1, sizeof *m);
-    if (m == NULL || (m->path = strdup(path)) == NULL ||
-        asprintf(&m->spill, "%s.spill", path) < 0) {
-        if (m != NULL)
-            m->spill = NULL;
+    if (m != NULL)
+        m->fd = -1;
+    if (m == NULL || (m->path = strdup(path)) == NULL) {
         rows_out__say(why, why_len, "out of memory opening %s", path);
         goto fail;
     }
@@ -76,11 +92,6 @@ rows_mat *rows_mat__open(const char *path, char *why, size_t why_len)
         goto fail;
     }
     close(fd);
-    if ((m->f = fopen(m->spill, "w+e")) == NULL) {
-        rows_out__say(why, why_len, "cannot write %s (the rows of %s until it is "
-            "finished): %s", m->spill, path, strerror(errno));
-        goto fail;
-    }
     return m;
 fail:
     if (m != NULL)
@@ -118,25 +129,10 @@ int rows_mat__header(rows_mat *m, const rows_header *h, char *why,
         if (m->names[i] == NULL || m->desc[i] == NULL)
             goto oom;
     }
-    return 0;
+    return write_head(m, why, why_len);
 oom:
     rows_out__say(why, why_len, "out of memory writing %s", m->path);
     return -1;
-}
-
-int rows_mat__row(rows_mat *m, const double *values, char *why,
-                  size_t why_len)
-{
-    if (fwrite(values, sizeof *values, m->n, m->f) != m->n) {
-        rows_out__say(why, why_len, "writing %s (the rows of %s until it is "
-            "finished) failed: %s", m->spill, m->path,
-            strerror(errno ? errno : EIO));
-        return -1;
-    }
-    if (m->rows++ == 0)
-        m->first_t = values[0];
-    m->last_t = values[0];
-    return 0;
 }
 
 /* strings as a character matrix of one column each, padded with blanks
@@ -168,8 +164,9 @@ static int put(mat_t *mat, matvar_t *v)
     return rc;
 }
 
-/* Write the MAT file of rows rows at data (n × rows doubles). */
-static int write_mat(rows_mat *m, const double *data, size_t rows)
+/* Write every variable with data_1 = {0, 0} and data_2 of no column.
+ * Returns 0, or -1. */
+static int write_mat(rows_mat *m)
 {
     static char *const aclass[] = {"Atrajectory", "1.1", "", "binTrans"};
     char *nbuf = NULL, *dbuf = NULL;
@@ -198,15 +195,14 @@ static int write_mat(rows_mat *m, const double *data, size_t rows)
         info[4 * i + 3] = -1;
     }
     size_t idims[2] = {4, m->n};
-    double d1[2] = {m->first_t, m->last_t};
-    size_t d1dims[2] = {1, 2}, d2dims[2] = {m->n, rows};
+    double d1[2] = {0, 0};
+    size_t d1dims[2] = {1, 2}, d2dims[2] = {m->n, 0};
     if (put(mat, Mat_VarCreate("dataInfo", MAT_C_INT32, MAT_T_INT32, 2,
                                idims, info, MAT_F_DONT_COPY_DATA)) != 0 ||
         put(mat, Mat_VarCreate("data_1", MAT_C_DOUBLE, MAT_T_DOUBLE, 2,
                                d1dims, d1, MAT_F_DONT_COPY_DATA)) != 0 ||
         put(mat, Mat_VarCreate("data_2", MAT_C_DOUBLE, MAT_T_DOUBLE, 2,
-                               d2dims, (void *)data,
-                               MAT_F_DONT_COPY_DATA)) != 0)
+                               d2dims, d1, MAT_F_DONT_COPY_DATA)) != 0)
         goto exit;
     rc = 0;
 exit:
@@ -218,44 +214,156 @@ exit:
     return rc;
 }
 
+/* What write_mat leaves last in the file, as MAT version 4 has it: data_1's
+ * {0, 0}, then data_2's header — a double matrix in this machine's byte
+ * order (type 0 little-endian, 1000 big-endian), n rows, no column, real,
+ * its name. */
+static void expected_tail(const rows_mat *m, unsigned char *tail)
+{
+    const uint16_t one = 1;
+    unsigned char little;
+    memcpy(&little, &one, 1);
+    int32_t head[5] = {little ? 0 : 1000, (int32_t)m->n, 0, 0, 7};
+    memset(tail, 0, 16);
+    memcpy(tail + 16, head, sizeof head);
+    memcpy(tail + 16 + sizeof head, "data_2", 7);
+}
+
+/* The file with every variable (write_mat), opened for the rows after
+ * data_2's header, which is checked.  Returns 0, or -1 with why. */
+static int write_head(rows_mat *m, char *why, size_t why_len)
+{
+    unsigned char want[TAIL_SIZE];
+    struct stat st;
+    m->head_tried = 1;
+    if (m->n > INT32_MAX) {
+        rows_out__say(why, why_len, "%zu columns are more than a MAT file "
+            "holds (%s); write HDF5 (-o x.h5)", m->n, m->path);
+        return -1;
+    }
+    m->buf_cap = BUFFER_SIZE / (sizeof(double) * (m->n ? m->n : 1));
+    m->buf_cap = m->buf_cap ? m->buf_cap : 1;
+    m->buf = malloc(m->buf_cap * (m->n ? m->n : 1) * sizeof(double));
+    if (m->buf == NULL) {
+        rows_out__say(why, why_len, "out of memory writing %s", m->path);
+        return -1;
+    }
+    errno = 0;
+    if (write_mat(m) != 0) {
+        rows_out__say(why, why_len, "writing the MAT file %s failed%s%s",
+            m->path, errno ? ": " : "", errno ? strerror(errno) : "");
+        return -1;
+    }
+    m->fd = open(m->path, O_RDWR | O_CLOEXEC);
+    if (m->fd < 0 || fstat(m->fd, &st) != 0 || st.st_size < TAIL_SIZE) {
+        rows_out__say(why, why_len, "cannot write %s: %s", m->path,
+            m->fd < 0 ? strerror(errno) : "libmatio wrote less than a "
+            "MAT file");
+        return -1;
+    }
+    m->tail = st.st_size - TAIL_SIZE;
+    expected_tail(m, want);
+    if (pread(m->fd, m->tail_bytes, TAIL_SIZE, m->tail) != TAIL_SIZE ||
+        memcmp(m->tail_bytes, want, TAIL_SIZE) != 0 ||
+        lseek(m->fd, 0, SEEK_END) < 0) {
+        rows_out__say(why, why_len, "cannot write %s: libmatio did not "
+            "write data_2 last, as a MAT version 4 header, where its rows "
+            "are to follow", m->path);
+        return -1;
+    }
+    return 0;
+}
+
+/* All of len bytes at p to fd; returns 0, or -1 with errno. */
+static int write_all(int fd, const void *p, size_t len)
+{
+    const char *c = p;
+    while (len > 0) {
+        ssize_t got = write(fd, c, len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            errno = got < 0 ? errno : EIO;
+            return -1;
+        }
+        c += got;
+        len -= (size_t)got;
+    }
+    return 0;
+}
+
+/* The buffered rows to the file, then data_2's column count and data_1
+ * in place.  Returns 0, or -1 with why. */
+static int write_rows(rows_mat *m, char *why, size_t why_len)
+{
+    if (m->buf_rows == 0)
+        return 0;
+    if (write_all(m->fd, m->buf, m->buf_rows * m->n * sizeof(double)) != 0)
+        goto failed;
+    m->rows_written += m->buf_rows;
+    m->buf_rows = 0;
+    int32_t columns = (int32_t)m->rows_written;
+    double d1[2] = {m->first_t, m->last_t};
+    memcpy(m->tail_bytes, d1, sizeof d1);
+    memcpy(m->tail_bytes + TAIL_COLUMNS, &columns, sizeof columns);
+    if (pwrite(m->fd, m->tail_bytes, TAIL_COLUMNS + 4, m->tail) !=
+        TAIL_COLUMNS + 4) {
+        errno = errno ? errno : EIO;
+        goto failed;
+    }
+    return 0;
+failed:
+    rows_out__say(why, why_len, "writing %s failed: %s", m->path,
+        strerror(errno ? errno : EIO));
+    return -1;
+}
+
+int rows_mat__row(rows_mat *m, const double *values, char *why,
+                  size_t why_len)
+{
+    if (m->rows_written + m->buf_rows >= INT32_MAX) {
+        rows_out__say(why, why_len, "%s holds %d rows, the most a MAT file "
+            "does; write HDF5 (-o x.h5) for longer runs", m->path,
+            INT32_MAX);
+        return -1;
+    }
+    if (m->buf_rows == 0)
+        m->buf_since = util__now();
+    memcpy(m->buf + m->buf_rows * m->n, values, m->n * sizeof *values);
+    m->buf_rows++;
+    if (m->rows++ == 0)
+        m->first_t = values[0];
+    m->last_t = values[0];
+    /* Full, or rows that come slowly (a run paced in real time): at
+     * least once a second. */
+    if (m->buf_rows == m->buf_cap || util__now() - m->buf_since >= 1.0)
+        return write_rows(m, why, why_len);
+    return 0;
+}
+
 int rows_mat__close(rows_mat **mp, char *why, size_t why_len)
 {
     rows_mat *m = *mp;
-    void *map = MAP_FAILED;
-    size_t size = 0;
     int rc = -1;
     if (m == NULL)
         return 0;
     *mp = NULL;
-    errno = 0;
-    if (fflush(m->f) != 0 || ferror(m->f)) {
-        rows_out__say(why, why_len, "writing %s (the rows of %s until it is "
-            "finished) failed: %s", m->spill, m->path,
-            strerror(errno ? errno : EIO));
+    /* No header came: a file of no column. */
+    if (!m->head_tried && write_head(m, why, why_len) != 0)
+        goto exit;
+    if (m->fd < 0)
+        goto exit; /* the header failed, and said why */
+    if (write_rows(m, why, why_len) != 0)
+        goto exit;
+    if (close(m->fd) != 0) {
+        m->fd = -1;
+        rows_out__say(why, why_len, "writing %s failed: %s", m->path,
+            strerror(errno));
         goto exit;
     }
-    size = (size_t)m->rows * m->n * sizeof(double);
-    if (size > 0) {
-        map = mmap(NULL, size, PROT_READ, MAP_SHARED, fileno(m->f), 0);
-        if (map == MAP_FAILED) {
-            rows_out__say(why, why_len, "cannot map %s (the rows of %s) to write "
-                "the MAT file: %s", m->spill, m->path, strerror(errno));
-            goto exit;
-        }
-        madvise(map, size, MADV_SEQUENTIAL);
-    }
-    errno = 0;
-    if (write_mat(m, size ? map : NULL, (size_t)m->rows) != 0) {
-        rows_out__say(why, why_len, "writing the MAT file %s failed%s%s", m->path,
-            errno ? ": " : "", errno ? strerror(errno) : "");
-        goto exit;
-    }
+    m->fd = -1;
     rc = 0;
 exit:
-    if (map != MAP_FAILED)
-        munmap(map, size);
-    if (rc == 0)
-        unlink(m->spill); /* else the rows stay there */
     mat_free(m);
     return rc;
 }

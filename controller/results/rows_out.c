@@ -20,6 +20,7 @@ struct rows_out {
     rows_format format;
     char *path;            /* NULL for a borrowed stream */
     FILE *csv;
+    csv_line line;         /* the CSV row being composed */
     rows_mat *mat;
     rows_h5 *h5;
     size_t n;              /* columns, from the header */
@@ -156,6 +157,11 @@ int rows_out__header(rows_out *o, const rows_header *h)
     o->n = h->n;
     switch (o->format) {
     case ROWS_CSV:
+        if (csv__line_init(&o->line, h->n) != 0) {
+            rows_out__say(o->why, sizeof o->why, "out of memory writing %s",
+                          o->path ? o->path : "the rows");
+            return failed(o);
+        }
         errno = 0;
         return csv__header(o->csv, h->n, h->names) == 0 ? 0 : csv_failed(o);
     case ROWS_MAT:
@@ -184,7 +190,7 @@ int rows_out__row(rows_out *o, const double *values, size_t n)
     switch (o->format) {
     case ROWS_CSV:
         errno = 0;
-        rc = csv__row(o->csv, values, n) == 0 ? 0 : csv_failed(o);
+        rc = csv__row(o->csv, &o->line, values) == 0 ? 0 : csv_failed(o);
         break;
     case ROWS_MAT:
         rc = rows_mat__row(o->mat, values, o->why, sizeof o->why);
@@ -238,6 +244,7 @@ int rows_out__close(rows_out **op, char *why, size_t why_len)
     else if (rc != 0)
         rows_out__say(why, why_len, "%s", mine);
     rc = o->failed ? -1 : rc;
+    csv__line_free(&o->line);
     free(o->path);
     free(o);
     *op = NULL;

@@ -9,11 +9,11 @@
  * holds and how to open it.
  *
  * Memory stays bounded whatever the length of the run: CSV goes through
- * stdio, HDF5 one chunk of rows at a time, MAT to a spill file of raw
- * doubles beside the target that rows_out__close turns into the MAT file
- * (libmatio writes a variable only whole).  Close always finalizes: a run
- * that failed or was stopped leaves a valid file with the rows up to
- * then.  Nothing here prints; a problem is one sentence that names the
+ * stdio a line at a time (csv.h's csv_line), HDF5 one chunk of rows at a
+ * time, MAT a buffer of rows at a time after the variables libmatio
+ * wrote, data_2's size kept current (rows_mat.c).  Close always
+ * finalizes: a run that failed or was stopped leaves a valid file with
+ * the rows up to then.  Nothing here prints; a problem is one sentence that names the
  * file (rows_out__why).
  */
 #ifndef TWIN_ROWS_OUT_H

@@ -22,6 +22,8 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_interp.h>
 
+#include "alarms.h"
+#include "measured.h"
 #include "fmu.h"
 #include "fn_library.h"
 #include "graph.h"
@@ -639,7 +641,8 @@ static void compose_instances(composer *c)
 
 /* ---- signal references ------------------------------------------------- */
 
-static long find_instance(const scenario *sc, const char *name, size_t len)
+long scenario__find_instance(const scenario *sc, const char *name,
+                             size_t len)
 {
     for (size_t i = 0; i < sc->n_inst; i++)
         if (strlen(sc->inst[i].name) == len &&
@@ -674,7 +677,7 @@ static int resolve_ref(composer *c, const char *text, const char *path,
             "\"tank0.h\"", text);
         return -1;
     }
-    long inst = find_instance(c->sc, text, (size_t)(dot - text));
+    long inst = scenario__find_instance(c->sc, text, (size_t)(dot - text));
     if (inst < 0) {
         if (declared(c, text, (size_t)(dot - text)))
             return 1;
@@ -701,13 +704,18 @@ static int resolve_ref(composer *c, const char *text, const char *path,
 const char *scenario__ref_name(const scenario *sc, sc_ref r, char *buf,
                                size_t len)
 {
-    snprintf(buf, len, "%s.%s", sc->inst[r.inst].name,
-             scenario__ref_var(sc, r)->name);
+    snprintf(buf, len, "%s.%s%s", sc->inst[r.inst].name,
+             scenario__ref_var(sc, r)->name,
+             r.kind == SC_REF_MEASURED   ? ":measured"
+             : r.kind == SC_REF_RESIDUAL ? ":residual"
+                                         : "");
     return buf;
 }
 
 const twin_variable *scenario__ref_var(const scenario *sc, sc_ref r)
 {
+    if (r.kind == SC_REF_MEASURED || r.kind == SC_REF_RESIDUAL)
+        return scenario__ref_var(sc, sc->measured[r.index].of);
     const twin_model *m = sc->inst[r.inst].model;
     return r.kind == TWIN_VAR_STATE ? m->state[r.index]
            : r.kind == TWIN_VAR_INPUT ? m->input[r.index]
@@ -720,8 +728,11 @@ const twin_variable *scenario__ref_var(const scenario *sc, sc_ref r)
 static char *ref_name_new(const scenario *sc, sc_ref r)
 {
     char *s = NULL;
-    if (asprintf(&s, "%s.%s", sc->inst[r.inst].name,
-                 scenario__ref_var(sc, r)->name) < 0)
+    const char *suffix = r.kind == SC_REF_MEASURED   ? ":measured"
+                         : r.kind == SC_REF_RESIDUAL ? ":residual"
+                                                     : "";
+    if (asprintf(&s, "%s.%s%s", sc->inst[r.inst].name,
+                 scenario__ref_var(sc, r)->name, suffix) < 0)
         return NULL;
     return s;
 }
@@ -1113,7 +1124,7 @@ static void compose_outputs(composer *c)
             break;
         }
         int wild = strpbrk(text, "*?[") != NULL;
-        if (!wild && find_instance(c->sc, text, (size_t)(dot - text)) < 0) {
+        if (!wild && scenario__find_instance(c->sc, text, (size_t)(dot - text)) < 0) {
             if (!declared(c, text, (size_t)(dot - text)))
                 ADD(c, TWIN_E_UNKNOWN_INSTANCE, p, "there is no instance "
                     "'%s' in this scenario", inst_pat);
@@ -1500,6 +1511,18 @@ scenario *scenario__compose(const json_t *doc, const model_lib *models,
     compose_outputs(&c);
     compose_every(&c);
     compose_functions(&c);
+    if (alarms__compose(c.sc, doc, c.limits.max_table_points, errs) != 0 ||
+        measured__compose(c.sc, doc, errs) != 0)
+        c.oom = 1;
+    /* each measurement's plant value and residual, after the outputs */
+    for (size_t i = 0; !c.oom && i < c.sc->n_measured; i++) {
+        sc_ref r = c.sc->measured[i].of;
+        r.index = i;
+        r.kind = SC_REF_MEASURED;
+        add_column(&c, r);
+        r.kind = SC_REF_RESIDUAL;
+        add_column(&c, r);
+    }
     if (c.oom)
         goto oom;
     if (errs->count == before && c.sc->reject_loops)
@@ -1553,6 +1576,8 @@ void scenario__free(scenario **scp)
     }
     for (size_t i = 0; i < sc->n_out; i++)
         free(sc->out_name[i]);
+    alarms__free_spec(sc);
+    measured__free_spec(sc);
     for (size_t i = 0; i < sc->n_fn; i++) {
         free(sc->fn[i].name);
         free(sc->fn[i].of_name);

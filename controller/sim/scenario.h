@@ -89,6 +89,18 @@ typedef struct sc_function {
     json_t *params;
 } sc_function;
 
+/* A limit alarm on a variable (alarms.h). */
+typedef struct sc_alarm sc_alarm;
+
+/* A variable the plant measures (measured.h). */
+typedef struct sc_measured sc_measured;
+
+/* Two kinds of column that are no model variable: a measured variable's
+ * plant value and its residual (measured.h), index the measurement's,
+ * inst the variable's instance. */
+#define SC_REF_MEASURED ((twin_var_kind)0x100)
+#define SC_REF_RESIDUAL ((twin_var_kind)0x101)
+
 typedef enum sc_method { SC_BDF, SC_ADAMS } sc_method;
 
 /* "linear_solver" and "integrators" (docs/simulation.md): in the order of
@@ -137,6 +149,10 @@ typedef struct scenario {
     size_t n_out;
     sc_function *fn;          /* the "functions" list */
     size_t n_fn;
+    sc_alarm *alarms;         /* the "alarms" (alarms.h) */
+    size_t n_alarms;
+    sc_measured *measured;    /* the "measured" (measured.h) */
+    size_t n_measured;
 } scenario;
 
 /* Compose.  Returns NULL and fills errs with every problem when the
@@ -161,6 +177,10 @@ const char *scenario__ref_name(const scenario *sc, sc_ref r, char *buf,
 
 /* The variable a reference names (its unit, its description). */
 const twin_variable *scenario__ref_var(const scenario *sc, sc_ref r);
+
+/* The index of the instance whose name is the len bytes at name, or -1. */
+long scenario__find_instance(const scenario *sc, const char *name,
+                             size_t len);
 
 /* A value given in JSON for variable v (a parameter, start value or
  * input): a number, or true/false for a boolean variable, finite, within

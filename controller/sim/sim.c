@@ -34,6 +34,8 @@
 
 #include <sundials/sundials_config.h>
 
+#include "alarms.h"
+#include "measured.h"
 #include "graph.h"
 #include "loops.h"
 #include "pace.h"
@@ -640,6 +642,14 @@ sim *sim__new(const scenario *sc, const sim_options *opt,
     if (opt)
         s->opt = *opt;
     s->cb = *cb;
+    s->st.n_alarms = sc->n_alarms;
+    s->st.n_measured = sc->n_measured;
+    if ((sc->n_alarms > 0 && (s->alarms = alarms__new(sc)) == NULL) ||
+        (sc->n_measured > 0 && (s->measured = measured__new(sc)) == NULL)) {
+        errors__add(errs, TWIN_E_INTERNAL, "", "out of memory for the "
+                    "scenario's alarms and measurements");
+        goto fail;
+    }
     if (SUNContext_Create(NULL, &s->ctx) != 0) {
         errors__add(errs, TWIN_E_INTERNAL, "", "SUNContext_Create failed");
         goto fail;
@@ -718,6 +728,8 @@ void sim__free(sim **sp)
     free(s->g_begin);
     free(s->blocks);
     tick__free(&s->tick_plan);
+    alarms__free(&s->alarms);
+    measured__free(&s->measured);
     if (s->ctx)
         SUNContext_Free(&s->ctx);
     free(s);
@@ -845,9 +857,10 @@ int sim__evaluate(sim *s, double t, int first)
 static inline double signal_value(const sim *s, sc_ref r)
 {
     const node *n = &s->nodes[r.inst];
-    return r.kind == TWIN_VAR_STATE ? n->x[r.index]
-           : r.kind == TWIN_VAR_INPUT ? n->u[r.index]
-                                      : n->y[r.index];
+    return r.kind == TWIN_VAR_STATE    ? n->x[r.index]
+           : r.kind == TWIN_VAR_INPUT  ? n->u[r.index]
+           : r.kind == TWIN_VAR_OUTPUT ? n->y[r.index]
+                                       : measured__column(s->measured, r);
 }
 
 double sim__signal(const sim *s, sc_ref r)
@@ -860,8 +873,10 @@ void sim__nonfinite_columns(sim *s, double t)
     const scenario *sc = s->sc;
     for (size_t i = 0; i < sc->n_out; i++) {
         double v = s->row[i + 1];
-        if (isfinite(v) || s->nonfinite_seen[i])
-            continue;
+        const sc_ref *r = &sc->out[i];
+        if (isfinite(v) || s->nonfinite_seen[i] ||
+            r->kind == SC_REF_MEASURED || r->kind == SC_REF_RESIDUAL)
+            continue; /* (no plant value yet is NaN, and no news) */
         s->nonfinite_seen[i] = 1;
         if (s->cb.event == NULL)
             continue;
@@ -869,7 +884,7 @@ void sim__nonfinite_columns(sim *s, double t)
         snprintf(msg, sizeof msg, "%s is %g at t = %.17g (first time for "
                  "this column)", sc->out_name[i], v, t);
         sim_event ev = {.kind = SIM_EVENT_NONFINITE, .t = t,
-                        .instance = sc->inst[sc->out[i].inst].name,
+                        .instance = sc->inst[r->inst].name,
                         .message = msg, .column = sc->out_name[i]};
         s->cb.event(s->cb.ctx, &ev);
     }
@@ -878,9 +893,7 @@ void sim__nonfinite_columns(sim *s, double t)
 static int emit_row(sim *s, double t)
 {
     const scenario *sc = s->sc;
-    if (s->tick_plan != NULL) {
-        tick__row(s, t);
-    } else {
+    if (s->tick_plan == NULL || tick__row(s, t) != 0) {
         s->row[0] = t;
         for (size_t i = 0; i < sc->n_out; i++)
             s->row[i + 1] = signal_value(s, sc->out[i]);
@@ -936,6 +949,8 @@ int sim__run(sim *s, sim_stats *stats, twin_errors *errs)
             break;
         if (s->cb.tick)
             s->cb.tick(s->cb.ctx, s, t);
+        alarms__check(s->alarms, s, t);
+        measured__check(s->measured, s, t);
         if (k % sc->every == 0 && emit_row(s, t) != 0) {
             sim__fail(s, TWIN_E_CANCELLED,
                       "cancelled by the receiver at t = %.17g", t);
@@ -943,6 +958,7 @@ int sim__run(sim *s, sim_stats *stats, twin_errors *errs)
         }
         if (k == sc->n_ticks || s->st.ended_by_model)
             break; /* the end, or a model asked for it */
+        measured__correct(s->measured, s, t);
         double t1 = sc->start + (double)(k + 1) * sc->dt;
         int failed = 0;
         for (size_t gi = 0; gi < s->n_groups && !failed; gi++)
@@ -991,6 +1007,15 @@ int sim__set_input(sim *s, const char *name, double value)
             return 0;
         }
     return -1;
+}
+
+int sim__measure(sim *s, const char *name, double value, int fresh)
+{
+    long i = measured__find(s->sc, name);
+    if (i < 0)
+        return -1;
+    measured__set(s->measured, (size_t)i, value, fresh);
+    return 0;
 }
 
 int sim__run_scenario(const scenario *sc, const sim_options *opt,

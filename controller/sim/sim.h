@@ -25,7 +25,11 @@ typedef enum sim_event_kind {
     SIM_EVENT_LATE,       /* real-time: a tick started after its deadline */
     SIM_EVENT_NONFINITE,  /* a value in a row was not finite */
     SIM_EVENT_LOG,        /* a model logged a message */
-    SIM_EVENT_TIME        /* a model's time event (ABI 1.1 next_event_time) */
+    SIM_EVENT_TIME,       /* a model's time event (ABI 1.1 next_event_time) */
+    SIM_EVENT_ALARM,      /* a limit alarm raised or cleared (alarms.h) */
+    SIM_EVENT_SYNC        /* the run's synchronisation with the plant
+                           * changed (measured.h); alarm holds the new
+                           * state's name */
 } sim_event_kind;
 
 typedef struct sim_event {
@@ -37,7 +41,12 @@ typedef struct sim_event {
     double lateness;      /* LATE: seconds after the deadline */
     int level;            /* LOG: twin_log_level */
     const char *message;  /* a sentence */
-    const char *column;   /* NONFINITE: the column's name */
+    const char *column;   /* NONFINITE: the column's name; ALARM: the
+                           * variable's */
+    const char *alarm;    /* ALARM: "hihi", "hi", "lo" or "lolo" */
+    int raised;           /* ALARM: 1 raised, 0 cleared */
+    double value;         /* ALARM: the variable's value at t */
+    double limit;         /* ALARM: the limit */
 } sim_event;
 
 typedef struct sim_callbacks {
@@ -102,6 +111,16 @@ typedef struct sim_stats {
     double wall_seconds;
     /* A model asked to end the run (twin_host.request_end): the run
      * ended normally after that tick's row.  The first request counts. */
+    uint64_t alarms_raised;  /* limit alarms raised, over the run */
+    uint64_t alarms_cleared;
+    size_t alarms_active;  /* ... still raised at the last tick */
+    size_t n_alarms;       /* variables the scenario watches */
+    size_t n_measured;     /* variables the plant measures (measured.h) */
+    size_t residual_alarms_active; /* ... whose residual alarm is raised
+                            * at the last tick */
+    uint64_t corrections;  /* measured states moved (nudged or reset) */
+    char sync[16];         /* the synchronisation state at the last tick:
+                            * "synchronised", "stale", "desynchronised" */
     int ended_by_model;
     double end_t;          /* the t of the model call that asked */
     char end_instance[128];
@@ -122,6 +141,11 @@ int sim__run(sim *s, sim_stats *stats, twin_errors *errs);
  * ("tank0.valve"): in force from the next tick.  Returns 0, or -1 when
  * there is no such input. */
 int sim__set_input(sim *s, const char *name, double value);
+
+/* The plant's value of the measured variable name ("tank0.h"), in force
+ * from the next tick; fresh 0 marks the value held as stale instead.
+ * Returns -1 when the scenario does not measure name. */
+int sim__measure(sim *s, const char *name, double value, int fresh);
 
 /* The value of a signal (state, input or output) now: inside the tick
  * callback, its value at that tick. */

@@ -135,7 +135,9 @@ struct sim {
     int stacked;          /* groups with states stacked into one */
     loop **loops;         /* algebraic loops, tick and RHS ones (loops.c) */
     size_t n_loops;
-    struct tick_plan *tick_plan; /* steps 2–4 flattened (tick.c), or NULL:
+    struct alarm_watch *alarms; /* the scenario's limit alarms (alarms.c) */
+    struct measure_watch *measured; /* its measurements (measured.c) */
+    struct tick_plan *tick_plan; /* the tick flattened (tick.c), or NULL:
                                   * the general evaluation */
 };
 
@@ -196,14 +198,16 @@ int tick__pre(sim *s, double t);
  * (first: the run's first tick).  0 or -1 (recorded). */
 int tick__evaluate(sim *s, double t, int first);
 /* With s->tick_plan: the row at t into s->row, non-finite values
- * reported as by sim__nonfinite_columns. */
-void tick__row(sim *s, double t);
+ * reported as by sim__nonfinite_columns: 0; or 1 (nothing done) where a
+ * column is not a model's variable (a measurement). */
+int tick__row(sim *s, double t);
 
 /* Step 1 of a tick at t (tick.c): every input from its profile or its
  * live value; a jump restarts the input's group. */
 void tick__inputs(sim *s, double t);
 
-/* Report each column of s->row not finite at t for the first time. */
+/* Report each column of s->row not finite at t for the first time (a
+ * measurement's columns not: NaN until a plant value comes). */
 void sim__nonfinite_columns(sim *s, double t);
 
 /* Event indicators of group g at (t, y) (a CVODE root function). */

@@ -104,15 +104,6 @@ int steady__read_options(const json_t *obj, const char *path,
 
 /* ---- held inputs ------------------------------------------------------- */
 
-static long instance_named(const scenario *sc, const char *name, size_t len)
-{
-    for (size_t i = 0; i < sc->n_inst; i++)
-        if (strlen(sc->inst[i].name) == len &&
-            memcmp(sc->inst[i].name, name, len) == 0)
-            return (long)i;
-    return -1;
-}
-
 static int same_ref(sc_ref a, sc_ref b)
 {
     return a.inst == b.inst && a.kind == b.kind && a.index == b.index;
@@ -125,7 +116,7 @@ static int holdable(const scenario *sc, const char *name, const json_t *v,
                     const char *p, sc_ref *r, double *d, twin_errors *errs)
 {
     const char *dot = strchr(name, '.');
-    long inst = dot ? instance_named(sc, name, (size_t)(dot - name)) : -1;
+    long inst = dot ? scenario__find_instance(sc, name, (size_t)(dot - name)) : -1;
     if (dot == NULL) {
         errors__add(errs, TWIN_E_UNKNOWN_VARIABLE, p, "'%s' does not name an "
                     "input: write instance.input, e.g. \"tank0.valve\"",

@@ -114,9 +114,17 @@ static inline int intra(const struct tick_plan *p, const struct tick_step *st)
     return changed;
 }
 
+/* Where each column's value is; p->columns stays NULL (the row the
+ * general way) where a column is not a model's variable (a measurement,
+ * measured.c).  0, or -1 out of memory. */
 static int build_columns(sim *s, struct tick_plan *p)
 {
     const scenario *sc = s->sc;
+    for (size_t i = 0; i < sc->n_out; i++)
+        if (sc->out[i].kind != TWIN_VAR_STATE &&
+            sc->out[i].kind != TWIN_VAR_INPUT &&
+            sc->out[i].kind != TWIN_VAR_OUTPUT)
+            return 0;
     p->columns = calloc(sc->n_out + 1, sizeof *p->columns);
     if (p->columns == NULL)
         return -1;
@@ -339,9 +347,11 @@ int tick__evaluate(sim *s, double t, int first)
     return 0;
 }
 
-void tick__row(sim *s, double t)
+int tick__row(sim *s, double t)
 {
     const struct tick_plan *p = s->tick_plan;
+    if (p->columns == NULL)
+        return 1;
     const size_t n = s->sc->n_out;
     double *row = s->row;
     row[0] = t;
@@ -355,4 +365,5 @@ void tick__row(sim *s, double t)
     }
     if (any >> 63)
         sim__nonfinite_columns(s, t);
+    return 0;
 }

@@ -17,7 +17,16 @@ every message as its schema says, and the behaviour as the docs say.
     tick), `cancelled` by itself (not killed after the 2 s
     grace);
   - `describe` shows the limits a client needs: request_bytes, retention
-    and replays.
+    and replays;
+  - limit alarms (a scenario's "alarms"): each raise and clear is an
+    `alarm` event whose value is the variable's value in the result row
+    at its t, the transitions are those a second implementation in this
+    test computes from the rows, and the finished response counts them;
+  - a measurement (a scenario's "measured") fed by `set` with the plant's
+    value, reset each tick: the residual column, the level restarted from
+    the plant value (tank-overflow's h rises 0.0065 m per tick from it),
+    the residual alarm raised then cleared, the sync events stale,
+    desynchronised, synchronised, and the finished response's counts.
 
 Usage: python3 tests/integration/test_contract.py BUILD_DIR
 Prints one line per check and `N passed, N failed`."""
@@ -268,6 +277,132 @@ def check_sigterm_stops_at_once(broker, client):
         print("    stopped %.2f s after SIGTERM" % took)
 
 
+ALARMS = {"tank0.h": {"hi": 2.005, "lo": 1.5, "deadband": 0.002,
+                      "for": 3},
+          "pump0.w": {"hihi": 0.9, "lolo": 0.05}}
+
+
+def alarm_transitions(t, v, spec):
+    """Each (t, level, state) the limits of spec go through over the
+    series v at times t: raised once beyond the limit for "for" seconds,
+    cleared once back by the deadband (docs/scenarios.md, Alarms)."""
+    out = []
+    db, delay = spec.get("deadband", 0), spec.get("for", 0)
+    for level in ("hihi", "hi", "lo", "lolo"):
+        if level not in spec:
+            continue
+        lim, high = spec[level], level.startswith("hi")
+        active, since = False, None
+        for ti, vi in zip(t, v):
+            if active:
+                if (vi <= lim - db) if high else (vi >= lim + db):
+                    active = False
+                    out.append((ti, level, "cleared"))
+            elif (vi > lim) if high else (vi < lim):
+                since = ti if since is None else since
+                if ti - since >= delay - 1e-9 * max(abs(ti), 1):
+                    active, since = True, None
+                    out.append((ti, level, "raised"))
+            else:
+                since = None
+    # in time order; at one tick, in the order the levels are checked
+    order = ("hihi", "hi", "lo", "lolo")
+    return sorted(out, key=lambda w: (w[0], order.index(w[1])))
+
+
+def check_alarms(client):
+    with open(os.path.join(SCEN, "tank-farm-3.json")) as f:
+        scen = json.load(f)
+    scen["time"]["stop"] = 7200
+    scen["alarms"] = ALARMS
+    acc, fin, cols, rows, events = client.run_scenario(
+        scen, controller="ctl-1", timeout=60)
+    expect(acc is not None and fin["status"] == "finished", fin)
+    alarms = [e for e in events if e.get("kind") == "alarm"]
+    for e in alarms:
+        problems = schema_check.validate("twin.event", e)
+        expect(problems == [], "alarm event %r: %s" % (e, problems))
+    t = [r[0] for r in rows]
+    want_all = []
+    for var, spec in ALARMS.items():
+        v = [r[cols.index(var)] for r in rows]
+        want = alarm_transitions(t, v, spec)
+        got = [(e["t"], e["alarm"], e["state"]) for e in alarms
+               if e["variable"] == var]
+        expect(got == want, "%s: alarms %s, the rows say %s"
+               % (var, got, want))
+        for e in alarms:
+            if e["variable"] == var:
+                expect(e["value"] == v[t.index(e["t"])] and
+                       e["limit"] == spec[e["alarm"]] and
+                       e["instance"] == var.split(".")[0], e)
+        want_all += want
+    expect(len(want_all) >= 4, "the scenario raises alarms: %s" % want_all)
+    raised = sum(1 for w in want_all if w[2] == "raised")
+    cleared = len(want_all) - raised
+    expect(fin["stats"].get("alarms") == {"raised": raised,
+                                          "cleared": cleared,
+                                          "active": raised - cleared},
+           "stats %r, events: %d raised, %d cleared"
+           % (fin["stats"].get("alarms"), raised, cleared))
+
+
+def check_measured(client):
+    with open(os.path.join(SCEN, "tank-overflow.json")) as f:
+        scen = json.load(f)
+    scen["pace"] = {"realtime": 20.0}
+    scen["time"]["stop"] = 60
+    scen["measured"] = {"tank0.h": {"signal": {"topic": "plant/TK-101/h"},
+                                    "tolerance": 0.05, "reset": True}}
+    rid = new_id("measured")
+    client.subscribe("twin/ctl-1/status")
+    req = client.request({"id": rid, "type": "run", "scenario": scen},
+                         controller="ctl-1")
+    acc = req.response()
+    expect(acc["status"] == "accepted", acc)
+    cols = acc["columns"]
+    expect(cols[-2:] == ["tank0.h:measured", "tank0.h:residual"], cols)
+    time.sleep(0.6)
+    s = client.request({"type": "set", "run": rid,
+                        "values": {"tank0.h": 3.0}}, controller="ctl-1")
+    expect(s.response()["status"] == "ok", "set of a plant value")
+    # the retained status shows the run's synchronisation while it runs
+    st = client.wait(lambda m: m.topic == "twin/ctl-1/status" and
+                     isinstance(m.payload, dict) and
+                     m.payload.get("sync", {}).get(rid) == "synchronised",
+                     timeout=10, start=req.first_index)[0].payload
+    problems = schema_check.validate("twin.status", st)
+    expect(problems == [], "status %r: %s" % (st, problems))
+    fin = req.final(timeout=20)
+    expect(fin["status"] == "finished", fin)
+    rows = [r for m in client.results("ctl-1", rid, fin["last_seq"],
+                                      start=req.first_index)
+            for r in m["rows"]]
+    h, res = cols.index("tank0.h"), cols.index("tank0.h:residual")
+    k = next(i for i, r in enumerate(rows) if r[res] is not None)
+    expect(0 < k < len(rows) - 5, "the plant value came at row %d" % k)
+    expect(rows[k][res] == 3.0 - rows[k][h], rows[k])
+    for r in rows[k + 1:]:
+        expect(abs(r[h] - 3.0065) <= 1e-9 and abs(r[res] + 0.0065) <= 1e-9,
+               "after a reset to 3.0 the level rose 0.0065 in the tick: %r"
+               % r)
+    events = client.events("ctl-1", rid, req.first_index)
+    for e in events:
+        problems = schema_check.validate("twin.event", e)
+        expect(problems == [], "event %r: %s" % (e, problems))
+    sync = [(e["t"], e["sync"]) for e in events if e["kind"] == "sync"]
+    tk, tk1 = rows[k][0], rows[k + 1][0]
+    expect(sync == [(0, "stale"), (tk, "desynchronised"),
+                    (tk1, "synchronised")], sync)
+    alarms = [(e["t"], e["alarm"], e["state"]) for e in events
+              if e["kind"] == "alarm"]
+    expect(alarms == [(tk, "residual", "raised"),
+                      (tk1, "residual", "cleared")], alarms)
+    expect(fin["stats"].get("measured") == {
+        "sync": "synchronised", "residual_alarms_active": 0,
+        "corrections": len(rows) - 1 - k}, fin["stats"])
+
+
 def main():
     t = Tests()
     with Broker() as broker, \
@@ -279,6 +414,10 @@ def main():
                 check_describe_documents, client)
         t.check("describe shows request_bytes, retention and replays",
                 check_describe_limits, client)
+        t.check("limit alarms: events as the rows say, counted",
+                check_alarms, client)
+        t.check("a measurement fed by set: residual, reset, sync, alarm",
+                check_measured, client)
         t.check("a run id that is no topic level: out_of_range",
                 check_run_id_codes, client)
         t.check("a retry of a running run gets its finished too",

@@ -13,6 +13,10 @@ tank-farm-3 (pumps, tanks and PI controllers):
   cancelled      a run paced in real time and stopped by SIGINT leaves a
                  valid HDF5 file, and a valid MAT file, holding the rows up
                  to the stop: the first rows of the CSV of the whole run;
+  killed         a run paced in real time whose `twinctl run` is killed
+                 outright (SIGKILL, nothing finishes the file) leaves a MAT
+                 file that loadmat reads, holding the CSV's first rows up
+                 to its last write (data_2's size is kept current);
   bad_inputs     an unknown --format, a binary format to stdout, a path
                  that cannot be written: a clear error, no rows;
   submit         `twinctl submit -o x.h5|x.mat` against a real `twinctl
@@ -188,6 +192,27 @@ def check_cancelled(tmp):
     expect(not os.path.exists(mat + ".spill"), "no spill file is left")
 
 
+def check_killed(tmp):
+    names, rows = read_csv(os.path.join(tmp, "run.csv"))
+    mat = os.path.join(tmp, "killed.mat")
+    proc = subprocess.Popen([TWINCTL, "run", "-q", "--realtime=20000",
+                             SCENARIO, "-o", mat], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    time.sleep(2.0)
+    proc.kill()  # the run process dies of the broken pipe
+    proc.communicate(timeout=30)
+    expect(proc.returncode == -signal.SIGKILL, "killed: %d" % proc.returncode)
+    _, mrows, m = read_mat(mat)
+    n = mrows.shape[0]
+    expect(0 < n < rows.shape[0], "the killed run's MAT file has %d rows, "
+           "some and not all of %d" % (n, rows.shape[0]))
+    expect(same_bits(mrows, rows[:n]),
+           "its %d rows are the CSV's first %d, bit for bit" % (n, n))
+    expect(list(m["data_1"].ravel()) == [rows[0, 0], rows[n - 1, 0]],
+           "data_1 is the first and the last row's time: %s"
+           % m["data_1"].ravel())
+
+
 def check_bad_inputs(tmp):
     p = run(["run", "-q", SCENARIO, "--format", "xls", "-o",
              os.path.join(tmp, "x.xls")])
@@ -320,6 +345,8 @@ def main():
                        check_same_rows, tmp):
             tests.check("run stopped by SIGINT: valid HDF5 and MAT with the "
                         "rows so far", check_cancelled, tmp)
+            tests.check("run killed by SIGKILL: a MAT file that reads, with "
+                        "the rows written", check_killed, tmp)
             tests.check("submit -o x.h5|x.mat over MQTT equals run's CSV",
                         check_submit, tmp)
             tests.check("plot reads CSV, MAT and HDF5 alike; damaged "

@@ -217,12 +217,27 @@ static void on_tick(void *ctx, const sim *s, double t)
     functions__record(c->recorder, s, t);
 }
 
+static int on_poll(void *ctx, sim *s, double t)
+{
+    collected *c = ctx;
+    return c->feed(s, t, c->feed_arg);
+}
+
 void support__run(const scenario *sc, collected *out)
 {
+    support__run_fed(sc, out, NULL, NULL);
+}
+
+void support__run_fed(const scenario *sc, collected *out,
+                      int (*feed)(sim *s, double t, void *arg), void *arg)
+{
     memset(out, 0, sizeof *out);
+    out->feed = feed;
+    out->feed_arg = arg;
     out->recorder = functions__new(sc);
     sim_callbacks cb = {.ctx = out, .columns = on_columns, .row = on_row,
-                        .event = on_event, .tick = on_tick};
+                        .event = on_event, .tick = on_tick,
+                        .poll = feed ? on_poll : NULL};
     sim_options opt = {.realtime = 0};
     out->result = sim__run_scenario(sc, &opt, &cb, &out->stats, &out->errs);
     if (out->result != 0)

@@ -35,6 +35,9 @@ typedef struct collected {
      * run finished: {name: value}, {name: error}; paths from "". */
     json_t *functions, *function_errors;
     struct fn_recorder *recorder;
+    /* support__run_fed: called at the start of each tick */
+    int (*feed)(sim *s, double t, void *arg);
+    void *feed_arg;
 } collected;
 
 /* Compose text (a scenario document) or fail the test, printing every
@@ -68,6 +71,11 @@ scenario *support__compose_failing(int mode, double t_fail, double stop);
 
 /* Run in batch mode, collecting everything, the functions' values too. */
 void support__run(const scenario *sc, collected *out);
+
+/* The same with feed(s, t, arg) called at the start of every tick (the
+ * sim's poll: live inputs, measurements; non-zero cancels the run). */
+void support__run_fed(const scenario *sc, collected *out,
+                      int (*feed)(sim *s, double t, void *arg), void *arg);
 
 /* Column index by name, or fail the test. */
 size_t support__col(const collected *c, const char *name);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -516,6 +517,36 @@ static void test_fmu_load__structure(void **state)
 
 /* More entries than an FMU may have: refused before anything is
  * written. */
+static twin_status not_an_fmu(const twin_host *host, const double *params,
+                              twin_instance **out)
+{
+    (void)host;
+    (void)params;
+    *out = NULL;
+    return TWIN_ERROR;
+}
+
+/* fmu_model__of on another model's descriptor (a Python model's sits at
+ * the start of its heap block) must not read before it: here a
+ * descriptor at the start of a page whose page before is not mapped for
+ * reading.  It read there for every model once (a scenario's
+ * tolerances ask every model), a heap overflow under ASan. */
+static void test_fmu_load__of_another(void **state)
+{
+    (void)state;
+    long page = sysconf(_SC_PAGESIZE);
+    char *two = mmap(NULL, (size_t)(2 * page), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(two != MAP_FAILED);
+    assert_int_equal(mprotect(two, (size_t)page, PROT_NONE), 0);
+    twin_model_descriptor *d = (twin_model_descriptor *)(two + page);
+    memset(d, 0, sizeof *d);
+    d->create = not_an_fmu;
+    assert_null(fmu_model__of(d));
+    assert_null(fmu_model__of(NULL));
+    munmap(two, (size_t)(2 * page));
+}
+
 static void test_fmu_load__zip_bomb(void **state)
 {
     (void)state;
@@ -548,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_fmu_load__zip_bomb),
         cmocka_unit_test(test_fmu_load__structure),
         cmocka_unit_test(test_fmu_load__open_refusals),
+        cmocka_unit_test(test_fmu_load__of_another),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

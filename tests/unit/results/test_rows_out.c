@@ -1,9 +1,10 @@
 /*
  * test_rows_out.c — the row writer: formats by name and by extension,
  * the CSV writer's text read back with strtod, a row of the wrong width
- * refused with a sentence, paths that cannot be written, and a MAT or
- * HDF5 file closed without a row (the independent readers' checks of
- * full files are in tests/integration/test_results_files.py).
+ * refused with a sentence, paths that cannot be written, a MAT or HDF5
+ * file closed without a row, and a MAT file read by libmatio while it is
+ * being written and after (the independent readers' checks of full
+ * files are in tests/integration/test_results_files.py).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <matio.h>
 
 #include "rows_out.h"
 
@@ -66,15 +68,23 @@ static char *tmp_path(const char *ext)
     return path;
 }
 
+/* A writer of format at path, its header the three names. */
+static rows_out *open_with_names(const char *path, rows_format format)
+{
+    char why[512] = "";
+    rows_out *o = rows_out__open(path, format, NULL, why, sizeof why);
+    assert_non_null(o);
+    rows_header h = {.n = 3, .names = names};
+    assert_int_equal(rows_out__header(o, &h), 0);
+    return o;
+}
+
 static void test_rows_out__csv_reads_back(void **state)
 {
     (void)state;
     char why[512] = "";
     const char *path = tmp_path(".csv");
-    rows_out *o = rows_out__open(path, ROWS_CSV, NULL, why, sizeof why);
-    assert_non_null(o);
-    rows_header h = {.n = 3, .names = names};
-    assert_int_equal(rows_out__header(o, &h), 0);
+    rows_out *o = open_with_names(path, ROWS_CSV);
     const double rows[2][3] = {{0, 0.1, -1e-300}, {1, 273.15, 5e-324}};
     for (int i = 0; i < 2; i++)
         assert_int_equal(rows_out__row(o, rows[i], 3), 0);
@@ -151,6 +161,65 @@ static void test_rows_out__no_rows(void **state)
     }
 }
 
+/* Row r of the MAT test: t = r, and two values. */
+static void mat_row(size_t r, double v[3])
+{
+    v[0] = (double)r;
+    v[1] = (double)r * 0.5 + 1.0 / 3.0;
+    v[2] = -(double)r * 1e-7;
+}
+
+/* path's data_2 (3 × k, one column per row) and data_1 as libmatio
+ * reads them, against the rows mat_row makes: k rows, least <= k <= most;
+ * returns k. */
+static size_t check_mat(const char *path, size_t least, size_t most)
+{
+    mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
+    assert_non_null(mat);
+    matvar_t *d2 = Mat_VarRead(mat, "data_2");
+    matvar_t *d1 = Mat_VarRead(mat, "data_1");
+    assert_non_null(d2);
+    assert_non_null(d1);
+    assert_int_equal(d2->dims[0], 3);
+    size_t rows = d2->dims[1];
+    assert_true(rows >= least && rows <= most);
+    const double *got = d2->data, *t = d1->data;
+    for (size_t r = 0; r < rows; r++) {
+        double want[3];
+        mat_row(r, want);
+        assert_memory_equal(got + 3 * r, want, sizeof want);
+    }
+    assert_true(t[0] == 0 && t[1] == (double)(rows ? rows - 1 : 0));
+    Mat_VarFree(d1);
+    Mat_VarFree(d2);
+    Mat_Close(mat);
+    return rows;
+}
+
+/* A MAT file is streamed in place: while rows are still coming it reads
+ * with the rows of its last write (a buffer of 1 MiB, 43 690 rows of
+ * three doubles, or what came in a second on a slow machine), and after
+ * close with all of them. */
+static void test_rows_out__mat_streamed(void **state)
+{
+    (void)state;
+    enum { ROWS = 100000, FIRST_WRITE = (1 << 20) / 24 };
+    char why[512] = "";
+    const char *path = tmp_path(".mat");
+    rows_out *o = open_with_names(path, ROWS_MAT);
+    check_mat(path, 0, 0);
+    for (size_t r = 0; r < ROWS; r++) {
+        double v[3];
+        mat_row(r, v);
+        assert_int_equal(rows_out__row(o, v, 3), 0);
+        if (r == FIRST_WRITE)
+            check_mat(path, 1, FIRST_WRITE);
+    }
+    assert_int_equal(rows_out__close(&o, why, sizeof why), 0);
+    check_mat(path, ROWS, ROWS);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_rows_out__wrong_width),
         cmocka_unit_test(test_rows_out__cannot_write),
         cmocka_unit_test(test_rows_out__no_rows),
+        cmocka_unit_test(test_rows_out__mat_streamed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
