@@ -18,13 +18,16 @@
  *
  * The plan is taken where it gives what the general evaluation does: no
  * algebraic loop at ticks.  The models evaluated ahead of their turn
- * where a cycle was broken (s->pre) are still called first by
- * sim__evaluate, and the first tick's init before the plan runs; such a
- * model is not called again in its turn when none of its inputs moved
- * in between (its outputs are a function of t, x and u).  Numbers
- * are the same to the bit: the same calls with the same arguments, the
- * same comparisons deciding restarts.  The crash context is set before
- * each call and cleared after the pass, t once per pass, as in rhs.c.
+ * where a cycle was broken (s->pre) are called first (tick__pre, from
+ * sim__evaluate), then at the first tick the signals' propagation and
+ * init go the general way; such a model is not called again in its turn
+ * when none of its inputs moved in between (its outputs are a function
+ * of t, x and u), but at the first tick.  The row is the general one
+ * where a column is not a model's variable (a measurement).  Numbers
+ * are the same to the bit: the same calls with the same arguments (less
+ * the repeated ones), the same comparisons deciding restarts.  The crash
+ * context is set before each call and cleared after the pass, t once
+ * per pass, as in rhs.c.
  */
 #include <stdlib.h>
 
