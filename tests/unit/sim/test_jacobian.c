@@ -11,7 +11,8 @@
  *     `sparse_dense` (each block dense);
  *   - stacked and separate groups against the closed form, and what is
  *     reported; the flat right-hand side and root function (rhs.c)
- *     against the general evaluation, bit for bit; the check for
+ *     and the inputs-only pass against the general evaluation, bit for
+ *     bit; the check for
  *     non-finite derivatives; the scenario members' refusals.
  */
 #include <float.h>
@@ -365,6 +366,35 @@ static void test_jacobian__flat_rhs(void **state)
             for (size_t j = 0; j < nd->si->model->n_output; j++)
                 assert_true(y_flat[ny++] == nd->y[j]);
         }
+        /* Inputs only (sim__group_eval, for the event handlers): the
+         * same inputs and outputs from inputs spoilt first, and the
+         * nodes bound to the vector given (their x read after). */
+        double x2[64];
+        for (size_t i = 0; i < n; i++)
+            x2[i] = 2.0 - 0.11 * (double)i - 0.25 * round;
+        double seen[2][128];
+        for (int way = 0; way < 2; way++) {
+            g->plan = way == 0 ? keep : NULL;
+            g->bound = NULL;
+            for (size_t k = 0; k < g->n_nodes; k++)
+                for (size_t l = 0; l < g->nodes[k]->n_intra; l++)
+                    g->nodes[k]->u[g->nodes[k]->intra[l].dst] = NAN;
+            assert_int_equal(sim__group_eval(g, 3.0 * round, x2), 0);
+            size_t m = 0;
+            for (size_t k = 0; k < g->n_nodes; k++) {
+                const node *nd = g->nodes[k];
+                assert_ptr_equal(nd->x, x2 + nd->x_off);
+                for (size_t j = 0; j < nd->si->model->n_input; j++)
+                    seen[way][m++] = nd->u[j];
+                for (size_t j = 0; j < nd->si->model->n_output; j++)
+                    seen[way][m++] = nd->y[j];
+            }
+            assert_true(m <= 128);
+            if (way == 1)
+                assert_memory_equal(seen[0], seen[1], m * sizeof(double));
+        }
+        g->plan = keep;
+        g->bound = NULL;
     }
     sim__free(&s);
     scenario__free(&sc);
