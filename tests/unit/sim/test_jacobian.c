@@ -10,10 +10,10 @@
  *     written out here from their declarations, and of the undeclared
  *     `sparse_dense` (each block dense);
  *   - stacked and separate groups against the closed form, and what is
- *     reported; the flat right-hand side and root function (rhs.c)
- *     and the inputs-only pass against the general evaluation, bit for
- *     bit; the check for
- *     non-finite derivatives; the scenario members' refusals.
+ *     reported; the flat right-hand side, root function and
+ *     inputs-only pass (rhs.c) against the general evaluation, bit for
+ *     bit; the check for non-finite derivatives; the scenario members'
+ *     refusals.
  */
 #include <float.h>
 #include <setjmp.h>
