@@ -6,12 +6,25 @@
  * structures and their links.  For a group of many small models (stacked
  * chains, a long cascade) those walks cost more than the models: the
  * nodes are large and scattered, and each coupling is found through two
- * pointers.  This file packs what one evaluation needs into two arrays
- * built once: per node its calls, instance, arrays and state offset, and
- * per coupling the input to fill and where its value is (an output's
- * slot, or a state's index in the group's vector).  One pass then copies
- * each node's couplings, computes its outputs where another node reads
- * them, and its derivatives.
+ * pointers.  This file packs what one evaluation needs into arrays built
+ * once: per kind of pass (inputs only, derivatives, event indicators)
+ * the list of its calls, each with its function, instance, arrays,
+ * offsets and the couplings to copy before it, and per coupling the
+ * input to fill and where its value is (an output's slot, or a state's
+ * index in the group's vector).  A pass is then one loop over its calls,
+ * the same for every kind: each node's couplings copied, its outputs
+ * computed where another node reads them, then its derivatives — or, for
+ * CVODE's root function, its event indicators (rhs__roots).
+ *
+ * What the pass leaves out of the general evaluation, each without
+ * changing a number: the nodes' x are not rebound to CVODE's vector (the
+ * models get x + offset directly; a node's x keeps pointing into the
+ * vector the group is bound to, which is what anything reading it after
+ * expects, and rebinding 2N scattered pointers at every call cost more
+ * than a model call); the crash context (sim__model_in_use and
+ * sim__instance_in_use) is set before each call and cleared once after
+ * the pass, t once per pass — between two calls only the couplings are
+ * copied, nothing that can crash.
  *
  * The flat plan is taken only where it gives what the general one does:
  * no algebraic loop inside the group and no node evaluated ahead of its
@@ -22,17 +35,23 @@
 
 #include "sim_internal.h"
 
-struct rhs_node {
-    node *n;                  /* for messages */
-    const char *model, *instance;
+typedef twin_status (*rhs_fn)(twin_instance *, double, const double *,
+                              const double *, double *);
+
+enum { OP_OUTPUTS, OP_DERIVATIVES, OP_INDICATORS };
+
+/* One call: fn(inst, t, x + x_off, u, out or base + out_off), after the
+ * couplings [first, first + n_links) are copied; fn NULL: only those. */
+struct rhs_op {
+    rhs_fn fn;
     twin_instance *inst;
-    twin_status (*outputs)(twin_instance *, double, const double *,
-                           const double *, double *);
-    twin_status (*derivatives)(twin_instance *, double, const double *,
-                               const double *, double *);
-    double *u, *y;
-    size_t x_off;
+    double *u;
+    double *out;              /* y; NULL: the pass's dx or gout */
+    size_t x_off, out_off;
     size_t first, n_links;    /* into the plan's links */
+    const char *model, *instance;
+    node *n;                  /* for messages */
+    int what;                 /* OP_* */
 };
 
 struct rhs_link {
@@ -41,10 +60,14 @@ struct rhs_link {
     size_t x;                 /* the state's index in the group's vector */
 };
 
+/* The three passes' calls, in the nodes' order: inputs only (outputs
+ * where read), the derivatives, the event indicators. */
+enum { PASS_EVAL, PASS_DERIVS, PASS_ROOTS, N_PASSES };
+
 struct rhs_plan {
-    struct rhs_node *nodes;
+    struct rhs_op *ops[N_PASSES];
+    size_t n_ops[N_PASSES];
     struct rhs_link *links;
-    size_t n_nodes;
 };
 
 /* Whether every coupling of g's nodes comes from a node earlier in the
@@ -71,6 +94,32 @@ static int in_order(const group *g)
     return ok;
 }
 
+/* Append to p's pass `which` node n's calls: its outputs where another
+ * node reads them, then its derivatives or indicators as the pass asks;
+ * its couplings (starting at links) before the first. */
+static void add_ops(struct rhs_plan *p, int which, node *n, size_t links)
+{
+    rhs_fn fns[3] = {n->rhs_outputs ? n->d->outputs : NULL,
+                     which == PASS_DERIVS ? n->d->derivatives : NULL,
+                     which == PASS_ROOTS && n->n_g > 0
+                         ? n->d->event_indicators : NULL};
+    double *outs[3] = {n->y, NULL, NULL};
+    size_t offs[3] = {0, n->x_off, n->g_off};
+    size_t before = p->n_ops[which];
+    for (int k = 0; k < 3; k++) {
+        int first = p->n_ops[which] == before;
+        if (fns[k] == NULL && !(k == 2 && first && n->n_intra > 0))
+            continue; /* (a node without calls still gets its inputs) */
+        struct rhs_op *op = &p->ops[which][p->n_ops[which]++];
+        *op = (struct rhs_op){
+            .fn = fns[k], .inst = n->inst, .u = n->u, .out = outs[k],
+            .x_off = n->x_off, .out_off = offs[k],
+            .first = links, .n_links = first ? n->n_intra : 0,
+            .model = n->d->name, .instance = n->si->name, .n = n,
+            .what = k};
+    }
+}
+
 int rhs__build(group *g)
 {
     if (g->n_x == 0 || g->n_pre > 0)
@@ -87,27 +136,18 @@ int rhs__build(group *g)
     struct rhs_plan *p = calloc(1, sizeof *p);
     if (p == NULL)
         return -1;
-    p->nodes = calloc(g->n_nodes + 1, sizeof *p->nodes);
     p->links = calloc(n_links + 1, sizeof *p->links);
-    if (p->nodes == NULL || p->links == NULL) {
+    for (int w = 0; w < N_PASSES; w++)
+        p->ops[w] = calloc(3 * g->n_nodes + 1, sizeof *p->ops[w]);
+    if (!p->links || !p->ops[0] || !p->ops[1] || !p->ops[2]) {
         rhs__free(&p);
         return -1;
     }
     size_t at = 0;
     for (size_t i = 0; i < g->n_nodes; i++) {
         node *n = g->nodes[i];
-        struct rhs_node *r = &p->nodes[i];
-        r->n = n;
-        r->model = n->d->name;
-        r->instance = n->si->name;
-        r->inst = n->inst;
-        r->outputs = n->rhs_outputs ? n->d->outputs : NULL;
-        r->derivatives = n->d->derivatives;
-        r->u = n->u;
-        r->y = n->y;
-        r->x_off = n->x_off;
-        r->first = at;
-        r->n_links = n->n_intra;
+        for (int w = 0; w < N_PASSES; w++)
+            add_ops(p, w, n, at);
         for (size_t l = 0; l < n->n_intra; l++, at++) {
             const link *k = &n->intra[l];
             p->links[at].dst = &n->u[k->dst];
@@ -117,7 +157,6 @@ int rhs__build(group *g)
                 p->links[at].y = &k->src->y[k->src_index];
         }
     }
-    p->n_nodes = g->n_nodes;
     g->plan = p;
     return 0;
 }
@@ -127,40 +166,59 @@ void rhs__free(struct rhs_plan **pp)
     struct rhs_plan *p = *pp;
     if (p == NULL)
         return;
-    free(p->nodes);
+    for (int w = 0; w < N_PASSES; w++)
+        free(p->ops[w]);
     free(p->links);
     free(p);
     *pp = NULL;
 }
 
+/* One pass at (t, x) through the calls of `which` (out: dx or gout, or
+ * NULL for PASS_EVAL).  0, 1 retry, -1 failed (recorded). */
+static int pass(const struct rhs_plan *p, int which, double t,
+                const double *x, double *out)
+{
+    static const char *const names[] = {"outputs", "derivatives",
+                                        "event_indicators"};
+    const struct rhs_op *ops = p->ops[which];
+    const size_t n = p->n_ops[which];
+    int rc = 0;
+    sim__t_in_use = t;
+    for (size_t i = 0; i < n; i++) {
+        const struct rhs_op *op = &ops[i];
+        const struct rhs_link *l = p->links + op->first;
+        for (size_t k = 0; k < op->n_links; k++)
+            *l[k].dst = l[k].y ? *l[k].y : x[l[k].x];
+        if (op->fn == NULL)
+            continue;
+        sim__model_in_use = op->model;
+        sim__instance_in_use = op->instance;
+        twin_status st = op->fn(op->inst, t, x + op->x_off, op->u,
+                                op->out ? op->out : out + op->out_off);
+        if (st > TWIN_WARNING) {
+            /* DISCARD is a retry but from the indicators (as in
+             * sim__group_roots). */
+            rc = sim__model_status(op->n, st, names[op->what], t,
+                                   op->what != OP_INDICATORS);
+            break;
+        }
+    }
+    OUT_OF_MODEL();
+    return rc;
+}
+
 int rhs__eval(group *g, double t, double *x, double *dx)
 {
-    const struct rhs_plan *p = g->plan;
-    bind(g, x); /* the nodes' x, for whatever reads them after */
-    for (size_t i = 0; i < p->n_nodes; i++) {
-        const struct rhs_node *r = &p->nodes[i];
-        const struct rhs_link *l = p->links + r->first;
-        for (size_t k = 0; k < r->n_links; k++)
-            *l[k].dst = l[k].y ? *l[k].y : x[l[k].x];
-        const double *xn = x + r->x_off;
-        if (r->outputs) {
-            sim__model_in_use = r->model;
-            sim__instance_in_use = r->instance;
-            sim__t_in_use = t;
-            twin_status st = r->outputs(r->inst, t, xn, r->u, r->y);
-            OUT_OF_MODEL();
-            if (st > TWIN_WARNING)
-                return sim__model_status(r->n, st, "outputs", t, 1);
-        }
-        if (dx == NULL)
-            continue;
-        sim__model_in_use = r->model;
-        sim__instance_in_use = r->instance;
-        sim__t_in_use = t;
-        twin_status st = r->derivatives(r->inst, t, xn, r->u, dx + r->x_off);
-        OUT_OF_MODEL();
-        if (st > TWIN_WARNING)
-            return sim__model_status(r->n, st, "derivatives", t, 1);
+    if (dx == NULL) {
+        bind(g, x); /* the caller reads the nodes' x after */
+        return pass(g->plan, PASS_EVAL, t, x, NULL);
     }
-    return dx != NULL ? sim__check_finite(g, dx, t) : 0;
+    int rc = pass(g->plan, PASS_DERIVS, t, x, dx);
+    return rc == 0 ? sim__check_finite(g, dx, t) : rc;
+}
+
+int rhs__roots(group *g, double t, const double *x, double *gout)
+{
+    int rc = pass(g->plan, PASS_ROOTS, t, x, gout);
+    return rc < 0 ? -1 : rc;
 }

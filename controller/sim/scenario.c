@@ -1616,6 +1616,20 @@ void scenario__free(scenario **scp)
     *scp = NULL;
 }
 
+size_t scenario__step_index(const sc_profile *p, double t)
+{
+    /* The last step at or before t; before the first, the first. */
+    size_t lo = 0, hi = p->n;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (p->t[mid] <= t)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 double scenario__profile_at(const sc_profile *p, double t)
 {
     switch (p->kind) {
@@ -1623,18 +1637,8 @@ double scenario__profile_at(const sc_profile *p, double t)
     case SC_PROFILE_LIVE:
     case SC_PROFILE_SIGNAL:
         return p->value;
-    case SC_PROFILE_STEPS: {
-        /* The last step at or before t; before the first, its value too. */
-        size_t lo = 0, hi = p->n;
-        while (hi - lo > 1) {
-            size_t mid = (lo + hi) / 2;
-            if (p->t[mid] <= t)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        return p->v[lo];
-    }
+    case SC_PROFILE_STEPS:
+        return p->v[scenario__step_index(p, t)];
     case SC_PROFILE_TABLE:
         if (t <= p->t[0])
             return p->v[0];

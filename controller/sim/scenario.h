@@ -171,6 +171,9 @@ void scenario__free(scenario **sc);
 
 /* The value of a profile at time t (a step at t is in force at t). */
 double scenario__profile_at(const sc_profile *p, double t);
+/* A profile of steps: the index of the step in force at t (the last at
+ * or before t; before the first, the first). */
+size_t scenario__step_index(const sc_profile *p, double t);
 
 /* "tank0.h" for a reference (points into the scenario's own strings where
  * it can; writes into buf otherwise). */

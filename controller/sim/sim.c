@@ -205,12 +205,7 @@ int sim__group_derivs(group *g, double t, double *x, double *dx)
 
 int sim__check_finite(group *g, const double *dx, double t)
 {
-    /* d − d is 0 for every finite d and NaN otherwise: one pass over the
-     * vector tells whether to look. */
-    double any = 0.0;
-    for (size_t i = 0; i < g->n_x; i++)
-        any += dx[i] - dx[i];
-    if (any == 0.0)
+    if (!any_nonfinite(dx, g->n_x)) /* one pass tells whether to look */
         return 0;
     for (size_t i = 0; i < g->n_nodes; i++) {
         const node *n = g->nodes[i];
@@ -237,6 +232,8 @@ int sim__group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,
                      void *data)
 {
     group *g = data;
+    if (g->plan != NULL)
+        return rhs__roots(g, t, N_VGetArrayPointer(y), gout);
     int rc = sim__group_eval(g, t, N_VGetArrayPointer(y));
     for (size_t i = 0; rc == 0 && i < g->n_nodes; i++) {
         node *n = g->nodes[i];
@@ -622,6 +619,9 @@ static int build_io(sim *s)
         s->inputs[i].n = &s->nodes[sc->inputs[i].to.inst];
         s->inputs[i].index = sc->inputs[i].to.index;
         s->inputs[i].live = sc->inputs[i].profile.value;
+        s->inputs[i].u = &s->inputs[i].n->u[s->inputs[i].index];
+        s->inputs[i].from = INFINITY; /* not known yet */
+        s->inputs[i].until = -INFINITY;
     }
     s->columns[0] = "t";
     for (size_t i = 0; i < sc->n_out; i++)
@@ -666,6 +666,10 @@ sim *sim__new(const scenario *sc, const sim_options *opt,
         goto fail;
     if (build_solvers(s, errs) != 0)
         goto fail;
+    if (tick__build(s) != 0) {
+        errors__add(errs, TWIN_E_INTERNAL, "", "out of memory");
+        goto fail;
+    }
     for (size_t gi = 0; gi < s->n_groups; gi++)
         s->st.n_states += s->groups[gi].n_x;
     s->st.n_groups = s->n_groups;
@@ -723,6 +727,7 @@ void sim__free(sim **sp)
     free(s->nonfinite_seen);
     free(s->g_begin);
     free(s->blocks);
+    tick__free(&s->tick_plan);
     alarms__free(&s->alarms);
     measured__free(&s->measured);
     if (s->ctx)
@@ -806,22 +811,15 @@ int sim__reach(node *n, double t, int tick, int recoverable)
 
 int sim__evaluate(sim *s, double t, int first)
 {
-    const scenario *sc = s->sc;
-    for (size_t i = 0; i < sc->n_inputs; i++) {
-        input_slot *in = &s->inputs[i];
-        double v = in->overridden || in->in->profile.kind == SC_PROFILE_LIVE
-                       ? in->live
-                       : scenario__profile_at(&in->in->profile, t);
-        double *u = &in->n->u[in->index];
-        if (!same(*u, v)) {
-            *u = v;
-            if (in->n->grp)
-                in->n->grp->restart = 1;
-        }
-    }
-    for (size_t i = 0; i < s->n_pre; i++)
-        if (call_outputs(s->pre[i], t, 0) != 0)
+    tick__inputs(s, t);
+    if (s->tick_plan != NULL) {
+        if (tick__pre(s, t) != 0)
             return -1;
+    } else {
+        for (size_t i = 0; i < s->n_pre; i++)
+            if (call_outputs(s->pre[i], t, 0) != 0)
+                return -1;
+    }
     if (first) {
         /* Signals at the start values, then each model's init. */
         if (sim__propagate(s, t) != 0)
@@ -836,6 +834,8 @@ int sim__evaluate(sim *s, double t, int first)
                 return -1;
         }
     }
+    if (s->tick_plan != NULL)
+        return tick__evaluate(s, t, first);
     for (size_t k = 0; k < s->n_order; k++) {
         node *n = s->order[k];
         if (n->tick_loop != NULL) {
@@ -868,28 +868,36 @@ double sim__signal(const sim *s, sc_ref r)
     return signal_value(s, r);
 }
 
+void sim__nonfinite_columns(sim *s, double t)
+{
+    const scenario *sc = s->sc;
+    for (size_t i = 0; i < sc->n_out; i++) {
+        double v = s->row[i + 1];
+        const sc_ref *r = &sc->out[i];
+        if (isfinite(v) || s->nonfinite_seen[i] ||
+            r->kind == SC_REF_MEASURED || r->kind == SC_REF_RESIDUAL)
+            continue; /* (no plant value yet is NaN, and no news) */
+        s->nonfinite_seen[i] = 1;
+        if (s->cb.event == NULL)
+            continue;
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s is %g at t = %.17g (first time for "
+                 "this column)", sc->out_name[i], v, t);
+        sim_event ev = {.kind = SIM_EVENT_NONFINITE, .t = t,
+                        .instance = sc->inst[r->inst].name,
+                        .message = msg, .column = sc->out_name[i]};
+        s->cb.event(s->cb.ctx, &ev);
+    }
+}
+
 static int emit_row(sim *s, double t)
 {
     const scenario *sc = s->sc;
-    s->row[0] = t;
-    for (size_t i = 0; i < sc->n_out; i++) {
-        const sc_ref *r = &sc->out[i];
-        double v = signal_value(s, *r);
-        s->row[i + 1] = v;
-        if (!isfinite(v) && !s->nonfinite_seen[i] &&
-            r->kind != SC_REF_MEASURED && r->kind != SC_REF_RESIDUAL) {
-            s->nonfinite_seen[i] = 1;
-            if (s->cb.event) {
-                char msg[512];
-                snprintf(msg, sizeof msg, "%s is %g at t = %.17g (first "
-                         "time for this column)", sc->out_name[i], v, t);
-                sim_event ev = {.kind = SIM_EVENT_NONFINITE, .t = t,
-                                .instance = sc->inst[r->inst].name,
-                                .message = msg,
-                                .column = sc->out_name[i]};
-                s->cb.event(s->cb.ctx, &ev);
-            }
-        }
+    if (s->tick_plan == NULL || tick__row(s, t) != 0) {
+        s->row[0] = t;
+        for (size_t i = 0; i < sc->n_out; i++)
+            s->row[i + 1] = signal_value(s, sc->out[i]);
+        sim__nonfinite_columns(s, t);
     }
     s->st.rows++;
     return s->cb.row(s->cb.ctx, s->row, sc->n_out + 1);

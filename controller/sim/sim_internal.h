@@ -10,6 +10,8 @@
 #define TWIN_SIM_INTERNAL_H
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include <cvode/cvode.h>
 #include <nvector/nvector_serial.h>
@@ -96,6 +98,9 @@ typedef struct input_slot {
     size_t index;
     int overridden;       /* set by sim__set_input: wins over the profile */
     double live;
+    double from, until;   /* the profile is `value` over [from, until) */
+    double value;         /* (tick.c; from > until: not known) */
+    double *u;            /* &n->u[index] */
 } input_slot;
 
 struct sim {
@@ -132,6 +137,8 @@ struct sim {
     size_t n_loops;
     struct alarm_watch *alarms; /* the scenario's limit alarms (alarms.c) */
     struct measure_watch *measured; /* its measurements (measured.c) */
+    struct tick_plan *tick_plan; /* the tick flattened (tick.c), or NULL:
+                                  * the general evaluation */
 };
 
 /* Around every call into a model: who is running, at what t, for crash
@@ -173,6 +180,35 @@ void rhs__free(struct rhs_plan **p);
  * date and, when dx is not NULL, fill dx, in one pass.  0, 1 retry, -1
  * failed (recorded), as sim__group_derivs. */
 int rhs__eval(group *g, double t, double *x, double *dx);
+/* With g->plan: g's event indicators at (t, x) into gout, its inputs
+ * brought up to date on the way (the nodes' x are not rebound), as
+ * sim__group_roots. */
+int rhs__roots(group *g, double t, const double *x, double *gout);
+
+/* The flat tick (tick.c): built where it gives what the general
+ * evaluation does (no algebraic loop at ticks), else
+ * s->tick_plan stays NULL.  0, or -1 out of memory. */
+int tick__build(sim *s);
+void tick__free(struct tick_plan **p);
+/* With s->tick_plan: the outputs of the models evaluated ahead of their
+ * turn (s->pre) at t, as sim__evaluate calls them.  0 or -1 (recorded). */
+int tick__pre(sim *s, double t);
+/* With s->tick_plan: steps 2–3 at t after the inputs and s->pre (every
+ * model in order, then the held signals regathered), as sim__evaluate
+ * (first: the run's first tick).  0 or -1 (recorded). */
+int tick__evaluate(sim *s, double t, int first);
+/* With s->tick_plan: the row at t into s->row, non-finite values
+ * reported as by sim__nonfinite_columns: 0; or 1 (nothing done) where a
+ * column is not a model's variable (a measurement). */
+int tick__row(sim *s, double t);
+
+/* Step 1 of a tick at t (tick.c): every input from its profile or its
+ * live value; a jump restarts the input's group. */
+void tick__inputs(sim *s, double t);
+
+/* Report each column of s->row not finite at t for the first time (a
+ * measurement's columns not: NaN until a plant value comes). */
+void sim__nonfinite_columns(sim *s, double t);
 
 /* Event indicators of group g at (t, y) (a CVODE root function). */
 int sim__group_roots(sunrealtype t, N_Vector y, sunrealtype *gout,
@@ -222,6 +258,37 @@ static inline void gather_intra(node *n)
 {
     for (size_t i = 0; i < n->n_intra; i++)
         n->u[n->intra[i].dst] = link_value(&n->intra[i]);
+}
+
+/* Bit 63 set when v is not finite: its exponent's bits are all ones, and
+ * adding one to them carries into the sign bit.  OR-ed over a vector, in
+ * integers, it tells whether to look without a chain of dependent
+ * floating-point additions. */
+static inline uint64_t nonfinite_bit(double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    return (bits & 0x7ff0000000000000u) + 0x0010000000000000u;
+}
+
+/* Whether any of v[0..n) is not finite: nonfinite_bit OR-ed over it,
+ * two at a time in a vector of the compiler's (GCC and Clang). */
+static inline int any_nonfinite(const double *v, size_t n)
+{
+    typedef uint64_t pair __attribute__((vector_size(16)));
+    const pair mask = {0x7ff0000000000000u, 0x7ff0000000000000u};
+    const pair one = {0x0010000000000000u, 0x0010000000000000u};
+    pair acc = {0, 0};
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        pair bits;
+        memcpy(&bits, v + i, sizeof bits);
+        acc |= (bits & mask) + one;
+    }
+    uint64_t any = acc[0] | acc[1];
+    for (; i < n; i++)
+        any |= nonfinite_bit(v[i]);
+    return (int)(any >> 63);
 }
 
 static inline int same(double a, double b)

@@ -10,9 +10,12 @@
  *     written out here from their declarations, and of the undeclared
  *     `sparse_dense` (each block dense);
  *   - stacked and separate groups against the closed form, and what is
- *     reported; the flat right-hand side (rhs.c) against the general
- *     evaluation, bit for bit; the scenario members' refusals.
+ *     reported; the flat right-hand side, root function and
+ *     inputs-only pass (rhs.c) against the general evaluation, bit for
+ *     bit; the check for non-finite derivatives; the scenario members'
+ *     refusals.
  */
+#include <float.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -339,6 +342,22 @@ static void test_jacobian__flat_rhs(void **state)
         assert_int_equal(sim__group_derivs(g, 10.0 * round, x, general), 0);
         g->plan = keep;
         assert_memory_equal(flat, general, n * sizeof *flat);
+        /* The event indicators (CVODE's root function) likewise, the
+         * flat pass first: every tank's h - height. */
+        N_Vector v = N_VMake_Serial((sunindextype)n, x, s->ctx);
+        double g_flat[16], g_general[16];
+        assert_true(g->n_g == 3);
+        g->plan = keep;
+        assert_int_equal(sim__group_roots(0.5 * round, v, g_flat, g), 0);
+        g->plan = NULL;
+        assert_int_equal(sim__group_roots(0.5 * round, v, g_general, g), 0);
+        g->plan = keep;
+        N_VDestroy(v);
+        assert_memory_equal(g_flat, g_general, g->n_g * sizeof *g_flat);
+        for (size_t k = 0, i = 0; k < g->n_nodes; k++)
+            if (g->nodes[k]->n_g > 0) /* independently: h - 4 */
+                assert_true(g_flat[i++] ==
+                            x[g->nodes[k]->x_off] - 4.0);
         nu = ny = 0;
         for (size_t k = 0; k < g->n_nodes; k++) {
             const node *nd = g->nodes[k];
@@ -347,6 +366,35 @@ static void test_jacobian__flat_rhs(void **state)
             for (size_t j = 0; j < nd->si->model->n_output; j++)
                 assert_true(y_flat[ny++] == nd->y[j]);
         }
+        /* Inputs only (sim__group_eval, for the event handlers): the
+         * same inputs and outputs from inputs spoilt first, and the
+         * nodes bound to the vector given (their x read after). */
+        double x2[64];
+        for (size_t i = 0; i < n; i++)
+            x2[i] = 2.0 - 0.11 * (double)i - 0.25 * round;
+        double seen[2][128];
+        for (int way = 0; way < 2; way++) {
+            g->plan = way == 0 ? keep : NULL;
+            g->bound = NULL;
+            for (size_t k = 0; k < g->n_nodes; k++)
+                for (size_t l = 0; l < g->nodes[k]->n_intra; l++)
+                    g->nodes[k]->u[g->nodes[k]->intra[l].dst] = NAN;
+            assert_int_equal(sim__group_eval(g, 3.0 * round, x2), 0);
+            size_t m = 0;
+            for (size_t k = 0; k < g->n_nodes; k++) {
+                const node *nd = g->nodes[k];
+                assert_ptr_equal(nd->x, x2 + nd->x_off);
+                for (size_t j = 0; j < nd->si->model->n_input; j++)
+                    seen[way][m++] = nd->u[j];
+                for (size_t j = 0; j < nd->si->model->n_output; j++)
+                    seen[way][m++] = nd->y[j];
+            }
+            assert_true(m <= 128);
+            if (way == 1)
+                assert_memory_equal(seen[0], seen[1], m * sizeof(double));
+        }
+        g->plan = keep;
+        g->bound = NULL;
     }
     sim__free(&s);
     scenario__free(&sc);
@@ -366,6 +414,45 @@ static void test_jacobian__flat_rhs(void **state)
     sim__free(&s);
     scenario__free(&sc);
     errors__clear(&errs);
+}
+
+/* sim__check_finite: 0 for any vector of finite doubles (the largest,
+ * the smallest subnormal, both zeros), -1 naming the first non-finite
+ * entry's state for NaN, +inf and -inf wherever they are. */
+static void test_jacobian__check_finite(void **state)
+{
+    scenario *sc = support__compose_named("tank-farm-3");
+    twin_errors errs = {0};
+    sim_callbacks cb = {0};
+    sim *s = sim__new(sc, NULL, &cb, &errs);
+    assert_non_null(s);
+    group *g = &s->groups[0];
+    assert_int_equal(g->n_x, 6);
+    const double finite[] = {DBL_MAX, -DBL_MAX, 4.9e-324, -0.0, 0.0, 1.0};
+    assert_int_equal(sim__check_finite(g, finite, 0.0), 0);
+    const double bad[] = {NAN, INFINITY, -INFINITY};
+    for (size_t b = 0; b < 3; b++)
+        for (size_t at = 0; at < g->n_x; at++) {
+            double dx[6];
+            memcpy(dx, finite, sizeof dx);
+            dx[at] = bad[b];
+            s->fail[0] = '\0';
+            assert_int_equal(sim__check_finite(g, dx, 2.0), -1);
+            const node *n = NULL;
+            for (size_t k = 0; k < g->n_nodes; k++)
+                if (g->nodes[k]->x_off == at &&
+                    g->nodes[k]->si->model->n_state > 0)
+                    n = g->nodes[k];
+            assert_non_null(n);
+            char want[256];
+            snprintf(want, sizeof want, "(instance '%s') returned a "
+                     "non-finite derivative", n->si->name);
+            if (strstr(s->fail, want) == NULL ||
+                strstr(s->fail, n->si->model->state[0]->name) == NULL)
+                fail_msg("'%s' does not say '%s'", s->fail, want);
+        }
+    sim__free(&s);
+    scenario__free(&sc);
 }
 
 static void test_jacobian__refusals(void **state)
@@ -406,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_jacobian__stacked),
         cmocka_unit_test(test_jacobian__large_groups_separate),
         cmocka_unit_test(test_jacobian__flat_rhs),
+        cmocka_unit_test(test_jacobian__check_finite),
         cmocka_unit_test(test_jacobian__refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
