@@ -91,9 +91,9 @@ int alarms__number(const json_t *spec, const char *key, const char *path,
  * alarm", "an envelope"; takes: their list for the message), every
  * limit NaN, "deadband" and "for" read and at least 0.  1 when something
  * was reported. */
-static int common(const json_t *spec, const char *path,
-                  const char *const *members, const char *what,
-                  const char *takes, sc_alarm *a, twin_errors *errs)
+int alarms__only(const json_t *spec, const char *path,
+                 const char *const *members, const char *what,
+                 const char *takes, twin_errors *errs)
 {
     int bad = 0;
     const char *k;
@@ -110,6 +110,14 @@ static int common(const json_t *spec, const char *path,
             bad = 1;
         }
     }
+    return bad;
+}
+
+static int common(const json_t *spec, const char *path,
+                  const char *const *members, const char *what,
+                  const char *takes, sc_alarm *a, twin_errors *errs)
+{
+    int bad = alarms__only(spec, path, members, what, takes, errs);
     for (int l = 0; l < ALARM_LEVELS; l++)
         a->limit[l] = NAN;
     bad |= alarms__number(spec, "deadband", path, &a->deadband, errs) != 0;

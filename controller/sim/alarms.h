@@ -93,6 +93,13 @@ int alarms__resolve(const scenario *sc, const json_t *doc, const char *text,
 int alarms__number(const json_t *spec, const char *key, const char *path,
                    double *out, twin_errors *errs);
 
+/* Every member of spec one of members (NULL-terminated), else each other
+ * one reported at path/member as out_of_range: "<what> has no member 'x':
+ * it takes <takes>".  1 when one was reported. */
+int alarms__only(const json_t *spec, const char *path,
+                 const char *const *members, const char *what,
+                 const char *takes, twin_errors *errs);
+
 /* Count a change of a's level l (limit its limit at t, v the value
  * checked) in s's stats and send it as an alarm event. */
 void alarms__report(sim *s, const sc_alarm *a, alarm_level l, double limit,

@@ -73,22 +73,9 @@ static int read_measured(const json_t *spec, const char *path,
     static const char *const members[] = {"signal", "tolerance", "for",
                                           "deadband", "correct", "reset",
                                           NULL};
-    int bad = 0;
-    const char *k;
-    const json_t *v;
-    json_object_foreach((json_t *)spec, k, v) {
-        size_t i = 0;
-        while (members[i] != NULL && strcmp(k, members[i]) != 0)
-            i++;
-        if (members[i] == NULL) {
-            char *p = errors__path(path, k);
-            errors__add(errs, TWIN_E_OUT_OF_RANGE, p ? p : path, "a "
-                        "measurement has no member '%s': it takes signal, "
-                        "tolerance, for, deadband, correct and reset", k);
-            free(p);
-            bad = 1;
-        }
-    }
+    int bad = alarms__only(spec, path, members, "a measurement", "signal, "
+                           "tolerance, for, deadband, correct and reset",
+                           errs);
     const json_t *sig = json_object_get(spec, "signal");
     if (sig != NULL) {
         char *p = errors__path(path, "signal");
