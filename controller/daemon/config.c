@@ -342,6 +342,28 @@ int config__load(twin_config *c, const char *file, twin_errors *errs)
                 "python must be an object: {\"venv\": DIR}");
     else if (py != NULL)
         get_string(&l, py, "venv", "/python/venv", &c->python_venv);
+    /* Paced runs' real-time privileges (docs/serve.md, Real time). */
+    const json_t *rtc = json_object_get(doc, "realtime");
+    if (rtc != NULL && !json_is_object(rtc)) {
+        problem(&l, TWIN_E_WRONG_TYPE, "/realtime", "%s",
+                "realtime must be an object: {\"fifo\": 1..99, "
+                "\"mlock\": true|false}");
+    } else if (rtc != NULL) {
+        const json_t *f = json_object_get(rtc, "fifo");
+        const json_t *m = json_object_get(rtc, "mlock");
+        if (f != NULL && (!json_is_integer(f) || json_integer_value(f) < 1 ||
+                          json_integer_value(f) > 99))
+            problem(&l, TWIN_E_OUT_OF_RANGE, "/realtime/fifo", "%s",
+                    "realtime.fifo is a SCHED_FIFO priority, a whole "
+                    "number from 1 to 99");
+        else if (f != NULL)
+            c->rt_fifo = (int)json_integer_value(f);
+        if (m != NULL && !json_is_boolean(m))
+            problem(&l, TWIN_E_WRONG_TYPE, "/realtime/mlock", "%s",
+                    "realtime.mlock is true or false");
+        else
+            c->rt_mlock = json_is_true(m);
+    }
     const json_t *sec = json_object_get(doc, "security");
     if (sec != NULL && !json_is_object(sec))
         problem(&l, TWIN_E_WRONG_TYPE, "/security", "%s",

@@ -73,6 +73,9 @@ typedef struct twin_config {
     char *python_venv;        /* "python": {"venv": DIR}: the virtual
                                * environment of Python models (NULL: the
                                * system's python3, docs/python.md) */
+    int rt_fifo;              /* "realtime": {"fifo": P}: paced runs at
+                               * SCHED_FIFO priority P (0: not) */
+    int rt_mlock;             /* ... {"mlock": true}: their memory locked */
     twin_limits limits;
     twin_allow allow;
     twin_security security;

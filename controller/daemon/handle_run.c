@@ -77,6 +77,10 @@ static void start_child(serve *sv, const reply_to *to, run_rec *r)
     runner_spec spec_run = {.lim = &rl, .opt = {.realtime = -1},
                             .seconds = sv->cfg.limits.run_seconds,
                             .output_fd = -1};
+    if (r->sc->realtime) { /* the deployment's real-time privileges */
+        spec_run.fifo = sv->cfg.rt_fifo;
+        spec_run.mlock = sv->cfg.rt_mlock;
+    }
     char label[256];
     if (r->sc->n_inst == 1)
         snprintf(label, sizeof label, "twinctl serve: run %s (instance %s)",

@@ -22,6 +22,9 @@ every message as its schema says, and the behaviour as the docs say.
     `alarm` event whose value is the variable's value in the result row
     at its t, the transitions are those a second implementation in this
     test computes from the rows, and the finished response counts them;
+  - a deployment's "realtime": {"fifo": 10}: a paced run's process runs
+    at SCHED_FIFO 10 (or, where that is refused, the run fails
+    not_allowed saying why), a batch run's does not;
   - a measurement (a scenario's "measured") fed by `set` with the plant's
     value, reset each tick: the residual column, the level restarted from
     the plant value (tank-overflow's h rises 0.0065 m per tick from it),
@@ -402,6 +405,56 @@ def check_measured(client):
         "corrections": len(rows) - 1 - k}, fin["stats"])
 
 
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    out.append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def check_realtime_fifo(broker, client):
+    with Controller(broker, "rt-1", build=BUILD,
+                    config_extra={"realtime": {"fifo": 10}}) as ctl:
+        for paced in (True, False):
+            with open(os.path.join(SCEN, "tank-overflow.json")) as f:
+                scen = json.load(f)
+            scen["time"]["stop"] = 600
+            if paced:
+                scen["pace"] = {"realtime": 200.0}
+            rid = new_id("fifo")
+            req = client.request({"id": rid, "type": "run",
+                                  "scenario": scen}, controller="rt-1")
+            expect(req.response()["status"] == "accepted", "accepted")
+            policies = set()
+            deadline = time.monotonic() + 2.5
+            while time.monotonic() < deadline and not req.received()[1:]:
+                for c in children(ctl.proc.pid):
+                    try:
+                        policies.add(os.sched_getscheduler(c))
+                    except OSError:
+                        pass
+                time.sleep(0.02)
+            fin = req.final(timeout=20)
+            if paced and fin["status"] == "failed":
+                expect(fin["errors"][0]["code"] == "not_allowed" and
+                       "SCHED_FIFO" in fin["errors"][0]["message"], fin)
+                continue
+            expect(fin["status"] == "finished", fin)
+            if paced:
+                expect(os.SCHED_FIFO in policies,
+                       "a paced run's process at SCHED_FIFO: %s" % policies)
+            else:
+                expect(os.SCHED_FIFO not in policies,
+                       "a batch run's process not real-time: %s" % policies)
+
+
 def main():
     t = Tests()
     with Broker() as broker, \
@@ -417,6 +470,8 @@ def main():
                 check_alarms, client)
         t.check("a measurement fed by set: residual, reset, sync, alarm",
                 check_measured, client)
+        t.check("realtime.fifo: paced runs at SCHED_FIFO, batch runs not",
+                check_realtime_fifo, broker, client)
         t.check("a run id that is no topic level: out_of_range",
                 check_run_id_codes, client)
         t.check("a retry of a running run gets its finished too",
