@@ -12,8 +12,11 @@ signal run's stats say how many messages each input took.
     rt_signals_bench.py BUILD_DIR [SECONDS [N [PERIOD]]]
         defaults: 60 s, N = 100, PERIOD = 0.1 s (N / PERIOD messages/s)
 
-Prints one line per program and the ratios p99 signals / p99 without,
-and / cyclictest's.  Keep the machine otherwise idle.  Needs
+The daemon runs the paced runs at SCHED_FIFO 80 with their memory locked
+(its configuration's realtime.fifo and realtime.mlock), as cyclictest
+and rt_bench.sh's programs run; RT_SIGNALS_FIFO=0 leaves them at the
+normal policy.  Prints one line per program and the ratios p99 signals /
+p99 without, and / cyclictest's.  Keep the machine otherwise idle.  Needs
 python3-paho-mqtt and mosquitto (scripts/deps.sh)."""
 import json
 import os
@@ -115,9 +118,14 @@ def main(argv):
           "%d topics, a value each every %g s (%.0f messages/s); load "
           "average %s" % (n, secs, n, period, n / period,
                           open("/proc/loadavg").read().split()[0]))
+    fifo = os.environ.get("RT_SIGNALS_FIFO", "80")
+    extra = ({"realtime": {"fifo": int(fifo), "mlock": True}}
+             if fifo != "0" else {})
+    print("# paced runs: %s" % ("SCHED_FIFO %s, mlockall" % fifo if extra
+                                 else "normal policy"))
     with Broker() as broker, Client(broker) as client, \
             Controller(broker, "rt", build=build,
-                       allow={"signals": ["plant/#"]}):
+                       allow={"signals": ["plant/#"]}, config_extra=extra):
         plain = run(client, "rt", scenario(n, secs, False), secs)
         line("no signals", plain)
         stop = threading.Event()
